@@ -1,0 +1,157 @@
+package ui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// screen is a tiny terminal model: it interprets the bytes a view wrote so a
+// test can check what a user would see, not the byte soup. It knows exactly
+// the sequences the live view may emit (and SGR); anything else is recorded
+// as a problem, as is any character written past the width (which a real
+// terminal would wrap, garbling the next redraw).
+type screen struct {
+	width    int // 0: no limit
+	lines    [][]rune
+	row, col int
+	cursorOn bool
+	problems []string
+}
+
+func newScreen(width int) *screen { return &screen{width: width, cursorOn: true} }
+
+func (s *screen) problem(format string, args ...any) {
+	s.problems = append(s.problems, fmt.Sprintf("row %d col %d: ", s.row, s.col)+fmt.Sprintf(format, args...))
+}
+
+func (s *screen) line(r int) []rune {
+	for len(s.lines) <= r {
+		s.lines = append(s.lines, nil)
+	}
+	return s.lines[r]
+}
+
+func (s *screen) put(r rune) {
+	w := runeWidth(r)
+	if s.width > 0 && s.col+w > s.width {
+		s.problem("%q written past width %d (would wrap)", r, s.width)
+		s.row, s.col = s.row+1, 0
+	}
+	l := s.line(s.row)
+	for len(l) < s.col+w {
+		l = append(l, ' ')
+	}
+	l[s.col] = r
+	for i := 1; i < w; i++ {
+		l[s.col+i] = 0 // the right half of a wide character
+	}
+	s.lines[s.row] = l
+	s.col += w
+}
+
+// Write interprets p. Sequences must not be split across calls; tests feed
+// the whole output at once.
+func (s *screen) Write(p []byte) (int, error) {
+	str := string(p)
+	for i := 0; i < len(str); {
+		c := str[i]
+		switch {
+		case c == 0x1b:
+			n := s.escape(str[i:])
+			i += n
+			continue
+		case c == '\r':
+			s.col = 0
+		case c == '\n':
+			s.row++
+			s.line(s.row)
+		case c < 0x20 || c == 0x7f:
+			s.problem("control byte %#x", c)
+		default:
+			r, size := utf8.DecodeRuneInString(str[i:])
+			if r >= 0x80 && r < 0xa0 {
+				s.problem("C1 control %U", r)
+			} else {
+				s.put(r)
+			}
+			i += size
+			continue
+		}
+		i++
+	}
+	return len(p), nil
+}
+
+// escape interprets the sequence at the start of str and returns its length.
+func (s *screen) escape(str string) int {
+	if len(str) < 2 || str[1] != '[' {
+		s.problem("unknown escape %q", str[:min(len(str), 4)])
+		return 1
+	}
+	end := 2
+	for end < len(str) && (str[end] < 0x40 || str[end] > 0x7e) {
+		end++
+	}
+	if end == len(str) {
+		s.problem("unterminated CSI %q", str)
+		return len(str)
+	}
+	params, final := str[2:end], str[end]
+	n := 1
+	if params != "" && params[0] != '?' && final != 'm' {
+		v, err := strconv.Atoi(params)
+		if err != nil {
+			s.problem("CSI params %q", params)
+		}
+		n = v
+	}
+	switch {
+	case final == 'm':
+	case params == "?25" && final == 'l':
+		s.cursorOn = false
+	case params == "?25" && final == 'h':
+		s.cursorOn = true
+	case final == 'A':
+		s.row -= n
+		if s.row < 0 {
+			s.problem("cursor up past the top")
+			s.row = 0
+		}
+	case final == 'K' && (params == "" || params == "0"):
+		l := s.line(s.row)
+		if s.col < len(l) {
+			s.lines[s.row] = l[:s.col]
+		}
+	case final == 'J' && (params == "" || params == "0"):
+		l := s.line(s.row)
+		if s.col < len(l) {
+			s.lines[s.row] = l[:s.col]
+		}
+		s.lines = s.lines[:s.row+1]
+	default:
+		s.problem("unexpected CSI %q", str[:end+1])
+	}
+	return end + 1
+}
+
+// rows returns the visible lines, right-trimmed, without trailing empty ones.
+func (s *screen) rows() []string {
+	var out []string
+	for _, l := range s.lines {
+		var b strings.Builder
+		for _, r := range l {
+			if r != 0 {
+				b.WriteRune(r)
+			}
+		}
+		out = append(out, strings.TrimRight(b.String(), " "))
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return out
+}
+
+func (s *screen) text() string { return strings.Join(s.rows(), "\n") }

@@ -1,0 +1,201 @@
+// Package ui shows a run to a person or a program: a live block redrawn in
+// place on a terminal (Live), stable plain lines for pipes and CI (Plain),
+// and one JSON object per event (JSON). Each implements runner.Observer; none
+// of them decides anything about the run, they only render its events.
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Duration formats d the way sysinit shows durations everywhere:
+// milliseconds under a second ("340ms"), one decimal under a minute
+// ("12.3s"), then minutes and seconds ("1m05s"), then hours and minutes
+// ("1h02m"). Each unit is rounded before the next is chosen, so 59.96s reads
+// "1m00s", never "60.0s". Negative durations read as "0ms".
+func Duration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	if ms := d.Round(time.Millisecond); ms < time.Second {
+		return fmt.Sprintf("%dms", ms/time.Millisecond)
+	}
+	return clock(d)
+}
+
+// clock is Duration without the millisecond form: a live elapsed column that
+// ticks every 100ms reads calmer as "0.3s" → "1.2s" than "300ms" → "1.2s".
+func clock(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	if t := d.Round(100 * time.Millisecond); t < time.Minute {
+		return fmt.Sprintf("%d.%ds", t/time.Second, t%time.Second/(100*time.Millisecond))
+	}
+	if s := d.Round(time.Second); s < time.Hour {
+		return fmt.Sprintf("%dm%02ds", s/time.Minute, s%time.Minute/time.Second)
+	}
+	m := d.Round(time.Minute)
+	return fmt.Sprintf("%dh%02dm", m/time.Hour, m%time.Hour/time.Minute)
+}
+
+// approx formats an estimate in whole seconds, rounded up: an ETA shown to
+// the tenth of a second would claim a precision the median does not have.
+func approx(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := (d + time.Second - 1) / time.Second
+	if s < 60 {
+		return fmt.Sprintf("%ds", s)
+	}
+	if s < 3600 {
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	}
+	m := (s + 59) / 60
+	return fmt.Sprintf("%dh%02dm", m/60, m%60)
+}
+
+// sanitize makes child or config text safe to print as one line of a view:
+// ANSI escape sequences and control characters are removed, tabs become a
+// space, within each line a carriage return keeps only what follows it (what
+// a terminal would have left visible after a progress-bar redraw), several
+// lines are joined with a space, invalid UTF-8 becomes U+FFFD, and trailing
+// spaces are trimmed (leading ones are kept: indentation in a failure's tail
+// carries meaning). A stray escape in a row of the live block would move
+// the cursor and garble every later redraw.
+func sanitize(s string) string {
+	if isClean(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for line := range strings.Lines(s) {
+		line = strings.TrimRight(line, "\r\n")
+		if i := strings.LastIndexByte(line, '\r'); i >= 0 {
+			line = line[i+1:]
+		}
+		if b.Len() > 0 && line != "" {
+			b.WriteByte(' ')
+		}
+		sanitizeLine(&b, line)
+	}
+	return strings.TrimRight(b.String(), " ")
+}
+
+func sanitizeLine(b *strings.Builder, s string) {
+	for i := 0; i < len(s); {
+		if s[i] == 0x1b {
+			i = skipEscape(s, i)
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case r == '\t':
+			b.WriteByte(' ')
+		case r == utf8.RuneError && size == 1:
+			b.WriteRune(utf8.RuneError)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			// other control characters, including C1 (0x9b is a one-byte CSI)
+		case r == 0x2028 || r == 0x2029 || r == 0x200e || r == 0x200f ||
+			(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			// line separators and bidi controls break or reorder the row
+		default:
+			b.WriteRune(r)
+		}
+	}
+}
+
+// isClean reports whether s is printable ASCII without trailing spaces, the
+// common case that sanitize returns as is without allocating.
+func isClean(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return !strings.HasSuffix(s, " ")
+}
+
+// skipEscape returns the index after the escape sequence that starts at
+// s[i] == ESC: CSI (ESC [ ... final byte), OSC/DCS/APC/PM/SOS strings (ended
+// by BEL or ESC \), or a short escape such as ESC 7 or ESC ( B. An
+// unterminated sequence runs to the end of s.
+func skipEscape(s string, i int) int {
+	i++ // ESC
+	if i >= len(s) {
+		return i
+	}
+	switch s[i] {
+	case '[':
+		for i++; i < len(s); i++ {
+			if c := s[i]; c >= 0x40 && c <= 0x7e {
+				return i + 1
+			}
+		}
+		return i
+	case ']', 'P', '_', '^', 'X':
+		for i++; i < len(s); i++ {
+			if s[i] == 0x07 {
+				return i + 1
+			}
+			if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '\\' {
+				return i + 2
+			}
+		}
+		return i
+	default:
+		// ESC, intermediate bytes (0x20-0x2f, as in ESC ( B), one final byte
+		for i < len(s) && s[i] >= 0x20 && s[i] <= 0x2f {
+			i++
+		}
+		return min(i+1, len(s))
+	}
+}
+
+// runeWidth is the number of terminal cells r takes: 0 for combining and
+// format characters, 2 for East Asian wide and fullwidth characters and the
+// emoji blocks, 1 otherwise. It is a compact table, not the full Unicode
+// width data; it errs towards 2 for emoji so a row is cut short rather than
+// wrapped.
+func runeWidth(r rune) int {
+	switch {
+	case r < 0x300:
+		return 1
+	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
+		return 0
+	case r >= 0x1100 && r <= 0x115f,
+		r >= 0x231a && r <= 0x231b,
+		r >= 0x23e9 && r <= 0x23ec,
+		r >= 0x2e80 && r <= 0x303e,
+		r >= 0x3041 && r <= 0x33ff,
+		r >= 0x3400 && r <= 0x4dbf,
+		r >= 0x4e00 && r <= 0x9fff,
+		r >= 0xa000 && r <= 0xa4cf,
+		r >= 0xac00 && r <= 0xd7a3,
+		r >= 0xf900 && r <= 0xfaff,
+		r >= 0xfe30 && r <= 0xfe4f,
+		r >= 0xff00 && r <= 0xff60,
+		r >= 0xffe0 && r <= 0xffe6,
+		r >= 0x1f300 && r <= 0x1f64f,
+		r >= 0x1f680 && r <= 0x1f6ff,
+		r >= 0x1f900 && r <= 0x1f9ff,
+		r >= 0x20000 && r <= 0x3fffd:
+		return 2
+	}
+	return 1
+}
+
+// stringWidth is the number of terminal cells s takes (see runeWidth).
+func stringWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		n += runeWidth(r)
+	}
+	return n
+}
