@@ -1,0 +1,125 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Lock is the run lock of one store: while it is held no other sysinit
+// refreshes with that store. It is an flock on <store>.lock, so it dies with
+// the process that holds it, however that process ends; the file records the
+// holder's pid for the message others see.
+type Lock struct {
+	f *os.File
+}
+
+// LockedError is returned by Acquire without wait when another process holds
+// the lock.
+type LockedError struct {
+	PID int // the holder's pid; 0 if it could not be read
+}
+
+func (e *LockedError) Error() string {
+	if e.PID <= 0 {
+		return "locked by another sysinit"
+	}
+	return fmt.Sprintf("locked by another sysinit (pid %d)", e.PID)
+}
+
+// LockPath returns the lock file of the store at storePath.
+func LockPath(storePath string) string { return storePath + ".lock" }
+
+// Acquire takes the run lock of the store at storePath. If another process
+// holds it, Acquire returns a *LockedError at once, or with wait calls onWait
+// (if not nil) with the holder's pid and blocks until the lock is free.
+func Acquire(storePath string, wait bool, onWait func(holderPID int)) (*Lock, error) {
+	path := LockPath(storePath)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	// os.OpenFile sets O_CLOEXEC: children (builds that outlive a killed
+	// sysinit) must not inherit the lock.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening run lock: %w", err)
+	}
+	err = flock(f, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		pid := holderPID(f)
+		if !wait {
+			f.Close()
+			return nil, &LockedError{PID: pid}
+		}
+		if onWait != nil {
+			onWait(pid)
+		}
+		err = flock(f, unix.LOCK_EX)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	// Overwrite, then cut: a reader racing with this sees the new pid on the
+	// first line even before the truncate.
+	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	if _, err := f.WriteAt(pid, 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing pid to %s: %w", path, err)
+	}
+	if err := f.Truncate(int64(len(pid))); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing pid to %s: %w", path, err)
+	}
+	return &Lock{f: f}, nil
+}
+
+// Release gives the lock up. The file stays: deleting it would let a waiter
+// lock a file that a newcomer has already replaced.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	f := l.f
+	l.f = nil
+	// Empty it, so a pid left behind never names a process that is gone.
+	truncErr := f.Truncate(0)
+	if err := f.Close(); err != nil { // closing drops the flock
+		return fmt.Errorf("releasing run lock: %w", err)
+	}
+	if truncErr != nil {
+		return fmt.Errorf("releasing run lock: %w", truncErr)
+	}
+	return nil
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+// holderPID reads the pid the holder wrote, or 0. The holder writes it just
+// after getting the flock, so an empty file is retried briefly. The pid only
+// decorates the message, so a read error just leaves it 0.
+func holderPID(f *os.File) int {
+	for range 20 {
+		buf := make([]byte, 32)
+		n, _ := f.ReadAt(buf, 0)
+		line, _, _ := strings.Cut(string(buf[:n]), "\n")
+		if pid, err := strconv.Atoi(strings.TrimSpace(line)); err == nil && pid > 0 {
+			return pid
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0
+}

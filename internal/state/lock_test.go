@@ -1,0 +1,195 @@
+package state
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const helperEnv = "SYSINIT_STATE_TEST_HOLD_LOCK"
+
+// TestHelperProcess is not a test: the lock tests re-run the test binary
+// with it to hold a run lock in another process until killed.
+func TestHelperProcess(t *testing.T) {
+	path := os.Getenv(helperEnv)
+	if path == "" {
+		t.Skip("helper process for the lock tests; runs only when they re-execute the test binary")
+	}
+	if _, err := Acquire(path, false, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		t.Fatal(err)
+	}
+	fmt.Println("locked")
+	time.Sleep(time.Hour)
+}
+
+// holdInChild starts a process holding the lock of storePath and returns it
+// once it holds the lock.
+func holdInChild(t *testing.T, storePath string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+storePath)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "locked\n" {
+		t.Fatalf("helper process said %q, %v; want locked", line, err)
+	}
+	return cmd
+}
+
+func lockedPID(t *testing.T, err error) int {
+	t.Helper()
+	var le *LockedError
+	if !errors.As(err, &le) {
+		t.Fatalf("error = %v, want a *LockedError", err)
+	}
+	return le.PID
+}
+
+func TestLockedErrorMessage(t *testing.T) {
+	tests := []struct {
+		pid  int
+		want string
+	}{
+		{1234, "locked by another sysinit (pid 1234)"},
+		{0, "locked by another sysinit"},
+	}
+	for _, tt := range tests {
+		if got := (&LockedError{PID: tt.pid}).Error(); got != tt.want {
+			t.Errorf("LockedError{%d}.Error() = %q, want %q", tt.pid, got, tt.want)
+		}
+	}
+}
+
+func TestLockNoWait(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "sysinit", "dots.db")
+	l, err := Acquire(store, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(LockPath(store))
+	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
+		t.Errorf("lock file holds %q, %v; want this pid %d", b, err, os.Getpid())
+	}
+
+	// flock conflicts between two opens in one process too.
+	_, err = Acquire(store, false, func(int) { t.Error("onWait called without wait") })
+	if pid := lockedPID(t, err); pid != os.Getpid() {
+		t.Errorf("LockedError.PID = %d, want the holder %d", pid, os.Getpid())
+	}
+
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(); err != nil {
+		t.Errorf("second Release: %v", err)
+	}
+	if _, err := os.Stat(LockPath(store)); err != nil {
+		t.Errorf("lock file gone after Release: %v", err)
+	}
+	l2, err := Acquire(store, false, nil)
+	if err != nil {
+		t.Fatalf("Acquire after Release: %v", err)
+	}
+	l2.Release()
+}
+
+func TestLockWait(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "dots.db")
+	first, err := Acquire(store, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var released atomic.Bool
+	waiting := make(chan int, 1)
+	type result struct {
+		l   *Lock
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		l, err := Acquire(store, true, func(pid int) { waiting <- pid })
+		done <- result{l, err}
+	}()
+	if pid := <-waiting; pid != os.Getpid() {
+		t.Errorf("onWait got pid %d, want the holder %d", pid, os.Getpid())
+	}
+	released.Store(true)
+	if err := first.Release(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("waiting Acquire: %v", r.err)
+	}
+	if !released.Load() {
+		t.Error("waiting Acquire returned before the holder released")
+	}
+	r.l.Release()
+}
+
+func TestLockAcrossProcesses(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "sysinit", "dots.db")
+	child := holdInChild(t, store)
+
+	_, err := Acquire(store, false, nil)
+	if pid := lockedPID(t, err); pid != child.Process.Pid {
+		t.Errorf("LockedError.PID = %d, want the child %d", pid, child.Process.Pid)
+	}
+
+	// kill -9: no chance to release; the flock dies with the process.
+	if err := child.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	child.Wait()
+	l, err := Acquire(store, false, nil)
+	if err != nil {
+		t.Fatalf("Acquire after the holder was killed: %v", err)
+	}
+	defer l.Release()
+	b, _ := os.ReadFile(LockPath(store))
+	if strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
+		t.Errorf("lock file holds %q after taking over, want %d", b, os.Getpid())
+	}
+}
+
+func TestLockWaitAcrossProcesses(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "dots.db")
+	child := holdInChild(t, store)
+	var killed atomic.Bool
+	l, err := Acquire(store, true, func(pid int) {
+		if pid != child.Process.Pid {
+			t.Errorf("onWait got pid %d, want the child %d", pid, child.Process.Pid)
+		}
+		killed.Store(true)
+		if err := child.Process.Kill(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err != nil {
+		t.Fatalf("waiting Acquire: %v", err)
+	}
+	defer l.Release()
+	if !killed.Load() {
+		t.Error("Acquire returned without waiting for the holder")
+	}
+}

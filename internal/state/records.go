@@ -1,0 +1,292 @@
+package state
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// maxDurations is how many successful durations are kept per step for the
+// progress ETA.
+const maxDurations = 32
+
+// Record is the last success of one step.
+type Record struct {
+	Step             string
+	Definition       []string // the step's definition lines ("key=value"), so `why` can name what changed
+	DefinitionDigest string
+	InputsDigest     string
+	Token            string        // the probe token recorded after success (an out path, a file hash)
+	Started          time.Time     // start of the successful run; time-to-live counts from here
+	Duration         time.Duration // how long the successful run took
+	RunID            string
+}
+
+// storedRecord is Record as stored: the step name is the key.
+type storedRecord struct {
+	Definition       []string      `json:"def,omitempty"`
+	DefinitionDigest string        `json:"defd"`
+	InputsDigest     string        `json:"ind"`
+	Token            string        `json:"tok,omitempty"`
+	Started          time.Time     `json:"start"`
+	Duration         time.Duration `json:"dur"`
+	RunID            string        `json:"run,omitempty"`
+}
+
+func checkStep(step string) error {
+	if step == "" {
+		return errors.New("empty step name")
+	}
+	if len(step) > bbolt.MaxKeySize {
+		return fmt.Errorf("step name of %d bytes is too long", len(step))
+	}
+	return nil
+}
+
+// Records returns the last success of every step that has one. It reads no
+// manifests, so it stays cheap on the no-change path.
+func (s *Store) Records() (map[string]Record, error) {
+	var out map[string]Record
+	err := s.view(func(tx *bbolt.Tx) error {
+		m := make(map[string]Record)
+		if b := tx.Bucket(bucketSteps); b != nil {
+			err := b.ForEach(func(k, v []byte) error {
+				var sr storedRecord
+				// Unmarshal copies strings out of v.
+				if err := json.Unmarshal(v, &sr); err != nil {
+					return corrupt("decoding record of step %q: %v", k, err)
+				}
+				m[string(k)] = Record{
+					Step:             string(k),
+					Definition:       sr.Definition,
+					DefinitionDigest: sr.DefinitionDigest,
+					InputsDigest:     sr.InputsDigest,
+					Token:            sr.Token,
+					Started:          sr.Started,
+					Duration:         sr.Duration,
+					RunID:            sr.RunID,
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		out = m
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading step records: %w", err)
+	}
+	if out == nil {
+		out = map[string]Record{}
+	}
+	return out, nil
+}
+
+// Manifest returns the encoded input manifest stored with the last success
+// of step, or nil if there is none.
+func (s *Store) Manifest(step string) ([]byte, error) {
+	return s.get(bucketManifests, []byte(step), "reading manifest of step "+step)
+}
+
+// Put records a success of r.Step with its input manifest, replacing the
+// previous one, and adds r.Duration to the step's durations — all in one
+// transaction. A nil manifest removes the stored one, so a stale manifest is
+// never paired with a newer record.
+func (s *Store) Put(r Record, manifest []byte) error {
+	if err := checkStep(r.Step); err != nil {
+		return fmt.Errorf("recording success: %w", err)
+	}
+	v, err := json.Marshal(storedRecord{
+		Definition:       r.Definition,
+		DefinitionDigest: r.DefinitionDigest,
+		InputsDigest:     r.InputsDigest,
+		Token:            r.Token,
+		Started:          r.Started,
+		Duration:         r.Duration,
+		RunID:            r.RunID,
+	})
+	if err != nil {
+		return fmt.Errorf("recording success of step %s: %w", r.Step, err)
+	}
+	key := []byte(r.Step)
+	err = s.update(true, func(tx *bbolt.Tx) error {
+		steps, err := tx.CreateBucketIfNotExists(bucketSteps)
+		if err != nil {
+			return err
+		}
+		if err := steps.Put(key, v); err != nil {
+			return err
+		}
+		manifests, err := tx.CreateBucketIfNotExists(bucketManifests)
+		if err != nil {
+			return err
+		}
+		if manifest == nil {
+			err = manifests.Delete(key)
+		} else {
+			err = manifests.Put(key, manifest)
+		}
+		if err != nil {
+			return err
+		}
+		durations, err := tx.CreateBucketIfNotExists(bucketDurations)
+		if err != nil {
+			return err
+		}
+		list, err := decodeDurations(durations.Get(key))
+		if err != nil {
+			return corrupt("decoding durations of step %s: %v", r.Step, err)
+		}
+		list = append(list, max(r.Duration, 0))
+		if len(list) > maxDurations {
+			list = list[len(list)-maxDurations:]
+		}
+		return durations.Put(key, encodeDurations(list))
+	})
+	if err != nil {
+		return fmt.Errorf("recording success of step %s: %w", r.Step, err)
+	}
+	return nil
+}
+
+// Forget removes the last success (and manifest) of each step, so each runs
+// next time. Durations are history and stay.
+func (s *Store) Forget(steps ...string) error {
+	for _, step := range steps {
+		if err := checkStep(step); err != nil {
+			return fmt.Errorf("forgetting steps: %w", err)
+		}
+	}
+	err := s.update(false, func(tx *bbolt.Tx) error {
+		for _, name := range []([]byte){bucketSteps, bucketManifests} {
+			b := tx.Bucket(name)
+			if b == nil {
+				continue
+			}
+			for _, step := range steps {
+				if err := b.Delete([]byte(step)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forgetting steps: %w", err)
+	}
+	return nil
+}
+
+// ForgetAll removes every step's last success and manifest. History,
+// durations and the stat cache stay.
+func (s *Store) ForgetAll() error {
+	err := s.update(false, func(tx *bbolt.Tx) error {
+		for _, name := range []([]byte){bucketSteps, bucketManifests} {
+			if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forgetting all steps: %w", err)
+	}
+	return nil
+}
+
+// StatCache returns the stored stat cache, or nil if there is none.
+func (s *Store) StatCache() ([]byte, error) {
+	return s.get(bucketCache, keyStatCache, "reading stat cache")
+}
+
+// PutStatCache replaces the stored stat cache; nil removes it.
+func (s *Store) PutStatCache(blob []byte) error {
+	err := s.update(true, func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketCache)
+		if err != nil {
+			return err
+		}
+		if blob == nil {
+			return b.Delete(keyStatCache)
+		}
+		return b.Put(keyStatCache, blob)
+	})
+	if err != nil {
+		return fmt.Errorf("writing stat cache: %w", err)
+	}
+	return nil
+}
+
+// get returns a copy of one value, or nil.
+func (s *Store) get(bucket, key []byte, doing string) ([]byte, error) {
+	if len(key) == 0 {
+		return nil, fmt.Errorf("%s: empty key", doing)
+	}
+	var out []byte
+	err := s.view(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucket); b != nil {
+			out = clone(b.Get(key))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", doing, err)
+	}
+	return out, nil
+}
+
+// Durations returns up to n of the most recent successful durations of
+// step, newest first (all kept ones when n <= 0).
+func (s *Store) Durations(step string, n int) ([]time.Duration, error) {
+	var out []time.Duration
+	err := s.view(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDurations)
+		if b == nil {
+			return nil
+		}
+		list, err := decodeDurations(b.Get([]byte(step)))
+		if err != nil {
+			return corrupt("decoding durations of step %s: %v", step, err)
+		}
+		if n > 0 && len(list) > n {
+			list = list[len(list)-n:]
+		}
+		for i := len(list) - 1; i >= 0; i-- {
+			out = append(out, list[i])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading durations of step %s: %w", step, err)
+	}
+	return out, nil
+}
+
+// encodeDurations packs durations, oldest first, as uvarint nanoseconds.
+func encodeDurations(list []time.Duration) []byte {
+	buf := make([]byte, 0, len(list)*binary.MaxVarintLen64)
+	for _, d := range list {
+		buf = binary.AppendUvarint(buf, uint64(d))
+	}
+	return buf
+}
+
+func decodeDurations(b []byte) ([]time.Duration, error) {
+	var list []time.Duration
+	for len(b) > 0 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 || v > 1<<63-1 {
+			return nil, errors.New("bad varint")
+		}
+		list = append(list, time.Duration(v))
+		b = b[n:]
+	}
+	return list, nil
+}

@@ -1,0 +1,393 @@
+// Package state keeps what sysinit remembers between runs — the last success
+// of each step, the run history and the stat cache — in one bbolt file per
+// config directory, and provides the run lock that lets one refresh at a time
+// write to it.
+//
+// The bbolt file is opened for one transaction at a time and closed again,
+// never held for a Store's lifetime: bbolt flocks the file for as long as it
+// is open (exclusively when writable), so a long refresh holding it would
+// block `sysinit plan`. Reads take a shared flock, writes an exclusive one for
+// the length of one transaction.
+//
+// A store that cannot be read is never a reason to skip work: a read-write
+// Store moves it aside and starts empty, a read-only Store leaves it alone and
+// behaves as empty; either way every step runs.
+package state
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// schemaVersion is the layout this code reads and writes. A store with any
+// other version is unreadable to it.
+const schemaVersion = 1
+
+// openTimeout bounds the wait for another process's bbolt flock. Writers hold
+// it for one transaction only, so expiring means something else holds the
+// file open.
+const openTimeout = 10 * time.Second
+
+var (
+	bucketMeta      = []byte("meta")
+	bucketSteps     = []byte("steps")
+	bucketManifests = []byte("manifests")
+	bucketDurations = []byte("durations")
+	bucketRuns      = []byte("runs")
+	bucketCache     = []byte("cache")
+
+	keySchema    = []byte("schema")
+	keyStatCache = []byte("stat")
+)
+
+// Path returns the store file for a config directory:
+// <cache>/sysinit/<base>-<hash>.db, where cache is $XDG_CACHE_HOME or
+// $HOME/.cache (read through getenv) and hash is a short digest of the
+// absolute directory, so two checkouts with the same name never share state.
+func Path(getenv func(string) string, configDir string) (string, error) {
+	cache := getenv("XDG_CACHE_HOME")
+	// The XDG spec says relative values are invalid and must be ignored.
+	if !filepath.IsAbs(cache) {
+		home := getenv("HOME")
+		if !filepath.IsAbs(home) {
+			return "", errors.New("finding the cache directory: neither $XDG_CACHE_HOME nor $HOME is an absolute path")
+		}
+		cache = filepath.Join(home, ".cache")
+	}
+	abs, err := filepath.Abs(configDir)
+	if err != nil {
+		return "", fmt.Errorf("resolving config directory %s: %w", configDir, err)
+	}
+	sum := sha256.Sum256([]byte(abs))
+	base := filepath.Base(abs)
+	if base == string(filepath.Separator) {
+		base = "root"
+	}
+	return filepath.Join(cache, "sysinit", base+"-"+hex.EncodeToString(sum[:6])+".db"), nil
+}
+
+// Options configures Open.
+type Options struct {
+	// ReadOnly is for plan, why and history: the Store never creates, writes,
+	// moves or write-locks anything, and its write methods return an error.
+	ReadOnly bool
+	// Warn is called with a lowercase message when an unreadable store is
+	// moved aside (read-write) or ignored (read-only). It may be nil. It is
+	// called with the Store busy, so it must not call the Store.
+	Warn func(msg string)
+}
+
+// Store is the state of one config directory. Its methods are safe for
+// concurrent use.
+type Store struct {
+	path    string
+	opts    Options
+	timeout time.Duration
+
+	// mu orders this process's opens of the file: two opens in one process
+	// conflict on flock like two processes do, and bbolt resolves that by
+	// polling every 50ms.
+	mu      sync.RWMutex
+	asideMu sync.Mutex
+
+	ignored atomic.Bool // read-only: the file was unreadable, behave as empty
+	closed  atomic.Bool
+}
+
+// Open returns the store at path. It touches nothing on disk: the file is
+// opened by each operation, and created by the first write.
+func Open(path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("opening state store: empty path")
+	}
+	return &Store{path: path, opts: opts, timeout: openTimeout}, nil
+}
+
+// Close makes further operations fail. The file is not held open between
+// operations, so there is nothing to release.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return nil
+}
+
+// corruptError marks a store as unreadable, as opposed to an error of the
+// environment (permissions, a lock held, a full disk) that moving the file
+// aside would not fix.
+type corruptError struct {
+	err  error
+	info os.FileInfo // the file found unreadable, when known
+}
+
+func (e *corruptError) Error() string { return e.err.Error() }
+func (e *corruptError) Unwrap() error { return e.err }
+
+func corrupt(format string, args ...any) error {
+	return &corruptError{err: fmt.Errorf(format, args...)}
+}
+
+// view runs fn in a read transaction. It does not call fn when there is
+// nothing to read: no file, an empty file, or an unreadable one (after
+// handling it), so callers start from empty results and assign them only
+// when fn completes.
+func (s *Store) view(fn func(*bbolt.Tx) error) error {
+	if s.closed.Load() {
+		return errors.New("reading state store: store is closed")
+	}
+	if s.ignored.Load() {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	info, err := os.Stat(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading state store: %w", err)
+	}
+	// A zero-length file was created but never initialised (a crash inside
+	// the first write). It holds nothing, and bbolt would have to write to
+	// open it.
+	if info.Size() == 0 {
+		return nil
+	}
+	err = s.transact(true, fn)
+	var ce *corruptError
+	if errors.As(err, &ce) {
+		if ce.info == nil {
+			ce.info = info
+		}
+		return s.unreadable(ce)
+	}
+	// Moved aside by a read-write Store since the Stat: as good as missing.
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// update runs fn in a write transaction. With create false, a missing store
+// is left missing and fn is not called.
+func (s *Store) update(create bool, fn func(*bbolt.Tx) error) error {
+	if s.closed.Load() {
+		return errors.New("writing state store: store is closed")
+	}
+	if s.opts.ReadOnly {
+		return errors.New("writing state store: opened read-only")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !create {
+		if _, err := os.Stat(s.path); errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return fmt.Errorf("creating state directory: %w", err)
+	}
+	err := s.transact(false, fn)
+	var ce *corruptError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if err := s.unreadable(ce); err != nil {
+		return err
+	}
+	// The store is fresh now; a second failure is not the old file's fault.
+	err = s.transact(false, fn)
+	if errors.As(err, &ce) {
+		return fmt.Errorf("writing fresh state store %s: %w", s.path, err)
+	}
+	return err
+}
+
+// transact opens the file, runs fn in one transaction after checking the
+// schema, and closes the file. Damage bbolt reports or panics on (including
+// faults on the memory map of a truncated file) comes back as a
+// *corruptError.
+func (s *Store) transact(readOnly bool, fn func(*bbolt.Tx) error) (err error) {
+	var (
+		file     *os.File
+		db       *bbolt.DB
+		panicked bool
+	)
+	opts := &bbolt.Options{
+		Timeout:  s.timeout,
+		ReadOnly: readOnly,
+		// Record the file so it can be closed, releasing its flock, when
+		// bbolt panics and db cannot be trusted to close itself.
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
+	}
+	err = func() (err error) {
+		// A truncated or scribbled file makes bbolt read outside the file
+		// through its memory map (SIGBUS) or trip its own assertions.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if r := recover(); r != nil {
+				panicked = true
+				err = corrupt("bbolt panicked: %v", r)
+			}
+		}()
+		db, err = bbolt.Open(s.path, 0o600, opts)
+		if err != nil {
+			return s.openError(err)
+		}
+		checked := func(tx *bbolt.Tx) error {
+			if err := checkStore(tx, file, !readOnly); err != nil {
+				return err
+			}
+			return fn(tx)
+		}
+		if readOnly {
+			return db.View(checked)
+		}
+		return db.Update(checked)
+	}()
+
+	var ce *corruptError
+	if errors.As(err, &ce) && file != nil {
+		if info, statErr := file.Stat(); statErr == nil {
+			ce.info = info
+		}
+	}
+	switch {
+	case panicked:
+		// bbolt's locks may be held by the frame that panicked, so
+		// db.Close could deadlock; closing the file drops the flock and
+		// leaves the mapping to the process's exit.
+		if file != nil {
+			if closeErr := file.Close(); closeErr != nil {
+				err = errors.Join(err, fmt.Errorf("closing state store: %w", closeErr))
+			}
+		}
+	case db != nil:
+		if closeErr := db.Close(); closeErr != nil && err == nil {
+			err = fmt.Errorf("closing state store %s: %w", s.path, closeErr)
+		}
+	}
+	return err
+}
+
+// openError sorts bbolt.Open's errors into "the file is bad" and "the
+// environment is".
+func (s *Store) openError(err error) error {
+	if errors.Is(err, berrors.ErrTimeout) {
+		return fmt.Errorf("opening state store %s: still locked after %s; is another sysinit running?", s.path, s.timeout)
+	}
+	var pathErr *fs.PathError
+	var errno syscall.Errno
+	if errors.As(err, &pathErr) || errors.As(err, &errno) {
+		return fmt.Errorf("opening state store: %w", err)
+	}
+	// ErrInvalid, ErrVersionMismatch, ErrChecksum, "file size too small", …
+	return &corruptError{err: err}
+}
+
+// checkStore rejects a file this code cannot trust: truncated below what its
+// meta page claims (reading it would fault), or of another schema. With
+// write set, it stamps the schema into a store that has none yet.
+func checkStore(tx *bbolt.Tx, file *os.File, write bool) error {
+	if file != nil {
+		info, err := file.Stat()
+		if err != nil {
+			return fmt.Errorf("reading state store: %w", err)
+		}
+		if info.Size() < tx.Size() {
+			return corrupt("truncated: %d bytes, expected at least %d", info.Size(), tx.Size())
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		if k, _ := tx.Cursor().First(); k != nil {
+			return corrupt("no schema version")
+		}
+		// Freshly initialised by bbolt: nothing recorded yet.
+		if !write {
+			return nil
+		}
+		meta, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return fmt.Errorf("creating meta bucket: %w", err)
+		}
+		return meta.Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
+	}
+	raw := meta.Get(keySchema)
+	v, err := strconv.Atoi(string(raw))
+	if err != nil {
+		return corrupt("bad schema version %q", raw)
+	}
+	if v > schemaVersion {
+		return corrupt("written by a newer sysinit: schema %d, this one reads %d", v, schemaVersion)
+	}
+	if v != schemaVersion {
+		return corrupt("schema %d, this sysinit reads %d", v, schemaVersion)
+	}
+	return nil
+}
+
+// unreadable handles a store found unreadable. Read-only, it warns and
+// behaves as empty from now on. Read-write, it moves the file aside (unless
+// someone already replaced it) and warns, so the next write starts fresh.
+func (s *Store) unreadable(ce *corruptError) error {
+	if s.opts.ReadOnly {
+		if !s.ignored.Swap(true) {
+			s.warn(fmt.Sprintf("state store %s is unreadable (%v); ignoring it: every step will run", s.path, ce.err))
+		}
+		return nil
+	}
+	s.asideMu.Lock()
+	defer s.asideMu.Unlock()
+	// Another Store (or process) may have moved it aside and written a
+	// fresh one since we looked: that one is not ours to move.
+	if cur, err := os.Stat(s.path); err != nil || (ce.info != nil && !os.SameFile(cur, ce.info)) {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("checking unreadable state store: %w", err)
+		}
+		return nil
+	}
+	aside := fmt.Sprintf("%s.corrupt-%d", s.path, time.Now().Unix())
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		aside = fmt.Sprintf("%s.corrupt-%d-%d", s.path, time.Now().Unix(), i)
+	}
+	if err := os.Rename(s.path, aside); err != nil {
+		return fmt.Errorf("moving aside unreadable state store (%v): %w", ce.err, err)
+	}
+	s.warn(fmt.Sprintf("state store %s was unreadable (%v); moved it to %s; every step will run", s.path, ce.err, aside))
+	return nil
+}
+
+func (s *Store) warn(msg string) {
+	if s.opts.Warn != nil {
+		s.opts.Warn(msg)
+	}
+}
+
+// clone copies b out of a transaction: bbolt's slices point into its memory
+// map, which is gone once the transaction ends.
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}
