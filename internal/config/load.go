@@ -1,0 +1,169 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	toml "github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
+)
+
+// Load reads, parses and validates the config file at path.
+//
+// An invalid config yields an Errors listing every problem found, in file
+// order. Their Pos.File is path exactly as given, so a relative path gives
+// errors like "sysinit.toml:12: ...", an absolute one absolute positions;
+// Config.File and Config.Dir are always absolute.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load from bytes already read. path names the file in errors and
+// locates the config directory, against which relative paths are resolved
+// and checked (a file step's source, brewfile, dir).
+func Parse(path string, data []byte) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resolving config path %s: %w", path, err)
+	}
+	cfg := &Config{File: abs, Dir: filepath.Dir(abs)}
+
+	// go-toml's decoder checks the whole TOML spec (duplicate keys, table
+	// redefinitions); the positions pass over its AST then supplies the line
+	// of every key, which the decoded values lack.
+	var doc map[string]any
+	if err := toml.Unmarshal(data, &doc); err != nil {
+		return nil, Errors{syntaxError(path, data, err)}
+	}
+	ps, err := indexPositions(data)
+	if err != nil {
+		return nil, Errors{syntaxError(path, data, err)}
+	}
+
+	l := &loader{cfg: cfg, file: path, pos: ps}
+	l.load(doc)
+	if len(l.errs) > 0 {
+		sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Pos.Line < l.errs[j].Pos.Line })
+		return nil, l.errs
+	}
+	return cfg, nil
+}
+
+func syntaxError(path string, data []byte, err error) *Error {
+	e := &Error{Pos: Pos{File: path, Line: 1}, Msg: "invalid TOML: " + strings.TrimPrefix(err.Error(), "toml: ")}
+	var de *toml.DecodeError
+	var pe *unstable.ParserError
+	switch {
+	case errors.As(err, &de):
+		line, col := de.Position()
+		e.Pos.Line = max(line, 1)
+		e.Msg = fmt.Sprintf("invalid TOML at column %d: %s", col, strings.TrimPrefix(de.Error(), "toml: "))
+	case errors.As(err, &pe) && pe.Highlight != nil:
+		// Highlight is a subslice of data, so its offset is what lies
+		// between their ends.
+		if off := cap(data) - cap(pe.Highlight); off >= 0 && off <= len(data) {
+			e.Pos.Line = 1 + strings.Count(string(data[:off]), "\n")
+		}
+	}
+	return e
+}
+
+// loader turns one decoded document into a Config, collecting every problem
+// rather than stopping at the first: a user fixing a config wants the whole
+// list in one go.
+type loader struct {
+	cfg  *Config
+	file string
+	pos  *positions
+	errs Errors
+}
+
+func (l *loader) at(n *posNode) Pos {
+	return Pos{File: l.file, Line: l.pos.line(n)}
+}
+
+// stepNode returns the position node of [steps.name].
+func (l *loader) stepNode(name string) *posNode {
+	return l.pos.root.key("steps").key(name)
+}
+
+func (l *loader) fail(at Pos, hint, format string, args ...any) {
+	l.errs = append(l.errs, &Error{Pos: at, Msg: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+// byOffset returns the keys of t under base in the order the file defines
+// them, so steps keep their file order and errors come out deterministic.
+func (l *loader) byOffset(base *posNode, t map[string]any) []string {
+	keys := make([]string, 0, len(t))
+	for k := range t {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		oi, oj := base.key(keys[i]).offset(), base.key(keys[j]).offset()
+		if oi != oj {
+			return oi < oj
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+func (l *loader) load(doc map[string]any) {
+	for _, k := range l.byOffset(l.pos.root, doc) {
+		if k == "steps" {
+			continue
+		}
+		hint := "sysinit.toml holds only [steps.NAME] tables"
+		if t, ok := doc[k].(map[string]any); ok && t["kind"] != nil {
+			hint = fmt.Sprintf("steps are declared as [steps.%s]", k)
+		} else if closest(k, []string{"steps"}) != "" {
+			hint = "did you mean [steps.NAME]?"
+		}
+		l.fail(l.at(l.pos.root.key(k)), hint, "unknown top-level key %q", k)
+	}
+
+	raw, ok := doc["steps"]
+	if !ok {
+		return
+	}
+	stepsPath := l.pos.root.key("steps")
+	steps, ok := raw.(map[string]any)
+	if !ok {
+		l.fail(l.at(stepsPath), "declare each step as a table: [steps.NAME]",
+			"`steps` must be a table of steps, not %s", typeName(raw))
+		return
+	}
+	for _, name := range l.byOffset(stepsPath, steps) {
+		l.cfg.Steps = append(l.cfg.Steps, l.step(name, steps[name]))
+	}
+	l.checkNames()
+	l.checkAfter()
+}
+
+// typeName describes a decoded TOML value for "must be X, not Y" messages.
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	default:
+		return "a date or time"
+	}
+}

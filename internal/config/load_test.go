@@ -1,0 +1,318 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// root holds the files valid test configs point at (Brewfile,
+// nix.custom.conf, scripts/, fonts/, adir/).
+var root = filepath.Join("testdata", "root")
+
+func ptr[T any](v T) *T { return &v }
+
+func parseIn(t *testing.T, src string) (*Config, error) {
+	t.Helper()
+	return Parse(filepath.Join(root, FileName), []byte(src))
+}
+
+// strip returns the step without the fields that record where it was
+// written, so the table below can compare decoded values alone.
+func strip(s *Step) Step {
+	c := *s
+	c.Pos, c.Keys = Pos{}, nil
+	return c
+}
+
+func TestParseValid(t *testing.T) {
+	t.Setenv("HOME", "/home/me")
+	tests := []struct {
+		name string
+		src  string
+		want Step
+	}{
+		{"command", `
+[steps.fonts]
+kind     = "command"
+run      = "./scripts/install-fonts.sh"
+inputs   = ["fonts/**", "!fonts/**/*.tmp", "{a,b}/*.ttf"]
+check    = "test -d ~/Library/Fonts/MyFont"
+env      = { LANG = "C", EMPTY = "" }
+every    = "7d"
+timeout  = "1h30m"
+dir      = "scripts"
+sudo     = false
+os       = ["darwin", "linux"]
+requires = ["fc-cache"]
+`, Step{Name: "fonts", Kind: "command", Run: "./scripts/install-fonts.sh",
+			Inputs: []string{"fonts/**", "!fonts/**/*.tmp", "{a,b}/*.ttf"}, Check: "test -d ~/Library/Fonts/MyFont",
+			Env: map[string]string{"LANG": "C", "EMPTY": ""}, Every: 7 * 24 * time.Hour, Timeout: 90 * time.Minute,
+			Dir: "scripts", Sudo: ptr(false), OS: []string{"darwin", "linux"}, Requires: []string{"fc-cache"}}},
+		{"file", `
+[steps.nix-conf]
+kind      = "file"
+source    = "nix.custom.conf"
+dest      = "/etc/nix/nix.custom.conf"
+mode      = "0644"
+sudo      = true
+on-change = "launchctl kickstart -k system/org.nixos.nix-daemon"
+`, Step{Name: "nix-conf", Kind: "file", Source: "nix.custom.conf", Dest: "/etc/nix/nix.custom.conf", Mode: "0644",
+			Sudo: ptr(true), OnChange: "launchctl kickstart -k system/org.nixos.nix-daemon"}},
+		{"file dest under home", `
+[steps.gitconfig]
+kind   = "file"
+source = "nix.custom.conf"
+dest   = "~/.config/git/config"
+mode   = "600"
+`, Step{Name: "gitconfig", Kind: "file", Source: "nix.custom.conf", Dest: "/home/me/.config/git/config", Mode: "600"}},
+		{"file dest relative to the config dir", `
+[steps.local]
+kind   = "file"
+source = "nix.custom.conf"
+dest   = "out/nix.conf"
+`, Step{Name: "local", Kind: "file", Source: "nix.custom.conf", Dest: absRoot(t, "out/nix.conf")}},
+		{"nix-darwin defaults", `
+[steps.system]
+kind = "nix-darwin"
+`, Step{Name: "system", Kind: "nix-darwin", Flake: "."}},
+		{"nix-darwin all keys", `
+[steps.system]
+kind       = "nix-darwin"
+flake      = ".#lv426"
+impure     = true
+extra-args = ["--show-trace", ""]
+max-jobs   = 8
+cores      = 2
+profile    = "/nix/var/nix/profiles/system"
+`, Step{Name: "system", Kind: "nix-darwin", Flake: ".#lv426", Impure: true, ExtraArgs: []string{"--show-trace", ""},
+			MaxJobs: ptr(8), Cores: ptr(2), Profile: "/nix/var/nix/profiles/system"}},
+		{"nixos defaults", `
+[steps.system]
+kind = "nixos"
+`, Step{Name: "system", Kind: "nixos", Flake: ".", Action: "switch"}},
+		{"nixos boot", `
+[steps.system]
+kind   = "nixos"
+flake  = ".#box"
+action = "boot"
+`, Step{Name: "system", Kind: "nixos", Flake: ".#box", Action: "boot"}},
+		{"home-manager defaults", `
+[steps.home]
+kind = "home-manager"
+`, Step{Name: "home", Kind: "home-manager", Flake: "."}},
+		{"nix-profile", `
+[steps.tools]
+kind     = "nix-profile"
+flake    = ".#tools"
+profile  = "~/.local/state/nix/profiles/tools"
+activate = "$SYSINIT_OUT/bin/setup"
+`, Step{Name: "tools", Kind: "nix-profile", Flake: ".#tools", Profile: "~/.local/state/nix/profiles/tools",
+			Activate: "$SYSINIT_OUT/bin/setup"}},
+		{"flake-update defaults", `
+[steps.update]
+kind = "flake-update"
+`, Step{Name: "update", Kind: "flake-update", Flake: "."}},
+		{"flake-update inputs", `
+[steps.update]
+kind   = "flake-update"
+flake  = "./nix"
+inputs = ["nixpkgs", "home-manager"]
+commit = true
+every  = "1.5d"
+`, Step{Name: "update", Kind: "flake-update", Flake: "./nix", Inputs: []string{"nixpkgs", "home-manager"},
+			Commit: true, Every: 36 * time.Hour}},
+		{"brew-bundle defaults", `
+[steps.brew]
+kind = "brew-bundle"
+`, Step{Name: "brew", Kind: "brew-bundle", Brewfile: "Brewfile", Cleanup: "none"}},
+		{"brew-bundle all keys", `
+[steps.brew]
+kind         = "brew-bundle"
+brewfile     = "Brewfile"
+cleanup      = "zap"
+update-every = "24h"
+upgrade      = true
+prefix       = "/opt/homebrew"
+sudo         = false
+`, Step{Name: "brew", Kind: "brew-bundle", Brewfile: "Brewfile", Cleanup: "zap", UpdateEvery: 24 * time.Hour,
+			Upgrade: true, Prefix: "/opt/homebrew", Sudo: ptr(false)}},
+		{"inline tables and dotted keys", `
+steps.a.kind = "command"
+steps.a.run = "true"
+steps.a.env.X = "1"
+`, Step{Name: "a", Kind: "command", Run: "true", Env: map[string]string{"X": "1"}}},
+		{"odd but valid step name", `
+[steps."v1.2_final-B"]
+kind = "command"
+run  = "true"
+`, Step{Name: "v1.2_final-B", Kind: "command", Run: "true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseIn(t, tt.src)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if len(cfg.Steps) != 1 {
+				t.Fatalf("got %d steps, want 1", len(cfg.Steps))
+			}
+			if got := strip(cfg.Steps[0]); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("step:\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadExamples(t *testing.T) {
+	tests := []struct {
+		path  string
+		steps []string // names in file order
+		kinds []string
+	}{
+		{filepath.Join("testdata", "example", FileName),
+			[]string{"flake-update", "nix-conf", "system", "brew", "fonts"},
+			[]string{"flake-update", "file", "nix-darwin", "brew-bundle", "command"}},
+		{filepath.Join(root, FileName),
+			[]string{"flake-update", "darwin", "nixos", "home", "tools", "nix-conf", "brew", "fonts"},
+			[]string{"flake-update", "nix-darwin", "nixos", "home-manager", "nix-profile", "file", "brew-bundle", "command"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			cfg, err := Load(tt.path)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			var names, kinds []string
+			for _, s := range cfg.Steps {
+				names = append(names, s.Name)
+				kinds = append(kinds, s.Kind)
+			}
+			if !reflect.DeepEqual(names, tt.steps) || !reflect.DeepEqual(kinds, tt.kinds) {
+				t.Errorf("steps %v kinds %v, want %v %v", names, kinds, tt.steps, tt.kinds)
+			}
+			wantFile, _ := filepath.Abs(tt.path)
+			if cfg.File != wantFile || cfg.Dir != filepath.Dir(wantFile) {
+				t.Errorf("File, Dir = %s, %s; want %s and its directory", cfg.File, cfg.Dir, wantFile)
+			}
+			if s := cfg.Step(tt.steps[1]); s == nil || s.Name != tt.steps[1] {
+				t.Errorf("Step(%q) = %v", tt.steps[1], s)
+			}
+			if s := cfg.Step("no-such-step"); s != nil {
+				t.Errorf("Step(no-such-step) = %v, want nil", s)
+			}
+		})
+	}
+}
+
+// TestPositions checks the line of every step header and key, however the
+// TOML spells them.
+func TestPositions(t *testing.T) {
+	src := `# line 1
+[steps.a]
+kind = "command"
+run = "true"
+
+[steps.b]   # line 6
+kind = "command"
+  run = """
+multi-line
+"""
+after = ["a"] # line 11
+
+[steps]
+c = { kind = "command", run = "x" }   # line 14
+d.kind = "command"                    # line 15
+d.run = "y"                           # line 16
+`
+	cfg, err := parseIn(t, src)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := map[string]struct {
+		header int
+		keys   map[string]int
+	}{
+		"a": {2, map[string]int{"kind": 3, "run": 4}},
+		"b": {6, map[string]int{"kind": 7, "run": 8, "after": 11}},
+		"c": {14, map[string]int{"kind": 14, "run": 14}},
+		"d": {15, map[string]int{"kind": 15, "run": 16}},
+	}
+	if len(cfg.Steps) != len(want) {
+		t.Fatalf("got %d steps, want %d", len(cfg.Steps), len(want))
+	}
+	for _, s := range cfg.Steps {
+		w := want[s.Name]
+		if s.Pos != (Pos{File: filepath.Join(root, FileName), Line: w.header}) {
+			t.Errorf("step %s: Pos = %v, want line %d", s.Name, s.Pos, w.header)
+		}
+		got := map[string]int{}
+		for k, p := range s.Keys {
+			got[k] = p.Line
+		}
+		if !reflect.DeepEqual(got, w.keys) {
+			t.Errorf("step %s: key lines %v, want %v", s.Name, got, w.keys)
+		}
+	}
+	if names := []string{cfg.Steps[0].Name, cfg.Steps[1].Name, cfg.Steps[2].Name, cfg.Steps[3].Name}; !reflect.DeepEqual(names, []string{"a", "b", "c", "d"}) {
+		t.Errorf("steps out of file order: %v", names)
+	}
+}
+
+// TestPosFile: errors carry the path exactly as given to Load.
+func TestPosFile(t *testing.T) {
+	rel := filepath.Join(root, "broken.toml")
+	abs, err := filepath.Abs(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{rel, abs} {
+		_, err := Load(path)
+		var errs Errors
+		if !errors.As(err, &errs) || len(errs) == 0 {
+			t.Fatalf("Load(%s) = %v, want Errors", path, err)
+		}
+		for _, e := range errs {
+			if e.Pos.File != path {
+				t.Errorf("Load(%s): error %q has File %q", path, e, e.Pos.File)
+			}
+			if !strings.HasPrefix(e.Error(), path+":") {
+				t.Errorf("Load(%s): %q does not start with the path", path, e)
+			}
+		}
+	}
+}
+
+func TestLoadUnreadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	_, err := Load(path)
+	var errs Errors
+	if err == nil || errors.As(err, &errs) || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Load(missing) = %v, want a wrapped not-exist error that is not Errors", err)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name %s", err, path)
+	}
+}
+
+func TestEmptyConfig(t *testing.T) {
+	for _, src := range []string{"", "# nothing yet\n", "[steps]\n"} {
+		cfg, err := parseIn(t, src)
+		if err != nil || len(cfg.Steps) != 0 {
+			t.Errorf("Parse(%q) = %v, %v; want no steps and no error", src, cfg, err)
+		}
+	}
+}
+
+func TestConfigPath(t *testing.T) {
+	c := &Config{Dir: "/repo"}
+	for in, want := range map[string]string{"Brewfile": "/repo/Brewfile", "a/../b": "/repo/b", "/etc/x": "/etc/x"} {
+		if got := c.Path(in); got != want {
+			t.Errorf("Path(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
