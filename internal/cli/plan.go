@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/plan"
+)
+
+type planOptions struct {
+	json, exitCode bool
+}
+
+func (a *app) newPlan() *cobra.Command {
+	o := &planOptions{}
+	c := &cobra.Command{
+		Use:   "plan [STEP...]",
+		Short: "Show what a refresh would run and why; runs and writes nothing",
+		Args:  cobra.ArbitraryArgs,
+		ValidArgsFunction: a.completeSteps,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runPlan(cmd.Context(), o, args, false, false)
+		},
+	}
+	c.Flags().BoolVar(&o.json, "json", false, "print the plan as JSON")
+	c.Flags().BoolVar(&o.exitCode, "exit-code", false, "exit 1 when any step would run")
+	return c
+}
+
+// jsonPlan is the stable `plan --json` contract.
+type jsonPlan struct {
+	Steps []jsonStep `json:"steps"`
+}
+
+type jsonStep struct {
+	Name    string        `json:"name"`
+	Action  string        `json:"action"` // run | skip
+	Reasons []plan.Reason `json:"reasons"`
+	Recheck bool          `json:"recheck,omitempty"`
+}
+
+func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force, update bool) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	s, err := a.open(true)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	s.planner.Only, s.planner.Force, s.planner.Update = args, force, update
+	p, err := s.plan(ctx)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		out := jsonPlan{Steps: []jsonStep{}}
+		for _, d := range p.Steps {
+			js := jsonStep{Name: d.Name, Action: "skip", Reasons: d.Reasons, Recheck: d.Recheck}
+			if d.Run {
+				js.Action = "run"
+			}
+			out.Steps = append(out.Steps, js)
+		}
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printPlan(a.stdout, p)
+	}
+	if o.exitCode && p.WillRun() {
+		return &exitError{code: ExitFailed}
+	}
+	return nil
+}
+
+// maxFiles is how many changed files plan lists per step; why lists all.
+const maxFiles = 10
+
+func printPlan(w io.Writer, p *plan.Plan) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var run, skip, na int
+	for _, d := range p.Steps {
+		action := "skip"
+		switch {
+		case !d.Applicable():
+			action = "n/a"
+			na++
+		case d.Run:
+			action = "run"
+			run++
+		default:
+			skip++
+		}
+		for i, r := range d.Reasons {
+			if i == 0 {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", action, d.Name, reasonText(r))
+			} else {
+				fmt.Fprintf(tw, "\t\t%s\n", reasonText(r))
+			}
+			printFiles(tw, "\t\t  ", r.Files, maxFiles)
+		}
+		if d.Recheck {
+			fmt.Fprintf(tw, "\t\t(checked again after %s runs)\n", strings.Join(d.Config.After, ", "))
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d to run, %d up to date", run, skip)
+	if na > 0 {
+		fmt.Fprintf(w, ", %d not applicable", na)
+	}
+	fmt.Fprintln(w)
+}
+
+func reasonText(r plan.Reason) string {
+	words := strings.ReplaceAll(string(r.Kind), "-", " ")
+	if r.Detail == "" {
+		return words
+	}
+	return words + ": " + r.Detail
+}
+
+func printFiles(w io.Writer, indent string, files []plan.FileChange, max int) {
+	for i, f := range files {
+		if max > 0 && i == max {
+			fmt.Fprintf(w, "%s… and %d more (sysinit why STEP lists them all)\n", indent, len(files)-max)
+			return
+		}
+		fmt.Fprintf(w, "%s%-8s  %s\n", indent, f.Change, f.Path)
+	}
+}
+
+func loadQuiet(path string) (*config.Config, error) { return config.Load(path) }
+
+// terminalWidth reports the width of w's terminal, rechecked on each call
+// so the live view follows resizes.
+func terminalWidth(w io.Writer) func() int {
+	return func() int {
+		if f, ok := w.(*os.File); ok {
+			if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+				return cols
+			}
+		}
+		return 80
+	}
+}
+
+// terminalHeight reports the rows of w's terminal; 0 = unknown.
+func terminalHeight(w io.Writer) func() int {
+	return func() int {
+		if f, ok := w.(*os.File); ok {
+			if _, rows, err := term.GetSize(int(f.Fd())); err == nil {
+				return rows
+			}
+		}
+		return 0
+	}
+}

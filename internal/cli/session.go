@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/fingerprint"
+	"github.com/sysinit/sysinit/internal/plan"
+	"github.com/sysinit/sysinit/internal/state"
+	"github.com/sysinit/sysinit/internal/step"
+)
+
+var errNoConfig = errors.New("no sysinit.toml found")
+
+// session is a loaded config with its state store, ready to plan.
+type session struct {
+	cfg       *config.Config
+	steps     map[string]step.Step
+	storePath string
+	store     *state.Store
+	records   map[string]state.Record
+	cache     *fingerprint.Cache
+	exec      command.Runner
+	planner   *plan.Planner
+}
+
+// registry lists the step kinds this build knows.
+func registry() step.Registry {
+	return step.Core()
+}
+
+// configPath resolves -C and --config, or walks up to sysinit.toml.
+func (a *app) configPath() (string, error) {
+	dir := a.dir
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", fmt.Errorf("finding the working directory: %w", err)
+		}
+		dir = wd
+	}
+	if a.configFile != "" {
+		p := a.configFile
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		return p, nil
+	}
+	p, err := config.Find(dir)
+	if err != nil {
+		return "", fmt.Errorf("%w in %s or any parent directory", errNoConfig, dir)
+	}
+	return p, nil
+}
+
+// xdgDir returns $name, or $HOME/fallback.
+func (a *app) xdgDir(name, fallback string) string {
+	if d := a.getenv(name); d != "" && filepath.IsAbs(d) {
+		return d
+	}
+	return filepath.Join(a.getenv("HOME"), fallback)
+}
+
+// stateDir holds sysinit's logs: $XDG_STATE_HOME/sysinit.
+func (a *app) stateDir() string {
+	return filepath.Join(a.xdgDir("XDG_STATE_HOME", ".local/state"), "sysinit")
+}
+
+// open loads the config, builds its steps and opens the state store.
+// Read-only sessions never write a byte.
+func (a *app) open(readOnly bool) (*session, error) {
+	path, err := a.configPath()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{cfg: cfg, exec: command.Exec{}, steps: map[string]step.Step{}}
+	env := &step.Env{Exec: s.exec, Getenv: a.getenv, LookPath: exec.LookPath}
+	reg := registry()
+	for _, cs := range cfg.Steps {
+		st, err := reg.New(cfg, cs, env)
+		if err != nil {
+			return nil, err
+		}
+		s.steps[cs.Name] = st
+	}
+	if s.storePath, err = state.Path(a.getenv, cfg.Dir); err != nil {
+		return nil, err
+	}
+	s.store, err = state.Open(s.storePath, state.Options{ReadOnly: readOnly, Warn: a.warn})
+	if err != nil {
+		return nil, err
+	}
+	if s.records, err = s.store.Records(); err != nil {
+		s.store.Close()
+		return nil, err
+	}
+	data, err := s.store.StatCache()
+	if err != nil {
+		s.store.Close()
+		return nil, err
+	}
+	if s.cache, err = fingerprint.LoadCache(data); err != nil {
+		// A bad stat cache only costs re-hashing; start empty.
+		s.cache, _ = fingerprint.LoadCache(nil)
+	}
+	shell, err := exec.LookPath("sh")
+	if err != nil {
+		s.store.Close()
+		return nil, fmt.Errorf("finding sh: %w", err)
+	}
+	s.planner = &plan.Planner{
+		Config:      cfg,
+		Steps:       s.steps,
+		Records:     s.records,
+		OldManifest: s.store.Manifest,
+		Scanner: &fingerprint.Scanner{
+			Root:   cfg.Dir,
+			Ignore: []string{filepath.Dir(s.storePath), a.stateDir()},
+			Cache:  s.cache,
+		},
+		Exec:     s.exec,
+		Shell:    shell,
+		Now:      time.Now,
+		GOOS:     runtime.GOOS,
+		LookPath: exec.LookPath,
+	}
+	return s, nil
+}
+
+func (s *session) close() error { return s.store.Close() }
+
+// plan decides the selected steps.
+func (s *session) plan(ctx context.Context) (*plan.Plan, error) {
+	return s.planner.Plan(ctx)
+}

@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sysinit/sysinit/internal/plan"
+)
+
+func (a *app) newWhy() *cobra.Command {
+	return &cobra.Command{
+		Use:               "why STEP",
+		Short:             "Explain a step's decision: every file and setting that changed since its last success",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeSteps,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runWhy(cmd.Context(), args[0])
+		},
+	}
+}
+
+func (a *app) runWhy(ctx context.Context, name string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	s, err := a.open(true)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if s.cfg.Step(name) == nil {
+		return &plan.UnknownStepError{Name: name, Known: stepNames(s)}
+	}
+	s.planner.Only = []string{name}
+	p, err := s.plan(ctx)
+	if err != nil {
+		return err
+	}
+	d := p.Decision(name)
+	w := a.stdout
+	verdict := "up to date: a refresh skips it"
+	switch {
+	case !d.Applicable():
+		verdict = "not applicable here"
+	case d.Run:
+		verdict = "a refresh runs it"
+	}
+	fmt.Fprintf(w, "%s: %s\n", name, verdict)
+	if rec, ok := s.records[name]; ok {
+		fmt.Fprintf(w, "  last success: %s (run %s, took %s)\n", rec.Started.Local().Format("2006-01-02 15:04:05"), rec.RunID, rec.Duration.Round(1e6))
+	}
+	for _, r := range d.Reasons {
+		fmt.Fprintf(w, "  %s\n", reasonText(r))
+		printFiles(w, "    ", r.Files, 0)
+		if r.Kind == plan.DefinitionChanged {
+			printDefinitionDiff(w, s.records[name].Definition, d.Definition)
+		}
+	}
+	if d.Recheck {
+		fmt.Fprintf(w, "  checked again after %s runs\n", strings.Join(d.Config.After, ", "))
+	}
+	return nil
+}
+
+func printDefinitionDiff(w interface{ Write([]byte) (int, error) }, old, cur []string) {
+	in := func(lines []string, l string) bool {
+		for _, x := range lines {
+			if x == l {
+				return true
+			}
+		}
+		return false
+	}
+	for _, l := range old {
+		if !in(cur, l) {
+			fmt.Fprintf(w, "    - %s\n", l)
+		}
+	}
+	for _, l := range cur {
+		if !in(old, l) {
+			fmt.Fprintf(w, "    + %s\n", l)
+		}
+	}
+}
+
+func stepNames(s *session) []string {
+	var out []string
+	for _, cs := range s.cfg.Steps {
+		out = append(out, cs.Name)
+	}
+	return out
+}

@@ -1,0 +1,498 @@
+// Package plan decides, for every step, whether it must run and why. It
+// reads the config, the recorded state, the inputs' fingerprints and cheap
+// probes of the machine; it runs nothing costly and writes nothing.
+//
+// A step runs when any of these holds, and the decision names each one:
+//
+//	never-ran           no success is recorded for it here
+//	definition-changed  kind, command, flags, env values or a resolved tool path differ
+//	inputs-changed      the digest of its input files differs (the files are listed)
+//	ttl-expired         its `every` time-to-live has passed since the last success
+//	probe-failed        the machine no longer matches what the last success left (drift)
+//	forced              --force, or --update for steps that fetch
+//	cannot-tell         an input or probe could not be read: run rather than guess
+//
+// Otherwise it is skipped as up-to-date; a step for another OS, or whose
+// required programs are missing, is skipped as not-applicable.
+package plan
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/zeebo/xxh3"
+
+	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/fingerprint"
+	"github.com/sysinit/sysinit/internal/state"
+	"github.com/sysinit/sysinit/internal/step"
+)
+
+// ReasonKind names why a step runs or is skipped; the values are part of
+// the `plan --json` contract.
+type ReasonKind string
+
+const (
+	NeverRan          ReasonKind = "never-ran"
+	DefinitionChanged ReasonKind = "definition-changed"
+	InputsChanged     ReasonKind = "inputs-changed"
+	TTLExpired        ReasonKind = "ttl-expired"
+	ProbeFailed       ReasonKind = "probe-failed"
+	Forced            ReasonKind = "forced"
+	CannotTell        ReasonKind = "cannot-tell"
+	UpToDate          ReasonKind = "up-to-date"
+	NotApplicable     ReasonKind = "not-applicable"
+)
+
+// Reason is one cause of a decision.
+type Reason struct {
+	Kind   ReasonKind   `json:"kind"`
+	Detail string       `json:"detail"`
+	Files  []FileChange `json:"files,omitempty"`
+}
+
+// FileChange is one input file that differs from the last success.
+type FileChange struct {
+	Path   string `json:"path"`
+	Change string `json:"change"` // added | removed | modified
+}
+
+func (r Reason) String() string {
+	s := string(r.Kind)
+	if r.Detail != "" {
+		s += ": " + r.Detail
+	}
+	return s
+}
+
+// Decision is what the plan says of one step.
+type Decision struct {
+	Name    string
+	Config  *config.Step
+	Step    step.Step
+	Run     bool
+	Reasons []Reason
+	// Recheck is set on a skipped step that depends on a step that will
+	// run: it is decided again once that one has finished.
+	Recheck bool
+
+	// What a success records: the fingerprint taken before the run.
+	Definition       []string
+	DefinitionDigest string
+	Manifest         *fingerprint.Manifest // nil when the inputs could not be read
+	// Token is what the last success's probe recorded ("" if none).
+	Token string
+}
+
+// Applicable reports whether the step can run on this machine.
+func (d *Decision) Applicable() bool {
+	return len(d.Reasons) == 0 || d.Reasons[0].Kind != NotApplicable
+}
+
+// Summary is the reasons in one line: for a skipped step just why, for a
+// step that runs each reason with its kind.
+func (d *Decision) Summary() string {
+	if len(d.Reasons) > 0 {
+		switch d.Reasons[0].Kind {
+		case UpToDate:
+			return "up to date"
+		case NotApplicable:
+			return d.Reasons[0].Detail
+		}
+	}
+	parts := make([]string, len(d.Reasons))
+	for i, r := range d.Reasons {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Plan is the decisions for the selected steps, in config order.
+type Plan struct {
+	Steps []*Decision
+}
+
+// Decision returns the decision for name, or nil.
+func (p *Plan) Decision(name string) *Decision {
+	for _, d := range p.Steps {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// Planner makes plans. Set the fields, then call Plan.
+type Planner struct {
+	Config  *config.Config
+	Steps   map[string]step.Step
+	Records map[string]state.Record
+	// OldManifest returns the encoded manifest of a step's last success,
+	// read only when its digest differs, to list the changed files.
+	OldManifest func(step string) ([]byte, error)
+	Scanner     *fingerprint.Scanner
+	Exec        command.Runner // runs `check` probes
+	Shell       string         // resolved path of sh, for `check`
+	Now         func() time.Time
+	GOOS        string
+	LookPath    func(string) (string, error)
+
+	Only   []string // the steps asked for; their dependencies come along; empty = all
+	Force  bool     // force the steps in Only, or all when Only is empty
+	Update bool     // --update: force steps that fetch
+}
+
+// Select returns the names of the steps a plan covers: those in Only and
+// everything they depend on, in config order; all steps when Only is empty.
+func (p *Planner) Select() ([]string, error) {
+	var names []string
+	if len(p.Only) == 0 {
+		for _, s := range p.Config.Steps {
+			names = append(names, s.Name)
+		}
+		return names, nil
+	}
+	want := map[string]bool{}
+	var add func(string)
+	add = func(n string) {
+		if want[n] {
+			return
+		}
+		want[n] = true
+		for _, a := range p.Config.Step(n).After {
+			add(a)
+		}
+	}
+	for _, n := range p.Only {
+		if p.Config.Step(n) == nil {
+			return nil, &UnknownStepError{Name: n, Known: p.stepNames()}
+		}
+		add(n)
+	}
+	for _, s := range p.Config.Steps {
+		if want[s.Name] {
+			names = append(names, s.Name)
+		}
+	}
+	return names, nil
+}
+
+func (p *Planner) stepNames() []string {
+	var out []string
+	for _, s := range p.Config.Steps {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// UnknownStepError is a step name that the config does not declare.
+type UnknownStepError struct {
+	Name  string
+	Known []string
+}
+
+func (e *UnknownStepError) Error() string {
+	return fmt.Sprintf("no step named %q (steps: %s)", e.Name, strings.Join(e.Known, ", "))
+}
+
+// Plan decides every selected step. Inputs of all steps are fingerprinted
+// in one walk of the tree.
+func (p *Planner) Plan(ctx context.Context) (*Plan, error) {
+	names, err := p.Select()
+	if err != nil {
+		return nil, err
+	}
+	decisions := make([]*Decision, len(names))
+	var specs []fingerprint.Spec
+	var specOf []int
+	specErr := map[int]error{}
+	for i, n := range names {
+		d := p.start(n)
+		decisions[i] = d
+		if !d.Applicable() {
+			continue
+		}
+		spec, err := d.Step.Inputs(ctx)
+		if err != nil {
+			specErr[i] = err
+			continue
+		}
+		specs = append(specs, spec)
+		specOf = append(specOf, i)
+	}
+	manifests, errs := p.scan(ctx, specs)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	for j, i := range specOf {
+		decisions[i].Manifest, specErr[i] = manifests[j], errs[j]
+	}
+	for i, d := range decisions {
+		if d.Applicable() {
+			p.finish(ctx, d, specErr[i])
+		}
+	}
+	plan := &Plan{Steps: decisions}
+	plan.markRechecks()
+	return plan, nil
+}
+
+// scan fingerprints all specs in one walk. If that fails, each spec is
+// scanned alone so that an unreadable file makes only the steps that
+// include it "cannot-tell".
+func (p *Planner) scan(ctx context.Context, specs []fingerprint.Spec) ([]*fingerprint.Manifest, []error) {
+	ms := make([]*fingerprint.Manifest, len(specs))
+	errs := make([]error, len(specs))
+	if len(specs) == 0 {
+		return ms, errs
+	}
+	all, err := p.Scanner.Scan(ctx, specs)
+	if err == nil {
+		return all, errs
+	}
+	if len(specs) == 1 {
+		errs[0] = err
+		return ms, errs
+	}
+	for i, spec := range specs {
+		one, err := p.Scanner.Scan(ctx, []fingerprint.Spec{spec})
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		ms[i] = one[0]
+	}
+	return ms, errs
+}
+
+// Decide decides one step again, with a fresh fingerprint: the runner calls
+// it when a step that this one depends on has just run.
+func (p *Planner) Decide(ctx context.Context, name string) *Decision {
+	d := p.start(name)
+	if !d.Applicable() {
+		return d
+	}
+	spec, err := d.Step.Inputs(ctx)
+	if err == nil {
+		var ms []*fingerprint.Manifest
+		ms, err = p.Scanner.Scan(ctx, []fingerprint.Spec{spec})
+		if err == nil {
+			d.Manifest = ms[0]
+		}
+	}
+	p.finish(ctx, d, err)
+	return d
+}
+
+// start fills in what needs no input files: applicability and definition.
+func (p *Planner) start(name string) *Decision {
+	cs := p.Config.Step(name)
+	d := &Decision{Name: name, Config: cs, Step: p.Steps[name]}
+	if len(cs.OS) > 0 && !slices.Contains(cs.OS, p.GOOS) {
+		d.Reasons = []Reason{{Kind: NotApplicable, Detail: fmt.Sprintf("only for %s; this is %s", strings.Join(cs.OS, ", "), p.GOOS)}}
+		return d
+	}
+	for _, prog := range cs.Requires {
+		if _, err := p.LookPath(prog); err != nil {
+			d.Reasons = []Reason{{Kind: NotApplicable, Detail: prog + " is not on PATH"}}
+			return d
+		}
+	}
+	d.Definition = d.Step.Definition()
+	d.DefinitionDigest = Digest(d.Definition)
+	return d
+}
+
+// Digest hashes definition lines.
+func Digest(lines []string) string {
+	h := xxh3.New()
+	for _, l := range lines {
+		fmt.Fprintf(h, "%d:%s\n", len(l), l)
+	}
+	sum := h.Sum128().Bytes()
+	return hex.EncodeToString(sum[:])
+}
+
+func (p *Planner) forced(name string) bool {
+	return p.Force && (len(p.Only) == 0 || slices.Contains(p.Only, name))
+}
+
+func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
+	var rs []Reason
+	if p.forced(d.Name) {
+		rs = append(rs, Reason{Kind: Forced, Detail: "--force"})
+	}
+	if u, ok := d.Step.(step.Updater); ok && p.Update && u.Updates() {
+		rs = append(rs, Reason{Kind: Forced, Detail: "--update"})
+	}
+	rec, ok := p.Records[d.Name]
+	if !ok {
+		rs = append(rs, Reason{Kind: NeverRan, Detail: "no success recorded"})
+		p.conclude(d, rs)
+		return
+	}
+	d.Token = rec.Token
+	if rec.DefinitionDigest != d.DefinitionDigest {
+		rs = append(rs, Reason{Kind: DefinitionChanged, Detail: changedKeys(rec.Definition, d.Definition)})
+	}
+	switch {
+	case inputsErr != nil:
+		rs = append(rs, Reason{Kind: CannotTell, Detail: "reading inputs: " + inputsErr.Error()})
+	case d.Manifest.Digest.String() != rec.InputsDigest:
+		rs = append(rs, p.inputsChanged(d))
+	}
+	if every := d.Config.Every; every > 0 {
+		if age := p.Now().Sub(rec.Started); age >= every {
+			rs = append(rs, Reason{Kind: TTLExpired, Detail: fmt.Sprintf("last ran %s ago; every %s", roundAge(age), every)})
+		}
+	}
+	if len(rs) == 0 {
+		rs = p.probe(ctx, d, rec)
+	}
+	if len(rs) == 0 {
+		rs = append(rs, Reason{Kind: UpToDate, Detail: "nothing changed since the last success"})
+	}
+	p.conclude(d, rs)
+}
+
+func (p *Planner) conclude(d *Decision, rs []Reason) {
+	d.Reasons = rs
+	d.Run = rs[0].Kind != UpToDate
+}
+
+func (p *Planner) probe(ctx context.Context, d *Decision, rec state.Record) []Reason {
+	drift, err := d.Step.Probe(ctx, rec.Token)
+	if err != nil {
+		return []Reason{{Kind: CannotTell, Detail: "probing the machine: " + err.Error()}}
+	}
+	if drift != "" {
+		return []Reason{{Kind: ProbeFailed, Detail: drift}}
+	}
+	if d.Config.Check == "" {
+		return nil
+	}
+	err = p.Exec.Run(ctx, &command.Cmd{Argv: []string{p.Shell, "-c", d.Config.Check}, Dir: p.Config.Dir, Env: step.Environ(d.Config.Env)})
+	var xe *command.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &xe) && ctx.Err() == nil:
+		return []Reason{{Kind: ProbeFailed, Detail: fmt.Sprintf("check %q exited %d", d.Config.Check, xe.Code)}}
+	default:
+		return []Reason{{Kind: CannotTell, Detail: fmt.Sprintf("running check %q: %v", d.Config.Check, err)}}
+	}
+}
+
+func (p *Planner) inputsChanged(d *Decision) Reason {
+	r := Reason{Kind: InputsChanged}
+	var old *fingerprint.Manifest
+	data, err := p.OldManifest(d.Name)
+	if err == nil && data != nil {
+		old, err = fingerprint.UnmarshalManifest(data)
+	}
+	if err != nil || old == nil {
+		r.Detail = "the previous file list is not available"
+		return r
+	}
+	for _, c := range fingerprint.Diff(old, d.Manifest) {
+		r.Files = append(r.Files, FileChange{Path: c.Path, Change: c.Kind})
+	}
+	r.Detail = describeFiles(r.Files)
+	return r
+}
+
+func describeFiles(fs []FileChange) string {
+	switch len(fs) {
+	case 0:
+		return "file set differs"
+	case 1:
+		return fs[0].Path + " " + fs[0].Change
+	}
+	return fmt.Sprintf("%d files (%s %s, …)", len(fs), fs[0].Path, fs[0].Change)
+}
+
+// changedKeys names the definition keys whose values differ.
+func changedKeys(old, cur []string) string {
+	vals := func(lines []string) map[string][]string {
+		m := map[string][]string{}
+		for _, l := range lines {
+			k, v, _ := strings.Cut(l, "=")
+			m[k] = append(m[k], v)
+		}
+		return m
+	}
+	o, c := vals(old), vals(cur)
+	var keys []string
+	for k, v := range c {
+		if !slices.Equal(o[k], v) {
+			keys = append(keys, k)
+		}
+	}
+	for k := range o {
+		if _, ok := c[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		return "the step's definition changed"
+	}
+	return strings.Join(keys, ", ") + " changed"
+}
+
+func roundAge(d time.Duration) time.Duration {
+	switch {
+	case d > time.Hour:
+		return d.Round(time.Minute)
+	case d > time.Minute:
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Millisecond)
+}
+
+// markRechecks flags skipped steps downstream of a step that will run.
+func (p *Plan) markRechecks() {
+	runs := map[string]bool{}
+	for _, d := range p.Steps {
+		runs[d.Name] = d.Run
+	}
+	var upstreamRuns func(string, map[string]bool) bool
+	upstreamRuns = func(name string, seen map[string]bool) bool {
+		if seen[name] {
+			return false
+		}
+		seen[name] = true
+		d := p.Decision(name)
+		if d == nil {
+			return false
+		}
+		for _, a := range d.Config.After {
+			if runs[a] || upstreamRuns(a, seen) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, d := range p.Steps {
+		if !d.Run && d.Applicable() && upstreamRuns(d.Name, map[string]bool{}) {
+			d.Recheck = true
+		}
+	}
+}
+
+// WillRun reports whether any step would run.
+func (p *Plan) WillRun() bool {
+	for _, d := range p.Steps {
+		if d.Run {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,364 @@
+// Package runner executes a plan: steps run as soon as the steps they come
+// after are done, as many at once as allowed; each writes its output to a
+// log; a success is recorded with the fingerprint taken before it ran, and
+// nothing is recorded for a step that failed or was interrupted. Progress
+// goes to an Observer; the runner never touches the terminal.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/plan"
+	"github.com/sysinit/sysinit/internal/state"
+	"github.com/sysinit/sysinit/internal/step"
+)
+
+// Recorder keeps the last success of each step.
+type Recorder interface {
+	Put(r state.Record, manifest []byte) error
+}
+
+// Options tune a run.
+type Options struct {
+	RunID    string
+	LogDir   string // this run's log directory; created when the first step starts
+	Jobs     int    // steps running at once; <= 0 = no limit
+	FailFast bool   // stop everything at the first failure
+	Update   bool   // passed to steps (`refresh --update`)
+	// Redecide decides a step again after a step it depends on ran. Nil
+	// keeps the plan's decision.
+	Redecide func(ctx context.Context, name string) *plan.Decision
+	// Elevate obtains root once before any step that needs it starts; the
+	// returned func releases whatever keeps the ticket alive.
+	Elevate func(ctx context.Context) (release func(), err error)
+	// ETA returns the expected duration of a step; 0 = unknown.
+	ETA func(step string) time.Duration
+	Now func() time.Time
+}
+
+// Result is how a run ended.
+type Result struct {
+	Summary Summary
+	Steps   []StepResult // in plan order
+}
+
+// StepResult is how one step ended.
+type StepResult struct {
+	Name     string
+	Status   Status
+	Reason   string
+	Duration time.Duration
+}
+
+// Failed reports whether any step failed or was blocked.
+func (r *Result) Failed() bool { return r.Summary.Failed > 0 || r.Summary.Blocked > 0 }
+
+type node struct {
+	d      *plan.Decision
+	done   chan struct{}
+	status Status
+	reason string
+	dur    time.Duration
+}
+
+type run struct {
+	o       Options
+	rec     Recorder
+	obs     Observer
+	nodes   map[string]*node
+	sem     chan struct{}
+	logOnce sync.Once
+	logErr  error
+	cancel  context.CancelCauseFunc
+}
+
+var errFailFast = errors.New("fail-fast")
+
+// Run executes p. It returns when every step has ended. Interrupting ctx
+// stops every running child (their process groups get SIGTERM) and marks
+// what did not finish as interrupted.
+func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observer) *Result {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	start := o.Now()
+	r := &run{o: o, rec: rec, obs: obs, nodes: map[string]*node{}}
+	if o.Jobs > 0 {
+		r.sem = make(chan struct{}, o.Jobs)
+	}
+	infos := make([]StepInfo, 0, len(p.Steps))
+	for _, d := range p.Steps {
+		n := &node{d: d, done: make(chan struct{})}
+		r.nodes[d.Name] = n
+		info := StepInfo{Name: d.Name, Reason: d.Summary()}
+		switch {
+		case !d.Applicable():
+			info.Status = StatusNotApplicable
+		case d.Run || d.Recheck:
+			info.Status = StatusWaiting
+			if o.ETA != nil {
+				info.ETA = o.ETA(d.Name)
+			}
+		default:
+			info.Status = StatusSkipped
+		}
+		infos = append(infos, info)
+	}
+	r.emit(Event{Type: EventRunStart, Steps: infos})
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.cancel = cancel
+
+	if o.Elevate != nil && needsSudo(p) {
+		release, err := o.Elevate(ctx)
+		if err != nil {
+			for _, d := range p.Steps {
+				n := r.nodes[d.Name]
+				if d.Run || d.Recheck {
+					r.end(n, StatusFailed, "could not get root: "+err.Error(), 0, "", "", nil)
+				} else {
+					n.status = infos[indexOf(p, d.Name)].Status
+				}
+				close(n.done)
+			}
+			return r.finish(p, start, ctx)
+		}
+		defer release()
+	}
+
+	var wg sync.WaitGroup
+	for _, d := range p.Steps {
+		wg.Add(1)
+		go func(n *node) {
+			defer wg.Done()
+			defer close(n.done)
+			r.step(ctx, n, infos[indexOf(p, n.d.Name)].Status)
+		}(r.nodes[d.Name])
+	}
+	wg.Wait()
+	return r.finish(p, start, ctx)
+}
+
+func indexOf(p *plan.Plan, name string) int {
+	for i, d := range p.Steps {
+		if d.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func needsSudo(p *plan.Plan) bool {
+	for _, d := range p.Steps {
+		if e, ok := d.Step.(step.Elevated); ok && (d.Run || d.Recheck) && e.NeedsSudo() {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) finish(p *plan.Plan, start time.Time, ctx context.Context) *Result {
+	res := &Result{}
+	s := &res.Summary
+	for _, d := range p.Steps {
+		n := r.nodes[d.Name]
+		res.Steps = append(res.Steps, StepResult{Name: d.Name, Status: n.status, Reason: n.reason, Duration: n.dur})
+		switch n.status {
+		case StatusDone:
+			s.Ran++
+		case StatusSkipped, StatusNotApplicable:
+			s.Skipped++
+		case StatusFailed:
+			s.Failed++
+		case StatusBlocked:
+			s.Blocked++
+		case StatusInterrupted:
+			s.Interrupted = true
+		}
+	}
+	if context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), errFailFast) {
+		s.Interrupted = true
+	}
+	s.Wall = r.o.Now().Sub(start)
+	if s.Failed > 0 || s.Interrupted {
+		s.LogDir = r.o.LogDir
+	}
+	r.emit(Event{Type: EventRunEnd, Summary: s})
+	return res
+}
+
+func (r *run) emit(e Event) {
+	e.Time = r.o.Now()
+	e.RunID = r.o.RunID
+	r.obs.Event(e)
+}
+
+func (r *run) end(n *node, st Status, reason string, dur time.Duration, note, logPath string, tail []string) {
+	n.status, n.reason, n.dur = st, reason, dur
+	r.emit(Event{Type: EventStepEnd, Step: n.d.Name, Status: st, Reason: reason, Note: note, Duration: dur, LogPath: logPath, Tail: tail})
+}
+
+// step waits for the step's dependencies, then runs or skips it.
+func (r *run) step(ctx context.Context, n *node, initial Status) {
+	d := n.d
+	if initial == StatusNotApplicable || initial == StatusSkipped {
+		n.status, n.reason = initial, d.Summary()
+		return
+	}
+	upstreamRan := false
+	for _, a := range d.Config.After {
+		dep, ok := r.nodes[a]
+		if !ok {
+			continue
+		}
+		<-dep.done
+		switch dep.status {
+		case StatusFailed, StatusBlocked, StatusInterrupted:
+			if ctx.Err() != nil {
+				r.end(n, StatusInterrupted, "not started", 0, "", "", nil)
+				return
+			}
+			r.end(n, StatusBlocked, "blocked by "+a, 0, "", "", nil)
+			return
+		case StatusDone:
+			upstreamRan = true
+		}
+	}
+	if ctx.Err() != nil {
+		if errors.Is(context.Cause(ctx), errFailFast) {
+			r.end(n, StatusBlocked, "not started: --fail-fast", 0, "", "", nil)
+		} else {
+			r.end(n, StatusInterrupted, "not started", 0, "", "", nil)
+		}
+		return
+	}
+	if upstreamRan && r.o.Redecide != nil {
+		d = r.o.Redecide(ctx, d.Name)
+		n.d = d
+	}
+	if !d.Run {
+		r.end(n, StatusSkipped, d.Summary(), 0, "", "", nil)
+		return
+	}
+	if r.sem != nil {
+		select {
+		case r.sem <- struct{}{}:
+			defer func() { <-r.sem }()
+		case <-ctx.Done():
+			r.end(n, StatusInterrupted, "not started", 0, "", "", nil)
+			return
+		}
+	}
+	r.exec(ctx, n)
+}
+
+func (r *run) logFile(name string) (*os.File, string, error) {
+	r.logOnce.Do(func() { r.logErr = os.MkdirAll(r.o.LogDir, 0o700) })
+	if r.logErr != nil {
+		return nil, "", fmt.Errorf("creating log directory: %w", r.logErr)
+	}
+	path := filepath.Join(r.o.LogDir, name+".log")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, "", fmt.Errorf("creating log: %w", err)
+	}
+	return f, path, nil
+}
+
+// exec runs a step that must run and records its success.
+func (r *run) exec(ctx context.Context, n *node) {
+	d := n.d
+	started := r.o.Now()
+	log, logPath, err := r.logFile(d.Name)
+	if err != nil {
+		r.end(n, StatusFailed, err.Error(), 0, "", "", nil)
+		return
+	}
+	defer log.Close()
+	fmt.Fprintf(log, "# sysinit run %s, step %s, started %s\n# why: %s\n", r.o.RunID, d.Name, started.Format(time.RFC3339), d.Summary())
+	r.emit(Event{Type: EventStepStart, Step: d.Name, Reason: d.Summary(), LogPath: logPath})
+
+	tail := &command.Tail{Max: 20}
+	out := &lineWriter{emit: func(line string) {
+		r.emit(Event{Type: EventStepOutput, Step: d.Name, Line: line})
+	}}
+	w := &multi{ws: []io.Writer{log, tail, out}}
+	rc := &step.RunContext{
+		Out:      w,
+		Progress: func(line string) { r.emit(Event{Type: EventStepProgress, Step: d.Name, Line: line}) },
+		Update:   r.o.Update,
+		Token:    d.Token,
+	}
+	sctx := ctx
+	if t := d.Config.Timeout; t > 0 {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	outcome, err := d.Step.Run(sctx, rc)
+	out.Flush()
+	dur := r.o.Now().Sub(started)
+	switch {
+	case err == nil:
+		note := outcome.Note
+		if perr := r.record(d, outcome, started, dur); perr != nil {
+			fmt.Fprintf(log, "# could not record success: %v\n", perr)
+			note = joinNote(note, "not recorded ("+perr.Error()+"); it will run again")
+		}
+		fmt.Fprintf(log, "# done in %s\n", dur)
+		r.end(n, StatusDone, d.Summary(), dur, note, logPath, nil)
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), errFailFast):
+		fmt.Fprintf(log, "# stopped by --fail-fast: %v\n", err)
+		r.end(n, StatusFailed, "stopped: --fail-fast", dur, "", logPath, tail.Lines())
+	case ctx.Err() != nil:
+		fmt.Fprintf(log, "# interrupted: %v\n", err)
+		r.end(n, StatusInterrupted, "interrupted", dur, "", logPath, tail.Lines())
+	case sctx.Err() != nil:
+		msg := fmt.Sprintf("timed out after %s", d.Config.Timeout)
+		fmt.Fprintf(log, "# %s: %v\n", msg, err)
+		r.end(n, StatusFailed, msg, dur, "", logPath, tail.Lines())
+	default:
+		fmt.Fprintf(log, "# failed: %v\n", err)
+		r.end(n, StatusFailed, err.Error(), dur, "", logPath, tail.Lines())
+		if r.o.FailFast {
+			r.cancel(errFailFast)
+		}
+	}
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+func (r *run) record(d *plan.Decision, o step.Outcome, started time.Time, dur time.Duration) error {
+	rec := state.Record{
+		Step:             d.Name,
+		Definition:       d.Definition,
+		DefinitionDigest: d.DefinitionDigest,
+		Token:            o.Token,
+		Started:          started,
+		Duration:         dur,
+		RunID:            r.o.RunID,
+	}
+	var manifest []byte
+	if d.Manifest != nil {
+		rec.InputsDigest = d.Manifest.Digest.String()
+		var err error
+		if manifest, err = d.Manifest.MarshalBinary(); err != nil {
+			return fmt.Errorf("encoding inputs of %s: %w", d.Name, err)
+		}
+	}
+	return r.rec.Put(rec, manifest)
+}

@@ -1,0 +1,65 @@
+package step
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/fingerprint"
+)
+
+// Command is the "command" kind: a shell command whose inputs are globs.
+type Command struct {
+	s     *config.Step
+	env   *Env
+	dir   string
+	shell string
+}
+
+// NewCommand builds a command step.
+func NewCommand(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
+	shell, err := env.LookPath("sh")
+	if err != nil {
+		return nil, fmt.Errorf("finding sh: %w", err)
+	}
+	return &Command{s: s, env: env, dir: filepath.Join(cfg.Dir, s.Dir), shell: shell}, nil
+}
+
+func (c *Command) Definition() []string {
+	var l Lines
+	l.Add("kind", "command")
+	l.Add("run", c.s.Run)
+	l.Add("shell", c.shell)
+	l.Add("dir", c.s.Dir)
+	l.Add("sudo", strconv.FormatBool(c.s.Sudo != nil && *c.s.Sudo))
+	for _, kv := range Environ(c.s.Env) {
+		l.Add("env", kv)
+	}
+	return l.Sorted()
+}
+
+func (c *Command) Inputs(context.Context) (fingerprint.Spec, error) {
+	return fingerprint.Spec{Patterns: c.s.Inputs}, nil
+}
+
+// Probe has nothing of its own to compare: a command's effect on the
+// machine is only known through the step's `check`, which plan runs.
+func (c *Command) Probe(context.Context, string) (string, error) { return "", nil }
+
+func (c *Command) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
+	err := c.env.Exec.Run(ctx, &command.Cmd{
+		Argv:   []string{c.shell, "-c", c.s.Run},
+		Dir:    c.dir,
+		Env:    Environ(c.s.Env),
+		Stdout: rc.Out,
+		Stderr: rc.Out,
+		Sudo:   c.s.Sudo != nil && *c.s.Sudo,
+	})
+	return Outcome{}, err
+}
+
+// NeedsSudo reports whether the command runs as root.
+func (c *Command) NeedsSudo() bool { return c.s.Sudo != nil && *c.s.Sudo }

@@ -1,0 +1,211 @@
+package step
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/fingerprint"
+)
+
+// File is the "file" kind: install a file, and run on-change only when the
+// destination's content really changed.
+type File struct {
+	s      *config.Step
+	env    *Env
+	dir    string // config dir
+	source string // absolute
+	dest   string // absolute
+	mode   fs.FileMode
+	shell  string
+	sudo   bool
+}
+
+// NewFile builds a file step.
+func NewFile(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
+	f := &File{s: s, env: env, dir: cfg.Dir, sudo: s.Sudo != nil && *s.Sudo}
+	f.source = filepath.Join(cfg.Dir, s.Source)
+	dest, err := expandHome(s.Dest, env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if !filepath.IsAbs(dest) {
+		dest = filepath.Join(cfg.Dir, dest)
+	}
+	f.dest = dest
+	if s.Mode != "" {
+		m, err := strconv.ParseUint(s.Mode, 8, 32)
+		if err != nil {
+			return nil, fmt.Errorf("mode %q: not an octal mode", s.Mode)
+		}
+		f.mode = fs.FileMode(m)
+	}
+	if s.OnChange != "" || f.sudo {
+		if f.shell, err = env.LookPath("sh"); err != nil {
+			return nil, fmt.Errorf("finding sh: %w", err)
+		}
+	}
+	return f, nil
+}
+
+func expandHome(p string, getenv func(string) string) (string, error) {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p, nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		return "", fmt.Errorf("dest %q: $HOME is not set", p)
+	}
+	return filepath.Join(home, p[1:]), nil
+}
+
+func (f *File) Definition() []string {
+	var l Lines
+	l.Add("kind", "file")
+	l.Add("source", f.s.Source)
+	l.Add("dest", f.dest)
+	l.Add("mode", f.s.Mode)
+	l.Add("on-change", f.s.OnChange)
+	l.Add("sudo", strconv.FormatBool(f.sudo))
+	for _, kv := range Environ(f.s.Env) {
+		l.Add("env", kv)
+	}
+	return l.Sorted()
+}
+
+func (f *File) Inputs(context.Context) (fingerprint.Spec, error) {
+	rel, err := filepath.Rel(f.dir, f.source)
+	if err != nil {
+		return fingerprint.Spec{}, err
+	}
+	return fingerprint.Spec{Files: []string{filepath.ToSlash(rel)}, Patterns: f.s.Inputs}, nil
+}
+
+// token is the destination's content hash and permission bits.
+func fileToken(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	sum, err := fingerprint.HashFile(path)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%x %04o", sum[:], fi.Mode().Perm()), nil
+}
+
+func (f *File) Probe(_ context.Context, token string) (string, error) {
+	got, err := fileToken(f.dest)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f.dest + " is missing", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", f.dest, err)
+	}
+	if got != token {
+		return f.dest + " was changed outside sysinit", nil
+	}
+	return "", nil
+}
+
+func (f *File) wantMode() (fs.FileMode, error) {
+	if f.mode != 0 {
+		return f.mode, nil
+	}
+	fi, err := os.Stat(f.source)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Mode().Perm(), nil
+}
+
+func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
+	mode, err := f.wantMode()
+	if err != nil {
+		return Outcome{}, fmt.Errorf("reading %s: %w", f.source, err)
+	}
+	sum, err := fingerprint.HashFile(f.source)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("reading %s: %w", f.source, err)
+	}
+	want := fmt.Sprintf("%x %04o", sum[:], mode)
+	have, err := fileToken(f.dest)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Outcome{}, fmt.Errorf("reading %s: %w", f.dest, err)
+	}
+	note := "already in place"
+	if have != want {
+		if err := f.install(ctx, rc, mode); err != nil {
+			return Outcome{}, err
+		}
+		fmt.Fprintf(rc.Out, "installed %s -> %s\n", f.s.Source, f.dest)
+		note = "installed"
+	} else {
+		fmt.Fprintf(rc.Out, "%s already holds %s\n", f.dest, f.s.Source)
+	}
+	// on-change runs when we just changed the destination, and also when
+	// it did not hold this content at the last success: if a previous run
+	// installed the file and then on-change failed, nothing was recorded,
+	// and on-change must run again now.
+	if f.s.OnChange != "" && (have != want || rc.Token != want) {
+		rc.Progress("on-change: " + f.s.OnChange)
+		err := f.env.Exec.Run(ctx, &command.Cmd{
+			Argv: []string{f.shell, "-c", f.s.OnChange}, Dir: f.dir, Env: Environ(f.s.Env),
+			Stdout: rc.Out, Stderr: rc.Out, Sudo: f.sudo,
+		})
+		if err != nil {
+			return Outcome{}, fmt.Errorf("on-change after installing %s: %w", f.dest, err)
+		}
+		note += ", on-change ran"
+	}
+	return Outcome{Token: want, Note: note}, nil
+}
+
+func (f *File) install(ctx context.Context, rc *RunContext, mode fs.FileMode) error {
+	if f.sudo {
+		dir := filepath.Dir(f.dest)
+		return f.env.Exec.Run(ctx, &command.Cmd{
+			Argv:   []string{f.shell, "-c", `mkdir -p "$1" && cp "$2" "$3.sysinit-tmp" && chmod "$4" "$3.sysinit-tmp" && mv -f "$3.sysinit-tmp" "$3"`, "sh", dir, f.source, f.dest, fmt.Sprintf("%04o", mode)},
+			Stdout: rc.Out, Stderr: rc.Out, Sudo: true,
+		})
+	}
+	if err := os.MkdirAll(filepath.Dir(f.dest), 0o755); err != nil {
+		return fmt.Errorf("installing %s: %w", f.dest, err)
+	}
+	src, err := os.Open(f.source)
+	if err != nil {
+		return fmt.Errorf("installing %s: %w", f.dest, err)
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(f.dest), "."+filepath.Base(f.dest)+".sysinit-*")
+	if err != nil {
+		return fmt.Errorf("installing %s: %w", f.dest, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, src); err != nil {
+		tmp.Close()
+		return fmt.Errorf("installing %s: %w", f.dest, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("installing %s: %w", f.dest, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("installing %s: %w", f.dest, err)
+	}
+	if err := os.Rename(tmp.Name(), f.dest); err != nil {
+		return fmt.Errorf("installing %s: %w", f.dest, err)
+	}
+	return nil
+}
+
+// NeedsSudo reports whether installing the file needs root.
+func (f *File) NeedsSudo() bool { return f.sudo }

@@ -1,0 +1,138 @@
+// Package step defines what a step kind is — how its inputs are found, how
+// the machine is probed and how it runs — and holds the two core kinds,
+// command and file. plan and runner see steps only through this interface,
+// so they know nothing of nix or Homebrew.
+package step
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/fingerprint"
+)
+
+// Step is one configured step.
+type Step interface {
+	// Definition describes what the step does apart from its input files,
+	// as sorted "key=value" lines: kind, command lines, flags, env values,
+	// resolved tool paths. Any change re-runs the step.
+	Definition() []string
+
+	// Inputs says which files the step depends on.
+	Inputs(ctx context.Context) (fingerprint.Spec, error)
+
+	// Probe compares the machine with token, what the last success
+	// recorded. It returns "" when they agree, or what differs. It must
+	// be cheap — file reads, readlink — never a package manager launch.
+	Probe(ctx context.Context, token string) (drift string, err error)
+
+	// Run does the work.
+	Run(ctx context.Context, rc *RunContext) (Outcome, error)
+}
+
+// Updater is implemented by steps that fetch from the network on their
+// own schedule; `refresh --update` forces them.
+type Updater interface {
+	Updates() bool
+}
+
+// RunContext is what a step gets while it runs.
+type RunContext struct {
+	// Out receives everything the step and its children print: it goes to
+	// the step's log and, line by line, to the live view.
+	Out io.Writer
+	// Progress replaces the step's status line in the live view.
+	Progress func(line string)
+	// Token is what the last success recorded ("" if none).
+	Token string
+	// Update is set by `refresh --update`.
+	Update bool
+}
+
+// Outcome is what a successful run reports.
+type Outcome struct {
+	Token string // recorded for the next Probe
+	Note  string // what happened, for the summary ("nothing to switch")
+}
+
+// Env is what kinds get when they are built: the machine, seen through
+// seams the tests can point elsewhere.
+type Env struct {
+	Exec     command.Runner
+	Getenv   func(string) string
+	LookPath func(string) (string, error)
+}
+
+// Factory builds a step of one kind.
+type Factory func(cfg *config.Config, s *config.Step, env *Env) (Step, error)
+
+// Registry maps kind names to factories.
+type Registry map[string]Factory
+
+// Core returns a registry holding the kinds of this package.
+func Core() Registry {
+	return Registry{"command": NewCommand, "file": NewFile}
+}
+
+// New builds the step s with the factory for its kind.
+func (r Registry) New(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
+	f, ok := r[s.Kind]
+	if !ok {
+		return nil, fmt.Errorf("%s: step %q: kind %q is not available in this build", s.Pos, s.Name, s.Kind)
+	}
+	st, err := f(cfg, s, env)
+	if err != nil {
+		return nil, fmt.Errorf("%s: step %q: %w", s.Pos, s.Name, err)
+	}
+	return st, nil
+}
+
+// Environ returns env as sorted K=V pairs.
+func Environ(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Lines builds a sorted definition from key, value pairs; multi-valued
+// keys appear once per value, in the order given.
+type Lines []string
+
+// Add appends key=value.
+func (l *Lines) Add(key, value string) { *l = append(*l, key+"="+value) }
+
+// Sorted returns the lines sorted, as Definition wants them.
+func (l Lines) Sorted() []string {
+	out := append([]string(nil), l...)
+	sort.Stable(byKey(out))
+	return out
+}
+
+// byKey sorts by the key part only, keeping the order of repeated keys.
+type byKey []string
+
+func (b byKey) Len() int           { return len(b) }
+func (b byKey) Swap(i, j int)      { b[i], b[j] = b[j], b[i] }
+func (b byKey) Less(i, j int) bool { return key(b[i]) < key(b[j]) }
+
+func key(line string) string {
+	for i := 0; i < len(line); i++ {
+		if line[i] == '=' {
+			return line[:i]
+		}
+	}
+	return line
+}
+
+// Elevated is implemented by steps that need root for part of their work;
+// the runner obtains a sudo ticket once, before anything starts.
+type Elevated interface {
+	NeedsSudo() bool
+}
