@@ -16,6 +16,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The live-view test runs this binary as sysinit inside tmux.
+	if os.Getenv("SYSINIT_TEST_MAIN") == "1" {
+		os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	testscript.Main(m, map[string]func(){
 		"sysinit": func() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
