@@ -13,6 +13,7 @@ import (
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/fingerprint"
+	"github.com/sysinit/sysinit/internal/nix"
 	"github.com/sysinit/sysinit/internal/plan"
 	"github.com/sysinit/sysinit/internal/state"
 	"github.com/sysinit/sysinit/internal/step"
@@ -34,7 +35,9 @@ type session struct {
 
 // registry lists the step kinds this build knows.
 func registry() step.Registry {
-	return step.Core()
+	r := step.Core()
+	nix.Register(r)
+	return r
 }
 
 // configPath resolves -C and --config, or walks up to sysinit.toml.

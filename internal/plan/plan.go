@@ -51,6 +51,9 @@ const (
 	NotApplicable     ReasonKind = "not-applicable"
 )
 
+// ForceDetail is the detail of a Forced reason that comes from --force.
+const ForceDetail = "--force"
+
 // Reason is one cause of a decision.
 type Reason struct {
 	Kind   ReasonKind   `json:"kind"`
@@ -327,7 +330,7 @@ func (p *Planner) forced(name string) bool {
 func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
 	var rs []Reason
 	if p.forced(d.Name) {
-		rs = append(rs, Reason{Kind: Forced, Detail: "--force"})
+		rs = append(rs, Reason{Kind: Forced, Detail: ForceDetail})
 	}
 	if u, ok := d.Step.(step.Updater); ok && p.Update && u.Updates() {
 		rs = append(rs, Reason{Kind: Forced, Detail: "--update"})

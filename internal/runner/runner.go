@@ -297,6 +297,7 @@ func (r *run) exec(ctx context.Context, n *node) {
 		Progress: func(line string) { r.emit(Event{Type: EventStepProgress, Step: d.Name, Line: line}) },
 		Update:   r.o.Update,
 		Token:    d.Token,
+		Force:    forced(d),
 	}
 	sctx := ctx
 	if t := d.Config.Timeout; t > 0 {
@@ -333,6 +334,16 @@ func (r *run) exec(ctx context.Context, n *node) {
 			r.cancel(errFailFast)
 		}
 	}
+}
+
+// forced reports whether the user forced the step with --force.
+func forced(d *plan.Decision) bool {
+	for _, r := range d.Reasons {
+		if r.Kind == plan.Forced && r.Detail == plan.ForceDetail {
+			return true
+		}
+	}
+	return false
 }
 
 func joinNote(a, b string) string {

@@ -43,7 +43,8 @@ type Updater interface {
 // RunContext is what a step gets while it runs.
 type RunContext struct {
 	// Out receives everything the step and its children print: it goes to
-	// the step's log and, line by line, to the live view.
+	// the step's log and, line by line, to the live view. It is safe for
+	// concurrent writes (stdout and stderr of a child arrive together).
 	Out io.Writer
 	// Progress replaces the step's status line in the live view.
 	Progress func(line string)
@@ -51,6 +52,9 @@ type RunContext struct {
 	Token string
 	// Update is set by `refresh --update`.
 	Update bool
+	// Force is set when the user forced this step (`--force`): shortcuts
+	// such as "the built system is already active" must not apply.
+	Force bool
 }
 
 // Outcome is what a successful run reports.

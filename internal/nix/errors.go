@@ -1,0 +1,121 @@
+package nix
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Error is a nix command that failed, with nix's own error message.
+type Error struct {
+	Op  string // what sysinit was doing: "building /repo#attr"
+	Msg string // nix's first error line, without "error: "
+	Err error  // the failure, wrapping the *command.ExitError
+}
+
+func (e *Error) Error() string { return e.Op + ": " + e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// UntrackedError is a file the flake imports that git does not track: nix
+// copies only tracked files, so it does not exist for nix.
+type UntrackedError struct {
+	Path string // relative to the config directory
+	Err  error  // the nix failure
+}
+
+func (e *UntrackedError) Error() string {
+	return e.Path + " is imported by the flake but not tracked by git (nix sees only tracked files): run `git add " + e.Path + "`"
+}
+
+func (e *UntrackedError) Unwrap() error { return e.Err }
+
+// The forms nix uses for a file missing from the copied source, oldest first.
+var (
+	// 2.8–2.13: getting status of '/nix/store/…-source/x': No such file or directory
+	// 2.14–2.19: path '/nix/store/…-source/x' does not exist
+	missingInSourceRE = regexp.MustCompile(`(?:getting status of|path) '/[^']*/[0-9a-z]{32}-source/([^']+)'(?:: No such file or directory| does not exist)`)
+	// 2.20+: Path 'x' in the repository "/repo" is not tracked by Git.
+	notTrackedRE = regexp.MustCompile(`[Pp]ath '([^']+)' in the repository "([^"]+)" is not tracked by Git`)
+	// 2.20+: access to path '/repo/x' is forbidden because it is not under Git control
+	notUnderGitRE = regexp.MustCompile(`access to (?:absolute )?path '(/[^']+)' is forbidden because it is not under Git control`)
+)
+
+// untrackedPath finds, in nix's stderr, a file missing from the flake's
+// source copy, and returns it relative to the repository root.
+func untrackedPath(stderr, root string) (string, bool) {
+	stderr = stripANSI(stderr)
+	if m := missingInSourceRE.FindStringSubmatch(stderr); m != nil {
+		return m[1], true
+	}
+	if m := notTrackedRE.FindStringSubmatch(stderr); m != nil {
+		rel := m[1]
+		if r, err := filepath.Rel(root, filepath.Join(m[2], rel)); err == nil {
+			rel = filepath.ToSlash(r)
+		}
+		return rel, true
+	}
+	if m := notUnderGitRE.FindStringSubmatch(stderr); m != nil {
+		if r, err := filepath.Rel(root, m[1]); err == nil && !strings.HasPrefix(r, "..") {
+			return filepath.ToSlash(r), true
+		}
+	}
+	return "", false
+}
+
+// nixError turns a failed nix command into the error the user sees: the
+// git-add advice when a file is untracked, else nix's own message.
+func (r *runner) nixError(what, stderr string, err error) error {
+	if ue := r.sys.untracked(stderr, err); ue != nil {
+		return ue
+	}
+	if msg := firstError(stderr); msg != "" {
+		return &Error{Op: what, Msg: msg, Err: err}
+	}
+	return err
+}
+
+func (sy *System) untracked(stderr string, err error) *UntrackedError {
+	return untrackedIn(sy.cfgDir, sy.ref, stderr, err)
+}
+
+func untrackedIn(cfgDir string, ref flakeRef, stderr string, err error) *UntrackedError {
+	if !ref.gitFiltered || !ref.local() {
+		return nil
+	}
+	repo, ok, rerr := findRepo(ref.dir)
+	if rerr != nil || !ok {
+		return nil
+	}
+	rel, ok := untrackedPath(stderr, repo.root)
+	if !ok {
+		return nil
+	}
+	abs := filepath.Join(repo.root, filepath.FromSlash(rel))
+	// Only when the file is really there: otherwise the import is simply
+	// wrong, and nix's own message says so.
+	if _, serr := os.Lstat(abs); errors.Is(serr, fs.ErrNotExist) {
+		return nil
+	}
+	show := rel
+	if r, rerr := filepath.Rel(cfgDir, abs); rerr == nil {
+		show = filepath.ToSlash(r)
+	}
+	return &UntrackedError{Path: path.Clean(show), Err: err}
+}
+
+// firstError is the first "error: …" line of nix's output, without the
+// prefix; nix's detail follows in the log.
+func firstError(out string) string {
+	for _, line := range strings.Split(stripANSI(out), "\n") {
+		if msg, ok := strings.CutPrefix(strings.TrimSpace(line), "error:"); ok {
+			if msg = strings.TrimSpace(msg); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,189 @@
+package nix
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/sysinit/sysinit/internal/fingerprint"
+)
+
+// NotLocalError is a flake whose files sysinit cannot see, so it cannot
+// tell when it changed; the step runs every time, saying this.
+type NotLocalError struct {
+	Flake  string
+	Reason string
+}
+
+func (e *NotLocalError) Error() string {
+	return fmt.Sprintf("flake %q %s, so sysinit cannot see when it changes", e.Flake, e.Reason)
+}
+
+// flakeSource describes where nix reads a local flake from.
+type flakeSource struct {
+	repo   gitRepo
+	inGit  bool
+	detail string // for the log: how the inputs were found
+}
+
+// sourceOf finds the git repository nix will copy the flake from.
+func sourceOf(ref flakeRef) (flakeSource, error) {
+	if ref.pathScheme {
+		return flakeSource{detail: "a path: flake: nix copies the whole directory, so every file under it is an input"}, nil
+	}
+	repo, ok, err := findRepo(ref.dir)
+	if err != nil {
+		return flakeSource{}, err
+	}
+	if !ok {
+		return flakeSource{detail: ref.dir + " is not in a git repository: nix copies the whole directory, so every file under it is an input"}, nil
+	}
+	return flakeSource{repo: repo, inGit: true, detail: "inputs: the files git tracks in " + repo.root + " and flake.lock"}, nil
+}
+
+// flakeInputs says which files nix sees for ref, relative to cfgDir: the
+// files git tracks in the flake's repository (nix copies the whole
+// repository, so a flake in a subdirectory can import ../x), the flake's
+// flake.nix and flake.lock (listed even when untracked or missing, so that
+// their appearance is a change), and extra globs.
+func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec, error) {
+	spec := fingerprint.Spec{Patterns: extra}
+	if !ref.local() {
+		return spec, &NotLocalError{Flake: ref.raw, Reason: "is not on this machine"}
+	}
+	if ref.pinned {
+		return spec, &NotLocalError{Flake: ref.raw, Reason: "names a git ref or rev, so nix reads a commit rather than the files"}
+	}
+	src, err := sourceOf(ref)
+	if err != nil {
+		return spec, err
+	}
+	relDir, err := relSlash(cfgDir, ref.dir)
+	if err != nil {
+		return spec, err
+	}
+	if outside(relDir) {
+		return spec, &OutsideError{Dir: cfgDir, Path: ref.dir}
+	}
+	if !src.inGit {
+		spec.Patterns = append([]string{globUnder(relDir)}, extra...)
+		return spec, nil
+	}
+	subs := ref.submodules
+	if !subs {
+		// Newer nix reads `inputs.self.submodules = true` from flake.nix.
+		// A mention of the word is enough to include them: extra files only
+		// cost an evaluation, a missing one a wrong skip.
+		data, err := os.ReadFile(filepath.Join(ref.dir, "flake.nix"))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return spec, fmt.Errorf("reading flake.nix: %w", err)
+		}
+		subs = bytes.Contains(data, []byte("submodules"))
+	}
+	tracked, err := trackedFiles(src.repo, subs)
+	if err != nil {
+		return spec, err
+	}
+	relRoot, err := relSlash(cfgDir, src.repo.root)
+	if err != nil {
+		return spec, err
+	}
+	// Repository paths become config-relative: below a repository inside
+	// the config dir they gain its prefix; in a repository that starts
+	// above the config dir they must lie under it.
+	var addPrefix, cutPrefix string
+	switch {
+	case relRoot == ".":
+	case outside(relRoot):
+		down, err := relSlash(src.repo.root, cfgDir)
+		if err != nil || outside(down) {
+			return spec, &OutsideError{Dir: cfgDir, Path: src.repo.root}
+		}
+		cutPrefix = down + "/"
+	default:
+		addPrefix = relRoot + "/"
+	}
+	files := make([]string, 0, len(tracked)+2)
+	for _, f := range tracked {
+		switch {
+		case addPrefix != "":
+			f = addPrefix + f
+		case cutPrefix != "":
+			rest, ok := strings.CutPrefix(f, cutPrefix)
+			if !ok {
+				return spec, &OutsideError{Dir: cfgDir, Path: filepath.Join(src.repo.root, filepath.FromSlash(f))}
+			}
+			f = rest
+		}
+		files = append(files, f)
+	}
+	files = append(files, path.Join(relDir, "flake.nix"), path.Join(relDir, "flake.lock"))
+	sort.Strings(files)
+	spec.Files = dedupSorted(files)
+	return spec, nil
+}
+
+// OutsideError is a flake that sees files outside the config directory
+// (its git repository starts above it). Input sets are relative to the
+// config directory, so sysinit cannot fingerprint them and the step runs
+// every time.
+type OutsideError struct {
+	Dir  string // the config directory
+	Path string // a file or directory nix sees, outside Dir
+}
+
+func (e *OutsideError) Error() string {
+	return fmt.Sprintf("nix sees %s, outside the config directory %s, which sysinit cannot fingerprint; put sysinit.toml at the root of the flake's git repository", e.Path, e.Dir)
+}
+
+func outside(rel string) bool { return rel == ".." || strings.HasPrefix(rel, "../") }
+
+func relSlash(base, target string) (string, error) {
+	rel, err := filepath.Rel(base, target)
+	if err != nil {
+		return "", fmt.Errorf("locating %s from %s: %w", target, base, err)
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// globUnder is the pattern for every file under the slash path dir.
+func globUnder(dir string) string {
+	if dir == "." {
+		return "**"
+	}
+	parts := strings.Split(dir, "/")
+	for i, p := range parts {
+		if p != ".." {
+			parts[i] = escapeGlob(p)
+		}
+	}
+	return strings.Join(parts, "/") + "/**"
+}
+
+func dedupSorted(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// escapeGlob escapes the glob metacharacters of a literal path element.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]{}\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

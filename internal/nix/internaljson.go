@@ -1,0 +1,415 @@
+package nix
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Activity types of nix's internal-json log (libutil/logging.hh).
+const (
+	actCopyPath     = 100
+	actFileTransfer = 101
+	actRealise      = 102
+	actCopyPaths    = 103
+	actBuilds       = 104
+	actBuild        = 105
+	actSubstitute   = 108
+)
+
+// Result types.
+const (
+	resBuildLogLine     = 101
+	resSetPhase         = 104
+	resProgress         = 105
+	resSetExpected      = 106
+	resPostBuildLogLine = 107
+)
+
+// Verbosity levels; lines above lvlInfo are the -v chatter.
+const (
+	lvlError = 0
+	lvlInfo  = 3
+)
+
+// Event is one line of `nix --log-format internal-json` output.
+type Event struct {
+	Action string  `json:"action"` // start, stop, result, msg
+	ID     uint64  `json:"id"`
+	Parent uint64  `json:"parent"`
+	Level  int     `json:"level"`
+	Type   int     `json:"type"` // activity type (start) or result type (result)
+	Text   string  `json:"text"` // start: what the activity is
+	Msg    string  `json:"msg"`  // msg: the message, with colour codes
+	Fields []Field `json:"fields"`
+}
+
+// Field is one element of an event's fields: a string or an integer.
+type Field struct {
+	Str   string
+	Int   int64
+	IsStr bool
+}
+
+// UnmarshalJSON accepts a string, an integer or null.
+func (f *Field) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		f.IsStr = true
+		return json.Unmarshal(b, &f.Str)
+	case string(b) == "null":
+		return nil
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		// Byte counts are integers, but be lenient with a float.
+		fl, ferr := strconv.ParseFloat(string(b), 64)
+		if ferr != nil {
+			return fmt.Errorf("field %s is neither a string nor a number", b)
+		}
+		n = int64(fl)
+	}
+	f.Int = n
+	return nil
+}
+
+// int returns field i as an integer, 0 when absent or a string.
+func (e *Event) int(i int) int64 {
+	if i < len(e.Fields) && !e.Fields[i].IsStr {
+		return e.Fields[i].Int
+	}
+	return 0
+}
+
+// str returns field i as a string, "" when absent or a number.
+func (e *Event) str(i int) string {
+	if i < len(e.Fields) && e.Fields[i].IsStr {
+		return e.Fields[i].Str
+	}
+	return ""
+}
+
+const jsonPrefix = "@nix "
+
+// ErrNotEvent marks a line that carries the @nix prefix but no valid event.
+var ErrNotEvent = errors.New("not a nix log event")
+
+// ParseLine parses one line of internal-json output. ok is false for a
+// line without the "@nix " prefix (nix and builders print some plain text).
+func ParseLine(line []byte) (e Event, ok bool, err error) {
+	rest, found := bytes.CutPrefix(line, []byte(jsonPrefix))
+	if !found {
+		return Event{}, false, nil
+	}
+	if err := json.Unmarshal(rest, &e); err != nil {
+		return Event{}, true, fmt.Errorf("%w: %v", ErrNotEvent, err)
+	}
+	if e.Action == "" {
+		return Event{}, true, fmt.Errorf("%w: no action", ErrNotEvent)
+	}
+	return e, true, nil
+}
+
+// activity is one running nix activity.
+type activity struct {
+	typ      int
+	name     string // the derivation or store path it is about
+	phase    string // builds: the current phase
+	done     int64  // progress: bytes or items done
+	expected int64
+}
+
+// counter is the progress of an activity that counts others (builds,
+// copied paths): done, expected, running, failed.
+type counter struct{ done, expected, running, failed int64 }
+
+// Monitor turns the stderr of a nix command run with --log-format
+// internal-json into readable log lines on Out and a one-line status
+// ("building 2/5: hello-2.12") sent to Progress when it changes. Write it
+// from one goroutine.
+type Monitor struct {
+	Out      io.Writer
+	Progress func(string)
+
+	acts     map[uint64]*activity
+	order    []uint64 // start order of running builds and copies
+	builds   counter
+	paths    counter
+	copied   int64 // bytes of finished copy activities
+	expected map[uint64]int64
+	errs     []string
+	status   string
+	partial  []byte
+}
+
+// NewMonitor returns a Monitor writing to out and progress; either may be nil.
+func NewMonitor(out io.Writer, progress func(string)) *Monitor {
+	if out == nil {
+		out = io.Discard
+	}
+	return &Monitor{Out: out, Progress: progress, acts: map[uint64]*activity{}, expected: map[uint64]int64{}}
+}
+
+// Write splits p into lines and handles each.
+func (m *Monitor) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			m.partial = append(m.partial, p...)
+			break
+		}
+		if len(m.partial) > 0 {
+			m.partial = append(m.partial, p[:i]...)
+			m.line(m.partial)
+			m.partial = m.partial[:0]
+		} else {
+			m.line(p[:i])
+		}
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// Flush handles a last line that had no newline.
+func (m *Monitor) Flush() {
+	if len(m.partial) > 0 {
+		m.line(m.partial)
+		m.partial = m.partial[:0]
+	}
+}
+
+func (m *Monitor) line(b []byte) {
+	b = bytes.TrimRight(b, "\r")
+	e, ok, err := ParseLine(b)
+	if !ok || err != nil {
+		text := stripANSI(string(b))
+		if strings.HasPrefix(text, "error:") {
+			m.errs = append(m.errs, text)
+		}
+		m.print(text)
+		return
+	}
+	m.Handle(e)
+}
+
+// Errors returns nix's error messages so far, without colour codes.
+func (m *Monitor) Errors() []string { return m.errs }
+
+// Status returns the current status line.
+func (m *Monitor) Status() string { return m.status }
+
+func (m *Monitor) print(text string) {
+	for _, l := range strings.Split(stripANSI(text), "\n") {
+		fmt.Fprintln(m.Out, l)
+	}
+}
+
+// Handle applies one event.
+func (m *Monitor) Handle(e Event) {
+	switch e.Action {
+	case "start":
+		a := &activity{typ: e.Type}
+		switch e.Type {
+		case actBuild, actSubstitute, actCopyPath:
+			a.name = storeName(e.str(0))
+		}
+		m.acts[e.ID] = a
+		if a.name != "" {
+			m.order = append(m.order, e.ID)
+		}
+		if e.Level <= lvlInfo && e.Text != "" {
+			m.print(e.Text)
+		}
+	case "stop":
+		if a, ok := m.acts[e.ID]; ok {
+			if a.typ == actCopyPath {
+				m.copied += a.done
+			}
+			delete(m.acts, e.ID)
+			if a.name != "" {
+				m.dropOrder(e.ID)
+			}
+		}
+		delete(m.expected, e.ID)
+	case "result":
+		m.result(e)
+	case "msg":
+		if e.Level <= lvlInfo {
+			m.print(e.Msg)
+		}
+		if e.Level == lvlError {
+			m.errs = append(m.errs, stripANSI(e.Msg))
+		}
+	}
+	m.update()
+}
+
+func (m *Monitor) result(e Event) {
+	a := m.acts[e.ID]
+	switch e.Type {
+	case resBuildLogLine, resPostBuildLogLine:
+		name := "build"
+		if a != nil && a.name != "" {
+			name = a.name
+		}
+		m.print(name + "> " + e.str(0))
+	case resSetPhase:
+		if a != nil {
+			a.phase = e.str(0)
+		}
+	case resProgress:
+		if a == nil {
+			return
+		}
+		c := counter{e.int(0), e.int(1), e.int(2), e.int(3)}
+		switch a.typ {
+		case actBuilds:
+			m.builds = c
+		case actCopyPaths:
+			m.paths = c
+		default:
+			a.done, a.expected = c.done, c.expected
+		}
+	case resSetExpected:
+		// On the realise activity: how many bytes the copies will take.
+		if a != nil && a.typ == actRealise && e.int(0) == actCopyPath {
+			m.expected[e.ID] = e.int(1)
+		}
+	}
+}
+
+func (m *Monitor) dropOrder(id uint64) {
+	for i, o := range m.order {
+		if o == id {
+			m.order = append(m.order[:i], m.order[i+1:]...)
+			return
+		}
+	}
+}
+
+func (m *Monitor) update() {
+	s := m.compute()
+	if s == m.status {
+		return
+	}
+	m.status = s
+	if m.Progress != nil {
+		m.Progress(s)
+	}
+}
+
+// compute renders the status line: running builds first, then copies.
+func (m *Monitor) compute() string {
+	var builds, copies []*activity
+	for _, id := range m.order {
+		a := m.acts[id]
+		switch a.typ {
+		case actBuild:
+			builds = append(builds, a)
+		case actSubstitute, actCopyPath:
+			copies = append(copies, a)
+		}
+	}
+	switch {
+	case len(builds) > 0:
+		b := builds[0]
+		s := "building " + b.name
+		if m.builds.expected > 0 {
+			s = fmt.Sprintf("building %d/%d: %s", min(m.builds.done+1, m.builds.expected), m.builds.expected, b.name)
+		}
+		if b.phase != "" {
+			s += " (" + b.phase + ")"
+		}
+		if len(builds) > 1 {
+			s += fmt.Sprintf(" +%d more", len(builds)-1)
+		}
+		return s
+	case len(copies) > 0:
+		s := "downloading " + copies[0].name
+		if m.paths.expected > 0 {
+			s = fmt.Sprintf("downloading %d/%d: %s", min(m.paths.done+1, m.paths.expected), m.paths.expected, copies[0].name)
+		}
+		var done, want int64 = m.copied, 0
+		for _, a := range m.acts {
+			if a.typ == actCopyPath {
+				done += a.done
+			}
+		}
+		for _, n := range m.expected {
+			want += n
+		}
+		if want > 0 {
+			s += fmt.Sprintf(" (%.1f/%.1f MiB)", float64(done)/(1<<20), float64(want)/(1<<20))
+		}
+		return s
+	case m.builds.expected > 0 && m.builds.done > 0:
+		return fmt.Sprintf("built %d/%d", m.builds.done, m.builds.expected)
+	}
+	return ""
+}
+
+// storeName is the name part of a store path or derivation:
+// /nix/store/<hash>-hello-2.12.drv → hello-2.12.
+func storeName(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		p = p[i+1:]
+	}
+	p = strings.TrimSuffix(p, ".drv")
+	if i := strings.IndexByte(p, '-'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// stripANSI removes terminal escape sequences (colours, hyperlinks).
+func stripANSI(s string) string {
+	if !strings.Contains(s, "\x1b") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != 0x1b {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 >= len(s) {
+			break
+		}
+		switch s[i+1] {
+		case '[': // CSI: parameters, then a final byte in @–~
+			j := i + 2
+			for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
+				j++
+			}
+			i = j
+		case ']': // OSC: up to BEL or ESC \
+			j := i + 2
+			for j < len(s) && s[j] != 0x07 && !(s[j] == 0x1b && j+1 < len(s) && s[j+1] == '\\') {
+				j++
+			}
+			if j < len(s) && s[j] == 0x1b {
+				j++
+			}
+			i = j
+		default:
+			i++
+		}
+	}
+	return b.String()
+}
+
+// sortedKeys is for deterministic messages.
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
