@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,10 @@ func TestScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nixwrap, err := filepath.Abs("testdata/nixwrap")
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -45,12 +50,35 @@ func TestScript(t *testing.T) {
 			env.Setenv("CALLS_LOG", filepath.Join(work, "calls.log"))
 			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("NO_COLOR", "1")
+			// Real Nix, offline, without touching /etc/nix (see
+			// shared/reference/nix-offline.md), behind a wrapper that logs
+			// every invocation to $NIX_LOG.
+			registry := filepath.Join(work, ".nix-registry.json")
+			if err := os.WriteFile(registry, []byte(`{"flakes":[],"version":2}`), 0o644); err != nil {
+				return err
+			}
+			env.Setenv("NIX_CONFIG", nixConfig+"\nflake-registry = "+registry)
+			env.Setenv("NIX_LOG", filepath.Join(work, "nix.log"))
+			if nix, err := exec.LookPath("nix"); err == nil {
+				real, err := filepath.EvalSymlinks(nix)
+				if err != nil {
+					return err
+				}
+				env.Setenv("REAL_NIX_DIR", filepath.Dir(real))
+				env.Setenv("PATH", nixwrap+string(os.PathListSeparator)+env.Getenv("PATH"))
+			}
+			for k, v := range map[string]string{"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"} {
+				env.Setenv(k, v)
+			}
 			return os.MkdirAll(filepath.Join(work, "home"), 0o755)
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
 			case "nix":
 				_, err := exec.LookPath("nix")
+				if err != nil && os.Getenv("SYSINIT_REQUIRE_NIX") == "1" {
+					return false, fmt.Errorf("SYSINIT_REQUIRE_NIX=1 but nix is not installed (scripts/install-nix-offline.sh)")
+				}
 				return err == nil, nil
 			}
 			return false, nil
@@ -62,6 +90,14 @@ func TestScript(t *testing.T) {
 		},
 	})
 }
+
+// nixConfig makes Debian's nix-bin work offline, single-user, with no
+// daemon and no binary cache.
+const nixConfig = `experimental-features = nix-command flakes
+sandbox = false
+build-users-group =
+substituters =
+warn-dirty = false`
 
 // settime FILE SECONDS_AGO: set a file's mtime, as `touch -d` would.
 func cmdSettime(ts *testscript.TestScript, neg bool, args []string) {
