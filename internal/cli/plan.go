@@ -23,9 +23,9 @@ type planOptions struct {
 func (a *app) newPlan() *cobra.Command {
 	o := &planOptions{}
 	c := &cobra.Command{
-		Use:   "plan [STEP...]",
-		Short: "Show what a refresh would run and why; runs and writes nothing",
-		Args:  cobra.ArbitraryArgs,
+		Use:               "plan [STEP...]",
+		Short:             "Show what a refresh would run and why; runs and writes nothing",
+		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: a.completeSteps,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runPlan(cmd.Context(), o, args, false, false)

@@ -25,8 +25,8 @@ import (
 
 type refreshOptions struct {
 	force, dryRun, failFast, noWait, update, json, verbose bool
-	jobs                                                 int
-	progress                                             string
+	jobs                                                   int
+	progress                                               string
 }
 
 func (a *app) newRefresh() *cobra.Command {

@@ -47,10 +47,10 @@ type Event struct {
 	Steps []StepInfo `json:"steps,omitempty"` // run-start: every step of the plan, in plan order
 
 	Step     string        `json:"step,omitempty"`
-	Line     string        `json:"line,omitempty"`     // step-output: one line of output; step-progress: a status line such as "building 3/7"
-	Status   Status        `json:"status,omitempty"`   // step-end
-	Reason   string        `json:"reason,omitempty"`   // step-start: why it runs; step-end: why skipped/blocked, or the error
-	Note     string        `json:"note,omitempty"`     // step-end: what the step reports it did, e.g. "nothing to switch"
+	Line     string        `json:"line,omitempty"`   // step-output: one line of output; step-progress: a status line such as "building 3/7"
+	Status   Status        `json:"status,omitempty"` // step-end
+	Reason   string        `json:"reason,omitempty"` // step-start: why it runs; step-end: why skipped/blocked, or the error
+	Note     string        `json:"note,omitempty"`   // step-end: what the step reports it did, e.g. "nothing to switch"
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	LogPath  string        `json:"log,omitempty"`  // step-start, step-end
 	Tail     []string      `json:"tail,omitempty"` // step-end of a failed step: its last lines of output
