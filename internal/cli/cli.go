@@ -68,6 +68,9 @@ type app struct {
 // Main runs sysinit with args (without the program name) and returns the
 // exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// sysinit lives for milliseconds on the no-change path; collecting
+	// garbage less often there saves a few percent of the scan.
+	debug.SetGCPercent(400)
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
 	root := a.newRoot()
 	root.SetArgs(args)

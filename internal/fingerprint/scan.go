@@ -1,0 +1,888 @@
+package fingerprint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Spec selects one step's input files, relative to the Scanner root.
+type Spec struct {
+	// Patterns are doublestar globs (github.com/bmatcuk/doublestar/v4),
+	// slash-separated and relative to the root. A leading "!" excludes. A file
+	// is in the set when it matches some include and no exclude, or is listed
+	// in Files and matches no exclude. Wildcards match hidden files, but never
+	// descend into a directory named ".git" (its contents change on every git
+	// command) unless the pattern's literal prefix names it, as in
+	// ".git/hooks/**". Excludes apply inside .git too.
+	Patterns []string
+	// Files are explicit relative paths (e.g. the git-tracked files of a
+	// flake). Each is lstat'ed directly, with no walk. A listed path that does
+	// not exist is recorded as a TypeMissing entry, so its appearance later is
+	// a change; one that is a directory is recorded as TypeDir (its contents
+	// are not included). A path below a symlink counts as missing: symlinks
+	// are never followed.
+	Files []string
+}
+
+// Scanner computes manifests of files below Root. A Scanner, like its Cache,
+// serves one Scan at a time; Scan itself uses GOMAXPROCS goroutines.
+type Scanner struct {
+	Root   string   // absolute
+	Ignore []string // absolute paths never entered nor included (state and cache dirs)
+	Cache  *Cache   // may be nil: every file is hashed
+
+	// workers is the walk and hash parallelism; 0 means GOMAXPROCS.
+	workers int
+	// now stands in for time.Now in tests of the racy rule.
+	now func() time.Time
+	// hashed counts the files the last Scan read, for tests.
+	hashed int
+}
+
+// racyWindow: a file whose mtime or ctime is less than this before the scan
+// began is hashed but not cached, so the next scan hashes it again. Without
+// it, an edit landing in the same timestamp tick as the hash, with the same
+// size (or with its mtime put back by touch -r, on a filesystem whose ctime is
+// as coarse), would leave every cached field equal to a stale hash. Two
+// seconds covers the coarsest common timestamps (FAT's 2 s, HFS+'s 1 s), the
+// kernel's coarse clock lagging time.Now, and small skew between a network
+// filesystem's clock and ours; the cost is that a file edited just before a
+// scan is hashed once more on the next one.
+const racyWindow = 2 * time.Second
+
+// maxSpecsPerWalk: specs are tracked as bits of a uint64 per file; more specs
+// are scanned in several walks.
+const maxSpecsPerWalk = 64
+
+// Scan computes one Manifest per spec, in order, walking the tree once for up
+// to 64 specs. It enters only directories some spec can match, and prunes
+// subtrees an exclude covers. Any error — an unreadable file or directory, a
+// bad pattern, a cancelled ctx — fails the whole scan: a partial manifest
+// could hide a change. If s.Cache is set, Scan reuses and updates it.
+func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
+	out := make([]*Manifest, 0, len(specs))
+	for start := 0; start < len(specs); start += maxSpecsPerWalk {
+		ms, err := s.scanChunk(ctx, specs[start:min(start+maxSpecsPerWalk, len(specs))])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+// explicitFile is one path listed in some spec's Files.
+type explicitFile struct {
+	path string
+	mask uint64 // specs that list it
+}
+
+// trieNode holds the explicit files at and below one directory.
+type trieNode struct {
+	files    map[string]int // name -> index in fileList
+	fileList []explicitFile
+	subs     map[string]int // name -> index in subList
+	subList  []*trieNode
+	subNames []string
+	lo, hi   int // range of the subtree in scanRun.explicit
+}
+
+func newTrieNode(lo int) *trieNode {
+	return &trieNode{files: map[string]int{}, subs: map[string]int{}, lo: lo, hi: lo + 1}
+}
+
+// item is one directory entry the walk kept: a selected file, or a
+// subdirectory (child set) whose entries follow it in path order.
+type item struct {
+	path     string
+	nameAt   int32 // where the base name starts in path
+	kind     byte  // entry type; 0 for a subdirectory
+	storable bool  // after hashing: the cache may keep this hash
+	mask     uint64
+	child    *node
+	st       fileStat
+	hash     Sum
+}
+
+type node struct{ items []item }
+
+type dirJob struct {
+	// parent is the open parent directory, which the job opens its
+	// directory relative to (one path lookup, not one per level); nil for the
+	// root. The job holds one reference to it.
+	parent *dirFD
+	rel    string // relative path, "" for the root
+	ctx    *dirCtx
+	tri    *trieNode // explicit files at or below, or nil
+	walk   bool      // list the directory (else: stat the explicit names only)
+	node   *node
+}
+
+// dirFD is an open directory shared by the jobs of its subdirectories: it is
+// closed when the last of them has opened its own.
+type dirFD struct {
+	fd   int
+	refs atomic.Int32
+}
+
+func (d *dirFD) release() {
+	if d.refs.Add(-1) == 0 {
+		unix.Close(d.fd)
+	}
+}
+
+// scanRun is the state of one walk.
+type scanRun struct {
+	ctx       context.Context
+	root      string
+	specs     *specSet
+	explicit  []explicitFile // sorted by path
+	ignored   []string       // relative paths
+	ignoreDir map[string][]string
+	workers   int
+
+	mu      sync.Mutex
+	cond    sync.Cond
+	queue   []*dirJob
+	pending int
+	err     error
+	nitems  atomic.Int64
+}
+
+func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, error) {
+	if !filepath.IsAbs(s.Root) {
+		return nil, fmt.Errorf("scanning %q: root is not an absolute path", s.Root)
+	}
+	ss, err := compileSpecs(specs)
+	if err != nil {
+		return nil, fmt.Errorf("scanning %s: %w", s.Root, err)
+	}
+	r := &scanRun{ctx: ctx, root: filepath.Clean(s.Root), specs: ss, workers: s.workers}
+	if r.workers <= 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	r.cond.L = &r.mu
+	if err := r.setIgnore(s.Ignore); err != nil {
+		return nil, err
+	}
+	tri, err := r.buildExplicit(specs)
+	if err != nil {
+		return nil, fmt.Errorf("scanning %s: %w", r.root, err)
+	}
+	now := time.Now
+	if s.now != nil {
+		now = s.now
+	}
+	start := now()
+
+	var rootNode node
+	rctx := ss.rootCtx()
+	if rctx.walk || tri != nil {
+		r.queue = append(r.queue, &dirJob{ctx: rctx, tri: tri, walk: rctx.walk, node: &rootNode})
+		r.pending = 1
+		if err := r.runWalk(); err != nil {
+			return nil, err
+		}
+	}
+	files := flatten(&rootNode, make([]*item, 0, r.nitems.Load()))
+
+	hashed, err := r.hashFiles(s.Cache, files, start.Add(-racyWindow).UnixNano())
+	s.hashed = hashed
+	if err != nil {
+		return nil, err
+	}
+
+	ms := make([]*Manifest, len(specs))
+	for i := range specs {
+		bit := uint64(1) << i
+		n := 0
+		for _, it := range files {
+			if it.mask&bit != 0 {
+				n++
+			}
+		}
+		es := make([]Entry, 0, n)
+		for _, it := range files {
+			if it.mask&bit != 0 {
+				es = append(es, entryOf(it))
+			}
+		}
+		ms[i] = &Manifest{Entries: es, Digest: computeDigest(es)}
+	}
+	return ms, nil
+}
+
+func entryOf(it *item) Entry {
+	e := Entry{Path: it.path, Type: it.kind}
+	switch it.kind {
+	case TypeFile, TypeExec, TypeSymlink:
+		e.Size, e.Hash = it.st.size, it.hash
+	}
+	return e
+}
+
+// setIgnore records the ignored paths that lie below the root, relative to
+// it. Both the paths as given and with symlinks resolved are compared, so
+// /var/… and /private/var/… spellings of the same directory agree.
+func (r *scanRun) setIgnore(ignore []string) error {
+	if len(ignore) == 0 {
+		return nil
+	}
+	roots := []string{r.root}
+	if real, err := filepath.EvalSymlinks(r.root); err == nil && real != r.root {
+		roots = append(roots, real)
+	}
+	r.ignoreDir = map[string][]string{}
+	for _, ig := range ignore {
+		if !filepath.IsAbs(ig) {
+			return fmt.Errorf("scanning %s: ignored path %q is not absolute", r.root, ig)
+		}
+		cands := []string{filepath.Clean(ig)}
+		if real, err := filepath.EvalSymlinks(ig); err == nil && real != cands[0] {
+			cands = append(cands, real)
+		}
+		for _, root := range roots {
+			for _, c := range cands {
+				rel, err := filepath.Rel(root, c)
+				if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+					continue
+				}
+				if rel == "." {
+					return fmt.Errorf("scanning %s: the root itself is ignored (%s)", r.root, ig)
+				}
+				rel = filepath.ToSlash(rel)
+				if slices.Contains(r.ignored, rel) {
+					continue
+				}
+				r.ignored = append(r.ignored, rel)
+				dir, name := "", rel
+				if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+					dir, name = rel[:i], rel[i+1:]
+				}
+				r.ignoreDir[dir] = append(r.ignoreDir[dir], name)
+			}
+		}
+		// An ignored path that contains the root is as bad as ignoring the root.
+		for _, c := range cands {
+			if rel, err := filepath.Rel(c, r.root); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && rel != "." {
+				return fmt.Errorf("scanning %s: the root is inside ignored path %s", r.root, ig)
+			}
+		}
+	}
+	return nil
+}
+
+// abs returns the absolute form of a relative path, for messages.
+func (r *scanRun) abs(rel string) string {
+	if rel == "" {
+		return r.root
+	}
+	return r.root + "/" + rel
+}
+
+func (r *scanRun) isIgnored(path string) bool {
+	for _, ig := range r.ignored {
+		if strings.HasPrefix(path, ig) && (len(path) == len(ig) || path[len(ig)] == '/') {
+			return true
+		}
+	}
+	return false
+}
+
+// buildExplicit collects the specs' Files, sorted and merged, into a trie by
+// directory. Files below ignored paths are dropped: state is never an input.
+func (r *scanRun) buildExplicit(specs []Spec) (*trieNode, error) {
+	var all []explicitFile
+	for i, sp := range specs {
+		for _, p := range sp.Files {
+			if !fs.ValidPath(p) || p == "." {
+				return nil, fmt.Errorf("bad input file %q: want a clean relative slash-separated path", p)
+			}
+			if !r.isIgnored(p) {
+				all = append(all, explicitFile{path: p, mask: 1 << i})
+			}
+		}
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(all, func(a, b explicitFile) int { return strings.Compare(a.path, b.path) })
+	merged := all[:1]
+	for _, e := range all[1:] {
+		if last := &merged[len(merged)-1]; last.path == e.path {
+			last.mask |= e.mask
+		} else {
+			merged = append(merged, e)
+		}
+	}
+	r.explicit = merged
+	root := newTrieNode(0)
+	for idx, e := range merged {
+		n := root
+		n.hi = idx + 1
+		rest := e.path
+		for {
+			i := strings.IndexByte(rest, '/')
+			if i < 0 {
+				break
+			}
+			name := rest[:i]
+			si, ok := n.subs[name]
+			if !ok {
+				si = len(n.subList)
+				n.subs[name] = si
+				n.subList = append(n.subList, newTrieNode(idx))
+				n.subNames = append(n.subNames, name)
+			}
+			n = n.subList[si]
+			n.hi = idx + 1
+			rest = rest[i+1:]
+		}
+		n.files[rest] = len(n.fileList)
+		n.fileList = append(n.fileList, e)
+	}
+	return root, nil
+}
+
+// runWalk processes the job queue on r.workers goroutines until it drains or
+// one fails.
+func (r *scanRun) runWalk() error {
+	var wg sync.WaitGroup
+	for range r.workers {
+		wg.Go(func() {
+			w := &walker{r: r, dents: make([]byte, 32<<10), states: make([]patState, len(r.specs.patterns))}
+			w.loop()
+		})
+	}
+	wg.Wait()
+	// After a failure, jobs left in the queue still hold their parents open.
+	for _, j := range r.queue {
+		if j.parent != nil {
+			j.parent.release()
+		}
+	}
+	r.queue = nil
+	return r.err
+}
+
+func (w *walker) loop() {
+	r := w.r
+	for {
+		r.mu.Lock()
+		for len(r.queue) == 0 && r.pending > 0 && r.err == nil {
+			r.cond.Wait()
+		}
+		if r.err != nil || len(r.queue) == 0 {
+			r.mu.Unlock()
+			return
+		}
+		j := r.queue[len(r.queue)-1]
+		r.queue = r.queue[:len(r.queue)-1]
+		r.mu.Unlock()
+
+		err := r.ctx.Err()
+		if err != nil {
+			err = fmt.Errorf("scanning %s: %w", r.root, err)
+			if j.parent != nil {
+				j.parent.release()
+			}
+		} else {
+			err = w.dir(j)
+		}
+
+		r.mu.Lock()
+		r.pending += len(w.children) - 1
+		if err != nil && r.err == nil {
+			r.err = err
+		}
+		r.queue = append(r.queue, w.children...)
+		done := r.pending == 0
+		r.mu.Unlock()
+		if err != nil || done || len(w.children) > 1 {
+			r.cond.Broadcast()
+		} else if len(w.children) == 1 {
+			r.cond.Signal()
+		}
+		clear(w.children)
+		w.children = w.children[:0]
+	}
+}
+
+// walker is one walk goroutine with its reusable buffers.
+type walker struct {
+	r        *scanRun
+	dents    []byte // getdents buffer
+	path     []byte // current entry's relative path, NUL-terminated for statAt
+	arena    []byte // backing store of kept paths; chunks are never reallocated
+	self     *dirFD // the directory being processed
+	items    []item
+	keys     []sortKey
+	children []*dirJob
+	states   []patState
+}
+
+// keep copies b into the arena and returns it as a string.
+func (w *walker) keep(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(w.arena)-len(w.arena) < len(b) {
+		w.arena = make([]byte, 0, max(64<<10, len(b)))
+	}
+	start := len(w.arena)
+	w.arena = append(w.arena, b...)
+	return unsafe.String(&w.arena[start], len(b))
+}
+
+func isNotExist(err error) bool {
+	return err == unix.ENOENT || err == unix.ENOTDIR
+}
+
+// dir processes one directory: lists it (walk) and/or stats its explicit
+// names, keeping selected files and queueing subdirectories.
+func (w *walker) dir(j *dirJob) error {
+	r := w.r
+	var fd int
+	var err error
+	for {
+		if j.parent == nil {
+			fd, err = unix.Open(r.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		} else {
+			// O_NOFOLLOW: never through a symlink that replaced a directory.
+			fd, err = unix.Openat(j.parent.fd, j.rel[strings.LastIndexByte(j.rel, '/')+1:],
+				unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		}
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if j.parent != nil {
+		j.parent.release()
+	}
+	if err != nil {
+		if j.rel != "" && (isNotExist(err) || err == unix.ELOOP) {
+			// Gone, or no longer a directory, since its parent listed it.
+			if j.tri != nil {
+				j.node.items = w.r.missingItems(j.tri)
+			}
+			return nil
+		}
+		return fmt.Errorf("reading directory %s: %w", r.abs(j.rel), err)
+	}
+	self := &dirFD{fd: fd}
+	self.refs.Store(1)
+	defer self.release()
+	w.self = self
+
+	w.path = w.path[:0]
+	if j.rel != "" {
+		w.path = append(append(w.path, j.rel...), '/')
+	}
+	w.items = w.items[:0]
+	var seenFiles, seenSubs []bool
+	if j.tri != nil {
+		seenFiles = make([]bool, len(j.tri.fileList))
+		seenSubs = make([]bool, len(j.tri.subList))
+	}
+	if j.walk {
+		ignore := r.ignoreDir[j.rel]
+		plen := len(w.path)
+		err := listDir(fd, w.dents, func(name []byte, dtype uint8) error {
+			return w.entry(j, fd, plen, name, dtype, ignore, seenFiles, seenSubs)
+		})
+		if err != nil {
+			return fmt.Errorf("reading directory %s: %w", r.abs(j.rel), err)
+		}
+	}
+	if j.tri != nil {
+		if err := w.explicitRest(j, fd, seenFiles, seenSubs); err != nil {
+			return err
+		}
+	}
+	j.node.items = w.sorted()
+	r.nitems.Add(int64(len(w.items)))
+	clear(w.items)
+	return nil
+}
+
+// sortKey is what cmpKeys needs of an item, small enough to sort cheaply.
+type sortKey struct {
+	name string
+	dir  bool
+	idx  int32
+}
+
+// sorted returns a copy of w.items in path order.
+func (w *walker) sorted() []item {
+	w.keys = w.keys[:0]
+	for i := range w.items {
+		it := &w.items[i]
+		w.keys = append(w.keys, sortKey{name: it.path[it.nameAt:], dir: it.child != nil, idx: int32(i)})
+	}
+	slices.SortFunc(w.keys, cmpKeys)
+	out := make([]item, len(w.items))
+	for i, k := range w.keys {
+		out[i] = w.items[k.idx]
+	}
+	return out
+}
+
+// entry handles one listed directory entry.
+func (w *walker) entry(j *dirJob, fd, plen int, name []byte, dtype uint8, ignore []string, seenFiles, seenSubs []bool) error {
+	r := w.r
+	sname := unsafe.String(&name[0], len(name))
+	if len(ignore) > 0 && slices.Contains(ignore, sname) {
+		return nil
+	}
+	var ust unix.Stat_t
+	statted := false
+	if dtype == unix.DT_UNKNOWN {
+		if err := statAt(fd, name, &ust); err != nil {
+			if isNotExist(err) {
+				return nil
+			}
+			return fmt.Errorf("reading %s: %w", r.abs(string(w.path[:plen])+string(name)), err)
+		}
+		statted = true
+		if ust.Mode&unix.S_IFMT == unix.S_IFDIR {
+			dtype = unix.DT_DIR
+		} else {
+			dtype = unix.DT_REG
+		}
+	}
+	var explicit uint64
+	if j.tri != nil {
+		if i, ok := j.tri.files[sname]; ok {
+			explicit = j.tri.fileList[i].mask
+			seenFiles[i] = true
+		}
+	}
+	w.path = append(w.path[:plen], name...)
+	spath := unsafe.String(&w.path[0], len(w.path))
+	if dtype == unix.DT_DIR {
+		var sub *trieNode
+		if j.tri != nil {
+			if i, ok := j.tri.subs[sname]; ok {
+				sub = j.tri.subList[i]
+				seenSubs[i] = true
+			}
+		}
+		if explicit != 0 {
+			if m := explicit &^ j.ctx.excluded(sname, spath, explicit); m != 0 {
+				w.items = append(w.items, item{path: w.keep(w.path), nameAt: int32(plen), kind: TypeDir, mask: m})
+			}
+		}
+		walk := r.specs.childStates(j.ctx, sname, w.states)
+		if walk || sub != nil {
+			w.subdir(w.keep(w.path), plen, walk, sub)
+		}
+		return nil
+	}
+	mask := j.ctx.fileMask(sname, spath, explicit)
+	if mask == 0 {
+		return nil
+	}
+	if !statted {
+		w.path = append(w.path, 0)
+		err := statAt(fd, w.path[plen:], &ust)
+		w.path = w.path[:len(w.path)-1]
+		if err != nil {
+			if !isNotExist(err) {
+				return fmt.Errorf("reading %s: %w", r.abs(string(w.path)), err)
+			}
+			// Listed a moment ago, gone now (an editor's temp file, say).
+			if explicit == 0 {
+				return nil
+			}
+			w.items = append(w.items, item{path: w.keep(w.path), nameAt: int32(plen), kind: TypeMissing, mask: mask})
+			return nil
+		}
+	}
+	st := toFileStat(&ust)
+	w.items = append(w.items, item{path: w.keep(w.path), nameAt: int32(plen), kind: kindOf(st.mode), mask: mask, st: st})
+	return nil
+}
+
+// subdir queues the subdirectory whose path is rel, with the child states
+// left in w.states by childStates.
+func (w *walker) subdir(rel string, plen int, walk bool, sub *trieNode) {
+	ctx := w.r.specs.newCtx(slices.Clone(w.states))
+	child := &node{}
+	w.self.refs.Add(1)
+	w.children = append(w.children, &dirJob{parent: w.self, rel: rel, ctx: ctx, tri: sub, walk: walk && ctx.walk, node: child})
+	w.items = append(w.items, item{path: rel, nameAt: int32(plen), child: child})
+}
+
+// explicitRest stats the explicit names of j that the listing did not show
+// (all of them when j is not walked).
+func (w *walker) explicitRest(j *dirJob, fd int, seenFiles, seenSubs []bool) error {
+	r := w.r
+	plen := len(j.rel)
+	if plen > 0 {
+		plen++
+	}
+	var ust unix.Stat_t
+	for i, e := range j.tri.fileList {
+		if seenFiles[i] {
+			continue
+		}
+		name := e.path[plen:]
+		mask := e.mask &^ j.ctx.excluded(name, e.path, e.mask)
+		if mask == 0 {
+			continue
+		}
+		err := statAt(fd, w.nulName(name), &ust)
+		switch {
+		case err == nil:
+			st := toFileStat(&ust)
+			w.items = append(w.items, item{path: e.path, nameAt: int32(plen), kind: kindOf(st.mode), mask: mask, st: st})
+		case isNotExist(err):
+			w.items = append(w.items, item{path: e.path, nameAt: int32(plen), kind: TypeMissing, mask: mask})
+		default:
+			return fmt.Errorf("reading %s: %w", r.abs(e.path), err)
+		}
+	}
+	for i, sub := range j.tri.subList {
+		if seenSubs[i] {
+			continue
+		}
+		name := j.tri.subNames[i]
+		rel := name
+		if j.rel != "" {
+			rel = j.rel + "/" + name
+		}
+		err := statAt(fd, w.nulName(name), &ust)
+		switch {
+		case err == nil && ust.Mode&unix.S_IFMT == unix.S_IFDIR:
+			walk := r.specs.childStates(j.ctx, name, w.states)
+			w.subdir(rel, plen, walk && j.walk, sub)
+		case err == nil || isNotExist(err):
+			// Absent, or a file or symlink where a directory was listed:
+			// everything listed below it is missing.
+			child := &node{items: r.missingItems(sub)}
+			w.items = append(w.items, item{path: rel, nameAt: int32(plen), child: child})
+		default:
+			return fmt.Errorf("reading %s: %w", r.abs(rel), err)
+		}
+	}
+	return nil
+}
+
+// nulName returns name followed by a NUL, in the walker's scratch buffer.
+func (w *walker) nulName(name string) []byte {
+	w.path = append(append(w.path[:0], name...), 0)
+	return w.path[:len(name)]
+}
+
+// missingItems lists the explicit files of a subtree that cannot exist, in
+// path order, minus excluded ones.
+func (r *scanRun) missingItems(t *trieNode) []item {
+	var items []item
+	for _, e := range r.explicit[t.lo:t.hi] {
+		if m := e.mask &^ r.specs.excludeMask(e.path, e.mask); m != 0 {
+			items = append(items, item{path: e.path, nameAt: int32(strings.LastIndexByte(e.path, '/') + 1), kind: TypeMissing, mask: m})
+		}
+	}
+	r.nitems.Add(int64(len(items)))
+	return items
+}
+
+// cmpKeys orders a directory's items so that a depth-first walk yields full
+// paths in byte order: a subdirectory sorts as its name followed by "/", which
+// is where its descendants' paths fall among its siblings'.
+func cmpKeys(a, b sortKey) int {
+	n := min(len(a.name), len(b.name))
+	if c := strings.Compare(a.name[:n], b.name[:n]); c != 0 {
+		return c
+	}
+	return nextKeyByte(a.name, n, a.dir) - nextKeyByte(b.name, n, b.dir)
+}
+
+func nextKeyByte(name string, n int, dir bool) int {
+	switch {
+	case len(name) > n:
+		return int(name[n])
+	case dir:
+		return '/'
+	}
+	return -1
+}
+
+func flatten(n *node, out []*item) []*item {
+	for i := range n.items {
+		it := &n.items[i]
+		if it.child != nil {
+			out = flatten(it.child, out)
+		} else {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// hashFiles fills in the hash of every file and symlink in files (sorted by
+// path): from cache when its stat key matches, else by reading it. It then
+// updates the cache: entries for files this scan saw are replaced, entries
+// for files in its scope that it did not see are dropped, and the rest (other
+// specs' files) are kept. Hashes of files changed after racyBefore (ns) are
+// not stored.
+func (r *scanRun) hashFiles(c *Cache, files []*item, racyBefore int64) (hashed int, err error) {
+	target := c
+	if c == nil {
+		c = &Cache{}
+	}
+	var misses []*item
+	var keep []int // old records carried over unchanged, in order
+	dropped := 0
+	j := 0
+	unseen := func(j int) {
+		if r.inScope(c.path(j)) {
+			dropped++
+		} else {
+			keep = append(keep, j)
+		}
+	}
+	for _, it := range files {
+		switch it.kind {
+		case TypeFile, TypeExec, TypeSymlink:
+		default:
+			continue
+		}
+		for j < c.n && c.path(j) < it.path {
+			unseen(j)
+			j++
+		}
+		if j < c.n && c.path(j) == it.path {
+			if c.stat(j) == it.st {
+				it.hash, it.storable = c.hash(j), true
+				j++
+				continue
+			}
+			dropped++ // replaced by a fresh hash, or by nothing if racy
+			j++
+		}
+		misses = append(misses, it)
+	}
+	for ; j < c.n; j++ {
+		unseen(j)
+	}
+	if err := r.hashMisses(misses, racyBefore); err != nil {
+		return len(misses), err
+	}
+	added := 0
+	for _, it := range misses {
+		if it.storable {
+			added++
+		}
+	}
+	if target == nil || added == 0 && dropped == 0 {
+		return len(misses), nil
+	}
+	b := cacheBuilder{recs: make([]byte, 0, (len(files)+len(keep))*recSize)}
+	k := 0
+	for _, it := range files {
+		if !it.storable {
+			continue
+		}
+		for k < len(keep) && c.path(keep[k]) < it.path {
+			b.addOld(c, keep[k])
+			k++
+		}
+		b.add(it.path, it.st, it.hash)
+	}
+	for ; k < len(keep); k++ {
+		b.addOld(c, keep[k])
+	}
+	b.install(c)
+	return len(misses), nil
+}
+
+// inScope reports whether this scan would have seen path had it existed as a
+// file, so a cache entry for it that the scan did not see is stale.
+func (r *scanRun) inScope(path string) bool {
+	if r.isIgnored(path) {
+		return true // never needed again
+	}
+	if i := sort.Search(len(r.explicit), func(i int) bool { return r.explicit[i].path >= path }); i < len(r.explicit) && r.explicit[i].path == path {
+		return true
+	}
+	return r.specs.matchMask(path, 0) != 0
+}
+
+// hashMisses hashes files on r.workers goroutines.
+func (r *scanRun) hashMisses(misses []*item, racyBefore int64) error {
+	if len(misses) == 0 {
+		return nil
+	}
+	var next atomic.Int64
+	var failed atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for range min(r.workers, len(misses)) {
+		wg.Go(func() {
+			buf := make([]byte, hashBufSize)
+			for failed.Load() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(len(misses)) {
+					return
+				}
+				err := r.ctx.Err()
+				if err != nil {
+					err = fmt.Errorf("scanning %s: %w", r.root, err)
+				} else {
+					err = r.hashItem(misses[i], buf, racyBefore)
+				}
+				if err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if p := failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+var errChanged = errors.New("changed while being scanned")
+
+func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
+	abs := r.abs(it.path)
+	if it.kind == TypeSymlink {
+		sum, st, err := hashSymlink(abs, buf[:4096])
+		if err != nil {
+			return fmt.Errorf("reading symlink %s: %w", abs, err)
+		}
+		if kindOf(st.mode) != TypeSymlink {
+			return fmt.Errorf("reading symlink %s: %w", abs, errChanged)
+		}
+		it.storable = st == it.st && st.mtime < racyBefore && st.ctime < racyBefore
+		it.hash, it.st = sum, st
+		return nil
+	}
+	sum, st, n, err := hashRegular(abs, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, buf)
+	if err != nil {
+		if err == errNotRegular || err == unix.ELOOP {
+			err = errChanged
+		}
+		return fmt.Errorf("hashing %s: %w", abs, err)
+	}
+	it.storable = n == st.size && st.mtime < racyBefore && st.ctime < racyBefore
+	st.size = n
+	it.hash, it.st, it.kind = sum, st, kindOf(st.mode)
+	return nil
+}

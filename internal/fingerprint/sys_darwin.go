@@ -1,0 +1,61 @@
+//go:build darwin
+
+package fingerprint
+
+import (
+	"io"
+	"io/fs"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// listDir calls fn for each entry of the open directory fd, with the name in
+// buf followed by a NUL. Darwin has no getdents; os.File.ReadDir is the
+// portable way to read d_type.
+func listDir(fd int, buf []byte, fn func(name []byte, dtype uint8) error) error {
+	nfd, err := unix.Dup(fd)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(nfd), "")
+	defer f.Close()
+	for {
+		ents, err := f.ReadDir(512)
+		for _, e := range ents {
+			name := append(append(buf[:0], e.Name()...), 0)
+			if err := fn(name[:len(name)-1], dtypeOf(e.Type())); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func dtypeOf(m fs.FileMode) uint8 {
+	switch {
+	case m.IsDir():
+		return unix.DT_DIR
+	case m&fs.ModeSymlink != 0:
+		return unix.DT_LNK
+	case m.IsRegular():
+		return unix.DT_REG
+	}
+	return unix.DT_UNKNOWN
+}
+
+func toFileStat(st *unix.Stat_t) fileStat {
+	return fileStat{
+		dev:   uint64(uint32(st.Dev)),
+		ino:   st.Ino,
+		mode:  uint32(st.Mode),
+		size:  st.Size,
+		mtime: st.Mtim.Nano(),
+		ctime: st.Ctim.Nano(),
+	}
+}

@@ -1,0 +1,61 @@
+//go:build linux
+
+package fingerprint
+
+import (
+	"bytes"
+	"encoding/binary"
+
+	"golang.org/x/sys/unix"
+)
+
+// listDir calls fn for each entry of the open directory fd except "." and
+// "..", with the name as it sits in buf: a NUL follows it in memory, so statAt
+// can pass it to the kernel without copying. buf is reused: fn must copy what
+// it keeps.
+func listDir(fd int, buf []byte, fn func(name []byte, dtype uint8) error) error {
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return nil
+		}
+		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
+		for off := 0; off+19 < n; {
+			reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
+			if reclen < 20 || off+reclen > n {
+				return unix.EIO
+			}
+			dtype := buf[off+18]
+			name := buf[off+19 : off+reclen]
+			off += reclen
+			nul := bytes.IndexByte(name, 0)
+			if nul <= 0 {
+				continue
+			}
+			name = name[:nul]
+			if name[0] == '.' && (len(name) == 1 || len(name) == 2 && name[1] == '.') {
+				continue
+			}
+			if err := fn(name, dtype); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func toFileStat(st *unix.Stat_t) fileStat {
+	return fileStat{
+		dev:   uint64(st.Dev),
+		ino:   st.Ino,
+		mode:  st.Mode,
+		size:  st.Size,
+		mtime: st.Mtim.Nano(),
+		ctime: st.Ctim.Nano(),
+	}
+}

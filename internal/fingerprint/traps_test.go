@@ -1,0 +1,527 @@
+package fingerprint
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sysinit/sysinit/internal/fingerprint/internal/treegen"
+)
+
+// Each test here is one way a change detector wrongly says "up to date"
+// (see shared/reference/false-skips.md): it makes a change and requires both a
+// different digest and a Diff naming the change, with and without a cache.
+
+func requireChange(t *testing.T, before, after *Manifest, want ...Change) {
+	t.Helper()
+	if before.Digest == after.Digest {
+		t.Errorf("digest unchanged (%s)", before.Digest)
+	}
+	if got := Diff(before, after); !slices.Equal(got, want) {
+		t.Errorf("Diff = %v, want %v", got, want)
+	}
+}
+
+// scanners returns, each on its own new root, a cold scanner and a warm one
+// whose cache trusts everything on disk now (its clock runs an hour ahead).
+func scanners(t *testing.T) map[string]*Scanner {
+	return map[string]*Scanner{
+		"cold": {Root: t.TempDir()},
+		"warm": {Root: t.TempDir(), Cache: &Cache{}, now: laterClock(time.Hour)},
+	}
+}
+
+func TestMoveBetweenDirectoriesChangesDigest(t *testing.T) {
+	for name, s := range scanners(t) {
+		t.Run(name, func(t *testing.T) {
+			writeTree(t, s.Root, map[string]string{"src/a/z": "z", "src/aa/": ""})
+			spec := Spec{Patterns: []string{"src/**"}}
+			before := scanOne(t, s, spec)
+			if err := os.Rename(filepath.Join(s.Root, "src/a/z"), filepath.Join(s.Root, "src/aa/z")); err != nil {
+				t.Fatal(err)
+			}
+			requireChange(t, before, scanOne(t, s, spec),
+				Change{"src/a/z", ChangeRemoved}, Change{"src/aa/z", ChangeAdded})
+		})
+	}
+}
+
+func TestChmodExecChangesDigest(t *testing.T) {
+	for name, s := range scanners(t) {
+		t.Run(name, func(t *testing.T) {
+			writeTree(t, s.Root, map[string]string{"run.sh": "#!/bin/sh"})
+			spec := Spec{Patterns: []string{"**"}}
+			before := scanOne(t, s, spec)
+			if err := os.Chmod(filepath.Join(s.Root, "run.sh"), 0o744); err != nil {
+				t.Fatal(err)
+			}
+			after := scanOne(t, s, spec)
+			requireChange(t, before, after, Change{"run.sh", ChangeModified})
+			if after.Entries[0].Type != TypeExec {
+				t.Errorf("type %q, want %q", after.Entries[0].Type, TypeExec)
+			}
+		})
+	}
+}
+
+func TestSymlinkRetargetChangesDigest(t *testing.T) {
+	for name, s := range scanners(t) {
+		t.Run(name, func(t *testing.T) {
+			// Same-length targets, same file contents: only the target differs.
+			writeTree(t, s.Root, map[string]string{"l": "->t1", "t1": "same", "t2": "same"})
+			spec := Spec{Patterns: []string{"l"}}
+			before := scanOne(t, s, spec)
+			p := filepath.Join(s.Root, "l")
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("t2", p); err != nil {
+				t.Fatal(err)
+			}
+			requireChange(t, before, scanOne(t, s, spec), Change{"l", ChangeModified})
+		})
+	}
+}
+
+func TestSymlinkedDirIsNotFollowed(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"real/x": "1", "link": "->real"})
+	s := &Scanner{Root: root}
+	before := scanOne(t, s, Spec{Patterns: []string{"link/**"}})
+	writeTree(t, root, map[string]string{"real/y": "2"})
+	after := scanOne(t, s, Spec{Patterns: []string{"link/**"}})
+	if got := paths(after); !slices.Equal(got, []string{"link"}) {
+		t.Errorf("got %q, want only the symlink itself", got)
+	}
+	if before.Digest != after.Digest {
+		t.Error("a change behind a symlink changed the digest: the walk followed it")
+	}
+}
+
+func TestMissingFileAppearing(t *testing.T) {
+	for name, s := range scanners(t) {
+		t.Run(name, func(t *testing.T) {
+			spec := Spec{Files: []string{"flake.lock", "sub/dir/new.nix"}}
+			before := scanOne(t, s, spec)
+			writeTree(t, s.Root, map[string]string{"sub/dir/new.nix": "{}"})
+			requireChange(t, before, scanOne(t, s, spec), Change{"sub/dir/new.nix", ChangeModified})
+		})
+	}
+}
+
+// TestStateInsideInputs: the state dir under a "**" input must never be part
+// of the digest, or every run would see its own writes as a change.
+func TestStateInsideInputs(t *testing.T) {
+	root := t.TempDir()
+	state := filepath.Join(root, ".sysinit")
+	writeTree(t, root, map[string]string{"a": "a", ".sysinit/state.db": "1"})
+	s := &Scanner{Root: root, Ignore: []string{state}, Cache: &Cache{}}
+	spec := Spec{Patterns: []string{"**"}}
+	before := scanOne(t, s, spec)
+	writeTree(t, root, map[string]string{".sysinit/state.db": "2", ".sysinit/new": "n"})
+	after := scanOne(t, s, spec)
+	if before.Digest != after.Digest || !slices.Equal(paths(after), []string{"a"}) {
+		t.Errorf("state changes leaked into the inputs: %q", paths(after))
+	}
+}
+
+// TestSameSizeEdits: content edits that keep the size, with and without
+// restoring the mtime, seen by a warm cache.
+func TestSameSizeEdits(t *testing.T) {
+	for _, restoreMtime := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "touch -r"}[restoreMtime], func(t *testing.T) {
+			root := t.TempDir()
+			p := filepath.Join(root, "f")
+			writeTree(t, root, map[string]string{"f": "aaaa"})
+			old := time.Now().Add(-time.Hour).Truncate(time.Second)
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+			// The cache was built long ago: the racy rule has nothing to say,
+			// only the stat key can catch the edit.
+			s := &Scanner{Root: root, Cache: &Cache{}, now: laterClock(time.Hour)}
+			spec := Spec{Patterns: []string{"**"}}
+			before := scanOne(t, s, spec)
+			if s.Cache.Len() != 1 {
+				t.Fatalf("cache has %d entries, want 1", s.Cache.Len())
+			}
+			// Let the coarse kernel clock that stamps ctime tick.
+			time.Sleep(20 * time.Millisecond)
+			if err := os.WriteFile(p, []byte("bbbb"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if restoreMtime {
+				if err := os.Chtimes(p, old, old); err != nil {
+					t.Fatal(err)
+				}
+			}
+			after := scanOne(t, s, spec)
+			requireChange(t, before, after, Change{"f", ChangeModified})
+			if s.hashed != 1 {
+				t.Errorf("hashed %d files, want 1", s.hashed)
+			}
+		})
+	}
+}
+
+// TestRacyFilesAreNotTrusted: a file modified within racyWindow of the scan
+// is hashed but not cached, so a same-size edit in the same timestamp tick
+// (which no stat field would show on a coarse filesystem) is still seen.
+func TestRacyFilesAreNotTrusted(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"fresh": "aaaa", "old": "old"})
+	past := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(root, "old"), past, past); err != nil {
+		t.Fatal(err)
+	}
+	// Pin "now" to the files' own time, as if the scan ran the instant after
+	// they were written; "old" has an old mtime but a fresh ctime, so it is
+	// racy too.
+	st, err := os.Stat(filepath.Join(root, "fresh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := st.ModTime()
+	s := &Scanner{Root: root, Cache: &Cache{}, now: func() time.Time { return clock }}
+	spec := Spec{Patterns: []string{"**"}}
+	first := scanOne(t, s, spec)
+	if s.hashed != 2 || s.Cache.Len() != 0 || s.Cache.Changed() {
+		t.Fatalf("first scan: hashed %d, cached %d, changed %v; want 2, 0, false", s.hashed, s.Cache.Len(), s.Cache.Changed())
+	}
+	// Still within the window: hashed again, still not cached.
+	clock = clock.Add(racyWindow - time.Millisecond)
+	scanOne(t, s, spec)
+	if s.hashed != 2 || s.Cache.Len() != 0 {
+		t.Fatalf("inside the window: hashed %d, cached %d; want 2, 0", s.hashed, s.Cache.Len())
+	}
+	// Past the window: cached, and trusted from then on.
+	clock = clock.Add(time.Hour)
+	second := scanOne(t, s, spec)
+	if s.hashed != 2 || s.Cache.Len() != 2 || !s.Cache.Changed() {
+		t.Fatalf("past the window: hashed %d, cached %d, changed %v; want 2, 2, true", s.hashed, s.Cache.Len(), s.Cache.Changed())
+	}
+	third := scanOne(t, s, spec)
+	if s.hashed != 0 {
+		t.Fatalf("trusted scan hashed %d files, want 0", s.hashed)
+	}
+	if first.Digest != second.Digest || second.Digest != third.Digest {
+		t.Error("digests differ between cold, racy and warm scans of the same tree")
+	}
+}
+
+// TestSameSecondEditRealClock: write, scan, rewrite with the same size at
+// once, scan: seen, whatever the timestamp granularity.
+func TestSameSecondEditRealClock(t *testing.T) {
+	root := t.TempDir()
+	p := filepath.Join(root, "f")
+	s := &Scanner{Root: root, Cache: &Cache{}}
+	spec := Spec{Patterns: []string{"f"}}
+	writeTree(t, root, map[string]string{"f": "v1"})
+	fi, _ := os.Stat(p)
+	before := scanOne(t, s, spec)
+	if err := os.WriteFile(p, []byte("v2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	requireChange(t, before, scanOne(t, s, spec), Change{"f", ChangeModified})
+}
+
+func TestColdAndWarmAgree(t *testing.T) {
+	root := t.TempDir()
+	if err := treegen.Generate(root, 800); err != nil {
+		t.Fatal(err)
+	}
+	specs := []Spec{
+		{Patterns: []string{"**"}},
+		{Patterns: []string{"modules/**"}},
+		{Patterns: []string{"**/*.conf"}},
+		{Patterns: []string{"scripts/**", "!scripts/*.tmp"}, Files: []string{"flake.lock", "nope"}},
+	}
+	scan := func(s *Scanner) []*Manifest {
+		t.Helper()
+		ms, err := s.Scan(context.Background(), specs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ms
+	}
+	cold := scan(&Scanner{Root: root, workers: 1})
+	c := &Cache{}
+	warmer := &Scanner{Root: root, Cache: c, now: laterClock(time.Hour)}
+	scan(warmer)
+	data, err := c.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadCache(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm := &Scanner{Root: root, Cache: loaded, workers: 5, now: laterClock(time.Hour)}
+	got := scan(warm)
+	if warm.hashed != 0 || loaded.Changed() {
+		t.Errorf("warm scan hashed %d files, changed %v; want 0, false", warm.hashed, loaded.Changed())
+	}
+	for i := range specs {
+		if cold[i].Digest != got[i].Digest || !slices.Equal(cold[i].Entries, got[i].Entries) {
+			t.Errorf("spec %d: cold and warm manifests differ: %v", i, Diff(cold[i], got[i]))
+		}
+	}
+}
+
+// TestCacheAcrossSpecs: a scan of some specs keeps the cache entries of
+// others, and drops entries of its own files that are gone.
+func TestCacheAcrossSpecs(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"a/1": "1", "a/2": "2", "b/1": "1", "b/2": "2"})
+	c := &Cache{}
+	s := &Scanner{Root: root, Cache: c, now: laterClock(time.Hour)}
+	a, b := Spec{Patterns: []string{"a/**"}}, Spec{Patterns: []string{"b/**"}}
+	if _, err := s.Scan(context.Background(), []Spec{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Len() != 4 {
+		t.Fatalf("cache has %d entries, want 4", c.Len())
+	}
+	c.changed = false
+	scanOne(t, s, a)
+	if c.Len() != 4 || c.Changed() || s.hashed != 0 {
+		t.Errorf("scan of a alone: %d entries, changed %v, hashed %d; want 4, false, 0", c.Len(), c.Changed(), s.hashed)
+	}
+	if err := os.Remove(filepath.Join(root, "a/2")); err != nil {
+		t.Fatal(err)
+	}
+	scanOne(t, s, a)
+	if c.Len() != 3 || !c.Changed() {
+		t.Errorf("after removing a/2: %d entries, changed %v; want 3, true", c.Len(), c.Changed())
+	}
+	scanOne(t, s, b)
+	if s.hashed != 0 {
+		t.Errorf("b's entries were lost: hashed %d", s.hashed)
+	}
+}
+
+func TestCacheRoundTripAndCorruption(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"x": "x", "y/z": "z", "l": "->x"})
+	c := &Cache{}
+	s := &Scanner{Root: root, Cache: c, now: laterClock(time.Hour)}
+	scanOne(t, s, Spec{Patterns: []string{"**"}})
+	data, err := c.MarshalBinary()
+	if err != nil || len(data) == 0 {
+		t.Fatalf("MarshalBinary: %d bytes, %v", len(data), err)
+	}
+	got, err := LoadCache(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < c.Len(); i++ {
+		if got.path(i) != c.path(i) || got.stat(i) != c.stat(i) || got.hash(i) != c.hash(i) {
+			t.Errorf("record %d differs after a round trip", i)
+		}
+	}
+	if again, _ := got.MarshalBinary(); !bytes.Equal(again, data) {
+		t.Error("re-marshalled cache differs")
+	}
+	if empty, err := LoadCache(nil); err != nil || empty.Len() != 0 {
+		t.Errorf("LoadCache(nil) = %d entries, %v", empty.Len(), err)
+	}
+	corrupt := map[string][]byte{
+		"truncated":     data[:len(data)-1],
+		"header only":   data[:cacheHeader],
+		"wrong magic":   append([]byte("XXXXXXXX"), data[8:]...),
+		"newer version": append(append([]byte(cacheMagic[:7]), 2), data[8:]...),
+		"trailing byte": append(slices.Clone(data), 0),
+		"garbage":       []byte("not a cache at all, but long enough"),
+	}
+	for i := 8; i < len(data); i += 7 {
+		flipped := slices.Clone(data)
+		flipped[i] ^= 0x10
+		corrupt["flip "+string(rune('0'+i%10))+"@"+strings.Repeat("|", i/7)] = flipped
+	}
+	for name, d := range corrupt {
+		if _, err := LoadCache(d); err == nil {
+			t.Errorf("%s: LoadCache accepted corrupt data", name)
+		}
+	}
+}
+
+// TestUnreadable: a file or directory the scan cannot read fails the scan
+// instead of dropping out of the input set. Permissions do not stop root, so
+// as root the check runs in a child process as nobody.
+func TestUnreadable(t *testing.T) {
+	base, err := os.MkdirTemp("", "fp-unreadable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(filepath.Join(base, "closed"), 0o755); _ = os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeTree(t, base, map[string]string{"ok": "ok", "secret": "s", "closed/x": "x"})
+	// A cache built while everything was readable must not paper over it.
+	cache := &Cache{}
+	scanOne(t, &Scanner{Root: base, Cache: cache, now: laterClock(time.Hour)}, Spec{Patterns: []string{"**"}})
+	cacheData, err := cache.MarshalBinary()
+	if err != nil || cache.Len() != 3 {
+		t.Fatalf("building the cache: %d entries, %v", cache.Len(), err)
+	}
+	cacheFile := base + ".cache"
+	if err := os.WriteFile(cacheFile, cacheData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(cacheFile) })
+	if err := os.Chmod(filepath.Join(base, "secret"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(base, "closed"), 0); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ name, pattern, cache string }{
+		{"file", "secret", ""},
+		{"directory", "closed/**", ""},
+		{"file, warm cache", "secret", cacheFile},
+		{"directory, warm cache", "closed/**", cacheFile},
+	}
+	if os.Geteuid() != 0 {
+		for _, c := range cases {
+			if err := unreadableScan(base, c.pattern, c.cache); err == nil {
+				t.Errorf("%s: Scan succeeded on an unreadable input", c.name)
+			}
+		}
+		return
+	}
+	// The test binary's own directory is closed to nobody: run a copy.
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := base + ".test"
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(bin) })
+	for _, c := range cases {
+		name := c.name
+		cmd := exec.Command(bin, "-test.run=^TestUnreadableHelper$", "-test.v")
+		cmd.Env = append(os.Environ(), "FP_UNREADABLE_ROOT="+base, "FP_UNREADABLE_PATTERN="+c.pattern, "FP_UNREADABLE_CACHE="+c.cache)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", name, err, out)
+		} else if !strings.Contains(string(out), "permission denied") || !strings.Contains(string(out), "--- PASS: TestUnreadableHelper") {
+			t.Errorf("%s: helper did not report the error:\n%s", name, out)
+		} else {
+			t.Logf("%s: %s", name, bytes.TrimSpace(out))
+		}
+	}
+}
+
+// TestUnreadableHelper is TestUnreadable's child process.
+func TestUnreadableHelper(t *testing.T) {
+	root := os.Getenv("FP_UNREADABLE_ROOT")
+	if root == "" {
+		t.Skip("helper process for TestUnreadable; runs only when it sets FP_UNREADABLE_ROOT")
+	}
+	err := unreadableScan(root, os.Getenv("FP_UNREADABLE_PATTERN"), os.Getenv("FP_UNREADABLE_CACHE"))
+	if err == nil {
+		t.Fatal("Scan succeeded on an unreadable input")
+	}
+	if !errors.Is(err, os.ErrPermission) {
+		t.Fatalf("got %v, want a permission error", err)
+	}
+	t.Log(err)
+}
+
+func unreadableScan(root, pattern, cacheFile string) error {
+	s := &Scanner{Root: root, now: laterClock(time.Hour)}
+	if cacheFile != "" {
+		data, err := os.ReadFile(cacheFile)
+		if err != nil {
+			return err
+		}
+		if s.Cache, err = LoadCache(data); err != nil {
+			return err
+		}
+	}
+	_, err := s.Scan(context.Background(), []Spec{{Patterns: []string{pattern}}})
+	return err
+}
+
+// TestCacheDropsIgnored: entries cached before a path became ignored are
+// dropped, not carried forever.
+func TestCacheDropsIgnored(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"a": "a", "state/x": "x"})
+	c := &Cache{}
+	spec := Spec{Patterns: []string{"a"}}
+	scanOne(t, &Scanner{Root: root, Cache: c, now: laterClock(time.Hour)}, Spec{Patterns: []string{"**"}})
+	scanOne(t, &Scanner{Root: root, Cache: c, now: laterClock(time.Hour)}, spec)
+	if c.Len() != 2 {
+		t.Fatalf("out-of-scope entry should be kept: %d entries", c.Len())
+	}
+	scanOne(t, &Scanner{Root: root, Cache: c, Ignore: []string{filepath.Join(root, "state")}, now: laterClock(time.Hour)}, spec)
+	if c.Len() != 1 || c.path(0) != "a" {
+		t.Errorf("ignored entry kept: %d entries", c.Len())
+	}
+}
+
+// countdownCtx reports cancellation after its Err has been asked n times, to
+// stop a scan in the middle of its walk or its hashing.
+type countdownCtx struct {
+	context.Context
+	n atomic.Int64
+}
+
+func (c *countdownCtx) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestCancelMidScan: a scan stopped part way returns the cancellation, and
+// leaves no directory open.
+func TestCancelMidScan(t *testing.T) {
+	if _, err := os.ReadDir("/proc/self/fd"); err != nil {
+		t.Skip("needs /proc/self/fd to count open files:", err)
+	}
+	root := t.TempDir()
+	if err := treegen.Generate(root, 300); err != nil {
+		t.Fatal(err)
+	}
+	openFDs := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	before := openFDs()
+	for _, after := range []int64{1, 3, 10, 30, 60, 100} {
+		ctx := &countdownCtx{Context: context.Background()}
+		ctx.n.Store(after)
+		// Cold, so cancellation can land in the walk or in the hashing.
+		_, err := (&Scanner{Root: root, Cache: &Cache{}}).Scan(ctx, []Spec{{Patterns: []string{"**"}}, {Files: []string{"flake.lock"}}})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancel after %d checks: got %v, want context.Canceled", after, err)
+		}
+	}
+	if _, err := (&Scanner{Root: root}).Scan(context.Background(), []Spec{{Patterns: []string{"**"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := openFDs(); got != before {
+		t.Errorf("%d open files after scans, %d before", got, before)
+	}
+}
