@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/sysinit/sysinit/internal/brew"
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/fingerprint"
@@ -37,6 +38,7 @@ type session struct {
 func registry() step.Registry {
 	r := step.Core()
 	nix.Register(r)
+	brew.Register(r)
 	return r
 }
 

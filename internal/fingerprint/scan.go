@@ -35,6 +35,12 @@ type Spec struct {
 	// are not included). A path below a symlink counts as missing: symlinks
 	// are never followed.
 	Files []string
+	// Root, when set and not the Scanner's, is the absolute directory this
+	// spec's paths are relative to: a flake whose git repository starts
+	// above the config directory, say. Such specs are walked on their own,
+	// without the stat cache (whose entries are keyed by paths relative to
+	// the Scanner root), so every file of theirs is hashed on each scan.
+	Root string
 }
 
 // Scanner computes manifests of files below Root. A Scanner, like its Cache,
@@ -73,13 +79,32 @@ const maxSpecsPerWalk = 64
 // bad pattern, a cancelled ctx — fails the whole scan: a partial manifest
 // could hide a change. If s.Cache is set, Scan reuses and updates it.
 func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
-	out := make([]*Manifest, 0, len(specs))
-	for start := 0; start < len(specs); start += maxSpecsPerWalk {
-		ms, err := s.scanChunk(ctx, specs[start:min(start+maxSpecsPerWalk, len(specs))])
+	out := make([]*Manifest, len(specs))
+	var own []Spec
+	var ownAt []int
+	for i, sp := range specs {
+		if sp.Root == "" || filepath.Clean(sp.Root) == filepath.Clean(s.Root) {
+			own, ownAt = append(own, sp), append(ownAt, i)
+			continue
+		}
+		other := &Scanner{Root: sp.Root, Ignore: s.Ignore, workers: s.workers, now: s.now}
+		sp.Root = ""
+		ms, err := other.scanChunk(ctx, []Spec{sp})
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ms...)
+		out[i] = ms[0]
+		s.hashed += other.hashed
+	}
+	for start := 0; start < len(own); start += maxSpecsPerWalk {
+		end := min(start+maxSpecsPerWalk, len(own))
+		ms, err := s.scanChunk(ctx, own[start:end])
+		if err != nil {
+			return nil, err
+		}
+		for j, m := range ms {
+			out[ownAt[start+j]] = m
+		}
 	}
 	return out, nil
 }

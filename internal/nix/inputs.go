@@ -64,14 +64,15 @@ func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec,
 	if err != nil {
 		return spec, err
 	}
-	relDir, err := relSlash(cfgDir, ref.dir)
-	if err != nil {
-		return spec, err
-	}
-	if outside(relDir) {
-		return spec, &OutsideError{Dir: cfgDir, Path: ref.dir}
-	}
 	if !src.inGit {
+		relDir, err := relSlash(cfgDir, ref.dir)
+		if err != nil {
+			return spec, err
+		}
+		if outside(relDir) {
+			// Nix copies the whole directory: fingerprint it from there.
+			return fingerprint.Spec{Root: ref.dir, Patterns: []string{"**"}}, nil
+		}
 		spec.Patterns = append([]string{globUnder(relDir)}, extra...)
 		return spec, nil
 	}
@@ -94,52 +95,40 @@ func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec,
 	if err != nil {
 		return spec, err
 	}
-	// Repository paths become config-relative: below a repository inside
-	// the config dir they gain its prefix; in a repository that starts
-	// above the config dir they must lie under it.
-	var addPrefix, cutPrefix string
+	flakeDir, err := relSlash(src.repo.root, ref.dir)
+	if err != nil {
+		return spec, err
+	}
+	files := make([]string, 0, len(tracked)+2)
+	files = append(files, tracked...)
+	files = append(files, path.Join(flakeDir, "flake.nix"), path.Join(flakeDir, "flake.lock"))
 	switch {
 	case relRoot == ".":
 	case outside(relRoot):
+		// The repository starts above the config directory: its paths
+		// are relative to its own root, and so must the extra patterns be.
 		down, err := relSlash(src.repo.root, cfgDir)
-		if err != nil || outside(down) {
-			return spec, &OutsideError{Dir: cfgDir, Path: src.repo.root}
+		if err != nil {
+			return spec, err
 		}
-		cutPrefix = down + "/"
-	default:
-		addPrefix = relRoot + "/"
-	}
-	files := make([]string, 0, len(tracked)+2)
-	for _, f := range tracked {
-		switch {
-		case addPrefix != "":
-			f = addPrefix + f
-		case cutPrefix != "":
-			rest, ok := strings.CutPrefix(f, cutPrefix)
-			if !ok {
-				return spec, &OutsideError{Dir: cfgDir, Path: filepath.Join(src.repo.root, filepath.FromSlash(f))}
+		spec.Root = src.repo.root
+		spec.Patterns = nil
+		for _, p := range extra {
+			if rest, ok := strings.CutPrefix(p, "!"); ok {
+				spec.Patterns = append(spec.Patterns, "!"+path.Join(down, rest))
+			} else {
+				spec.Patterns = append(spec.Patterns, path.Join(down, p))
 			}
-			f = rest
 		}
-		files = append(files, f)
+	default:
+		// A repository inside the config directory: its paths gain its prefix.
+		for i, f := range files {
+			files[i] = relRoot + "/" + f
+		}
 	}
-	files = append(files, path.Join(relDir, "flake.nix"), path.Join(relDir, "flake.lock"))
 	sort.Strings(files)
 	spec.Files = dedupSorted(files)
 	return spec, nil
-}
-
-// OutsideError is a flake that sees files outside the config directory
-// (its git repository starts above it). Input sets are relative to the
-// config directory, so sysinit cannot fingerprint them and the step runs
-// every time.
-type OutsideError struct {
-	Dir  string // the config directory
-	Path string // a file or directory nix sees, outside Dir
-}
-
-func (e *OutsideError) Error() string {
-	return fmt.Sprintf("nix sees %s, outside the config directory %s, which sysinit cannot fingerprint; put sysinit.toml at the root of the flake's git repository", e.Path, e.Dir)
 }
 
 func outside(rel string) bool { return rel == ".." || strings.HasPrefix(rel, "../") }

@@ -487,7 +487,15 @@ func TestInputsNotInGit(t *testing.T) {
 			t.Errorf("%s: %+v", flake, spec)
 		}
 	}
-	for _, flake := range []string{"github:me/cfg#x", "git+file://" + dir + "?rev=abc#x", "../elsewhere#x"} {
+	// A flake directory beside the config directory is fingerprinted from there.
+	ref, err := parseFlakeRef("../elsewhere#x", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec, err := flakeInputs(cfg.Dir, ref, nil); err != nil || spec.Root != filepath.Join(filepath.Dir(dir), "elsewhere") || !slices.Equal(spec.Patterns, []string{"**"}) {
+		t.Errorf("../elsewhere#x: %+v, %v", spec, err)
+	}
+	for _, flake := range []string{"github:me/cfg#x", "git+file://" + dir + "?rev=abc#x"} {
 		ref, err := parseFlakeRef(flake, dir)
 		if err != nil {
 			t.Fatal(err)
@@ -498,8 +506,9 @@ func TestInputsNotInGit(t *testing.T) {
 	}
 }
 
-// TestInputsRepoAboveConfig: tracked files outside the config directory
-// cannot be fingerprinted yet, which must be an error, not a silent gap.
+// TestInputsRepoAboveConfig: a flake whose git repository starts above
+// the config directory is fingerprinted from the repository's root, with
+// the extra patterns moved there too.
 func TestInputsRepoAboveConfig(t *testing.T) {
 	requireGit(t)
 	gitEnv(t)
@@ -509,15 +518,17 @@ func TestInputsRepoAboveConfig(t *testing.T) {
 	git(t, root, "init", "-q")
 	git(t, root, "add", "-A")
 	ref, _ := parseFlakeRef(".#x", filepath.Join(root, "nix"))
-	_, err := flakeInputs(filepath.Join(root, "nix"), ref, nil)
-	var oe *OutsideError
-	if !errors.As(err, &oe) {
-		t.Fatalf("err = %v, want an OutsideError", err)
+	spec, err := flakeInputs(filepath.Join(root, "nix"), ref, []string{"secrets/**", "!secrets/*.tmp"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// All tracked files under the config dir: fine.
-	git(t, root, "rm", "-q", "--cached", "dotfiles/init.lua")
-	spec, err := flakeInputs(filepath.Join(root, "nix"), ref, nil)
-	if err != nil || !slices.Equal(spec.Files, []string{"flake.lock", "flake.nix"}) {
-		t.Errorf("spec = %+v, %v", spec, err)
+	if spec.Root != root {
+		t.Errorf("root = %q, want %q", spec.Root, root)
+	}
+	if want := []string{"dotfiles/init.lua", "nix/flake.lock", "nix/flake.nix"}; !slices.Equal(spec.Files, want) {
+		t.Errorf("files = %v, want %v", spec.Files, want)
+	}
+	if want := []string{"nix/secrets/**", "!nix/secrets/*.tmp"}; !slices.Equal(spec.Patterns, want) {
+		t.Errorf("patterns = %v, want %v", spec.Patterns, want)
 	}
 }

@@ -82,11 +82,7 @@ func (f *File) Definition() []string {
 }
 
 func (f *File) Inputs(context.Context) (fingerprint.Spec, error) {
-	rel, err := filepath.Rel(f.dir, f.source)
-	if err != nil {
-		return fingerprint.Spec{}, err
-	}
-	return fingerprint.Spec{Files: []string{filepath.ToSlash(rel)}, Patterns: f.s.Inputs}, nil
+	return FileSpec(f.dir, f.source, f.s.Inputs)
 }
 
 // token is the destination's content hash and permission bits.

@@ -8,7 +8,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
@@ -139,4 +141,23 @@ func key(line string) string {
 // the runner obtains a sudo ticket once, before anything starts.
 type Elevated interface {
 	NeedsSudo() bool
+}
+
+// FileSpec is the input set of a step built around one file (a file step's
+// source, a Brewfile) plus the step's own patterns. A file outside the
+// config directory is fingerprinted from its own directory; patterns cannot
+// be added to it then, since they are relative to the config directory.
+func FileSpec(cfgDir, file string, patterns []string) (fingerprint.Spec, error) {
+	rel, err := filepath.Rel(cfgDir, file)
+	if err != nil {
+		return fingerprint.Spec{}, fmt.Errorf("locating %s: %w", file, err)
+	}
+	rel = filepath.ToSlash(rel)
+	if rel != ".." && !strings.HasPrefix(rel, "../") {
+		return fingerprint.Spec{Files: []string{rel}, Patterns: patterns}, nil
+	}
+	if len(patterns) > 0 {
+		return fingerprint.Spec{}, fmt.Errorf("%s is outside %s, so `inputs` (relative to it) cannot be added to it; move the file into the repository", file, cfgDir)
+	}
+	return fingerprint.Spec{Root: filepath.Dir(file), Files: []string{filepath.Base(file)}}, nil
 }

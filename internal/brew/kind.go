@@ -1,0 +1,502 @@
+// Package brew is Homebrew for sysinit: the Brewfile parser and the
+// brew-bundle step kind, which costs nothing when neither the Brewfile nor
+// Homebrew's installed set changed.
+//
+// The kind decides from files alone: the Brewfile is an input, and the
+// probe lists Cellar, Caskroom and Library/Taps under the prefix. No brew
+// process starts unless one of them changed, the Brewfile computes
+// something (then `brew bundle check` decides), or `brew update` is due by
+// the age of FETCH_HEAD. Only formulae, casks and taps are probed: a
+// vscode, mas, go, cargo, npm, uv, flatpak or whalebrew entry removed by
+// hand outside Homebrew is not seen until something else changes.
+package brew
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/fingerprint"
+	"github.com/sysinit/sysinit/internal/step"
+)
+
+// StepKind is the name of the step kind.
+const StepKind = "brew-bundle"
+
+// Register adds the brew-bundle kind to r.
+func Register(r step.Registry) { r[StepKind] = New }
+
+// geteuid is a seam: tests run as root here, and must still check both
+// sides of the never-as-root rule.
+var geteuid = os.Geteuid
+
+// ErrRoot is returned when sysinit runs as root without sudo: brew refuses
+// root, and there is no user to run it as.
+var ErrRoot = errors.New("brew refuses to run as root; run sysinit as your user")
+
+// Bundle is a brew-bundle step.
+type Bundle struct {
+	s        *config.Step
+	env      *step.Env
+	cfgDir   string
+	dir      string // where brew runs
+	brewfile string // absolute
+	home     *install
+	findErr  error
+	geteuid  func() int
+	now      func() time.Time
+
+	mu     sync.Mutex
+	parsed struct { // the last parse, by content
+		src []byte
+		bf  *Brewfile
+		err error
+	}
+}
+
+// New builds a brew-bundle step. A missing Homebrew is not an error here —
+// the step may be for another OS — but Probe and Run report it.
+func New(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
+	switch s.Cleanup {
+	case "", "none", "check", "uninstall", "zap":
+	default:
+		return nil, fmt.Errorf("cleanup = %q: want none, check, uninstall or zap", s.Cleanup)
+	}
+	name := s.Brewfile
+	if name == "" {
+		name = "Brewfile"
+	}
+	b := &Bundle{
+		s:        s,
+		env:      env,
+		cfgDir:   cfg.Dir,
+		dir:      filepath.Join(cfg.Dir, s.Dir),
+		brewfile: cfg.Path(name),
+		geteuid:  geteuid,
+		now:      time.Now,
+	}
+	prefix := s.Prefix
+	if prefix != "" && !filepath.IsAbs(prefix) {
+		p, err := expandHome(prefix, env.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		prefix = cfg.Path(p)
+	}
+	b.home, b.findErr = locate(prefix, env.Getenv, env.LookPath, standardPrefixes)
+	return b, nil
+}
+
+func expandHome(p string, getenv func(string) string) (string, error) {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p, nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		return "", fmt.Errorf("prefix %q: $HOME is not set", p)
+	}
+	return filepath.Join(home, p[1:]), nil
+}
+
+func (b *Bundle) relBrewfile() string {
+	rel, err := filepath.Rel(b.cfgDir, b.brewfile)
+	if err != nil {
+		return b.brewfile
+	}
+	return filepath.ToSlash(rel)
+}
+
+// parse reads the Brewfile. Definition and Probe both need it in one
+// plan; the second parse is skipped when the bytes are the same.
+func (b *Bundle) parse() (*Brewfile, error) {
+	src, err := os.ReadFile(b.brewfile)
+	if err != nil {
+		return nil, fmt.Errorf("reading Brewfile: %w", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.parsed.bf != nil || b.parsed.err != nil {
+		if bytes.Equal(b.parsed.src, src) {
+			return b.parsed.bf, b.parsed.err
+		}
+	}
+	bf, err := Parse(b.relBrewfile(), bytes.NewReader(src))
+	b.parsed.src, b.parsed.bf, b.parsed.err = src, bf, err
+	return bf, err
+}
+
+// Definition is everything but the Brewfile's content that decides what
+// the step does.
+func (b *Bundle) Definition() []string {
+	var l step.Lines
+	l.Add("kind", StepKind)
+	l.Add("brewfile", b.relBrewfile())
+	brew := ""
+	if b.home != nil {
+		brew = b.home.brew
+	}
+	l.Add("brew", brew)
+	l.Add("dir", b.s.Dir)
+	l.Add("cleanup", b.cleanup())
+	l.Add("upgrade", strconv.FormatBool(b.s.Upgrade))
+	l.Add("update-every", b.s.UpdateEvery.String())
+	for _, kv := range step.Environ(b.s.Env) {
+		l.Add("env", kv)
+	}
+	// A parse error is not reported here: Probe reports it, and the step
+	// runs.
+	if bf, err := b.parse(); err == nil && bf.IsDynamic() {
+		l.Add("dynamic", "true")
+	}
+	return l.Sorted()
+}
+
+func (b *Bundle) cleanup() string {
+	if b.s.Cleanup == "" {
+		return "none"
+	}
+	return b.s.Cleanup
+}
+
+// Inputs are the Brewfile and any extra globs.
+func (b *Bundle) Inputs(context.Context) (fingerprint.Spec, error) {
+	return step.FileSpec(b.cfgDir, b.brewfile, b.s.Inputs)
+}
+
+// Updates is true: `refresh --update` runs `brew update` now.
+func (b *Bundle) Updates() bool { return true }
+
+// Probe compares Homebrew's installed set with the one the last success
+// recorded, and says when the Brewfile is dynamic or `brew update` is due.
+// It reads files only.
+func (b *Bundle) Probe(_ context.Context, token string) (string, error) {
+	if b.findErr != nil {
+		return "", b.findErr
+	}
+	bf, err := b.parse()
+	if err != nil {
+		return "", err
+	}
+	cur, err := b.home.listing()
+	if err != nil {
+		return "", err
+	}
+	var drift []string
+	if cur != token {
+		drift = append(drift, describeChange(token, cur))
+	}
+	if bf.IsDynamic() {
+		d := bf.Dynamic[0]
+		drift = append(drift, fmt.Sprintf("dynamic Brewfile (line %d: %s): brew bundle check decides", d.Line, d.Text))
+	}
+	due, why, err := b.home.updateDue(b.s.UpdateEvery, b.now())
+	if err != nil {
+		return "", err
+	}
+	if due {
+		drift = append(drift, why)
+	}
+	return strings.Join(drift, "; "), nil
+}
+
+// runAs says whom brew runs as: "" for the current user, SUDO_USER under
+// sudo. Plain root is refused.
+func (b *Bundle) runAs() (string, error) {
+	if b.geteuid() != 0 {
+		return "", nil
+	}
+	if u := b.env.Getenv("SUDO_USER"); u != "" && u != "root" {
+		return u, nil
+	}
+	return "", ErrRoot
+}
+
+// Run brings Homebrew in line with the Brewfile:
+//
+//	brew update                                       when due, or --update
+//	brew bundle check --no-upgrade --file=BREWFILE    exit 1: something is missing
+//	brew bundle install --no-upgrade --file=BREWFILE  only then
+//	brew bundle cleanup --file=BREWFILE               cleanup = "check" (exit 1 is a report)
+//	brew bundle cleanup --force --file=BREWFILE       cleanup = "uninstall"
+//	brew bundle cleanup --force --zap --file=BREWFILE cleanup = "zap"
+//
+// With upgrade = true, check drops --no-upgrade (so outdated counts as
+// missing) and install gets --upgrade. Every brew runs with
+// HOMEBREW_NO_AUTO_UPDATE=1, and as SUDO_USER when sysinit runs under sudo.
+// The token is the installed set as listed after all of it.
+func (b *Bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, error) {
+	if b.findErr != nil {
+		return step.Outcome{}, b.findErr
+	}
+	user, err := b.runAs()
+	if err != nil {
+		return step.Outcome{}, err
+	}
+	due, _, err := b.home.updateDue(b.s.UpdateEvery, b.now())
+	if err != nil {
+		return step.Outcome{}, err
+	}
+	progress := rc.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	r := &brewRun{b: b, ctx: ctx, out: rc.Out, user: user}
+	var notes []string
+
+	if due || rc.Update {
+		progress("brew update")
+		if err := r.run(nil, "update"); err != nil {
+			return step.Outcome{}, fmt.Errorf("brew update: %w", err)
+		}
+		notes = append(notes, "brew updated")
+	}
+
+	file := "--file=" + b.brewfile
+	checkArgs := []string{"bundle", "check", "--no-upgrade", file}
+	installArgs := []string{"bundle", "install", "--no-upgrade", file}
+	if b.s.Upgrade {
+		// check then also reports outdated dependencies, so that install
+		// upgrades them.
+		checkArgs = []string{"bundle", "check", file}
+		installArgs = []string{"bundle", "install", "--upgrade", file}
+	}
+	progress("brew bundle check")
+	var checked bundleOutput
+	err = r.run(&checked, checkArgs...)
+	switch {
+	case err == nil:
+		notes = append(notes, "all installed; nothing to do")
+	case reported(err, checked.isUnsatisfied()) && ctx.Err() == nil:
+		progress("brew bundle install")
+		var got bundleOutput
+		if err := r.run(&got, installArgs...); err != nil {
+			return step.Outcome{}, fmt.Errorf("brew bundle install: %w", err)
+		}
+		notes = append(notes, got.installNote())
+	default:
+		return step.Outcome{}, fmt.Errorf("brew bundle check: %w", err)
+	}
+
+	switch b.cleanup() {
+	case "check":
+		progress("brew bundle cleanup")
+		var got bundleOutput
+		err := r.run(&got, "bundle", "cleanup", file)
+		switch {
+		case err == nil:
+		case reported(err, got.wouldRemove()) && ctx.Err() == nil:
+			// Exit 1 means "something would be removed": a report, not a
+			// failure.
+			notes = append(notes, got.wouldNote())
+		default:
+			return step.Outcome{}, fmt.Errorf("brew bundle cleanup: %w", err)
+		}
+	case "uninstall", "zap":
+		progress("brew bundle cleanup")
+		args := []string{"bundle", "cleanup", "--force", file}
+		if b.cleanup() == "zap" {
+			args = []string{"bundle", "cleanup", "--force", "--zap", file}
+		}
+		var got bundleOutput
+		if err := r.run(&got, args...); err != nil {
+			return step.Outcome{}, fmt.Errorf("brew bundle cleanup: %w", err)
+		}
+		if n := got.removedNote(); n != "" {
+			notes = append(notes, n)
+		}
+	}
+
+	tok, err := b.home.listing()
+	if err != nil {
+		return step.Outcome{}, err
+	}
+	return step.Outcome{Token: tok, Note: strings.Join(notes, "; ")}, nil
+}
+
+// reported tells the exit 1 by which check and cleanup report ("something
+// is missing", "something would be removed") from brew failing, which also
+// exits 1 but says "Error: …" (as when it refuses root). said is whether
+// the output held the report itself.
+func reported(err error, said bool) bool {
+	var xe *command.ExitError
+	if !errors.As(err, &xe) || xe.Code != 1 {
+		return false
+	}
+	if said {
+		return true
+	}
+	for _, l := range xe.Tail {
+		if strings.HasPrefix(stripANSI(l), "Error:") {
+			return false
+		}
+	}
+	return true
+}
+
+// brewRun starts brew processes for one Run.
+type brewRun struct {
+	b    *Bundle
+	ctx  context.Context
+	out  io.Writer
+	user string
+}
+
+func (r *brewRun) run(collect *bundleOutput, args ...string) error {
+	env := append(step.Environ(r.b.s.Env), "HOMEBREW_NO_AUTO_UPDATE=1")
+	out := r.out
+	if out == nil {
+		out = io.Discard
+	}
+	if collect != nil {
+		out = io.MultiWriter(out, collect)
+	}
+	// Both streams go to the log and to the collector, which like rc.Out
+	// takes writes from two goroutines.
+	return r.b.env.Exec.Run(r.ctx, &command.Cmd{
+		Argv:   append([]string{r.b.home.brew}, args...),
+		Dir:    r.b.dir,
+		Env:    env,
+		Stdout: out,
+		Stderr: out,
+		AsUser: r.user,
+	})
+}
+
+// bundleOutput keeps what brew bundle said it did, line by line.
+type bundleOutput struct {
+	mu        sync.Mutex
+	part      []byte
+	installed []string // Installing/Upgrading/Tapping NAME
+	would     []string // cleanup: "formula x", "cask y", "tap z"
+	section   string
+	removed   []string // cleanup --force: "Uninstalled 2 formulae"
+	// unsatisfied: check said it cannot satisfy the Brewfile.
+	unsatisfied bool
+}
+
+func (o *bundleOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.part = append(o.part, p...)
+	for {
+		i := bytes.IndexByte(o.part, '\n')
+		if i < 0 {
+			break
+		}
+		o.line(strings.TrimRight(string(o.part[:i]), "\r"))
+		o.part = o.part[i+1:]
+	}
+	return len(p), nil
+}
+
+var wouldSections = map[string]string{
+	"Would uninstall casks:":             "cask",
+	"Would uninstall formulae:":          "formula",
+	"Would untap:":                       "tap",
+	"Would uninstall VSCode extensions:": "vscode",
+}
+
+func (o *bundleOutput) line(l string) {
+	l = stripANSI(l)
+	if strings.HasPrefix(l, "brew bundle can't satisfy your Brewfile's dependencies") {
+		o.unsatisfied = true
+		return
+	}
+	for _, verb := range []struct{ prefix, format string }{{"Installing ", "%s"}, {"Upgrading ", "%s (upgraded)"}, {"Tapping ", "tap %s"}} {
+		if name, ok := strings.CutPrefix(l, verb.prefix); ok && name != "" && !strings.Contains(name, " ") {
+			o.installed = append(o.installed, fmt.Sprintf(verb.format, name))
+			return
+		}
+	}
+	if kind, ok := wouldSections[l]; ok {
+		o.section = kind
+		return
+	}
+	if strings.HasPrefix(l, "Would ") || strings.HasPrefix(l, "Run `brew bundle cleanup") {
+		o.section = ""
+		return
+	}
+	if strings.HasPrefix(l, "Uninstalled ") || strings.HasPrefix(l, "Untapping ") {
+		o.removed = append(o.removed, strings.TrimSuffix(l, "..."))
+		return
+	}
+	if o.section != "" {
+		for _, name := range strings.Fields(l) {
+			o.would = append(o.would, o.section+" "+name)
+		}
+	}
+}
+
+func stripANSI(s string) string {
+	if !strings.Contains(s, "\x1b[") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
+			j := i + 2
+			for j < len(s) && (s[j] < '@' || s[j] > '~') {
+				j++
+			}
+			i = j
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func listNote(prefix string, items []string) string {
+	const show = 5
+	s := strings.Join(items[:min(show, len(items))], ", ")
+	if len(items) > show {
+		s += fmt.Sprintf(", and %d more", len(items)-show)
+	}
+	return fmt.Sprintf("%s %d: %s", prefix, len(items), s)
+}
+
+func (o *bundleOutput) isUnsatisfied() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.unsatisfied
+}
+
+func (o *bundleOutput) wouldRemove() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.would) > 0
+}
+
+func (o *bundleOutput) installNote() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.installed) == 0 {
+		return "brew bundle install ran"
+	}
+	return listNote("installed", o.installed)
+}
+
+func (o *bundleOutput) wouldNote() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.would) == 0 {
+		return "cleanup would remove something (see the log)"
+	}
+	return listNote("cleanup would remove", o.would)
+}
+
+func (o *bundleOutput) removedNote() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return strings.Join(o.removed, ", ")
+}

@@ -1,0 +1,756 @@
+package brew
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/step"
+)
+
+// countingRunner runs programs for real and counts them, so that a test
+// can say "no process at all", not only "no brew".
+type countingRunner struct {
+	inner command.Runner
+	n     atomic.Int64
+}
+
+func (c *countingRunner) Run(ctx context.Context, cmd *command.Cmd) error {
+	c.n.Add(1)
+	return c.inner.Run(ctx, cmd)
+}
+
+// fixture is a config directory with a Brewfile, a Homebrew prefix holding
+// the stand-in brew, and a brew-bundle step over them.
+type fixture struct {
+	t      *testing.T
+	dir    string // the config directory
+	prefix string
+	log    string
+	env    map[string]string // what the step sees through Getenv
+	runner *countingRunner
+	cfg    *config.Config
+	s      *config.Step
+	b      *Bundle
+	out    syncBuffer
+	euid   int
+}
+
+// syncBuffer is a bytes.Buffer for stdout and stderr at once, as the
+// runner's step output is.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
+
+const baseBrewfile = `tap "user/tools"
+brew "wget"
+brew "jq", args: ["with-oniguruma"]
+cask "firefox", greedy: true
+`
+
+func newFixture(t *testing.T, brewfile string, layout string, mod func(*config.Step)) *fixture {
+	t.Helper()
+	f := &fixture{t: t, dir: t.TempDir(), env: map[string]string{}, euid: 501}
+	f.prefix = filepath.Join(t.TempDir(), "homebrew")
+	if layout == "intel" {
+		// /usr/local: the repository is a subdirectory of the prefix.
+		if err := os.MkdirAll(filepath.Join(f.prefix, "Homebrew", ".git"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.installStandIn(filepath.Join(f.prefix, "bin", "brew"))
+	f.log = filepath.Join(t.TempDir(), "brew.log")
+	f.writeBrewfile(brewfile)
+	f.cfg = &config.Config{Dir: f.dir, File: filepath.Join(f.dir, "sysinit.toml")}
+	f.s = &config.Step{
+		Name: "brew", Kind: StepKind, Brewfile: "Brewfile", Cleanup: "none", Prefix: f.prefix,
+		// The tests run as root here; the stand-in brew refuses root
+		// unless told otherwise, as the real one does.
+		Env: map[string]string{"BREW_LOG": f.log, "BREW_ALLOW_ROOT": "1"},
+	}
+	if mod != nil {
+		mod(f.s)
+	}
+	f.runner = &countingRunner{inner: command.Exec{}}
+	f.rebuild()
+	return f
+}
+
+func (f *fixture) installStandIn(dst string) {
+	f.t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", "bin", "brew"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, src, 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// rebuild makes the step again, as a new sysinit invocation would.
+func (f *fixture) rebuild() {
+	f.t.Helper()
+	env := &step.Env{Exec: f.runner, Getenv: func(k string) string { return f.env[k] }, LookPath: exec.LookPath}
+	st, err := New(f.cfg, f.s, env)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.b = st.(*Bundle)
+	f.b.geteuid = func() int { return f.euid }
+}
+
+func (f *fixture) writeBrewfile(content string) {
+	f.t.Helper()
+	if err := os.WriteFile(filepath.Join(f.dir, "Brewfile"), []byte(content), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// calls returns the argv of every brew process so far, with the config
+// directory written as $DIR.
+func (f *fixture) calls() []string {
+	f.t.Helper()
+	data, err := os.ReadFile(f.log)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if l != "" {
+			out = append(out, strings.ReplaceAll(l, f.dir, "$DIR"))
+		}
+	}
+	return out
+}
+
+// brew runs the stand-in directly, as a user at a shell would.
+func (f *fixture) brew(args ...string) {
+	f.t.Helper()
+	cmd := exec.Command(filepath.Join(f.prefix, "bin", "brew"), args...)
+	cmd.Env = append(os.Environ(), "BREW_ALLOW_ROOT=1", "HOMEBREW_NO_AUTO_UPDATE=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		f.t.Fatalf("brew %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func (f *fixture) run(update bool) (step.Outcome, error) {
+	f.t.Helper()
+	f.out.Reset()
+	return f.b.Run(context.Background(), &step.RunContext{Out: &f.out, Progress: func(string) {}, Update: update})
+}
+
+func (f *fixture) mustRun(update bool) step.Outcome {
+	f.t.Helper()
+	o, err := f.run(update)
+	if err != nil {
+		f.t.Fatalf("Run: %v\n%s", err, f.out.String())
+	}
+	return o
+}
+
+func (f *fixture) probe(token string) string {
+	f.t.Helper()
+	drift, err := f.b.Probe(context.Background(), token)
+	if err != nil {
+		f.t.Fatalf("Probe: %v", err)
+	}
+	return drift
+}
+
+func (f *fixture) exists(rel string) bool {
+	_, err := os.Stat(filepath.Join(f.prefix, rel))
+	return err == nil
+}
+
+func wantCalls(t *testing.T, got, want []string) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("brew calls:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+}
+
+// TestNoChange: after a success, nothing changed means Probe finds no
+// drift and starts no process at all.
+func TestNoChange(t *testing.T) {
+	f := newFixture(t, baseBrewfile, "", nil)
+	o := f.mustRun(false)
+	wantCalls(t, f.calls(), []string{
+		"brew bundle check --no-upgrade --file=$DIR/Brewfile",
+		"brew bundle install --no-upgrade --file=$DIR/Brewfile",
+	})
+	if o.Note != "installed 4: tap user/tools, wget, jq, firefox" {
+		t.Errorf("note %q", o.Note)
+	}
+	for _, p := range []string{"Cellar/wget/1.0", "Cellar/jq/1.0", "Caskroom/firefox/1.0", "Library/Taps/user/homebrew-tools"} {
+		if !f.exists(p) {
+			t.Errorf("%s not installed", p)
+		}
+	}
+	procs := f.runner.n.Load()
+	calls := len(f.calls())
+	f.rebuild()
+	if d := f.probe(o.Token); d != "" {
+		t.Errorf("drift %q right after a success", d)
+	}
+	if n := f.runner.n.Load(); n != procs {
+		t.Errorf("Probe started %d processes", n-procs)
+	}
+	if n := len(f.calls()); n != calls {
+		t.Errorf("Probe ran brew %d times", n-calls)
+	}
+	// A forced run finds everything installed: check only.
+	o2 := f.mustRun(false)
+	wantCalls(t, f.calls()[calls:], []string{"brew bundle check --no-upgrade --file=$DIR/Brewfile"})
+	if o2.Note != "all installed; nothing to do" || o2.Token != o.Token {
+		t.Errorf("second run: note %q, token changed: %v", o2.Note, o2.Token != o.Token)
+	}
+}
+
+// TestBrewfileEdit: a new line means check, then install of only what is
+// missing.
+func TestBrewfileEdit(t *testing.T) {
+	f := newFixture(t, baseBrewfile, "", nil)
+	f.mustRun(false)
+	n := len(f.calls())
+	f.writeBrewfile(baseBrewfile + "brew \"ripgrep\"\n")
+	o := f.mustRun(false)
+	wantCalls(t, f.calls()[n:], []string{
+		"brew bundle check --no-upgrade --file=$DIR/Brewfile",
+		"brew bundle install --no-upgrade --file=$DIR/Brewfile",
+	})
+	if o.Note != "installed 1: ripgrep" {
+		t.Errorf("note %q", o.Note)
+	}
+	for _, line := range []string{"Using wget", "Using firefox", "Installing ripgrep"} {
+		if !strings.Contains(f.out.String(), line+"\n") {
+			t.Errorf("output lacks %q:\n%s", line, f.out.String())
+		}
+	}
+	if d := f.probe(o.Token); d != "" {
+		t.Errorf("drift %q after the install", d)
+	}
+}
+
+// TestManualChange: brew install/uninstall/upgrade outside sysinit is drift.
+func TestManualChange(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(f *fixture)
+		want   string
+	}{
+		{"uninstall", func(f *fixture) { f.brew("uninstall", "wget") },
+			"Homebrew's installed set changed outside sysinit (0 added, 1 removed: -formula wget)"},
+		{"install", func(f *fixture) { f.brew("install", "htop"); f.brew("install", "--cask", "slack") },
+			"Homebrew's installed set changed outside sysinit (2 added, 0 removed: +cask slack, +formula htop)"},
+		{"untap", func(f *fixture) { f.brew("untap", "user/tools") },
+			"Homebrew's installed set changed outside sysinit (0 added, 1 removed: -tap user/tools)"},
+		{"upgrade", func(f *fixture) {
+			// A new version directory; its time is set apart from the
+			// install's, as minutes of brew upgrade would.
+			if err := os.Mkdir(filepath.Join(f.prefix, "Cellar", "jq", "1.1"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			later := time.Now().Add(time.Minute)
+			if err := os.Chtimes(filepath.Join(f.prefix, "Cellar", "jq"), later, later); err != nil {
+				t.Fatal(err)
+			}
+		}, "Homebrew's installed set changed outside sysinit (0 added, 0 removed, 1 changed: ~formula jq)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, baseBrewfile, "", nil)
+			o := f.mustRun(false)
+			tt.change(f)
+			n := len(f.calls())
+			if got := f.probe(o.Token); got != tt.want {
+				t.Errorf("drift %q\nwant %q", got, tt.want)
+			}
+			// The run that follows repairs what the Brewfile needs.
+			o = f.mustRun(false)
+			if tt.name == "uninstall" && (!f.exists("Cellar/wget") || o.Note != "installed 1: wget") {
+				t.Errorf("wget not reinstalled; note %q", o.Note)
+			}
+			if got := f.probe(o.Token); got != "" {
+				t.Errorf("drift %q after the repair", got)
+			}
+			if len(f.calls()) == n {
+				t.Error("the repair started no brew")
+			}
+		})
+	}
+}
+
+// TestUpdateEvery: brew update runs only when FETCH_HEAD is older than
+// update-every (or missing), or with --update.
+func TestUpdateEvery(t *testing.T) {
+	for _, layout := range []string{"apple-silicon", "intel"} {
+		t.Run(layout, func(t *testing.T) {
+			f := newFixture(t, baseBrewfile, layout, func(s *config.Step) { s.UpdateEvery = 24 * time.Hour })
+			fetchHead := filepath.Join(f.prefix, ".git", "FETCH_HEAD")
+			if layout == "intel" {
+				fetchHead = filepath.Join(f.prefix, "Homebrew", ".git", "FETCH_HEAD")
+			}
+			if got := f.probe(""); !strings.Contains(got, "brew update due: never fetched") {
+				t.Errorf("drift %q before any fetch", got)
+			}
+			o := f.mustRun(false)
+			wantCalls(t, f.calls(), []string{
+				"brew update",
+				"brew bundle check --no-upgrade --file=$DIR/Brewfile",
+				"brew bundle install --no-upgrade --file=$DIR/Brewfile",
+			})
+			if !strings.HasPrefix(o.Note, "brew updated; ") {
+				t.Errorf("note %q", o.Note)
+			}
+			if _, err := os.Stat(fetchHead); err != nil {
+				t.Fatalf("the stand-in's update did not touch %s: %v", fetchHead, err)
+			}
+			if got := f.probe(o.Token); got != "" {
+				t.Errorf("drift %q right after an update", got)
+			}
+
+			// Fresh FETCH_HEAD: a forced run does not update.
+			n := len(f.calls())
+			f.mustRun(false)
+			wantCalls(t, f.calls()[n:], []string{"brew bundle check --no-upgrade --file=$DIR/Brewfile"})
+
+			// 3 days old: due.
+			old := time.Now().Add(-72*time.Hour - time.Minute)
+			if err := os.Chtimes(fetchHead, old, old); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.probe(o.Token); got != "brew update due: last fetched 3d ago" {
+				t.Errorf("drift %q", got)
+			}
+			n = len(f.calls())
+			f.mustRun(false)
+			wantCalls(t, f.calls()[n:], []string{"brew update", "brew bundle check --no-upgrade --file=$DIR/Brewfile"})
+
+			// 23 hours old: not yet.
+			old = time.Now().Add(-23 * time.Hour)
+			if err := os.Chtimes(fetchHead, old, old); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.probe(o.Token); got != "" {
+				t.Errorf("drift %q at 23h of 24h", got)
+			}
+			// --update forces it.
+			n = len(f.calls())
+			f.mustRun(true)
+			wantCalls(t, f.calls()[n:], []string{"brew update", "brew bundle check --no-upgrade --file=$DIR/Brewfile"})
+		})
+	}
+}
+
+func TestNoUpdateEvery(t *testing.T) {
+	f := newFixture(t, baseBrewfile, "", nil)
+	o := f.mustRun(false)
+	if slices.Contains(f.calls(), "brew update") {
+		t.Errorf("brew update ran without update-every: %q", f.calls())
+	}
+	if got := f.probe(o.Token); got != "" {
+		t.Errorf("drift %q with no FETCH_HEAD and no update-every", got)
+	}
+	if !f.b.Updates() {
+		t.Error("Updates() = false; --update could not force brew update")
+	}
+}
+
+// TestNoAutoUpdate: every brew sysinit starts has HOMEBREW_NO_AUTO_UPDATE
+// set; the stand-in logs an automatic update otherwise.
+func TestNoAutoUpdate(t *testing.T) {
+	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Cleanup = "uninstall"; s.UpdateEvery = time.Hour })
+	f.mustRun(true)
+	for _, c := range f.calls() {
+		if strings.Contains(c, "--auto-update") {
+			t.Errorf("brew updated itself: %q", f.calls())
+		}
+	}
+	// The user's env cannot turn it back on.
+	f.s.Env["HOMEBREW_NO_AUTO_UPDATE"] = ""
+	f.rebuild()
+	f.writeBrewfile(baseBrewfile + "brew \"fd\"\n")
+	f.mustRun(false)
+	for _, c := range f.calls() {
+		if strings.Contains(c, "--auto-update") {
+			t.Errorf("brew updated itself with HOMEBREW_NO_AUTO_UPDATE=\"\" in env: %q", f.calls())
+		}
+	}
+}
+
+// TestDynamic: a Brewfile that computes can never be skipped by the probe
+// alone.
+func TestDynamic(t *testing.T) {
+	src := "brew \"wget\"\nif OS.mac?\n  cask \"iterm2\"\nend\n"
+	f := newFixture(t, src, "", nil)
+	if !slices.Contains(f.b.Definition(), "dynamic=true") {
+		t.Errorf("definition lacks dynamic=true: %q", f.b.Definition())
+	}
+	o := f.mustRun(false)
+	const want = "dynamic Brewfile (line 2: if OS.mac?): brew bundle check decides"
+	for i := 0; i < 2; i++ {
+		if got := f.probe(o.Token); got != want {
+			t.Errorf("drift %q, want %q", got, want)
+		}
+		n := len(f.calls())
+		o = f.mustRun(false)
+		// The stand-in counts lines inside conditionals: all installed.
+		wantCalls(t, f.calls()[n:], []string{"brew bundle check --no-upgrade --file=$DIR/Brewfile"})
+		if o.Note != "all installed; nothing to do" {
+			t.Errorf("note %q", o.Note)
+		}
+	}
+	f.writeBrewfile("brew \"wget\"\n")
+	if slices.Contains(f.b.Definition(), "dynamic=true") {
+		t.Error("definition says dynamic for a static Brewfile")
+	}
+}
+
+// TestNeverAsRoot: brew never runs as root — as SUDO_USER under sudo,
+// refused as plain root.
+func TestNeverAsRoot(t *testing.T) {
+	t.Run("plain root", func(t *testing.T) {
+		for _, sudoUser := range []string{"", "root"} {
+			f := newFixture(t, baseBrewfile, "", nil)
+			f.euid = 0
+			f.env["SUDO_USER"] = sudoUser
+			f.rebuild()
+			_, err := f.run(false)
+			if !errors.Is(err, ErrRoot) || err.Error() != "brew refuses to run as root; run sysinit as your user" {
+				t.Errorf("SUDO_USER=%q: error %v", sudoUser, err)
+			}
+			if n := f.runner.n.Load(); n != 0 {
+				t.Errorf("SUDO_USER=%q: %d processes started", sudoUser, n)
+			}
+		}
+	})
+	t.Run("under sudo", func(t *testing.T) {
+		bin, err := filepath.Abs(filepath.Join("testdata", "bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The stand-in sudo is found on PATH by the real command runner.
+		t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+		f := newFixture(t, baseBrewfile, "", func(s *config.Step) {
+			// The stand-in brew refuses uid 0; only the stand-in sudo's
+			// "dropped privileges" let it run.
+			s.Env = map[string]string{"BREW_LOG": "", "BREW_EUID": "0"}
+			s.Cleanup = "check"
+		})
+		t.Setenv("BREW_LOG", f.log) // for the stand-in sudo
+		f.s.Env["BREW_LOG"] = f.log
+		f.euid = 0
+		f.env["SUDO_USER"] = "alice"
+		f.rebuild()
+		o := f.mustRun(false)
+		file := "--file=$DIR/Brewfile"
+		env := "env BREW_EUID=0 BREW_LOG=" + f.log + " HOMEBREW_NO_AUTO_UPDATE=1 " + filepath.Join(f.prefix, "bin", "brew")
+		wantCalls(t, f.calls(), []string{
+			"sudo -n -H -u alice -- " + env + " bundle check --no-upgrade " + file,
+			"[alice] brew bundle check --no-upgrade " + file,
+			"sudo -n -H -u alice -- " + env + " bundle install --no-upgrade " + file,
+			"[alice] brew bundle install --no-upgrade " + file,
+			"sudo -n -H -u alice -- " + env + " bundle cleanup " + file,
+			"[alice] brew bundle cleanup " + file,
+		})
+		if d := f.probe(o.Token); d != "" {
+			t.Errorf("drift %q", d)
+		}
+	})
+	t.Run("brew itself refuses root", func(t *testing.T) {
+		// sysinit believes it is not root, but brew finds uid 0: the
+		// stand-in fails as the real brew does, and the step fails.
+		f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Env = map[string]string{"BREW_EUID": "0"} })
+		_, err := f.run(false)
+		var xe *command.ExitError
+		if !errors.As(err, &xe) || xe.Code != 1 || !strings.Contains(strings.Join(xe.Tail, "\n"), "Running Homebrew as root is extremely dangerous") {
+			t.Errorf("error %v", err)
+		}
+		if !strings.HasPrefix(err.Error(), "brew bundle check: ") {
+			t.Errorf("error %q does not say which brew failed", err)
+		}
+	})
+}
+
+// TestCleanup: the argv of each cleanup mode, and check never failing the
+// run.
+func TestCleanup(t *testing.T) {
+	tests := []struct {
+		cleanup  string
+		call     string
+		note     string
+		htopLeft bool
+	}{
+		{"none", "", "all installed; nothing to do", true},
+		{"check", "brew bundle cleanup --file=$DIR/Brewfile", "all installed; nothing to do; cleanup would remove 2: cask slack, formula htop", true},
+		{"uninstall", "brew bundle cleanup --force --file=$DIR/Brewfile", "all installed; nothing to do; Uninstalled 1 cask, Uninstalled 1 formula", false},
+		{"zap", "brew bundle cleanup --force --zap --file=$DIR/Brewfile", "all installed; nothing to do; Uninstalled 1 cask, Uninstalled 1 formula", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cleanup, func(t *testing.T) {
+			f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Cleanup = tt.cleanup })
+			f.brew("bundle", "install", "--file="+filepath.Join(f.dir, "Brewfile"))
+			f.brew("install", "htop")
+			f.brew("install", "--cask", "slack")
+			n := len(f.calls())
+			o := f.mustRun(false)
+			want := []string{"brew bundle check --no-upgrade --file=$DIR/Brewfile"}
+			if tt.call != "" {
+				want = append(want, tt.call)
+			}
+			wantCalls(t, f.calls()[n:], want)
+			if o.Note != tt.note {
+				t.Errorf("note %q\nwant %q", o.Note, tt.note)
+			}
+			if f.exists("Cellar/htop") != tt.htopLeft {
+				t.Errorf("htop installed: %v", f.exists("Cellar/htop"))
+			}
+			if d := f.probe(o.Token); d != "" {
+				t.Errorf("drift %q after cleanup", d)
+			}
+		})
+	}
+}
+
+func TestUpgrade(t *testing.T) {
+	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Upgrade = true })
+	f.mustRun(false)
+	wantCalls(t, f.calls(), []string{
+		"brew bundle check --file=$DIR/Brewfile",
+		"brew bundle install --upgrade --file=$DIR/Brewfile",
+	})
+}
+
+// TestRunFailure: a failed install is an error naming the command, and
+// leaves no token.
+func TestRunFailure(t *testing.T) {
+	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Env["BREW_FAIL"] = "jq" })
+	o, err := f.run(false)
+	var xe *command.ExitError
+	if !errors.As(err, &xe) || xe.Code != 1 || !strings.HasPrefix(err.Error(), "brew bundle install: ") {
+		t.Fatalf("error %v", err)
+	}
+	if o.Token != "" {
+		t.Errorf("token %q after a failure", o.Token)
+	}
+	if !strings.Contains(strings.Join(xe.Tail, "\n"), "`brew bundle` failed! 1 Brewfile dependency failed to install") {
+		t.Errorf("tail %q", xe.Tail)
+	}
+}
+
+func TestCanceled(t *testing.T) {
+	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Env["BREW_CHECK_DELAY"] = "5" })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := f.b.Run(ctx, &step.RunContext{Out: &f.out, Progress: func(string) {}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %v, want the deadline", err)
+	}
+	if slices.ContainsFunc(f.calls(), func(c string) bool { return strings.Contains(c, "install") }) {
+		t.Errorf("a killed check was taken as unsatisfied: %q", f.calls())
+	}
+}
+
+func TestProbeErrors(t *testing.T) {
+	t.Run("no brew", func(t *testing.T) {
+		f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Prefix = t.TempDir() })
+		_, err := f.b.Probe(context.Background(), "")
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("Probe error %v", err)
+		}
+		if _, err := f.run(false); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Run error %v", err)
+		}
+	})
+	t.Run("bad Brewfile", func(t *testing.T) {
+		f := newFixture(t, "brew \"wget\"\nbrew \"jq\n", "", nil)
+		_, err := f.b.Probe(context.Background(), "")
+		if err == nil || err.Error() != "Brewfile:2: unterminated string: a quote is missing" {
+			t.Errorf("Probe error %v", err)
+		}
+		if slices.Contains(f.b.Definition(), "dynamic=true") {
+			t.Error("an unreadable Brewfile called dynamic")
+		}
+	})
+	t.Run("missing Brewfile", func(t *testing.T) {
+		f := newFixture(t, baseBrewfile, "", nil)
+		os.Remove(filepath.Join(f.dir, "Brewfile"))
+		if _, err := f.b.Probe(context.Background(), ""); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Probe error %v", err)
+		}
+	})
+	t.Run("unreadable Cellar", func(t *testing.T) {
+		f := newFixture(t, baseBrewfile, "", nil)
+		// A file where the Cellar directory should be.
+		if err := os.WriteFile(filepath.Join(f.prefix, "Cellar"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.b.Probe(context.Background(), ""); err == nil || !strings.Contains(err.Error(), "listing ") {
+			t.Errorf("Probe error %v", err)
+		}
+	})
+}
+
+func TestDefinition(t *testing.T) {
+	f := newFixture(t, baseBrewfile, "", func(s *config.Step) {
+		s.Env = map[string]string{"B": "2", "A": "1"}
+		s.UpdateEvery = 24 * time.Hour
+		s.Cleanup = "zap"
+	})
+	want := []string{
+		"brew=" + filepath.Join(f.prefix, "bin", "brew"),
+		"brewfile=Brewfile",
+		"cleanup=zap",
+		"dir=",
+		"env=A=1",
+		"env=B=2",
+		"kind=brew-bundle",
+		"update-every=24h0m0s",
+		"upgrade=false",
+	}
+	if got := f.b.Definition(); !reflect.DeepEqual(got, want) {
+		t.Errorf("definition:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+	// Every field of the definition changes it.
+	base := strings.Join(f.b.Definition(), "\n")
+	for name, mod := range map[string]func(s *config.Step){
+		"cleanup":      func(s *config.Step) { s.Cleanup = "check" },
+		"upgrade":      func(s *config.Step) { s.Upgrade = true },
+		"update-every": func(s *config.Step) { s.UpdateEvery = time.Hour },
+		"env":          func(s *config.Step) { s.Env = map[string]string{"A": "1", "B": "3"} },
+		"brewfile":     func(s *config.Step) { s.Brewfile = "other/Brewfile" },
+	} {
+		s := *f.s
+		mod(&s)
+		st, err := New(f.cfg, &s, &step.Env{Exec: f.runner, Getenv: os.Getenv, LookPath: exec.LookPath})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(st.Definition(), "\n") == base {
+			t.Errorf("changing %s leaves the definition alone", name)
+		}
+	}
+}
+
+func TestInputs(t *testing.T) {
+	f := newFixture(t, baseBrewfile, "", func(s *config.Step) {
+		s.Brewfile = "brew/Brewfile"
+		s.Inputs = []string{"brew/*.rb", "!brew/tmp.rb"}
+	})
+	spec, err := f.b.Inputs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(spec.Files, []string{"brew/Brewfile"}) || !reflect.DeepEqual(spec.Patterns, []string{"brew/*.rb", "!brew/tmp.rb"}) {
+		t.Errorf("spec %+v", spec)
+	}
+}
+
+func TestNewRejectsBadCleanup(t *testing.T) {
+	_, err := New(&config.Config{Dir: t.TempDir()}, &config.Step{Cleanup: "force"}, &step.Env{Getenv: os.Getenv, LookPath: exec.LookPath})
+	if err == nil || !strings.Contains(err.Error(), `cleanup = "force"`) {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestRegister(t *testing.T) {
+	r := step.Registry{}
+	Register(r)
+	if r[StepKind] == nil {
+		t.Fatal("brew-bundle not registered")
+	}
+}
+
+func TestReported(t *testing.T) {
+	exit := func(code int, tail ...string) error {
+		return &command.ExitError{Argv: []string{"brew"}, Code: code, Tail: tail}
+	}
+	tests := []struct {
+		name string
+		err  error
+		said bool
+		want bool
+	}{
+		{"report in output", exit(1), true, true},
+		{"exit 1, no error line", exit(1, "Satisfy missing dependencies with `brew bundle install`."), false, true},
+		{"brew error", exit(1, "Error: Running Homebrew as root is extremely dangerous and no longer supported."), false, false},
+		{"colored brew error", exit(1, "\x1b[31mError:\x1b[0m No Brewfile found"), false, false},
+		{"exit 2", exit(2), true, false},
+		{"killed", exit(-1), true, false},
+		{"not found", &command.NotFoundError{Name: "brew"}, true, false},
+		{"wrapped", fmt.Errorf("running: %w", exit(1)), true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := reported(tt.err, tt.said); got != tt.want {
+				t.Errorf("reported = %v", got)
+			}
+		})
+	}
+}
+
+func TestBundleOutput(t *testing.T) {
+	var o bundleOutput
+	// Written in odd pieces, as pipes deliver it.
+	out := "Tapping user/tools\nUsing wget\n\x1b[32mInstalling\x1b[0m jq\nUpgrading fire" +
+		"fox\nWould uninstall casks:\nslack\nWould uninstall formulae:\nhtop   tree\nWould `brew cleanup`:\n" +
+		"Removing: /cache/x... (1MB)\nRun `brew bundle cleanup --force` to make these changes.\n" +
+		"brew bundle can't satisfy your Brewfile's dependencies.\nUninstalled 2 formulae\nUntapping a/b...\npartial"
+	for i := 0; i < len(out); i += 7 {
+		o.Write([]byte(out[i:min(i+7, len(out))]))
+	}
+	if got := o.installNote(); got != "installed 3: tap user/tools, jq, firefox (upgraded)" {
+		t.Errorf("install note %q", got)
+	}
+	if got := o.wouldNote(); got != "cleanup would remove 3: cask slack, formula htop, formula tree" {
+		t.Errorf("would note %q", got)
+	}
+	if got := o.removedNote(); got != "Uninstalled 2 formulae, Untapping a/b" {
+		t.Errorf("removed note %q", got)
+	}
+	if !o.isUnsatisfied() || !o.wouldRemove() {
+		t.Error("report lines not seen")
+	}
+	var empty bundleOutput
+	if empty.installNote() != "brew bundle install ran" || empty.wouldNote() != "cleanup would remove something (see the log)" || empty.isUnsatisfied() {
+		t.Error("notes of an empty output")
+	}
+}

@@ -1,0 +1,52 @@
+package step
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestFileSpec(t *testing.T) {
+	tests := []struct {
+		name, file string
+		patterns   []string
+		wantFiles  []string
+		wantRoot   string
+		wantErr    string
+	}{
+		{"inside", "/repo/Brewfile", []string{"x/**"}, []string{"Brewfile"}, "", ""},
+		{"nested", "/repo/etc/nix.conf", nil, []string{"etc/nix.conf"}, "", ""},
+		{"outside", "/shared/Brewfile", nil, []string{"Brewfile"}, "/shared", ""},
+		{"outside with patterns", "/shared/Brewfile", []string{"x/**"}, nil, "", "outside /repo"},
+		{"dotdot-named file inside", "/repo/..hidden", nil, []string{"..hidden"}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec, err := FileSpec("/repo", tt.file, tt.patterns)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(spec.Files, tt.wantFiles) || spec.Root != tt.wantRoot || !slices.Equal(spec.Patterns, tt.patterns) {
+				t.Errorf("spec = %+v", spec)
+			}
+		})
+	}
+}
+
+func TestLinesSortedKeepsRepeatedKeysInOrder(t *testing.T) {
+	var l Lines
+	l.Add("run", "x")
+	l.Add("env", "B=2")
+	l.Add("env", "A=1")
+	l.Add("dir", "")
+	want := []string{"dir=", "env=B=2", "env=A=1", "run=x"}
+	if got := l.Sorted(); !slices.Equal(got, want) {
+		t.Errorf("Sorted() = %v, want %v", got, want)
+	}
+}
