@@ -2,6 +2,7 @@ package brew
 
 import (
 	"bufio"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -131,4 +132,15 @@ func stripNixComments(line string, inComment *bool) string {
 		b.WriteByte(line[i])
 	}
 	return b.String()
+}
+
+// Advice warns when nix-darwin manages Homebrew too: then brew runs inside
+// activation (so it cannot run in parallel with the system step) and this
+// step repeats its work.
+func (b *Bundle) Advice() []string {
+	file, line, ok := ManagedByNixDarwin(b.cfgDir)
+	if !ok {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s:%d enables nix-darwin's Homebrew module: brew bundle then runs inside the system activation, serially; let this step own the Brewfile and drop homebrew.enable, or drop this step", file, line)}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/plan"
+	"github.com/sysinit/sysinit/internal/step"
 )
 
 type planOptions struct {
@@ -46,6 +47,7 @@ type jsonStep struct {
 	Action  string        `json:"action"` // run | skip
 	Reasons []plan.Reason `json:"reasons"`
 	Recheck bool          `json:"recheck,omitempty"`
+	Notes   []string      `json:"notes,omitempty"`
 }
 
 func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force, update bool) error {
@@ -65,7 +67,7 @@ func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force,
 	if o.json {
 		out := jsonPlan{Steps: []jsonStep{}}
 		for _, d := range p.Steps {
-			js := jsonStep{Name: d.Name, Action: "skip", Reasons: d.Reasons, Recheck: d.Recheck}
+			js := jsonStep{Name: d.Name, Action: "skip", Reasons: d.Reasons, Recheck: d.Recheck, Notes: advice(d)}
 			if d.Run {
 				js.Action = "run"
 			}
@@ -114,6 +116,9 @@ func printPlan(w io.Writer, p *plan.Plan) {
 		if d.Recheck {
 			fmt.Fprintf(tw, "\t\t(checked again after %s runs)\n", strings.Join(d.Config.After, ", "))
 		}
+		for _, n := range advice(d) {
+			fmt.Fprintf(tw, "\t\tnote: %s\n", n)
+		}
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d to run, %d up to date", run, skip)
@@ -121,6 +126,15 @@ func printPlan(w io.Writer, p *plan.Plan) {
 		fmt.Fprintf(w, ", %d not applicable", na)
 	}
 	fmt.Fprintln(w)
+}
+
+// advice is what a step says about the setup, for plan and why only (it
+// may read many files).
+func advice(d *plan.Decision) []string {
+	if a, ok := d.Step.(step.Advisor); ok && d.Applicable() {
+		return a.Advice()
+	}
+	return nil
 }
 
 func reasonText(r plan.Reason) string {

@@ -35,6 +35,10 @@ func TestScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	brewStandin, err := filepath.Abs("../brew/testdata/bin/brew")
+	if err != nil {
+		t.Fatal(err)
+	}
 	nixwrap, err := filepath.Abs("testdata/nixwrap")
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +74,10 @@ func TestScript(t *testing.T) {
 			for k, v := range map[string]string{"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"} {
 				env.Setenv(k, v)
 			}
+			// A Homebrew prefix holding the stand-in brew (it finds its
+			// prefix from where it is started, as brew does).
+			env.Setenv("BREW_STANDIN", brewStandin)
+			env.Setenv("BREW_LOG", filepath.Join(work, "brew.log"))
 			return os.MkdirAll(filepath.Join(work, "home"), 0o755)
 		},
 		Condition: func(cond string) (bool, error) {

@@ -62,6 +62,9 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 	if d.Recheck {
 		fmt.Fprintf(w, "  checked again after %s runs\n", strings.Join(d.Config.After, ", "))
 	}
+	for _, n := range advice(d) {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
 	return nil
 }
 

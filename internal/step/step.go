@@ -161,3 +161,9 @@ func FileSpec(cfgDir, file string, patterns []string) (fingerprint.Spec, error) 
 	}
 	return fingerprint.Spec{Root: filepath.Dir(file), Files: []string{filepath.Base(file)}}, nil
 }
+
+// Advisor is implemented by steps with advice about the setup that is too
+// costly to compute on every refresh: `plan` and `why` show it.
+type Advisor interface {
+	Advice() []string
+}
