@@ -39,6 +39,10 @@ func TestScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	migrateFixtures, err := filepath.Abs("../migrate/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
 	nixwrap, err := filepath.Abs("testdata/nixwrap")
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +52,8 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			work := env.WorkDir
+			// testscript's own bin dir (holding sysinit) comes first on PATH.
+			env.Setenv("SYSINIT_BIN_DIR", filepath.SplitList(env.Getenv("PATH"))[0])
 			env.Setenv("HOME", filepath.Join(work, "home"))
 			env.Setenv("XDG_CACHE_HOME", filepath.Join(work, "home/.cache"))
 			env.Setenv("XDG_STATE_HOME", filepath.Join(work, "home/.local/state"))
@@ -77,6 +83,7 @@ func TestScript(t *testing.T) {
 			// A Homebrew prefix holding the stand-in brew (it finds its
 			// prefix from where it is started, as brew does).
 			env.Setenv("BREW_STANDIN", brewStandin)
+			env.Setenv("MIGRATE_FIXTURES", migrateFixtures)
 			env.Setenv("BREW_LOG", filepath.Join(work, "brew.log"))
 			return os.MkdirAll(filepath.Join(work, "home"), 0o755)
 		},

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/migrate"
+)
+
+func (a *app) newMigrate() *cobra.Command {
+	o := migrate.Options{}
+	c := &cobra.Command{
+		Use:   "migrate",
+		Short: "Propose moving Homebrew packages to nixpkgs, verified for your platform",
+		Long: `migrate reads a Brewfile and proposes, for each entry, the nixpkgs attribute
+that replaces it — matched through a curated alias table, then by name
+against a package index — and a verdict: move, keep (with the reason), or
+check (low confidence). With nix installed, every proposal is evaluated on
+the target system (available, broken, unfree, platforms).
+
+--write writes the packages to move as a nix list (brew-migrated.nix) and
+trims them from the Brewfile, after a backup copy; afterwards, sysinit plan
+shows the steps the change will run.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runMigrate(cmd.Context(), o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Brewfile, "brewfile", "", "the Brewfile to read (default: the brew-bundle step's, or ./Brewfile)")
+	f.StringVar(&o.System, "system", "", "target `SYSTEM`, e.g. aarch64-darwin (default: this machine's)")
+	f.StringVar(&o.Nixpkgs, "nixpkgs", "", "nixpkgs flake `REF` (default: the one pinned in flake.lock, else nixpkgs)")
+	f.StringVar(&o.Index, "index", "", "package index `FILE`: `nix search nixpkgs --json ^` output or packages.json")
+	f.StringVar(&o.BrewInfo, "brew-info", "", "`FILE` with `brew info --json=v2` output, to match by homepage")
+	f.BoolVar(&o.AllowUnfree, "allow-unfree", false, "your nixpkgs config allows unfree packages: move them too")
+	f.BoolVar(&o.JSON, "json", false, "print the report as JSON")
+	f.BoolVar(&o.Write, "write", false, "write the nix list and the trimmed Brewfile")
+	f.StringVar(&o.NixFile, "nix-file", "", "where --write puts the nix list (default: brew-migrated.nix beside the Brewfile)")
+	f.StringVar(&o.Output, "output", "", "where --write puts the trimmed Brewfile (default: the Brewfile itself, after a backup)")
+	f.BoolVar(&o.Force, "force", false, "replace existing output files (a backup is kept)")
+	return c
+}
+
+func (a *app) runMigrate(ctx context.Context, o migrate.Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// The repo's config, when there is one, says where the Brewfile and
+	// flake.lock are.
+	var cfg *config.Config
+	if path, err := a.configPath(); err == nil {
+		if c, err := config.Load(path); err == nil {
+			cfg = c
+		}
+	}
+	if o.Brewfile == "" {
+		o.Brewfile = "Brewfile"
+		if cfg != nil {
+			o.Brewfile = filepath.Join(cfg.Dir, "Brewfile")
+			for _, s := range cfg.Steps {
+				if s.Kind == "brew-bundle" {
+					o.Brewfile = cfg.Path(s.Brewfile)
+					break
+				}
+			}
+		}
+	}
+	if cfg != nil && o.Nixpkgs == "" {
+		lock := filepath.Join(cfg.Dir, "flake.lock")
+		if _, err := os.Stat(lock); err == nil {
+			o.FlakeLock = lock
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	o.CacheDir = filepath.Join(a.xdgDir("XDG_CACHE_HOME", ".cache"), "sysinit")
+	_, err := migrate.Run(ctx, o, a.stdout, a.stderr)
+	return err
+}

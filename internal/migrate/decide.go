@@ -1,0 +1,212 @@
+package migrate
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The verdicts.
+const (
+	Move  = "move"  // nixpkgs has it for the system: drop it from the Brewfile
+	Keep  = "keep"  // it stays in Homebrew; the reason says why
+	Check = "check" // a person should look: the match or its verification is uncertain
+)
+
+// Result is the proposal for one Brewfile entry.
+type Result struct {
+	Entry
+	Attr    string // proposed nixpkgs attribute; "" when none
+	Match   string // MatchAlias, …; "" when nothing matched
+	Verdict string // Move, Keep or Check
+	Reason  string
+	Version string // the nixpkgs version, when known
+	Unfree  bool   // moving it needs allowUnfree
+}
+
+// verification is how an attribute's metadata was learnt.
+type verification int
+
+const (
+	unverified verification = iota
+	byNix                   // nix evaluated it for the system
+	byIndex                 // the index's recorded metadata (packages.json)
+)
+
+// decider turns a match and what nixpkgs says into a verdict.
+type decider struct {
+	system      string
+	allowUnfree bool
+	index       *Index // nil without one
+	how         verification
+	metas       map[string]*Meta // by attribute, when how != unverified
+	evalErrs    map[string]error // attributes whose evaluation failed alone
+	unverWhy    string           // why nothing was verified, for reasons
+}
+
+func (d *decider) decide(e Entry, c Candidate) Result {
+	r := Result{Entry: e, Attr: c.Attr, Match: c.Match}
+	set := func(v, why string, args ...any) Result {
+		r.Verdict, r.Reason = v, fmt.Sprintf(why, args...)
+		return r
+	}
+	switch e.Kind {
+	case "brew", "cask":
+	case "tap":
+		return set(Keep, "tap: a source of Homebrew packages, not a package")
+	case "mas":
+		return set(Keep, "Mac App Store app: only the App Store installs it")
+	case "vscode":
+		return set(Keep, "VS Code extension: not a Homebrew package")
+	default:
+		return set(Keep, "%s package: Homebrew installs it through %s, not migrated", e.Kind, e.Kind)
+	}
+	tap, _ := splitTap(e.Name)
+	if c.Attr == NoPackage {
+		r.Attr = ""
+		return set(Keep, "%s", c.Why)
+	}
+	if c.Attr == "" {
+		switch {
+		case tap != "" && d.index != nil:
+			return set(Keep, "formula from tap %s; nixpkgs has nothing by that name", tap)
+		case d.index == nil:
+			return set(Check, "no alias, and no package index to look it up in")
+		}
+		return set(Keep, "not in nixpkgs")
+	}
+
+	meta, how := d.metas[c.Attr], d.how
+	if how != unverified && meta == nil {
+		if err := d.evalErrs[c.Attr]; err != nil {
+			return set(Check, "could not evaluate %s: %v", c.Attr, err)
+		}
+		// The index knew nothing of an alias target and nix did not run.
+		how = unverified
+	}
+	if meta != nil {
+		r.Version = meta.Version
+		where := ""
+		if how == byIndex {
+			where = " (per the package index's metadata)"
+		}
+		switch {
+		case !meta.Found:
+			return set(Keep, "nixpkgs has no attribute %s", c.Attr)
+		case meta.EvalError:
+			return set(Check, "%s throws when evaluated: removed or renamed in this nixpkgs?", c.Attr)
+		case !meta.Derivation:
+			return set(Check, "%s is not a package (a set of packages or a function)", c.Attr)
+		}
+		ok, known := meta.Supports(d.system)
+		switch {
+		case !known:
+			return set(Check, "could not tell whether %s builds for %s: its platforms are patterns%s", c.Attr, d.system, where)
+		case !ok:
+			return set(Keep, "not available on %s (%s)%s", d.system, platformsText(meta), where)
+		case isTrue(meta.Broken):
+			return set(Keep, "marked broken on %s%s", d.system, where)
+		case isTrue(meta.Insecure):
+			return set(Keep, "marked insecure (known vulnerabilities)%s", where)
+		case isTrue(meta.Unfree) && !d.allowUnfree:
+			return set(Keep, "unfree: needs allowUnfree (pass --allow-unfree if your nixpkgs config sets it); not in the binary cache%s", where)
+		case meta.Available != nil && !*meta.Available && !isTrue(meta.Unfree):
+			return set(Keep, "nixpkgs marks it unavailable on %s (meta.available is false)%s", d.system, where)
+		}
+		r.Unfree = isTrue(meta.Unfree)
+	}
+
+	// It exists and, as far as is known, builds for the system. How sure
+	// is the match, and can the line be moved as it is?
+	var cautions []string
+	verdict := Move
+	caution := func(why string, args ...any) {
+		verdict = Check
+		cautions = append(cautions, fmt.Sprintf(why, args...))
+	}
+	why := c.Why
+	switch c.Match {
+	case MatchNormalised, MatchHomepage:
+		caution("matched by %s: confirm it is the same software", c.Why)
+		why = ""
+	case MatchExact:
+		if e.Kind == "cask" {
+			caution("a cask is an app; nixpkgs %s may be something else by the same name", c.Attr)
+			why = ""
+		}
+	}
+	if tap != "" && c.Match != MatchAlias {
+		caution("formula from tap %s: confirm nixpkgs %s is the same software", tap, c.Attr)
+	}
+	if meta == nil && d.index != nil && !strings.Contains(c.Attr, ".") {
+		if _, ok := d.index.Lookup(c.Attr); !ok {
+			// Only an alias gets here; nix search lists every top-level
+			// package whatever its platforms, so absence means absence.
+			return set(Keep, "the package index has no attribute %s", c.Attr)
+		}
+	}
+	if meta == nil {
+		if c.Match != MatchAlias || e.Kind == "cask" {
+			caution("not verified for %s: %s", d.system, d.unverWhy)
+		} else {
+			cautions = append(cautions, fmt.Sprintf("not verified for %s: %s", d.system, d.unverWhy))
+		}
+	}
+	if e.Kind == "cask" && strings.HasPrefix(nameOf(e.Name), "font-") {
+		caution("font: add it to fonts.packages, not a package list")
+	}
+	if len(e.Options) > 0 {
+		caution("options %s have no nix equivalent", strings.Join(e.Options, ", "))
+	}
+	if e.Conditional {
+		caution("installed only conditionally (line %d sits in a condition or loop)", e.Line)
+	}
+	if !e.Plain && verdict == Move {
+		caution("line %d holds more than this entry: move it by hand", e.Line)
+	}
+	if r.Unfree {
+		cautions = append(cautions, "unfree: needs allowUnfree; not in the binary cache")
+	}
+	parts := cautions
+	if verdict == Move {
+		var lead []string
+		if meta != nil {
+			avail := "available on " + d.system
+			if meta.Version != "" {
+				avail += " (" + meta.Version + ")"
+			}
+			lead = append(lead, avail)
+		}
+		if why != "" {
+			lead = append(lead, why)
+		}
+		parts = append(lead, cautions...)
+	}
+	if len(parts) == 0 {
+		parts = []string{"matched by " + matchLabels[c.Match]}
+	}
+	r.Verdict, r.Reason = verdict, strings.Join(parts, "; ")
+	return r
+}
+
+func nameOf(full string) string {
+	_, base := splitTap(full)
+	return base
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+func platformsText(m *Meta) string {
+	if len(m.Platforms) == 0 {
+		if len(m.BadPlatforms) > 0 {
+			return "bad platforms: " + strings.Join(m.BadPlatforms, ", ")
+		}
+		return "nixpkgs marks it unsupported"
+	}
+	const show = 4
+	ps := m.Platforms
+	s := strings.Join(ps[:min(show, len(ps))], ", ")
+	if len(ps) > show {
+		s += fmt.Sprintf(", +%d more", len(ps)-show)
+	}
+	return "platforms: " + s
+}

@@ -1,0 +1,286 @@
+// Package migrate proposes moving Homebrew packages to nixpkgs: it matches
+// each Brewfile entry to a nixpkgs attribute (a curated alias table, then a
+// package index), verifies the attribute on the target system with nix,
+// gives a verdict — move, keep or check — and, asked to, writes a nix
+// package list and a Brewfile without the moved lines.
+//
+// Everything runs through command.Runner; without nix, matching falls back
+// to the alias table and every other entry is marked "check".
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/sysinit/sysinit/internal/command"
+)
+
+// DefaultNixpkgs is the flake reference verified against when none is given.
+const DefaultNixpkgs = "nixpkgs"
+
+// Options are everything `sysinit migrate` takes.
+type Options struct {
+	Brewfile string // the Brewfile to read
+	System   string // target system, e.g. aarch64-darwin; "" = this machine's
+	Nixpkgs  string // flake reference of nixpkgs; "" = from FlakeLock, else DefaultNixpkgs
+	// FlakeLock is the configuration's flake.lock: when Nixpkgs is "", its
+	// "nixpkgs" input's locked revision is verified against, so verdicts
+	// hold for what the configuration will build. "" = none.
+	FlakeLock string
+	// Index is a package index file (nix search --json output or
+	// packages.json); "" = build one with nix search, cached in CacheDir.
+	Index string
+	// BrewInfo is the output of `brew info --json=v2 --installed` (or for
+	// named packages); its homepages allow matching by homepage when the
+	// index has homepages too (packages.json). "" = none.
+	BrewInfo    string
+	CacheDir    string // where built indexes are kept; "" = not cached
+	AllowUnfree bool   // the user's nixpkgs config allows unfree packages
+	JSON        bool   // print the JSON report instead of the table
+
+	Write bool // write the nix list and the trimmed Brewfile
+	// NixFile is where the nix list goes; "" = brew-migrated.nix beside
+	// the Brewfile.
+	NixFile string
+	// Output is where the trimmed Brewfile goes; "" = the Brewfile itself,
+	// rewritten after a backup copy is made.
+	Output string
+	Force  bool // replace an existing NixFile or Output (a backup is kept)
+
+	Runner command.Runner   // nil = command.Exec{}
+	Now    func() time.Time // nil = time.Now; names backups
+}
+
+// Report is the outcome of an analysis.
+type Report struct {
+	Brewfile string
+	System   string
+	Nixpkgs  string // the reference as given
+	Revision string // its revision key, when nix resolved it
+	Verified bool   // nix evaluated every proposed attribute
+	// IndexSource says where the package index came from; "" = none.
+	IndexSource string
+	Results     []Result
+	Notes       []string // what the reader must know: missing nix, dynamic lines, …
+	// Commands are the nix command lines run, in order.
+	Commands []string
+	Written  *Written // set after a successful write
+}
+
+// Summary counts the verdicts.
+type Summary struct {
+	Move  int `json:"move"`
+	Keep  int `json:"keep"`
+	Check int `json:"check"`
+}
+
+// Summary counts the report's verdicts.
+func (r *Report) Summary() Summary {
+	var s Summary
+	for _, res := range r.Results {
+		switch res.Verdict {
+		case Move:
+			s.Move++
+		case Keep:
+			s.Keep++
+		default:
+			s.Check++
+		}
+	}
+	return s
+}
+
+// Run does the whole `sysinit migrate`: reads the Brewfile, analyses it,
+// writes the files when asked, and prints the report (table or JSON) to
+// stdout. Progress goes to stderr. The report is returned for callers that
+// want the counts.
+func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Report, error) {
+	if opts.Brewfile == "" {
+		return nil, errors.New("no Brewfile given")
+	}
+	src, err := os.ReadFile(opts.Brewfile)
+	if err != nil {
+		return nil, fmt.Errorf("reading Brewfile: %w", err)
+	}
+	entries, dynamic, err := ParseBrewfile(filepath.Base(opts.Brewfile), src)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := Analyze(ctx, entries, opts, stderr)
+	if err != nil {
+		return nil, err
+	}
+	rep.Brewfile = opts.Brewfile
+	rep.Notes = append(rep.Notes, dynamic...)
+
+	var werr error
+	if opts.Write {
+		now := time.Now
+		if opts.Now != nil {
+			now = opts.Now
+		}
+		rep.Written, werr = WriteMigration(rep, src, WriteOptions{
+			Brewfile: opts.Brewfile, NixFile: opts.NixFile, Output: opts.Output, Force: opts.Force, Now: now(),
+		})
+	}
+	if opts.JSON {
+		err = WriteJSON(stdout, rep)
+	} else {
+		err = WriteTable(stdout, rep)
+	}
+	if werr != nil {
+		return rep, werr
+	}
+	if err != nil {
+		return rep, fmt.Errorf("printing the report: %w", err)
+	}
+	return rep, nil
+}
+
+// Analyze matches and verifies entries. Progress lines (the one-off index
+// build) go to progress.
+func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Writer) (*Report, error) {
+	aliases, err := DefaultAliases()
+	if err != nil {
+		return nil, err
+	}
+	runner := opts.Runner
+	if runner == nil {
+		runner = command.Exec{}
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	system := opts.System
+	if system == "" {
+		if system, err = HostSystem(); err != nil {
+			return nil, err
+		}
+	}
+	if !systemName.MatchString(system) {
+		return nil, fmt.Errorf("system %q: want something like aarch64-darwin", system)
+	}
+	ref := opts.Nixpkgs
+	if ref == "" && opts.FlakeLock != "" {
+		if ref, err = NixpkgsFromLock(opts.FlakeLock, "nixpkgs"); err != nil {
+			return nil, err
+		}
+	}
+	if ref == "" {
+		ref = DefaultNixpkgs
+	}
+	rep := &Report{System: system, Nixpkgs: ref}
+
+	var idx *Index
+	if opts.Index != "" {
+		if idx, err = LoadIndex(opts.Index); err != nil {
+			return nil, err
+		}
+		rep.IndexSource = fmt.Sprintf("%s (%s, %d packages)", opts.Index, idx.Format, idx.Len())
+	}
+	entries = slices.Clone(entries) // homepages are filled in below
+	if opts.BrewInfo != "" {
+		homes, err := LoadBrewInfo(opts.BrewInfo)
+		if err != nil {
+			return nil, err
+		}
+		for i := range entries {
+			entries[i].Homepage = homes[homeKey(entries[i].Kind, entries[i].Name)]
+		}
+	}
+
+	rev, err := Resolve(ctx, runner, ref, &rep.Commands)
+	var nf *command.NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		rev = nil
+		rep.Notes = append(rep.Notes, fmt.Sprintf("nix not found: nothing was verified for %s", system))
+	case err != nil:
+		return nil, err
+	default:
+		rep.Revision = rev.Key
+	}
+	if idx == nil && rev != nil {
+		var built bool
+		if idx, built, err = CachedIndex(ctx, runner, rev, system, opts.CacheDir, progress, &rep.Commands); err != nil {
+			return nil, err
+		}
+		how := "cached nix search"
+		if built {
+			how = "nix search"
+		}
+		rep.IndexSource = fmt.Sprintf("%s of %s (%d packages)", how, ref, idx.Len())
+	}
+	if idx == nil {
+		rep.Notes = append(rep.Notes, "no package index (nix not found and no --index): matched by the alias table alone; the rest is marked check")
+	} else if opts.BrewInfo != "" && !idx.HasHomepages() {
+		rep.Notes = append(rep.Notes, "the package index has no homepages (nix search lists none): no matching by homepage; use packages.json for that")
+	}
+
+	m := &Matcher{Aliases: aliases, Index: idx}
+	cands := make([]Candidate, len(entries))
+	var attrs []string
+	for i, e := range entries {
+		cands[i] = m.Match(e)
+		if a := cands[i].Attr; a != "" && a != NoPackage {
+			attrs = append(attrs, a)
+		}
+	}
+
+	d := &decider{system: system, allowUnfree: opts.AllowUnfree, index: idx}
+	switch {
+	case rev != nil:
+		v := &Verifier{Runner: runner, Nixpkgs: rev.Locked, System: system, Commands: &rep.Commands}
+		d.metas, d.evalErrs, err = v.Verify(ctx, attrs)
+		if err != nil {
+			return nil, err
+		}
+		d.how = byNix
+		rep.Verified = true
+	case idx != nil && idx.Format == "packages.json":
+		d.how = byIndex
+		d.metas = map[string]*Meta{}
+		for _, a := range attrs {
+			if p, ok := idx.Lookup(a); ok && p.Meta != nil {
+				d.metas[a] = p.Meta
+			}
+		}
+		d.unverWhy = "nix not found"
+		rep.Notes = append(rep.Notes, "verified from the index's metadata, not by evaluating nixpkgs for "+system)
+	default:
+		d.unverWhy = "nix not found"
+	}
+	for i, e := range entries {
+		rep.Results = append(rep.Results, d.decide(e, cands[i]))
+	}
+	if n := countUnfree(rep.Results); n > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d package(s) to move are unfree: the nixpkgs that installs them needs allowUnfree", n))
+	}
+	return rep, nil
+}
+
+func countUnfree(rs []Result) int {
+	n := 0
+	for _, r := range rs {
+		if r.Verdict == Move && r.Unfree {
+			n++
+		}
+	}
+	return n
+}
+
+// HostSystem is this machine's nix system name, from how sysinit was built.
+func HostSystem() (string, error) {
+	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "riscv64": "riscv64"}[runtime.GOARCH]
+	if arch == "" || !slices.Contains([]string{"darwin", "linux"}, runtime.GOOS) {
+		return "", fmt.Errorf("no nix system name for %s/%s: give one with --system", runtime.GOOS, runtime.GOARCH)
+	}
+	return arch + "-" + runtime.GOOS, nil
+}

@@ -1,0 +1,244 @@
+package migrate
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const writeSrc = "# tools\nbrew \"ripgrep\"\nbrew \"keep\" # stays\ncask \"iterm2\"\n"
+
+var writeNow = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+
+func writeReport() *Report {
+	return &Report{Results: []Result{
+		{Entry: Entry{Kind: "brew", Name: "ripgrep", Line: 2, Plain: true}, Attr: "ripgrep", Match: MatchAlias, Verdict: Move},
+		{Entry: Entry{Kind: "brew", Name: "keep", Line: 3, Plain: true}, Verdict: Keep},
+		{Entry: Entry{Kind: "cask", Name: "iterm2", Line: 4, Plain: true}, Attr: "iterm2", Match: MatchAlias, Verdict: Move, Unfree: true},
+	}}
+}
+
+func writeFixture(t *testing.T) (dir, brewfile string) {
+	t.Helper()
+	dir = t.TempDir()
+	brewfile = filepath.Join(dir, "Brewfile")
+	if err := os.WriteFile(brewfile, []byte(writeSrc), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	return dir, brewfile
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestWriteInPlace(t *testing.T) {
+	dir, bf := writeFixture(t)
+	w, err := WriteMigration(writeReport(), []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBackup := bf + ".bak-20250304-050607"
+	if w.Backup != wantBackup || w.NixFile != filepath.Join(dir, NixFileName) || w.Brewfile != bf ||
+		w.Packages != 2 || w.LinesRemoved != 2 || w.NixBackup != "" {
+		t.Errorf("written %+v", w)
+	}
+	if got := readFile(t, wantBackup); got != writeSrc {
+		t.Errorf("backup %q, want the original", got)
+	}
+	if got := readFile(t, bf); got != "# tools\nbrew \"keep\" # stays\n" {
+		t.Errorf("trimmed Brewfile %q", got)
+	}
+	for _, p := range []string{bf, wantBackup} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v (%v), want the original's 0640", p, fi.Mode().Perm(), err)
+		}
+	}
+	nix := readFile(t, w.NixFile)
+	for _, want := range []string{"{ pkgs, ... }:\n[\n", "  pkgs.ripgrep # brew \"ripgrep\" (line 2, alias table)\n",
+		"  pkgs.iterm2 # cask \"iterm2\" (line 4, alias table)\n", "allowUnfreePredicate naming them): iterm2\n"} {
+		if !strings.Contains(nix, want) {
+			t.Errorf("nix file lacks %q:\n%s", want, nix)
+		}
+	}
+	// A second backup in the same second does not replace the first.
+	if err := os.WriteFile(bf, []byte(writeSrc), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	w2, err := WriteMigration(writeReport(), []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w2.Backup != wantBackup+"-2" || w2.NixBackup != w.NixFile+".bak-20250304-050607" {
+		t.Errorf("second run: %+v", w2)
+	}
+	if got := readFile(t, w2.NixBackup); got != nix {
+		t.Errorf("nix backup differs from the replaced file")
+	}
+}
+
+// TestWriteNeverOverwrites: an existing nix list or output Brewfile stops
+// everything before any file is touched.
+func TestWriteNeverOverwrites(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(dir string) WriteOptions
+	}{
+		{"nix file exists", func(dir string) WriteOptions {
+			must(t, os.WriteFile(filepath.Join(dir, NixFileName), []byte("mine"), 0o644))
+			return WriteOptions{}
+		}},
+		{"named nix file exists", func(dir string) WriteOptions {
+			must(t, os.WriteFile(filepath.Join(dir, "pkgs.nix"), []byte("mine"), 0o644))
+			return WriteOptions{NixFile: filepath.Join(dir, "pkgs.nix")}
+		}},
+		{"output exists", func(dir string) WriteOptions {
+			must(t, os.WriteFile(filepath.Join(dir, "Brewfile.new"), []byte("mine"), 0o644))
+			return WriteOptions{Output: filepath.Join(dir, "Brewfile.new")}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, bf := writeFixture(t)
+			o := tc.setup(dir)
+			o.Brewfile, o.Now = bf, writeNow
+			before := listDir(t, dir)
+			_, err := WriteMigration(writeReport(), []byte(writeSrc), o)
+			if err == nil || !strings.Contains(err.Error(), "exists: pass --force") {
+				t.Fatalf("got %v, want a refusal", err)
+			}
+			if after := listDir(t, dir); after != before {
+				t.Errorf("files changed:\n%s\nwas\n%s", after, before)
+			}
+		})
+	}
+}
+
+func TestWriteOutputElsewhere(t *testing.T) {
+	dir, bf := writeFixture(t)
+	out := filepath.Join(dir, "Brewfile.migrated")
+	w, err := WriteMigration(writeReport(), []byte(writeSrc), WriteOptions{Brewfile: bf, Output: out, Now: writeNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readFile(t, bf) != writeSrc || w.Backup != "" || w.Brewfile != out {
+		t.Errorf("original changed or a backup was made: %+v", w)
+	}
+	if got := readFile(t, out); got != "# tools\nbrew \"keep\" # stays\n" {
+		t.Errorf("output %q", got)
+	}
+	// With --force, the replaced output is backed up.
+	must(t, os.WriteFile(out, []byte("mine"), 0o644))
+	w, err = WriteMigration(writeReport(), []byte(writeSrc), WriteOptions{Brewfile: bf, Output: out, Force: true, Now: writeNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Backup == "" || readFile(t, w.Backup) != "mine" {
+		t.Errorf("replaced output not backed up: %+v", w)
+	}
+}
+
+func TestWriteThroughSymlink(t *testing.T) {
+	_, bf := writeFixture(t)
+	link := filepath.Join(t.TempDir(), "Brewfile")
+	must(t, os.Symlink(bf, link))
+	w, err := WriteMigration(writeReport(), []byte(writeSrc), WriteOptions{Brewfile: link, Now: writeNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symlink was replaced: %v %v", fi.Mode(), err)
+	}
+	if readFile(t, bf) != "# tools\nbrew \"keep\" # stays\n" || w.Backup != bf+".bak-20250304-050607" {
+		t.Errorf("target not trimmed or backup misplaced: %+v", w)
+	}
+	if filepath.Dir(w.NixFile) != filepath.Dir(link) {
+		t.Errorf("nix file %s, want it beside the Brewfile as named", w.NixFile)
+	}
+}
+
+func TestWriteRefusesChangedBrewfile(t *testing.T) {
+	dir, bf := writeFixture(t)
+	must(t, os.WriteFile(bf, []byte(writeSrc+"brew \"new\"\n"), 0o640))
+	before := listDir(t, dir)
+	_, err := WriteMigration(writeReport(), []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow})
+	if err == nil || !strings.Contains(err.Error(), "changed while migrate ran") {
+		t.Fatalf("got %v", err)
+	}
+	if listDir(t, dir) != before {
+		t.Error("files changed")
+	}
+}
+
+func TestWriteNothingToMove(t *testing.T) {
+	dir, bf := writeFixture(t)
+	r := &Report{Results: []Result{{Entry: Entry{Kind: "brew", Name: "keep", Line: 3}, Verdict: Keep}}}
+	before := listDir(t, dir)
+	w, err := WriteMigration(r, []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow})
+	if err != nil || w.Packages != 0 {
+		t.Fatalf("got %+v, %v", w, err)
+	}
+	if listDir(t, dir) != before {
+		t.Error("files changed")
+	}
+}
+
+func TestNixAttrRef(t *testing.T) {
+	for in, want := range map[string]string{
+		"ripgrep":         "pkgs.ripgrep",
+		"nerd-fonts.hack": "pkgs.nerd-fonts.hack",
+		"_7zz":            "pkgs._7zz",
+		"R":               "pkgs.R",
+		"gtk+3":           `pkgs."gtk+3"`,
+		"3proxy":          `pkgs."3proxy"`,
+		"or":              `pkgs."or"`,
+		"x.in":            `pkgs.x."in"`,
+	} {
+		if got := nixAttrRef(in); got != want {
+			t.Errorf("nixAttrRef(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestNixListDeduplicates(t *testing.T) {
+	moved := []Result{
+		{Entry: Entry{Kind: "brew", Name: "node", Line: 1}, Attr: "nodejs", Match: MatchAlias, Verdict: Move},
+		{Entry: Entry{Kind: "brew", Name: "nodejs", Line: 2}, Attr: "nodejs", Match: MatchExact, Verdict: Move},
+	}
+	got := string(NixList(moved, "Brewfile"))
+	if strings.Count(got, "pkgs.nodejs #") != 1 ||
+		!strings.Contains(got, `pkgs.nodejs # brew "node" (line 1, alias table); brew "nodejs" (line 2, exact name)`) {
+		t.Errorf("got:\n%s", got)
+	}
+	if strings.Contains(got, "allowUnfree (") {
+		t.Error("unfree note without unfree packages")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// listDir describes every file in dir with its content, to show nothing
+// changed.
+func listDir(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		b.WriteString(e.Name() + ": " + readFile(t, filepath.Join(dir, e.Name())) + "\n")
+	}
+	return b.String()
+}
