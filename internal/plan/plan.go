@@ -24,6 +24,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zeebo/xxh3"
@@ -150,6 +151,10 @@ type Planner struct {
 	Only   []string // the steps asked for; their dependencies come along; empty = all
 	Force  bool     // force the steps in Only, or all when Only is empty
 	Update bool     // --update: force steps that fetch
+
+	// scanMu serialises scans: the runner re-decides steps from several
+	// goroutines, and a Scanner (with its stat cache) serves one at a time.
+	scanMu sync.Mutex
 }
 
 // Select returns the names of the steps a plan covers: those in Only and
@@ -256,6 +261,8 @@ func (p *Planner) scan(ctx context.Context, specs []fingerprint.Spec) ([]*finger
 	if len(specs) == 0 {
 		return ms, errs
 	}
+	p.scanMu.Lock()
+	defer p.scanMu.Unlock()
 	all, err := p.Scanner.Scan(ctx, specs)
 	if err == nil {
 		return all, errs
@@ -284,11 +291,8 @@ func (p *Planner) Decide(ctx context.Context, name string) *Decision {
 	}
 	spec, err := d.Step.Inputs(ctx)
 	if err == nil {
-		var ms []*fingerprint.Manifest
-		ms, err = p.Scanner.Scan(ctx, []fingerprint.Spec{spec})
-		if err == nil {
-			d.Manifest = ms[0]
-		}
+		ms, errs := p.scan(ctx, []fingerprint.Spec{spec})
+		d.Manifest, err = ms[0], errs[0]
 	}
 	p.finish(ctx, d, err)
 	return d
