@@ -54,6 +54,16 @@ type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
 
+// usageArgs makes a wrong number of arguments a usage error (exit 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := check(c, args); err != nil {
+			return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
+		}
+		return nil
+	}
+}
+
 // app is what every command shares: the streams, the environment and the
 // global flags.
 type app struct {
@@ -99,12 +109,13 @@ With no command, sysinit runs refresh.`,
 		ValidArgsFunction: refresh.ValidArgsFunction,
 	}
 	root.Flags().AddFlagSet(refresh.Flags())
+	root.SetVersionTemplate("sysinit {{.Version}}\n")
 	root.PersistentFlags().StringVarP(&a.dir, "directory", "C", "", "run as if started in `DIR`")
 	root.PersistentFlags().StringVar(&a.configFile, "config", "", "use config `FILE` instead of finding sysinit.toml")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
-	root.AddCommand(refresh, a.newPlan(), a.newWhy(), a.newHistory(), a.newForget(), a.newMigrate(), a.newVersion())
+	root.AddCommand(refresh, a.newPlan(), a.newWhy(), a.newHistory(), a.newForget(), a.newMigrate(), a.newVersion(), a.newBench())
 	return root
 }
 
@@ -122,7 +133,7 @@ func (a *app) newVersion() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print sysinit's version",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
 			fmt.Fprintln(a.stdout, "sysinit", version())
 			return nil

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/plan"
 	"github.com/sysinit/sysinit/internal/state"
 	"github.com/sysinit/sysinit/internal/ui"
 )
@@ -21,13 +21,16 @@ func (a *app) newHistory() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "history",
 		Short: "Show past runs and how long each step took",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
+			if limit < 1 {
+				return usageError{fmt.Errorf("--limit=%d: must be at least 1", limit)}
+			}
 			return a.runHistory(asJSON, limit)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the runs as JSON")
-	c.Flags().IntVarP(&limit, "limit", "n", 10, "show the last `N` runs")
+	c.Flags().IntVarP(&limit, "limit", "n", 10, "show the last `N` runs (at least 1)")
 	return c
 }
 
@@ -97,16 +100,18 @@ func (a *app) runHistory(asJSON bool, limit int) error {
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 	for _, r := range runs {
-		var ran, failed int
+		var ran, failed, blocked int
 		for _, s := range r.Steps {
 			switch s.Status {
 			case "done":
 				ran++
-			case "failed", "blocked":
+			case "failed":
 				failed++
+			case "blocked":
+				blocked++
 			}
 		}
-		status := fmt.Sprintf("ran %d, failed %d", ran, failed)
+		status := fmt.Sprintf("ran %d, failed %d, blocked %d", ran, failed, blocked)
 		if r.Interrupted {
 			status += ", interrupted"
 		}
@@ -127,7 +132,10 @@ func (a *app) newForget() *cobra.Command {
 		Use:   "forget STEP...|--all",
 		Short: "Drop what sysinit recorded for steps, so the next refresh runs them",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if all == (len(args) > 0) {
+			switch {
+			case all && len(args) > 0:
+				return usageError{fmt.Errorf("pass step names or --all, not both")}
+			case !all && len(args) == 0:
 				return usageError{fmt.Errorf("name the steps to forget, or pass --all")}
 			}
 			return a.runForget(args, all)
@@ -139,17 +147,13 @@ func (a *app) newForget() *cobra.Command {
 }
 
 func (a *app) runForget(names []string, all bool) error {
-	path, err := a.configPath()
-	if err != nil {
-		return err
-	}
-	cfg, err := config.Load(path)
+	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
 		if cfg.Step(n) == nil {
-			return usageError{fmt.Errorf("no step named %q", n)}
+			return &plan.UnknownStepError{Name: n, Known: configStepNames(cfg)}
 		}
 	}
 	sp, err := state.Path(a.getenv, cfg.Dir)
@@ -178,6 +182,10 @@ func (a *app) runForget(names []string, all bool) error {
 	if err := st.Forget(names...); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "forgot %s; the next refresh runs it\n", joinNames(names))
+	what := "it"
+	if len(names) > 1 {
+		what = "them"
+	}
+	fmt.Fprintf(a.stdout, "forgot %s; the next refresh runs %s where it applies\n", joinNames(names), what)
 	return nil
 }

@@ -27,7 +27,7 @@ the target system (available, broken, unfree, platforms).
 --write writes the packages to move as a nix list (brew-migrated.nix) and
 trims them from the Brewfile, after a backup copy; afterwards, sysinit plan
 shows the steps the change will run.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runMigrate(cmd.Context(), o)
 		},

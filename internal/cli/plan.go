@@ -137,13 +137,7 @@ func advice(d *plan.Decision) []string {
 	return nil
 }
 
-func reasonText(r plan.Reason) string {
-	words := strings.ReplaceAll(string(r.Kind), "-", " ")
-	if r.Detail == "" {
-		return words
-	}
-	return words + ": " + r.Detail
-}
+func reasonText(r plan.Reason) string { return r.String() }
 
 func printFiles(w io.Writer, indent string, files []plan.FileChange, max int) {
 	for i, f := range files {

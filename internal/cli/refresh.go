@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/plan"
 	"github.com/sysinit/sysinit/internal/runner"
 	"github.com/sysinit/sysinit/internal/state"
@@ -92,26 +94,30 @@ func (a *app) view(o *refreshOptions) (runner.Observer, func() error, error) {
 }
 
 func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) error {
-	obs, closeView, err := a.view(o)
-	if err != nil {
-		return err
-	}
 	if o.jobs < 0 {
 		return usageError{fmt.Errorf("--jobs=%d: must be 0 (no limit) or more", o.jobs)}
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	path, err := a.configPath()
+	// Everything that can be refused is checked before waiting for the lock.
+	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
 	}
-	storePath, lockErr := a.storePathFor(path)
-	if lockErr != nil {
-		return lockErr
+	for _, name := range args {
+		if cfg.Step(name) == nil {
+			return &plan.UnknownStepError{Name: name, Known: configStepNames(cfg)}
+		}
+	}
+	obs, closeView, err := a.view(o)
+	if err != nil {
+		return err
+	}
+	defer closeView()
+	storePath, err := state.Path(a.getenv, cfg.Dir)
+	if err != nil {
+		return err
 	}
 	lock, err := state.Acquire(storePath, !o.noWait, func(pid int) {
 		a.warn(fmt.Sprintf("another sysinit (pid %d) is refreshing this repo; waiting for it to finish", pid))
@@ -121,7 +127,11 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	}
 	defer lock.Release()
 
-	s, err := a.open(false)
+	ctx, kill, stop := interrupts(ctx, func(msg string) {
+		obs.Event(runner.Event{Type: runner.EventNotice, Time: time.Now(), Line: msg})
+	})
+	defer stop()
+	s, err := a.openConfig(cfg, false, command.Exec{Root: os.Geteuid() == 0, Kill: kill})
 	if err != nil {
 		return err
 	}
@@ -150,7 +160,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		Redecide: func(ctx context.Context, name string) *plan.Decision {
 			return s.planner.Decide(ctx, name)
 		},
-		Elevate: a.elevate(s.exec),
+		Elevate: a.elevate(s.exec, os.Geteuid() == 0),
 		ETA:     func(name string) time.Duration { return median(s.store, name) },
 	}
 	res := runner.Run(ctx, p, opts, s.store, obs)
@@ -161,7 +171,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		if err := s.store.AddRun(historyOf(id, "refresh", res)); err != nil {
 			a.warn("recording the run in history: " + err.Error())
 		}
-		pruneLogs(filepath.Dir(logDir), 20)
+		pruneLogs(filepath.Dir(logDir), state.MaxRuns)
 	}
 	switch {
 	case res.Summary.Interrupted:
@@ -172,9 +182,43 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	return nil
 }
 
-// storePathFor is the state store of the config at path, without loading it.
-func (a *app) storePathFor(configPath string) (string, error) {
-	return state.Path(a.getenv, filepath.Dir(configPath))
+func configStepNames(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.Steps {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// interrupts cancels the returned context at the first SIGINT or SIGTERM,
+// telling notify, and closes kill at the second, so children still
+// running are killed without waiting for their grace period.
+func interrupts(ctx context.Context, notify func(string)) (context.Context, <-chan struct{}, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	kill := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		notify("stopping: running steps get SIGTERM; nothing they did is recorded (Ctrl-C again to kill them now)")
+		cancel()
+		select {
+		case <-sigs:
+			notify("killing the steps still running")
+			close(kill)
+		case <-done:
+		}
+	}()
+	return ctx, kill, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }
 
 func runID() string {
@@ -224,17 +268,28 @@ func pruneLogs(dir string, keep int) {
 // elevate asks for sudo once, before anything starts, and keeps the ticket
 // alive while steps run. Without a terminal it can only use a ticket that
 // already exists.
-func (a *app) elevate(x command.Runner) func(ctx context.Context) (func(), error) {
+func (a *app) elevate(x command.Runner, root bool) func(ctx context.Context) (func(), error) {
 	return func(ctx context.Context) (func(), error) {
+		if root {
+			return func() {}, nil
+		}
 		argv := []string{"sudo", "-n", "-v"}
 		var stdin = a.stdin
-		if isTerminal(a.stderr) {
+		terminal := isTerminal(a.stderr)
+		if terminal {
 			argv = []string{"sudo", "-v", "-p", "sysinit: password for %u (some steps run as root): "}
 		} else {
 			stdin = nil
 		}
-		if err := x.Run(ctx, &command.Cmd{Argv: argv, Stdin: stdin, Stderr: a.stderr}); err != nil {
-			return nil, fmt.Errorf("%w (run `sudo -v` first when there is no terminal)", err)
+		err := x.Run(ctx, &command.Cmd{Argv: argv, Stdin: stdin, Stderr: a.stderr})
+		var nf *command.NotFoundError
+		switch {
+		case errors.As(err, &nf):
+			return nil, errors.New("sudo is not installed; run sysinit as root")
+		case err != nil && !terminal:
+			return nil, errors.New("no sudo ticket, and no terminal to ask for a password: run `sudo -v` first")
+		case err != nil:
+			return nil, fmt.Errorf("sudo -v: %w", err)
 		}
 		kctx, cancel := context.WithCancel(ctx)
 		go func() {

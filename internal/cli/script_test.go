@@ -89,6 +89,8 @@ func TestScript(t *testing.T) {
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
+			case "root":
+				return os.Geteuid() == 0, nil
 			case "nix":
 				_, err := exec.LookPath("nix")
 				if err != nil && os.Getenv("SYSINIT_REQUIRE_NIX") == "1" {

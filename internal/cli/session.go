@@ -79,18 +79,36 @@ func (a *app) stateDir() string {
 	return filepath.Join(a.xdgDir("XDG_STATE_HOME", ".local/state"), "sysinit")
 }
 
-// open loads the config, builds its steps and opens the state store.
-// Read-only sessions never write a byte.
-func (a *app) open(readOnly bool) (*session, error) {
+// loadConfig finds and loads the config. A config file that cannot be
+// read is a usage error, like an invalid one.
+func (a *app) loadConfig() (*config.Config, error) {
 	path, err := a.configPath()
 	if err != nil {
 		return nil, err
 	}
 	cfg, err := config.Load(path)
+	var ce config.Errors
+	if err != nil && !errors.As(err, &ce) {
+		return nil, usageError{err}
+	}
+	return cfg, err
+}
+
+// open loads the config, builds its steps and opens the state store.
+// Read-only sessions never write a byte.
+func (a *app) open(readOnly bool) (*session, error) {
+	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, err
 	}
-	s := &session{cfg: cfg, exec: command.Exec{}, steps: map[string]step.Step{}}
+	return a.openConfig(cfg, readOnly, command.Exec{Root: os.Geteuid() == 0})
+}
+
+// openConfig builds the steps of cfg, running programs through x, and
+// opens the state store.
+func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*session, error) {
+	var err error
+	s := &session{cfg: cfg, exec: x, steps: map[string]step.Step{}}
 	env := &step.Env{Exec: s.exec, Getenv: a.getenv, LookPath: exec.LookPath}
 	reg := registry()
 	for _, cs := range cfg.Steps {

@@ -8,13 +8,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sysinit/sysinit/internal/plan"
+	"github.com/sysinit/sysinit/internal/ui"
 )
 
 func (a *app) newWhy() *cobra.Command {
 	return &cobra.Command{
 		Use:               "why STEP",
 		Short:             "Explain a step's decision: every file and setting that changed since its last success",
-		Args:              cobra.ExactArgs(1),
+		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: a.completeSteps,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runWhy(cmd.Context(), args[0])
@@ -50,7 +51,7 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 	}
 	fmt.Fprintf(w, "%s: %s\n", name, verdict)
 	if rec, ok := s.records[name]; ok {
-		fmt.Fprintf(w, "  last success: %s (run %s, took %s)\n", rec.Started.Local().Format("2006-01-02 15:04:05"), rec.RunID, rec.Duration.Round(1e6))
+		fmt.Fprintf(w, "  last success: %s (run %s, took %s)\n", rec.Started.Local().Format("2006-01-02 15:04:05"), rec.RunID, ui.Duration(rec.Duration))
 	}
 	for _, r := range d.Reasons {
 		fmt.Fprintf(w, "  %s\n", reasonText(r))

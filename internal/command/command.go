@@ -76,6 +76,11 @@ type Exec struct {
 	// Grace is how long a child has between SIGTERM and SIGKILL after its
 	// context ends. Zero means 5 seconds.
 	Grace time.Duration
+	// Kill, when closed, kills every child still running at once (a
+	// second Ctrl-C), without waiting for the grace period.
+	Kill <-chan struct{}
+	// Root says sysinit already runs as root: Sudo commands run directly.
+	Root bool
 }
 
 // TailLines is how many lines of stderr an ExitError keeps.
@@ -85,7 +90,7 @@ const TailLines = 20
 // group gets SIGTERM, then SIGKILL after the grace period; Run returns only
 // once the child has exited, with ctx.Err() wrapped in the error.
 func (x Exec) Run(ctx context.Context, c *Cmd) error {
-	argv := c.argv()
+	argv, wrapped := c.argv(x.Root)
 	if len(argv) == 0 {
 		return errors.New("running command: empty argv")
 	}
@@ -96,7 +101,7 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Dir = c.Dir
-	if len(c.Env) > 0 && !c.Sudo && c.AsUser == "" {
+	if len(c.Env) > 0 && !wrapped {
 		cmd.Env = append(os.Environ(), c.Env...)
 	}
 	cmd.Stdin = c.Stdin
@@ -104,6 +109,9 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	cmd.Stdout = orDiscard(c.Stdout)
 	cmd.Stderr = io.MultiWriter(orDiscard(c.Stderr), tail)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A background child that outlives the program keeps its output pipe
+	// open; don't wait for it longer than this once the program exited.
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", argv[0], err)
 	}
@@ -123,6 +131,8 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 		}
 		select {
 		case <-done:
+		case <-x.Kill:
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		case <-time.After(grace):
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		}
@@ -132,7 +142,11 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	// The leader is gone; take down anything it left behind in its group.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 
-	if err == nil {
+	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
+		if ctx.Err() != nil {
+			// Stopped, even if it exited 0 on SIGTERM: it did not finish.
+			return fmt.Errorf("%w: %s was stopped", ctx.Err(), progName(argv))
+		}
 		return nil
 	}
 	var ee *exec.ExitError
@@ -149,14 +163,16 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	return xe
 }
 
-func (c *Cmd) argv() []string {
+// argv is what actually runs: c.Argv, or c.Argv behind sudo (wrapped),
+// with Env passed through env(1) because sudo resets the environment.
+func (c *Cmd) argv(root bool) (argv []string, wrapped bool) {
 	switch {
 	case c.AsUser != "":
-		return append(append([]string{"sudo", "-n", "-H", "-u", c.AsUser, "--", "env"}, c.Env...), c.Argv...)
-	case c.Sudo:
-		return append(append([]string{"sudo", "-n", "--", "env"}, c.Env...), c.Argv...)
+		return append(append([]string{"sudo", "-n", "-H", "-u", c.AsUser, "--", "env"}, c.Env...), c.Argv...), true
+	case c.Sudo && !root:
+		return append(append([]string{"sudo", "-n", "--", "env"}, c.Env...), c.Argv...), true
 	}
-	return c.Argv
+	return c.Argv, false
 }
 
 func orDiscard(w io.Writer) io.Writer {

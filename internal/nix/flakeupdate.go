@@ -299,3 +299,12 @@ func nixVersion(ctx context.Context, exec command.Runner, nix string) (Version, 
 	versions.Store(nix, v)
 	return v, nil
 }
+
+// Unavailable reports a missing nix (or git, to commit): the step is not
+// applicable here.
+func (fu *FlakeUpdate) Unavailable() string {
+	if why := unavailable(fu.nixErr); why != "" {
+		return why
+	}
+	return unavailable(fu.gitErr)
+}

@@ -707,3 +707,14 @@ func (r *runner) diffClosures(ctx context.Context, old, cur string) string {
 	}
 	return ParseClosureDiff(out.String()).String()
 }
+
+// Unavailable reports a missing nix: the step is not applicable here.
+func (sy *System) Unavailable() string { return unavailable(sy.nixErr) }
+
+func unavailable(err error) string {
+	var nf *command.NotFoundError
+	if errors.As(err, &nf) {
+		return nf.Name + " is not on PATH"
+	}
+	return ""
+}

@@ -68,8 +68,9 @@ type FileChange struct {
 	Change string `json:"change"` // added | removed | modified
 }
 
+// String is the reason as people read it: "inputs changed: flake.lock modified".
 func (r Reason) String() string {
-	s := string(r.Kind)
+	s := strings.ReplaceAll(string(r.Kind), "-", " ")
 	if r.Detail != "" {
 		s += ": " + r.Detail
 	}
@@ -312,6 +313,12 @@ func (p *Planner) start(name string) *Decision {
 			return d
 		}
 	}
+	if a, ok := d.Step.(step.Availability); ok {
+		if why := a.Unavailable(); why != "" {
+			d.Reasons = []Reason{{Kind: NotApplicable, Detail: why}}
+			return d
+		}
+	}
 	d.Definition = d.Step.Definition()
 	d.DefinitionDigest = Digest(d.Definition)
 	return d
@@ -458,7 +465,7 @@ func roundAge(d time.Duration) time.Duration {
 	switch {
 	case d > time.Hour:
 		return d.Round(time.Minute)
-	case d > time.Minute:
+	case d > time.Second:
 		return d.Round(time.Second)
 	}
 	return d.Round(time.Millisecond)

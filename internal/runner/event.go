@@ -26,6 +26,8 @@ const (
 	EventStepProgress EventType = "step-progress"
 	EventStepEnd      EventType = "step-end"
 	EventRunEnd       EventType = "run-end"
+	// EventNotice is news about the run as a whole, in Line: "stopping…".
+	EventNotice EventType = "notice"
 )
 
 // StepInfo describes a step at the start of a run.

@@ -77,6 +77,7 @@ type run struct {
 	sem     chan struct{}
 	logOnce sync.Once
 	logErr  error
+	logMade bool
 	cancel  context.CancelCauseFunc
 }
 
@@ -189,7 +190,7 @@ func (r *run) finish(p *plan.Plan, start time.Time, ctx context.Context) *Result
 		s.Interrupted = true
 	}
 	s.Wall = r.o.Now().Sub(start)
-	if s.Failed > 0 || s.Interrupted {
+	if (s.Failed > 0 || s.Interrupted) && r.logMade {
 		s.LogDir = r.o.LogDir
 	}
 	r.emit(Event{Type: EventRunEnd, Summary: s})
@@ -222,23 +223,18 @@ func (r *run) step(ctx context.Context, n *node, initial Status) {
 		}
 		<-dep.done
 		switch dep.status {
-		case StatusFailed, StatusBlocked, StatusInterrupted:
-			if ctx.Err() != nil {
-				r.end(n, StatusInterrupted, "not started", 0, "", "", nil)
-				return
-			}
+		case StatusFailed, StatusBlocked:
 			r.end(n, StatusBlocked, "blocked by "+a, 0, "", "", nil)
+			return
+		case StatusInterrupted:
+			r.notStarted(ctx, n)
 			return
 		case StatusDone:
 			upstreamRan = true
 		}
 	}
 	if ctx.Err() != nil {
-		if errors.Is(context.Cause(ctx), errFailFast) {
-			r.end(n, StatusBlocked, "not started: --fail-fast", 0, "", "", nil)
-		} else {
-			r.end(n, StatusInterrupted, "not started", 0, "", "", nil)
-		}
+		r.notStarted(ctx, n)
 		return
 	}
 	if upstreamRan && r.o.Redecide != nil {
@@ -254,15 +250,28 @@ func (r *run) step(ctx context.Context, n *node, initial Status) {
 		case r.sem <- struct{}{}:
 			defer func() { <-r.sem }()
 		case <-ctx.Done():
-			r.end(n, StatusInterrupted, "not started", 0, "", "", nil)
+			r.notStarted(ctx, n)
 			return
 		}
 	}
 	r.exec(ctx, n)
 }
 
+// notStarted ends a step that never started because the run is stopping:
+// blocked when --fail-fast stopped it, interrupted by a signal otherwise.
+func (r *run) notStarted(ctx context.Context, n *node) {
+	if errors.Is(context.Cause(ctx), errFailFast) {
+		r.end(n, StatusBlocked, "not started: --fail-fast", 0, "", "", nil)
+		return
+	}
+	r.end(n, StatusInterrupted, "not started", 0, "", "", nil)
+}
+
 func (r *run) logFile(name string) (*os.File, string, error) {
-	r.logOnce.Do(func() { r.logErr = os.MkdirAll(r.o.LogDir, 0o700) })
+	r.logOnce.Do(func() {
+		r.logErr = os.MkdirAll(r.o.LogDir, 0o700)
+		r.logMade = r.logErr == nil
+	})
 	if r.logErr != nil {
 		return nil, "", fmt.Errorf("creating log directory: %w", r.logErr)
 	}
@@ -318,8 +327,9 @@ func (r *run) exec(ctx context.Context, n *node) {
 		fmt.Fprintf(log, "# done in %s\n", dur)
 		r.end(n, StatusDone, d.Summary(), dur, note, logPath, nil)
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), errFailFast):
+		// Another step failed; this one did not, it was stopped.
 		fmt.Fprintf(log, "# stopped by --fail-fast: %v\n", err)
-		r.end(n, StatusFailed, "stopped: --fail-fast", dur, "", logPath, tail.Lines())
+		r.end(n, StatusBlocked, "stopped: --fail-fast", dur, "", logPath, nil)
 	case ctx.Err() != nil:
 		fmt.Fprintf(log, "# interrupted: %v\n", err)
 		r.end(n, StatusInterrupted, "interrupted", dur, "", logPath, tail.Lines())

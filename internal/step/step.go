@@ -167,3 +167,11 @@ func FileSpec(cfgDir, file string, patterns []string) (fingerprint.Spec, error) 
 type Advisor interface {
 	Advice() []string
 }
+
+// Availability is implemented by kinds that need a tool to be installed
+// (nix, Homebrew). A step whose tool is missing is not applicable here,
+// with the reason, rather than a failure on every refresh.
+type Availability interface {
+	// Unavailable says why the step cannot run on this machine; "" if it can.
+	Unavailable() string
+}

@@ -264,6 +264,9 @@ func (l *Live) apply(e runner.Event) {
 		l.draw(true)
 		l.finished = true
 		return
+	case runner.EventNotice:
+		l.pending = append(l.pending, "sysinit: "+sanitize(e.Line))
+		return
 	}
 	if e.Step == "" {
 		return
