@@ -45,6 +45,11 @@ func registry() step.Registry {
 // configPath resolves -C and --config, or walks up to sysinit.toml.
 func (a *app) configPath() (string, error) {
 	dir := a.dir
+	if dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return "", usageError{fmt.Errorf("-C %s: no such directory", dir)}
+		}
+	}
 	if dir == "" {
 		wd, err := os.Getwd()
 		if err != nil {
@@ -90,6 +95,9 @@ func (a *app) loadConfig() (*config.Config, error) {
 	var ce config.Errors
 	if err != nil && !errors.As(err, &ce) {
 		return nil, usageError{err}
+	}
+	if err == nil && len(cfg.Steps) == 0 {
+		a.warn(cfg.File + " declares no steps: add [steps.NAME] tables (see docs/config.md)")
 	}
 	return cfg, err
 }

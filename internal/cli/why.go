@@ -3,6 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -69,25 +72,54 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 	return nil
 }
 
-func printDefinitionDiff(w interface{ Write([]byte) (int, error) }, old, cur []string) {
-	in := func(lines []string, l string) bool {
-		for _, x := range lines {
-			if x == l {
-				return true
-			}
-		}
-		return false
-	}
+// printDefinitionDiff shows the definition lines that differ. Env values
+// may be secrets, so for env only the names are shown.
+func printDefinitionDiff(w io.Writer, old, cur []string) {
+	oldEnv, curEnv := envOf(old), envOf(cur)
 	for _, l := range old {
-		if !in(cur, l) {
+		if !slices.Contains(cur, l) && !strings.HasPrefix(l, "env=") {
 			fmt.Fprintf(w, "    - %s\n", l)
 		}
 	}
 	for _, l := range cur {
-		if !in(old, l) {
+		if !slices.Contains(old, l) && !strings.HasPrefix(l, "env=") {
 			fmt.Fprintf(w, "    + %s\n", l)
 		}
 	}
+	var names []string
+	for k := range oldEnv {
+		names = append(names, k)
+	}
+	for k := range curEnv {
+		if _, ok := oldEnv[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		o, inOld := oldEnv[k]
+		c, inCur := curEnv[k]
+		switch {
+		case !inOld:
+			fmt.Fprintf(w, "    + env %s\n", k)
+		case !inCur:
+			fmt.Fprintf(w, "    - env %s\n", k)
+		case o != c:
+			fmt.Fprintf(w, "    ~ env %s (value changed)\n", k)
+		}
+	}
+}
+
+// envOf maps the env names of definition lines to their values.
+func envOf(lines []string) map[string]string {
+	m := map[string]string{}
+	for _, l := range lines {
+		if kv, ok := strings.CutPrefix(l, "env="); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+	}
+	return m
 }
 
 func stepNames(s *session) []string {

@@ -458,6 +458,9 @@ func (l *Live) frame(now time.Time, final bool) []string {
 	for _, r := range l.rows {
 		nameW = max(nameW, stringWidth(sanitize(r.name)))
 	}
+	// On a narrow terminal a long name must not push the state and time
+	// off the row: names get at most a third of the width.
+	nameW = min(nameW, max(8, maxW/3))
 	details := 0
 	if !final {
 		for _, r := range l.rows {
@@ -548,6 +551,10 @@ const stateWidth = len("running")
 
 func (l *Live) rowSegs(r *row, nameW int, now time.Time) []seg {
 	name := sanitize(r.name)
+	if stringWidth(name) > nameW {
+		name, _ = cutCells(name, nameW-1)
+		name += "…"
+	}
 	name += strings.Repeat(" ", nameW-stringWidth(name))
 	// A step that ended without starting (a failed sudo, say) has no
 	// elapsed time to show.

@@ -481,3 +481,28 @@ func TestLiveOutputNeverWaitsForTheTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLiveNarrowKeepsState: on a narrow terminal a long step name is cut so
+// that the state and time still show on every row.
+func TestLiveNarrowKeepsState(t *testing.T) {
+	h := newLiveHarness(t, 40, LiveOptions{})
+	h.send(runner.Event{Type: runner.EventRunStart, Steps: []runner.StepInfo{
+		{Name: "a-step-with-a-very-long-descriptive-name", Status: runner.StatusWaiting},
+		{Name: "short", Status: runner.StatusWaiting},
+	}})
+	h.send(runner.Event{Type: runner.EventStepStart, Step: "a-step-with-a-very-long-descriptive-name"})
+	h.clock.Add(1200 * time.Millisecond)
+	h.send(runner.Event{Type: runner.EventStepEnd, Step: "a-step-with-a-very-long-descriptive-name", Status: runner.StatusDone, Duration: 1200 * time.Millisecond})
+	h.send(runner.Event{Type: runner.EventStepStart, Step: "short"})
+	h.send(runner.Event{Type: runner.EventStepEnd, Step: "short", Status: runner.StatusDone, Duration: 300 * time.Millisecond})
+	h.send(runner.Event{Type: runner.EventRunEnd, Summary: &runner.Summary{Ran: 2, Wall: 1500 * time.Millisecond}})
+	if err := h.live.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := render(t, h.out.String(), 40)
+	for _, want := range []string{"✓ a-step-with-…  done     1.2s", "✓ short          done     300ms"} {
+		if !strings.Contains(s.text(), want) {
+			t.Errorf("screen lacks %q:\n%s", want, s.text())
+		}
+	}
+}
