@@ -67,6 +67,9 @@ type node struct {
 	status Status
 	reason string
 	dur    time.Duration
+	// ranUpstream: some step this one comes after, directly or not, ran in
+	// this run, so its inputs may have changed since the plan was made.
+	ranUpstream bool
 }
 
 type run struct {
@@ -127,7 +130,7 @@ func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observe
 				if d.Run || d.Recheck {
 					r.end(n, StatusFailed, "could not get root: "+err.Error(), 0, "", "", nil)
 				} else {
-					n.status = infos[indexOf(p, d.Name)].Status
+					n.status, n.reason = infos[indexOf(p, d.Name)].Status, d.Summary()
 				}
 				close(n.done)
 			}
@@ -215,7 +218,6 @@ func (r *run) step(ctx context.Context, n *node, initial Status) {
 		n.status, n.reason = initial, d.Summary()
 		return
 	}
-	upstreamRan := false
 	for _, a := range d.Config.After {
 		dep, ok := r.nodes[a]
 		if !ok {
@@ -229,15 +231,16 @@ func (r *run) step(ctx context.Context, n *node, initial Status) {
 		case StatusInterrupted:
 			r.notStarted(ctx, n)
 			return
-		case StatusDone:
-			upstreamRan = true
+		}
+		if dep.status == StatusDone || dep.ranUpstream {
+			n.ranUpstream = true
 		}
 	}
 	if ctx.Err() != nil {
 		r.notStarted(ctx, n)
 		return
 	}
-	if upstreamRan && r.o.Redecide != nil {
+	if n.ranUpstream && r.o.Redecide != nil {
 		d = r.o.Redecide(ctx, d.Name)
 		n.d = d
 	}
@@ -250,6 +253,11 @@ func (r *run) step(ctx context.Context, n *node, initial Status) {
 		case r.sem <- struct{}{}:
 			defer func() { <-r.sem }()
 		case <-ctx.Done():
+			r.notStarted(ctx, n)
+			return
+		}
+		// The slot and a cancellation may have been ready together.
+		if ctx.Err() != nil {
 			r.notStarted(ctx, n)
 			return
 		}
@@ -287,12 +295,14 @@ func (r *run) logFile(name string) (*os.File, string, error) {
 func (r *run) exec(ctx context.Context, n *node) {
 	d := n.d
 	started := r.o.Now()
-	log, logPath, err := r.logFile(d.Name)
+	file, logPath, err := r.logFile(d.Name)
 	if err != nil {
 		r.end(n, StatusFailed, err.Error(), 0, "", "", nil)
+		r.failed()
 		return
 	}
-	defer log.Close()
+	defer file.Close()
+	log := &logWriter{w: file}
 	fmt.Fprintf(log, "# sysinit run %s, step %s, started %s\n# why: %s\n", r.o.RunID, d.Name, started.Format(time.RFC3339), d.Summary())
 	r.emit(Event{Type: EventStepStart, Step: d.Name, Reason: d.Summary(), LogPath: logPath})
 
@@ -316,9 +326,10 @@ func (r *run) exec(ctx context.Context, n *node) {
 	}
 	outcome, err := d.Step.Run(sctx, rc)
 	out.Flush()
+	log.endLine()
 	dur := r.o.Now().Sub(started)
 	switch {
-	case err == nil:
+	case err == nil && ctx.Err() == nil:
 		note := outcome.Note
 		if perr := r.record(d, outcome, started, dur); perr != nil {
 			fmt.Fprintf(log, "# could not record success: %v\n", perr)
@@ -337,12 +348,18 @@ func (r *run) exec(ctx context.Context, n *node) {
 		msg := fmt.Sprintf("timed out after %s", d.Config.Timeout)
 		fmt.Fprintf(log, "# %s: %v\n", msg, err)
 		r.end(n, StatusFailed, msg, dur, "", logPath, tail.Lines())
+		r.failed()
 	default:
 		fmt.Fprintf(log, "# failed: %v\n", err)
 		r.end(n, StatusFailed, err.Error(), dur, "", logPath, tail.Lines())
-		if r.o.FailFast {
-			r.cancel(errFailFast)
-		}
+		r.failed()
+	}
+}
+
+// failed stops the run after a step failed, when --fail-fast asks for it.
+func (r *run) failed() {
+	if r.o.FailFast {
+		r.cancel(errFailFast)
 	}
 }
 

@@ -57,3 +57,25 @@ func (m *multi) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// logWriter is a step's log file; it remembers whether the last byte
+// written ended a line, so sysinit's own footer never joins a step's
+// unterminated last line.
+type logWriter struct {
+	w    io.Writer
+	last byte
+}
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		l.last = p[len(p)-1]
+	}
+	return l.w.Write(p)
+}
+
+// endLine ends an unterminated last line.
+func (l *logWriter) endLine() {
+	if l.last != 0 && l.last != '\n' {
+		_, _ = l.Write([]byte{'\n'})
+	}
+}
