@@ -375,7 +375,7 @@ func (r *brewRun) run(collect *bundleOutput, args ...string) error {
 // bundleOutput keeps what brew bundle said it did, line by line.
 type bundleOutput struct {
 	mu        sync.Mutex
-	part      []byte
+	lines     command.LineWriter
 	installed []string // Installing/Upgrading/Tapping NAME
 	would     []string // cleanup: "formula x", "cask y", "tap z"
 	section   string
@@ -386,17 +386,15 @@ type bundleOutput struct {
 
 func (o *bundleOutput) Write(p []byte) (int, error) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.part = append(o.part, p...)
-	for {
-		i := bytes.IndexByte(o.part, '\n')
-		if i < 0 {
-			break
+	if o.lines.Emit == nil {
+		o.lines.Emit = func(l string) {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			o.line(l)
 		}
-		o.line(strings.TrimRight(string(o.part[:i]), "\r"))
-		o.part = o.part[i+1:]
 	}
-	return len(p), nil
+	o.mu.Unlock()
+	return o.lines.Write(p)
 }
 
 var wouldSections = map[string]string{

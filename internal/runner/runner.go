@@ -307,7 +307,7 @@ func (r *run) exec(ctx context.Context, n *node) {
 	r.emit(Event{Type: EventStepStart, Step: d.Name, Reason: d.Summary(), LogPath: logPath})
 
 	tail := &command.Tail{Max: 20}
-	out := &lineWriter{emit: func(line string) {
+	out := &command.LineWriter{Emit: func(line string) {
 		r.emit(Event{Type: EventStepOutput, Step: d.Name, Line: line})
 	}}
 	w := &multi{ws: []io.Writer{log, tail, out}}

@@ -1,44 +1,9 @@
 package runner
 
 import (
-	"bytes"
 	"io"
-	"strings"
 	"sync"
 )
-
-// lineWriter calls emit once per complete line written to it. Steps write
-// stdout and stderr from different goroutines, hence the lock.
-type lineWriter struct {
-	mu   sync.Mutex
-	emit func(string)
-	buf  []byte
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		w.emit(strings.TrimRight(string(w.buf[:i]), "\r"))
-		w.buf = w.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-// Flush emits an unterminated last line.
-func (w *lineWriter) Flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.emit(string(w.buf))
-		w.buf = nil
-	}
-}
 
 // multi writes to every writer under one lock, so lines from stdout and
 // stderr reach the log whole and in the same order as the live view.
