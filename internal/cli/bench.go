@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +28,7 @@ type benchOptions struct {
 	svg           string
 	workDir       string
 	keep, noCache bool
+	from          string
 }
 
 func (a *app) newBench() *cobra.Command {
@@ -42,7 +47,12 @@ changed), brewfile (one formula added), full (cold state, empty machine).
 --scale shrinks every latency (the report says which it used).
 
 Latency keys for --latency KEY=DURATION and --latencies FILE (TOML,
-key = "duration"): ` + strings.Join(bench.LatencyKeys(), ", ") + `.`,
+key = "duration"):
+  ` + strings.Join(bench.LatencyKeys()[:7], ", ") + `,
+  ` + strings.Join(bench.LatencyKeys()[7:], ", ") + `.
+
+Generated repos are kept in $XDG_CACHE_HOME/sysinit/bench (--no-cache to
+regenerate); everything else lives in a temp dir. See BENCHMARKS.md.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runBench(cmd, o) },
 	}
@@ -62,6 +72,7 @@ key = "duration"): ` + strings.Join(bench.LatencyKeys(), ", ") + `.`,
 	f.StringVar(&o.workDir, "work-dir", "", "work in `DIR` instead of a new temp dir")
 	f.BoolVar(&o.keep, "keep", false, "keep the work dir")
 	f.BoolVar(&o.noCache, "no-cache", false, "generate the repos afresh instead of reusing cached ones")
+	f.StringVar(&o.from, "report", "", "measure nothing: print the report saved by --json in `FILE` (as a table, --markdown, --svg)")
 	c.AddCommand(a.newStandin())
 	return c
 }
@@ -107,22 +118,41 @@ func (a *app) runBench(cmd *cobra.Command, o *benchOptions) error {
 			return fmt.Errorf("finding %s: %w", o.goTask, err)
 		}
 	}
-	cache := ""
-	if !o.noCache {
-		cache = filepath.Join(a.xdgDir("XDG_CACHE_HOME", ".cache"), "sysinit", "bench")
-		if err := os.MkdirAll(cache, 0o755); err != nil {
-			return fmt.Errorf("creating the bench cache: %w", err)
+	var rep *bench.Report
+	if o.from != "" {
+		data, err := os.ReadFile(o.from)
+		if err != nil {
+			return fmt.Errorf("reading the report: %w", err)
 		}
-	}
-	progress := func(s string) { fmt.Fprintln(a.stderr, "bench: "+s) }
-	rep, err := bench.Run(cmd.Context(), bench.Options{
-		Self: self, Version: version(), Command: "sysinit " + strings.Join(os.Args[1:], " "),
-		Sizes: o.sizes, Scenarios: o.scenarios, Runs: o.runs, Warmup: o.warmup, Scale: o.scale,
-		Latencies: lat, GoTask: goTask, RealNix: o.realNix, WorkDir: o.workDir, Keep: o.keep,
-		CacheDir: cache, Environ: os.Environ(), Progress: progress,
-	})
-	if err != nil {
-		return err
+		rep = &bench.Report{}
+		if err := json.Unmarshal(data, rep); err != nil {
+			return fmt.Errorf("reading the report %s: %w", o.from, err)
+		}
+	} else {
+		cache := ""
+		if !o.noCache {
+			cache = filepath.Join(a.xdgDir("XDG_CACHE_HOME", ".cache"), "sysinit", "bench")
+			if err := os.MkdirAll(cache, 0o755); err != nil {
+				return fmt.Errorf("creating the bench cache: %w", err)
+			}
+		}
+		progress := func(s string) { fmt.Fprintln(a.stderr, "bench: "+s) }
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		// Stop between processes on Ctrl-C, so the work dir is removed.
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		rep, err = bench.Run(ctx, bench.Options{
+			Self: self, Version: version(), Command: "sysinit " + strings.Join(os.Args[1:], " "),
+			Sizes: o.sizes, Scenarios: o.scenarios, Runs: o.runs, Warmup: o.warmup, Scale: o.scale,
+			Latencies: lat, GoTask: goTask, RealNix: o.realNix, WorkDir: o.workDir, Keep: o.keep,
+			CacheDir: cache, Environ: os.Environ(), Progress: progress,
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if o.svg != "" {
 		f, err := os.Create(o.svg)

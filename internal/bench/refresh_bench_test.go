@@ -1,0 +1,68 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/sysinit/sysinit/internal/bench"
+	"github.com/sysinit/sysinit/internal/cli"
+)
+
+// BenchmarkNoChangeRefresh is a whole no-change `sysinit refresh`, in
+// process, of the bench repo's four steps (flake-update, a file, a
+// nix-darwin system, a Brewfile) on 2,000 and 20,000 files: load the
+// config, open the store, plan (stat every input, probe the active
+// system and Homebrew), record nothing. Profile it with
+//
+//	go test -run '^$' -bench NoChangeRefresh/2000 -cpuprofile cpu.out ./internal/bench/
+func BenchmarkNoChangeRefresh(b *testing.B) {
+	if _, err := exec.LookPath("git"); err != nil {
+		b.Skip("git is not installed; the bench repos are git repositories")
+	}
+	exe := self(b)
+	sizes := []int{2000, 20000}
+	if testing.Short() {
+		b.Log("-short: the 2,000-file repo only")
+		sizes = sizes[:1]
+	}
+	for _, n := range sizes {
+		fx, err := bench.NewFixture(context.Background(), b.TempDir(), n, exe, os.Environ(), bench.Latencies{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			// In process, sysinit reads this environment: the fixture's.
+			for _, kv := range fx.Env {
+				k, v, _ := strings.Cut(kv, "=")
+				b.Setenv(k, v)
+			}
+			before, err := bench.ReadCalls(fx.Log)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			if code := cli.Main([]string{"refresh", "-C", fx.Repo, "--json"}, nil, &out, &errOut); code != 0 || strings.Contains(out.String(), `"step-start"`) {
+				b.Fatalf("not a no-change refresh (exit %d):\n%s%s", code, out.String(), errOut.String())
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if code := cli.Main([]string{"refresh", "-C", fx.Repo, "--progress=never"}, nil, io.Discard, &errOut); code != 0 {
+					b.Fatalf("refresh exited %d: %s", code, errOut.String())
+				}
+			}
+			after, err := bench.ReadCalls(fx.Log)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(after) != len(before) {
+				b.Fatalf("no-change refreshes started %d stand-ins", len(after)-len(before))
+			}
+		})
+	}
+}
