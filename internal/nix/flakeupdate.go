@@ -92,11 +92,7 @@ func (fu *FlakeUpdate) Definition() []string {
 // while module edits must not trigger an update, and flake.lock is what
 // the step writes.
 func (fu *FlakeUpdate) Inputs(context.Context) (fingerprint.Spec, error) {
-	rel, err := relSlash(fu.cfgDir, filepath.Join(fu.ref.dir, "flake.nix"))
-	if err != nil {
-		return fingerprint.Spec{}, err
-	}
-	return fingerprint.Spec{Files: []string{rel}}, nil
+	return step.FileSpec(fu.cfgDir, filepath.Join(fu.ref.dir, "flake.nix"), nil)
 }
 
 // Probe has nothing on the machine to compare: the lock is in the repo.

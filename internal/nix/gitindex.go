@@ -325,3 +325,33 @@ func trackedFiles(r gitRepo, submodules bool) ([]string, error) {
 	}
 	return files, nil
 }
+
+// headFiles are the files that say which commit HEAD is: HEAD itself and
+// the branch it names (its loose ref, else packed-refs). On a clean tree
+// nix builds from that commit and sets self.rev, so a commit alone can
+// change the built system: these files are inputs of a nix step.
+func (r gitRepo) headFiles() ([]string, error) {
+	head := filepath.Join(r.gitDir, "HEAD")
+	data, err := os.ReadFile(head)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", head, err)
+	}
+	files := []string{head}
+	ref, ok := strings.CutPrefix(strings.TrimSpace(string(data)), "ref:")
+	if !ok {
+		return files, nil // detached: HEAD holds the commit id
+	}
+	common := r.gitDir
+	if c, err := os.ReadFile(filepath.Join(r.gitDir, "commondir")); err == nil {
+		common = strings.TrimSpace(string(c))
+		if !filepath.IsAbs(common) {
+			common = filepath.Join(r.gitDir, common)
+		}
+	}
+	loose := filepath.Join(common, filepath.FromSlash(strings.TrimSpace(ref)))
+	if _, err := os.Lstat(loose); err == nil {
+		return append(files, loose), nil
+	}
+	// Packed, or an unborn branch: packed-refs (if any) says which.
+	return append(files, filepath.Join(common, "packed-refs")), nil
+}

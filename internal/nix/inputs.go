@@ -69,11 +69,13 @@ func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec,
 		if err != nil {
 			return spec, err
 		}
+		// Nix copies the whole directory, .git included (a path: flake in
+		// a git checkout changes with every commit).
 		if outside(relDir) {
-			// Nix copies the whole directory: fingerprint it from there.
-			return fingerprint.Spec{Root: ref.dir, Patterns: []string{"**"}}, nil
+			return fingerprint.Spec{Root: ref.dir, Patterns: []string{"**", ".git/**"}}, nil
 		}
-		spec.Patterns = append([]string{globUnder(relDir)}, extra...)
+		all := globUnder(relDir)
+		spec.Patterns = append([]string{all, strings.TrimSuffix(all, "**") + ".git/**"}, extra...)
 		return spec, nil
 	}
 	subs := ref.submodules
@@ -99,9 +101,25 @@ func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec,
 	if err != nil {
 		return spec, err
 	}
-	files := make([]string, 0, len(tracked)+2)
+	files := make([]string, 0, len(tracked)+4)
 	files = append(files, tracked...)
 	files = append(files, path.Join(flakeDir, "flake.nix"), path.Join(flakeDir, "flake.lock"))
+	heads, err := src.repo.headFiles()
+	if err != nil {
+		return spec, err
+	}
+	for _, h := range heads {
+		rel, err := relSlash(src.repo.root, h)
+		if err != nil {
+			return spec, err
+		}
+		if outside(rel) {
+			// A linked worktree keeps HEAD in the main repository's .git,
+			// which sysinit cannot fingerprint from here.
+			return spec, &NotLocalError{Flake: ref.raw, Reason: "is a linked git worktree, whose HEAD lives outside it"}
+		}
+		files = append(files, rel)
+	}
 	switch {
 	case relRoot == ".":
 	case outside(relRoot):

@@ -1,6 +1,7 @@
 package nix
 
 import (
+	"context"
 	"errors"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/fingerprint"
 )
 
 func profileStep(h *harness) *config.Step {
@@ -483,7 +485,8 @@ func TestInputsNotInGit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", flake, err)
 		}
-		if !slices.Equal(spec.Patterns, []string{want, "extra/**"}) || len(spec.Files) != 0 {
+		dotGit := strings.TrimSuffix(want, "**") + ".git/**"
+		if !slices.Equal(spec.Patterns, []string{want, dotGit, "extra/**"}) || len(spec.Files) != 0 {
 			t.Errorf("%s: %+v", flake, spec)
 		}
 	}
@@ -492,7 +495,7 @@ func TestInputsNotInGit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec, err := flakeInputs(cfg.Dir, ref, nil); err != nil || spec.Root != filepath.Join(filepath.Dir(dir), "elsewhere") || !slices.Equal(spec.Patterns, []string{"**"}) {
+	if spec, err := flakeInputs(cfg.Dir, ref, nil); err != nil || spec.Root != filepath.Join(filepath.Dir(dir), "elsewhere") || !slices.Equal(spec.Patterns, []string{"**", ".git/**"}) {
 		t.Errorf("../elsewhere#x: %+v, %v", spec, err)
 	}
 	for _, flake := range []string{"github:me/cfg#x", "git+file://" + dir + "?rev=abc#x"} {
@@ -525,10 +528,45 @@ func TestInputsRepoAboveConfig(t *testing.T) {
 	if spec.Root != root {
 		t.Errorf("root = %q, want %q", spec.Root, root)
 	}
-	if want := []string{"dotfiles/init.lua", "nix/flake.lock", "nix/flake.nix"}; !slices.Equal(spec.Files, want) {
+	if want := []string{".git/HEAD", ".git/packed-refs", "dotfiles/init.lua", "nix/flake.lock", "nix/flake.nix"}; !slices.Equal(spec.Files, want) {
 		t.Errorf("files = %v, want %v", spec.Files, want)
 	}
 	if want := []string{"nix/secrets/**", "!nix/secrets/*.tmp"}; !slices.Equal(spec.Patterns, want) {
 		t.Errorf("patterns = %v, want %v", spec.Patterns, want)
+	}
+}
+
+// TestInputsIncludeHead: on a clean tree nix builds from the HEAD commit
+// (and sets self.rev), so a commit alone must change the inputs: HEAD and
+// the branch's ref are inputs.
+func TestInputsIncludeHead(t *testing.T) {
+	requireGit(t)
+	gitEnv(t)
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "flake.nix"), "{}")
+	git(t, root, "init", "-q", "-b", "main")
+	git(t, root, "add", "-A")
+	git(t, root, "commit", "-qm", "one")
+	ref, _ := parseFlakeRef(".#x", root)
+	spec, err := flakeInputs(root, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{".git/HEAD", ".git/refs/heads/main"} {
+		if !slices.Contains(spec.Files, want) {
+			t.Errorf("files %v lack %s", spec.Files, want)
+		}
+	}
+	scan := func() fingerprint.Digest {
+		ms, err := (&fingerprint.Scanner{Root: root}).Scan(context.Background(), []fingerprint.Spec{spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ms[0].Digest
+	}
+	before := scan()
+	git(t, root, "commit", "-q", "--allow-empty", "-m", "two")
+	if scan() == before {
+		t.Error("an empty commit did not change the inputs; nix's self.rev did")
 	}
 }

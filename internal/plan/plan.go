@@ -392,7 +392,7 @@ func (p *Planner) probe(ctx context.Context, d *Decision, rec state.Record) []Re
 	if d.Config.Check == "" {
 		return nil
 	}
-	err = p.Exec.Run(ctx, &command.Cmd{Argv: []string{p.Shell, "-c", d.Config.Check}, Dir: p.Config.Dir, Env: step.Environ(d.Config.Env)})
+	err = p.Exec.Run(ctx, &command.Cmd{Argv: []string{p.Shell, "-c", d.Config.Check}, Dir: p.Config.Path(d.Config.Dir), Env: step.Environ(d.Config.Env)})
 	var xe *command.ExitError
 	switch {
 	case err == nil:

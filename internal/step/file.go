@@ -73,6 +73,12 @@ func (f *File) Definition() []string {
 	l.Add("source", f.s.Source)
 	l.Add("dest", f.dest)
 	l.Add("mode", f.s.Mode)
+	if f.mode == 0 {
+		// The destination takes the source's permission bits, which the
+		// inputs record only as far as the exec bit: record them here, so
+		// `chmod 600` of a secret re-installs it.
+		l.Add("source-mode", sourceMode(f.source))
+	}
 	l.Add("on-change", f.s.OnChange)
 	l.Add("sudo", strconv.FormatBool(f.sudo))
 	for _, kv := range Environ(f.s.Env) {
@@ -81,32 +87,65 @@ func (f *File) Definition() []string {
 	return l.Sorted()
 }
 
+func sourceMode(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "unreadable"
+	}
+	return fmt.Sprintf("%04o", fi.Mode().Perm())
+}
+
 func (f *File) Inputs(context.Context) (fingerprint.Spec, error) {
 	return FileSpec(f.dir, f.source, f.s.Inputs)
 }
 
-// token is the destination's content hash and permission bits.
-func fileToken(path string) (string, error) {
+// dest is what sysinit can see of the destination: its content (hash and
+// permission bits, "" when only root may read it) and its stat signature.
+// A token records both, "CONTENT|SIGNATURE"; the probe compares the
+// content when it can read it and the signature otherwise, so a root-only
+// file (sudoers, 0440) is neither re-installed on every refresh nor missed
+// when someone edits it.
+type dest struct {
+	content, sig string
+}
+
+func (d dest) token() string { return d.content + "|" + d.sig }
+
+func splitToken(token string) (content, sig string) {
+	content, sig, _ = strings.Cut(token, "|")
+	return content, sig
+}
+
+// readDest looks at path; a missing file is an error wrapping fs.ErrNotExist.
+func readDest(path string) (dest, error) {
+	sig, err := fingerprint.StatSignature(path)
+	if err != nil {
+		return dest{}, err
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return "", err
+		return dest{}, err
 	}
 	sum, err := fingerprint.HashFile(path)
-	if err != nil {
-		return "", err
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return dest{sig: sig}, nil
+	case err != nil:
+		return dest{}, err
 	}
-	return fmt.Sprintf("%x %04o", sum[:], fi.Mode().Perm()), nil
+	return dest{content: fmt.Sprintf("%x %04o", sum[:], fi.Mode().Perm()), sig: sig}, nil
 }
 
 func (f *File) Probe(_ context.Context, token string) (string, error) {
-	got, err := fileToken(f.dest)
+	d, err := readDest(f.dest)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f.dest + " is missing", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", f.dest, err)
 	}
-	if got != token {
+	content, sig := splitToken(token)
+	if d.content != "" && d.content != content || d.content == "" && d.sig != sig {
 		return f.dest + " was changed outside sysinit", nil
 	}
 	return "", nil
@@ -133,12 +172,15 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("reading %s: %w", f.source, err)
 	}
 	want := fmt.Sprintf("%x %04o", sum[:], mode)
-	have, err := fileToken(f.dest)
+	have, err := readDest(f.dest)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Outcome{}, fmt.Errorf("reading %s: %w", f.dest, err)
 	}
 	note := "already in place"
-	if have != want {
+	// A destination only root can read is installed again: sysinit
+	// cannot tell what it holds.
+	changed := have.content != want
+	if changed {
 		if err := f.install(ctx, rc, mode); err != nil {
 			return Outcome{}, err
 		}
@@ -151,7 +193,7 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 	// it did not hold this content at the last success: if a previous run
 	// installed the file and then on-change failed, nothing was recorded,
 	// and on-change must run again now.
-	if f.s.OnChange != "" && (have != want || rc.Token != want) {
+	if last, _ := splitToken(rc.Token); f.s.OnChange != "" && (changed || last != want) {
 		rc.Progress("on-change: " + f.s.OnChange)
 		err := f.env.Exec.Run(ctx, &command.Cmd{
 			Argv: []string{f.shell, "-c", f.s.OnChange}, Dir: f.dir, Env: Environ(f.s.Env),
@@ -162,7 +204,11 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 		}
 		note += ", on-change ran"
 	}
-	return Outcome{Token: want, Note: note}, nil
+	sig, err := fingerprint.StatSignature(f.dest)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("reading %s after installing it: %w", f.dest, err)
+	}
+	return Outcome{Token: dest{content: want, sig: sig}.token(), Note: note}, nil
 }
 
 func (f *File) install(ctx context.Context, rc *RunContext, mode fs.FileMode) error {

@@ -147,7 +147,18 @@ type Elevated interface {
 // source, a Brewfile) plus the step's own patterns. A file outside the
 // config directory is fingerprinted from its own directory; patterns cannot
 // be added to it then, since they are relative to the config directory.
+//
+// The file is read through symlinks when it is used (cp, brew bundle), so
+// it is fingerprinted where its links lead: an edit of the target, or a
+// link pointed elsewhere, is a change.
 func FileSpec(cfgDir, file string, patterns []string) (fingerprint.Spec, error) {
+	if resolved, err := filepath.EvalSymlinks(file); err == nil {
+		file = resolved
+		// The config dir may itself be reached through a link.
+		if d, err := filepath.EvalSymlinks(cfgDir); err == nil {
+			cfgDir = d
+		}
+	}
 	rel, err := filepath.Rel(cfgDir, file)
 	if err != nil {
 		return fingerprint.Spec{}, fmt.Errorf("locating %s: %w", file, err)
