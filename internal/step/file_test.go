@@ -18,8 +18,11 @@ import (
 // tell" on every refresh. As root, the check runs in a child as nobody.
 func TestFileProbeUnreadableDest(t *testing.T) {
 	base := t.TempDir()
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
+	// nobody must reach the file (and, as root, the test binary's copy).
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dst := filepath.Join(base, "sudoers")
 	if err := os.WriteFile(dst, []byte("root ALL=(ALL) ALL\n"), 0o644); err != nil {
