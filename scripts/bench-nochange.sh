@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The no-change refresh of issue 2, measured as whole processes side by side
+# with the floor (stat-ing the tree): four command steps whose inputs cover
+# a generated config repo of 2,000 and 20,000 files. Needs hyperfine
+# (apt-get install hyperfine). Usage: scripts/bench-nochange.sh [SIZES...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go build -o bin/sysinit ./cmd/sysinit
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(2000 20000)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export HOME=$work/home XDG_CACHE_HOME=$work/home/.cache XDG_STATE_HOME=$work/home/.local/state
+for n in "${sizes[@]}"; do
+	# sysinit bench generates (and caches) the deterministic repos.
+	bin/sysinit bench --sizes "$n" --scenarios no-change --runs 1 --warmup 0 --scale 0.001 --real-nix off >/dev/null
+	repo=$work/repo-$n
+	cp -r "$XDG_CACHE_HOME/sysinit/bench/repo-v1-$n" "$repo"
+	cat > "$repo/sysinit.toml" <<'TOML'
+[steps.all]
+kind   = "command"
+run    = "true"
+inputs = ["**"]
+
+[steps.flake]
+kind   = "command"
+run    = "true"
+inputs = ["modules/**", "hosts/**", "flake.nix", "flake.lock"]
+
+[steps.conf]
+kind   = "command"
+run    = "true"
+inputs = ["**/*.conf"]
+
+[steps.brew]
+kind   = "command"
+run    = "true"
+inputs = ["Brewfile"]
+TOML
+	(cd "$repo" && "$OLDPWD/bin/sysinit" refresh >/dev/null && sleep 2.5 && "$OLDPWD/bin/sysinit" refresh >/dev/null)
+	echo "== $n files"
+	(cd "$repo" && hyperfine -N --warmup 5 --runs 60 --export-json "$work/sysinit-$n.json" "$OLDPWD/bin/sysinit refresh" &&
+		hyperfine --warmup 5 --runs 60 --export-json "$work/floor-$n.json" "find . -type f -printf '%T@ %s %p\n' | sha256sum")
+	s=$(grep -o '"median": *[0-9.e-]*' "$work/sysinit-$n.json" | head -1 | grep -o '[0-9.e-]*$')
+	f=$(grep -o '"median": *[0-9.e-]*' "$work/floor-$n.json" | head -1 | grep -o '[0-9.e-]*$')
+	awk -v s="$s" -v f="$f" -v n="$n" 'BEGIN { printf "%d files: sysinit median %.1f ms, floor median %.1f ms, ratio %.2f\n", n, s*1000, f*1000, s/f }'
+
+done
