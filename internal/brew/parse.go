@@ -252,21 +252,10 @@ func isAssignment(toks []token) bool {
 // list and what follows it (a modifier, a block, a method call).
 func call(toks []token) (args, rest []token) {
 	if len(toks) > 0 && toks[0].is(tPunct, "(") {
-		depth := 0
-		for i, t := range toks {
-			if t.kind == tPunct && openers[t.text] != "" {
-				depth++
-			} else if t.kind == tPunct && (t.text == ")" || t.text == "]" || t.text == "}") {
-				depth--
-				if depth == 0 {
-					// `brew ("x"), args: …` is a parenthesized first
-					// argument, not a call's parentheses.
-					if i+1 < len(toks) && toks[i+1].is(tPunct, ",") {
-						break
-					}
-					return toks[1:i], toks[i+1:]
-				}
-			}
+		// `brew ("x"), args: …` is a parenthesized first argument, not a
+		// call's parentheses.
+		if i := closing(toks); !(i+1 < len(toks) && toks[i+1].is(tPunct, ",")) {
+			return toks[1:i], toks[i+1:]
 		}
 	}
 	depth := 0
