@@ -8,6 +8,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -152,6 +153,10 @@ func (a *app) report(err error) int {
 			a.errorf("%v", xe.err)
 		}
 		return xe.code
+	}
+	if errors.Is(err, context.Canceled) {
+		a.errorf("interrupted")
+		return ExitInterrupted
 	}
 	code := ExitFailed
 	var ce config.Errors

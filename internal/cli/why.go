@@ -36,7 +36,7 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 	}
 	defer s.close()
 	if s.cfg.Step(name) == nil {
-		return &plan.UnknownStepError{Name: name, Known: stepNames(s)}
+		return &plan.UnknownStepError{Name: name, Known: configStepNames(s.cfg)}
 	}
 	s.planner.Only = []string{name}
 	p, err := s.plan(ctx)
@@ -122,10 +122,3 @@ func envOf(lines []string) map[string]string {
 	return m
 }
 
-func stepNames(s *session) []string {
-	var out []string
-	for _, cs := range s.cfg.Steps {
-		out = append(out, cs.Name)
-	}
-	return out
-}
