@@ -121,4 +121,3 @@ func envOf(lines []string) map[string]string {
 	}
 	return m
 }
-
