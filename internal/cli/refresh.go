@@ -94,6 +94,7 @@ func (a *app) view(o *refreshOptions) (runner.Observer, func() error, error) {
 }
 
 func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) error {
+	started := time.Now()
 	if o.jobs < 0 {
 		return usageError{fmt.Errorf("--jobs=%d: must be 0 (no limit) or more", o.jobs)}
 	}
@@ -153,6 +154,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	logDir := filepath.Join(a.stateDir(), "logs", id)
 	opts := runner.Options{
 		RunID:    id,
+		Started:  started,
 		LogDir:   logDir,
 		Jobs:     o.jobs,
 		FailFast: o.failFast,

@@ -42,6 +42,9 @@ type Options struct {
 	// ETA returns the expected duration of a step; 0 = unknown.
 	ETA func(step string) time.Duration
 	Now func() time.Time
+	// Started is when the refresh began (before planning), so the wall
+	// time in the summary is what the user waited; zero = when Run starts.
+	Started time.Time
 }
 
 // Result is how a run ended.
@@ -93,7 +96,10 @@ func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observe
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	start := o.Now()
+	start := o.Started
+	if start.IsZero() {
+		start = o.Now()
+	}
 	r := &run{o: o, rec: rec, obs: obs, nodes: map[string]*node{}}
 	if o.Jobs > 0 {
 		r.sem = make(chan struct{}, o.Jobs)
