@@ -46,6 +46,12 @@ type token struct {
 
 func (t token) is(kind tokKind, text string) bool { return t.kind == kind && t.text == text }
 
+// opens and closes report whether t is an opening or closing bracket.
+func (t token) opens() bool { return t.kind == tPunct && openers[t.text] != "" }
+func (t token) closes() bool {
+	return t.kind == tPunct && (t.text == ")" || t.text == "]" || t.text == "}")
+}
+
 // isValue reports whether t ends an operand, which decides whether a
 // following `/`, `%` or `<<` is an operator or starts a literal.
 func (t token) isValue() bool {
@@ -53,7 +59,7 @@ func (t token) isValue() bool {
 	case tString, tSymbol, tInt, tFloat, tIdent, tWords, tOpaque:
 		return true
 	case tPunct:
-		return t.text == ")" || t.text == "]" || t.text == "}"
+		return t.closes()
 	}
 	return false
 }

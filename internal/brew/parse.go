@@ -72,10 +72,10 @@ func (p *parser) split(toks []token) ([]stmt, error) {
 				start += len(cur)
 				cur = all[start:start]
 			}
-		case t.kind == tPunct && openers[t.text] != "":
+		case t.opens():
 			open = append(open, t)
 			cur = append(cur, t)
-		case t.kind == tPunct && (t.text == ")" || t.text == "]" || t.text == "}"):
+		case t.closes():
 			if len(open) == 0 {
 				return nil, &SyntaxError{File: p.name, Line: t.line, Msg: fmt.Sprintf("unexpected %q: nothing to close", t.text)}
 			}
@@ -261,9 +261,9 @@ func call(toks []token) (args, rest []token) {
 	depth := 0
 	for i, t := range toks {
 		switch {
-		case t.kind == tPunct && openers[t.text] != "":
+		case t.opens():
 			depth++
-		case t.kind == tPunct && (t.text == ")" || t.text == "]" || t.text == "}"):
+		case t.closes():
 			depth--
 		case depth == 0 && t.kind == tIdent && modifiers[t.text] != "":
 			return toks[:i], toks[i:]
@@ -280,9 +280,9 @@ func splitTop(toks []token) [][]token {
 	depth, start := 0, 0
 	for i, t := range toks {
 		switch {
-		case t.kind == tPunct && openers[t.text] != "":
+		case t.opens():
 			depth++
-		case t.kind == tPunct && (t.text == ")" || t.text == "]" || t.text == "}"):
+		case t.closes():
 			depth--
 		case depth == 0 && t.is(tPunct, ","):
 			out = append(out, toks[start:i])
@@ -362,9 +362,9 @@ func (p *parser) pair(it []token) (key string, val Value, isPair bool, err error
 	depth := 0
 	for i, t := range it {
 		switch {
-		case t.kind == tPunct && openers[t.text] != "":
+		case t.opens():
 			depth++
-		case t.kind == tPunct && (t.text == ")" || t.text == "]" || t.text == "}"):
+		case t.closes():
 			depth--
 		case depth == 0 && t.is(tPunct, "=>"):
 			k, err := p.valueAll(it[:i], t)
@@ -475,9 +475,9 @@ func (p *parser) value(toks []token) (Value, int, error) {
 func closing(toks []token) int {
 	depth := 0
 	for i, t := range toks {
-		if t.kind == tPunct && openers[t.text] != "" {
+		if t.opens() {
 			depth++
-		} else if t.kind == tPunct && (t.text == ")" || t.text == "]" || t.text == "}") {
+		} else if t.closes() {
 			depth--
 			if depth == 0 {
 				return i

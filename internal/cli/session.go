@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/sysinit/sysinit/internal/brew"
@@ -112,12 +113,35 @@ func (a *app) open(readOnly bool) (*session, error) {
 	return a.openConfig(cfg, readOnly, command.Exec{Root: os.Geteuid() == 0})
 }
 
+// lookPathOnce is exec.LookPath remembering its answers: every command
+// step, `requires` and the planner ask for sh and friends, and each
+// look-up stats the PATH entries — work the no-change path does once.
+func lookPathOnce() func(string) (string, error) {
+	type found struct {
+		path string
+		err  error
+	}
+	seen := map[string]found{}
+	var mu sync.Mutex
+	return func(name string) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		f, ok := seen[name]
+		if !ok {
+			f.path, f.err = exec.LookPath(name)
+			seen[name] = f
+		}
+		return f.path, f.err
+	}
+}
+
 // openConfig builds the steps of cfg, running programs through x, and
 // opens the state store.
 func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*session, error) {
 	var err error
 	s := &session{cfg: cfg, exec: x, steps: map[string]step.Step{}}
-	env := &step.Env{Exec: s.exec, Getenv: a.getenv, LookPath: exec.LookPath}
+	look := lookPathOnce()
+	env := &step.Env{Exec: s.exec, Getenv: a.getenv, LookPath: look}
 	reg := registry()
 	for _, cs := range cfg.Steps {
 		st, err := reg.New(cfg, cs, env)
@@ -146,7 +170,7 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 		// A bad stat cache only costs re-hashing; start empty.
 		s.cache, _ = fingerprint.LoadCache(nil)
 	}
-	shell, err := exec.LookPath("sh")
+	shell, err := look("sh")
 	if err != nil {
 		s.store.Close()
 		return nil, fmt.Errorf("finding sh: %w", err)
@@ -165,7 +189,7 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 		Shell:    shell,
 		Now:      time.Now,
 		GOOS:     runtime.GOOS,
-		LookPath: exec.LookPath,
+		LookPath: look,
 	}
 	return s, nil
 }
