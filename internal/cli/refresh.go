@@ -142,7 +142,20 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err != nil {
 		return err
 	}
-	if s.cache.Changed() {
+	// While the first steps run, hash the files of those that wait for
+	// them; stopped when the run ends, and done before the cache is saved.
+	warmCtx, stopWarm := context.WithCancel(ctx)
+	warmed := make(chan struct{})
+	go func() {
+		defer close(warmed)
+		s.planner.Warm(warmCtx, p)
+	}()
+	saveCache := func() {
+		stopWarm()
+		<-warmed
+		if !s.cache.Changed() {
+			return
+		}
 		if data, err := s.cache.MarshalBinary(); err == nil {
 			if err := s.store.PutStatCache(data); err != nil {
 				a.warn("saving the stat cache: " + err.Error())
@@ -166,6 +179,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		ETA:     func(name string) time.Duration { return median(s.store, name) },
 	}
 	res := runner.Run(ctx, p, opts, s.store, obs)
+	saveCache()
 	if err := closeView(); err != nil {
 		return err
 	}

@@ -87,6 +87,12 @@ type Decision struct {
 	// Recheck is set on a skipped step that depends on a step that will
 	// run: it is decided again once that one has finished.
 	Recheck bool
+	// Unscanned is set on a step that never ran: its decision does not
+	// depend on its inputs, so the plan left them unread, and the runner
+	// has it decided again, fingerprint and all, just before it runs. On a
+	// cold machine that takes the hashing of every file off the start of
+	// the run, and (with Warm) off the critical path.
+	Unscanned bool
 
 	// What a success records: the fingerprint taken before the run.
 	Definition       []string
@@ -211,8 +217,9 @@ func (e *UnknownStepError) Error() string {
 	return fmt.Sprintf("no step named %q (steps: %s)", e.Name, strings.Join(e.Known, ", "))
 }
 
-// Plan decides every selected step. Inputs of all steps are fingerprinted
-// in one walk of the tree.
+// Plan decides every selected step. Inputs of all steps that ran before
+// are fingerprinted in one walk of the tree; those of steps that never ran
+// are left for their turn (see Decision.Unscanned).
 func (p *Planner) Plan(ctx context.Context) (*Plan, error) {
 	names, err := p.Select()
 	if err != nil {
@@ -226,6 +233,10 @@ func (p *Planner) Plan(ctx context.Context) (*Plan, error) {
 		d := p.start(n)
 		decisions[i] = d
 		if !d.Applicable() {
+			continue
+		}
+		if _, ran := p.Records[n]; !ran {
+			d.Unscanned = true
 			continue
 		}
 		spec, err := d.Step.Inputs(ctx)
@@ -283,8 +294,33 @@ func (p *Planner) scan(ctx context.Context, specs []fingerprint.Spec) ([]*finger
 	return ms, errs
 }
 
+// Warm hashes, into the stat cache only, the inputs of the unscanned steps
+// that wait for another step, so that when their turn comes their files
+// need only be stat'ed again. Run it in the background while the steps
+// before them run; it returns when done or when ctx is cancelled. The
+// cache is keyed by stat signature, so an edit made after Warm is seen as
+// one. Errors are left for the step's own decision to meet.
+func (p *Planner) Warm(ctx context.Context, pl *Plan) {
+	var specs []fingerprint.Spec
+	for _, d := range pl.Steps {
+		if !d.Unscanned || len(d.Config.After) == 0 {
+			continue
+		}
+		if spec, err := d.Step.Inputs(ctx); err == nil {
+			specs = append(specs, spec)
+		}
+	}
+	if len(specs) == 0 {
+		return
+	}
+	p.scanMu.Lock()
+	defer p.scanMu.Unlock()
+	_, _ = p.Scanner.Scan(ctx, specs)
+}
+
 // Decide decides one step again, with a fresh fingerprint: the runner calls
-// it when a step that this one depends on has just run.
+// it when a step that this one depends on has just run, and before an
+// unscanned step runs.
 func (p *Planner) Decide(ctx context.Context, name string) *Decision {
 	d := p.start(name)
 	if !d.Applicable() {

@@ -176,6 +176,9 @@ func (f *fixture) succeed(names ...string) {
 		if len(names) > 0 && !slices.Contains(names, d.Name) || !d.Applicable() {
 			continue
 		}
+		if d.Unscanned {
+			d = f.p.Decide(context.Background(), d.Name)
+		}
 		if d.Manifest == nil {
 			f.t.Fatalf("%s: no manifest to record: %s", d.Name, d.Summary())
 		}
@@ -293,16 +296,18 @@ func TestDecision(t *testing.T) {
 			probed:  true,
 		},
 		{
-			name:    "never ran",
-			change:  func(f *fixture) { delete(f.p.Records, "s") },
-			run:     true,
-			reasons: []reason{{plan.NeverRan, "no success recorded", nil}},
+			name:       "never ran",
+			change:     func(f *fixture) { delete(f.p.Records, "s") },
+			run:        true,
+			reasons:    []reason{{plan.NeverRan, "no success recorded", nil}},
+			noManifest: true, // read at its turn: Decision.Unscanned
 		},
 		{
-			name:    "never ran, forced",
-			change:  func(f *fixture) { delete(f.p.Records, "s"); f.p.Force = true },
-			run:     true,
-			reasons: []reason{{plan.Forced, "--force", nil}, {plan.NeverRan, "", nil}},
+			name:       "never ran, forced",
+			change:     func(f *fixture) { delete(f.p.Records, "s"); f.p.Force = true },
+			run:        true,
+			reasons:    []reason{{plan.Forced, "--force", nil}, {plan.NeverRan, "", nil}},
+			noManifest: true,
 		},
 		{
 			name:    "definition key changed and one added",
@@ -564,6 +569,10 @@ func TestDecision(t *testing.T) {
 			}
 			if tt.noManifest != (d.Manifest == nil) {
 				t.Errorf("Manifest = %v, want nil: %v", d.Manifest, tt.noManifest)
+			}
+			// A step that never ran is fingerprinted at its turn, not by the plan.
+			if neverRan := d.Reasons[len(d.Reasons)-1].Kind == plan.NeverRan; d.Unscanned != neverRan {
+				t.Errorf("Unscanned = %v, want %v (%s)", d.Unscanned, neverRan, d.Summary())
 			}
 		})
 	}
@@ -880,4 +889,67 @@ func TestDigest(t *testing.T) {
 		}
 		seen[d] = i
 	}
+}
+
+// TestPlanLeavesNeverRanUnscanned: a step that never ran runs whatever its
+// inputs hold, so the plan does not read them — even unreadable ones, which
+// would otherwise cost a walk — and Decide fingerprints it at its turn.
+func TestPlanLeavesNeverRanUnscanned(t *testing.T) {
+	f := newFixture(t, map[string]string{"a": "1", "b": "2"},
+		&config.Step{Name: "old", Inputs: []string{"a"}},
+		&config.Step{Name: "new", Inputs: []string{"b", "missing-dir/**"}})
+	f.succeed("old")
+	p := f.plan()
+	old, fresh := p.Decision("old"), p.Decision("new")
+	if old.Unscanned || old.Manifest == nil {
+		t.Errorf("old: unscanned %v, manifest %v; want it fingerprinted", old.Unscanned, old.Manifest)
+	}
+	if !fresh.Unscanned || fresh.Manifest != nil || !fresh.Run {
+		t.Fatalf("new: unscanned %v, manifest %v, run %v; want it to run unscanned", fresh.Unscanned, fresh.Manifest, fresh.Run)
+	}
+	checkReasons(t, fresh, []reason{{plan.NeverRan, "no success recorded", nil}})
+	d := f.p.Decide(context.Background(), "new")
+	if d.Unscanned || d.Manifest == nil || len(d.Manifest.Entries) != 1 || d.Manifest.Entries[0].Path != "b" {
+		t.Fatalf("Decide(new): unscanned %v, manifest %+v; want the fingerprint of b", d.Unscanned, d.Manifest)
+	}
+	checkReasons(t, d, []reason{{plan.NeverRan, "no success recorded", nil}})
+}
+
+// TestWarm: Warm hashes the inputs of unscanned steps that wait for
+// another step into the stat cache (and only theirs), so that their
+// decision at their turn stats without reading; an edit after Warm is
+// still seen, because the cache is keyed by stat signature.
+func TestWarm(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, map[string]string{"first.txt": "1", "later.txt": "2"},
+		&config.Step{Name: "first", Inputs: []string{"first.txt"}},
+		&config.Step{Name: "later", Inputs: []string{"later.txt"}, After: []string{"first"}})
+	cache, err := fingerprint.LoadCache(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.p.Scanner.Cache = cache
+	// Files younger than the racy window are never cached; wait it out.
+	time.Sleep(2100 * time.Millisecond)
+	p := f.plan()
+	if cache.Len() != 0 {
+		t.Fatalf("the plan cached %d files; every step is unscanned", cache.Len())
+	}
+	f.p.Warm(context.Background(), p)
+	if cache.Len() != 1 {
+		t.Fatalf("after Warm the cache holds %d files, want later.txt alone", cache.Len())
+	}
+	f.write("later.txt", "changed")
+	d := f.p.Decide(context.Background(), "later")
+	want, err := fingerprint.HashFile(filepath.Join(f.root, "later.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Manifest == nil || len(d.Manifest.Entries) != 1 || d.Manifest.Entries[0].Hash != want || d.Manifest.Entries[0].Size != int64(len("changed")) {
+		t.Errorf("Decide after an edit recorded %+v, want the hash of the new content", d.Manifest)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f.p.Warm(ctx, p) // must return, not block
 }

@@ -33,8 +33,9 @@ type Options struct {
 	Jobs     int    // steps running at once; <= 0 = no limit
 	FailFast bool   // stop everything at the first failure
 	Update   bool   // passed to steps (`refresh --update`)
-	// Redecide decides a step again after a step it depends on ran. Nil
-	// keeps the plan's decision.
+	// Redecide decides a step again after a step it depends on ran, and
+	// fingerprints an unscanned one, just before it would run. Nil keeps
+	// the plan's decision.
 	Redecide func(ctx context.Context, name string) *plan.Decision
 	// Elevate obtains root once before any step that needs it starts; the
 	// returned func releases whatever keeps the ticket alive.
@@ -246,11 +247,8 @@ func (r *run) step(ctx context.Context, n *node, initial Status) {
 		r.notStarted(ctx, n)
 		return
 	}
-	if n.ranUpstream && r.o.Redecide != nil {
-		d = r.o.Redecide(ctx, d.Name)
-		n.d = d
-	}
-	if !d.Run {
+	redecide := (n.ranUpstream || d.Unscanned) && r.o.Redecide != nil
+	if !d.Run && !redecide {
 		r.end(n, StatusSkipped, d.Summary(), 0, "", "", nil)
 		return
 	}
@@ -265,6 +263,16 @@ func (r *run) step(ctx context.Context, n *node, initial Status) {
 		// The slot and a cancellation may have been ready together.
 		if ctx.Err() != nil {
 			r.notStarted(ctx, n)
+			return
+		}
+	}
+	// Decided again once it holds its slot: the fingerprint a success
+	// records is taken as close to the run as it can be.
+	if redecide {
+		d = r.o.Redecide(ctx, d.Name)
+		n.d = d
+		if !d.Run {
+			r.end(n, StatusSkipped, d.Summary(), 0, "", "", nil)
 			return
 		}
 	}

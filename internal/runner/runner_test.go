@@ -1063,3 +1063,49 @@ func TestRunSkippedAndNotApplicableDependencies(t *testing.T) {
 		map[string]Status{"quiet": StatusSkipped, "elsewhere": StatusNotApplicable, "after-both": StatusDone},
 		map[string]string{"quiet": "up to date", "elsewhere": "only for darwin"})
 }
+
+// TestRunUnscanned: a step the plan left unscanned is decided again —
+// fingerprinted — just before it runs, once it holds its slot (with
+// --jobs 1, never while another step runs), and what it records is that
+// decision's fingerprint.
+func TestRunUnscanned(t *testing.T) {
+	h := newHarness(t)
+	h.opts.Jobs = 1
+	var running atomic.Int32
+	work := func(context.Context, *step.RunContext) (step.Outcome, error) {
+		running.Add(1)
+		defer running.Add(-1)
+		time.Sleep(20 * time.Millisecond)
+		return step.Outcome{}, nil
+	}
+	unscanned := func(name string) *plan.Decision {
+		d := decision(name, runs(work))
+		d.Unscanned = true
+		return d
+	}
+	var mu sync.Mutex
+	var redecided []string
+	h.opts.Redecide = func(_ context.Context, name string) *plan.Decision {
+		mu.Lock()
+		redecided = append(redecided, name)
+		mu.Unlock()
+		if n := running.Load(); n != 0 {
+			t.Errorf("%s fingerprinted while %d other step(s) ran", name, n)
+		}
+		d := decision(name, runs(work))
+		d.Manifest = &fingerprint.Manifest{Entries: []fingerprint.Entry{{Path: name + ".txt", Type: fingerprint.TypeFile}}}
+		return d
+	}
+	res := h.run(context.Background(), unscanned("a"), unscanned("b"), decision("scanned", runs(work)))
+	want(t, res, map[string]Status{"a": StatusDone, "b": StatusDone, "scanned": StatusDone}, nil)
+	slices.Sort(redecided)
+	if !slices.Equal(redecided, []string{"a", "b"}) {
+		t.Errorf("re-decided %v, want the unscanned a and b only", redecided)
+	}
+	for _, p := range h.store.puts {
+		wantManifest := p.rec.Step != "scanned"
+		if wantManifest != (p.manifest != nil && p.rec.InputsDigest != "") {
+			t.Errorf("%s recorded manifest %v (digest %q); want one: %v", p.rec.Step, p.manifest != nil, p.rec.InputsDigest, wantManifest)
+		}
+	}
+}
