@@ -44,3 +44,10 @@ func NewFixture(ctx context.Context, dir string, files int, self string, environ
 	}
 	return &Fixture{Repo: repo, Env: m.env, Log: m.log}, nil
 }
+
+// EditComment rewrites a comment in one of the flake's modules, the n-th
+// such edit: the cosmetic scenario's change, after which the system
+// evaluates to the same out path.
+func (f *Fixture) EditComment(n int) error {
+	return writeRepoFile(f.Repo, cosmeticFile, cosmeticEdit(n), 0o644)
+}

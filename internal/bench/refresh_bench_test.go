@@ -66,3 +66,53 @@ func BenchmarkNoChangeRefresh(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCosmeticRefresh is a whole `sysinit refresh`, in process, after
+// a comment was edited in one module: the system step evaluates (a
+// stand-in nix with no latency) and finds nothing to switch. Each
+// iteration edits the comment anew, so it measures what sysinit adds to
+// nix's own work on a real but inconsequential change: the scan, hashing
+// the edited file, re-deciding, starting nix, recording the new manifest.
+func BenchmarkCosmeticRefresh(b *testing.B) {
+	if _, err := exec.LookPath("git"); err != nil {
+		b.Skip("git is not installed; the bench repos are git repositories")
+	}
+	exe := self(b)
+	sizes := []int{2000, 20000}
+	if testing.Short() {
+		b.Log("-short: the 2,000-file repo only")
+		sizes = sizes[:1]
+	}
+	for _, n := range sizes {
+		fx, err := bench.NewFixture(context.Background(), b.TempDir(), n, exe, os.Environ(), bench.Latencies{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for _, kv := range fx.Env {
+				k, v, _ := strings.Cut(kv, "=")
+				b.Setenv(k, v)
+			}
+			var errOut bytes.Buffer
+			b.ReportAllocs()
+			edit := 0
+			for b.Loop() {
+				b.StopTimer()
+				edit++
+				if err := fx.EditComment(edit); err != nil {
+					b.Fatal(err)
+				}
+				var out bytes.Buffer
+				b.StartTimer()
+				if code := cli.Main([]string{"refresh", "-C", fx.Repo, "--json"}, nil, &out, &errOut); code != 0 {
+					b.Fatalf("refresh exited %d: %s", code, errOut.String())
+				}
+				b.StopTimer()
+				if !strings.Contains(out.String(), "nothing built or switched") {
+					b.Fatalf("the edit did not evaluate to the same system:\n%s", out.String())
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
