@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -115,18 +114,29 @@ type explicitFile struct {
 	mask uint64 // specs that list it
 }
 
-// trieNode holds the explicit files at and below one directory.
+// trieNode holds the explicit files at and below one directory. It is
+// built from the sorted list in one pass, without maps: the paths below a
+// directory are one contiguous run of that list.
 type trieNode struct {
-	files    map[string]int // name -> index in fileList
-	fileList []explicitFile
-	subs     map[string]int // name -> index in subList
+	fileList []explicitFile // the files directly in it, in name order
 	subList  []*trieNode
-	subNames []string
-	lo, hi   int // range of the subtree in scanRun.explicit
+	subNames []string // in the order of name+"/", as the paths sort
+	nameAt   int      // where names start in the paths below it
+	lo, hi   int      // range of the subtree in scanRun.explicit
 }
 
-func newTrieNode(lo int) *trieNode {
-	return &trieNode{files: map[string]int{}, subs: map[string]int{}, lo: lo, hi: lo + 1}
+// file returns the index in fileList of the file called name.
+func (t *trieNode) file(name string) (int, bool) {
+	return slices.BinarySearchFunc(t.fileList, name, func(e explicitFile, name string) int {
+		return strings.Compare(e.path[t.nameAt:], name)
+	})
+}
+
+// sub returns the index in subList of the subdirectory called name.
+func (t *trieNode) sub(name string) (int, bool) {
+	return slices.BinarySearchFunc(t.subNames, name, func(a, b string) int {
+		return cmpKeys(sortKey{name: a, dir: true}, sortKey{name: b, dir: true})
+	})
 }
 
 // item is one directory entry the walk kept: a selected file, or a
@@ -329,57 +339,101 @@ func (r *scanRun) isIgnored(path string) bool {
 
 // buildExplicit collects the specs' Files, sorted and merged, into a trie by
 // directory. Files below ignored paths are dropped: state is never an input.
+// A list that is already sorted (git's index is) is not sorted again.
 func (r *scanRun) buildExplicit(specs []Spec) (*trieNode, error) {
-	var all []explicitFile
+	var merged []explicitFile
 	for i, sp := range specs {
+		if len(sp.Files) == 0 {
+			continue
+		}
+		list := make([]explicitFile, 0, len(sp.Files))
 		for _, p := range sp.Files {
-			if !fs.ValidPath(p) || p == "." {
-				return nil, fmt.Errorf("bad input file %q: want a clean relative slash-separated path", p)
-			}
-			if !r.isIgnored(p) {
-				all = append(all, explicitFile{path: p, mask: 1 << i})
+			if len(r.ignored) == 0 || !r.isIgnored(p) {
+				list = append(list, explicitFile{path: p, mask: 1 << i})
 			}
 		}
+		cmp := func(a, b explicitFile) int { return strings.Compare(a.path, b.path) }
+		if !slices.IsSortedFunc(list, cmp) {
+			slices.SortFunc(list, cmp)
+		}
+		merged = mergeExplicit(merged, list)
 	}
-	if len(all) == 0 {
+	if len(merged) == 0 {
 		return nil, nil
 	}
-	slices.SortFunc(all, func(a, b explicitFile) int { return strings.Compare(a.path, b.path) })
-	merged := all[:1]
-	for _, e := range all[1:] {
-		if last := &merged[len(merged)-1]; last.path == e.path {
-			last.mask |= e.mask
-		} else {
-			merged = append(merged, e)
-		}
-	}
 	r.explicit = merged
-	root := newTrieNode(0)
-	for idx, e := range merged {
-		n := root
-		n.hi = idx + 1
-		rest := e.path
-		for {
-			i := strings.IndexByte(rest, '/')
-			if i < 0 {
-				break
-			}
-			name := rest[:i]
-			si, ok := n.subs[name]
-			if !ok {
-				si = len(n.subList)
-				n.subs[name] = si
-				n.subList = append(n.subList, newTrieNode(idx))
-				n.subNames = append(n.subNames, name)
-			}
-			n = n.subList[si]
-			n.hi = idx + 1
-			rest = rest[i+1:]
+	return buildTrie(merged, 0, len(merged), 0)
+}
+
+// mergeExplicit merges two sorted lists, joining the masks of a path listed
+// in both (or twice in one).
+func mergeExplicit(a, b []explicitFile) []explicitFile {
+	out := make([]explicitFile, 0, len(a)+len(b))
+	add := func(e explicitFile) {
+		if n := len(out); n > 0 && out[n-1].path == e.path {
+			out[n-1].mask |= e.mask
+			return
 		}
-		n.files[rest] = len(n.fileList)
-		n.fileList = append(n.fileList, e)
+		out = append(out, e)
 	}
-	return root, nil
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		if j == len(b) || i < len(a) && a[i].path <= b[j].path {
+			add(a[i])
+			i++
+		} else {
+			add(b[j])
+			j++
+		}
+	}
+	return out
+}
+
+// buildTrie makes the node for list[lo:hi], the paths that share their
+// first nameAt bytes (a directory and its slash), checking each name.
+func buildTrie(list []explicitFile, lo, hi, nameAt int) (*trieNode, error) {
+	t := &trieNode{nameAt: nameAt, lo: lo, hi: hi}
+	for i := lo; i < hi; {
+		p := list[i].path
+		rest := p[nameAt:]
+		slash := strings.IndexByte(rest, '/')
+		if slash < 0 {
+			if !validName(rest) {
+				return nil, badPath(p)
+			}
+			t.fileList = append(t.fileList, list[i])
+			i++
+			continue
+		}
+		name := rest[:slash]
+		if !validName(name) {
+			return nil, badPath(p)
+		}
+		prefix := p[:nameAt+slash+1]
+		j := i + 1
+		for j < hi && strings.HasPrefix(list[j].path, prefix) {
+			j++
+		}
+		sub, err := buildTrie(list, i, j, len(prefix))
+		if err != nil {
+			return nil, err
+		}
+		t.subList = append(t.subList, sub)
+		t.subNames = append(t.subNames, name)
+		i = j
+	}
+	return t, nil
+}
+
+// validName reports whether name can be one element of a clean relative
+// path: not empty, not . or .., no NUL (paths are passed to the kernel
+// NUL-terminated).
+func validName(name string) bool {
+	return name != "" && name != "." && name != ".." && strings.IndexByte(name, 0) < 0
+}
+
+func badPath(p string) error {
+	return fmt.Errorf("bad input file %q: want a clean relative slash-separated path", p)
 }
 
 // runWalk processes the job queue on r.workers goroutines until it drains or
@@ -590,7 +644,7 @@ func (w *walker) entry(j *dirJob, fd, plen int, name []byte, dtype uint8, ignore
 	}
 	var explicit uint64
 	if j.tri != nil {
-		if i, ok := j.tri.files[sname]; ok {
+		if i, ok := j.tri.file(sname); ok {
 			explicit = j.tri.fileList[i].mask
 			seenFiles[i] = true
 		}
@@ -600,7 +654,7 @@ func (w *walker) entry(j *dirJob, fd, plen int, name []byte, dtype uint8, ignore
 	if dtype == unix.DT_DIR {
 		var sub *trieNode
 		if j.tri != nil {
-			if i, ok := j.tri.subs[sname]; ok {
+			if i, ok := j.tri.sub(sname); ok {
 				sub = j.tri.subList[i]
 				seenSubs[i] = true
 			}

@@ -261,6 +261,13 @@ func TestBadInput(t *testing.T) {
 		{"absolute file", Scanner{Root: root}, Spec{Files: []string{"/etc/passwd"}}},
 		{"dot-dot file", Scanner{Root: root}, Spec{Files: []string{"../x"}}},
 		{"unclean file", Scanner{Root: root}, Spec{Files: []string{"a//b"}}},
+		{"dot file", Scanner{Root: root}, Spec{Files: []string{"."}}},
+		{"dot element", Scanner{Root: root}, Spec{Files: []string{"a/./b"}}},
+		{"dot-dot element", Scanner{Root: root}, Spec{Files: []string{"a/../a"}}},
+		{"trailing slash file", Scanner{Root: root}, Spec{Files: []string{"a/"}}},
+		{"empty file", Scanner{Root: root}, Spec{Files: []string{""}}},
+		{"NUL in a file", Scanner{Root: root}, Spec{Files: []string{"a\x00b"}}},
+		{"bad file among good ones", Scanner{Root: root}, Spec{Files: []string{"a", "b/c", "b/../a", "d"}}},
 		{"relative root", Scanner{Root: "rel"}, Spec{Patterns: []string{"**"}}},
 		{"missing root", Scanner{Root: filepath.Join(root, "nope")}, Spec{Patterns: []string{"**"}}},
 		{"root is ignored", Scanner{Root: root, Ignore: []string{root}}, Spec{Patterns: []string{"**"}}},
@@ -385,5 +392,41 @@ func TestRandomPatternsMatchReference(t *testing.T) {
 	// The test means little if most patterns select nothing.
 	if nonEmpty < len(pats)/3 {
 		t.Errorf("only %d of %d random pattern sets select anything", nonEmpty, len(pats))
+	}
+}
+
+// TestExplicitSiblingsThatSortApart: directory names that are prefixes of
+// their siblings' ("b", "b-c", "b0", and a file "b.txt") sort differently
+// as names and as paths. Listed in any order, by two specs, and in a
+// directory that is also walked, each must be stat'ed and kept exactly
+// once, in path order.
+func TestExplicitSiblingsThatSortApart(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"m/b/x": "1", "m/b-c/y": "2", "m/b.txt": "3", "m/b0/z": "4", "m/bb": "5"})
+	files := []string{"m/b0/z", "m/b/x", "m/b/gone", "m/b.txt", "m/b-c/y", "m/b/x"}
+	specs := []Spec{
+		{Files: files},
+		{Files: []string{"m/b-c/y", "m/b/x", "m/bb"}},
+		{Patterns: []string{"m/**"}, Files: files},
+	}
+	ms, err := (&Scanner{Root: root}).Scan(context.Background(), specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"m/b-c/y", "m/b.txt", "m/b/gone", "m/b/x", "m/b0/z"},
+		{"m/b-c/y", "m/b/x", "m/bb"},
+		{"m/b-c/y", "m/b.txt", "m/b/gone", "m/b/x", "m/b0/z", "m/bb"},
+	}
+	for i, m := range ms {
+		checkSorted(t, m)
+		if got := paths(m); !slices.Equal(got, want[i]) {
+			t.Errorf("spec %d: got %q, want %q", i, got, want[i])
+		}
+		for _, e := range m.Entries {
+			if wantType := map[bool]byte{true: TypeMissing, false: TypeFile}[e.Path == "m/b/gone"]; e.Type != wantType {
+				t.Errorf("spec %d: %s has type %d, want %d", i, e.Path, e.Type, wantType)
+			}
+		}
 	}
 }
