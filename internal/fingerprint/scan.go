@@ -867,7 +867,12 @@ func (r *scanRun) hashFiles(c *Cache, files []*item, racyBefore int64) (hashed i
 			added++
 		}
 	}
-	if target == nil || added == 0 && dropped == 0 {
+	// An entry whose file changed or went away can never hit again (its
+	// ctime would have to go back), so a few of them are left in place
+	// rather than paying for a rewrite of the whole cache: the common case
+	// is one file just edited, too recent (racy) to store yet. The next
+	// scan that stores a hash, or finds many stale entries, prunes them.
+	if target == nil || added == 0 && dropped <= staleKept(c.n) {
 		return len(misses), nil
 	}
 	b := cacheBuilder{recs: make([]byte, 0, (len(files)+len(keep))*recSize)}
@@ -888,6 +893,10 @@ func (r *scanRun) hashFiles(c *Cache, files []*item, racyBefore int64) (hashed i
 	b.install(c)
 	return len(misses), nil
 }
+
+// staleKept is how many stale entries a cache of n entries may keep
+// without being rewritten.
+func staleKept(n int) int { return max(8, n/64) }
 
 // inScope reports whether this scan would have seen path had it existed as a
 // file, so a cache entry for it that the scan did not see is stale.

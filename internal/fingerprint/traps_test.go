@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -302,9 +303,16 @@ func TestCacheAcrossSpecs(t *testing.T) {
 	if err := os.Remove(filepath.Join(root, "a/2")); err != nil {
 		t.Fatal(err)
 	}
+	// One stale entry is not worth rewriting the cache for: it can never
+	// hit again. The next rewrite, when a hash is stored, prunes it.
 	scanOne(t, s, a)
-	if c.Len() != 3 || !c.Changed() {
-		t.Errorf("after removing a/2: %d entries, changed %v; want 3, true", c.Len(), c.Changed())
+	if c.Len() != 4 || c.Changed() {
+		t.Errorf("after removing a/2: %d entries, changed %v; want 4 (a/2 left stale), false", c.Len(), c.Changed())
+	}
+	writeTree(t, root, map[string]string{"a/3": "3"})
+	scanOne(t, s, a)
+	if c.Len() != 4 || !c.Changed() || slices.Contains(cachePaths(c), "a/2") {
+		t.Errorf("after adding a/3: entries %q, changed %v; want a/2 pruned", cachePaths(c), c.Changed())
 	}
 	scanOne(t, s, b)
 	if s.hashed != 0 {
@@ -471,10 +479,45 @@ func TestCacheDropsIgnored(t *testing.T) {
 	if c.Len() != 2 {
 		t.Fatalf("out-of-scope entry should be kept: %d entries", c.Len())
 	}
+	writeTree(t, root, map[string]string{"a": "changed"})
 	scanOne(t, &Scanner{Root: root, Cache: c, Ignore: []string{filepath.Join(root, "state")}, now: laterClock(time.Hour)}, spec)
 	if c.Len() != 1 || c.path(0) != "a" {
 		t.Errorf("ignored entry kept: %d entries", c.Len())
 	}
+}
+
+// TestCachePrunesManyStale: stale entries are left in place only while
+// they are few; past staleKept, a scan rewrites the cache without them
+// even when it stores nothing new.
+func TestCachePrunesManyStale(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{}
+	for i := range 40 {
+		files[fmt.Sprintf("f%02d", i)] = "x"
+	}
+	writeTree(t, root, files)
+	c := &Cache{}
+	s := &Scanner{Root: root, Cache: c, now: laterClock(time.Hour)}
+	spec := Spec{Patterns: []string{"**"}}
+	scanOne(t, s, spec)
+	c.changed = false
+	for i := range staleKept(40) + 1 {
+		if err := os.Remove(filepath.Join(root, fmt.Sprintf("f%02d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scanOne(t, s, spec)
+	if want := 40 - staleKept(40) - 1; c.Len() != want || !c.Changed() {
+		t.Errorf("after removing %d files: %d entries, changed %v; want %d, true", staleKept(40)+1, c.Len(), c.Changed(), want)
+	}
+}
+
+func cachePaths(c *Cache) []string {
+	var out []string
+	for i := range c.Len() {
+		out = append(out, c.path(i))
+	}
+	return out
 }
 
 // countdownCtx reports cancellation after its Err has been asked n times, to
