@@ -163,7 +163,8 @@ var errBadManifest = errors.New("bad manifest data")
 
 // UnmarshalManifest decodes what MarshalBinary wrote. It rejects truncated or
 // corrupt data, unsorted or duplicate paths, unknown types and a digest that
-// does not match the entries.
+// does not match the entries. The entries' paths share data's memory: data
+// must not be modified afterwards.
 func UnmarshalManifest(data []byte) (*Manifest, error) {
 	if len(data) < len(manifestMagic)+17 || string(data[:len(manifestMagic)]) != manifestMagic {
 		return nil, fmt.Errorf("decoding manifest: %w: no manifest header", errBadManifest)
@@ -175,8 +176,8 @@ func UnmarshalManifest(data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("decoding manifest: %w: bad entry count", errBadManifest)
 	}
 	p = p[k:]
-	// All paths share one string so decoding allocates per manifest, not per entry.
-	all := string(p)
+	// The paths are substrings of data itself: no copy of the encoding.
+	all := unsafe.String(unsafe.SliceData(p), len(p))
 	base := len(body) - len(p)
 	entries := make([]Entry, n)
 	for i := range entries {

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"unsafe"
 )
 
 // Git index entry modes (the object type lives in the top four bits).
@@ -44,6 +45,10 @@ func (e *IndexError) Error() string { return "reading git index " + e.File + ": 
 // repositories, 32 for SHA-256. The trailing checksum is not verified: git
 // replaces the index by rename, so a reader never sees a torn file, and
 // hashing a large index would cost more than the whole fast path.
+//
+// The paths of a version 2 or 3 index share data's memory, which saves a
+// copy of the whole file on every refresh: data must not be modified
+// afterwards.
 func ParseIndex(data []byte, hashLen int) ([]IndexEntry, error) {
 	bad := func(format string, args ...any) error {
 		return &IndexError{Msg: fmt.Sprintf(format, args...)}
@@ -64,11 +69,11 @@ func ParseIndex(data []byte, hashLen int) ([]IndexEntry, error) {
 	fixed := 40 + hashLen + 2 // stat data, object id, flags
 	entries := make([]IndexEntry, 0, count)
 	off := 12
-	// v2/v3 paths are substrings of one copy of the file: one allocation
-	// in all. v4 paths are rebuilt from the previous one in turn.
+	// v2/v3 paths are substrings of data itself: no allocation per path.
+	// v4 paths are rebuilt from the previous one in turn.
 	var whole string
 	if version < 4 {
-		whole = string(data)
+		whole = unsafe.String(unsafe.SliceData(data), len(data))
 	}
 	var prev, cur []byte
 	for i := uint32(0); i < count; i++ {
