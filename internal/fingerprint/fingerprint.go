@@ -166,6 +166,91 @@ var errBadManifest = errors.New("bad manifest data")
 // does not match the entries. The entries' paths share data's memory: data
 // must not be modified afterwards.
 func UnmarshalManifest(data []byte) (*Manifest, error) {
+	r, err := newManifestReader(data)
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]Entry, r.n)
+	for i := range entries {
+		raw, err := r.next()
+		if err != nil {
+			return nil, err
+		}
+		entries[i] = Entry{Path: unsafe.String(unsafe.SliceData(raw.path), len(raw.path)), Type: raw.typ, Size: raw.size, Hash: raw.hash}
+	}
+	if err := r.end(); err != nil {
+		return nil, err
+	}
+	m := &Manifest{Entries: entries, Digest: computeDigest(entries)}
+	if string(m.Digest[:]) != string(r.digest) {
+		return nil, fmt.Errorf("decoding manifest: %w: digest does not match entries", errBadManifest)
+	}
+	return m, nil
+}
+
+// DiffEncoded is Diff(old, cur) for an old manifest still as MarshalBinary
+// wrote it: the changes are found while reading it, allocating nothing but
+// them, which on a large tree is most of the cost of saying which files
+// changed. It checks the encoding's structure but not its digest: the
+// result names files, it decides nothing.
+func DiffEncoded(old []byte, cur *Manifest) ([]Change, error) {
+	r, err := newManifestReader(old)
+	if err != nil {
+		return nil, err
+	}
+	var b []Entry
+	if cur != nil {
+		b = cur.Entries
+	}
+	var out []Change
+	j := 0
+	for range r.n {
+		a, err := r.next()
+		if err != nil {
+			return nil, err
+		}
+		path := unsafe.String(unsafe.SliceData(a.path), len(a.path))
+		for j < len(b) && b[j].Path < path {
+			out = append(out, Change{Path: b[j].Path, Kind: ChangeAdded})
+			j++
+		}
+		switch {
+		case j == len(b) || path < b[j].Path:
+			out = append(out, Change{Path: string(a.path), Kind: ChangeRemoved})
+		default:
+			if a.typ != b[j].Type || a.size != b[j].Size || a.hash != b[j].Hash {
+				out = append(out, Change{Path: b[j].Path, Kind: ChangeModified})
+			}
+			j++
+		}
+	}
+	if err := r.end(); err != nil {
+		return nil, err
+	}
+	for ; j < len(b); j++ {
+		out = append(out, Change{Path: b[j].Path, Kind: ChangeAdded})
+	}
+	return out, nil
+}
+
+// manifestReader decodes an encoded manifest one entry at a time.
+type manifestReader struct {
+	p      []byte // what is left of the entries
+	n      uint64 // entry count
+	read   uint64
+	prev   []byte // the previous path, to check the order
+	digest []byte // the trailing digest
+}
+
+// rawEntry is one decoded entry; path points into the encoding.
+type rawEntry struct {
+	path []byte
+	typ  byte
+	size int64
+	hash Sum
+}
+
+func newManifestReader(data []byte) (*manifestReader, error) {
 	if len(data) < len(manifestMagic)+17 || string(data[:len(manifestMagic)]) != manifestMagic {
 		return nil, fmt.Errorf("decoding manifest: %w: no manifest header", errBadManifest)
 	}
@@ -175,39 +260,39 @@ func UnmarshalManifest(data []byte) (*Manifest, error) {
 	if k <= 0 || n > uint64(len(p)) { // every entry takes at least 25 bytes
 		return nil, fmt.Errorf("decoding manifest: %w: bad entry count", errBadManifest)
 	}
-	p = p[k:]
-	// The paths are substrings of data itself: no copy of the encoding.
-	all := unsafe.String(unsafe.SliceData(p), len(p))
-	base := len(body) - len(p)
-	entries := make([]Entry, n)
-	for i := range entries {
-		l, k := binary.Uvarint(p)
-		if k <= 0 || l == 0 || l > uint64(len(p)-k) || len(p)-k-int(l) < 25 {
-			return nil, fmt.Errorf("decoding manifest: %w: entry %d truncated", errBadManifest, i)
-		}
-		off := len(body) - len(p) + k - base
-		e := &entries[i]
-		e.Path = all[off : off+int(l)]
-		p = p[k+int(l):]
-		e.Type = p[0]
-		e.Size = int64(binary.LittleEndian.Uint64(p[1:9]))
-		copy(e.Hash[:], p[9:25])
-		p = p[25:]
-		if !validType(e.Type) || e.Size < 0 {
-			return nil, fmt.Errorf("decoding manifest: %w: entry %q has type %q, size %d", errBadManifest, e.Path, e.Type, e.Size)
-		}
-		if i > 0 && entries[i-1].Path >= e.Path {
-			return nil, fmt.Errorf("decoding manifest: %w: %q out of order", errBadManifest, e.Path)
-		}
+	return &manifestReader{p: p[k:], n: n, digest: data[len(body):]}, nil
+}
+
+func (r *manifestReader) next() (rawEntry, error) {
+	var e rawEntry
+	p := r.p
+	l, k := binary.Uvarint(p)
+	if k <= 0 || l == 0 || l > uint64(len(p)-k) || len(p)-k-int(l) < 25 {
+		return e, fmt.Errorf("decoding manifest: %w: entry %d truncated", errBadManifest, r.read)
 	}
-	if len(p) != 0 {
-		return nil, fmt.Errorf("decoding manifest: %w: %d trailing bytes", errBadManifest, len(p))
+	e.path = p[k : k+int(l)]
+	p = p[k+int(l):]
+	e.typ = p[0]
+	e.size = int64(binary.LittleEndian.Uint64(p[1:9]))
+	copy(e.hash[:], p[9:25])
+	r.p = p[25:]
+	if !validType(e.typ) || e.size < 0 {
+		return e, fmt.Errorf("decoding manifest: %w: entry %q has type %q, size %d", errBadManifest, e.path, e.typ, e.size)
 	}
-	m := &Manifest{Entries: entries, Digest: computeDigest(entries)}
-	if string(m.Digest[:]) != string(data[len(body):]) {
-		return nil, fmt.Errorf("decoding manifest: %w: digest does not match entries", errBadManifest)
+	if r.read > 0 && string(r.prev) >= string(e.path) {
+		return e, fmt.Errorf("decoding manifest: %w: %q out of order", errBadManifest, e.path)
 	}
-	return m, nil
+	r.prev = e.path
+	r.read++
+	return e, nil
+}
+
+// end checks that the entries filled the encoding exactly.
+func (r *manifestReader) end() error {
+	if len(r.p) != 0 {
+		return fmt.Errorf("decoding manifest: %w: %d trailing bytes", errBadManifest, len(r.p))
+	}
+	return nil
 }
 
 func validType(t byte) bool {

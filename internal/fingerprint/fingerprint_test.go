@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/zeebo/xxh3"
@@ -115,7 +118,49 @@ func TestDiff(t *testing.T) {
 			if got := Diff(tt.old, tt.new); !slices.Equal(got, tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
+			old := tt.old
+			if old == nil {
+				old = &Manifest{}
+			}
+			got, err := DiffEncoded(mustMarshal(t, old), tt.new)
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("DiffEncoded: got %v, %v; want %v", got, err, tt.want)
+			}
 		})
+	}
+}
+
+// TestDiffEncodedMatchesDiff: on random pairs of manifests, diffing the
+// encoded old one gives what Diff gives; corrupt encodings are errors.
+func TestDiffEncodedMatchesDiff(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := func() *Manifest {
+		var es []Entry
+		for i := range 40 {
+			if rng.IntN(3) == 0 {
+				continue
+			}
+			es = append(es, Entry{Path: fmt.Sprintf("d%d/f%02d", i%3, i), Type: TypeFile, Size: int64(rng.IntN(2)), Hash: sum(fmt.Sprint(rng.IntN(2)))})
+		}
+		slices.SortFunc(es, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+		return &Manifest{Entries: es}
+	}
+	for range 500 {
+		a, b := random(), random()
+		data := mustMarshal(t, a)
+		got, err := DiffEncoded(data, b)
+		if want := Diff(a, b); err != nil || !slices.Equal(got, want) {
+			t.Fatalf("DiffEncoded = %v, %v; Diff = %v", got, err, want)
+		}
+		if len(data) > 40 {
+			if _, err := DiffEncoded(data[:len(data)-20], b); err == nil {
+				t.Fatal("DiffEncoded accepted a truncated manifest")
+			}
+		}
+	}
+	unsorted := mustMarshal(t, &Manifest{Entries: []Entry{{Path: "b", Type: TypeFile}, {Path: "a", Type: TypeFile}}})
+	if _, err := DiffEncoded(unsorted, nil); err == nil {
+		t.Error("DiffEncoded accepted unsorted entries")
 	}
 }
 

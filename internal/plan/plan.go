@@ -442,16 +442,16 @@ func (p *Planner) probe(ctx context.Context, d *Decision, rec state.Record) []Re
 
 func (p *Planner) inputsChanged(d *Decision) Reason {
 	r := Reason{Kind: InputsChanged}
-	var old *fingerprint.Manifest
+	var changes []fingerprint.Change
 	data, err := p.OldManifest(d.Name)
 	if err == nil && data != nil {
-		old, err = fingerprint.UnmarshalManifest(data)
+		changes, err = fingerprint.DiffEncoded(data, d.Manifest)
 	}
-	if err != nil || old == nil {
+	if err != nil || data == nil {
 		r.Detail = "the previous file list is not available"
 		return r
 	}
-	for _, c := range fingerprint.Diff(old, d.Manifest) {
+	for _, c := range changes {
 		r.Files = append(r.Files, FileChange{Path: c.Path, Change: c.Kind})
 	}
 	r.Detail = describeFiles(r.Files)
