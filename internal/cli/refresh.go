@@ -142,17 +142,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err != nil {
 		return err
 	}
-	// While the first steps run, hash the files of those that wait for
-	// them; stopped when the run ends, and done before the cache is saved.
-	warmCtx, stopWarm := context.WithCancel(ctx)
-	warmed := make(chan struct{})
-	go func() {
-		defer close(warmed)
-		s.planner.Warm(warmCtx, p)
-	}()
 	saveCache := func() {
-		stopWarm()
-		<-warmed
 		if !s.cache.Changed() {
 			return
 		}
@@ -175,8 +165,10 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		Redecide: func(ctx context.Context, name string) *plan.Decision {
 			return s.planner.Decide(ctx, name)
 		},
-		Elevate: a.elevate(s.exec, os.Geteuid() == 0),
-		ETA:     func(name string) time.Duration { return median(s.store, name) },
+		// While the first steps run, hash the files of those that wait.
+		Background: func(ctx context.Context) { s.planner.Warm(ctx, p) },
+		Elevate:    a.elevate(s.exec, os.Geteuid() == 0),
+		ETA:        func(name string) time.Duration { return median(s.store, name) },
 	}
 	res := runner.Run(ctx, p, opts, s.store, obs)
 	saveCache()

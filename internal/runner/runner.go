@@ -40,6 +40,11 @@ type Options struct {
 	// Elevate obtains root once before any step that needs it starts; the
 	// returned func releases whatever keeps the ticket alive.
 	Elevate func(ctx context.Context) (release func(), err error)
+	// Background, when set, runs once every step that can start at once
+	// has been decided (so it never holds up the first steps), until the
+	// run ends, when its ctx is cancelled; Run returns after it. It is where
+	// work for the steps that wait goes: warming their fingerprints.
+	Background func(ctx context.Context)
 	// ETA returns the expected duration of a step; 0 = unknown.
 	ETA func(step string) time.Duration
 	Now func() time.Time
@@ -66,11 +71,14 @@ type StepResult struct {
 func (r *Result) Failed() bool { return r.Summary.Failed > 0 || r.Summary.Blocked > 0 }
 
 type node struct {
-	d      *plan.Decision
-	done   chan struct{}
-	status Status
-	reason string
-	dur    time.Duration
+	d    *plan.Decision
+	done chan struct{}
+	// started is called once the step has been decided and is about to
+	// run, or has ended without running; it counts down the first wave.
+	started func()
+	status  Status
+	reason  string
+	dur     time.Duration
 	// ranUpstream: some step this one comes after, directly or not, ran in
 	// this run, so its inputs may have changed since the plan was made.
 	ranUpstream bool
@@ -146,17 +154,60 @@ func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observe
 		defer release()
 	}
 
+	// The first wave: steps that may start at once, before anything else
+	// ends. Background work waits for them to be decided and started.
+	var firstWave sync.WaitGroup
+	for _, d := range p.Steps {
+		n := r.nodes[d.Name]
+		n.started = func() {}
+		if active(d) && !r.waitsForActive(d) {
+			firstWave.Add(1)
+			n.started = sync.OnceFunc(firstWave.Done)
+		}
+	}
+	bgDone := make(chan struct{})
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	go func() {
+		defer close(bgDone)
+		if o.Background == nil {
+			return
+		}
+		firstWave.Wait()
+		if bgCtx.Err() == nil {
+			o.Background(bgCtx)
+		}
+	}()
+
 	var wg sync.WaitGroup
 	for _, d := range p.Steps {
 		wg.Add(1)
 		go func(n *node) {
 			defer wg.Done()
 			defer close(n.done)
+			defer n.started()
 			r.step(ctx, n, infos[indexOf(p, n.d.Name)].Status)
 		}(r.nodes[d.Name])
 	}
 	wg.Wait()
+	stopBackground()
+	<-bgDone
 	return r.finish(p, start, ctx)
+}
+
+// active reports whether a step may run: it must, or it is decided again
+// at its turn.
+func active(d *plan.Decision) bool {
+	return d.Applicable() && (d.Run || d.Recheck || d.Unscanned)
+}
+
+// waitsForActive reports whether d comes after a step that may run.
+func (r *run) waitsForActive(d *plan.Decision) bool {
+	for _, a := range d.Config.After {
+		if dep, ok := r.nodes[a]; ok && active(dep.d) {
+			return true
+		}
+	}
+	return false
 }
 
 func indexOf(p *plan.Plan, name string) int {
@@ -276,6 +327,7 @@ func (r *run) step(ctx context.Context, n *node, initial Status) {
 			return
 		}
 	}
+	n.started()
 	r.exec(ctx, n)
 }
 

@@ -1109,3 +1109,53 @@ func TestRunUnscanned(t *testing.T) {
 		}
 	}
 }
+
+// TestRunBackground: background work starts only once every step that
+// could start at once has been decided (so it never holds them up), runs
+// while the steps that wait for them wait, and is stopped and waited for
+// before Run returns.
+func TestRunBackground(t *testing.T) {
+	h := newHarness(t)
+	var firstDecided, bgStarted, bgStopped atomic.Bool
+	plans := map[string]*plan.Decision{}
+	h.opts.Redecide = func(_ context.Context, name string) *plan.Decision {
+		if name == "first" {
+			if bgStarted.Load() {
+				t.Error("background work started before the first step was decided")
+			}
+			firstDecided.Store(true)
+		}
+		return plans[name]
+	}
+	released := make(chan struct{})
+	h.opts.Background = func(ctx context.Context) {
+		bgStarted.Store(true)
+		if !firstDecided.Load() {
+			t.Error("background work started before the first step was decided")
+		}
+		close(released)
+		<-ctx.Done()
+		bgStopped.Store(true)
+	}
+	unscanned := func(name string, st step.Step, after ...string) *plan.Decision {
+		d := decision(name, st, after...)
+		d.Unscanned = true
+		return d
+	}
+	first := runs(func(context.Context, *step.RunContext) (step.Outcome, error) {
+		// The first step ends only once background work is under way:
+		// it runs while the steps after it wait.
+		select {
+		case <-released:
+		case <-time.After(5 * time.Second):
+			t.Error("background work did not start while the first step ran")
+		}
+		return step.Outcome{}, nil
+	})
+	plans["first"], plans["later"] = decision("first", first), decision("later", &testStep{}, "first")
+	res := h.run(context.Background(), unscanned("first", first), unscanned("later", &testStep{}, "first"), skipped("quiet", &testStep{}))
+	want(t, res, map[string]Status{"first": StatusDone, "later": StatusDone, "quiet": StatusSkipped}, nil)
+	if !bgStarted.Load() || !bgStopped.Load() {
+		t.Errorf("background work started %v, stopped before Run returned %v", bgStarted.Load(), bgStopped.Load())
+	}
+}
