@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 )
@@ -14,7 +15,7 @@ import (
 // describeMachine says what the figures were measured on. Nothing here
 // can fail the bench: what cannot be found reads "unknown".
 func describeMachine(ctx context.Context, goTask string) Machine {
-	m := Machine{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Go: runtime.Version(), CPU: cpuModel(ctx), Kernel: "unknown"}
+	m := Machine{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Go: runtime.Version(), CPU: cpuModel(ctx), Kernel: "unknown", Build: linkage()}
 	if out := output(ctx, "uname", "-sr"); out != "" {
 		m.Kernel = out
 	}
@@ -53,4 +54,23 @@ func output(ctx context.Context, argv ...string) string {
 	}
 	line, _, _ := strings.Cut(string(bytes.TrimSpace(out)), "\n")
 	return line
+}
+
+// linkage says whether this binary was built with cgo: on Linux a binary
+// linked with libc spends about a millisecond in the dynamic loader before
+// main, which shows in every no-change figure.
+func linkage() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "CGO_ENABLED" {
+			if s.Value == "0" {
+				return "CGO_ENABLED=0 (static)"
+			}
+			return "CGO_ENABLED=" + s.Value + " (linked with libc)"
+		}
+	}
+	return ""
 }

@@ -38,6 +38,7 @@ type Machine struct {
 	CPU        string `json:"cpu"`
 	Kernel     string `json:"kernel"`
 	Go         string `json:"go"`
+	Build      string `json:"build,omitempty"` // how the sysinit binary was linked
 	Nix        string `json:"nix,omitempty"`
 	GoTask     string `json:"go_task,omitempty"`
 	LoadBefore string `json:"load_before,omitempty"`
@@ -193,8 +194,12 @@ func (r *Report) projects() bool { return r.Scale != 1 }
 // WriteText writes the tables for a terminal.
 func (r *Report) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
-	fmt.Fprintf(ew, "sysinit bench %s: %d runs after %d warm-up, latencies × %g; %d CPUs, %s\n",
+	fmt.Fprintf(ew, "sysinit bench %s: %d runs after %d warm-up, latencies × %g; %d CPUs, %s",
 		r.Version, r.Runs, r.Warmup, r.Scale, r.Machine.CPUs, r.Machine.CPU)
+	if r.Machine.Build != "" {
+		fmt.Fprintf(ew, "; built with %s", r.Machine.Build)
+	}
+	fmt.Fprintln(ew)
 	for _, g := range r.Groups {
 		fmt.Fprintf(ew, "\n%s\n", g.Label)
 		proj := r.projects() && !g.RealNix
@@ -322,6 +327,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(ew, "Measured %s by `%s` (sysinit %s).\n\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Command, r.Version)
 	fmt.Fprintf(ew, "| machine | |\n| --- | --- |\n")
 	fmt.Fprintf(ew, "| CPU | %s, %d CPUs (%s/%s) |\n| kernel | %s |\n| Go | %s |\n", mdEscape(m.CPU), m.CPUs, m.OS, m.Arch, mdEscape(m.Kernel), m.Go)
+	if m.Build != "" {
+		fmt.Fprintf(ew, "| sysinit binary | %s |\n", mdEscape(m.Build))
+	}
 	if m.Nix != "" {
 		fmt.Fprintf(ew, "| nix | %s |\n", mdEscape(m.Nix))
 	}
