@@ -111,7 +111,6 @@ func runRealNix(ctx context.Context, o *Options, r *Report, work string) (*Group
 			return nil, err
 		}
 	}
-	e.gap = r.LaunchGap
 	o.progress("real nix: first refresh (builds the flake)")
 	if _, _, err := timed(ctx, m.repo, m.env, o.Self, "refresh", "--progress=never"); err != nil {
 		return nil, err

@@ -177,7 +177,6 @@ type sizeEnv struct {
 	old     string // the old refresh, a script
 	counter int    // makes every edit unique, so each tool sees a change
 	changed time.Time
-	gap     time.Duration
 	label   string   // for progress lines
 	nixCmd  []string // the nix build baseline (real nix)
 	real    bool     // real nix: latencies are not scaled, nothing to project
@@ -244,7 +243,6 @@ func runSize(ctx context.Context, o *Options, r *Report, work string, size int, 
 			return nil, err
 		}
 	}
-	e.gap = r.LaunchGap
 	o.progress("%s files: first refresh (builds and installs everything)", thousands(size))
 	if _, _, err := timed(ctx, repo, m.env, o.Self, "refresh", "--progress=never"); err != nil {
 		return nil, err
@@ -309,8 +307,14 @@ printf '%%s\n' "$new" > "$state"
 // measureLaunchGap times a stand-in that does nothing, as a whole
 // process, against the time it logs itself.
 func (e *sizeEnv) measureLaunchGap(ctx context.Context) (time.Duration, error) {
+	return e.launchGap(ctx, 18, 3) // the first starts page the binary in
+}
+
+// launchGap is the median gap of n launches of the no-op stand-in after
+// skip untimed ones.
+func (e *sizeEnv) launchGap(ctx context.Context, n, skip int) (time.Duration, error) {
 	var gaps []time.Duration
-	for i := 0; i < 18; i++ {
+	for i := 0; i < skip+n; i++ {
 		before, err := e.m.calls()
 		if err != nil {
 			return 0, err
@@ -327,7 +331,7 @@ func (e *sizeEnv) measureLaunchGap(ctx context.Context) (time.Duration, error) {
 			return 0, errors.New("the no-op stand-in did not log its call")
 		}
 		c := after[len(after)-1]
-		if i >= 3 { // the first starts page the binary in
+		if i >= skip {
 			gaps = append(gaps, wall-time.Duration(c.End-c.Start))
 		}
 	}
@@ -463,7 +467,7 @@ func (e *sizeEnv) run(ctx context.Context, sc *scenario) (*ScenarioResult, error
 	}
 	walls := map[string][]time.Duration{}
 	proj := map[string][]time.Duration{}
-	var overheads, crits []time.Duration
+	var overheads, gaps, crits []time.Duration
 	var effs, projEffs []float64
 	launched := map[string]int{}
 	total := e.o.Warmup + e.o.Runs
@@ -501,7 +505,14 @@ func (e *sizeEnv) run(ctx context.Context, sc *scenario) (*ScenarioResult, error
 						launched[c.Name]++
 					}
 					if sc.name == Cosmetic || sc.name == Incremental {
-						overheads = append(overheads, ownOverhead(wall, calls, e.gap))
+						// What starting a stand-in costs drifts with the
+						// machine's load: measure it beside each run.
+						gap, err := e.launchGap(ctx, 3, 0)
+						if err != nil {
+							return nil, err
+						}
+						gaps = append(gaps, gap)
+						overheads = append(overheads, ownOverhead(wall, calls, gap))
 					}
 					if sc.name == Full {
 						cp := criticalPath(run.durations, stepAfter)
@@ -530,8 +541,8 @@ func (e *sizeEnv) run(ctx context.Context, sc *scenario) (*ScenarioResult, error
 		res.Tools[i].ProjectedRatio = Ratio(res.Tools[i].Projected, res.Tools[0].Projected)
 	}
 	if len(overheads) > 0 {
-		s := NewStats(overheads)
-		res.Overhead = &s
+		s, g := NewStats(overheads), NewStats(gaps)
+		res.Overhead, res.LaunchGap = &s, &g
 	}
 	if len(crits) > 0 {
 		s := NewStats(crits)
