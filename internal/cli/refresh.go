@@ -142,16 +142,22 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err != nil {
 		return err
 	}
-	saveCache := func() {
-		if !s.cache.Changed() {
-			return
+	// The stat cache as the plan left it is written while the steps run;
+	// what their own scans added, after them. Warnings wait for the view.
+	saveCache := func() error {
+		data, err := s.cache.Snapshot()
+		if err == nil && data != nil {
+			err = s.store.PutStatCache(data)
 		}
-		if data, err := s.cache.MarshalBinary(); err == nil {
-			if err := s.store.PutStatCache(data); err != nil {
-				a.warn("saving the stat cache: " + err.Error())
-			}
-		}
+		return err
 	}
+	cacheSaved := make(chan error, 1)
+	go func(data []byte, err error) {
+		if err == nil && data != nil {
+			err = s.store.PutStatCache(data)
+		}
+		cacheSaved <- err
+	}(s.cache.Snapshot())
 
 	id := runID()
 	logDir := filepath.Join(a.stateDir(), "logs", id)
@@ -171,9 +177,14 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		ETA:        func(name string) time.Duration { return median(s.store, name) },
 	}
 	res := runner.Run(ctx, p, opts, s.store, obs)
-	saveCache()
+	cacheErrs := []error{<-cacheSaved, saveCache()}
 	if err := closeView(); err != nil {
 		return err
+	}
+	for _, err := range cacheErrs {
+		if err != nil {
+			a.warn("saving the stat cache: " + err.Error())
+		}
 	}
 	if p.WillRun() || res.Summary.Ran+res.Summary.Failed > 0 {
 		if err := s.store.AddRun(historyOf(id, "refresh", res)); err != nil {

@@ -568,3 +568,26 @@ func TestCancelMidScan(t *testing.T) {
 		t.Errorf("%d open files after scans, %d before", got, before)
 	}
 }
+
+// TestCacheSnapshot: a snapshot is taken only of a changed cache, counts
+// it as saved, and loads back to the same entries.
+func TestCacheSnapshot(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"a": "1", "b/c": "2"})
+	c := &Cache{}
+	if data, err := c.Snapshot(); data != nil || err != nil {
+		t.Fatalf("snapshot of an unchanged cache: %d bytes, %v", len(data), err)
+	}
+	scanOne(t, &Scanner{Root: root, Cache: c, now: laterClock(time.Hour)}, Spec{Patterns: []string{"**"}})
+	data, err := c.Snapshot()
+	if err != nil || data == nil || c.Changed() {
+		t.Fatalf("snapshot after a scan: %d bytes, %v, still changed %v", len(data), err, c.Changed())
+	}
+	if again, _ := c.Snapshot(); again != nil {
+		t.Error("a second snapshot of the same cache was taken")
+	}
+	loaded, err := LoadCache(data)
+	if err != nil || !slices.Equal(cachePaths(loaded), []string{"a", "b/c"}) {
+		t.Errorf("snapshot loads as %q, %v", cachePaths(loaded), err)
+	}
+}
