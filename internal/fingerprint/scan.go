@@ -114,15 +114,45 @@ type explicitFile struct {
 	mask uint64 // specs that list it
 }
 
-// trieNode holds the explicit files at and below one directory. It is
-// built from the sorted list in one pass, without maps: the paths below a
-// directory are one contiguous run of that list.
+// trieNode holds the explicit files at and below one directory: the
+// paths below a directory are one contiguous run of the sorted list, so a
+// node is that range, and the walker that enters the directory expands it
+// into files and subdirectories — on all walkers at once, not up front.
 type trieNode struct {
 	fileList []explicitFile // the files directly in it, in name order
 	subList  []*trieNode
 	subNames []string // in the order of name+"/", as the paths sort
 	nameAt   int      // where names start in the paths below it
 	lo, hi   int      // range of the subtree in scanRun.explicit
+}
+
+// expand fills in t's files and subdirectories from list, checking each
+// name. A subdirectory's run is skipped by binary search, so expanding
+// every node of a tree costs about one look at each path.
+func (t *trieNode) expand(list []explicitFile) error {
+	for i := t.lo; i < t.hi; {
+		p := list[i].path
+		rest := p[t.nameAt:]
+		slash := strings.IndexByte(rest, '/')
+		if slash < 0 {
+			if !validName(rest) {
+				return badPath(p)
+			}
+			t.fileList = append(t.fileList, list[i])
+			i++
+			continue
+		}
+		name := rest[:slash]
+		if !validName(name) {
+			return badPath(p)
+		}
+		prefix := p[:t.nameAt+slash+1]
+		j := i + 1 + sort.Search(t.hi-i-1, func(k int) bool { return !strings.HasPrefix(list[i+1+k].path, prefix) })
+		t.subList = append(t.subList, &trieNode{nameAt: len(prefix), lo: i, hi: j})
+		t.subNames = append(t.subNames, name)
+		i = j
+	}
+	return nil
 }
 
 // file returns the index in fileList of the file called name.
@@ -337,11 +367,12 @@ func (r *scanRun) isIgnored(path string) bool {
 	return false
 }
 
-// buildExplicit collects the specs' Files, sorted and merged, into a trie by
-// directory. Files below ignored paths are dropped: state is never an input.
-// A list that is already sorted (git's index is) is not sorted again.
+// buildExplicit collects the specs' Files, sorted and merged, under the
+// root of a trie by directory that the walkers expand as they go. Files
+// below ignored paths are dropped: state is never an input. A list that is
+// already sorted (git's index is) is not sorted again.
 func (r *scanRun) buildExplicit(specs []Spec) (*trieNode, error) {
-	var merged []explicitFile
+	var lists [][]explicitFile
 	for i, sp := range specs {
 		if len(sp.Files) == 0 {
 			continue
@@ -356,73 +387,56 @@ func (r *scanRun) buildExplicit(specs []Spec) (*trieNode, error) {
 		if !slices.IsSortedFunc(list, cmp) {
 			slices.SortFunc(list, cmp)
 		}
-		merged = mergeExplicit(merged, list)
+		lists = append(lists, list)
 	}
+	merged := mergeExplicit(lists)
 	if len(merged) == 0 {
 		return nil, nil
 	}
 	r.explicit = merged
-	return buildTrie(merged, 0, len(merged), 0)
+	return &trieNode{lo: 0, hi: len(merged)}, nil
 }
 
-// mergeExplicit merges two sorted lists, joining the masks of a path listed
-// in both (or twice in one).
-func mergeExplicit(a, b []explicitFile) []explicitFile {
-	out := make([]explicitFile, 0, len(a)+len(b))
-	add := func(e explicitFile) {
+// mergeExplicit merges sorted lists into one, joining the masks of a path
+// listed more than once. One list is returned as it is.
+func mergeExplicit(lists [][]explicitFile) []explicitFile {
+	switch len(lists) {
+	case 0:
+		return nil
+	case 1:
+		return dedupExplicit(lists[0])
+	}
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	out := make([]explicitFile, 0, n)
+	for {
+		best := -1
+		for k, l := range lists {
+			if len(l) > 0 && (best < 0 || l[0].path < lists[best][0].path) {
+				best = k
+			}
+		}
+		if best < 0 {
+			return dedupExplicit(out)
+		}
+		out = append(out, lists[best][0])
+		lists[best] = lists[best][1:]
+	}
+}
+
+// dedupExplicit joins adjacent entries for the same path, in place.
+func dedupExplicit(list []explicitFile) []explicitFile {
+	out := list[:0]
+	for _, e := range list {
 		if n := len(out); n > 0 && out[n-1].path == e.path {
 			out[n-1].mask |= e.mask
-			return
+			continue
 		}
 		out = append(out, e)
 	}
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		if j == len(b) || i < len(a) && a[i].path <= b[j].path {
-			add(a[i])
-			i++
-		} else {
-			add(b[j])
-			j++
-		}
-	}
 	return out
-}
-
-// buildTrie makes the node for list[lo:hi], the paths that share their
-// first nameAt bytes (a directory and its slash), checking each name.
-func buildTrie(list []explicitFile, lo, hi, nameAt int) (*trieNode, error) {
-	t := &trieNode{nameAt: nameAt, lo: lo, hi: hi}
-	for i := lo; i < hi; {
-		p := list[i].path
-		rest := p[nameAt:]
-		slash := strings.IndexByte(rest, '/')
-		if slash < 0 {
-			if !validName(rest) {
-				return nil, badPath(p)
-			}
-			t.fileList = append(t.fileList, list[i])
-			i++
-			continue
-		}
-		name := rest[:slash]
-		if !validName(name) {
-			return nil, badPath(p)
-		}
-		prefix := p[:nameAt+slash+1]
-		j := i + 1
-		for j < hi && strings.HasPrefix(list[j].path, prefix) {
-			j++
-		}
-		sub, err := buildTrie(list, i, j, len(prefix))
-		if err != nil {
-			return nil, err
-		}
-		t.subList = append(t.subList, sub)
-		t.subNames = append(t.subNames, name)
-		i = j
-	}
-	return t, nil
 }
 
 // validName reports whether name can be one element of a clean relative
@@ -430,6 +444,20 @@ func buildTrie(list []explicitFile, lo, hi, nameAt int) (*trieNode, error) {
 // NUL-terminated).
 func validName(name string) bool {
 	return name != "" && name != "." && name != ".." && strings.IndexByte(name, 0) < 0
+}
+
+// validPath reports whether every element of p is a valid name.
+func validPath(p string) bool {
+	for {
+		name, rest, more := strings.Cut(p, "/")
+		if !validName(name) {
+			return false
+		}
+		if !more {
+			return true
+		}
+		p = rest
+	}
 }
 
 func badPath(p string) error {
@@ -555,7 +583,9 @@ func (w *walker) dir(j *dirJob) error {
 		if j.rel != "" && (isNotExist(err) || err == unix.ELOOP) {
 			// Gone, or no longer a directory, since its parent listed it.
 			if j.tri != nil {
-				j.node.items = w.r.missingItems(j.tri)
+				items, err := w.r.missingItems(j.tri)
+				j.node.items = items
+				return err
 			}
 			return nil
 		}
@@ -573,6 +603,9 @@ func (w *walker) dir(j *dirJob) error {
 	w.items = w.items[:0]
 	var seenFiles, seenSubs []bool
 	if j.tri != nil {
+		if err := j.tri.expand(r.explicit); err != nil {
+			return err
+		}
 		seenFiles = make([]bool, len(j.tri.fileList))
 		seenSubs = make([]bool, len(j.tri.subList))
 	}
@@ -751,8 +784,11 @@ func (w *walker) explicitRest(j *dirJob, fd int, seenFiles, seenSubs []bool) err
 		case err == nil || isNotExist(err):
 			// Absent, or a file or symlink where a directory was listed:
 			// everything listed below it is missing.
-			child := &node{items: r.missingItems(sub)}
-			w.items = append(w.items, item{path: rel, nameAt: int32(plen), child: child})
+			items, err := r.missingItems(sub)
+			if err != nil {
+				return err
+			}
+			w.items = append(w.items, item{path: rel, nameAt: int32(plen), child: &node{items: items}})
 		default:
 			return fmt.Errorf("reading %s: %w", r.abs(rel), err)
 		}
@@ -767,16 +803,20 @@ func (w *walker) nulName(name string) []byte {
 }
 
 // missingItems lists the explicit files of a subtree that cannot exist, in
-// path order, minus excluded ones.
-func (r *scanRun) missingItems(t *trieNode) []item {
+// path order, minus excluded ones. The subtree was not expanded, so its
+// paths are checked here.
+func (r *scanRun) missingItems(t *trieNode) ([]item, error) {
 	var items []item
 	for _, e := range r.explicit[t.lo:t.hi] {
+		if !validPath(e.path[t.nameAt:]) {
+			return nil, badPath(e.path)
+		}
 		if m := e.mask &^ r.specs.excludeMask(e.path, e.mask); m != 0 {
 			items = append(items, item{path: e.path, nameAt: int32(strings.LastIndexByte(e.path, '/') + 1), kind: TypeMissing, mask: m})
 		}
 	}
 	r.nitems.Add(int64(len(items)))
-	return items
+	return items, nil
 }
 
 // cmpKeys orders a directory's items so that a depth-first walk yields full

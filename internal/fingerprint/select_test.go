@@ -245,12 +245,17 @@ func TestGeneratedTreeMatchesReference(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{"a": "a"})
+	writeTree(t, root, map[string]string{"a": "a", "d/f": "f"})
 	tests := []struct {
 		name string
 		s    Scanner
 		spec Spec
 	}{
+		{"dot below a directory", Scanner{Root: root}, Spec{Files: []string{"d/f", "d/./f"}}},
+		{"dot-dot below a directory", Scanner{Root: root}, Spec{Files: []string{"d/../a"}}},
+		{"empty element below a directory", Scanner{Root: root}, Spec{Files: []string{"d//f"}}},
+		{"dot below a missing directory", Scanner{Root: root}, Spec{Files: []string{"nope/./x"}}},
+		{"deep bad path below a missing directory", Scanner{Root: root}, Spec{Files: []string{"nope/x/../y"}}},
 		{"invalid glob", Scanner{Root: root}, Spec{Patterns: []string{"a/[b"}}},
 		{"unclosed brace", Scanner{Root: root}, Spec{Patterns: []string{"{a,b"}}},
 		{"absolute pattern", Scanner{Root: root}, Spec{Patterns: []string{"/etc/**"}}},
