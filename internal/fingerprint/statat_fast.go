@@ -13,9 +13,16 @@ import (
 // NUL in memory (listDir and nulName guarantee it): passing it straight to the
 // kernel saves the allocation unix.Fstatat makes to terminate the string, once
 // per file on the hottest loop.
+//
+// It is a raw system call: it does not tell the scheduler that the thread
+// may block. An lstat of a file whose directory is open returns in a
+// microsecond or two, and telling the scheduler costs a tenth of that
+// (9 % of a 20,000-file scan here). The price is that a stat stuck on a
+// slow filesystem holds its P, delaying other goroutines and garbage
+// collection, not the scan, until it returns.
 func statAt(dirfd int, name []byte, st *unix.Stat_t) error {
 	for {
-		_, _, e := syscall.Syscall6(unix.SYS_NEWFSTATAT, uintptr(dirfd),
+		_, _, e := syscall.RawSyscall6(unix.SYS_NEWFSTATAT, uintptr(dirfd),
 			uintptr(unsafe.Pointer(&name[0])), uintptr(unsafe.Pointer(st)),
 			unix.AT_SYMLINK_NOFOLLOW, 0, 0)
 		if e == unix.EINTR {
