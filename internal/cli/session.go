@@ -153,6 +153,21 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 	if s.storePath, err = state.Path(a.getenv, cfg.Dir); err != nil {
 		return nil, err
 	}
+	s.planner = &plan.Planner{
+		Config: cfg,
+		Steps:  s.steps,
+		Scanner: &fingerprint.Scanner{
+			Root:   cfg.Dir,
+			Ignore: []string{filepath.Dir(s.storePath), a.stateDir()},
+		},
+		Exec:     s.exec,
+		Now:      time.Now,
+		GOOS:     runtime.GOOS,
+		LookPath: look,
+	}
+	// Reading the steps' inputs (a git index of 20,000 files takes a few
+	// milliseconds) overlaps loading the state.
+	s.planner.Prefetch(context.Background())
 	s.store, err = state.Open(s.storePath, state.Options{ReadOnly: readOnly, Warn: a.warn})
 	if err != nil {
 		return nil, err
@@ -175,22 +190,8 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 		s.store.Close()
 		return nil, fmt.Errorf("finding sh: %w", err)
 	}
-	s.planner = &plan.Planner{
-		Config:      cfg,
-		Steps:       s.steps,
-		Records:     s.records,
-		OldManifest: s.store.Manifest,
-		Scanner: &fingerprint.Scanner{
-			Root:   cfg.Dir,
-			Ignore: []string{filepath.Dir(s.storePath), a.stateDir()},
-			Cache:  s.cache,
-		},
-		Exec:     s.exec,
-		Shell:    shell,
-		Now:      time.Now,
-		GOOS:     runtime.GOOS,
-		LookPath: look,
-	}
+	s.planner.Records, s.planner.OldManifest, s.planner.Shell = s.records, s.store.Manifest, shell
+	s.planner.Scanner.Cache = s.cache
 	return s, nil
 }
 

@@ -162,6 +162,51 @@ type Planner struct {
 	// scanMu serialises scans: the runner re-decides steps from several
 	// goroutines, and a Scanner (with its stat cache) serves one at a time.
 	scanMu sync.Mutex
+
+	prefetchMu sync.Mutex
+	prefetched map[string]*prefetch // by Prefetch, for Plan
+}
+
+// prefetch is one step's inputs, being read in the background.
+type prefetch struct {
+	done chan struct{}
+	spec fingerprint.Spec
+	err  error
+}
+
+// Prefetch starts reading every step's inputs (a flake's git index, say)
+// in the background, for the next Plan to use. Call it before loading what
+// Plan needs besides (Records, the stat cache), so the two overlap. Plan
+// uses each step's prefetched inputs once; Decide and Warm read afresh.
+func (p *Planner) Prefetch(ctx context.Context) {
+	p.prefetchMu.Lock()
+	defer p.prefetchMu.Unlock()
+	p.prefetched = make(map[string]*prefetch, len(p.Steps))
+	for name, st := range p.Steps {
+		f := &prefetch{done: make(chan struct{})}
+		p.prefetched[name] = f
+		go func() {
+			defer close(f.done)
+			f.spec, f.err = st.Inputs(ctx)
+		}()
+	}
+}
+
+// planInputs returns d's inputs for Plan: as prefetched, if they were.
+func (p *Planner) planInputs(ctx context.Context, d *Decision) (fingerprint.Spec, error) {
+	p.prefetchMu.Lock()
+	f := p.prefetched[d.Name]
+	delete(p.prefetched, d.Name)
+	p.prefetchMu.Unlock()
+	if f == nil {
+		return d.Step.Inputs(ctx)
+	}
+	select {
+	case <-f.done:
+		return f.spec, f.err
+	case <-ctx.Done():
+		return fingerprint.Spec{}, ctx.Err()
+	}
 }
 
 // Select returns the names of the steps a plan covers: those in Only and
@@ -239,7 +284,7 @@ func (p *Planner) Plan(ctx context.Context) (*Plan, error) {
 			d.Unscanned = true
 			continue
 		}
-		spec, err := d.Step.Inputs(ctx)
+		spec, err := p.planInputs(ctx, d)
 		if err != nil {
 			specErr[i] = err
 			continue
@@ -247,6 +292,9 @@ func (p *Planner) Plan(ctx context.Context) (*Plan, error) {
 		specs = append(specs, spec)
 		specOf = append(specOf, i)
 	}
+	p.prefetchMu.Lock()
+	p.prefetched = nil // what is left is stale for anyone else
+	p.prefetchMu.Unlock()
 	manifests, errs := p.scan(ctx, specs)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()

@@ -31,6 +31,7 @@ type fakeStep struct {
 	drift     string
 	probeErr  error
 	defCalls  int
+	inCalls   int      // calls of Inputs
 	probes    []string // the tokens Probe was called with
 }
 
@@ -44,6 +45,7 @@ func (s *fakeStep) Definition() []string {
 func (s *fakeStep) Inputs(context.Context) (fingerprint.Spec, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.inCalls++
 	return s.spec, s.inputsErr
 }
 
@@ -952,4 +954,41 @@ func TestWarm(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	f.p.Warm(ctx, p) // must return, not block
+}
+
+// TestPrefetch: Plan decides with the inputs Prefetch read, once; a later
+// Plan, Decide and Warm read them afresh.
+func TestPrefetch(t *testing.T) {
+	f := newFixture(t, map[string]string{"a": "1", "b": "2"}, &config.Step{Name: "s", Inputs: []string{"a"}})
+	f.succeed()
+	fake := f.fakes["s"]
+	calls := func() int {
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		return fake.inCalls
+	}
+	before := calls()
+	f.p.Prefetch(context.Background())
+	for deadline := time.Now().Add(5 * time.Second); calls() == before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Prefetch did not read the inputs")
+		}
+	}
+	// Prefetch has read spec "a"; the step now says "b".
+	fake.mu.Lock()
+	fake.spec = fingerprint.Spec{Files: []string{"b"}}
+	fake.mu.Unlock()
+	d := f.plan().Decision("s")
+	if n := calls() - before; n != 1 {
+		t.Errorf("Prefetch and Plan read the inputs %d times, want once", n)
+	}
+	if d.Manifest == nil || len(d.Manifest.Entries) != 1 || d.Manifest.Entries[0].Path != "a" {
+		t.Fatalf("Plan after Prefetch fingerprinted %+v, want the prefetched a", d.Manifest)
+	}
+	checkReasons(t, d, []reason{{plan.UpToDate, "", nil}})
+	for _, d := range []*plan.Decision{f.p.Decide(context.Background(), "s"), f.plan().Decision("s")} {
+		if d.Manifest == nil || len(d.Manifest.Entries) != 1 || d.Manifest.Entries[0].Path != "b" {
+			t.Errorf("a later decision fingerprinted %+v, want b, read afresh", d.Manifest)
+		}
+	}
 }
