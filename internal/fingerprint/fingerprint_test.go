@@ -306,3 +306,32 @@ func TestOtherFileTypes(t *testing.T) {
 }
 
 func mkfifo(p string) error { return unix.Mkfifo(p, 0o644) }
+
+// TestStoredFormOfEarlierVersions: a manifest stored by an earlier
+// version (the canonical encoding and the digest) is still read, so the
+// first refresh after an upgrade can still say which files changed; the
+// current stored form is the smaller one.
+func TestStoredFormOfEarlierVersions(t *testing.T) {
+	var es []Entry
+	for i := range 300 {
+		es = append(es, Entry{Path: fmt.Sprintf("home/config/d%02d/file%04d.conf", i/10, i), Type: TypeFile, Size: int64(i), Hash: sum(fmt.Sprint(i))})
+	}
+	m := &Manifest{Entries: es, Digest: computeDigest(es)}
+	var old []byte
+	encodeManifest(es, make([]byte, 0, 1024), func(p []byte) { old = append(old, p...) })
+	old = append(old, m.Digest[:]...)
+
+	got, err := UnmarshalManifest(old)
+	if err != nil || got.Digest != m.Digest || !slices.Equal(got.Entries, es) {
+		t.Fatalf("earlier stored form: %v", err)
+	}
+	changed := slices.Clone(es)
+	changed[7].Hash = sum("edited")
+	if diff, err := DiffEncoded(old, &Manifest{Entries: changed}); err != nil || !slices.Equal(diff, []Change{{es[7].Path, ChangeModified}}) {
+		t.Errorf("DiffEncoded of the earlier form: %v, %v", diff, err)
+	}
+	cur := mustMarshal(t, m)
+	if len(cur)*10 > len(old)*6 {
+		t.Errorf("stored form is %d bytes, the canonical encoding %d: want under 60%%", len(cur), len(old))
+	}
+}
