@@ -569,8 +569,13 @@ func (w *walker) dir(j *dirJob) error {
 			fd, err = unix.Open(r.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		} else {
 			// O_NOFOLLOW: never through a symlink that replaced a directory.
+			// A directory only stat'ed in, not listed, needs no read access.
+			mode := unix.O_RDONLY
+			if !j.walk {
+				mode = statOnlyDir
+			}
 			fd, err = unix.Openat(j.parent.fd, j.rel[strings.LastIndexByte(j.rel, '/')+1:],
-				unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+				mode|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 		}
 		if err != unix.EINTR {
 			break

@@ -10,6 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// statOnlyDir opens a directory that is only a base for fstatat; darwin
+// has no O_PATH.
+const statOnlyDir = unix.O_RDONLY
+
 // listDir calls fn for each entry of the open directory fd, with the name in
 // buf followed by a NUL. Darwin has no getdents; os.File.ReadDir is the
 // portable way to read d_type.

@@ -9,6 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// statOnlyDir opens a directory that is only a base for fstatat: an
+// O_PATH descriptor, which costs the kernel less to open and close than a
+// readable one.
+const statOnlyDir = unix.O_PATH
+
 // listDir calls fn for each entry of the open directory fd except "." and
 // "..", with the name as it sits in buf: a NUL follows it in memory, so statAt
 // can pass it to the kernel without copying. buf is reused: fn must copy what
