@@ -3,6 +3,8 @@ package fingerprint
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +99,44 @@ func BenchmarkDigest(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				computeDigest(entries)
+			}
+		})
+	}
+}
+
+// BenchmarkStoredManifest is what a refresh after an edit does with the
+// manifest of a large step: encode it to record the success (marshal), and
+// list the changed files against the stored one (diff, one file changed).
+func BenchmarkStoredManifest(b *testing.B) {
+	for _, n := range []int{2000, 20000} {
+		entries := make([]Entry, n)
+		for i := range entries {
+			entries[i] = Entry{Path: fmt.Sprintf("home/config/d%02d/s%04d/file%06d.conf", i%37, i/10, i), Type: TypeFile, Size: int64(i), Hash: Sum{byte(i)}}
+		}
+		slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+		m := &Manifest{Entries: entries, Digest: computeDigest(entries)}
+		stored, err := m.MarshalBinary()
+		if err != nil {
+			b.Fatal(err)
+		}
+		edited := slices.Clone(entries)
+		edited[n/2].Hash = Sum{0xff}
+		cur := &Manifest{Entries: edited}
+		b.Run(fmt.Sprintf("%d/marshal", n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(stored)))
+			for b.Loop() {
+				if _, err := m.MarshalBinary(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("%d/diff", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if changes, err := DiffEncoded(stored, cur); err != nil || len(changes) != 1 {
+					b.Fatalf("DiffEncoded: %v, %v", changes, err)
+				}
 			}
 		})
 	}

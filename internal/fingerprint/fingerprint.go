@@ -329,16 +329,18 @@ func (r *manifestReader) next() (rawEntry, error) {
 
 func (r *manifestReader) nextCompact() (rawEntry, error) {
 	var e rawEntry
-	truncated := fmt.Errorf("decoding manifest: %w: entry %d truncated", errBadManifest, r.read)
+	truncated := func() error {
+		return fmt.Errorf("decoding manifest: %w: entry %d truncated", errBadManifest, r.read)
+	}
 	p := r.p
 	shared, k := binary.Uvarint(p)
 	if k <= 0 || shared > uint64(len(r.cur)) {
-		return e, truncated
+		return e, truncated()
 	}
 	p = p[k:]
 	l, k := binary.Uvarint(p)
 	if k <= 0 || l > uint64(len(p)-k) {
-		return e, truncated
+		return e, truncated()
 	}
 	suffix := p[k : k+int(l)]
 	p = p[k+int(l):]
@@ -349,12 +351,12 @@ func (r *manifestReader) nextCompact() (rawEntry, error) {
 	}
 	r.cur = append(r.cur[:shared], suffix...)
 	if len(p) < 1 {
-		return e, truncated
+		return e, truncated()
 	}
 	e.typ = p[0]
 	size, k := binary.Uvarint(p[1:])
 	if k <= 0 || len(p)-1-k < 16 || size > math.MaxInt64 {
-		return e, truncated
+		return e, truncated()
 	}
 	e.size = int64(size)
 	copy(e.hash[:], p[1+k:1+k+16])
