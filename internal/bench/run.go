@@ -643,14 +643,21 @@ func projectExtra(calls []Call, scale float64, sequential bool) time.Duration {
 	if scale == 1 {
 		return 0
 	}
-	slept := map[string]time.Duration{}
+	// Within a step, stand-ins may sleep at the same time (the closure
+	// diff beside the switch): a step's sleep is the union of theirs.
+	sleeps := map[string][]interval{}
 	var all time.Duration
 	for _, c := range calls {
-		slept[callGroup(c)] += time.Duration(c.Slept)
+		g := callGroup(c)
+		sleeps[g] = append(sleeps[g], interval{c.End - c.Slept, c.End})
 		all += time.Duration(c.Slept)
 	}
 	crit := all
 	if !sequential {
+		slept := map[string]time.Duration{}
+		for g, ivs := range sleeps {
+			slept[g] = unionLength(ivs)
+		}
 		crit = criticalPath(slept, stepAfter)
 	}
 	return time.Duration(float64(crit) * (1/scale - 1))

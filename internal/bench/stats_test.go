@@ -109,10 +109,12 @@ func TestRotate(t *testing.T) {
 
 func TestProjectExtra(t *testing.T) {
 	calls := []Call{
-		{Name: "nix", Argv: []string{"flake", "update"}, Slept: int64(20 * ms)},
-		{Name: "launchctl", Slept: int64(2 * ms)},
-		{Name: "nix", Argv: []string{"eval"}, Slept: int64(6 * ms)},
-		{Name: "brew", Argv: []string{"bundle"}, Slept: int64(40 * ms)},
+		{Name: "nix", Argv: []string{"flake", "update"}, Slept: int64(20 * ms), End: int64(20 * ms)},
+		{Name: "launchctl", Slept: int64(2 * ms), End: int64(2 * ms)},
+		{Name: "nix", Argv: []string{"eval"}, Slept: int64(6 * ms), End: int64(26 * ms)},
+		// Beside the eval, inside its time: adds nothing to the path.
+		{Name: "nix", Argv: []string{"store", "diff-closures"}, Slept: int64(3 * ms), End: int64(25 * ms)},
+		{Name: "brew", Argv: []string{"bundle"}, Slept: int64(40 * ms), End: int64(40 * ms)},
 		{Name: "sudo", Slept: 0},
 	}
 	for _, tc := range []struct {
@@ -122,13 +124,22 @@ func TestProjectExtra(t *testing.T) {
 		want       time.Duration
 	}{
 		{"scale 1 adds nothing", 1, false, 0},
-		{"sequential: everything, ×(1/s−1)", 0.5, true, 68 * ms},
+		{"sequential: everything, ×(1/s−1)", 0.5, true, 71 * ms},
 		{"parallel: the critical path", 0.5, false, 40 * ms},
 		{"parallel, scale 0.1", 0.1, false, 360 * ms},
 	} {
 		if got := projectExtra(calls, tc.scale, tc.sequential); got != tc.want {
 			t.Errorf("%s: projectExtra = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+	// A step whose stand-ins overlap counts their union, not their sum.
+	system := []Call{
+		{Name: "nix", Argv: []string{"build"}, Slept: int64(10 * ms), End: int64(10 * ms)},
+		{Name: "nix-env", Slept: int64(4 * ms), End: int64(20 * ms)},
+		{Name: "nix", Argv: []string{"store", "diff-closures"}, Slept: int64(3 * ms), End: int64(19 * ms)},
+	}
+	if got := projectExtra(system, 0.5, false); got != 14*ms {
+		t.Errorf("overlapping stand-ins: projectExtra = %v, want 14ms", got)
 	}
 }
 

@@ -394,7 +394,14 @@ func (sy *System) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, e
 	if built != out {
 		fmt.Fprintf(r.out, "note: evaluation gave %s but the build produced %s; using the build\n", out, built)
 	}
+	// The closure diff needs the two store paths, not the switch: it runs
+	// beside setting the profile and activating, off the critical path.
+	diff := func(bool) string { return "" }
+	if before != "" && before != built {
+		diff = r.diffClosuresBeside(ctx, before, built)
+	}
 	if err := sy.apply(ctx, r, built); err != nil {
+		diff(false)
 		return step.Outcome{}, err
 	}
 	now, err := activePath(sy.active, sy.store)
@@ -408,9 +415,8 @@ func (sy *System) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, e
 		return step.Outcome{}, fmt.Errorf("activation finished, but %s points at %s, not at the new system %s; the next run would see drift (set `profile` if the active system lives elsewhere)", sy.active, now, built)
 	}
 	note := sy.switchedNote()
-	if before != "" && before != built {
-		r.progress("comparing closures")
-		note += "; " + r.diffClosures(ctx, before, built)
+	if d := diff(true); d != "" {
+		note += "; " + d
 	}
 	return step.Outcome{Token: built, Note: note}, nil
 }
@@ -697,6 +703,29 @@ func parseBuildJSON(data []byte) (string, error) {
 
 // diffClosures logs the closure diff and returns its summary. A failure
 // here does not fail the step: the switch is done.
+// diffClosuresBeside starts diffClosures and returns how to end it: with
+// keep, wait for it and print its lines (after those of whatever ran
+// meanwhile) and return its note; without, stop it and drop them.
+func (r *runner) diffClosuresBeside(ctx context.Context, old, cur string) func(keep bool) string {
+	ctx, cancel := context.WithCancel(ctx)
+	var buf bytes.Buffer
+	beside := &runner{sys: r.sys, rc: r.rc, out: &syncWriter{w: &buf}}
+	done := make(chan string, 1)
+	go func() { done <- beside.diffClosures(ctx, old, cur) }()
+	return func(keep bool) string {
+		if !keep {
+			cancel()
+		}
+		note := <-done
+		cancel()
+		if !keep {
+			return ""
+		}
+		_, _ = r.out.Write(buf.Bytes())
+		return note
+	}
+}
+
 func (r *runner) diffClosures(ctx context.Context, old, cur string) string {
 	var out bytes.Buffer
 	argv := []string{r.sys.nix, "store", "diff-closures", old, cur}
