@@ -322,6 +322,12 @@ func (r *run) step(ctx context.Context, n *node, initial Status) {
 	if redecide {
 		d = r.o.Redecide(ctx, d.Name)
 		n.d = d
+		// Fingerprinting a large tree takes a while: an interrupt meanwhile
+		// leaves a decision without one, and the step must not start.
+		if ctx.Err() != nil {
+			r.notStarted(ctx, n)
+			return
+		}
 		if !d.Run {
 			r.end(n, StatusSkipped, d.Summary(), 0, "", "", nil)
 			return

@@ -1159,3 +1159,27 @@ func TestRunBackground(t *testing.T) {
 		t.Errorf("background work started %v, stopped before Run returned %v", bgStarted.Load(), bgStopped.Load())
 	}
 }
+
+// TestRunInterruptedWhileDeciding: an interrupt that arrives while a step
+// is being fingerprinted at its turn leaves it not started: no step-start,
+// no Run, nothing recorded.
+func TestRunInterruptedWhileDeciding(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := &testStep{}
+	h.opts.Redecide = func(_ context.Context, name string) *plan.Decision {
+		cancel() // Ctrl-C while hashing
+		return decision(name, st)
+	}
+	d := decision("s", st)
+	d.Unscanned = true
+	res := h.run(ctx, d)
+	want(t, res, map[string]Status{"s": StatusInterrupted}, map[string]string{"s": "not started"})
+	if st.calls.Load() != 0 || len(h.store.names()) != 0 {
+		t.Errorf("the step ran %d times, recorded %v", st.calls.Load(), h.store.names())
+	}
+	if i := h.obs.index(EventStepStart, "s"); i >= 0 {
+		t.Errorf("step-start emitted for a step that did not start: %+v", h.obs.list()[i])
+	}
+}
