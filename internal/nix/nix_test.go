@@ -256,6 +256,23 @@ func TestProfileFailures(t *testing.T) {
 			t.Errorf("activated %d times for %s, want 2", n, moved)
 		}
 	})
+
+	t.Run("activation that leaves another system active fails", func(t *testing.T) {
+		rollsBack := profileStep(h)
+		nixEnv := filepath.Join(filepath.Dir(h.nix), "nix-env")
+		rollsBack.Activate = nixEnv + ` -p "$PROFILE" --rollback`
+		rollsBack.Env["PROFILE"] = rollsBack.Profile
+		st := h.newStep(rollsBack)
+		h.write("modules/msg.nix", "\"rolled back\"\n")
+		r := h.run(st, out1)
+		if r.err == nil || !strings.Contains(r.err.Error(), "activation finished, but") {
+			t.Fatalf("err = %v, want the active system not to be the new one\n%s", r.err, r.log)
+		}
+		// The closure diff that ran beside the switch is dropped.
+		if strings.Contains(r.log, "diff-closures") {
+			t.Errorf("a failed switch printed the closure diff:\n%s", r.log)
+		}
+	})
 }
 
 // TestDarwinKind: built as the user, profile and activate through sudo,

@@ -400,25 +400,34 @@ func (sy *System) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, e
 	if before != "" && before != built {
 		diff = r.diffClosuresBeside(ctx, before, built)
 	}
-	if err := sy.apply(ctx, r, built); err != nil {
+	note, err := sy.switchTo(ctx, r, built)
+	if err != nil {
 		diff(false)
 		return step.Outcome{}, err
 	}
+	if d := diff(true); d != "" {
+		note += "; " + d
+	}
+	return step.Outcome{Token: built, Note: note}, nil
+}
+
+// switchTo applies the built system and checks that it is the active one,
+// returning the run's note.
+func (sy *System) switchTo(ctx context.Context, r *runner, built string) (string, error) {
+	if err := sy.apply(ctx, r, built); err != nil {
+		return "", err
+	}
 	now, err := activePath(sy.active, sy.store)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return step.Outcome{}, err
+		return "", err
 	}
 	if now != built {
 		if now == "" {
 			now = "nothing (it is missing)"
 		}
-		return step.Outcome{}, fmt.Errorf("activation finished, but %s points at %s, not at the new system %s; the next run would see drift (set `profile` if the active system lives elsewhere)", sy.active, now, built)
+		return "", fmt.Errorf("activation finished, but %s points at %s, not at the new system %s; the next run would see drift (set `profile` if the active system lives elsewhere)", sy.active, now, built)
 	}
-	note := sy.switchedNote()
-	if d := diff(true); d != "" {
-		note += "; " + d
-	}
-	return step.Outcome{Token: built, Note: note}, nil
+	return sy.switchedNote(), nil
 }
 
 // alreadyApplied decides the semantic skip: the evaluated out path is both
