@@ -142,23 +142,6 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err != nil {
 		return err
 	}
-	// The stat cache as the plan left it is written while the steps run;
-	// what their own scans added, after them. Warnings wait for the view.
-	saveCache := func() error {
-		data, err := s.cache.Snapshot()
-		if err == nil && data != nil {
-			err = s.store.PutStatCache(data)
-		}
-		return err
-	}
-	cacheSaved := make(chan error, 1)
-	go func(data []byte, err error) {
-		if err == nil && data != nil {
-			err = s.store.PutStatCache(data)
-		}
-		cacheSaved <- err
-	}(s.cache.Snapshot())
-
 	id := runID()
 	logDir := filepath.Join(a.stateDir(), "logs", id)
 	opts := runner.Options{
@@ -177,14 +160,15 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		ETA:        func(name string) time.Duration { return median(s.store, name) },
 	}
 	res := runner.Run(ctx, p, opts, s.store, obs)
-	cacheErrs := []error{<-cacheSaved, saveCache()}
+	// The stat cache as the plan, the background warming and the steps'
+	// own scans left it: written once, after the run (writing it while
+	// steps run would hold up their reads and records of the store).
+	cacheErr := saveStatCache(s)
 	if err := closeView(); err != nil {
 		return err
 	}
-	for _, err := range cacheErrs {
-		if err != nil {
-			a.warn("saving the stat cache: " + err.Error())
-		}
+	if cacheErr != nil {
+		a.warn("saving the stat cache: " + cacheErr.Error())
 	}
 	if p.WillRun() || res.Summary.Ran+res.Summary.Failed > 0 {
 		if err := s.store.AddRun(historyOf(id, "refresh", res)); err != nil {
@@ -199,6 +183,19 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		return &exitError{code: ExitFailed}
 	}
 	return nil
+}
+
+// saveStatCache writes the stat cache back if a scan changed it (an empty
+// one removes the stored cache).
+func saveStatCache(s *session) error {
+	if !s.cache.Changed() {
+		return nil
+	}
+	data, err := s.cache.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return s.store.PutStatCache(data)
 }
 
 func configStepNames(cfg *config.Config) []string {

@@ -92,23 +92,8 @@ func (c *Cache) MarshalBinary() ([]byte, error) {
 }
 
 // Changed reports whether a Scan added, updated or dropped entries since the
-// cache was loaded or last snapshot, i.e. whether it is worth writing back.
+// cache was loaded, i.e. whether it is worth writing back.
 func (c *Cache) Changed() bool { return c.changed }
-
-// Snapshot returns the encoding of the cache if it changed since it was
-// loaded or last snapshot, and counts it as saved; nil if it did not
-// change. The encoding is a copy: it can be written while scans go on.
-func (c *Cache) Snapshot() ([]byte, error) {
-	if !c.changed {
-		return nil, nil
-	}
-	data, err := c.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	c.changed = false
-	return data, nil
-}
 
 // Len returns the number of entries.
 func (c *Cache) Len() int { return c.n }

@@ -569,25 +569,23 @@ func TestCancelMidScan(t *testing.T) {
 	}
 }
 
-// TestCacheSnapshot: a snapshot is taken only of a changed cache, counts
-// it as saved, and loads back to the same entries.
-func TestCacheSnapshot(t *testing.T) {
+// TestBackgroundScanAgrees: a background scan (yielding system calls) sees
+// exactly what a foreground one does.
+func TestBackgroundScanAgrees(t *testing.T) {
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{"a": "1", "b/c": "2"})
-	c := &Cache{}
-	if data, err := c.Snapshot(); data != nil || err != nil {
-		t.Fatalf("snapshot of an unchanged cache: %d bytes, %v", len(data), err)
+	writeTree(t, root, map[string]string{"a": "1", "b/c": "2", "b/d/e": "3"})
+	specs := []Spec{{Patterns: []string{"**"}}, {Files: []string{"a", "b/d/e", "missing"}}}
+	fg, err := (&Scanner{Root: root}).Scan(context.Background(), specs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	scanOne(t, &Scanner{Root: root, Cache: c, now: laterClock(time.Hour)}, Spec{Patterns: []string{"**"}})
-	data, err := c.Snapshot()
-	if err != nil || data == nil || c.Changed() {
-		t.Fatalf("snapshot after a scan: %d bytes, %v, still changed %v", len(data), err, c.Changed())
+	bg, err := (&Scanner{Root: root, Background: true}).Scan(context.Background(), specs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if again, _ := c.Snapshot(); again != nil {
-		t.Error("a second snapshot of the same cache was taken")
-	}
-	loaded, err := LoadCache(data)
-	if err != nil || !slices.Equal(cachePaths(loaded), []string{"a", "b/c"}) {
-		t.Errorf("snapshot loads as %q, %v", cachePaths(loaded), err)
+	for i := range specs {
+		if fg[i].Digest != bg[i].Digest || len(bg[i].Entries) == 0 {
+			t.Errorf("spec %d: background %v, foreground %v", i, paths(bg[i]), paths(fg[i]))
+		}
 	}
 }
