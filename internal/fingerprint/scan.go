@@ -48,6 +48,11 @@ type Scanner struct {
 	Root   string   // absolute
 	Ignore []string // absolute paths never entered nor included (state and cache dirs)
 	Cache  *Cache   // may be nil: every file is hashed
+	// Background marks a scan that runs beside other work (warming the
+	// cache while steps run): its stats are system calls the scheduler
+	// may hand the processor away from while they block, so a stuck
+	// filesystem cannot stall the goroutines copying a step's output.
+	Background bool
 
 	// workers is the walk and hash parallelism; 0 means GOMAXPROCS.
 	workers int
@@ -86,7 +91,7 @@ func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
 			own, ownAt = append(own, sp), append(ownAt, i)
 			continue
 		}
-		other := &Scanner{Root: sp.Root, Ignore: s.Ignore, workers: s.workers, now: s.now}
+		other := &Scanner{Root: sp.Root, Ignore: s.Ignore, Background: s.Background, workers: s.workers, now: s.now}
 		sp.Root = ""
 		ms, err := other.scanChunk(ctx, []Spec{sp})
 		if err != nil {
@@ -218,6 +223,7 @@ type scanRun struct {
 	ignored   []string       // relative paths
 	ignoreDir map[string][]string
 	workers   int
+	stat      func(dirfd int, name []byte, st *unix.Stat_t) error // statAt, or statAtYielding
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -235,7 +241,10 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, err
 	if err != nil {
 		return nil, fmt.Errorf("scanning %s: %w", s.Root, err)
 	}
-	r := &scanRun{ctx: ctx, root: filepath.Clean(s.Root), specs: ss, workers: s.workers}
+	r := &scanRun{ctx: ctx, root: filepath.Clean(s.Root), specs: ss, workers: s.workers, stat: statAt}
+	if s.Background {
+		r.stat = statAtYielding
+	}
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
@@ -667,7 +676,7 @@ func (w *walker) entry(j *dirJob, fd, plen int, name []byte, dtype uint8, ignore
 	var ust unix.Stat_t
 	statted := false
 	if dtype == unix.DT_UNKNOWN {
-		if err := statAt(fd, name, &ust); err != nil {
+		if err := r.stat(fd, name, &ust); err != nil {
 			if isNotExist(err) {
 				return nil
 			}
@@ -714,7 +723,7 @@ func (w *walker) entry(j *dirJob, fd, plen int, name []byte, dtype uint8, ignore
 	}
 	if !statted {
 		w.path = append(w.path, 0)
-		err := statAt(fd, w.path[plen:], &ust)
+		err := r.stat(fd, w.path[plen:], &ust)
 		w.path = w.path[:len(w.path)-1]
 		if err != nil {
 			if !isNotExist(err) {
@@ -761,7 +770,7 @@ func (w *walker) explicitRest(j *dirJob, fd int, seenFiles, seenSubs []bool) err
 		if mask == 0 {
 			continue
 		}
-		err := statAt(fd, w.nulName(name), &ust)
+		err := r.stat(fd, w.nulName(name), &ust)
 		switch {
 		case err == nil:
 			st := toFileStat(&ust)
@@ -781,7 +790,7 @@ func (w *walker) explicitRest(j *dirJob, fd int, seenFiles, seenSubs []bool) err
 		if j.rel != "" {
 			rel = j.rel + "/" + name
 		}
-		err := statAt(fd, w.nulName(name), &ust)
+		err := r.stat(fd, w.nulName(name), &ust)
 		switch {
 		case err == nil && ust.Mode&unix.S_IFMT == unix.S_IFDIR:
 			walk := r.specs.childStates(j.ctx, name, w.states)

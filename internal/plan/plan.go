@@ -343,27 +343,35 @@ func (p *Planner) scan(ctx context.Context, specs []fingerprint.Spec) ([]*finger
 }
 
 // Warm hashes, into the stat cache only, the inputs of the unscanned steps
-// that wait for another step, so that when their turn comes their files
-// need only be stat'ed again. Run it in the background while the steps
-// before them run; it returns when done or when ctx is cancelled. The
-// cache is keyed by stat signature, so an edit made after Warm is seen as
-// one. Errors are left for the step's own decision to meet.
+// that wait for a step that may run, so that when their turn comes their
+// files need only be stat'ed again. Run it in the background while the
+// steps before them run; it returns when done or when ctx is cancelled.
+// It scans one step at a time, so a step whose turn has come waits at most
+// for one step's scan, and as a background scan, out of the running steps'
+// way. The cache is keyed by stat signature, so an edit made after Warm is
+// seen as one. Errors are left for the step's own decision to meet.
 func (p *Planner) Warm(ctx context.Context, pl *Plan) {
-	var specs []fingerprint.Spec
+	active := map[string]bool{}
 	for _, d := range pl.Steps {
-		if !d.Unscanned || len(d.Config.After) == 0 {
+		active[d.Name] = d.Applicable() && (d.Run || d.Recheck || d.Unscanned)
+	}
+	bg := *p.Scanner
+	bg.Background = true
+	for _, d := range pl.Steps {
+		if !d.Unscanned || !slices.ContainsFunc(d.Config.After, func(a string) bool { return active[a] }) {
 			continue
 		}
-		if spec, err := d.Step.Inputs(ctx); err == nil {
-			specs = append(specs, spec)
+		spec, err := d.Step.Inputs(ctx)
+		if err != nil {
+			continue
+		}
+		p.scanMu.Lock()
+		_, _ = bg.Scan(ctx, []fingerprint.Spec{spec})
+		p.scanMu.Unlock()
+		if ctx.Err() != nil {
+			return
 		}
 	}
-	if len(specs) == 0 {
-		return
-	}
-	p.scanMu.Lock()
-	defer p.scanMu.Unlock()
-	_, _ = p.Scanner.Scan(ctx, specs)
 }
 
 // Decide decides one step again, with a fresh fingerprint: the runner calls
