@@ -663,17 +663,17 @@ func projectExtra(calls []Call, scale float64, sequential bool) time.Duration {
 	return time.Duration(float64(crit) * (1/scale - 1))
 }
 
-// ownOverhead is a run's wall time less the time its stand-ins were
-// running (their union: parallel ones count once) and less what starting
-// each costs outside its own timing.
+// ownOverhead is a run's wall time less the time during which a stand-in
+// was starting or running: each call counts from gap before it logged its
+// start (what starting it costs outside its own timing) to its end, and
+// calls that overlap, like a closure diff beside a switch, count once.
 func ownOverhead(wall time.Duration, calls []Call, gap time.Duration) time.Duration {
 	var ivs []interval
 	for _, c := range calls {
-		if c.Name != "sudo" {
-			ivs = append(ivs, interval{c.Start, c.End})
-		}
+		// sudo logs itself and execs its command, which starts again.
+		ivs = append(ivs, interval{c.Start - int64(gap), c.End})
 	}
-	return wall - unionLength(ivs) - time.Duration(len(calls))*gap
+	return wall - unionLength(ivs)
 }
 
 // runEvents is what a `sysinit refresh --json` run reported.

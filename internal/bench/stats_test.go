@@ -150,8 +150,18 @@ func TestOwnOverhead(t *testing.T) {
 		{Name: "nix-env", Start: 700, End: 800},
 		{Name: "brew", Start: 500, End: 750}, // overlaps both
 	}
-	// Covered: 100–800 = 700; 4 launches × 10 = 40.
-	if got := ownOverhead(1000, calls, 10); got != 260 {
-		t.Errorf("ownOverhead = %v, want 260ns", got)
+	// Covered, each from its launch 10 before its start: 90–800 = 710
+	// (brew's launch, and sudo's, fall inside nix's run).
+	if got := ownOverhead(1000, calls, 10); got != 290 {
+		t.Errorf("ownOverhead = %v, want 290ns", got)
+	}
+	// Two launches back to back, and one beside a run, counted once.
+	calls = []Call{
+		{Name: "nix", Start: 100, End: 200},
+		{Name: "nix-env", Start: 300, End: 400},
+		{Name: "nix", Argv: []string{"store", "diff-closures"}, Start: 320, End: 350},
+	}
+	if got := ownOverhead(1000, calls, 10); got != 780 {
+		t.Errorf("overlapping launch: ownOverhead = %v, want 780ns", got)
 	}
 }
