@@ -223,7 +223,9 @@ type scanRun struct {
 	ignored   []string       // relative paths
 	ignoreDir map[string][]string
 	workers   int
-	stat      func(dirfd int, name []byte, st *unix.Stat_t) error // statAt, or statAtYielding
+	// background: stat with statAtYielding (Scanner.Background). A
+	// flag, not a func value: through one, every Stat_t would escape.
+	background bool
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -241,10 +243,7 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, err
 	if err != nil {
 		return nil, fmt.Errorf("scanning %s: %w", s.Root, err)
 	}
-	r := &scanRun{ctx: ctx, root: filepath.Clean(s.Root), specs: ss, workers: s.workers, stat: statAt}
-	if s.Background {
-		r.stat = statAtYielding
-	}
+	r := &scanRun{ctx: ctx, root: filepath.Clean(s.Root), specs: ss, workers: s.workers, background: s.Background}
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
@@ -473,6 +472,14 @@ func badPath(p string) error {
 	return fmt.Errorf("bad input file %q: want a clean relative slash-separated path", p)
 }
 
+// lstat stats name relative to dirfd the way this scan does.
+func (r *scanRun) lstat(dirfd int, name []byte, st *unix.Stat_t) error {
+	if r.background {
+		return statAtYielding(dirfd, name, st)
+	}
+	return statAt(dirfd, name, st)
+}
+
 // runWalk processes the job queue on r.workers goroutines until it drains or
 // one fails.
 func (r *scanRun) runWalk() error {
@@ -676,7 +683,7 @@ func (w *walker) entry(j *dirJob, fd, plen int, name []byte, dtype uint8, ignore
 	var ust unix.Stat_t
 	statted := false
 	if dtype == unix.DT_UNKNOWN {
-		if err := r.stat(fd, name, &ust); err != nil {
+		if err := r.lstat(fd, name, &ust); err != nil {
 			if isNotExist(err) {
 				return nil
 			}
@@ -723,7 +730,7 @@ func (w *walker) entry(j *dirJob, fd, plen int, name []byte, dtype uint8, ignore
 	}
 	if !statted {
 		w.path = append(w.path, 0)
-		err := r.stat(fd, w.path[plen:], &ust)
+		err := r.lstat(fd, w.path[plen:], &ust)
 		w.path = w.path[:len(w.path)-1]
 		if err != nil {
 			if !isNotExist(err) {
@@ -770,7 +777,7 @@ func (w *walker) explicitRest(j *dirJob, fd int, seenFiles, seenSubs []bool) err
 		if mask == 0 {
 			continue
 		}
-		err := r.stat(fd, w.nulName(name), &ust)
+		err := r.lstat(fd, w.nulName(name), &ust)
 		switch {
 		case err == nil:
 			st := toFileStat(&ust)
@@ -790,7 +797,7 @@ func (w *walker) explicitRest(j *dirJob, fd int, seenFiles, seenSubs []bool) err
 		if j.rel != "" {
 			rel = j.rel + "/" + name
 		}
-		err := r.stat(fd, w.nulName(name), &ust)
+		err := r.lstat(fd, w.nulName(name), &ust)
 		switch {
 		case err == nil && ust.Mode&unix.S_IFMT == unix.S_IFDIR:
 			walk := r.specs.childStates(j.ctx, name, w.states)
