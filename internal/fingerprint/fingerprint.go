@@ -71,38 +71,6 @@ const (
 	ChangeModified = "modified"
 )
 
-// Diff lists the paths that differ between old and new, sorted by path. A
-// change of type (including the exec bit), size or content is "modified". A nil
-// manifest counts as empty.
-func Diff(old, new *Manifest) []Change {
-	var a, b []Entry
-	if old != nil {
-		a = old.Entries
-	}
-	if new != nil {
-		b = new.Entries
-	}
-	var out []Change
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case j == len(b) || (i < len(a) && a[i].Path < b[j].Path):
-			out = append(out, Change{Path: a[i].Path, Kind: ChangeRemoved})
-			i++
-		case i == len(a) || b[j].Path < a[i].Path:
-			out = append(out, Change{Path: b[j].Path, Kind: ChangeAdded})
-			j++
-		default:
-			if a[i].Type != b[j].Type || a[i].Size != b[j].Size || a[i].Hash != b[j].Hash {
-				out = append(out, Change{Path: a[i].Path, Kind: ChangeModified})
-			}
-			i++
-			j++
-		}
-	}
-	return out
-}
-
 // manifestMagic starts the canonical encoding. The version is in it, so a
 // format change changes every digest and re-runs every step once, rather than
 // comparing digests that mean different things.
@@ -186,38 +154,13 @@ func (m *Manifest) MarshalBinary() ([]byte, error) {
 
 var errBadManifest = errors.New("bad manifest data")
 
-// UnmarshalManifest decodes what MarshalBinary wrote. It rejects truncated or
-// corrupt data, unsorted or duplicate paths, unknown types and a digest that
-// does not match the entries. It also reads the stored form of earlier
-// versions, which was the canonical encoding.
-func UnmarshalManifest(data []byte) (*Manifest, error) {
-	r, err := newManifestReader(data)
-	if err != nil {
-		return nil, err
-	}
-	entries := make([]Entry, r.n)
-	for i := range entries {
-		raw, err := r.next()
-		if err != nil {
-			return nil, err
-		}
-		entries[i] = Entry{Path: string(raw.path), Type: raw.typ, Size: raw.size, Hash: raw.hash}
-	}
-	if err := r.end(); err != nil {
-		return nil, err
-	}
-	m := &Manifest{Entries: entries, Digest: computeDigest(entries)}
-	if string(m.Digest[:]) != string(r.digest) {
-		return nil, fmt.Errorf("decoding manifest: %w: digest does not match entries", errBadManifest)
-	}
-	return m, nil
-}
-
-// DiffEncoded is Diff(old, cur) for an old manifest still as MarshalBinary
-// wrote it: the changes are found while reading it, allocating nothing but
-// them, which on a large tree is most of the cost of saying which files
-// changed. It checks the encoding's structure but not its digest: the
-// result names files, it decides nothing.
+// DiffEncoded lists the paths that differ between the manifest old, as
+// MarshalBinary wrote it, and cur, sorted by path: a change of type
+// (including the exec bit), size or content is "modified"; a nil cur counts
+// as empty. The changes are found while reading old, allocating nothing
+// but them, which on a large tree is most of the cost of saying which
+// files changed. It checks the encoding's structure but not its digest:
+// the result names files, it decides nothing.
 func DiffEncoded(old []byte, cur *Manifest) ([]Change, error) {
 	r, err := newManifestReader(old)
 	if err != nil {

@@ -115,7 +115,7 @@ func TestDiff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Diff(tt.old, tt.new); !slices.Equal(got, tt.want) {
+			if got := diff(tt.old, tt.new); !slices.Equal(got, tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 			old := tt.old
@@ -149,7 +149,7 @@ func TestDiffEncodedMatchesDiff(t *testing.T) {
 		a, b := random(), random()
 		data := mustMarshal(t, a)
 		got, err := DiffEncoded(data, b)
-		if want := Diff(a, b); err != nil || !slices.Equal(got, want) {
+		if want := diff(a, b); err != nil || !slices.Equal(got, want) {
 			t.Fatalf("DiffEncoded = %v, %v; Diff = %v", got, err, want)
 		}
 		if len(data) > 40 {
@@ -179,14 +179,14 @@ func TestManifestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := UnmarshalManifest(data)
+	got, err := unmarshalManifest(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Digest != m.Digest || !slices.Equal(got.Entries, m.Entries) {
 		t.Fatal("manifest changed in a round trip")
 	}
-	empty, err := UnmarshalManifest(mustMarshal(t, &Manifest{}))
+	empty, err := unmarshalManifest(mustMarshal(t, &Manifest{}))
 	if err != nil || len(empty.Entries) != 0 || empty.Digest != computeDigest(nil) {
 		t.Errorf("empty manifest round trip: %v, %v", empty, err)
 	}
@@ -209,7 +209,7 @@ func TestManifestRoundTrip(t *testing.T) {
 	badType := &Manifest{Entries: []Entry{{Path: "a", Type: 'q'}}}
 	bad["type"] = mustMarshal(t, badType)
 	for name, d := range bad {
-		if _, err := UnmarshalManifest(d); err == nil {
+		if _, err := unmarshalManifest(d); err == nil {
 			t.Errorf("%s: UnmarshalManifest accepted bad data", name)
 		}
 	}
@@ -321,7 +321,7 @@ func TestStoredFormOfEarlierVersions(t *testing.T) {
 	encodeManifest(es, make([]byte, 0, 1024), func(p []byte) { old = append(old, p...) })
 	old = append(old, m.Digest[:]...)
 
-	got, err := UnmarshalManifest(old)
+	got, err := unmarshalManifest(old)
 	if err != nil || got.Digest != m.Digest || !slices.Equal(got.Entries, es) {
 		t.Fatalf("earlier stored form: %v", err)
 	}

@@ -27,7 +27,7 @@ func requireChange(t *testing.T, before, after *Manifest, want ...Change) {
 	if before.Digest == after.Digest {
 		t.Errorf("digest unchanged (%s)", before.Digest)
 	}
-	if got := Diff(before, after); !slices.Equal(got, want) {
+	if got := diff(before, after); !slices.Equal(got, want) {
 		t.Errorf("Diff = %v, want %v", got, want)
 	}
 }
@@ -276,7 +276,7 @@ func TestColdAndWarmAgree(t *testing.T) {
 	}
 	for i := range specs {
 		if cold[i].Digest != got[i].Digest || !slices.Equal(cold[i].Entries, got[i].Entries) {
-			t.Errorf("spec %d: cold and warm manifests differ: %v", i, Diff(cold[i], got[i]))
+			t.Errorf("spec %d: cold and warm manifests differ: %v", i, diff(cold[i], got[i]))
 		}
 	}
 }

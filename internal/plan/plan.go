@@ -107,6 +107,12 @@ func (d *Decision) Applicable() bool {
 	return len(d.Reasons) == 0 || d.Reasons[0].Kind != NotApplicable
 }
 
+// MayRun reports whether the step may run in this refresh: it must, or it
+// is decided again at its turn.
+func (d *Decision) MayRun() bool {
+	return d.Applicable() && (d.Run || d.Recheck || d.Unscanned)
+}
+
 // Summary is the reasons in one line: for a skipped step just why, for a
 // step that runs each reason with its kind.
 func (d *Decision) Summary() string {
@@ -353,7 +359,7 @@ func (p *Planner) scan(ctx context.Context, specs []fingerprint.Spec) ([]*finger
 func (p *Planner) Warm(ctx context.Context, pl *Plan) {
 	active := map[string]bool{}
 	for _, d := range pl.Steps {
-		active[d.Name] = d.Applicable() && (d.Run || d.Recheck || d.Unscanned)
+		active[d.Name] = d.MayRun()
 	}
 	bg := *p.Scanner
 	bg.Background = true

@@ -160,7 +160,7 @@ func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observe
 	for _, d := range p.Steps {
 		n := r.nodes[d.Name]
 		n.started = func() {}
-		if active(d) && !r.waitsForActive(d) {
+		if d.MayRun() && !r.waitsForActive(d) {
 			firstWave.Add(1)
 			n.started = sync.OnceFunc(firstWave.Done)
 		}
@@ -194,16 +194,10 @@ func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observe
 	return r.finish(p, start, ctx)
 }
 
-// active reports whether a step may run: it must, or it is decided again
-// at its turn.
-func active(d *plan.Decision) bool {
-	return d.Applicable() && (d.Run || d.Recheck || d.Unscanned)
-}
-
 // waitsForActive reports whether d comes after a step that may run.
 func (r *run) waitsForActive(d *plan.Decision) bool {
 	for _, a := range d.Config.After {
-		if dep, ok := r.nodes[a]; ok && active(dep.d) {
+		if dep, ok := r.nodes[a]; ok && dep.d.MayRun() {
 			return true
 		}
 	}
