@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"os/exec"
 	"strings"
@@ -22,26 +23,9 @@ import (
 //
 //	go test -run '^$' -bench NoChangeRefresh/2000 -cpuprofile cpu.out ./internal/bench/
 func BenchmarkNoChangeRefresh(b *testing.B) {
-	if _, err := exec.LookPath("git"); err != nil {
-		b.Skip("git is not installed; the bench repos are git repositories")
-	}
-	exe := self(b)
-	sizes := []int{2000, 20000}
-	if testing.Short() {
-		b.Log("-short: the 2,000-file repo only")
-		sizes = sizes[:1]
-	}
-	for _, n := range sizes {
-		fx, err := bench.NewFixture(context.Background(), b.TempDir(), n, exe, os.Environ(), bench.Latencies{})
-		if err != nil {
-			b.Fatal(err)
-		}
+	for n, fx := range fixtures(b) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			// In process, sysinit reads this environment: the fixture's.
-			for _, kv := range fx.Env {
-				k, v, _ := strings.Cut(kv, "=")
-				b.Setenv(k, v)
-			}
+			useEnv(b, fx)
 			before, err := bench.ReadCalls(fx.Log)
 			if err != nil {
 				b.Fatal(err)
@@ -74,25 +58,9 @@ func BenchmarkNoChangeRefresh(b *testing.B) {
 // nix's own work on a real but inconsequential change: the scan, hashing
 // the edited file, re-deciding, starting nix, recording the new manifest.
 func BenchmarkCosmeticRefresh(b *testing.B) {
-	if _, err := exec.LookPath("git"); err != nil {
-		b.Skip("git is not installed; the bench repos are git repositories")
-	}
-	exe := self(b)
-	sizes := []int{2000, 20000}
-	if testing.Short() {
-		b.Log("-short: the 2,000-file repo only")
-		sizes = sizes[:1]
-	}
-	for _, n := range sizes {
-		fx, err := bench.NewFixture(context.Background(), b.TempDir(), n, exe, os.Environ(), bench.Latencies{})
-		if err != nil {
-			b.Fatal(err)
-		}
+	for n, fx := range fixtures(b) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			for _, kv := range fx.Env {
-				k, v, _ := strings.Cut(kv, "=")
-				b.Setenv(k, v)
-			}
+			useEnv(b, fx)
 			var errOut bytes.Buffer
 			b.ReportAllocs()
 			edit := 0
@@ -114,5 +82,38 @@ func BenchmarkCosmeticRefresh(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+// fixtures yields the bench repos of 2,000 and 20,000 files (2,000 only
+// under -short), each refreshed until nothing is left to do.
+func fixtures(b *testing.B) iter.Seq2[int, *bench.Fixture] {
+	if _, err := exec.LookPath("git"); err != nil {
+		b.Skip("git is not installed; the bench repos are git repositories")
+	}
+	exe := self(b)
+	sizes := []int{2000, 20000}
+	if testing.Short() {
+		b.Log("-short: the 2,000-file repo only")
+		sizes = sizes[:1]
+	}
+	return func(yield func(int, *bench.Fixture) bool) {
+		for _, n := range sizes {
+			fx, err := bench.NewFixture(context.Background(), b.TempDir(), n, exe, os.Environ(), bench.Latencies{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !yield(n, fx) {
+				return
+			}
+		}
+	}
+}
+
+// useEnv sets the fixture's environment, which sysinit reads in process.
+func useEnv(b *testing.B, fx *bench.Fixture) {
+	for _, kv := range fx.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		b.Setenv(k, v)
 	}
 }
