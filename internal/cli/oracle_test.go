@@ -43,12 +43,7 @@ func TestOracle(t *testing.T) {
 	rng := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d (rerun with -oracle.seed=%d)", seed, seed)
 
-	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	repo := filepath.Join(dir, "repo")
-	t.Setenv("HOME", home)
-	t.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
-	t.Setenv("XDG_STATE_HOME", filepath.Join(home, ".local/state"))
+	repo := homeAndRepo(t)
 	for _, f := range []string{"src/a/x", "src/a/y", "src/b/z", "src/.h", "outside/o"} {
 		write(t, filepath.Join(repo, f), "init "+f)
 	}
@@ -254,6 +249,17 @@ func regularFiles(t *testing.T, root string) []string {
 		return nil
 	}))
 	return out
+}
+
+// homeAndRepo gives the test a HOME of its own (sysinit keeps its state
+// under it) and returns the path of a repo beside it, not yet created.
+func homeAndRepo(t *testing.T) string {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
+	t.Setenv("XDG_STATE_HOME", filepath.Join(home, ".local/state"))
+	return filepath.Join(dir, "repo")
 }
 
 func write(t *testing.T, p, s string) {

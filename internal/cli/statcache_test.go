@@ -14,12 +14,7 @@ import (
 // the step's turn, as it never ran — are in the stored stat cache after
 // it, so the next refresh only stats the files.
 func TestRefreshSavesStatCache(t *testing.T) {
-	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	repo := filepath.Join(dir, "repo")
-	t.Setenv("HOME", home)
-	t.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
-	t.Setenv("XDG_STATE_HOME", filepath.Join(home, ".local/state"))
+	repo := homeAndRepo(t)
 	files := []string{"src/a", "src/b/c", "src/d"}
 	for _, f := range files {
 		write(t, filepath.Join(repo, f), "content of "+f)
