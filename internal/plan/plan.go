@@ -357,14 +357,10 @@ func (p *Planner) scan(ctx context.Context, specs []fingerprint.Spec) ([]*finger
 // way. The cache is keyed by stat signature, so an edit made after Warm is
 // seen as one. Errors are left for the step's own decision to meet.
 func (p *Planner) Warm(ctx context.Context, pl *Plan) {
-	active := map[string]bool{}
-	for _, d := range pl.Steps {
-		active[d.Name] = d.MayRun()
-	}
 	bg := *p.Scanner
 	bg.Background = true
 	for _, d := range pl.Steps {
-		if !d.Unscanned || !slices.ContainsFunc(d.Config.After, func(a string) bool { return active[a] }) {
+		if !d.Unscanned || !pl.Waits(d) {
 			continue
 		}
 		spec, err := d.Step.Inputs(ctx)
@@ -597,6 +593,17 @@ func (p *Plan) markRechecks() {
 			d.Recheck = true
 		}
 	}
+}
+
+// Waits reports whether d comes after a step of p that may run: its turn
+// comes only once that one has ended.
+func (p *Plan) Waits(d *Decision) bool {
+	for _, a := range d.Config.After {
+		if dep := p.Decision(a); dep != nil && dep.MayRun() {
+			return true
+		}
+	}
+	return false
 }
 
 // WillRun reports whether any step would run.

@@ -160,7 +160,7 @@ func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observe
 	for _, d := range p.Steps {
 		n := r.nodes[d.Name]
 		n.started = func() {}
-		if d.MayRun() && !r.waitsForActive(d) {
+		if d.MayRun() && !p.Waits(d) {
 			firstWave.Add(1)
 			n.started = sync.OnceFunc(firstWave.Done)
 		}
@@ -192,16 +192,6 @@ func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observe
 	stopBackground()
 	<-bgDone
 	return r.finish(p, start, ctx)
-}
-
-// waitsForActive reports whether d comes after a step that may run.
-func (r *run) waitsForActive(d *plan.Decision) bool {
-	for _, a := range d.Config.After {
-		if dep, ok := r.nodes[a]; ok && dep.d.MayRun() {
-			return true
-		}
-	}
-	return false
 }
 
 func indexOf(p *plan.Plan, name string) int {
