@@ -368,11 +368,12 @@ func (r *run) exec(ctx context.Context, n *node) {
 	}}
 	w := &multi{ws: []io.Writer{log, tail, out}}
 	rc := &step.RunContext{
-		Out:      w,
-		Progress: func(line string) { r.emit(Event{Type: EventStepProgress, Step: d.Name, Line: line}) },
-		Update:   r.o.Update,
-		Token:    d.Token,
-		Force:    forced(d),
+		Out:       w,
+		Progress:  func(line string) { r.emit(Event{Type: EventStepProgress, Step: d.Name, Line: line}) },
+		Update:    r.o.Update,
+		Token:     d.Token,
+		Force:     forced(d),
+		Redefined: redefined(d),
 	}
 	sctx := ctx
 	if t := d.Config.Timeout; t > 0 {
@@ -423,6 +424,17 @@ func (r *run) failed() {
 func forced(d *plan.Decision) bool {
 	for _, r := range d.Reasons {
 		if r.Kind == plan.Forced && r.Detail == plan.ForceDetail {
+			return true
+		}
+	}
+	return false
+}
+
+// redefined reports whether the step's definition differs from its last
+// success, or it has none.
+func redefined(d *plan.Decision) bool {
+	for _, r := range d.Reasons {
+		if r.Kind == plan.DefinitionChanged || r.Kind == plan.NeverRan {
 			return true
 		}
 	}

@@ -57,6 +57,11 @@ type RunContext struct {
 	// Force is set when the user forced this step (`--force`): shortcuts
 	// such as "the built system is already active" must not apply.
 	Force bool
+	// Redefined is set when what the step does differs from its last
+	// success (or it has none): a changed activation command, env value,
+	// flag or profile acts after a build, so a shortcut that absorbs input
+	// edits ("the result is already active") must not apply.
+	Redefined bool
 }
 
 // Outcome is what a successful run reports.
