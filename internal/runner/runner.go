@@ -374,6 +374,7 @@ func (r *run) exec(ctx context.Context, n *node) {
 		Token:     d.Token,
 		Force:     forced(d),
 		Redefined: redefined(d),
+		Due:       due(d),
 	}
 	sctx := ctx
 	if t := d.Config.Timeout; t > 0 {
@@ -435,6 +436,19 @@ func forced(d *plan.Decision) bool {
 func redefined(d *plan.Decision) bool {
 	for _, r := range d.Reasons {
 		if r.Kind == plan.DefinitionChanged || r.Kind == plan.NeverRan {
+			return true
+		}
+	}
+	return false
+}
+
+// due reports whether the step runs because its schedule calls for it.
+func due(d *plan.Decision) bool {
+	for _, r := range d.Reasons {
+		switch {
+		case r.Kind == plan.Forced, r.Kind == plan.TTLExpired:
+			return true
+		case r.Kind == plan.NeverRan && d.Config.Every > 0:
 			return true
 		}
 	}

@@ -62,6 +62,12 @@ type RunContext struct {
 	// flag or profile acts after a build, so a shortcut that absorbs input
 	// edits ("the result is already active") must not apply.
 	Redefined bool
+	// Due is set when the step's schedule calls for it: its `every` has
+	// passed (or it never ran and has one), or the user forced it
+	// (--force, or --update for a step that fetches). A step that fetches
+	// moves pins only when it is due; run for any other reason (its
+	// inputs changed), it does only what that change needs.
+	Due bool
 }
 
 // Outcome is what a successful run reports.
