@@ -74,6 +74,8 @@ type app struct {
 
 	dir        string // -C
 	configFile string // --config
+
+	givenConfig string // the config file loaded, as found (before symlinks are resolved)
 }
 
 // Main runs sysinit with args (without the program name) and returns the

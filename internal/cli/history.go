@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/plan"
 	"github.com/sysinit/sysinit/internal/state"
 	"github.com/sysinit/sysinit/internal/ui"
@@ -63,11 +63,11 @@ func (a *app) openStoreOnly(readOnly bool) (*state.Store, string, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, "", fmt.Errorf("reading config: %w", err)
 	}
-	sp, err := state.Path(a.getenv, filepath.Dir(path))
+	sp, err := a.storePath(path, !readOnly)
 	if err != nil {
 		return nil, "", err
 	}
-	st, err := state.Open(sp, state.Options{ReadOnly: readOnly, Warn: a.warn})
+	st, err := state.Open(sp, a.storeOptions(readOnly, config.StateKeyOf(path)))
 	return st, path, err
 }
 
@@ -156,7 +156,7 @@ func (a *app) runForget(names []string, all bool) error {
 			return &plan.UnknownStepError{Name: n, Known: configStepNames(cfg)}
 		}
 	}
-	sp, err := state.Path(a.getenv, cfg.Dir)
+	sp, err := a.storePath(a.givenConfig, true)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,10 @@ func (a *app) runForget(names []string, all bool) error {
 		return err
 	}
 	defer lock.Release()
-	st, err := state.Open(sp, state.Options{Warn: a.warn})
+	if err := a.adoptLegacyStore(a.givenConfig, sp); err != nil {
+		a.warn(err.Error())
+	}
+	st, err := state.Open(sp, a.storeOptions(false, cfg.StateKey()))
 	if err != nil {
 		return err
 	}

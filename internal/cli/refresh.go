@@ -116,7 +116,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		return err
 	}
 	defer closeView()
-	storePath, err := state.Path(a.getenv, cfg.Dir)
+	storePath, err := a.storePath(a.givenConfig, true)
 	if err != nil {
 		return err
 	}
@@ -127,6 +127,9 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		return err
 	}
 	defer lock.Release()
+	if err := a.adoptLegacyStore(a.givenConfig, storePath); err != nil {
+		a.warn(err.Error())
+	}
 
 	ctx, kill, stop := interrupts(ctx, func(msg string) {
 		obs.Event(runner.Event{Type: runner.EventNotice, Time: time.Now(), Line: msg})
@@ -169,6 +172,11 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	}
 	if cacheErr != nil {
 		a.warn("saving the stat cache: " + cacheErr.Error())
+	}
+	// A step that left the config must not find its old success if its
+	// name comes back.
+	if err := s.store.Retire(s.records, func(name string) bool { return cfg.Step(name) != nil }); err != nil {
+		a.warn("retiring the records of steps no longer in the config: " + err.Error())
 	}
 	if p.WillRun() || res.Summary.Ran+res.Summary.Failed > 0 {
 		if err := s.store.AddRun(historyOf(id, "refresh", res)); err != nil {

@@ -92,6 +92,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.givenConfig = path
 	cfg, err := config.Load(path)
 	var ce config.Errors
 	if err != nil && !errors.As(err, &ce) {
@@ -150,7 +151,7 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 		}
 		s.steps[cs.Name] = st
 	}
-	if s.storePath, err = state.Path(a.getenv, cfg.Dir); err != nil {
+	if s.storePath, err = a.storePath(a.givenConfig, !readOnly); err != nil {
 		return nil, err
 	}
 	s.planner = &plan.Planner{
@@ -168,7 +169,7 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 	// Reading the steps' inputs (a git index of 20,000 files takes a few
 	// milliseconds) overlaps loading the state.
 	s.planner.Prefetch(context.Background())
-	s.store, err = state.Open(s.storePath, state.Options{ReadOnly: readOnly, Warn: a.warn})
+	s.store, err = state.Open(s.storePath, a.storeOptions(readOnly, cfg.StateKey()))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 )
 
@@ -16,6 +17,30 @@ type Config struct {
 	File  string  // absolute path of the config file
 	Dir   string  // absolute directory holding it; relative paths resolve here
 	Steps []*Step // in the order they appear in the file
+}
+
+// StateKey names whose records a state store holds: the config directory
+// for the usual sysinit.toml, so that records survive edits and moves of
+// nothing but the file, or the file itself for another name, so that two
+// configs in one directory (`--config work.toml`) never share records.
+func (c *Config) StateKey() string { return StateKeyOf(c.File) }
+
+// StateKeyOf is Config.StateKey for a config file not loaded (history
+// works while the config is broken): its directory is resolved through
+// symlinks as Load resolves it.
+func StateKeyOf(file string) string {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		abs = file
+	}
+	dir := filepath.Dir(abs)
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	if filepath.Base(abs) == FileName {
+		return dir
+	}
+	return filepath.Join(dir, filepath.Base(abs))
 }
 
 // Step returns the step named name, or nil.

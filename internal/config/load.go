@@ -34,7 +34,14 @@ func Parse(path string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving config path %s: %w", path, err)
 	}
-	cfg := &Config{File: abs, Dir: filepath.Dir(abs)}
+	// The directory is resolved through symlinks: records, definitions and
+	// destinations derived from it must not depend on which path reached
+	// the repo (a symlinked ~/dotfiles, macOS's /tmp).
+	dir := filepath.Dir(abs)
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	cfg := &Config{File: filepath.Join(dir, filepath.Base(abs)), Dir: dir}
 
 	// go-toml's decoder checks the whole TOML spec (duplicate keys, table
 	// redefinitions); the positions pass over its AST then supplies the line

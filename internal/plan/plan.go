@@ -457,7 +457,12 @@ func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
 		rs = append(rs, p.inputsChanged(d))
 	}
 	if every := d.Config.Every; every > 0 {
-		if age := p.Now().Sub(rec.Started); age >= every {
+		switch age := p.Now().Sub(rec.Started); {
+		case age < 0:
+			// The clock went back since: how long ago it ran is unknown,
+			// and a time-to-live must not stretch by the clock's jump.
+			rs = append(rs, Reason{Kind: TTLExpired, Detail: fmt.Sprintf("last success is recorded %s in the future (the clock was set back?); every %s", roundAge(-age), every)})
+		case age >= every:
 			rs = append(rs, Reason{Kind: TTLExpired, Detail: fmt.Sprintf("last ran %s ago; every %s", roundAge(age), every)})
 		}
 	}

@@ -256,6 +256,8 @@ var longName = strings.Repeat("n", 300)
 //	Inputs() fails                             yes  cannot-tell "reading inputs: …"
 //	clock at Started + every                   yes  ttl-expired
 //	clock at Started + every - 1ns             no   up-to-date
+//	clock set back before Started, with every  yes  ttl-expired "… in the future …"
+//	clock set back before Started, no every    no   up-to-date
 //	probe reports drift                        yes  probe-failed (the drift)
 //	probe fails                                yes  cannot-tell "probing the machine"
 //	check exits 0 (in the config dir, env set) no   up-to-date
@@ -392,6 +394,18 @@ func TestDecision(t *testing.T) {
 		{
 			name:    "ttl not yet reached",
 			change:  func(f *fixture) { f.step("s").Every = 24 * time.Hour; f.now = f.now.Add(24*time.Hour - 1) },
+			reasons: []reason{{plan.UpToDate, "", nil}},
+			probed:  true,
+		},
+		{
+			name:    "clock set back, with every",
+			change:  func(f *fixture) { f.step("s").Every = 24 * time.Hour; f.now = f.now.Add(-time.Hour) },
+			run:     true,
+			reasons: []reason{{plan.TTLExpired, "recorded 1h0m0s in the future", nil}},
+		},
+		{
+			name:    "clock set back, no every",
+			change:  func(f *fixture) { f.now = f.now.Add(-time.Hour) },
 			reasons: []reason{{plan.UpToDate, "", nil}},
 			probed:  true,
 		},

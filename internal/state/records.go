@@ -54,6 +54,11 @@ func (s *Store) Records() (map[string]Record, error) {
 	var out map[string]Record
 	err := s.view(func(tx *bbolt.Tx) error {
 		m := make(map[string]Record)
+		if why := s.foreign(tx); why != "" {
+			s.warnForeign(why)
+			out = m
+			return nil
+		}
 		if b := tx.Bucket(bucketSteps); b != nil {
 			err := b.ForEach(func(k, v []byte) error {
 				var sr storedRecord
@@ -93,6 +98,23 @@ func (s *Store) Records() (map[string]Record, error) {
 // of step, or nil if there is none.
 func (s *Store) Manifest(step string) ([]byte, error) {
 	return s.get(bucketManifests, []byte(step), "reading manifest of step "+step)
+}
+
+// Retire removes the records of steps the config no longer declares (of
+// those loaded by Records, the names keep rejects), so that a name that
+// comes back starts afresh rather than with a success of long ago. It
+// writes only when there is something to remove.
+func (s *Store) Retire(records map[string]Record, keep func(step string) bool) error {
+	var gone []string
+	for name := range records {
+		if !keep(name) {
+			gone = append(gone, name)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	return s.Forget(gone...)
 }
 
 // Put records a success of r.Step with its input manifest, replacing the
@@ -231,6 +253,9 @@ func (s *Store) get(bucket, key []byte, doing string) ([]byte, error) {
 	}
 	var out []byte
 	err := s.view(func(tx *bbolt.Tx) error {
+		if s.foreign(tx) != "" {
+			return nil // another owner's manifests and stat cache
+		}
 		if b := tx.Bucket(bucket); b != nil {
 			out = clone(b.Get(key))
 		}

@@ -89,6 +89,10 @@ type Options struct {
 	// moved aside (read-write) or ignored (read-only). It may be nil. It is
 	// called with the Store busy, so it must not call the Store.
 	Warn func(msg string)
+	// Owner, when set, binds the records to this machine, user and config:
+	// records written by another owner read as absent, and the first write
+	// drops them. Nil reads and keeps whatever the store holds.
+	Owner *Owner
 }
 
 // Store is the state of one config directory. Its methods are safe for
@@ -104,8 +108,9 @@ type Store struct {
 	mu      sync.RWMutex
 	asideMu sync.Mutex
 
-	ignored atomic.Bool // read-only: the file was unreadable, behave as empty
-	closed  atomic.Bool
+	ignored       atomic.Bool // read-only: the file was unreadable, behave as empty
+	closed        atomic.Bool
+	foreignWarned atomic.Bool
 }
 
 // Open returns the store at path. It touches nothing on disk: the file is
@@ -199,6 +204,7 @@ func (s *Store) update(create bool, fn func(*bbolt.Tx) error) error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return fmt.Errorf("creating state directory: %w", err)
 	}
+	fn = s.claimed(fn)
 	err := s.transact(false, fn)
 	var ce *corruptError
 	if !errors.As(err, &ce) {
@@ -213,6 +219,16 @@ func (s *Store) update(create bool, fn func(*bbolt.Tx) error) error {
 		return fmt.Errorf("writing fresh state store %s: %w", s.path, err)
 	}
 	return err
+}
+
+// claimed makes fn's writes the owner's: see claim.
+func (s *Store) claimed(fn func(*bbolt.Tx) error) func(*bbolt.Tx) error {
+	return func(tx *bbolt.Tx) error {
+		if err := s.claim(tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	}
 }
 
 // transact opens the file, runs fn in one transaction after checking the

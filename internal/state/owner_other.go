@@ -1,0 +1,5 @@
+//go:build !darwin
+
+package state
+
+func platformMachineID() string { return "" }
