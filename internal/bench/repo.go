@@ -51,6 +51,7 @@ on-change = "launchctl kickstart -k system/org.nixos.nix-daemon"
 
 [steps.system]
 kind    = "nix-darwin"
+os      = ["darwin", "linux"]         # the bench runs the imitation on Linux too
 flake   = ".#bench"
 impure  = true
 profile = "~/nix/var/nix/profiles/system"

@@ -499,12 +499,12 @@ func (o *bundleOutput) removedNote() string {
 	return strings.Join(o.removed, ", ")
 }
 
-// Unavailable reports that no Homebrew is installed: the step is not
-// applicable here. A `prefix` set in the config that holds no brew is an
-// error instead, reported when the step runs.
+// Unavailable reports that no Homebrew is installed: the step fails
+// before anything runs. A `prefix` set in the config that holds no brew
+// is reported when the step runs.
 func (b *Bundle) Unavailable() string {
 	if b.findErr != nil && errors.Is(b.findErr, ErrNotFound) && b.s.Prefix == "" {
-		return "Homebrew is not installed here (if it is, set prefix in the step or HOMEBREW_PREFIX)"
+		return "Homebrew is not installed (install it from https://brew.sh; if it is, set `prefix` in the step or HOMEBREW_PREFIX)"
 	}
 	return ""
 }

@@ -44,7 +44,7 @@ type jsonPlan struct {
 
 type jsonStep struct {
 	Name    string        `json:"name"`
-	Action  string        `json:"action"` // run | skip
+	Action  string        `json:"action"` // run | skip | fail (its tool is missing)
 	Reasons []plan.Reason `json:"reasons"`
 	Recheck bool          `json:"recheck,omitempty"`
 	Notes   []string      `json:"notes,omitempty"`
@@ -68,7 +68,10 @@ func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force,
 		out := jsonPlan{Steps: []jsonStep{}}
 		for _, d := range p.Steps {
 			js := jsonStep{Name: d.Name, Action: "skip", Reasons: d.Reasons, Recheck: d.Recheck, Notes: advice(d)}
-			if d.Run {
+			switch {
+			case d.Missing() != "":
+				js.Action = "fail"
+			case d.Run:
 				js.Action = "run"
 			}
 			out.Steps = append(out.Steps, js)
@@ -92,13 +95,16 @@ const maxFiles = 10
 
 func printPlan(w io.Writer, p *plan.Plan) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	var run, skip, na int
+	var run, skip, na, fail int
 	for _, d := range p.Steps {
 		action := "skip"
 		switch {
 		case !d.Applicable():
 			action = "n/a"
 			na++
+		case d.Missing() != "":
+			action = "fail"
+			fail++
 		case d.Run:
 			action = "run"
 			run++
@@ -122,6 +128,9 @@ func printPlan(w io.Writer, p *plan.Plan) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d to run, %d up to date", run, skip)
+	if fail > 0 {
+		fmt.Fprintf(w, ", %d will fail", fail)
+	}
 	if na > 0 {
 		fmt.Fprintf(w, ", %d not applicable", na)
 	}

@@ -79,7 +79,7 @@ dest   = "out/nix.conf"
 		{"nix-darwin defaults", `
 [steps.system]
 kind = "nix-darwin"
-`, Step{Name: "system", Kind: "nix-darwin", Flake: "."}},
+`, Step{Name: "system", Kind: "nix-darwin", Flake: ".", OS: []string{"darwin"}}},
 		{"nix-darwin all keys", `
 [steps.system]
 kind       = "nix-darwin"
@@ -89,18 +89,18 @@ extra-args = ["--show-trace", ""]
 max-jobs   = 8
 cores      = 2
 profile    = "/nix/var/nix/profiles/system"
-`, Step{Name: "system", Kind: "nix-darwin", Flake: ".#lv426", Impure: true, ExtraArgs: []string{"--show-trace", ""},
+`, Step{Name: "system", Kind: "nix-darwin", Flake: ".#lv426", OS: []string{"darwin"}, Impure: true, ExtraArgs: []string{"--show-trace", ""},
 			MaxJobs: ptr(8), Cores: ptr(2), Profile: "/nix/var/nix/profiles/system"}},
 		{"nixos defaults", `
 [steps.system]
 kind = "nixos"
-`, Step{Name: "system", Kind: "nixos", Flake: ".", Action: "switch"}},
+`, Step{Name: "system", Kind: "nixos", Flake: ".", Action: "switch", OS: []string{"linux"}}},
 		{"nixos boot", `
 [steps.system]
 kind   = "nixos"
 flake  = ".#box"
 action = "boot"
-`, Step{Name: "system", Kind: "nixos", Flake: ".#box", Action: "boot"}},
+`, Step{Name: "system", Kind: "nixos", Flake: ".#box", Action: "boot", OS: []string{"linux"}}},
 		{"home-manager defaults", `
 [steps.home]
 kind = "home-manager"

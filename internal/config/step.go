@@ -314,12 +314,20 @@ func (l *loader) applyDefaults(s *Step) {
 		if !set("flake") {
 			s.Flake = "."
 		}
+		// nix-darwin configures macOS: on another system it is not
+		// applicable, rather than a build that fails.
+		if s.Kind == "nix-darwin" && !set("os") {
+			s.OS = []string{"darwin"}
+		}
 	case "nixos":
 		if !set("flake") {
 			s.Flake = "."
 		}
 		if !set("action") {
 			s.Action = "switch"
+		}
+		if !set("os") {
+			s.OS = []string{"linux"}
 		}
 	case "brew-bundle":
 		if !set("brewfile") {

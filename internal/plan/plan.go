@@ -11,9 +11,11 @@
 //	probe-failed        the machine no longer matches what the last success left (drift)
 //	forced              --force, or --update for steps that fetch
 //	cannot-tell         an input or probe could not be read: run rather than guess
+//	tool-missing        the program its kind needs is not installed: it fails,
+//	                    with the fix, without being started
 //
 // Otherwise it is skipped as up-to-date; a step for another OS, or whose
-// required programs are missing, is skipped as not-applicable.
+// `requires` are missing, is skipped as not-applicable.
 package plan
 
 import (
@@ -48,6 +50,7 @@ const (
 	ProbeFailed       ReasonKind = "probe-failed"
 	Forced            ReasonKind = "forced"
 	CannotTell        ReasonKind = "cannot-tell"
+	ToolMissing       ReasonKind = "tool-missing"
 	UpToDate          ReasonKind = "up-to-date"
 	NotApplicable     ReasonKind = "not-applicable"
 )
@@ -105,6 +108,15 @@ type Decision struct {
 // Applicable reports whether the step can run on this machine.
 func (d *Decision) Applicable() bool {
 	return len(d.Reasons) == 0 || d.Reasons[0].Kind != NotApplicable
+}
+
+// Missing is what the step needs and this machine lacks, with the fix; ""
+// when nothing is. Such a step fails without being started.
+func (d *Decision) Missing() string {
+	if len(d.Reasons) > 0 && d.Reasons[0].Kind == ToolMissing {
+		return d.Reasons[0].Detail
+	}
+	return ""
 }
 
 // MayRun reports whether the step may run in this refresh: it must, or it
@@ -283,7 +295,7 @@ func (p *Planner) Plan(ctx context.Context) (*Plan, error) {
 	for i, n := range names {
 		d := p.start(n)
 		decisions[i] = d
-		if !d.Applicable() {
+		if !d.Applicable() || d.Missing() != "" {
 			continue
 		}
 		if _, ran := p.Records[n]; !ran {
@@ -381,7 +393,7 @@ func (p *Planner) Warm(ctx context.Context, pl *Plan) {
 // unscanned step runs.
 func (p *Planner) Decide(ctx context.Context, name string) *Decision {
 	d := p.start(name)
-	if !d.Applicable() {
+	if !d.Applicable() || d.Missing() != "" {
 		return d
 	}
 	spec, err := d.Step.Inputs(ctx)
@@ -409,7 +421,8 @@ func (p *Planner) start(name string) *Decision {
 	}
 	if a, ok := d.Step.(step.Availability); ok {
 		if why := a.Unavailable(); why != "" {
-			d.Reasons = []Reason{{Kind: NotApplicable, Detail: why}}
+			d.Reasons = []Reason{{Kind: ToolMissing, Detail: why + "; or add `os` or `requires` to skip this step where it is missing"}}
+			d.Run = true
 			return d
 		}
 	}
@@ -433,6 +446,9 @@ func (p *Planner) forced(name string) bool {
 }
 
 func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
+	if d.Missing() != "" {
+		return
+	}
 	var rs []Reason
 	if p.forced(d.Name) {
 		rs = append(rs, Reason{Kind: Forced, Detail: ForceDetail})

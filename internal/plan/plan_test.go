@@ -275,7 +275,8 @@ var longName = strings.Repeat("n", 300)
 //	os = another OS                            no   not-applicable "only for darwin; this is linux"
 //	requires a program not on PATH             no   not-applicable "… is not on PATH"
 //	requires a program on PATH                 no   up-to-date
-//	the kind's tool is missing (Availability)  no   not-applicable (the kind's reason)
+//	the kind's tool is missing (Availability)  yes  tool-missing (the kind's reason and the fix);
+//	                                                 the runner fails it without starting it
 //	the kind's tool is there                   no   up-to-date
 func TestDecision(t *testing.T) {
 	files := map[string]string{"src/a.txt": "a", "src/b.txt": "b", "other.txt": "o"}
@@ -541,9 +542,11 @@ func TestDecision(t *testing.T) {
 			probed:  true,
 		},
 		{
-			name:    "kind's tool missing",
-			change:  func(f *fixture) { f.p.Steps["s"] = toolless{f.fakes["s"], "nix is not installed"} },
-			reasons: []reason{{plan.NotApplicable, "nix is not installed", nil}},
+			name:       "kind's tool missing",
+			change:     func(f *fixture) { f.p.Steps["s"] = toolless{f.fakes["s"], "nix is not installed"} },
+			run:        true,
+			reasons:    []reason{{plan.ToolMissing, "nix is not installed; or add `os` or `requires`", nil}},
+			noManifest: true,
 		},
 		{
 			name:    "kind's tool present",
@@ -571,9 +574,9 @@ func TestDecision(t *testing.T) {
 			if got := fake.probed(); tt.probed != (len(got) > 0) || len(got) > 0 && !slices.Equal(got, []string{"tok-s"}) {
 				t.Errorf("Probe called with %q, want probed=%v with the recorded token", got, tt.probed)
 			}
-			if !d.Applicable() {
-				if d.Run || d.Manifest != nil || d.Definition != nil || fake.defCalls != 0 {
-					t.Errorf("not-applicable step was examined: %+v, %d Definition calls", d, fake.defCalls)
+			if !d.Applicable() || d.Missing() != "" {
+				if d.Run != (d.Missing() != "") || d.Manifest != nil || d.Definition != nil || fake.defCalls != 0 {
+					t.Errorf("a step that cannot run here was examined: %+v, %d Definition calls", d, fake.defCalls)
 				}
 				return
 			}

@@ -205,7 +205,7 @@ func indexOf(p *plan.Plan, name string) int {
 
 func needsSudo(p *plan.Plan) bool {
 	for _, d := range p.Steps {
-		if e, ok := d.Step.(step.Elevated); ok && (d.Run || d.Recheck) && e.NeedsSudo() {
+		if e, ok := d.Step.(step.Elevated); ok && (d.Run || d.Recheck) && d.Missing() == "" && e.NeedsSudo() {
 			return true
 		}
 	}
@@ -318,6 +318,11 @@ func (r *run) step(ctx context.Context, n *node, initial Status) {
 		}
 	}
 	n.started()
+	if why := d.Missing(); why != "" {
+		r.end(n, StatusFailed, why, 0, "", "", nil)
+		r.failed()
+		return
+	}
 	r.exec(ctx, n)
 }
 

@@ -191,9 +191,11 @@ type Advisor interface {
 }
 
 // Availability is implemented by kinds that need a tool to be installed
-// (nix, Homebrew). A step whose tool is missing is not applicable here,
-// with the reason, rather than a failure on every refresh.
+// (nix, Homebrew). A step meant for this machine whose tool is missing
+// fails, with the fix, before anything runs: a PATH without nix (cron,
+// launchd) must not read as "nothing to do". Only `os` and `requires`,
+// which the user writes, make a step not applicable.
 type Availability interface {
-	// Unavailable says why the step cannot run on this machine; "" if it can.
+	// Unavailable says what is missing and how to get it; "" if nothing is.
 	Unavailable() string
 }
