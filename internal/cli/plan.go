@@ -154,6 +154,10 @@ func printFiles(w io.Writer, indent string, files []plan.FileChange, max int) {
 			fmt.Fprintf(w, "%s… and %d more (sysinit why STEP lists them all)\n", indent, len(files)-max)
 			return
 		}
+		if f.Note != "" {
+			fmt.Fprintf(w, "%s%-8s  %s  (%s)\n", indent, f.Change, f.Path, f.Note)
+			continue
+		}
 		fmt.Fprintf(w, "%s%-8s  %s\n", indent, f.Change, f.Path)
 	}
 }

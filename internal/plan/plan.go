@@ -68,7 +68,8 @@ type Reason struct {
 // FileChange is one input file that differs from the last success.
 type FileChange struct {
 	Path   string `json:"path"`
-	Change string `json:"change"` // added | removed | modified
+	Change string `json:"change"`         // added | removed | modified
+	Note   string `json:"note,omitempty"` // why it is an input when it was not listed ("run executes it")
 }
 
 // String is the reason as people read it: "inputs changed: flake.lock modified".
@@ -217,14 +218,46 @@ func (p *Planner) planInputs(ctx context.Context, d *Decision) (fingerprint.Spec
 	delete(p.prefetched, d.Name)
 	p.prefetchMu.Unlock()
 	if f == nil {
-		return d.Step.Inputs(ctx)
+		return p.inputs(ctx, d)
 	}
 	select {
 	case <-f.done:
-		return f.spec, f.err
+		if f.err != nil {
+			return f.spec, f.err
+		}
+		return f.spec, p.addCheck(&f.spec, d)
 	case <-ctx.Done():
 		return fingerprint.Spec{}, ctx.Err()
 	}
+}
+
+// inputs is what d's decision fingerprints: its step's inputs, and the
+// files of the repo its `check` runs.
+func (p *Planner) inputs(ctx context.Context, d *Decision) (fingerprint.Spec, error) {
+	spec, err := d.Step.Inputs(ctx)
+	if err != nil {
+		return spec, err
+	}
+	return spec, p.addCheck(&spec, d)
+}
+
+func (p *Planner) addCheck(spec *fingerprint.Spec, d *Decision) error {
+	return step.AddScripts(spec, p.checkScripts(d), p.Config.Dir)
+}
+
+func (p *Planner) checkScripts(d *Decision) map[string]string {
+	return step.ScriptsOf(p.Config.Dir, step.Script{Key: "check", Cmd: d.Config.Check, Dir: p.Config.Path(d.Config.Dir)})
+}
+
+// scriptNotes says, for the files d's commands run, which command runs it.
+func (p *Planner) scriptNotes(d *Decision) map[string]string {
+	notes := p.checkScripts(d)
+	if sc, ok := d.Step.(step.Scripted); ok {
+		for f, key := range sc.Scripts() {
+			notes[f] = key
+		}
+	}
+	return notes
 }
 
 // Select returns the names of the steps a plan covers: those in Only and
@@ -375,7 +408,7 @@ func (p *Planner) Warm(ctx context.Context, pl *Plan) {
 		if !d.Unscanned || !pl.Waits(d) {
 			continue
 		}
-		spec, err := d.Step.Inputs(ctx)
+		spec, err := p.inputs(ctx, d)
 		if err != nil {
 			continue
 		}
@@ -396,7 +429,7 @@ func (p *Planner) Decide(ctx context.Context, name string) *Decision {
 	if !d.Applicable() || d.Missing() != "" {
 		return d
 	}
-	spec, err := d.Step.Inputs(ctx)
+	spec, err := p.inputs(ctx, d)
 	if err == nil {
 		ms, errs := p.scan(ctx, []fingerprint.Spec{spec})
 		d.Manifest, err = ms[0], errs[0]
@@ -530,8 +563,13 @@ func (p *Planner) inputsChanged(d *Decision) Reason {
 		r.Detail = "the previous file list is not available"
 		return r
 	}
+	notes := p.scriptNotes(d)
 	for _, c := range changes {
-		r.Files = append(r.Files, FileChange{Path: c.Path, Change: c.Kind})
+		fc := FileChange{Path: c.Path, Change: c.Kind}
+		if key, ok := notes[c.Path]; ok {
+			fc.Note = key + " executes it"
+		}
+		r.Files = append(r.Files, fc)
 	}
 	r.Detail = describeFiles(r.Files)
 	return r

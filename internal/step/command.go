@@ -11,12 +11,14 @@ import (
 	"github.com/sysinit/sysinit/internal/fingerprint"
 )
 
-// Command is the "command" kind: a shell command whose inputs are globs.
+// Command is the "command" kind: a shell command whose inputs are globs,
+// and the files of the repo its command line runs.
 type Command struct {
-	s     *config.Step
-	env   *Env
-	dir   string
-	shell string
+	s      *config.Step
+	env    *Env
+	cfgDir string
+	dir    string
+	shell  string
 }
 
 // NewCommand builds a command step.
@@ -25,7 +27,7 @@ func NewCommand(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding sh: %w", err)
 	}
-	return &Command{s: s, env: env, dir: filepath.Join(cfg.Dir, s.Dir), shell: shell}, nil
+	return &Command{s: s, env: env, cfgDir: cfg.Dir, dir: filepath.Join(cfg.Dir, s.Dir), shell: shell}, nil
 }
 
 func (c *Command) Definition() []string {
@@ -42,7 +44,13 @@ func (c *Command) Definition() []string {
 }
 
 func (c *Command) Inputs(context.Context) (fingerprint.Spec, error) {
-	return fingerprint.Spec{Patterns: c.s.Inputs}, nil
+	spec := fingerprint.Spec{Patterns: c.s.Inputs}
+	return spec, AddScripts(&spec, c.Scripts(), c.cfgDir)
+}
+
+// Scripts is the files of the repo that `run` executes.
+func (c *Command) Scripts() map[string]string {
+	return ScriptsOf(c.cfgDir, Script{Key: "run", Cmd: c.s.Run, Dir: c.dir})
 }
 
 // Probe has nothing of its own to compare: a command's effect on the

@@ -96,7 +96,16 @@ func sourceMode(path string) string {
 }
 
 func (f *File) Inputs(context.Context) (fingerprint.Spec, error) {
-	return FileSpec(f.dir, f.source, f.s.Inputs)
+	spec, err := FileSpec(f.dir, f.source, f.s.Inputs)
+	if err != nil {
+		return spec, err
+	}
+	return spec, AddScripts(&spec, f.Scripts(), f.dir)
+}
+
+// Scripts is the files of the repo that `on-change` executes.
+func (f *File) Scripts() map[string]string {
+	return ScriptsOf(f.dir, Script{Key: "on-change", Cmd: f.s.OnChange, Dir: f.dir})
 }
 
 // dest is what sysinit can see of the destination: its content (hash and
