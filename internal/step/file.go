@@ -110,19 +110,32 @@ func (f *File) Scripts() map[string]string {
 
 // dest is what sysinit can see of the destination: its content (hash and
 // permission bits, "" when only root may read it) and its stat signature.
-// A token records both, "CONTENT|SIGNATURE"; the probe compares the
-// content when it can read it and the signature otherwise, so a root-only
-// file (sudoers, 0440) is neither re-installed on every refresh nor missed
-// when someone edits it.
+// The probe compares the content when it can read it and the signature
+// otherwise, so a root-only file (sudoers, 0440) is neither re-installed on
+// every refresh nor missed when someone edits it.
 type dest struct {
 	content, sig string
 }
 
-func (d dest) token() string { return d.content + "|" + d.sig }
+// token is what a success records: the destination as the step left it
+// (after on-change, which may rewrite it — a formatter, a daemon that
+// normalises its config) and the content the step installed, as
+// "CONTENT|SIGNATURE|INSTALLED". The probe compares the first two, so an
+// on-change that rewrites the file does not read as drift on every run.
+type token struct {
+	left      dest
+	installed string
+}
 
-func splitToken(token string) (content, sig string) {
-	content, sig, _ = strings.Cut(token, "|")
-	return content, sig
+func (t token) String() string { return t.left.content + "|" + t.left.sig + "|" + t.installed }
+
+func parseToken(s string) token {
+	content, rest, _ := strings.Cut(s, "|")
+	sig, installed, ok := strings.Cut(rest, "|")
+	if !ok {
+		installed = content // recorded before on-change's rewrites were kept
+	}
+	return token{left: dest{content: content, sig: sig}, installed: installed}
 }
 
 // readDest looks at path; a missing file is an error wrapping fs.ErrNotExist.
@@ -153,8 +166,8 @@ func (f *File) Probe(_ context.Context, token string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", f.dest, err)
 	}
-	content, sig := splitToken(token)
-	if d.content != "" && d.content != content || d.content == "" && d.sig != sig {
+	last := parseToken(token).left
+	if d.content != "" && d.content != last.content || d.content == "" && d.sig != last.sig {
 		return f.dest + " was changed outside sysinit", nil
 	}
 	return "", nil
@@ -186,9 +199,11 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("reading %s: %w", f.dest, err)
 	}
 	note := "already in place"
+	last := parseToken(rc.Token)
 	// A destination only root can read is installed again: sysinit
-	// cannot tell what it holds.
-	changed := have.content != want
+	// cannot tell what it holds. One that holds what on-change made of
+	// this very content is in place too.
+	changed := have.content != want && !(have.content != "" && have.content == last.left.content && last.installed == want)
 	if changed {
 		if err := f.install(ctx, rc, mode); err != nil {
 			return Outcome{}, err
@@ -198,11 +213,12 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 	} else {
 		fmt.Fprintf(rc.Out, "%s already holds %s\n", f.dest, f.s.Source)
 	}
-	// on-change runs when we just changed the destination, and also when
-	// it did not hold this content at the last success: if a previous run
-	// installed the file and then on-change failed, nothing was recorded,
-	// and on-change must run again now.
-	if last, _ := splitToken(rc.Token); f.s.OnChange != "" && (changed || last != want) {
+	// on-change runs when we just changed the destination, when it did not
+	// hold this content at the last success (if a previous run installed
+	// the file and then on-change failed, nothing was recorded, and
+	// on-change must run again now), and when someone changed it since the
+	// last success left it (what reads it may hold the other version).
+	if f.s.OnChange != "" && (changed || last.installed != want || have.content != last.left.content) {
 		rc.Progress("on-change: " + f.s.OnChange)
 		err := f.env.Exec.Run(ctx, &command.Cmd{
 			Argv: []string{f.shell, "-c", f.s.OnChange}, Dir: f.dir, Env: Environ(f.s.Env),
@@ -213,11 +229,11 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 		}
 		note += ", on-change ran"
 	}
-	sig, err := fingerprint.StatSignature(f.dest)
+	left, err := readDest(f.dest)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("reading %s after installing it: %w", f.dest, err)
 	}
-	return Outcome{Token: dest{content: want, sig: sig}.token(), Note: note}, nil
+	return Outcome{Token: token{left: left, installed: want}.String(), Note: note}, nil
 }
 
 func (f *File) install(ctx context.Context, rc *RunContext, mode fs.FileMode) error {

@@ -77,10 +77,10 @@ func checkUnreadableProbe(t *testing.T, dst string) {
 		t.Fatal("the destination is readable: the test proves nothing")
 	}
 	f := &File{dest: dst}
-	if drift, err := f.Probe(context.Background(), dest{content: "abc 0440", sig: d.sig}.token()); err != nil || drift != "" {
+	if drift, err := f.Probe(context.Background(), token{left: dest{content: "abc 0440", sig: d.sig}}.String()); err != nil || drift != "" {
 		t.Errorf("same signature: drift %q, err %v; want none", drift, err)
 	}
-	if drift, err := f.Probe(context.Background(), dest{content: "abc 0440", sig: "1:2:3:4:5:6"}.token()); err != nil || drift == "" {
+	if drift, err := f.Probe(context.Background(), token{left: dest{content: "abc 0440", sig: "1:2:3:4:5:6"}}.String()); err != nil || drift == "" {
 		t.Errorf("another signature: drift %q, err %v; want drift", drift, err)
 	}
 }
