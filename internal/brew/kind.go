@@ -145,7 +145,7 @@ func (b *Bundle) Definition() []string {
 	if b.home != nil {
 		brew = b.home.brew
 	}
-	l.Add("brew", brew)
+	l.Add("brew", step.ToolID(brew))
 	l.Add("dir", b.s.Dir)
 	l.Add("cleanup", b.cleanup())
 	l.Add("upgrade", strconv.FormatBool(b.s.Upgrade))

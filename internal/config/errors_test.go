@@ -197,6 +197,8 @@ func TestParseErrors(t *testing.T) {
 			[]wantErr{{4, `unknown os "macos"`, `use "darwin" for macOS`}}},
 		{"os typo, own line", "[steps.a]\nkind = \"command\"\nrun = \"x\"\nos = [\n  \"darwin\",\n  \"linx\",\n]\n",
 			[]wantErr{{6, `unknown os "linx"`, `did you mean "linux"?`}}},
+		{"two file steps, one dest", "[steps.a]\nkind = \"file\"\nsource = \"nix.custom.conf\"\ndest = \"~/x\"\n[steps.b]\nkind = \"file\"\nsource = \"nix.custom.conf\"\ndest = \"/home/me/./x\"\n",
+			[]wantErr{{8, `step "b": dest /home/me/x is also step "a"'s`, "give each step its own dest"}}},
 		{"mode not octal", "[steps.a]\nkind = \"file\"\nsource = \"nix.custom.conf\"\ndest = \"/x\"\nmode = \"0894\"\n",
 			[]wantErr{{5, `mode = "0894": not an octal permission`, `like "0644"`}}},
 		{"mode symbolic", "[steps.a]\nkind = \"file\"\nsource = \"nix.custom.conf\"\ndest = \"/x\"\nmode = \"u+rw\"\n",

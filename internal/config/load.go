@@ -153,6 +153,7 @@ func (l *loader) load(doc map[string]any) {
 	}
 	l.checkNames()
 	l.checkAfter()
+	l.checkDests()
 }
 
 // typeName describes a decoded TOML value for "must be X, not Y" messages.

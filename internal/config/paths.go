@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -140,4 +141,23 @@ func (c *Config) Path(p string) string {
 		return p
 	}
 	return filepath.Join(c.Dir, p)
+}
+
+// checkDests refuses two file steps that install to one destination: each
+// would overwrite the other's file, and each refresh would see the other's
+// install as drift and run again.
+func (l *loader) checkDests() {
+	first := map[string]*Step{}
+	for _, s := range l.cfg.Steps {
+		if s.Kind != "file" || s.Dest == "" {
+			continue
+		}
+		d := filepath.Clean(s.Dest)
+		if o, ok := first[d]; ok {
+			l.fail(s.Keys["dest"], fmt.Sprintf("give each step its own dest, or remove one of them (step %q installs it at %s)", o.Name, o.Keys["dest"]),
+				"step %q: dest %s is also step %q's", s.Name, d, o.Name)
+			continue
+		}
+		first[d] = s
+	}
 }

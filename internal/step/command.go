@@ -34,7 +34,7 @@ func (c *Command) Definition() []string {
 	var l Lines
 	l.Add("kind", "command")
 	l.Add("run", c.s.Run)
-	l.Add("shell", c.shell)
+	l.Add("shell", ToolID(c.shell))
 	l.Add("dir", c.s.Dir)
 	l.Add("sudo", strconv.FormatBool(c.s.Sudo != nil && *c.s.Sudo))
 	for _, kv := range Environ(c.s.Env) {
