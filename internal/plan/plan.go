@@ -402,7 +402,11 @@ func (p *Planner) scan(ctx context.Context, specs []fingerprint.Spec) ([]*finger
 // way. The cache is keyed by stat signature, so an edit made after Warm is
 // seen as one. Errors are left for the step's own decision to meet.
 func (p *Planner) Warm(ctx context.Context, pl *Plan) {
+	// The copy is taken under the lock: a Scan by Decide writes the
+	// Scanner's counters meanwhile.
+	p.scanMu.Lock()
 	bg := *p.Scanner
+	p.scanMu.Unlock()
 	bg.Background = true
 	for _, d := range pl.Steps {
 		if !d.Unscanned || !pl.Waits(d) {

@@ -1013,3 +1013,25 @@ func TestPrefetch(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmBesideDecide: Warm runs in the background while the runner
+// decides steps whose turn came; under -race (as CI runs it) a copy of the
+// Scanner taken outside the scan lock is a data race.
+func TestWarmBesideDecide(t *testing.T) {
+	f := newFixture(t, map[string]string{"a.txt": "1", "b.txt": "2", "c.txt": "3"},
+		&config.Step{Name: "a", Inputs: []string{"a.txt"}},
+		&config.Step{Name: "b", Inputs: []string{"b.txt"}, After: []string{"a"}},
+		&config.Step{Name: "c", Inputs: []string{"c.txt"}, After: []string{"a"}})
+	p := f.plan()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			f.p.Warm(context.Background(), p)
+		}
+	}()
+	for range 50 {
+		f.p.Decide(context.Background(), "a")
+	}
+	<-done
+}
