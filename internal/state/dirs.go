@@ -258,3 +258,22 @@ func CheckDir(dir string) error {
 	}
 	return nil
 }
+
+// notYours turns a permission error on one of sysinit's files into the
+// reason and the fix when the file belongs to another user (left, say, by
+// an older sysinit run as root with this user's HOME); other errors come
+// back as they are.
+func notYours(what, path string, err error) error {
+	if !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	fi, statErr := os.Lstat(path)
+	if statErr != nil || ownerOf(fi) == geteuid() {
+		return err
+	}
+	fix := "chown " + userName(geteuid()) + " " + path
+	if geteuid() != 0 {
+		fix = "sudo " + fix
+	}
+	return fmt.Errorf("refusing %s %s: it belongs to %s, not to %s, whom sysinit runs as; fix: %s", what, path, describeUID(ownerOf(fi)), describeUID(geteuid()), fix)
+}

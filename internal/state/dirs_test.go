@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -289,5 +290,72 @@ func TestStoreRefusesForeignDir(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("%d files made in the refused directory", len(ents))
+	}
+}
+
+const leftoverEnv = "SYSINIT_STATE_TEST_LEFTOVER"
+
+// TestLeftoverRootFiles: files an older sysinit run as root left in a
+// user's own state directory make her runs fail with the reason and the
+// fix, not a bare "permission denied". The user's side runs in a child
+// process as mallory.
+func TestLeftoverRootFiles(t *testing.T) {
+	uid, gid := mallory(t)
+	base := t.TempDir()
+	// She must reach the directory and the binary.
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(base, "sysinit")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "dots-0123.db")
+	s, _ := openAt(t, path, false)
+	mustPut(t, s, sampleRecord("a"), nil)
+	l, err := Acquire(path, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	// Her side: a copy of this test binary she may run.
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(base, "state.test")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestLeftoverRootFilesHelper$", "-test.v")
+	cmd.Env = append(os.Environ(), leftoverEnv+"="+path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestLeftoverRootFilesHelper") {
+		t.Fatalf("her side: %v\n%s", err, out)
+	}
+}
+
+// TestLeftoverRootFilesHelper is TestLeftoverRootFiles's child.
+func TestLeftoverRootFilesHelper(t *testing.T) {
+	path := os.Getenv(leftoverEnv)
+	if path == "" {
+		t.Skip("helper process for TestLeftoverRootFiles; runs only when it sets " + leftoverEnv)
+	}
+	fix := "not to uid " + strconv.Itoa(os.Geteuid()) + " (sysinit-mallory), whom sysinit runs as; fix: sudo chown sysinit-mallory "
+	if _, err := Acquire(path, false, nil); err == nil || !strings.Contains(err.Error(), "refusing run lock "+LockPath(path)+": it belongs to uid 0 (root), "+fix+LockPath(path)) {
+		t.Errorf("Acquire: %v", err)
+	}
+	s, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Records(); err == nil || !strings.Contains(err.Error(), "refusing state store "+path+": it belongs to uid 0 (root), "+fix+path) {
+		t.Errorf("Records: %v", err)
 	}
 }

@@ -53,7 +53,7 @@ func Acquire(storePath string, wait bool, onWait func(holderPID int)) (*Lock, er
 		return nil, fmt.Errorf("refusing run lock %s: it is a symbolic link; remove it", path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening run lock: %w", err)
+		return nil, notYours("run lock", path, fmt.Errorf("opening run lock: %w", err))
 	}
 	err = flock(f, unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {

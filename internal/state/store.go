@@ -443,7 +443,7 @@ func (s *Store) openError(err error) error {
 	var pathErr *fs.PathError
 	var errno syscall.Errno
 	if errors.As(err, &pathErr) || errors.As(err, &errno) {
-		return fmt.Errorf("opening state store: %w", err)
+		return notYours("state store", s.path, fmt.Errorf("opening state store: %w", err))
 	}
 	// ErrInvalid, ErrVersionMismatch, ErrChecksum, "file size too small", …
 	return &corruptError{err: err}
