@@ -104,16 +104,25 @@ func (s *Store) Put(r Record, manifest []byte) error {
 	if err := checkStep(r.Step); err != nil {
 		return fmt.Errorf("recording success: %w", err)
 	}
-	err := s.update(true, func(tx *bbolt.Tx) error { return putRecord(tx, r, manifest) })
+	err := s.update(true, func(tx *bbolt.Tx) error {
+		if err := putRecord(tx, r, manifest); err != nil {
+			return err
+		}
+		// Kept as the commit lands, with the store still held, so that no
+		// other write can move the file aside between the two.
+		tx.OnCommit(func() {
+			s.putsMu.Lock()
+			defer s.putsMu.Unlock()
+			if s.puts == nil {
+				s.puts = map[string]put{}
+			}
+			s.puts[r.Step] = put{rec: r, manifest: manifest}
+		})
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("recording success of step %s: %w", r.Step, err)
 	}
-	s.putsMu.Lock()
-	if s.puts == nil {
-		s.puts = map[string]put{}
-	}
-	s.puts[r.Step] = put{rec: r, manifest: manifest}
-	s.putsMu.Unlock()
 	return nil
 }
 
