@@ -89,8 +89,10 @@ func newMachine(root, repo, self string, lat Latencies, baseEnv []string) (*mach
 	})
 	if os.Geteuid() == 0 {
 		// brew refuses root; sysinit then runs it as SUDO_USER through
-		// (the stand-in) sudo, as under `sudo sysinit`.
-		m.env = append(m.env, "SUDO_USER=sysinit-bench")
+		// (the stand-in) sudo, as under `sudo sysinit`. sysinit checks
+		// that SUDO_USER is a real user other than root: nobody is one on
+		// every system.
+		m.env = append(m.env, "SUDO_USER=nobody")
 	}
 	return m, nil
 }

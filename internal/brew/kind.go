@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -210,15 +211,36 @@ func (b *Bundle) Probe(_ context.Context, token string) (string, error) {
 }
 
 // runAs says whom brew runs as: "" for the current user, SUDO_USER under
-// sudo. Plain root is refused.
+// sudo. Plain root is refused, and so is a SUDO_USER that is root under
+// another name ("#0", an alias of uid 0): it is the uid that counts.
 func (b *Bundle) runAs() (string, error) {
 	if b.geteuid() != 0 {
 		return "", nil
 	}
-	if u := b.env.Getenv("SUDO_USER"); u != "" && u != "root" {
-		return u, nil
+	name := b.env.Getenv("SUDO_USER")
+	if name == "" {
+		return "", ErrRoot
 	}
-	return "", ErrRoot
+	uid, err := lookupUID(name)
+	if err != nil {
+		return "", fmt.Errorf("finding SUDO_USER %q to run brew as: %w", name, err)
+	}
+	if uid == 0 {
+		return "", fmt.Errorf("SUDO_USER %q is uid 0: %w", name, ErrRoot)
+	}
+	return name, nil
+}
+
+// lookupUID resolves a user as sudo -u does: "#UID", or a name.
+func lookupUID(name string) (uint64, error) {
+	if id, ok := strings.CutPrefix(name, "#"); ok {
+		return strconv.ParseUint(id, 10, 32)
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(u.Uid, 10, 32)
 }
 
 // Run brings Homebrew in line with the Brewfile:

@@ -448,18 +448,62 @@ func TestDynamic(t *testing.T) {
 // refused as plain root.
 func TestNeverAsRoot(t *testing.T) {
 	t.Run("plain root", func(t *testing.T) {
-		for _, sudoUser := range []string{"", "root"} {
+		// Root by any name is root: "#0" is sudo's spelling of uid 0, and
+		// the uid, not the name, decides.
+		for sudoUser, want := range map[string]string{
+			"":     "brew refuses to run as root; run sysinit as your user",
+			"root": `SUDO_USER "root" is uid 0: brew refuses to run as root; run sysinit as your user`,
+			"#0":   `SUDO_USER "#0" is uid 0: brew refuses to run as root; run sysinit as your user`,
+		} {
 			f := newFixture(t, baseBrewfile, "", nil)
 			f.euid = 0
 			f.env["SUDO_USER"] = sudoUser
 			f.rebuild()
 			_, err := f.run(false)
-			if !errors.Is(err, ErrRoot) || err.Error() != "brew refuses to run as root; run sysinit as your user" {
+			if !errors.Is(err, ErrRoot) || err.Error() != want {
 				t.Errorf("SUDO_USER=%q: error %v", sudoUser, err)
 			}
 			if n := f.runner.n.Load(); n != 0 {
 				t.Errorf("SUDO_USER=%q: %d processes started", sudoUser, n)
 			}
+		}
+	})
+	t.Run("another name of uid 0", func(t *testing.T) {
+		// A real second name for uid 0 (BSD's toor): refused like root.
+		if os.Geteuid() != 0 {
+			t.Skip("creating a user needs root")
+		}
+		const alias = "sysinit-toor"
+		if out, err := exec.Command("useradd", "-o", "-u", "0", "-g", "0", "-M", "-N", "-s", "/usr/sbin/nologin", alias).CombinedOutput(); err != nil {
+			t.Fatalf("useradd: %v\n%s", err, out)
+		}
+		t.Cleanup(func() {
+			// -f: uid 0 has processes, which userdel otherwise refuses.
+			if out, err := exec.Command("userdel", "-f", alias).CombinedOutput(); err != nil {
+				t.Errorf("userdel: %v\n%s", err, out)
+			}
+		})
+		f := newFixture(t, baseBrewfile, "", nil)
+		f.euid = 0
+		f.env["SUDO_USER"] = alias
+		f.rebuild()
+		if _, err := f.run(false); !errors.Is(err, ErrRoot) {
+			t.Errorf("error %v, want ErrRoot", err)
+		}
+		if n := f.runner.n.Load(); n != 0 {
+			t.Errorf("%d processes started", n)
+		}
+	})
+	t.Run("unknown user", func(t *testing.T) {
+		f := newFixture(t, baseBrewfile, "", nil)
+		f.euid = 0
+		f.env["SUDO_USER"] = "sysinit-no-such-user"
+		f.rebuild()
+		if _, err := f.run(false); err == nil || !strings.Contains(err.Error(), `finding SUDO_USER "sysinit-no-such-user" to run brew as`) {
+			t.Errorf("error %v", err)
+		}
+		if n := f.runner.n.Load(); n != 0 {
+			t.Errorf("%d processes started", n)
 		}
 	})
 	t.Run("under sudo", func(t *testing.T) {
@@ -478,18 +522,18 @@ func TestNeverAsRoot(t *testing.T) {
 		t.Setenv("BREW_LOG", f.log) // for the stand-in sudo
 		f.s.Env["BREW_LOG"] = f.log
 		f.euid = 0
-		f.env["SUDO_USER"] = "alice"
+		f.env["SUDO_USER"] = "nobody" // a real user, not root
 		f.rebuild()
 		o := f.mustRun(false)
 		file := "--file=$DIR/Brewfile"
 		env := "env BREW_EUID=0 BREW_LOG=" + f.log + " HOMEBREW_NO_AUTO_UPDATE=1 " + filepath.Join(f.prefix, "bin", "brew")
 		wantCalls(t, f.calls(), []string{
-			"sudo -n -H -u alice -- " + env + " bundle check --no-upgrade " + file,
-			"[alice] brew bundle check --no-upgrade " + file,
-			"sudo -n -H -u alice -- " + env + " bundle install --no-upgrade " + file,
-			"[alice] brew bundle install --no-upgrade " + file,
-			"sudo -n -H -u alice -- " + env + " bundle cleanup " + file,
-			"[alice] brew bundle cleanup " + file,
+			"sudo -n -H -u nobody -- " + env + " bundle check --no-upgrade " + file,
+			"[nobody] brew bundle check --no-upgrade " + file,
+			"sudo -n -H -u nobody -- " + env + " bundle install --no-upgrade " + file,
+			"[nobody] brew bundle install --no-upgrade " + file,
+			"sudo -n -H -u nobody -- " + env + " bundle cleanup " + file,
+			"[nobody] brew bundle cleanup " + file,
 		})
 		if d := f.probe(o.Token); d != "" {
 			t.Errorf("drift %q", d)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sysinit/sysinit/internal/bench"
+	"github.com/sysinit/sysinit/internal/state"
 )
 
 type benchOptions struct {
@@ -131,7 +132,12 @@ func (a *app) runBench(cmd *cobra.Command, o *benchOptions) error {
 	} else {
 		cache := ""
 		if !o.noCache {
-			cache = filepath.Join(a.xdgDir("XDG_CACHE_HOME", ".cache"), "sysinit", "bench")
+			// As root, never a cache in another user's HOME (see state.BaseDir).
+			base, err := state.BaseDir(a.getenv, "XDG_CACHE_HOME", ".cache")
+			if err != nil {
+				return err
+			}
+			cache = filepath.Join(base, "sysinit", "bench")
 			if err := os.MkdirAll(cache, 0o755); err != nil {
 				return fmt.Errorf("creating the bench cache: %w", err)
 			}

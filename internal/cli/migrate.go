@@ -11,6 +11,7 @@ import (
 
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/migrate"
+	"github.com/sysinit/sysinit/internal/state"
 )
 
 func (a *app) newMigrate() *cobra.Command {
@@ -79,7 +80,14 @@ func (a *app) runMigrate(ctx context.Context, o migrate.Options) error {
 			return err
 		}
 	}
-	o.CacheDir = filepath.Join(a.xdgDir("XDG_CACHE_HOME", ".cache"), "sysinit")
+	if o.Index == "" {
+		// As root, never a cache in another user's HOME (see state.BaseDir).
+		cache, err := state.BaseDir(a.getenv, "XDG_CACHE_HOME", ".cache")
+		if err != nil {
+			return err
+		}
+		o.CacheDir = filepath.Join(cache, "sysinit")
+	}
 	_, err := migrate.Run(ctx, o, a.stdout, a.stderr)
 	return err
 }

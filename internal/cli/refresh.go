@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -120,6 +119,10 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err != nil {
 		return err
 	}
+	logBase, err := state.BaseDir(a.getenv, "XDG_STATE_HOME", ".local/state")
+	if err != nil {
+		return err
+	}
 	lock, err := state.Acquire(storePath, !o.noWait, func(pid int) {
 		a.warn(fmt.Sprintf("another sysinit (pid %d) is refreshing this repo; waiting for it to finish", pid))
 	})
@@ -146,11 +149,12 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		return err
 	}
 	id := runID()
-	logDir := filepath.Join(a.stateDir(), "logs", id)
+	logDir := filepath.Join(logBase, "sysinit", "logs", id)
 	opts := runner.Options{
 		RunID:    id,
 		Started:  started,
 		LogDir:   logDir,
+		LogBase:  logBase,
 		Jobs:     o.jobs,
 		FailFast: o.failFast,
 		Update:   o.update,
@@ -182,7 +186,9 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		if err := s.store.AddRun(historyOf(id, "refresh", res)); err != nil {
 			a.warn("recording the run in history: " + err.Error())
 		}
-		pruneLogs(filepath.Dir(logDir), state.MaxRuns)
+		if err := runner.PruneLogs(filepath.Dir(logDir), state.MaxRuns, logDir); err != nil {
+			a.warn(err.Error())
+		}
 	}
 	switch {
 	case res.Summary.Interrupted:
@@ -268,25 +274,6 @@ func median(st *state.Store, name string) time.Duration {
 	ds = slices.Clone(ds)
 	slices.Sort(ds)
 	return ds[len(ds)/2]
-}
-
-// pruneLogs keeps the newest keep run directories under dir.
-func pruneLogs(dir string, keep int) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	var names []string
-	for _, e := range ents {
-		if e.IsDir() {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Strings(names)
-	for len(names) > keep {
-		_ = os.RemoveAll(filepath.Join(dir, names[0]))
-		names = names[1:]
-	}
 }
 
 // elevate asks for sudo once, before anything starts, and keeps the ticket

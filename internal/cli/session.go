@@ -142,7 +142,7 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 	var err error
 	s := &session{cfg: cfg, exec: x, steps: map[string]step.Step{}}
 	look := lookPathOnce()
-	env := &step.Env{Exec: s.exec, Getenv: a.getenv, LookPath: look}
+	env := &step.Env{Exec: s.exec, Getenv: a.getenv, LookPath: look, Self: os.Executable}
 	reg := registry()
 	for _, cs := range cfg.Steps {
 		st, err := reg.New(cfg, cs, env)

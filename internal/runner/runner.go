@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sysinit/sysinit/internal/command"
@@ -33,6 +34,10 @@ type Options struct {
 	Jobs     int    // steps running at once; <= 0 = no limit
 	FailFast bool   // stop everything at the first failure
 	Update   bool   // passed to steps (`refresh --update`)
+	// LogBase is the user's directory below which the log directories are
+	// sysinit's own: those from it down to LogDir are made private and
+	// checked (see state.PrivateDir). "" = LogDir's parent's parent.
+	LogBase string
 	// Redecide decides a step again after a step it depends on ran, and
 	// fingerprints an unscanned one, just before it would run. Nil keeps
 	// the plan's decision.
@@ -93,6 +98,7 @@ type run struct {
 	logOnce sync.Once
 	logErr  error
 	logMade bool
+	logLock *os.File // held while the run lasts (see makeRunDir)
 	cancel  context.CancelCauseFunc
 }
 
@@ -110,6 +116,7 @@ func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observe
 		start = o.Now()
 	}
 	r := &run{o: o, rec: rec, obs: obs, nodes: map[string]*node{}}
+	defer r.releaseLogs()
 	if o.Jobs > 0 {
 		r.sem = make(chan struct{}, o.Jobs)
 	}
@@ -338,18 +345,29 @@ func (r *run) notStarted(ctx context.Context, n *node) {
 
 func (r *run) logFile(name string) (*os.File, string, error) {
 	r.logOnce.Do(func() {
-		r.logErr = os.MkdirAll(r.o.LogDir, 0o700)
+		base := r.o.LogBase
+		if base == "" {
+			base = filepath.Dir(filepath.Dir(r.o.LogDir))
+		}
+		r.logLock, r.logErr = makeRunDir(base, r.o.LogDir)
 		r.logMade = r.logErr == nil
 	})
 	if r.logErr != nil {
 		return nil, "", fmt.Errorf("creating log directory: %w", r.logErr)
 	}
 	path := filepath.Join(r.o.LogDir, name+".log")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, "", fmt.Errorf("creating log: %w", err)
 	}
 	return f, path, nil
+}
+
+// releaseLogs lets pruning have this run's logs: the run is over.
+func (r *run) releaseLogs() {
+	if r.logLock != nil {
+		r.logLock.Close()
+	}
 }
 
 // exec runs a step that must run and records its success.
@@ -393,13 +411,16 @@ func (r *run) exec(ctx context.Context, n *node) {
 	dur := r.o.Now().Sub(started)
 	switch {
 	case err == nil && ctx.Err() == nil:
-		note := outcome.Note
 		if perr := r.record(d, outcome, started, dur); perr != nil {
-			fmt.Fprintf(log, "# could not record success: %v\n", perr)
-			note = joinNote(note, "not recorded ("+perr.Error()+"); it will run again")
+			// It did its work, but sysinit will not know: the run must not
+			// look like a success.
+			fmt.Fprintf(log, "# done in %s, but could not record success: %v\n", dur, perr)
+			r.end(n, StatusFailed, "ran, but its success could not be recorded ("+perr.Error()+"); it will run again", dur, outcome.Note, logPath, nil)
+			r.failed()
+			return
 		}
 		fmt.Fprintf(log, "# done in %s\n", dur)
-		r.end(n, StatusDone, d.Summary(), dur, note, logPath, nil)
+		r.end(n, StatusDone, d.Summary(), dur, outcome.Note, logPath, nil)
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), errFailFast):
 		// Another step failed; this one did not, it was stopped.
 		fmt.Fprintf(log, "# stopped by --fail-fast: %v\n", err)
@@ -458,13 +479,6 @@ func due(d *plan.Decision) bool {
 		}
 	}
 	return false
-}
-
-func joinNote(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "; " + b
 }
 
 func (r *run) record(d *plan.Decision, o step.Outcome, started time.Time, dur time.Duration) error {

@@ -682,23 +682,26 @@ func TestRunForceOnlyFromForceFlag(t *testing.T) {
 	}
 }
 
-// TestRunPutError: a success that cannot be recorded is still a success;
-// the note says it will run again.
+// TestRunPutError: a step whose success cannot be recorded did its work,
+// but sysinit will not know it did: the step fails (so the run exits
+// non-zero), saying it will run again, and what comes after it is blocked.
 func TestRunPutError(t *testing.T) {
 	h := newHarness(t)
-	h.store.err = errors.New("disk full")
+	h.store.err = errors.New("no space left on device")
+	after := &testStep{}
 	res := h.run(context.Background(), decision("s", runs(func(context.Context, *step.RunContext) (step.Outcome, error) {
 		return step.Outcome{Note: "switched"}, nil
-	})))
-	want(t, res, map[string]Status{"s": StatusDone}, nil)
-	if res.Summary.Ran != 1 || res.Failed() {
-		t.Errorf("summary %+v", res.Summary)
+	})), decision("next", after, "s"))
+	want(t, res, map[string]Status{"s": StatusFailed, "next": StatusBlocked},
+		map[string]string{"s": "ran, but its success could not be recorded (no space left on device); it will run again"})
+	if res.Summary.Ran != 0 || res.Summary.Failed != 1 || !res.Failed() || after.calls.Load() != 0 {
+		t.Errorf("summary %+v, next ran %d times", res.Summary, after.calls.Load())
 	}
 	e := h.obs.list()[h.obs.index(EventStepEnd, "s")]
-	if e.Note != "switched; not recorded (disk full); it will run again" {
-		t.Errorf("note %q", e.Note)
+	if e.Note != "switched" || e.LogPath == "" {
+		t.Errorf("end event %+v", e)
 	}
-	if log := readLog(t, h, "s"); !strings.Contains(log, "# could not record success: disk full\n") {
+	if log := readLog(t, h, "s"); !strings.Contains(log, ", but could not record success: no space left on device\n") {
 		t.Errorf("log:\n%s", log)
 	}
 }

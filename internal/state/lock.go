@@ -41,14 +41,19 @@ func LockPath(storePath string) string { return storePath + ".lock" }
 // (if not nil) with the holder's pid and blocks until the lock is free.
 func Acquire(storePath string, wait bool, onWait func(holderPID int)) (*Lock, error) {
 	path := LockPath(storePath)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("creating state directory: %w", err)
+	dir := filepath.Dir(path)
+	if err := PrivateDir(filepath.Dir(dir), dir); err != nil {
+		return nil, err
 	}
 	// os.OpenFile sets O_CLOEXEC: children (builds that outlive a killed
-	// sysinit) must not inherit the lock.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// sysinit) must not inherit the lock. O_NOFOLLOW: the lock is truncated,
+	// so it must be the file it seems, never one a link points to.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("refusing run lock %s: it is a symbolic link; remove it", path)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("opening run lock: %w", err)
+		return nil, notYours("run lock", path, fmt.Errorf("opening run lock: %w", err))
 	}
 	err = flock(f, unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {

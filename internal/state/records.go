@@ -120,11 +120,35 @@ func (s *Store) Retire(records map[string]Record, keep func(step string) bool) e
 // Put records a success of r.Step with its input manifest, replacing the
 // previous one, and adds r.Duration to the step's durations — all in one
 // transaction. A nil manifest removes the stored one, so a stale manifest is
-// never paired with a newer record.
+// never paired with a newer record. The Store keeps what it put, to write it
+// again should the file be found damaged later in the run.
 func (s *Store) Put(r Record, manifest []byte) error {
 	if err := checkStep(r.Step); err != nil {
 		return fmt.Errorf("recording success: %w", err)
 	}
+	err := s.update(true, func(tx *bbolt.Tx) error {
+		if err := putRecord(tx, r, manifest); err != nil {
+			return err
+		}
+		// Kept as the commit lands, with the store still held, so that no
+		// other write can move the file aside between the two.
+		tx.OnCommit(func() {
+			s.putsMu.Lock()
+			defer s.putsMu.Unlock()
+			if s.puts == nil {
+				s.puts = map[string]put{}
+			}
+			s.puts[r.Step] = put{rec: r, manifest: manifest}
+		})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording success of step %s: %w", r.Step, err)
+	}
+	return nil
+}
+
+func putRecord(tx *bbolt.Tx, r Record, manifest []byte) error {
 	v, err := json.Marshal(storedRecord{
 		Definition:       r.Definition,
 		DefinitionDigest: r.DefinitionDigest,
@@ -135,47 +159,41 @@ func (s *Store) Put(r Record, manifest []byte) error {
 		RunID:            r.RunID,
 	})
 	if err != nil {
-		return fmt.Errorf("recording success of step %s: %w", r.Step, err)
+		return err
 	}
 	key := []byte(r.Step)
-	err = s.update(true, func(tx *bbolt.Tx) error {
-		steps, err := tx.CreateBucketIfNotExists(bucketSteps)
-		if err != nil {
-			return err
-		}
-		if err := steps.Put(key, v); err != nil {
-			return err
-		}
-		manifests, err := tx.CreateBucketIfNotExists(bucketManifests)
-		if err != nil {
-			return err
-		}
-		if manifest == nil {
-			err = manifests.Delete(key)
-		} else {
-			err = manifests.Put(key, manifest)
-		}
-		if err != nil {
-			return err
-		}
-		durations, err := tx.CreateBucketIfNotExists(bucketDurations)
-		if err != nil {
-			return err
-		}
-		list, err := decodeDurations(durations.Get(key))
-		if err != nil {
-			return corrupt("decoding durations of step %s: %v", r.Step, err)
-		}
-		list = append(list, max(r.Duration, 0))
-		if len(list) > maxDurations {
-			list = list[len(list)-maxDurations:]
-		}
-		return durations.Put(key, encodeDurations(list))
-	})
+	steps, err := tx.CreateBucketIfNotExists(bucketSteps)
 	if err != nil {
-		return fmt.Errorf("recording success of step %s: %w", r.Step, err)
+		return err
 	}
-	return nil
+	if err := steps.Put(key, v); err != nil {
+		return err
+	}
+	manifests, err := tx.CreateBucketIfNotExists(bucketManifests)
+	if err != nil {
+		return err
+	}
+	if manifest == nil {
+		err = manifests.Delete(key)
+	} else {
+		err = manifests.Put(key, manifest)
+	}
+	if err != nil {
+		return err
+	}
+	durations, err := tx.CreateBucketIfNotExists(bucketDurations)
+	if err != nil {
+		return err
+	}
+	list, err := decodeDurations(durations.Get(key))
+	if err != nil {
+		return corrupt("decoding durations of step %s: %v", r.Step, err)
+	}
+	list = append(list, max(r.Duration, 0))
+	if len(list) > maxDurations {
+		list = list[len(list)-maxDurations:]
+	}
+	return durations.Put(key, encodeDurations(list))
 }
 
 // Forget removes the last success (and manifest) of each step, so each runs
@@ -203,6 +221,11 @@ func (s *Store) Forget(steps ...string) error {
 	if err != nil {
 		return fmt.Errorf("forgetting steps: %w", err)
 	}
+	s.putsMu.Lock()
+	for _, step := range steps {
+		delete(s.puts, step)
+	}
+	s.putsMu.Unlock()
 	return nil
 }
 
@@ -220,6 +243,9 @@ func (s *Store) ForgetAll() error {
 	if err != nil {
 		return fmt.Errorf("forgetting all steps: %w", err)
 	}
+	s.putsMu.Lock()
+	s.puts = nil
+	s.putsMu.Unlock()
 	return nil
 }
 

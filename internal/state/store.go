@@ -11,10 +11,17 @@
 //
 // A store that cannot be read is never a reason to skip work: a read-write
 // Store moves it aside and starts empty, a read-only Store leaves it alone and
-// behaves as empty; either way every step runs.
+// behaves as empty; either way every step runs. The successes a read-write
+// Store recorded before it found the damage are not lost with the old file:
+// it writes them again into the fresh one.
+//
+// The files live in a directory of sysinit's own (see PrivateDir) and are
+// never opened through a symbolic link; a new store file appears only once
+// fully initialised, so a full disk leaves no half-written store behind.
 package state
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -56,17 +63,13 @@ var (
 
 // Path returns the store file for a config directory:
 // <cache>/sysinit/<base>-<hash>.db, where cache is $XDG_CACHE_HOME or
-// $HOME/.cache (read through getenv) and hash is a short digest of the
-// absolute directory, so two checkouts with the same name never share state.
+// $HOME/.cache (read through getenv; see BaseDir for what root refuses) and
+// hash is a short digest of the absolute directory, so two checkouts with the
+// same name never share state.
 func Path(getenv func(string) string, configDir string) (string, error) {
-	cache := getenv("XDG_CACHE_HOME")
-	// The XDG spec says relative values are invalid and must be ignored.
-	if !filepath.IsAbs(cache) {
-		home := getenv("HOME")
-		if !filepath.IsAbs(home) {
-			return "", errors.New("finding the cache directory: neither $XDG_CACHE_HOME nor $HOME is an absolute path")
-		}
-		cache = filepath.Join(home, ".cache")
+	cache, err := BaseDir(getenv, "XDG_CACHE_HOME", ".cache")
+	if err != nil {
+		return "", err
 	}
 	abs, err := filepath.Abs(configDir)
 	if err != nil {
@@ -111,6 +114,18 @@ type Store struct {
 	ignored       atomic.Bool // read-only: the file was unreadable, behave as empty
 	closed        atomic.Bool
 	foreignWarned atomic.Bool
+	dirOK         atomic.Bool // the store's directory passed CheckDir
+
+	// puts are the successes this Store recorded, by step, to write again
+	// into a fresh file if the old one turns out damaged (movedAside).
+	putsMu     sync.Mutex
+	puts       map[string]put
+	movedAside atomic.Bool
+}
+
+type put struct {
+	rec      Record
+	manifest []byte
 }
 
 // Open returns the store at path. It touches nothing on disk: the file is
@@ -147,28 +162,55 @@ func corrupt(format string, args ...any) error {
 // view runs fn in a read transaction. It does not call fn when there is
 // nothing to read: no file, an empty file, or an unreadable one (after
 // handling it), so callers start from empty results and assign them only
-// when fn completes.
+// when fn completes. When a read-write Store moves a damaged file aside, it
+// writes again what it recorded (see withReplay) and reads that instead.
 func (s *Store) view(fn func(*bbolt.Tx) error) error {
 	if s.closed.Load() {
 		return errors.New("reading state store: store is closed")
 	}
-	if s.ignored.Load() {
+	moved, err := s.viewOnce(fn)
+	if err != nil || !moved {
+		return err
+	}
+	s.putsMu.Lock()
+	kept := len(s.puts)
+	s.putsMu.Unlock()
+	if kept == 0 {
 		return nil
+	}
+	if err := s.update(true, func(*bbolt.Tx) error { return nil }); err != nil {
+		return err
+	}
+	_, err = s.viewOnce(fn)
+	return err
+}
+
+// viewOnce is view without the replay; moved reports that the file was
+// found unreadable and is gone (read-write Stores only).
+func (s *Store) viewOnce(fn func(*bbolt.Tx) error) (moved bool, err error) {
+	if s.ignored.Load() {
+		return false, nil
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	info, err := os.Stat(s.path)
+	if err := s.checkDir(false); err != nil {
+		return false, err
+	}
+	info, err := os.Lstat(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading state store: %w", err)
+		return false, fmt.Errorf("reading state store: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return false, notAFile(s.path, info)
 	}
 	// A zero-length file was created but never initialised (a crash inside
 	// the first write). It holds nothing, and bbolt would have to write to
 	// open it.
 	if info.Size() == 0 {
-		return nil
+		return false, nil
 	}
 	err = s.transact(true, fn)
 	var ce *corruptError
@@ -176,13 +218,13 @@ func (s *Store) view(fn func(*bbolt.Tx) error) error {
 		if ce.info == nil {
 			ce.info = info
 		}
-		return s.unreadable(ce)
+		return !s.opts.ReadOnly, s.unreadable(ce)
 	}
 	// Moved aside by a read-write Store since the Stat: as good as missing.
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return false, nil
 	}
-	return err
+	return false, err
 }
 
 // update runs fn in a write transaction. With create false, a missing store
@@ -197,15 +239,18 @@ func (s *Store) update(create bool, fn func(*bbolt.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !create {
-		if _, err := os.Stat(s.path); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Lstat(s.path); errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
-		return fmt.Errorf("creating state directory: %w", err)
+	if err := s.checkDir(true); err != nil {
+		return err
+	}
+	if err := s.initFile(); err != nil {
+		return err
 	}
 	fn = s.claimed(fn)
-	err := s.transact(false, fn)
+	err := s.transact(false, s.withReplay(fn))
 	var ce *corruptError
 	if !errors.As(err, &ce) {
 		return err
@@ -213,8 +258,11 @@ func (s *Store) update(create bool, fn func(*bbolt.Tx) error) error {
 	if err := s.unreadable(ce); err != nil {
 		return err
 	}
+	if err := s.initFile(); err != nil {
+		return err
+	}
 	// The store is fresh now; a second failure is not the old file's fault.
-	err = s.transact(false, fn)
+	err = s.transact(false, s.withReplay(fn))
 	if errors.As(err, &ce) {
 		return fmt.Errorf("writing fresh state store %s: %w", s.path, err)
 	}
@@ -228,6 +276,105 @@ func (s *Store) claimed(fn func(*bbolt.Tx) error) func(*bbolt.Tx) error {
 			return err
 		}
 		return fn(tx)
+	}
+}
+
+// checkDir checks the store's directory once per Store (see CheckDir); with
+// create, it makes it first if missing. Without, a missing one is fine.
+func (s *Store) checkDir(create bool) error {
+	if s.dirOK.Load() {
+		return nil
+	}
+	dir := filepath.Dir(s.path)
+	var err error
+	if create {
+		err = PrivateDir(filepath.Dir(dir), dir)
+	} else if err = CheckDir(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.dirOK.Store(true)
+	return nil
+}
+
+// initFile makes sure the store file exists, initialised: a missing or empty
+// one is replaced by a new store built under a temporary name and renamed
+// into place, so no reader or later run ever finds one half written (a full
+// disk during bbolt's first write would otherwise leave a file that faults
+// when read, and is then taken for damage).
+func (s *Store) initFile() error {
+	info, err := os.Lstat(s.path)
+	switch {
+	case err == nil && !info.Mode().IsRegular():
+		return notAFile(s.path, info)
+	case err == nil && info.Size() > 0:
+		return nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("creating state store: %w", err)
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Errorf("creating state store: %w", err)
+	}
+	tmp := s.path + ".new-" + hex.EncodeToString(b[:])
+	db, err := bbolt.Open(tmp, 0o600, &bbolt.Options{
+		Timeout: s.timeout,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			return os.OpenFile(name, flag|os.O_EXCL|syscall.O_NOFOLLOW, perm)
+		},
+	})
+	if err == nil {
+		err = db.Update(func(tx *bbolt.Tx) error { return checkStore(tx, nil, true) })
+		if closeErr := db.Close(); err == nil {
+			err = closeErr
+		}
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("creating state store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+func notAFile(path string, info fs.FileInfo) error {
+	what := "not a regular file"
+	if info.Mode()&fs.ModeSymlink != 0 {
+		what = "a symbolic link"
+	}
+	return fmt.Errorf("refusing state store %s: it is %s; remove it and sysinit starts a new one", path, what)
+}
+
+// withReplay wraps fn so that, once the Store has moved a damaged file
+// aside, the first write into the fresh one also writes again every
+// success this Store had recorded.
+func (s *Store) withReplay(fn func(*bbolt.Tx) error) func(*bbolt.Tx) error {
+	if !s.movedAside.Load() {
+		return fn
+	}
+	return func(tx *bbolt.Tx) error {
+		s.putsMu.Lock()
+		puts := make([]put, 0, len(s.puts))
+		for _, p := range s.puts {
+			puts = append(puts, p)
+		}
+		s.putsMu.Unlock()
+		for _, p := range puts {
+			if err := putRecord(tx, p.rec, p.manifest); err != nil {
+				return fmt.Errorf("recording again the success of step %s: %w", p.rec.Step, err)
+			}
+		}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		// Only this goroutine writes (s.mu is held), so no one sets it
+		// meanwhile; if the commit fails the next write replays again.
+		tx.OnCommit(func() { s.movedAside.Store(false) })
+		return nil
 	}
 }
 
@@ -246,8 +393,9 @@ func (s *Store) transact(readOnly bool, fn func(*bbolt.Tx) error) (err error) {
 		ReadOnly: readOnly,
 		// Record the file so it can be closed, releasing its flock, when
 		// bbolt panics and db cannot be trusted to close itself.
+		// Never through a link, and never creating: initFile does that.
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
-			f, err := os.OpenFile(name, flag, perm)
+			f, err := os.OpenFile(name, flag&^os.O_CREATE|syscall.O_NOFOLLOW, perm)
 			file = f
 			return f, err
 		},
@@ -311,7 +459,7 @@ func (s *Store) openError(err error) error {
 	var pathErr *fs.PathError
 	var errno syscall.Errno
 	if errors.As(err, &pathErr) || errors.As(err, &errno) {
-		return fmt.Errorf("opening state store: %w", err)
+		return notYours("state store", s.path, fmt.Errorf("opening state store: %w", err))
 	}
 	// ErrInvalid, ErrVersionMismatch, ErrChecksum, "file size too small", …
 	return &corruptError{err: err}
@@ -377,6 +525,8 @@ func (s *Store) unreadable(ce *corruptError) error {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("checking unreadable state store: %w", err)
 		}
+		// Gone all the same: what this Store recorded must be written again.
+		s.movedAside.Store(true)
 		return nil
 	}
 	aside := fmt.Sprintf("%s.corrupt-%d", s.path, time.Now().Unix())
@@ -389,7 +539,18 @@ func (s *Store) unreadable(ce *corruptError) error {
 	if err := os.Rename(s.path, aside); err != nil {
 		return fmt.Errorf("moving aside unreadable state store (%v): %w", ce.err, err)
 	}
-	s.warn(fmt.Sprintf("state store %s was unreadable (%v); moved it to %s; every step will run", s.path, ce.err, aside))
+	s.movedAside.Store(true)
+	s.putsMu.Lock()
+	kept := len(s.puts)
+	s.putsMu.Unlock()
+	what := "every step will run"
+	if kept > 0 {
+		what = fmt.Sprintf("kept what this run recorded (%d steps); every other step will run", kept)
+		if kept == 1 {
+			what = "kept what this run recorded (1 step); every other step will run"
+		}
+	}
+	s.warn(fmt.Sprintf("state store %s was unreadable (%v); moved it to %s; %s", s.path, ce.err, aside, what))
 	return nil
 }
 

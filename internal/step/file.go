@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -48,7 +47,7 @@ func NewFile(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
 		}
 		f.mode = fs.FileMode(m)
 	}
-	if s.OnChange != "" || f.sudo {
+	if s.OnChange != "" {
 		if f.shell, err = env.LookPath("sh"); err != nil {
 			return nil, fmt.Errorf("finding sh: %w", err)
 		}
@@ -148,6 +147,11 @@ func readDest(path string) (dest, error) {
 	if err != nil {
 		return dest{}, err
 	}
+	// Reading a FIFO or a device (a link to one planted in a directory
+	// others can write) would block or never end; it is not the file.
+	if !fi.Mode().IsRegular() {
+		return dest{content: "not a regular file", sig: sig}, nil
+	}
 	sum, err := fingerprint.HashFile(path)
 	switch {
 	case errors.Is(err, fs.ErrPermission):
@@ -236,43 +240,36 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 	return Outcome{Token: token{left: left, installed: want}.String(), Note: note}, nil
 }
 
+// install puts the source in place (see Install). With sudo it is
+// sysinit's own privileged helper, `sysinit install-file`, that writes:
+// sysinit opens the source as the user and hands its content over on
+// standard input, so root never opens a path of the user's.
 func (f *File) install(ctx context.Context, rc *RunContext, mode fs.FileMode) error {
-	if f.sudo {
-		dir := filepath.Dir(f.dest)
-		return f.env.Exec.Run(ctx, &command.Cmd{
-			Argv:   []string{f.shell, "-c", `mkdir -p "$1" && cp "$2" "$3.sysinit-tmp" && chmod "$4" "$3.sysinit-tmp" && mv -f "$3.sysinit-tmp" "$3"`, "sh", dir, f.source, f.dest, fmt.Sprintf("%04o", mode)},
-			Stdout: rc.Out, Stderr: rc.Out, Sudo: true,
-		})
-	}
-	if err := os.MkdirAll(filepath.Dir(f.dest), 0o755); err != nil {
-		return fmt.Errorf("installing %s: %w", f.dest, err)
-	}
 	src, err := os.Open(f.source)
 	if err != nil {
 		return fmt.Errorf("installing %s: %w", f.dest, err)
 	}
 	defer src.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(f.dest), "."+filepath.Base(f.dest)+".sysinit-*")
+	if !f.sudo {
+		return Install(f.dest, mode, src)
+	}
+	if f.env.Self == nil {
+		return fmt.Errorf("installing %s as root: sysinit's own executable is unknown", f.dest)
+	}
+	self, err := f.env.Self()
 	if err != nil {
-		return fmt.Errorf("installing %s: %w", f.dest, err)
+		return fmt.Errorf("installing %s as root: finding sysinit's own executable: %w", f.dest, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, src); err != nil {
-		tmp.Close()
-		return fmt.Errorf("installing %s: %w", f.dest, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("installing %s: %w", f.dest, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("installing %s: %w", f.dest, err)
-	}
-	if err := os.Rename(tmp.Name(), f.dest); err != nil {
-		return fmt.Errorf("installing %s: %w", f.dest, err)
-	}
-	return nil
+	return f.env.Exec.Run(ctx, &command.Cmd{
+		Argv:  []string{self, InstallCommand, "--mode", fmt.Sprintf("%04o", uint32(mode)&0o7777), "--", f.dest},
+		Stdin: src, Stdout: rc.Out, Stderr: rc.Out, Sudo: true,
+	})
 }
+
+// InstallCommand is the hidden sysinit command that runs Install as root
+// for a file step with sudo: `sysinit install-file --mode MODE -- DEST`,
+// the content on standard input.
+const InstallCommand = "install-file"
 
 // NeedsSudo reports whether installing the file needs root.
 func (f *File) NeedsSudo() bool { return f.sudo }

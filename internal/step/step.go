@@ -82,6 +82,9 @@ type Env struct {
 	Exec     command.Runner
 	Getenv   func(string) string
 	LookPath func(string) (string, error)
+	// Self returns the path of the running sysinit, for the steps that run
+	// its privileged helper (see InstallCommand); nil when there is none.
+	Self func() (string, error)
 }
 
 // Factory builds a step of one kind.
