@@ -45,7 +45,9 @@ func TestRedefinedSwitches(t *testing.T) {
 		{"extra-args", func() *config.Step { return profileStep(h) },
 			func(s *config.Step) { s.ExtraArgs = []string{"--show-trace"} },
 			func(t *testing.T, _ *config.Step, _ string, r runResult) {
-				if !slices.ContainsFunc(r.nix, func(c string) bool { return strings.HasPrefix(c, "nix build ") && strings.Contains(c, " --show-trace ") }) {
+				if !slices.ContainsFunc(r.nix, func(c string) bool {
+					return strings.HasPrefix(c, "nix build ") && strings.Contains(c, " --show-trace ")
+				}) {
 					t.Errorf("the build did not get the new flag: %q", r.nix)
 				}
 			}},
