@@ -688,7 +688,14 @@ func (r *runner) build(ctx context.Context, installable string) (string, error) 
 	err := r.run(ctx, "building "+installable, &command.Cmd{Argv: argv, Stdout: &stdout, Stderr: mon})
 	mon.Flush()
 	if err != nil {
-		return "", r.nixError("building "+installable, strings.Join(mon.Errors(), "\n"), err)
+		what, errs := "building "+installable, strings.Join(mon.Errors(), "\n")
+		if ue := r.sys.untracked(errs, err); ue != nil {
+			return "", ue
+		}
+		if msg := buildFailure(mon.Errors(), mon.LogTail); msg != "" {
+			return "", &Error{Op: what, Msg: msg, Err: err}
+		}
+		return "", r.nixError(what, errs, err)
 	}
 	return parseBuildJSON(stdout.Bytes())
 }
