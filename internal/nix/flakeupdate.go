@@ -116,9 +116,14 @@ func (fu *FlakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 			rc.Progress(s)
 		}
 	}
-	ver, err := nixVersion(ctx, fu.env.Exec, fu.nix)
-	if err != nil {
-		return step.Outcome{}, err
+	// Only an update's argv differs between versions.
+	var ver Version
+	if rc.Due {
+		v, err := nixVersion(ctx, fu.env.Exec, fu.nix)
+		if err != nil {
+			return step.Outcome{}, err
+		}
+		ver = v
 	}
 	lock := filepath.Join(fu.ref.dir, "flake.lock")
 	before, err := readOptional(lock)
