@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/step"
 )
@@ -193,4 +195,93 @@ func TestFlakeUpdateUnknownInput(t *testing.T) {
 			t.Error("flake.lock was committed")
 		}
 	})
+}
+
+// flavourNix is a stand-in for a nix this machine cannot run (Lix,
+// Determinate Nix, an older Nix): it answers --version with the flavour's
+// line and parses `nix flake update` and `nix flake lock` as that flavour
+// does (docs/nix.md has the sources), logging each argv. It changes no
+// lock: what it checks is that sysinit speaks the flavour's CLI.
+const flavourNix = `#!/bin/sh
+echo "$*" >> '@LOG@'
+[ "$1" = --version ] && { echo '@VERSION@'; exit 0; }
+byname=@BYNAME@ lix=@LIX@
+if [ "$1 $2" = "flake lock" ]; then
+	shift 2
+	prev=
+	for a in "$@"; do
+		if [ "$prev" = --update-input ]; then
+			[ $lix = 1 ] && { echo "error: \` + "`" + `nix flake lock --update-input $a\` + "`" + ` has been replaced by \` + "`" + `nix flake update $a\` + "`" + `" >&2; exit 1; }
+			[ $byname = 1 ] && echo "warning: '--update-input' is a deprecated alias for 'flake update' and will be removed in a future version." >&2
+		fi
+		prev=$a
+	done
+	exit 0
+fi
+if [ "$1 $2" = "flake update" ]; then
+	shift 2
+	if [ "$1" = --flake ]; then
+		[ $byname = 1 ] || { echo "error: unrecognised flag '--flake'" >&2; exit 1; }
+		exit 0
+	fi
+	# Before 2.19 the argument is the flake; from 2.19 (and in Lix) it is an
+	# input name.
+	[ $byname = 1 ] && for a in "$@"; do echo "warning: '$a' does not match any input of this flake" >&2; done
+	exit 0
+fi
+exit 1
+`
+
+// TestFlakeUpdateFlavours: the argv flake-update picks for each flavour's
+// `nix --version`, run against a stand-in that parses it as that flavour.
+func TestFlakeUpdateFlavours(t *testing.T) {
+	tests := []struct {
+		version string
+		byName  bool
+		lix     bool
+		inputs  []string
+		want    string
+	}{
+		{"nix (Lix, like Nix) 2.91.1", true, true, []string{"nixpkgs"}, "flake update --flake @DIR@ nixpkgs"},
+		{"nix (Lix, like Nix) 2.90.0", true, true, nil, "flake update --flake @DIR@"},
+		{"nix (Determinate Nix 3.6.2) 2.29.0", true, false, []string{"nixpkgs"}, "flake update --flake @DIR@ nixpkgs"},
+		{"nix (Nix) 2.18.1", false, false, []string{"nixpkgs"}, "flake lock @DIR@ --update-input nixpkgs"},
+		{"nix (Nix) 2.18.1", false, false, nil, "flake update @DIR@"},
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprintf("%s %v", tt.version, tt.inputs), func(t *testing.T) {
+			tmp := t.TempDir()
+			bin, repo, log := filepath.Join(tmp, "bin"), filepath.Join(tmp, "repo"), filepath.Join(tmp, "argv.log")
+			script := strings.NewReplacer("@LOG@", log, "@VERSION@", tt.version,
+				"@BYNAME@", map[bool]string{true: "1", false: "0"}[tt.byName],
+				"@LIX@", map[bool]string{true: "1", false: "0"}[tt.lix]).Replace(flavourNix)
+			writeFile(t, filepath.Join(bin, "nix"), script)
+			writeFile(t, filepath.Join(bin, "nix-env"), "#!/bin/sh\nexit 1\n")
+			for _, n := range []string{"nix", "nix-env"} {
+				if err := os.Chmod(filepath.Join(bin, n), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			writeFile(t, filepath.Join(repo, "flake.nix"), "{ outputs = { self }: { }; }\n")
+			env := &step.Env{Exec: command.Exec{}, Getenv: os.Getenv, LookPath: func(name string) (string, error) {
+				return filepath.Join(bin, name), nil
+			}}
+			s := &config.Step{Name: fmt.Sprint("update", i), Kind: KindFlakeUpdate, Flake: ".", Inputs: tt.inputs}
+			r := step.Registry{}
+			Register(r)
+			st, err := r.New(&config.Config{File: filepath.Join(repo, config.FileName), Dir: repo, Steps: []*config.Step{s}}, s, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			res, err := st.Run(t.Context(), &step.RunContext{Out: &out, Due: true})
+			if err != nil || res.Note != "flake.lock unchanged" {
+				t.Fatalf("run: %+v, %v\n%s", res, err, out.String())
+			}
+			want := []string{"--version", strings.ReplaceAll(tt.want, "@DIR@", repo)}
+			if got := strings.Split(strings.TrimSpace(readFile(t, log)), "\n"); !slices.Equal(got, want) {
+				t.Errorf("ran %q, want %q", got, want)
+			}
+		})
+	}
 }
