@@ -260,12 +260,19 @@ func (v *Verifier) eval(ctx context.Context, attrs []string) (map[string]*Meta, 
 // does not say what went wrong.
 type tailError struct{ err *command.ExitError }
 
+// Error names nix's first "error: …" line that says something. Nix 2.8
+// puts the message on the first one; from about 2.13 a trace comes first,
+// under a bare "error:", and the message follows it on its own
+// "error: …" line.
 func (e *tailError) Error() string {
 	msg := ""
 	for _, l := range e.err.Tail {
-		if l = strings.TrimSpace(l); strings.HasPrefix(l, "error:") {
-			msg = l
-			break
+		l = strings.TrimSpace(l)
+		if rest, ok := strings.CutPrefix(l, "error:"); ok {
+			if strings.TrimSpace(rest) != "" {
+				msg = l
+				break
+			}
 		} else if l != "" {
 			msg = l
 		}

@@ -13,7 +13,7 @@ import (
 // Error is a nix command that failed, with nix's own error message.
 type Error struct {
 	Op  string // what sysinit was doing: "building /repo#attr"
-	Msg string // nix's first error line, without "error: "
+	Msg string // nix's error message on one line, without "error: "
 	Err error  // the failure, wrapping the *command.ExitError
 }
 
@@ -115,6 +115,60 @@ func firstError(out string) string {
 			if msg = strings.TrimSpace(msg); msg != "" {
 				return msg
 			}
+		}
+	}
+	return ""
+}
+
+// drvRE finds the derivations a nix error message names.
+var drvRE = regexp.MustCompile(`'(/[^'\s]+\.drv)'`)
+
+// buildFailure is the message for a build whose builder failed: nix's
+// error about that derivation, on one line, and the last line the builder
+// printed. Nix 2.8–2.28 say "builder for '…drv' failed with exit code 1";
+// from 2.29 "Cannot build '…drv'. Reason: builder failed with exit code 1."
+// and that error comes after the build's stop. With -v, which sysinit
+// passes, neither carries the builder's output, so without its own words
+// the user would not see why. tail gives a derivation's last log lines.
+// "" when no error names a derivation whose builder printed anything (an
+// evaluation error, a builder that died silently).
+func buildFailure(errs []string, tail func(drv string) []string) string {
+	for _, e := range errs {
+		e = stripANSI(e)
+		for _, m := range drvRE.FindAllStringSubmatch(e, -1) {
+			if last := lastNonEmpty(tail(m[1])); last != "" {
+				return oneLine(e) + "; last log line: " + last
+			}
+		}
+	}
+	return ""
+}
+
+// oneLine joins a multi-line nix message ("Cannot build '…'.\nReason: …")
+// into one line, without the "error:" prefix, the list of output paths or
+// a log excerpt.
+func oneLine(msg string) string {
+	msg = strings.TrimSpace(msg)
+	msg = strings.TrimPrefix(msg, "error:")
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		low := strings.ToLower(l)
+		if strings.HasPrefix(low, "output paths:") || strings.HasPrefix(low, "for full logs") ||
+			strings.HasPrefix(low, "last ") && strings.HasSuffix(low, "log lines:") {
+			break
+		}
+		if l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.TrimSuffix(strings.Join(parts, " "), ".")
+}
+
+func lastNonEmpty(lines []string) string {
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
 		}
 	}
 	return ""

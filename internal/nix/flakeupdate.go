@@ -11,10 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
@@ -98,7 +98,11 @@ func (fu *FlakeUpdate) Inputs(context.Context) (fingerprint.Spec, error) {
 // Probe has nothing on the machine to compare: the lock is in the repo.
 func (fu *FlakeUpdate) Probe(context.Context, string) (string, error) { return "", nil }
 
-// Run updates flake.lock and, with commit, commits it when it changed.
+// Run moves pins when the step is due (its `every` passed, or --update or
+// --force): all inputs, or those in `inputs`. Run for any other reason —
+// flake.nix was edited, the definition changed — it only locks what
+// flake.lock lacks (`nix flake lock`), so that an edit never bumps pins.
+// With commit, it commits flake.lock when it changed.
 func (fu *FlakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, error) {
 	if fu.nixErr != nil {
 		return step.Outcome{}, fu.nixErr
@@ -112,47 +116,71 @@ func (fu *FlakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 			rc.Progress(s)
 		}
 	}
-	ver, err := nixVersion(ctx, fu.env.Exec, fu.nix)
-	if err != nil {
-		return step.Outcome{}, err
+	// Only an update's argv differs between versions.
+	var ver Version
+	if rc.Due {
+		v, err := nixVersion(ctx, fu.env.Exec, fu.nix)
+		if err != nil {
+			return step.Outcome{}, err
+		}
+		ver = v
 	}
 	lock := filepath.Join(fu.ref.dir, "flake.lock")
 	before, err := readOptional(lock)
 	if err != nil {
 		return step.Outcome{}, err
 	}
-	argv := updateArgv(fu.nix, ver, fu.ref.base, fu.s.Inputs)
-	progress("updating flake inputs")
+	argv := flakeArgv(fu.nix, ver, fu.ref.base, fu.s.Inputs, rc.Due)
+	op := "updating flake.lock"
+	if rc.Due {
+		progress("updating flake inputs")
+	} else {
+		op = "locking flake inputs"
+		progress("locking inputs missing from flake.lock")
+		fmt.Fprintln(out, "not due: locking the inputs flake.lock lacks, moving no pin (`every` or --update moves them)")
+	}
 	fmt.Fprintf(out, "+ %s\n", command.Join(argv))
 	var stderr bytes.Buffer
 	err = fu.env.Exec.Run(ctx, &command.Cmd{
 		Argv: argv, Dir: fu.workDir, Env: step.Environ(fu.s.Env),
 		Stdout: out, Stderr: io.MultiWriter(out, &stderr),
 	})
+	after, rerr := readOptional(lock)
+	if names := unmatchedInputs(stderr.String()); len(names) > 0 {
+		// Nix warns and exits 0: the pins the user asked for did not move.
+		e := &UnknownInputError{Names: names, Flake: fu.ref.raw, Known: lockedInputs(after), Err: err}
+		e.Rewritten = rerr == nil && !bytes.Equal(before, after)
+		return step.Outcome{}, e
+	}
 	if err != nil {
 		if msg := firstError(stderr.String()); msg != "" {
-			return step.Outcome{}, &Error{Op: "updating flake.lock", Msg: msg, Err: err}
+			return step.Outcome{}, &Error{Op: op, Msg: msg, Err: err}
 		}
-		return step.Outcome{}, fmt.Errorf("updating flake.lock: %w", err)
+		return step.Outcome{}, fmt.Errorf("%s: %w", op, err)
 	}
-	after, err := readOptional(lock)
-	if err != nil {
-		return step.Outcome{}, err
+	if rerr != nil {
+		return step.Outcome{}, rerr
 	}
 	if bytes.Equal(before, after) {
+		if !rc.Due {
+			return step.Outcome{Note: "flake.lock unchanged (not due: nothing new to lock, no pin moved)"}, nil
+		}
 		return step.Outcome{Note: "flake.lock unchanged"}, nil
 	}
-	verb := "updated"
-	if before == nil {
+	verb, label, subject := "updated", "inputs", "flake.lock: update"
+	switch {
+	case before == nil:
 		verb = "created"
+	case !rc.Due:
+		label, subject = "locked", "flake.lock: lock new inputs"
 	}
 	note := "flake.lock " + verb
 	if changed := changedInputs(before, after); len(changed) > 0 {
-		note += " (inputs: " + strings.Join(changed, ", ") + ")"
+		note += " (" + label + ": " + strings.Join(changed, ", ") + ")"
 	}
 	if fu.s.Commit {
 		progress("committing flake.lock")
-		argv := []string{fu.git, "commit", "-m", "flake.lock: update", "--", "flake.lock"}
+		argv := []string{fu.git, "commit", "-m", subject, "--", "flake.lock"}
 		fmt.Fprintf(out, "+ %s\n", command.Join(argv))
 		var gerr bytes.Buffer
 		err := fu.env.Exec.Run(ctx, &command.Cmd{
@@ -170,20 +198,98 @@ func (fu *FlakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 	return step.Outcome{Note: note}, nil
 }
 
-// updateArgv is the update command for nix version ver: `nix flake update
-// INPUT...` exists from 2.19; before, `nix flake lock --update-input`.
-func updateArgv(nix string, ver Version, flake string, inputs []string) []string {
+// flakeArgv is the command for nix version ver. Not due, it is `nix flake
+// lock`, which adds inputs missing from flake.lock (or whose flake.nix
+// entry changed) and moves no other, on every version. Due, it updates all
+// inputs or the named ones: `nix flake update --flake FLAKE [INPUT…]` where
+// update takes input names (flakeUpdateByName), else `nix flake update
+// FLAKE` and `nix flake lock FLAKE --update-input INPUT…`. Given a path,
+// a newer nix takes it for an input name and only warns.
+func flakeArgv(nix string, ver Version, flake string, inputs []string, due bool) []string {
 	switch {
+	case !due:
+		return []string{nix, "flake", "lock", flake}
+	case ver.flakeUpdateByName():
+		return append([]string{nix, "flake", "update", "--flake", flake}, inputs...)
 	case len(inputs) == 0:
 		return []string{nix, "flake", "update", flake}
-	case ver.AtLeast(2, 19):
-		return append([]string{nix, "flake", "update", "--flake", flake}, inputs...)
 	}
 	argv := []string{nix, "flake", "lock", flake}
 	for _, in := range inputs {
 		argv = append(argv, "--update-input", in)
 	}
 	return argv
+}
+
+// UnknownInputError is an input name nix found no input for. Nix only
+// warns and exits 0, so without this the step would report "unchanged"
+// while the pin the user asked for stayed where it was.
+type UnknownInputError struct {
+	Names     []string // as nix printed them
+	Flake     string   // the step's flake
+	Known     []string // the inputs flake.lock holds, for the message
+	Rewritten bool     // nix rewrote flake.lock all the same (other inputs moved)
+	Err       error    // nix's failure, if it also failed
+}
+
+func (e *UnknownInputError) Error() string {
+	var b strings.Builder
+	b.WriteString("updating flake.lock: ")
+	quoted := make([]string, len(e.Names))
+	for i, n := range e.Names {
+		quoted[i] = strconv.Quote(n)
+	}
+	if len(e.Names) == 1 {
+		fmt.Fprintf(&b, "flake %s has no input %s", e.Flake, quoted[0])
+	} else {
+		fmt.Fprintf(&b, "flake %s has no inputs %s", e.Flake, strings.Join(quoted, ", "))
+	}
+	if len(e.Known) > 0 {
+		b.WriteString(" (its inputs: " + strings.Join(e.Known, ", ") + ")")
+	}
+	b.WriteString("; check `inputs`")
+	if e.Rewritten {
+		b.WriteString("; flake.lock was rewritten for the other inputs and not committed")
+	}
+	return b.String()
+}
+
+func (e *UnknownInputError) Unwrap() error { return e.Err }
+
+// What each version prints for an input name that matches nothing (a
+// warning; the exit status is 0):
+//
+//	≤ 2.18:     warning: the flag '--update-input X' does not match any input
+//	≥ 2.19, Lix: warning: 'X' does not match any input of this flake
+//	≥ 2.20:     warning: Invalid flake input 'X'. To update a specific flake, use 'nix flake update --flake X' instead.
+//	            (then an error: X does not parse as an input path)
+var unmatchedRE = regexp.MustCompile(`(?m)^warning: (?:the flag '--update-input (.+)' does not match any input$|'(.+)' does not match any input of this flake$|Invalid flake input '([^']*)'\.)`)
+
+// unmatchedInputs returns the input names nix said match nothing.
+func unmatchedInputs(stderr string) []string {
+	var names []string
+	for _, m := range unmatchedRE.FindAllStringSubmatch(stripANSI(stderr), -1) {
+		for _, n := range m[1:] {
+			if n != "" && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
+}
+
+// lockedInputs names the root inputs flake.lock holds; nil when it cannot.
+func lockedInputs(lock []byte) []string {
+	var l struct {
+		Root  string `json:"root"`
+		Nodes map[string]struct {
+			Inputs map[string]json.RawMessage `json:"inputs"`
+		} `json:"nodes"`
+	}
+	if json.Unmarshal(lock, &l) != nil {
+		return nil
+	}
+	return sortedKeys(l.Nodes[l.Root].Inputs)
 }
 
 func readOptional(path string) ([]byte, error) {
@@ -240,60 +346,6 @@ func changedInputs(before, after []byte) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// Version is a nix version.
-type Version struct {
-	Major, Minor, Patch int
-	Text                string // the `nix --version` line
-}
-
-// AtLeast reports whether v ≥ major.minor.
-func (v Version) AtLeast(major, minor int) bool {
-	return v.Major > major || v.Major == major && v.Minor >= minor
-}
-
-var versionRE = regexp.MustCompile(`(\d+)\.(\d+)(?:\.(\d+))?`)
-
-// ParseVersion reads `nix --version` output: "nix (Nix) 2.8.0",
-// "nix (Determinate Nix 3.6.2) 2.29.0", "nix (Lix, like Nix) 2.91.1".
-// The last version on the line is nix's own.
-func ParseVersion(out string) (Version, error) {
-	line := strings.TrimSpace(out)
-	if i := strings.IndexByte(line, '\n'); i >= 0 {
-		line = line[:i]
-	}
-	ms := versionRE.FindAllStringSubmatch(line, -1)
-	if len(ms) == 0 {
-		return Version{}, fmt.Errorf("no version in %q", line)
-	}
-	m := ms[len(ms)-1]
-	v := Version{Text: line}
-	v.Major, _ = strconv.Atoi(m[1])
-	v.Minor, _ = strconv.Atoi(m[2])
-	if m[3] != "" {
-		v.Patch, _ = strconv.Atoi(m[3])
-	}
-	return v, nil
-}
-
-var versions sync.Map // nix path → Version; nix does not change under a running sysinit
-
-// nixVersion runs `nix --version` once per nix binary per process.
-func nixVersion(ctx context.Context, exec command.Runner, nix string) (Version, error) {
-	if v, ok := versions.Load(nix); ok {
-		return v.(Version), nil
-	}
-	var out bytes.Buffer
-	if err := exec.Run(ctx, &command.Cmd{Argv: []string{nix, "--version"}, Stdout: &out}); err != nil {
-		return Version{}, fmt.Errorf("finding the nix version: %w", err)
-	}
-	v, err := ParseVersion(out.String())
-	if err != nil {
-		return Version{}, fmt.Errorf("finding the nix version: %w", err)
-	}
-	versions.Store(nix, v)
-	return v, nil
 }
 
 // Unavailable reports a missing nix (or git, to commit): the step is not

@@ -244,11 +244,18 @@ type runResult struct {
 
 func (h *harness) run(st step.Step, token string) runResult {
 	h.t.Helper()
+	return h.runWith(st, step.RunContext{Token: token})
+}
+
+// runWith runs st with rc's Token, Force, Redefined and Due.
+func (h *harness) runWith(st step.Step, rc step.RunContext) runResult {
+	h.t.Helper()
 	before := len(h.nixStarts())
 	var log bytes.Buffer
 	var r runResult
-	rc := &step.RunContext{Out: &log, Progress: func(s string) { r.progress = append(r.progress, s) }, Token: token}
-	r.out, r.err = st.Run(context.Background(), rc)
+	rc.Out = &log
+	rc.Progress = func(s string) { r.progress = append(r.progress, s) }
+	r.out, r.err = st.Run(context.Background(), &rc)
 	r.log = log.String()
 	r.nix = h.nixStarts()[before:]
 	return r

@@ -119,6 +119,7 @@ func ParseLine(line []byte) (e Event, ok bool, err error) {
 type activity struct {
 	typ      int
 	name     string // the derivation or store path it is about
+	drv      string // builds: the derivation's store path
 	phase    string // builds: the current phase
 	done     int64  // progress: bytes or items done
 	expected int64
@@ -145,14 +146,25 @@ type Monitor struct {
 	errs     []string
 	status   string
 	partial  []byte
+
+	// The last lines each derivation's builder printed, kept after its
+	// build stops: Nix ≥ 2.29 reports a failure after the stop, and its
+	// message no longer carries the builder's output (buildFailure).
+	tails     map[string][]string
+	tailOrder []string // derivations by first log line, oldest first
 }
+
+const (
+	tailLines = 10  // per derivation, as nix's own log-lines default did
+	tailDrvs  = 256 // derivations whose tails are kept; builds run in parallel
+)
 
 // NewMonitor returns a Monitor writing to out and progress; either may be nil.
 func NewMonitor(out io.Writer, progress func(string)) *Monitor {
 	if out == nil {
 		out = io.Discard
 	}
-	return &Monitor{Out: out, Progress: progress, acts: map[uint64]*activity{}, expected: map[uint64]int64{}}
+	return &Monitor{Out: out, Progress: progress, acts: map[uint64]*activity{}, expected: map[uint64]int64{}, tails: map[string][]string{}}
 }
 
 // Write splits p into lines and handles each.
@@ -219,6 +231,9 @@ func (m *Monitor) Handle(e Event) {
 		case actBuild, actSubstitute, actCopyPath:
 			a.name = storeName(e.str(0))
 		}
+		if e.Type == actBuild {
+			a.drv = e.str(0)
+		}
 		m.acts[e.ID] = a
 		if a.name != "" {
 			m.order = append(m.order, e.ID)
@@ -259,6 +274,9 @@ func (m *Monitor) result(e Event) {
 			name = a.name
 		}
 		m.print(name + "> " + e.str(0))
+		if a != nil && a.drv != "" {
+			m.keepLine(a.drv, stripANSI(e.str(0)))
+		}
 	case resSetPhase:
 		if a != nil {
 			a.phase = e.str(0)
@@ -283,6 +301,25 @@ func (m *Monitor) result(e Event) {
 		}
 	}
 }
+
+// keepLine adds line to drv's tail.
+func (m *Monitor) keepLine(drv, line string) {
+	t, ok := m.tails[drv]
+	if !ok {
+		if len(m.tailOrder) == tailDrvs {
+			delete(m.tails, m.tailOrder[0])
+			m.tailOrder = m.tailOrder[1:]
+		}
+		m.tailOrder = append(m.tailOrder, drv)
+	}
+	if len(t) == tailLines {
+		t = t[1:]
+	}
+	m.tails[drv] = append(t, line)
+}
+
+// LogTail returns the last lines drv's builder printed, if any.
+func (m *Monitor) LogTail(drv string) []string { return m.tails[drv] }
 
 func (m *Monitor) dropOrder(id uint64) {
 	for i, o := range m.order {

@@ -3,7 +3,10 @@ package nix
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -117,18 +120,83 @@ func TestMonitorBuild(t *testing.T) {
 	}
 }
 
+// TestMonitorFailedBuild replays failed builds captured from nix 2.8 (the
+// message 2.8–2.28 print) and 2.34 ("Cannot build", after the build's
+// stop): the error names the derivation and its builder's last line.
 func TestMonitorFailedBuild(t *testing.T) {
-	log, _, m := feed(t, "testdata/build-fail.log", 4096)
-	errs := m.Errors()
-	if len(errs) != 2 {
-		t.Fatalf("errors = %q, want nix's two", errs)
+	tests := []struct {
+		file string
+		want string // a regexp for the message
+	}{
+		{"testdata/build-fail.log",
+			`^builder for '/nix/store/[0-9a-z]{32}-dep-1\.0\.drv' failed with exit code 3; last log line: building dep$`},
+		{"testdata/build-fail-2.34.log",
+			`^Cannot build '/nix/store/[0-9a-z]{32}-dep-1\.0\.drv'\. Reason: builder failed with exit code 3; last log line: ld: cannot find -lfoo$`},
 	}
-	first := firstError(strings.Join(errs, "\n"))
-	if !strings.HasPrefix(first, "builder for '/nix/store/") || !strings.HasSuffix(first, "-dep-1.0.drv' failed with exit code 3") {
-		t.Errorf("first error = %q", first)
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
+			log, _, m := feed(t, tt.file, 4096)
+			errs := m.Errors()
+			if len(errs) != 2 {
+				t.Fatalf("errors = %q, want nix's two", errs)
+			}
+			if got := buildFailure(errs, m.LogTail); !regexp.MustCompile(tt.want).MatchString(got) {
+				t.Errorf("message = %q\nwant match %s", got, tt.want)
+			}
+			if !strings.Contains(log, "error: ") || !strings.Contains(log, "dep-1.0> building dep\n") || strings.Contains(log, "\x1b") {
+				t.Errorf("log should hold the builder's output and the error without colour codes:\n%s", log)
+			}
+		})
 	}
-	if !strings.Contains(log, "error: builder for") || strings.Contains(log, "\x1b") {
-		t.Errorf("log should hold the error without colour codes:\n%s", log)
+}
+
+func TestBuildFailure(t *testing.T) {
+	const drv = "/nix/store/swqf7gjar91i3zx6l2cw430w0rb0zlgb-dep-1.0.drv"
+	tails := map[string][]string{drv: {"building", "error: foo.c:3: bar undeclared", ""}}
+	tail := func(d string) []string { return tails[d] }
+	tests := []struct {
+		name string
+		errs []string
+		want string
+	}{
+		{"2.8 form", []string{"error: builder for '" + drv + "' failed with exit code 2"},
+			"builder for '" + drv + "' failed with exit code 2; last log line: error: foo.c:3: bar undeclared"},
+		{"2.29 form, with the log excerpt nix prints without -v", []string{"error: Cannot build '" + drv + "'.\n       Reason: builder failed with exit code 2.\n       Output paths:\n         /nix/store/x-dep-1.0\n       Last 3 log lines:\n       > building"},
+			"Cannot build '" + drv + "'. Reason: builder failed with exit code 2; last log line: error: foo.c:3: bar undeclared"},
+		{"the dependent first, then the builder", []string{"error: 1 dependencies of derivation '/nix/store/aaaa-sys.drv' failed to build", "error: builder for '" + drv + "' failed with exit code 2"},
+			"builder for '" + drv + "' failed with exit code 2; last log line: error: foo.c:3: bar undeclared"},
+		{"a derivation that printed nothing", []string{"error: builder for '/nix/store/bbbb-quiet.drv' failed with exit code 1"}, ""},
+		{"an evaluation error", []string{"error:\n       … while evaluating\n\n       error: undefined variable 'x'"}, ""},
+		{"nothing", nil, ""},
+	}
+	for _, tt := range tests {
+		if got := buildFailure(tt.errs, tail); got != tt.want {
+			t.Errorf("%s:\n got %q\nwant %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestMonitorTailBounds: a tail keeps the last lines of each derivation,
+// and only so many derivations are kept.
+func TestMonitorTailBounds(t *testing.T) {
+	m := NewMonitor(nil, nil)
+	for d := 0; d <= tailDrvs; d++ {
+		drv := fmt.Sprintf("/nix/store/%032d-d.drv", d)
+		m.Handle(Event{Action: "start", ID: uint64(d + 1), Type: actBuild, Fields: []Field{{Str: drv, IsStr: true}}})
+		for i := 0; i < tailLines+5; i++ {
+			m.Handle(Event{Action: "result", ID: uint64(d + 1), Type: resBuildLogLine, Fields: []Field{{Str: fmt.Sprint("line ", i), IsStr: true}}})
+		}
+		m.Handle(Event{Action: "stop", ID: uint64(d + 1)})
+	}
+	if got := m.LogTail(fmt.Sprintf("/nix/store/%032d-d.drv", 0)); got != nil {
+		t.Errorf("the oldest derivation's tail was kept: %q", got)
+	}
+	got := m.LogTail(fmt.Sprintf("/nix/store/%032d-d.drv", tailDrvs))
+	if len(got) != tailLines || got[0] != "line 5" || got[tailLines-1] != fmt.Sprint("line ", tailLines+4) {
+		t.Errorf("tail = %q", got)
+	}
+	if len(m.tails) != tailDrvs {
+		t.Errorf("%d tails kept, want %d", len(m.tails), tailDrvs)
 	}
 }
 
@@ -200,7 +268,7 @@ func TestStoreName(t *testing.T) {
 }
 
 func FuzzParseLine(f *testing.F) {
-	for _, file := range []string{"testdata/build-ok.log", "testdata/build-fail.log"} {
+	for _, file := range []string{"testdata/build-ok.log", "testdata/build-fail.log", "testdata/build-fail-2.34.log"} {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)

@@ -34,18 +34,25 @@ func TestParseClosureDiff(t *testing.T) {
 func TestParseVersion(t *testing.T) {
 	tests := []struct {
 		out        string
+		flavour    Flavour
 		major, min int
-		at219      bool
+		release    string
+		byName     bool // nix flake update takes input names
 		err        bool
 	}{
-		{"nix (Nix) 2.8.0\n", 2, 8, false, false},
-		{"nix (Nix) 2.19.2", 2, 19, true, false},
-		{"nix (Nix) 2.3", 2, 3, false, false},
-		{"nix (Determinate Nix 3.6.2) 2.29.0", 2, 29, true, false},
-		{"nix (Lix, like Nix) 2.91.1\nSystem type: x", 2, 91, true, false},
-		{"nix (Nix) 3.0.0pre", 3, 0, true, false},
-		{"garbage", 0, 0, false, true},
-		{"", 0, 0, false, true},
+		{"nix (Nix) 2.8.0\n", FlavourNix, 2, 8, "", false, false},
+		{"nix (Nix) 2.18.9", FlavourNix, 2, 18, "", false, false},
+		{"nix (Nix) 2.19.2", FlavourNix, 2, 19, "", true, false},
+		{"nix (Nix) 2.3", FlavourNix, 2, 3, "", false, false},
+		{"nix (Determinate Nix 3.6.2) 2.29.0", FlavourDeterminate, 2, 29, "3.6.2", true, false},
+		// Lix numbers its releases from 2.90 but forked from Nix 2.18.
+		{"nix (Lix, like Nix) 2.91.1\nSystem type: x", FlavourLix, 2, 91, "", true, false},
+		{"nix (Lix, like Nix) 2.90.0-rc1", FlavourLix, 2, 90, "", true, false},
+		{"nix (Nix) 3.0.0pre", FlavourNix, 3, 0, "", true, false},
+		{"nix (Something Else 9.9) 2.24.1", FlavourNix, 2, 24, "", true, false},
+		{"garbage", "", 0, 0, "", false, true},
+		{"nix (Nix)", "", 0, 0, "", false, true},
+		{"", "", 0, 0, "", false, true},
 	}
 	for _, tt := range tests {
 		v, err := ParseVersion(tt.out)
@@ -53,28 +60,64 @@ func TestParseVersion(t *testing.T) {
 			t.Errorf("ParseVersion(%q) error = %v", tt.out, err)
 			continue
 		}
-		if v.Major != tt.major || v.Minor != tt.min || v.AtLeast(2, 19) != tt.at219 {
-			t.Errorf("ParseVersion(%q) = %+v (≥2.19: %v)", tt.out, v, v.AtLeast(2, 19))
+		if tt.err {
+			continue
+		}
+		if v.Flavour != tt.flavour || v.Major != tt.major || v.Minor != tt.min || v.Release != tt.release || v.flakeUpdateByName() != tt.byName {
+			t.Errorf("ParseVersion(%q) = %+v (update by name: %v)", tt.out, v, v.flakeUpdateByName())
 		}
 	}
 }
 
-func TestUpdateArgv(t *testing.T) {
-	old, cur := Version{Major: 2, Minor: 8}, Version{Major: 2, Minor: 24}
+func TestFlakeArgv(t *testing.T) {
+	nix28, nix226 := Version{Flavour: FlavourNix, Major: 2, Minor: 8}, Version{Flavour: FlavourNix, Major: 2, Minor: 26}
+	det := Version{Flavour: FlavourDeterminate, Major: 2, Minor: 29, Release: "3.6.2"}
+	lix := Version{Flavour: FlavourLix, Major: 2, Minor: 90}
 	tests := []struct {
 		name   string
 		ver    Version
 		inputs []string
+		due    bool
 		want   []string
 	}{
-		{"all, old", old, nil, []string{"nix", "flake", "update", "/f"}},
-		{"all, new", cur, nil, []string{"nix", "flake", "update", "/f"}},
-		{"some, old", old, []string{"a", "b"}, []string{"nix", "flake", "lock", "/f", "--update-input", "a", "--update-input", "b"}},
-		{"some, new", cur, []string{"a", "b"}, []string{"nix", "flake", "update", "--flake", "/f", "a", "b"}},
+		{"all, 2.8", nix28, nil, true, []string{"nix", "flake", "update", "/f"}},
+		{"all, 2.26", nix226, nil, true, []string{"nix", "flake", "update", "--flake", "/f"}},
+		{"all, Determinate", det, nil, true, []string{"nix", "flake", "update", "--flake", "/f"}},
+		{"all, Lix", lix, nil, true, []string{"nix", "flake", "update", "--flake", "/f"}},
+		{"some, 2.8", nix28, []string{"a", "b"}, true, []string{"nix", "flake", "lock", "/f", "--update-input", "a", "--update-input", "b"}},
+		{"some, 2.26", nix226, []string{"a", "b"}, true, []string{"nix", "flake", "update", "--flake", "/f", "a", "b"}},
+		{"some, Lix", lix, []string{"a"}, true, []string{"nix", "flake", "update", "--flake", "/f", "a"}},
+		{"not due, 2.8", nix28, []string{"a"}, false, []string{"nix", "flake", "lock", "/f"}},
+		{"not due, 2.26", nix226, nil, false, []string{"nix", "flake", "lock", "/f"}},
+		{"not due, Lix", lix, []string{"a"}, false, []string{"nix", "flake", "lock", "/f"}},
 	}
 	for _, tt := range tests {
-		if got := updateArgv("nix", tt.ver, "/f", tt.inputs); !slices.Equal(got, tt.want) {
+		if got := flakeArgv("nix", tt.ver, "/f", tt.inputs, tt.due); !slices.Equal(got, tt.want) {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestUnmatchedInputs: what each version prints for an input name that
+// matches nothing (captured from 2.8, 2.26 and 2.34; Lix's text is read
+// from its source, lix/libexpr/flake/flake.cc).
+func TestUnmatchedInputs(t *testing.T) {
+	tests := []struct {
+		stderr string
+		want   []string
+	}{
+		{"warning: the flag '--update-input lbi' does not match any input\n", []string{"lbi"}},
+		{"warning: '--update-input' is a deprecated alias for 'flake update' and will be removed in a future version.\nwarning: 'lbi' does not match any input of this flake\n", []string{"lbi"}},
+		{"\x1b[35;1mwarning:\x1b[0m 'a' does not match any input of this flake\nwarning: 'b/c' does not match any input of this flake\n", []string{"a", "b/c"}},
+		{"warning: Invalid flake input '/tmp/x/001/repo'. To update a specific flake, use 'nix flake update --flake /tmp/x/001/repo' instead.\nerror: invalid flake input path element '001'\n", []string{"/tmp/x/001/repo"}},
+		{"warning: 'tmp/x/repo' does not match any input of this flake\n", []string{"tmp/x/repo"}},
+		{"warning: updating lock file '/f/flake.lock':\n• Updated input 'lib':\n", nil},
+		{"warning: the flag '--override-input a b' does not match any input\n", nil},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		if got := unmatchedInputs(tt.stderr); !slices.Equal(got, tt.want) {
+			t.Errorf("unmatchedInputs(%q) = %q, want %q", tt.stderr, got, tt.want)
 		}
 	}
 }

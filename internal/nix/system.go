@@ -382,7 +382,10 @@ func (sy *System) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, e
 	} else if err != nil {
 		return step.Outcome{}, err
 	}
-	if !rc.Force && alreadyApplied(out, before, rc.Token) {
+	// The shortcut absorbs input edits only: a changed activation command,
+	// env value, action, profile or flag acts after the build, so it must
+	// run even when the out path is the active one.
+	if !rc.Force && !rc.Redefined && alreadyApplied(out, before, rc.Token) {
 		fmt.Fprintf(r.out, "%s is already the active system\n", out)
 		return step.Outcome{Token: out, Note: "evaluated: identical to the active system; nothing built or switched"}, nil
 	}
@@ -431,10 +434,11 @@ func (sy *System) switchTo(ctx context.Context, r *runner, built string) (string
 }
 
 // alreadyApplied decides the semantic skip: the evaluated out path is both
-// the active system and what the last success recorded.
+// the active system and what the last success recorded. Run applies it only
+// when the step is neither forced nor redefined.
 //
 //	evaluated  active  recorded  skip?
-//	X          X       X         yes: a comment edit, a definition-only change
+//	X          X       X         yes: a comment edit, a reformat
 //	X          X       Y or ""   no:  the profile moved but activation may have
 //	                                  failed after it (nothing was recorded), or
 //	                                  sysinit never applied it: activate again
@@ -684,7 +688,14 @@ func (r *runner) build(ctx context.Context, installable string) (string, error) 
 	err := r.run(ctx, "building "+installable, &command.Cmd{Argv: argv, Stdout: &stdout, Stderr: mon})
 	mon.Flush()
 	if err != nil {
-		return "", r.nixError("building "+installable, strings.Join(mon.Errors(), "\n"), err)
+		what, errs := "building "+installable, strings.Join(mon.Errors(), "\n")
+		if ue := r.sys.untracked(errs, err); ue != nil {
+			return "", ue
+		}
+		if msg := buildFailure(mon.Errors(), mon.LogTail); msg != "" {
+			return "", &Error{Op: what, Msg: msg, Err: err}
+		}
+		return "", r.nixError(what, errs, err)
 	}
 	return parseBuildJSON(stdout.Bytes())
 }
