@@ -72,14 +72,14 @@ func (fu *FlakeUpdate) Definition() []string {
 	if fu.nixErr != nil {
 		l.Add("nix", "not found")
 	} else {
-		l.Add("nix", fu.nix)
+		l.Add("nix", step.ToolID(fu.nix))
 	}
 	for _, in := range fu.s.Inputs {
 		l.Add("inputs", in)
 	}
 	l.Add("commit", strconv.FormatBool(fu.s.Commit))
 	if fu.s.Commit {
-		l.Add("git", fu.git)
+		l.Add("git", step.ToolID(fu.git))
 	}
 	for _, kv := range step.Environ(fu.s.Env) {
 		l.Add("env", kv)

@@ -253,8 +253,8 @@ func (sy *System) Definition() []string {
 	if sy.nixErr != nil {
 		l.Add("nix", "not found")
 	} else {
-		l.Add("nix", sy.nix)
-		l.Add("nix-env", sy.nixEnv)
+		l.Add("nix", step.ToolID(sy.nix))
+		l.Add("nix-env", step.ToolID(sy.nixEnv))
 	}
 	l.Add("impure", strconv.FormatBool(sy.s.Impure))
 	for _, a := range sy.s.ExtraArgs {
@@ -296,7 +296,17 @@ func (sy *System) action() string {
 // Inputs is what nix sees of the flake: its git-tracked files and
 // flake.lock, plus the step's extra globs.
 func (sy *System) Inputs(context.Context) (fingerprint.Spec, error) {
-	return flakeInputs(sy.cfgDir, sy.ref, sy.s.Inputs)
+	spec, err := flakeInputs(sy.cfgDir, sy.ref, sy.s.Inputs)
+	if err != nil {
+		return spec, err
+	}
+	return spec, step.AddScripts(&spec, sy.Scripts(), sy.cfgDir)
+}
+
+// Scripts is the files of the repo that a nix-profile step's `activate`
+// runs.
+func (sy *System) Scripts() map[string]string {
+	return step.ScriptsOf(sy.cfgDir, step.Script{Key: "activate", Cmd: sy.s.Activate, Dir: sy.workDir})
 }
 
 // NeedsSudo reports whether setting the profile and activating need root.
