@@ -27,11 +27,14 @@ type Cmd struct {
 	Stdin  io.Reader // nil = no input
 	Stdout io.Writer // nil = discarded
 	Stderr io.Writer // nil = discarded
-	// Sudo runs the program through `sudo -n`, passing Env along with env(1)
-	// because sudo resets the environment. The caller obtains the ticket first.
+	// Sudo runs the program through `sudo -n`; the caller obtains the
+	// ticket first. sudo resets the environment, so Env is handed to the
+	// elevated side on standard input, never on a command line (see
+	// elevatedEnv).
 	Sudo bool
 	// AsUser runs the program as this user through `sudo -n -u USER -H`
-	// (used to drop root for programs that refuse it, such as brew).
+	// (used to drop root for programs that refuse it, such as brew). Env
+	// goes as with Sudo.
 	AsUser string
 }
 
@@ -94,6 +97,17 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	if len(argv) == 0 {
 		return errors.New("running command: empty argv")
 	}
+	stdin := c.Stdin
+	if wrapped && len(c.Env) > 0 {
+		line, err := elevatedEnv(c.Env)
+		if err != nil {
+			return fmt.Errorf("running %s: %w", progName(c.Argv), err)
+		}
+		stdin = strings.NewReader(line)
+		if c.Stdin != nil {
+			stdin = io.MultiReader(stdin, c.Stdin)
+		}
+	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return &NotFoundError{Name: argv[0]}
@@ -104,7 +118,7 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	if len(c.Env) > 0 && !wrapped {
 		cmd.Env = append(os.Environ(), c.Env...)
 	}
-	cmd.Stdin = c.Stdin
+	cmd.Stdin = stdin
 	tail := &Tail{Max: TailLines}
 	cmd.Stdout = orDiscard(c.Stdout)
 	cmd.Stderr = io.MultiWriter(orDiscard(c.Stderr), tail)
@@ -163,16 +177,63 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	return xe
 }
 
-// argv is what actually runs: c.Argv, or c.Argv behind sudo (wrapped),
-// with Env passed through env(1) because sudo resets the environment.
+// argv is what actually runs: c.Argv, or c.Argv behind sudo (wrapped).
+// With Env, the program is started by envScript, which reads the
+// variables from standard input.
 func (c *Cmd) argv(root bool) (argv []string, wrapped bool) {
+	var sudo []string
 	switch {
 	case c.AsUser != "":
-		return append(append([]string{"sudo", "-n", "-H", "-u", c.AsUser, "--", "env"}, c.Env...), c.Argv...), true
+		sudo = []string{"sudo", "-n", "-H", "-u", c.AsUser, "--"}
 	case c.Sudo && !root:
-		return append(append([]string{"sudo", "-n", "--", "env"}, c.Env...), c.Argv...), true
+		sudo = []string{"sudo", "-n", "--"}
+	default:
+		return c.Argv, false
 	}
-	return c.Argv, false
+	if len(c.Env) > 0 {
+		sudo = append(sudo, "/bin/sh", "-c", envScript, "sh")
+	}
+	return append(sudo, c.Argv...), true
+}
+
+// envScript sets the variables of its first line of standard input, then
+// runs its arguments. Values never go on a command line: every user can
+// read those (ps, /proc/PID/cmdline) and sudo logs them; sudo's own ways
+// to pass variables (VAR=value, --preserve-env) are refused by sudoers
+// unless the command is ALL or tagged SETENV. A pipe is private, and sudo
+// passes standard input through (it closes every other descriptor). The
+// read builtin takes a pipe one byte at a time and stops at the newline,
+// so the program gets the rest of standard input untouched.
+const envScript = `IFS= read -r e || exit 126; n=$(printf '\n.'); n=${n%.}; eval "$e" || exit 126; exec "$@"`
+
+// elevatedEnv is env as the line envScript reads: one export per
+// variable, each value single-quoted with its newlines spelled "$n" so the
+// whole line stays one line.
+func elevatedEnv(env []string) (string, error) {
+	quote := strings.NewReplacer(`'`, `'\''`, "\n", `'"$n"'`)
+	var b strings.Builder
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !isName(k) {
+			return "", fmt.Errorf("passing the environment to sudo: %q is not a variable name", k)
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return "", fmt.Errorf("passing the environment to sudo: the value of %s holds a NUL byte", k)
+		}
+		b.WriteString("export " + k + "='" + quote.Replace(v) + "'; ")
+	}
+	b.WriteByte('\n')
+	return b.String(), nil
+}
+
+// isName reports whether s is a shell variable name.
+func isName(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func orDiscard(w io.Writer) io.Writer {
