@@ -1,7 +1,10 @@
 // Package command is the one place sysinit starts other programs. Every
 // child runs in its own process group so that an interrupt reaches it and
-// everything it started, and every failure comes back as a typed error that
-// carries the argv, the exit code and the last lines the child printed.
+// everything it started (an interactive one, such as sudo asking for a
+// password, runs in sysinit's group instead, which owns the terminal); on
+// Linux it gets SIGTERM if sysinit dies. Every failure comes back as a typed
+// error that carries the argv, the exit code and the last lines the child
+// printed.
 package command
 
 import (
@@ -13,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +40,16 @@ type Cmd struct {
 	// (used to drop root for programs that refuse it, such as brew). Env
 	// goes as with Sudo.
 	AsUser string
+	// Interactive runs the program in sysinit's own process group instead
+	// of a group of its own. When sysinit runs in the foreground of a
+	// terminal that group is the terminal's foreground group, so the
+	// program can read the terminal (sudo asking for a password: from a
+	// background group it could not, and the typed password would echo)
+	// and a Ctrl-C reaches it from the terminal itself. When ctx ends only
+	// the program is signalled, not its group (which is sysinit's), and
+	// what it leaves running is not taken down: keep it to programs such
+	// as `sudo -v` that start nothing.
+	Interactive bool
 }
 
 // String is the command line as a user would type it, for messages.
@@ -122,14 +136,26 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	tail := &Tail{Max: TailLines}
 	cmd.Stdout = orDiscard(c.Stdout)
 	cmd.Stderr = io.MultiWriter(orDiscard(c.Stderr), tail)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr(c.Interactive)
 	// A background child that outlives the program keeps its output pipe
 	// open; don't wait for it longer than this once the program exited.
 	cmd.WaitDelay = time.Second
+	// The parent-death signal fires when the thread that started the child
+	// exits, not the process (prctl(2), go.dev/issue/27505). Go ends a
+	// thread only when a goroutine locked to it returns; holding this
+	// thread until the child is reaped keeps any other goroutine from
+	// locking it and taking it down with it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", argv[0], err)
 	}
-	pgid := cmd.Process.Pid
+	// Signals go to the child's process group, or to the child alone when
+	// it shares sysinit's.
+	target := -cmd.Process.Pid
+	if c.Interactive {
+		target = cmd.Process.Pid
+	}
 
 	done := make(chan struct{})
 	go func() {
@@ -138,7 +164,7 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 			return
 		case <-ctx.Done():
 		}
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		_ = syscall.Kill(target, syscall.SIGTERM)
 		grace := x.Grace
 		if grace == 0 {
 			grace = 5 * time.Second
@@ -146,15 +172,17 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 		select {
 		case <-done:
 		case <-x.Kill:
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			_ = syscall.Kill(target, syscall.SIGKILL)
 		case <-time.After(grace):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			_ = syscall.Kill(target, syscall.SIGKILL)
 		}
 	}()
 	err = cmd.Wait()
 	close(done)
-	// The leader is gone; take down anything it left behind in its group.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	if !c.Interactive {
+		// The leader is gone; take down anything it left behind in its group.
+		_ = syscall.Kill(target, syscall.SIGKILL)
+	}
 
 	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
 		if ctx.Err() != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -620,4 +621,115 @@ func TestJoinRoundTrip(t *testing.T) {
 	if c.String() != command.Join(args) {
 		t.Errorf("Cmd.String() = %q, want Join's %q", c.String(), command.Join(args))
 	}
+}
+
+// TestExecInteractiveSharesProcessGroup: an interactive program runs in
+// this process's group (the terminal's foreground group, when this process
+// is in the foreground), any other in a group of its own.
+func TestExecInteractiveSharesProcessGroup(t *testing.T) {
+	for _, interactive := range []bool{false, true} {
+		var out bytes.Buffer
+		err := command.Exec{}.Run(context.Background(), &command.Cmd{
+			Argv:        []string{"sh", "-c", `echo $$ $(ps -o pgid= -p $$)`},
+			Interactive: interactive,
+			Stdout:      &out,
+		})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		f := strings.Fields(out.String())
+		if len(f) != 2 {
+			t.Fatalf("output %q, want a pid and a pgid", out.String())
+		}
+		want := f[0] // a group of its own
+		if interactive {
+			want = strconv.Itoa(syscall.Getpgrp())
+		}
+		if f[1] != want {
+			t.Errorf("Interactive=%v: process group %s, want %s", interactive, f[1], want)
+		}
+	}
+}
+
+// TestExecInteractiveCancel: ending the context signals an interactive
+// program itself (its group is this process's, which must not be hit).
+func TestExecInteractiveCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := newSignalWriter("ready")
+	errc := make(chan error, 1)
+	go func() {
+		errc <- command.Exec{}.Run(ctx, &command.Cmd{
+			Argv:        []string{"sh", "-c", `trap 'exit 3' TERM; echo ready; while :; do sleep 1; done`},
+			Interactive: true,
+			Stdout:      out,
+		})
+	}()
+	select {
+	case <-out.ready:
+	case err := <-errc:
+		t.Fatalf("script ended before it was ready: %v", err)
+	}
+	cancel()
+	err := <-errc
+	var xe *command.ExitError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &xe) || xe.Code != 3 {
+		t.Errorf("err = %v, want exit status 3 from the TERM trap, after cancel", err)
+	}
+}
+
+// helperRunEnv names a pid file: the test binary, re-run with it, runs a
+// program through Exec that writes its pid there and waits, and is killed.
+const helperRunEnv = "SYSINIT_COMMAND_TEST_RUN"
+
+// TestHelperProcess is not a test: TestExecChildDiesWithParent re-runs the
+// test binary with it to be the sysinit that dies.
+func TestHelperProcess(t *testing.T) {
+	pidFile := os.Getenv(helperRunEnv)
+	if pidFile == "" {
+		t.Skip("helper process; runs only when a test re-executes the test binary")
+	}
+	// Run from a goroutine, as the runner does.
+	errc := make(chan error, 1)
+	go func() {
+		errc <- command.Exec{}.Run(context.Background(), &command.Cmd{
+			Argv: []string{"sh", "-c", `echo $$ > "$1.tmp" && mv "$1.tmp" "$1" && exec sleep 3600`, "sh", pidFile},
+		})
+	}()
+	t.Fatalf("the program ended: %v", <-errc)
+}
+
+// TestExecChildDiesWithParent: a program started through Exec gets SIGTERM
+// when the process that started it is killed with SIGKILL.
+func TestExecChildDiesWithParent(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux has a parent-death signal")
+	}
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	parent := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	parent.Env = append(os.Environ(), helperRunEnv+"="+pidFile)
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The bound only turns a helper that never started its program into a
+	// failure instead of a hung test.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(pidFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			parent.Process.Kill()
+			parent.Wait()
+			t.Fatal("the helper did not start its program")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	child := readPID(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(child, syscall.SIGKILL) })
+	if err := parent.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	parent.Wait()
+	waitGone(t, child)
 }
