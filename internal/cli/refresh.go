@@ -17,12 +17,15 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/plan"
 	"github.com/sysinit/sysinit/internal/runner"
 	"github.com/sysinit/sysinit/internal/state"
+	"github.com/sysinit/sysinit/internal/step"
 	"github.com/sysinit/sysinit/internal/ui"
 )
 
@@ -159,6 +162,18 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err != nil {
 		return err
 	}
+	// sudo asks for a password before the view takes the terminal: a live
+	// block redrawn under the prompt would hide it. The runner gets the
+	// answer when it asks.
+	elevate := a.elevate(s.exec, root)
+	if needsSudo(p) {
+		release, err := elevate(ctx)
+		if ctx.Err() != nil {
+			// Ctrl-C at the prompt: nothing started.
+			return ctx.Err()
+		}
+		elevate = func(context.Context) (func(), error) { return release, err }
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -177,7 +192,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		},
 		// While the first steps run, hash the files of those that wait.
 		Background: func(ctx context.Context) { s.planner.Warm(ctx, p) },
-		Elevate:    a.elevate(s.exec, root),
+		Elevate:    elevate,
 		ETA:        func(name string) time.Duration { return median(s.store, name) },
 	}
 	res := runner.Run(ctx, p, opts, s.store, obs)
@@ -319,21 +334,31 @@ func (a *app) elevate(x command.Runner, root bool) func(ctx context.Context) (fu
 		if root {
 			return func() {}, nil
 		}
-		argv := []string{"sudo", "-n", "-v"}
-		var stdin = a.stdin
-		terminal := isTerminal(a.stderr)
-		if terminal {
-			argv = []string{"sudo", "-v", "-p", "sysinit: password for %u (some steps run as root): "}
-		} else {
-			stdin = nil
+		cmd := &command.Cmd{Argv: []string{"sudo", "-n", "-v"}, Stderr: a.stderr}
+		if why := a.cannotPrompt(); why == "" {
+			// In sysinit's process group, the terminal's foreground group:
+			// sudo reads the password from the terminal, with echo off, and
+			// a Ctrl-C at the prompt reaches it and sysinit alike.
+			cmd = &command.Cmd{
+				Argv:        []string{"sudo", "-v", "-p", "sysinit: password for %u (some steps run as root): "},
+				Stdin:       a.stdin,
+				Stderr:      a.stderr,
+				Interactive: true,
+			}
 		}
-		err := x.Run(ctx, &command.Cmd{Argv: argv, Stdin: stdin, Stderr: a.stderr})
+		err := x.Run(ctx, cmd)
 		var nf *command.NotFoundError
+		var xe *command.ExitError
 		switch {
 		case errors.As(err, &nf):
 			return nil, errors.New("sudo is not installed; run sysinit as root")
-		case err != nil && !terminal:
-			return nil, errors.New("no sudo ticket, and no terminal to ask for a password: run `sudo -v` first")
+		case err != nil && ctx.Err() != nil:
+			return nil, err
+		case err != nil && !cmd.Interactive:
+			return nil, fmt.Errorf("no sudo ticket, and %s: run `sudo -v` first", a.cannotPrompt())
+		case errors.As(err, &xe) && len(xe.Tail) > 0:
+			// sudo's own last word: "3 incorrect password attempts".
+			return nil, fmt.Errorf("sudo -v failed: %s", strings.TrimPrefix(xe.Tail[len(xe.Tail)-1], "sudo: "))
 		case err != nil:
 			return nil, fmt.Errorf("sudo -v: %w", err)
 		}
@@ -352,6 +377,32 @@ func (a *app) elevate(x command.Runner, root bool) func(ctx context.Context) (fu
 		}()
 		return cancel, nil
 	}
+}
+
+// cannotPrompt says why sudo cannot ask for a password, or "" when it
+// can: stderr (where sudo's messages go) is a terminal and sysinit runs in
+// its foreground (a background job that read it would be stopped).
+func (a *app) cannotPrompt() string {
+	f, ok := a.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "no terminal to ask for a password"
+	}
+	fg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+	if err != nil || fg != unix.Getpgrp() {
+		return "sysinit runs in the background of its terminal, where it can't ask for a password"
+	}
+	return ""
+}
+
+// needsSudo reports whether a step that may run needs root: the runner's
+// own test, asked earlier so that sudo can prompt before the view starts.
+func needsSudo(p *plan.Plan) bool {
+	for _, d := range p.Steps {
+		if e, ok := d.Step.(step.Elevated); ok && (d.Run || d.Recheck) && e.NeedsSudo() {
+			return true
+		}
+	}
+	return false
 }
 
 // acquire is state.Acquire that gives up waiting when ctx ends. A lock got

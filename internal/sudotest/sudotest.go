@@ -94,7 +94,9 @@ func New(t testing.TB, o Options) *User {
 	t.Cleanup(func() {
 		os.Remove(sudoers)
 		os.RemoveAll(filepath.Join("/run/sudo/ts", u.Name))
-		_ = exec.Command("/usr/sbin/userdel", u.Name).Run()
+		// --force: a process of the test (a tmux server told to quit) may
+		// still be on its way out.
+		_ = exec.Command("/usr/sbin/userdel", "--force", u.Name).Run()
 	})
 	pu, err := user.Lookup(u.Name)
 	if err != nil {
