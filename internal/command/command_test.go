@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -628,25 +629,44 @@ func TestJoinRoundTrip(t *testing.T) {
 // is in the foreground), any other in a group of its own.
 func TestExecInteractiveSharesProcessGroup(t *testing.T) {
 	for _, interactive := range []bool{false, true} {
-		var out bytes.Buffer
-		err := command.Exec{}.Run(context.Background(), &command.Cmd{
-			Argv:        []string{"sh", "-c", `echo $$ $(ps -o pgid= -p $$)`},
-			Interactive: interactive,
-			Stdout:      &out,
-		})
+		// The program says its pid and waits for its stdin to close, so its
+		// process group can be read while it runs.
+		stdin, release := io.Pipe()
+		out := newSignalWriter("ready")
+		errc := make(chan error, 1)
+		go func() {
+			errc <- command.Exec{}.Run(context.Background(), &command.Cmd{
+				Argv:        []string{"sh", "-c", `echo $$ ready; read x; exit 0`},
+				Interactive: interactive,
+				Stdin:       stdin,
+				Stdout:      out,
+			})
+		}()
+		select {
+		case <-out.ready:
+		case err := <-errc:
+			t.Fatalf("the program ended before it was ready: %v", err)
+		}
+		out.mu.Lock()
+		pid, err := strconv.Atoi(strings.Fields(out.buf.String())[0])
+		out.mu.Unlock()
 		if err != nil {
+			t.Fatal(err)
+		}
+		pgid, err := syscall.Getpgid(pid)
+		release.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
 			t.Fatalf("Run: %v", err)
 		}
-		f := strings.Fields(out.String())
-		if len(f) != 2 {
-			t.Fatalf("output %q, want a pid and a pgid", out.String())
-		}
-		want := f[0] // a group of its own
+		want := pid // a group of its own
 		if interactive {
-			want = strconv.Itoa(syscall.Getpgrp())
+			want = syscall.Getpgrp()
 		}
-		if f[1] != want {
-			t.Errorf("Interactive=%v: process group %s, want %s", interactive, f[1], want)
+		if pgid != want {
+			t.Errorf("Interactive=%v: process group %d, want %d", interactive, pgid, want)
 		}
 	}
 }
