@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -526,13 +527,21 @@ func TestNeverAsRoot(t *testing.T) {
 		f.rebuild()
 		o := f.mustRun(false)
 		file := "--file=$DIR/Brewfile"
-		env := "env BREW_EUID=0 BREW_LOG=" + f.log + " HOMEBREW_NO_AUTO_UPDATE=1 " + filepath.Join(f.prefix, "bin", "brew")
-		wantCalls(t, f.calls(), []string{
-			"sudo -n -H -u nobody -- " + env + " bundle check --no-upgrade " + file,
+		// The env goes on sudo's stdin, read by a wrapper shell (and
+		// arrives: without HOMEBREW_NO_AUTO_UPDATE the stand-in logs an
+		// update).
+		wrapper := regexp.MustCompile(`-- /bin/sh -c .* exec "\$@" sh `)
+		calls := f.calls()
+		for i, c := range calls {
+			calls[i] = wrapper.ReplaceAllString(c, "-- ENV-ON-STDIN ")
+		}
+		brew := filepath.Join(f.prefix, "bin", "brew")
+		wantCalls(t, calls, []string{
+			"sudo -n -H -u nobody -- ENV-ON-STDIN " + brew + " bundle check --no-upgrade " + file,
 			"[nobody] brew bundle check --no-upgrade " + file,
-			"sudo -n -H -u nobody -- " + env + " bundle install --no-upgrade " + file,
+			"sudo -n -H -u nobody -- ENV-ON-STDIN " + brew + " bundle install --no-upgrade " + file,
 			"[nobody] brew bundle install --no-upgrade " + file,
-			"sudo -n -H -u nobody -- " + env + " bundle cleanup " + file,
+			"sudo -n -H -u nobody -- ENV-ON-STDIN " + brew + " bundle cleanup " + file,
 			"[nobody] brew bundle cleanup " + file,
 		})
 		if d := f.probe(o.Token); d != "" {

@@ -11,10 +11,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
@@ -100,6 +103,16 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	// Signals are caught from the start, so that one arriving while the
+	// config loads or the lock is awaited ends the run as one arriving
+	// later would. Their notices go to the view once steps may run.
+	var notices atomic.Pointer[runner.Observer]
+	ctx, kill, stop := interrupts(ctx, func(msg string) {
+		if obs := notices.Load(); obs != nil {
+			(*obs).Event(runner.Event{Type: runner.EventNotice, Time: time.Now(), Line: msg})
+		}
+	})
+	defer stop()
 	// Everything that can be refused is checked before waiting for the lock.
 	cfg, err := a.loadConfig()
 	if err != nil {
@@ -123,9 +136,13 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err != nil {
 		return err
 	}
-	lock, err := state.Acquire(storePath, !o.noWait, func(pid int) {
-		a.warn(fmt.Sprintf("another sysinit (pid %d) is refreshing this repo; waiting for it to finish", pid))
+	lock, err := acquire(ctx, storePath, !o.noWait, func(pid int) {
+		a.warn(waitingFor(pid))
 	})
+	var le *state.LockedError
+	if errors.As(err, &le) && !alive(le.PID) {
+		return fmt.Errorf("%w: that sysinit was killed, but programs it started still run", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -133,12 +150,14 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err := a.adoptLegacyStore(a.givenConfig, storePath); err != nil {
 		a.warn(err.Error())
 	}
+	// Steps inherit the lock: if sysinit is killed, no refresh starts
+	// while a program it started still runs.
+	if err := lock.ShareWithChildren(); err != nil {
+		return err
+	}
 
-	ctx, kill, stop := interrupts(ctx, func(msg string) {
-		obs.Event(runner.Event{Type: runner.EventNotice, Time: time.Now(), Line: msg})
-	})
-	defer stop()
-	s, err := a.openConfig(cfg, false, command.Exec{Root: os.Geteuid() == 0, Kill: kill})
+	root := os.Geteuid() == 0
+	s, err := a.openConfig(cfg, false, command.Exec{Root: root, Kill: kill})
 	if err != nil {
 		return err
 	}
@@ -148,6 +167,22 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err != nil {
 		return err
 	}
+	// sudo asks for a password before the view takes the terminal: a live
+	// block redrawn under the prompt would hide it. The runner gets the
+	// answer when it asks.
+	elevate := a.elevate(s.exec, root)
+	if p.NeedsSudo() {
+		release, err := elevate(ctx)
+		if ctx.Err() != nil {
+			// Ctrl-C at the prompt: nothing started.
+			return ctx.Err()
+		}
+		elevate = func(context.Context) (func(), error) { return release, err }
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	notices.Store(&obs)
 	id := runID()
 	logDir := filepath.Join(logBase, "sysinit", "logs", id)
 	opts := runner.Options{
@@ -163,7 +198,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		},
 		// While the first steps run, hash the files of those that wait.
 		Background: func(ctx context.Context) { s.planner.Warm(ctx, p) },
-		Elevate:    a.elevate(s.exec, os.Geteuid() == 0),
+		Elevate:    elevate,
 		ETA:        func(name string) time.Duration { return median(s.store, name) },
 	}
 	res := runner.Run(ctx, p, opts, s.store, obs)
@@ -220,14 +255,23 @@ func configStepNames(cfg *config.Config) []string {
 	return out
 }
 
-// interrupts cancels the returned context at the first SIGINT or SIGTERM,
-// telling notify, and closes kill at the second, so children still
-// running are killed without waiting for their grace period.
+// interrupts cancels the returned context at the first SIGINT, SIGTERM or
+// SIGHUP (the terminal went away: steps in their own process groups would
+// not hear of it), telling notify, and closes kill at the second, so
+// children still running are killed without waiting for their grace
+// period. A signal sysinit was started ignoring (nohup, a background job
+// of a shell without job control) stays ignored.
 func interrupts(ctx context.Context, notify func(string)) (context.Context, <-chan struct{}, func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	kill := make(chan struct{})
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	caught := []os.Signal{syscall.SIGTERM}
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGHUP} {
+		if !signal.Ignored(sig) {
+			caught = append(caught, sig)
+		}
+	}
+	signal.Notify(sigs, caught...)
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -284,21 +328,31 @@ func (a *app) elevate(x command.Runner, root bool) func(ctx context.Context) (fu
 		if root {
 			return func() {}, nil
 		}
-		argv := []string{"sudo", "-n", "-v"}
-		var stdin = a.stdin
-		terminal := isTerminal(a.stderr)
-		if terminal {
-			argv = []string{"sudo", "-v", "-p", "sysinit: password for %u (some steps run as root): "}
-		} else {
-			stdin = nil
+		cmd := &command.Cmd{Argv: []string{"sudo", "-n", "-v"}, Stderr: a.stderr}
+		if why := a.cannotPrompt(); why == "" {
+			// In sysinit's process group, the terminal's foreground group:
+			// sudo reads the password from the terminal, with echo off, and
+			// a Ctrl-C at the prompt reaches it and sysinit alike.
+			cmd = &command.Cmd{
+				Argv:        []string{"sudo", "-v", "-p", "sysinit: password for %u (some steps run as root): "},
+				Stdin:       a.stdin,
+				Stderr:      a.stderr,
+				Interactive: true,
+			}
 		}
-		err := x.Run(ctx, &command.Cmd{Argv: argv, Stdin: stdin, Stderr: a.stderr})
+		err := x.Run(ctx, cmd)
 		var nf *command.NotFoundError
+		var xe *command.ExitError
 		switch {
 		case errors.As(err, &nf):
 			return nil, errors.New("sudo is not installed; run sysinit as root")
-		case err != nil && !terminal:
-			return nil, errors.New("no sudo ticket, and no terminal to ask for a password: run `sudo -v` first")
+		case err != nil && ctx.Err() != nil:
+			return nil, err
+		case err != nil && !cmd.Interactive:
+			return nil, fmt.Errorf("no sudo ticket, and %s: run `sudo -v` first", a.cannotPrompt())
+		case errors.As(err, &xe) && len(xe.Tail) > 0:
+			// sudo's own last word: "3 incorrect password attempts".
+			return nil, fmt.Errorf("sudo -v failed: %s", strings.TrimPrefix(xe.Tail[len(xe.Tail)-1], "sudo: "))
 		case err != nil:
 			return nil, fmt.Errorf("sudo -v: %w", err)
 		}
@@ -317,6 +371,60 @@ func (a *app) elevate(x command.Runner, root bool) func(ctx context.Context) (fu
 		}()
 		return cancel, nil
 	}
+}
+
+// cannotPrompt says why sudo cannot ask for a password, or "" when it
+// can: stderr (where sudo's messages go) is a terminal and sysinit runs in
+// its foreground (a background job that read it would be stopped).
+func (a *app) cannotPrompt() string {
+	f, ok := a.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "no terminal to ask for a password"
+	}
+	fg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+	if err != nil || fg != unix.Getpgrp() {
+		return "sysinit runs in the background of its terminal, where it can't ask for a password"
+	}
+	return ""
+}
+
+// acquire is state.Acquire that gives up waiting when ctx ends. A lock got
+// after that is released at once.
+func acquire(ctx context.Context, storePath string, wait bool, onWait func(int)) (*state.Lock, error) {
+	type result struct {
+		lock *state.Lock
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		l, err := state.Acquire(storePath, wait, onWait)
+		got <- result{l, err}
+	}()
+	select {
+	case r := <-got:
+		return r.lock, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-got; r.lock != nil {
+				r.lock.Release()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+// waitingFor says who holds the run lock, given the pid its holder wrote.
+func waitingFor(pid int) string {
+	if pid > 0 && !alive(pid) {
+		return fmt.Sprintf("programs started by a sysinit that was killed (pid %d) still run; waiting for them to exit", pid)
+	}
+	return fmt.Sprintf("another sysinit (pid %d) is refreshing this repo; waiting for it to finish", pid)
+}
+
+// alive reports whether a process pid may still exist (another user's
+// counts: sysinit may have run under sudo). 0 is unknown, so alive.
+func alive(pid int) bool {
+	return pid <= 0 || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
 // joinNames lists step names for messages.

@@ -1,13 +1,17 @@
 package cli_test
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,9 +105,11 @@ func TestScript(t *testing.T) {
 			return false, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"settime": cmdSettime,
-			"waitfor": cmdWaitfor,
-			"count":   cmdCount,
+			"settime":  cmdSettime,
+			"waitfor":  cmdWaitfor,
+			"waitgone": cmdWaitgone,
+			"waitlock": cmdWaitlock,
+			"count":    cmdCount,
 		},
 	})
 }
@@ -141,6 +147,79 @@ func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ts.Fatalf("%s did not appear within 10s", args[0])
+}
+
+// waitgone PIDFILE: wait up to 10s for the process whose pid FILE holds to
+// be gone (a zombie counts as gone: in a container, PID 1 may never reap
+// the orphans it inherits). With !, the process must still run.
+func cmdWaitgone(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitgone PIDFILE")
+	}
+	data, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	ts.Check(err)
+	if neg {
+		if processGone(pid) {
+			ts.Fatalf("process %d is gone", pid)
+		}
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !processGone(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			ts.Fatalf("process %d (%s) still runs after 10s", pid, args[0])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitlock GLOB: wait up to 10s for a process to be blocked waiting for
+// the flock on the file GLOB names (a refresh waiting for the run lock).
+// Linux only: it reads the blocked requests in /proc/locks.
+func cmdWaitlock(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: waitlock GLOB")
+	}
+	files, err := filepath.Glob(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if len(files) != 1 {
+		ts.Fatalf("%s names %d files, want 1", args[0], len(files))
+	}
+	var st syscall.Stat_t
+	ts.Check(syscall.Stat(files[0], &st))
+	// A line of /proc/locks: "2: -> FLOCK  ADVISORY  WRITE 123 08:01:4567 0 EOF",
+	// "->" marking a blocked request, 4567 the inode.
+	inode := fmt.Sprintf(":%d ", st.Ino)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile("/proc/locks")
+		ts.Check(err)
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.Contains(l, "-> FLOCK") && strings.Contains(l, inode) {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.Fatalf("nothing waits for the lock on %s after 10s", files[0])
+}
+
+func processGone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	if runtime.GOOS != "linux" {
+		return false
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return errors.Is(err, os.ErrNotExist)
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i >= 0 && i+2 < len(data) && (data[i+2] == 'Z' || data[i+2] == 'X')
 }
 
 // count N FILE REGEXP: FILE has exactly N lines matching REGEXP.

@@ -1,7 +1,10 @@
 // Package command is the one place sysinit starts other programs. Every
 // child runs in its own process group so that an interrupt reaches it and
-// everything it started, and every failure comes back as a typed error that
-// carries the argv, the exit code and the last lines the child printed.
+// everything it started (an interactive one, such as sudo asking for a
+// password, runs in sysinit's group instead, which owns the terminal); on
+// Linux it gets SIGTERM if sysinit dies. Every failure comes back as a typed
+// error that carries the argv, the exit code and the last lines the child
+// printed.
 package command
 
 import (
@@ -13,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,12 +31,25 @@ type Cmd struct {
 	Stdin  io.Reader // nil = no input
 	Stdout io.Writer // nil = discarded
 	Stderr io.Writer // nil = discarded
-	// Sudo runs the program through `sudo -n`, passing Env along with env(1)
-	// because sudo resets the environment. The caller obtains the ticket first.
+	// Sudo runs the program through `sudo -n`; the caller obtains the
+	// ticket first. sudo resets the environment, so Env is handed to the
+	// elevated side on standard input, never on a command line (see
+	// elevatedEnv).
 	Sudo bool
 	// AsUser runs the program as this user through `sudo -n -u USER -H`
-	// (used to drop root for programs that refuse it, such as brew).
+	// (used to drop root for programs that refuse it, such as brew). Env
+	// goes as with Sudo.
 	AsUser string
+	// Interactive runs the program in sysinit's own process group instead
+	// of a group of its own. When sysinit runs in the foreground of a
+	// terminal that group is the terminal's foreground group, so the
+	// program can read the terminal (sudo asking for a password: from a
+	// background group it could not, and the typed password would echo)
+	// and a Ctrl-C reaches it from the terminal itself. When ctx ends only
+	// the program is signalled, not its group (which is sysinit's), and
+	// what it leaves running is not taken down: keep it to programs such
+	// as `sudo -v` that start nothing.
+	Interactive bool
 }
 
 // String is the command line as a user would type it, for messages.
@@ -94,6 +111,17 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	if len(argv) == 0 {
 		return errors.New("running command: empty argv")
 	}
+	stdin := c.Stdin
+	if wrapped && len(c.Env) > 0 {
+		line, err := elevatedEnv(c.Env)
+		if err != nil {
+			return fmt.Errorf("running %s: %w", progName(c.Argv), err)
+		}
+		stdin = strings.NewReader(line)
+		if c.Stdin != nil {
+			stdin = io.MultiReader(stdin, c.Stdin)
+		}
+	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return &NotFoundError{Name: argv[0]}
@@ -104,18 +132,30 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	if len(c.Env) > 0 && !wrapped {
 		cmd.Env = append(os.Environ(), c.Env...)
 	}
-	cmd.Stdin = c.Stdin
+	cmd.Stdin = stdin
 	tail := &Tail{Max: TailLines}
 	cmd.Stdout = orDiscard(c.Stdout)
 	cmd.Stderr = io.MultiWriter(orDiscard(c.Stderr), tail)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr(c.Interactive)
 	// A background child that outlives the program keeps its output pipe
 	// open; don't wait for it longer than this once the program exited.
 	cmd.WaitDelay = time.Second
+	// The parent-death signal fires when the thread that started the child
+	// exits, not the process (prctl(2), go.dev/issue/27505). Go ends a
+	// thread only when a goroutine locked to it returns; holding this
+	// thread until the child is reaped keeps any other goroutine from
+	// locking it and taking it down with it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", argv[0], err)
 	}
-	pgid := cmd.Process.Pid
+	// Signals go to the child's process group, or to the child alone when
+	// it shares sysinit's.
+	target := -cmd.Process.Pid
+	if c.Interactive {
+		target = cmd.Process.Pid
+	}
 
 	done := make(chan struct{})
 	go func() {
@@ -124,7 +164,7 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 			return
 		case <-ctx.Done():
 		}
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		_ = syscall.Kill(target, syscall.SIGTERM)
 		grace := x.Grace
 		if grace == 0 {
 			grace = 5 * time.Second
@@ -132,15 +172,17 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 		select {
 		case <-done:
 		case <-x.Kill:
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			_ = syscall.Kill(target, syscall.SIGKILL)
 		case <-time.After(grace):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			_ = syscall.Kill(target, syscall.SIGKILL)
 		}
 	}()
 	err = cmd.Wait()
 	close(done)
-	// The leader is gone; take down anything it left behind in its group.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	if !c.Interactive {
+		// The leader is gone; take down anything it left behind in its group.
+		_ = syscall.Kill(target, syscall.SIGKILL)
+	}
 
 	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
 		if ctx.Err() != nil {
@@ -163,16 +205,63 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	return xe
 }
 
-// argv is what actually runs: c.Argv, or c.Argv behind sudo (wrapped),
-// with Env passed through env(1) because sudo resets the environment.
+// argv is what actually runs: c.Argv, or c.Argv behind sudo (wrapped).
+// With Env, the program is started by envScript, which reads the
+// variables from standard input.
 func (c *Cmd) argv(root bool) (argv []string, wrapped bool) {
+	var sudo []string
 	switch {
 	case c.AsUser != "":
-		return append(append([]string{"sudo", "-n", "-H", "-u", c.AsUser, "--", "env"}, c.Env...), c.Argv...), true
+		sudo = []string{"sudo", "-n", "-H", "-u", c.AsUser, "--"}
 	case c.Sudo && !root:
-		return append(append([]string{"sudo", "-n", "--", "env"}, c.Env...), c.Argv...), true
+		sudo = []string{"sudo", "-n", "--"}
+	default:
+		return c.Argv, false
 	}
-	return c.Argv, false
+	if len(c.Env) > 0 {
+		sudo = append(sudo, "/bin/sh", "-c", envScript, "sh")
+	}
+	return append(sudo, c.Argv...), true
+}
+
+// envScript sets the variables of its first line of standard input, then
+// runs its arguments. Values never go on a command line: every user can
+// read those (ps, /proc/PID/cmdline) and sudo logs them; sudo's own ways
+// to pass variables (VAR=value, --preserve-env) are refused by sudoers
+// unless the command is ALL or tagged SETENV. A pipe is private, and sudo
+// passes standard input through (it closes every other descriptor). The
+// read builtin takes a pipe one byte at a time and stops at the newline,
+// so the program gets the rest of standard input untouched.
+const envScript = `IFS= read -r e || exit 126; n=$(printf '\n.'); n=${n%.}; eval "$e" || exit 126; exec "$@"`
+
+// elevatedEnv is env as the line envScript reads: one export per
+// variable, each value single-quoted with its newlines spelled "$n" so the
+// whole line stays one line.
+func elevatedEnv(env []string) (string, error) {
+	quote := strings.NewReplacer(`'`, `'\''`, "\n", `'"$n"'`)
+	var b strings.Builder
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !isName(k) {
+			return "", fmt.Errorf("passing the environment to sudo: %q is not a variable name", k)
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return "", fmt.Errorf("passing the environment to sudo: the value of %s holds a NUL byte", k)
+		}
+		b.WriteString("export " + k + "='" + quote.Replace(v) + "'; ")
+	}
+	b.WriteByte('\n')
+	return b.String(), nil
+}
+
+// isName reports whether s is a shell variable name.
+func isName(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func orDiscard(w io.Writer) io.Writer {

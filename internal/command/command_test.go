@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,12 +137,14 @@ func TestExecEnvAddsToInherited(t *testing.T) {
 }
 
 // fakeSudo puts a stand-in `sudo` first on PATH that logs its argv, one
-// argument a line, and returns where it logs.
+// argument a line, then runs what follows "--" as the current user, as
+// sudo would as root; it returns where it logs.
 func fakeSudo(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	log := filepath.Join(dir, "sudo.log")
-	script := "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > " + command.Quote(log) + "\n"
+	script := "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > " + command.Quote(log) + "\n" +
+		"while [ \"$1\" != -- ]; do shift; done; shift; exec \"$@\"\n"
 	if err := os.WriteFile(filepath.Join(dir, "sudo"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -148,66 +152,169 @@ func fakeSudo(t *testing.T) string {
 	return log
 }
 
+// readArgs reads fakeSudo's log.
+func readArgs(t *testing.T, log string) []string {
+	t.Helper()
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatalf("stand-in sudo did not run: %v", err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+// printEnv is a program that prints two variables, or "unset".
+var printEnv = []string{"sh", "-c", `printf '%s|%s' "${SYSINIT_TEST_K-unset}" "${SYSINIT_TEST_L-unset}"`}
+
 func TestExecSudoArgv(t *testing.T) {
+	const script = "SCRIPT" // the env reader, whatever its text
 	tests := []struct {
 		name string
 		root bool // sysinit already runs as root
 		cmd  command.Cmd
 		want []string // sudo's argv; nil = sudo must not run
+		out  string   // what printEnv printed
 	}{
 		{
-			name: "sudo passes env through env(1)",
-			cmd:  command.Cmd{Argv: []string{"prog", "a b"}, Env: []string{"K=v w"}, Sudo: true},
-			want: []string{"-n", "--", "env", "K=v w", "prog", "a b"},
+			name: "sudo passes env on stdin",
+			cmd:  command.Cmd{Argv: printEnv, Env: []string{"SYSINIT_TEST_K=v w"}, Sudo: true},
+			want: append([]string{"-n", "--", "/bin/sh", "-c", script, "sh"}, printEnv...),
+			out:  "v w|unset",
 		},
 		{
-			name: "sudo without env",
-			cmd:  command.Cmd{Argv: []string{"prog"}, Sudo: true},
-			want: []string{"-n", "--", "env", "prog"},
+			name: "sudo without env runs the program directly",
+			cmd:  command.Cmd{Argv: printEnv, Sudo: true},
+			want: append([]string{"-n", "--"}, printEnv...),
+			out:  "unset|unset",
 		},
 		{
 			name: "as user",
-			cmd:  command.Cmd{Argv: []string{"brew", "bundle"}, Env: []string{"HOMEBREW_NO_AUTO_UPDATE=1"}, AsUser: "alice"},
-			want: []string{"-n", "-H", "-u", "alice", "--", "env", "HOMEBREW_NO_AUTO_UPDATE=1", "brew", "bundle"},
+			cmd:  command.Cmd{Argv: printEnv, Env: []string{"SYSINIT_TEST_K=1", "SYSINIT_TEST_L=2"}, AsUser: "alice"},
+			want: append([]string{"-n", "-H", "-u", "alice", "--", "/bin/sh", "-c", script, "sh"}, printEnv...),
+			out:  "1|2",
 		},
 		{
 			name: "as user wins over sudo",
-			cmd:  command.Cmd{Argv: []string{"brew"}, AsUser: "alice", Sudo: true},
-			want: []string{"-n", "-H", "-u", "alice", "--", "env", "brew"},
+			cmd:  command.Cmd{Argv: printEnv, AsUser: "alice", Sudo: true},
+			want: append([]string{"-n", "-H", "-u", "alice", "--"}, printEnv...),
+			out:  "unset|unset",
 		},
 		{
 			name: "sudo when already root runs directly",
 			root: true,
-			cmd:  command.Cmd{Argv: []string{"true"}, Env: []string{"K=v"}, Sudo: true},
+			cmd:  command.Cmd{Argv: printEnv, Env: []string{"SYSINIT_TEST_K=v"}, Sudo: true},
+			out:  "v|unset",
 		},
 		{
 			name: "as user when root still goes through sudo",
 			root: true,
-			cmd:  command.Cmd{Argv: []string{"brew"}, AsUser: "alice"},
-			want: []string{"-n", "-H", "-u", "alice", "--", "env", "brew"},
+			cmd:  command.Cmd{Argv: printEnv, Env: []string{"SYSINIT_TEST_L=x"}, AsUser: "alice"},
+			want: append([]string{"-n", "-H", "-u", "alice", "--", "/bin/sh", "-c", script, "sh"}, printEnv...),
+			out:  "unset|x",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			log := fakeSudo(t)
+			var out bytes.Buffer
+			tt.cmd.Stdout = &out
 			if err := (command.Exec{Root: tt.root}).Run(context.Background(), &tt.cmd); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			data, err := os.ReadFile(log)
+			if out.String() != tt.out {
+				t.Errorf("the program printed %q, want %q", out.String(), tt.out)
+			}
 			if tt.want == nil {
-				if !errors.Is(err, os.ErrNotExist) {
-					t.Errorf("sudo ran: %q, %v", data, err)
+				if _, err := os.Stat(log); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("sudo ran: %v", err)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatalf("stand-in sudo did not run: %v", err)
+			got := readArgs(t, log)
+			if i := slices.Index(got, "-c"); i > 0 && got[i-1] == "/bin/sh" {
+				got[i+1] = script
 			}
-			got := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("sudo argv = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestExecElevatedEnvStaysOffArgv: whatever a value holds, it reaches the
+// program exactly, and no argument of sudo's holds it.
+func TestExecElevatedEnvStaysOffArgv(t *testing.T) {
+	values := []string{
+		"plain", "", "two words", "it's", `"double"`, "$HOME", "$(touch pwned)", "`touch pwned`",
+		`back\slash`, "new\nline", "trailing\n", "\n", "'\"$n\"'", "a=b", "tab\there", "é", "; exit 1",
+		"'", "''", `\`, "\r\n",
+	}
+	var env []string
+	for i, v := range values {
+		env = append(env, fmt.Sprintf("SYSINIT_TEST_V%d=secret-%d:%s", i, i, v))
+	}
+	log := fakeSudo(t)
+	dir := t.TempDir()
+	var out bytes.Buffer
+	err := command.Exec{}.Run(context.Background(), &command.Cmd{
+		Argv:   []string{"sh", "-c", `for i in $(seq 0 $1); do eval "printf '%s\\0' \"\$SYSINIT_TEST_V$i\""; done`, "sh", strconv.Itoa(len(values) - 1)},
+		Dir:    dir,
+		Env:    env,
+		Sudo:   true,
+		Stdout: &out,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := strings.Split(strings.TrimSuffix(out.String(), "\x00"), "\x00")
+	for i, v := range values {
+		want := fmt.Sprintf("secret-%d:%s", i, v)
+		if i >= len(got) || got[i] != want {
+			t.Errorf("value %d reached the program as %q, want %q", i, got[min(i, len(got)-1)], want)
+		}
+	}
+	for _, a := range readArgs(t, log) {
+		if strings.Contains(a, "secret-") {
+			t.Errorf("sudo's argument %q holds a value", a)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
+		t.Error("a value was run as a command")
+	}
+}
+
+// TestExecElevatedEnvAndStdin: the program gets its own standard input
+// after the variables.
+func TestExecElevatedEnvAndStdin(t *testing.T) {
+	fakeSudo(t)
+	var out bytes.Buffer
+	err := command.Exec{}.Run(context.Background(), &command.Cmd{
+		Argv:   []string{"sh", "-c", `printf '%s\n' "$SYSINIT_TEST_K"; cat`},
+		Env:    []string{"SYSINIT_TEST_K=from env"},
+		Stdin:  strings.NewReader("first line\nsecond line\n"),
+		Sudo:   true,
+		Stdout: &out,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if want := "from env\nfirst line\nsecond line\n"; out.String() != want {
+		t.Errorf("output %q, want %q", out.String(), want)
+	}
+}
+
+func TestExecElevatedEnvRefused(t *testing.T) {
+	for _, env := range [][]string{{"1X=v"}, {"A-B=v"}, {"NOEQUALS"}, {"=v"}, {"K=a\x00b"}} {
+		log := fakeSudo(t)
+		err := command.Exec{}.Run(context.Background(), &command.Cmd{Argv: []string{"true"}, Env: env, Sudo: true})
+		if err == nil {
+			t.Errorf("env %q: Run succeeded", env)
+		}
+		if _, serr := os.Stat(log); !errors.Is(serr, os.ErrNotExist) {
+			t.Errorf("env %q: sudo ran", env)
+		}
+		if strings.Contains(fmt.Sprint(err), "a\x00b") {
+			t.Errorf("the error shows the value: %v", err)
+		}
 	}
 }
 
@@ -515,4 +622,134 @@ func TestJoinRoundTrip(t *testing.T) {
 	if c.String() != command.Join(args) {
 		t.Errorf("Cmd.String() = %q, want Join's %q", c.String(), command.Join(args))
 	}
+}
+
+// TestExecInteractiveSharesProcessGroup: an interactive program runs in
+// this process's group (the terminal's foreground group, when this process
+// is in the foreground), any other in a group of its own.
+func TestExecInteractiveSharesProcessGroup(t *testing.T) {
+	for _, interactive := range []bool{false, true} {
+		// The program says its pid and waits for its stdin to close, so its
+		// process group can be read while it runs.
+		stdin, release := io.Pipe()
+		out := newSignalWriter("ready")
+		errc := make(chan error, 1)
+		go func() {
+			errc <- command.Exec{}.Run(context.Background(), &command.Cmd{
+				Argv:        []string{"sh", "-c", `echo $$ ready; read x; exit 0`},
+				Interactive: interactive,
+				Stdin:       stdin,
+				Stdout:      out,
+			})
+		}()
+		select {
+		case <-out.ready:
+		case err := <-errc:
+			t.Fatalf("the program ended before it was ready: %v", err)
+		}
+		out.mu.Lock()
+		pid, err := strconv.Atoi(strings.Fields(out.buf.String())[0])
+		out.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgid, err := syscall.Getpgid(pid)
+		release.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		want := pid // a group of its own
+		if interactive {
+			want = syscall.Getpgrp()
+		}
+		if pgid != want {
+			t.Errorf("Interactive=%v: process group %d, want %d", interactive, pgid, want)
+		}
+	}
+}
+
+// TestExecInteractiveCancel: ending the context signals an interactive
+// program itself (its group is this process's, which must not be hit).
+func TestExecInteractiveCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := newSignalWriter("ready")
+	errc := make(chan error, 1)
+	go func() {
+		errc <- command.Exec{}.Run(ctx, &command.Cmd{
+			Argv:        []string{"sh", "-c", `trap 'exit 3' TERM; echo ready; while :; do sleep 1; done`},
+			Interactive: true,
+			Stdout:      out,
+		})
+	}()
+	select {
+	case <-out.ready:
+	case err := <-errc:
+		t.Fatalf("script ended before it was ready: %v", err)
+	}
+	cancel()
+	err := <-errc
+	var xe *command.ExitError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &xe) || xe.Code != 3 {
+		t.Errorf("err = %v, want exit status 3 from the TERM trap, after cancel", err)
+	}
+}
+
+// helperRunEnv names a pid file: the test binary, re-run with it, runs a
+// program through Exec that writes its pid there and waits, and is killed.
+const helperRunEnv = "SYSINIT_COMMAND_TEST_RUN"
+
+// TestHelperProcess is not a test: TestExecChildDiesWithParent re-runs the
+// test binary with it to be the sysinit that dies.
+func TestHelperProcess(t *testing.T) {
+	pidFile := os.Getenv(helperRunEnv)
+	if pidFile == "" {
+		t.Skip("helper process; runs only when a test re-executes the test binary")
+	}
+	// Run from a goroutine, as the runner does.
+	errc := make(chan error, 1)
+	go func() {
+		errc <- command.Exec{}.Run(context.Background(), &command.Cmd{
+			Argv: []string{"sh", "-c", `echo $$ > "$1.tmp" && mv "$1.tmp" "$1" && exec sleep 3600`, "sh", pidFile},
+		})
+	}()
+	t.Fatalf("the program ended: %v", <-errc)
+}
+
+// TestExecChildDiesWithParent: a program started through Exec gets SIGTERM
+// when the process that started it is killed with SIGKILL.
+func TestExecChildDiesWithParent(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux has a parent-death signal")
+	}
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	parent := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	parent.Env = append(os.Environ(), helperRunEnv+"="+pidFile)
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The bound only turns a helper that never started its program into a
+	// failure instead of a hung test.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(pidFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			parent.Process.Kill()
+			parent.Wait()
+			t.Fatal("the helper did not start its program")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	child := readPID(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(child, syscall.SIGKILL) })
+	if err := parent.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	parent.Wait()
+	waitGone(t, child)
 }

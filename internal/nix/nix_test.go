@@ -314,11 +314,17 @@ func TestDarwinKind(t *testing.T) {
 	if len(sudo) != 2 || !strings.Contains(sudo[0], "/nix-env -p "+cs.Profile+" --set "+out) || !strings.HasSuffix(sudo[1], out+"/activate") {
 		t.Errorf("sudo calls = %q, want nix-env then activate", sudo)
 	}
+	// The step's env reaches the elevated side on stdin (the activate
+	// script writes to $MARKER), never on sudo's public command line.
+	if !strings.Contains(readFile(t, cs.Env["MARKER"]), "activate "+out) {
+		t.Errorf("activate did not get the step's env: marker holds %q", readFile(t, cs.Env["MARKER"]))
+	}
 	for _, c := range sudo {
-		if !strings.HasPrefix(c, "sudo -n -- env ") || !strings.Contains(c, "MARKER=") {
-			t.Errorf("sudo call %q does not pass the step's env", c)
+		wrapper, prog, ok := strings.Cut(c, ` exec "$@" sh `)
+		if !ok || !strings.HasPrefix(wrapper, "sudo -n -- /bin/sh -c ") || strings.Contains(c, cs.Env["MARKER"]) {
+			t.Errorf("sudo call %q does not pass the step's env on stdin", c)
 		}
-		if strings.Contains(c, " build ") || strings.Contains(c, " eval ") {
+		if strings.Contains(prog, " build ") || strings.Contains(prog, " eval ") {
 			t.Errorf("nix ran as root: %q", c)
 		}
 	}

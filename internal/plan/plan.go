@@ -669,6 +669,17 @@ func (p *Plan) Waits(d *Decision) bool {
 	return false
 }
 
+// NeedsSudo reports whether a step that may run needs root: sudo is asked
+// for once, before anything starts.
+func (p *Plan) NeedsSudo() bool {
+	for _, d := range p.Steps {
+		if e, ok := d.Step.(step.Elevated); ok && (d.Run || d.Recheck) && d.Missing() == "" && e.NeedsSudo() {
+			return true
+		}
+	}
+	return false
+}
+
 // WillRun reports whether any step would run.
 func (p *Plan) WillRun() bool {
 	for _, d := range p.Steps {

@@ -144,7 +144,7 @@ func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observe
 	defer cancel(nil)
 	r.cancel = cancel
 
-	if o.Elevate != nil && needsSudo(p) {
+	if o.Elevate != nil && p.NeedsSudo() {
 		release, err := o.Elevate(ctx)
 		if err != nil {
 			for _, d := range p.Steps {
@@ -208,15 +208,6 @@ func indexOf(p *plan.Plan, name string) int {
 		}
 	}
 	return -1
-}
-
-func needsSudo(p *plan.Plan) bool {
-	for _, d := range p.Steps {
-		if e, ok := d.Step.(step.Elevated); ok && (d.Run || d.Recheck) && d.Missing() == "" && e.NeedsSudo() {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *run) finish(p *plan.Plan, start time.Time, ctx context.Context) *Result {

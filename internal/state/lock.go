@@ -45,9 +45,9 @@ func Acquire(storePath string, wait bool, onWait func(holderPID int)) (*Lock, er
 	if err := PrivateDir(filepath.Dir(dir), dir); err != nil {
 		return nil, err
 	}
-	// os.OpenFile sets O_CLOEXEC: children (builds that outlive a killed
-	// sysinit) must not inherit the lock. O_NOFOLLOW: the lock is truncated,
-	// so it must be the file it seems, never one a link points to.
+	// os.OpenFile sets O_CLOEXEC; ShareWithChildren clears it. O_NOFOLLOW:
+	// the lock is truncated, so it must be the file it seems, never one a
+	// link points to.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 	if errors.Is(err, unix.ELOOP) {
 		return nil, fmt.Errorf("refusing run lock %s: it is a symbolic link; remove it", path)
@@ -85,6 +85,17 @@ func Acquire(storePath string, wait bool, onWait func(holderPID int)) (*Lock, er
 	return &Lock{f: f}, nil
 }
 
+// ShareWithChildren makes every program started from now on inherit the
+// lock's descriptor, and with it the lock: if this process dies without
+// releasing it (kill -9), the lock stays held until the last program it
+// started has exited, so no refresh starts a step beside one still running.
+func (l *Lock) ShareWithChildren() error {
+	if _, err := unix.FcntlInt(l.f.Fd(), unix.F_SETFD, 0); err != nil {
+		return fmt.Errorf("sharing the run lock with children: %w", err)
+	}
+	return nil
+}
+
 // Release gives the lock up. The file stays: deleting it would let a waiter
 // lock a file that a newcomer has already replaced.
 func (l *Lock) Release() error {
@@ -95,11 +106,15 @@ func (l *Lock) Release() error {
 	l.f = nil
 	// Empty it, so a pid left behind never names a process that is gone.
 	truncErr := f.Truncate(0)
-	if err := f.Close(); err != nil { // closing drops the flock
+	// Unlock before closing: children that inherited the descriptor (a
+	// daemon a step started) share the lock, and closing ours alone would
+	// leave it held for as long as they live.
+	unlockErr := flock(f, unix.LOCK_UN)
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("releasing run lock: %w", err)
 	}
-	if truncErr != nil {
-		return fmt.Errorf("releasing run lock: %w", truncErr)
+	if err := errors.Join(truncErr, unlockErr); err != nil {
+		return fmt.Errorf("releasing run lock: %w", err)
 	}
 	return nil
 }

@@ -10,11 +10,17 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
 
-const helperEnv = "SYSINIT_STATE_TEST_HOLD_LOCK"
+const (
+	helperEnv = "SYSINIT_STATE_TEST_HOLD_LOCK"
+	// shareEnv names a file: the helper shares its lock with a child it
+	// starts, and writes the child's pid there.
+	shareEnv = "SYSINIT_STATE_TEST_SHARE_PID"
+)
 
 // TestHelperProcess is not a test: the lock tests re-run the test binary
 // with it to hold a run lock in another process until killed.
@@ -23,9 +29,22 @@ func TestHelperProcess(t *testing.T) {
 	if path == "" {
 		t.Skip("helper process for the lock tests; runs only when they re-execute the test binary")
 	}
-	if _, err := Acquire(path, false, nil); err != nil {
+	l, err := Acquire(path, false, nil)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		t.Fatal(err)
+	}
+	if pidFile := os.Getenv(shareEnv); pidFile != "" {
+		if err := l.ShareWithChildren(); err != nil {
+			t.Fatal(err)
+		}
+		child := exec.Command("sleep", "3600")
+		if err := child.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(child.Process.Pid)), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	fmt.Println("locked")
 	time.Sleep(time.Hour)
@@ -33,10 +52,10 @@ func TestHelperProcess(t *testing.T) {
 
 // holdInChild starts a process holding the lock of storePath and returns it
 // once it holds the lock.
-func holdInChild(t *testing.T, storePath string) *exec.Cmd {
+func holdInChild(t *testing.T, storePath string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+storePath)
+	cmd.Env = append(append(os.Environ(), helperEnv+"="+storePath), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -192,4 +211,70 @@ func TestLockWaitAcrossProcesses(t *testing.T) {
 	if !killed.Load() {
 		t.Error("Acquire returned without waiting for the holder")
 	}
+}
+
+// TestLockHeldByOrphans: a holder killed with SIGKILL cannot release; when it
+// shared the lock, the lock stays held by the program it started until that
+// exits, so no refresh starts beside a step still running.
+func TestLockHeldByOrphans(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "dots.db")
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	holder := holdInChild(t, store, shareEnv+"="+pidFile)
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan, err := strconv.Atoi(string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(orphan, syscall.SIGKILL) })
+
+	if err := holder.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	holder.Wait()
+	_, err = Acquire(store, false, nil)
+	if pid := lockedPID(t, err); pid != holder.Process.Pid {
+		t.Errorf("LockedError.PID = %d, want the killed holder %d", pid, holder.Process.Pid)
+	}
+
+	// The orphan's exit frees the lock: a waiting Acquire gets it.
+	if err := syscall.Kill(orphan, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Acquire(store, true, nil)
+	if err != nil {
+		t.Fatalf("Acquire after the orphan exited: %v", err)
+	}
+	l.Release()
+}
+
+// TestLockReleaseWithChildrenLeft: Release frees the lock even while a
+// program that inherited it (a daemon a step started) still runs.
+func TestLockReleaseWithChildrenLeft(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "dots.db")
+	l, err := Acquire(store, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ShareWithChildren(); err != nil {
+		t.Fatal(err)
+	}
+	daemon := exec.Command("sleep", "3600")
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		daemon.Process.Kill()
+		daemon.Wait()
+	})
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Acquire(store, false, nil)
+	if err != nil {
+		t.Fatalf("Acquire after Release, with the child still running: %v", err)
+	}
+	l2.Release()
 }
