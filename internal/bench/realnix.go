@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,7 +97,7 @@ func runRealNix(ctx context.Context, o *Options, r *Report, work string) (*Group
 		"modules/msg.nix": "\"hello\"\n",
 		"sysinit.toml":    realToml,
 	}
-	for _, p := range sortedKeys(files) {
+	for _, p := range slices.Sorted(maps.Keys(files)) {
 		if err := writeRepoFile(m.repo, p, files[p], 0o644); err != nil {
 			return nil, err
 		}

@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -257,7 +258,7 @@ func GenerateTree(dir string, files int) error {
 	if files < len(fixed) {
 		return fmt.Errorf("a bench repo needs at least %d files, not %d", len(fixed), files)
 	}
-	for _, p := range sortedKeys(fixed) {
+	for _, p := range slices.Sorted(maps.Keys(fixed)) {
 		if err := writeRepoFile(dir, p, fixed[p], 0o644); err != nil {
 			return err
 		}
@@ -357,7 +358,7 @@ func writeRepoFile(dir, rel, content string, mode os.FileMode) error {
 // files alone (so their stat cache entries stay valid).
 func resetRepo(dir string) error {
 	fixed := fixedFiles()
-	for _, p := range sortedKeys(fixed) {
+	for _, p := range slices.Sorted(maps.Keys(fixed)) {
 		cur, err := os.ReadFile(filepath.Join(dir, p))
 		if err == nil && string(cur) == fixed[p] {
 			continue
@@ -370,15 +371,6 @@ func resetRepo(dir string) error {
 		return fmt.Errorf("removing go-task's state: %w", err)
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // gitEnv are the variables every git command of bench gets, so that the

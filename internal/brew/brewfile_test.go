@@ -26,7 +26,7 @@ func summary(bf *Brewfile) []string {
 		}
 		out = append(out, s)
 	}
-	for _, k := range sortedKeys(bf.CaskArgs) {
+	for _, k := range slices.Sorted(maps.Keys(bf.CaskArgs)) {
 		out = append(out, fmt.Sprintf("cask_args %s: %s", k, bf.CaskArgs[k]))
 	}
 	for _, d := range bf.Dynamic {
@@ -34,8 +34,6 @@ func summary(bf *Brewfile) []string {
 	}
 	return out
 }
-
-func sortedKeys(m map[string]Value) []string { return slices.Sorted(maps.Keys(m)) }
 
 func TestParseCorpus(t *testing.T) {
 	tests := []struct {

@@ -1,9 +1,11 @@
 package brew
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -69,7 +71,7 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(bf.CaskArgs) > 0 {
 			var ps []Pair
-			for _, k := range sortedKeys(bf.CaskArgs) {
+			for _, k := range slices.Sorted(maps.Keys(bf.CaskArgs)) {
 				ps = append(ps, Pair{Key: k, Value: bf.CaskArgs[k]})
 			}
 			var cb strings.Builder

@@ -88,7 +88,7 @@ func New(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
 	}
 	prefix := s.Prefix
 	if prefix != "" && !filepath.IsAbs(prefix) {
-		p, err := expandHome(prefix, env.Getenv)
+		p, err := config.ExpandHome("prefix", prefix, env.Getenv)
 		if err != nil {
 			return nil, err
 		}
@@ -98,16 +98,6 @@ func New(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
 	return b, nil
 }
 
-func expandHome(p string, getenv func(string) string) (string, error) {
-	if p != "~" && !strings.HasPrefix(p, "~/") {
-		return p, nil
-	}
-	home := getenv("HOME")
-	if home == "" {
-		return "", fmt.Errorf("prefix %q: $HOME is not set", p)
-	}
-	return filepath.Join(home, p[1:]), nil
-}
 
 func (b *Bundle) relBrewfile() string {
 	rel, err := filepath.Rel(b.cfgDir, b.brewfile)

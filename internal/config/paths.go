@@ -161,3 +161,17 @@ func (l *loader) checkDests() {
 		first[d] = s
 	}
 }
+
+// ExpandHome turns "~" and "~/x" into $HOME and $HOME/x, reading HOME
+// through getenv; other paths come back as they are. key names the setting
+// in the error when HOME is not set.
+func ExpandHome(key, p string, getenv func(string) string) (string, error) {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p, nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		return "", fmt.Errorf("%s %q: $HOME is not set", key, p)
+	}
+	return filepath.Join(home, p[1:]), nil
+}

@@ -11,7 +11,7 @@ import (
 	"github.com/sysinit/sysinit/internal/fingerprint/internal/treegen"
 )
 
-// benchSpecs are the specs floorcheck uses too: the whole tree, a subtree, a
+// benchSpecs are four typical specs: the whole tree, a subtree, a
 // basename glob, and a subtree with an exclude.
 var benchSpecs = []Spec{
 	{Patterns: []string{"**"}},

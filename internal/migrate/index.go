@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,7 +112,7 @@ func parseNixSearch(entries map[string]searchEntry) (*Index, error) {
 		}
 		x.add(&Package{Attr: attr, Pname: e.Pname, Version: e.Version, Description: e.Description})
 	}
-	x.Systems = sortedKeys(systems)
+	x.Systems = slices.Sorted(maps.Keys(systems))
 	return x, nil
 }
 
@@ -176,7 +177,7 @@ func parsePackagesJSON(raw json.RawMessage) (*Index, error) {
 		x.add(&Package{Attr: attr, Pname: e.Pname, Version: e.Version, Description: e.Meta.Description,
 			Homepage: m.Homepage, Meta: m})
 	}
-	x.Systems = sortedKeys(systems)
+	x.Systems = slices.Sorted(maps.Keys(systems))
 	return x, nil
 }
 
@@ -285,15 +286,6 @@ func normaliseHomepage(u string) string {
 		return ""
 	}
 	return u
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // writeFileAtomic writes data to path through a temporary file in the

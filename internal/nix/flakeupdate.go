@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -289,7 +290,7 @@ func lockedInputs(lock []byte) []string {
 	if json.Unmarshal(lock, &l) != nil {
 		return nil
 	}
-	return sortedKeys(l.Nodes[l.Root].Inputs)
+	return slices.Sorted(maps.Keys(l.Nodes[l.Root].Inputs))
 }
 
 func readOptional(path string) ([]byte, error) {

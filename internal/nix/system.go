@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,7 +145,7 @@ func lookNix(env *step.Env) (nix, nixEnv string, err error) {
 
 func (sy *System) profilePath() (string, error) {
 	if sy.s.Profile != "" {
-		p, err := expandHome(sy.s.Profile, sy.env.Getenv)
+		p, err := config.ExpandHome("profile", sy.s.Profile, sy.env.Getenv)
 		if err != nil {
 			return "", err
 		}
@@ -193,17 +195,6 @@ func userName(getenv func(string) string) (string, error) {
 		return "", fmt.Errorf("finding the user name: %w", err)
 	}
 	return u.Username, nil
-}
-
-func expandHome(p string, getenv func(string) string) (string, error) {
-	if p != "~" && !strings.HasPrefix(p, "~/") {
-		return p, nil
-	}
-	home := getenv("HOME")
-	if home == "" {
-		return "", fmt.Errorf("%q: $HOME is not set", p)
-	}
-	return filepath.Join(home, p[1:]), nil
 }
 
 // attrFor is the attribute path that kind builds for configuration name.
@@ -725,7 +716,7 @@ func parseBuildJSON(data []byte) (string, error) {
 	if out, ok := res[0].Outputs["out"]; ok {
 		return out, nil
 	}
-	for _, k := range sortedKeys(res[0].Outputs) {
+	for _, k := range slices.Sorted(maps.Keys(res[0].Outputs)) {
 		return res[0].Outputs[k], nil
 	}
 	return "", errors.New("reading nix build --json output: no outputs")

@@ -32,7 +32,7 @@ type File struct {
 func NewFile(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
 	f := &File{s: s, env: env, dir: cfg.Dir, sudo: s.Sudo != nil && *s.Sudo}
 	f.source = filepath.Join(cfg.Dir, s.Source)
-	dest, err := expandHome(s.Dest, env.Getenv)
+	dest, err := config.ExpandHome("dest", s.Dest, env.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -55,16 +55,6 @@ func NewFile(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
 	return f, nil
 }
 
-func expandHome(p string, getenv func(string) string) (string, error) {
-	if p != "~" && !strings.HasPrefix(p, "~/") {
-		return p, nil
-	}
-	home := getenv("HOME")
-	if home == "" {
-		return "", fmt.Errorf("dest %q: $HOME is not set", p)
-	}
-	return filepath.Join(home, p[1:]), nil
-}
 
 func (f *File) Definition() []string {
 	var l Lines
