@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -184,18 +183,4 @@ func (r *runner) diffClosures(ctx context.Context, old, cur string) string {
 		return "closure diff unavailable (see the log)"
 	}
 	return ParseClosureDiff(out.String()).String()
-}
-
-// Unavailable reports a missing nix: the step is not applicable here.
-func (sy *System) Unavailable() string { return unavailable(sy.nixErr) }
-
-// unavailable says what is missing and how to fix it: a missing nix is
-// most often a PATH without it (cron and launchd start programs with
-// /usr/bin:/bin), not a machine without it.
-func unavailable(err error) string {
-	var nf *command.NotFoundError
-	if errors.As(err, &nf) {
-		return fmt.Sprintf("%s is not on PATH (%s): install Nix, or start sysinit with the PATH of your shell (cron and launchd give a minimal one)", nf.Name, os.Getenv("PATH"))
-	}
-	return ""
 }

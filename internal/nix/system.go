@@ -344,3 +344,17 @@ func activePath(link, store string) (string, error) {
 		p = filepath.Clean(target)
 	}
 }
+
+// Unavailable reports a missing nix: the step is not applicable here.
+func (sy *System) Unavailable() string { return unavailable(sy.nixErr) }
+
+// unavailable says what is missing and how to fix it: a missing nix is
+// most often a PATH without it (cron and launchd start programs with
+// /usr/bin:/bin), not a machine without it.
+func unavailable(err error) string {
+	var nf *command.NotFoundError
+	if errors.As(err, &nf) {
+		return fmt.Sprintf("%s is not on PATH (%s): install Nix, or start sysinit with the PATH of your shell (cron and launchd give a minimal one)", nf.Name, os.Getenv("PATH"))
+	}
+	return ""
+}
