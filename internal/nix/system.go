@@ -345,7 +345,7 @@ func activePath(link, store string) (string, error) {
 	}
 }
 
-// Unavailable reports a missing nix: the step is not applicable here.
+// Unavailable reports a missing nix: the step fails with the fix.
 func (sy *System) Unavailable() string { return unavailable(sy.nixErr) }
 
 // unavailable says what is missing and how to fix it: a missing nix is
