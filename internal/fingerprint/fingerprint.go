@@ -157,10 +157,13 @@ var errBadManifest = errors.New("bad manifest data")
 // DiffEncoded lists the paths that differ between the manifest old, as
 // MarshalBinary wrote it, and cur, sorted by path: a change of type
 // (including the exec bit), size or content is "modified"; a nil cur counts
-// as empty. The changes are found while reading old, allocating nothing
-// but them, which on a large tree is most of the cost of saying which
-// files changed. It checks the encoding's structure but not its digest:
-// the result names files, it decides nothing.
+// as empty. A listed file that does not exist (TypeMissing) counts as
+// absent, so a listed file that disappears is "removed" and one that
+// appears is "added", as for files a pattern selects. The changes are
+// found while reading old, allocating nothing but them, which on a large
+// tree is most of the cost of saying which files changed. It checks the
+// encoding's structure but not its digest: the result names files, it
+// decides nothing.
 func DiffEncoded(old []byte, cur *Manifest) ([]Change, error) {
 	r, err := newManifestReader(old)
 	if err != nil {
@@ -172,6 +175,11 @@ func DiffEncoded(old []byte, cur *Manifest) ([]Change, error) {
 	}
 	var out []Change
 	j := 0
+	added := func(e *Entry) {
+		if e.Type != TypeMissing {
+			out = append(out, Change{Path: e.Path, Kind: ChangeAdded})
+		}
+	}
 	for range r.n {
 		a, err := r.next()
 		if err != nil {
@@ -180,14 +188,21 @@ func DiffEncoded(old []byte, cur *Manifest) ([]Change, error) {
 		// a.path is only valid until the next entry is read.
 		path := unsafe.String(unsafe.SliceData(a.path), len(a.path))
 		for j < len(b) && b[j].Path < path {
-			out = append(out, Change{Path: b[j].Path, Kind: ChangeAdded})
+			added(&b[j])
 			j++
 		}
 		switch {
 		case j == len(b) || path < b[j].Path:
-			out = append(out, Change{Path: string(a.path), Kind: ChangeRemoved})
+			if a.typ != TypeMissing {
+				out = append(out, Change{Path: string(a.path), Kind: ChangeRemoved})
+			}
 		default:
-			if a.typ != b[j].Type || a.size != b[j].Size || a.hash != b[j].Hash {
+			switch {
+			case a.typ == TypeMissing:
+				added(&b[j])
+			case b[j].Type == TypeMissing:
+				out = append(out, Change{Path: b[j].Path, Kind: ChangeRemoved})
+			case a.typ != b[j].Type || a.size != b[j].Size || a.hash != b[j].Hash:
 				out = append(out, Change{Path: b[j].Path, Kind: ChangeModified})
 			}
 			j++
@@ -197,7 +212,7 @@ func DiffEncoded(old []byte, cur *Manifest) ([]Change, error) {
 		return nil, err
 	}
 	for ; j < len(b); j++ {
-		out = append(out, Change{Path: b[j].Path, Kind: ChangeAdded})
+		added(&b[j])
 	}
 	return out, nil
 }

@@ -30,6 +30,13 @@ func requireChange(t *testing.T, before, after *Manifest, want ...Change) {
 	if got := diff(before, after); !slices.Equal(got, want) {
 		t.Errorf("Diff = %v, want %v", got, want)
 	}
+	data, err := before.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := DiffEncoded(data, after); err != nil || !slices.Equal(got, want) {
+		t.Errorf("DiffEncoded = %v, %v; want %v", got, err, want)
+	}
 }
 
 // scanners returns, each on its own new root, a cold scanner and a warm one
@@ -108,13 +115,21 @@ func TestSymlinkedDirIsNotFollowed(t *testing.T) {
 	}
 }
 
-func TestMissingFileAppearing(t *testing.T) {
+// TestListedFileAppearsAndDisappears: a listed file that does not exist is
+// recorded (so its appearance changes the digest) but reads as absent: it
+// is "added" when it appears and "removed" when it goes, never "modified".
+func TestListedFileAppearsAndDisappears(t *testing.T) {
 	for name, s := range scanners(t) {
 		t.Run(name, func(t *testing.T) {
 			spec := Spec{Files: []string{"flake.lock", "sub/dir/new.nix"}}
 			before := scanOne(t, s, spec)
 			writeTree(t, s.Root, map[string]string{"sub/dir/new.nix": "{}"})
-			requireChange(t, before, scanOne(t, s, spec), Change{"sub/dir/new.nix", ChangeModified})
+			appeared := scanOne(t, s, spec)
+			requireChange(t, before, appeared, Change{"sub/dir/new.nix", ChangeAdded})
+			if err := os.RemoveAll(filepath.Join(s.Root, "sub")); err != nil {
+				t.Fatal(err)
+			}
+			requireChange(t, appeared, scanOne(t, s, spec), Change{"sub/dir/new.nix", ChangeRemoved})
 		})
 	}
 }
