@@ -56,6 +56,28 @@ type Entry struct {
 type Manifest struct {
 	Entries []Entry // sorted by Path, no duplicates
 	Digest  Digest
+	// Unmatched are the spec's include patterns that selected no file:
+	// a typo, most likely, and the files the user meant are not watched.
+	// They are not part of the digest or the stored form.
+	Unmatched []Unmatched
+}
+
+// Unmatched is an include pattern that selected no file.
+type Unmatched struct {
+	Pattern string // as the spec gave it
+	// Closest is the pattern with its first path element that names
+	// nothing replaced by the closest name that exists there ("fonts/**"
+	// for "fonst/**"); "" when there is none.
+	Closest string
+}
+
+// String says what is wrong, for a warning.
+func (u Unmatched) String() string {
+	s := fmt.Sprintf("input pattern %q selects no file", u.Pattern)
+	if u.Closest != "" {
+		s += fmt.Sprintf("; did you mean %q?", u.Closest)
+	}
+	return s
 }
 
 // Change is one difference between two manifests.

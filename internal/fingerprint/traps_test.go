@@ -100,21 +100,6 @@ func TestSymlinkRetargetChangesDigest(t *testing.T) {
 	}
 }
 
-func TestSymlinkedDirIsNotFollowed(t *testing.T) {
-	root := t.TempDir()
-	writeTree(t, root, map[string]string{"real/x": "1", "link": "->real"})
-	s := &Scanner{Root: root}
-	before := scanOne(t, s, Spec{Patterns: []string{"link/**"}})
-	writeTree(t, root, map[string]string{"real/y": "2"})
-	after := scanOne(t, s, Spec{Patterns: []string{"link/**"}})
-	if got := paths(after); !slices.Equal(got, []string{"link"}) {
-		t.Errorf("got %q, want only the symlink itself", got)
-	}
-	if before.Digest != after.Digest {
-		t.Error("a change behind a symlink changed the digest: the walk followed it")
-	}
-}
-
 // TestListedFileAppearsAndDisappears: a listed file that does not exist is
 // recorded (so its appearance changes the digest) but reads as absent: it
 // is "added" when it appears and "removed" when it goes, never "modified".
