@@ -142,6 +142,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err != nil {
 		return err
 	}
+	warnings := newStepWarnings(p)
 	id := runID()
 	logDir := filepath.Join(a.stateDir(), "logs", id)
 	opts := runner.Options{
@@ -152,7 +153,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		FailFast: o.failFast,
 		Update:   o.update,
 		Redecide: func(ctx context.Context, name string) *plan.Decision {
-			return s.planner.Decide(ctx, name)
+			return warnings.keep(s.planner.Decide(ctx, name))
 		},
 		// While the first steps run, hash the files of those that wait.
 		Background: func(ctx context.Context) { s.planner.Warm(ctx, p) },
@@ -170,6 +171,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if cacheErr != nil {
 		a.warn("saving the stat cache: " + cacheErr.Error())
 	}
+	warnings.print(a)
 	if p.WillRun() || res.Summary.Ran+res.Summary.Failed > 0 {
 		if err := s.store.AddRun(historyOf(id, "refresh", res)); err != nil {
 			a.warn("recording the run in history: " + err.Error())
