@@ -119,6 +119,19 @@ func TestSymlinkLoops(t *testing.T) {
 	}
 }
 
+// TestStateThroughSymlink: the state directory is never an input, even
+// reached through a followed symlink, to it or to a directory holding it.
+func TestStateThroughSymlink(t *testing.T) {
+	root, elsewhere := t.TempDir(), t.TempDir()
+	state := filepath.Join(elsewhere, "cache", "sysinit")
+	writeTree(t, elsewhere, map[string]string{"cache/sysinit/db": "state", "cache/other": "o"})
+	writeTree(t, root, map[string]string{"a": "a", "tostate": "->" + state, "tocache": "->" + filepath.Join(elsewhere, "cache")})
+	m := scanOne(t, &Scanner{Root: root, Ignore: []string{state}}, Spec{Patterns: []string{"**"}})
+	if got, want := paths(m), []string{"a", "tocache", "tocache/other", "tostate"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 // TestSymlinkIntoNixStoreNotFollowed: a store path never changes once
 // made, so a link into the store (a `result` link) is recorded by its
 // target alone, not walked.

@@ -237,6 +237,9 @@ type followed struct {
 	real   string // absolute path of its target, symlinks resolved
 	parent *followed
 	depth  int
+	// ignore are the ignored paths below the target, by their path
+	// through the link.
+	ignore []string
 }
 
 // maxFollowDepth bounds the symlinks followed one inside another, as the
@@ -270,6 +273,9 @@ type scanRun struct {
 	explicit  []explicitFile // sorted by path
 	ignored   []string       // relative paths
 	ignoreDir map[string][]string
+	// ignoredReal are the ignored paths, absolute with symlinks resolved
+	// where they exist, to compare with the targets of followed links.
+	ignoredReal []string
 	workers   int
 	// background: stat with statAtYielding (Scanner.Background). A
 	// flag, not a func value: through one, every Stat_t would escape.
@@ -473,6 +479,7 @@ func (r *scanRun) setIgnore(ignore []string) error {
 		if real, err := filepath.EvalSymlinks(ig); err == nil && real != cands[0] {
 			cands = append(cands, real)
 		}
+		r.ignoredReal = append(r.ignoredReal, cands[len(cands)-1])
 		for _, root := range roots {
 			for _, c := range cands {
 				rel, err := filepath.Rel(root, c)
@@ -788,6 +795,13 @@ func (w *walker) dir(j *dirJob) error {
 	}
 	if j.walk {
 		ignore := r.ignoreDir[j.rel]
+		for c := j.via; c != nil; c = c.parent {
+			for _, p := range c.ignore {
+				if i := strings.LastIndexByte(p, '/'); p[:i] == j.rel {
+					ignore = append(slices.Clip(ignore), p[i+1:])
+				}
+			}
+		}
 		plen := len(w.path)
 		err := listDir(fd, w.dents, func(name []byte, dtype uint8) error {
 			return w.entry(j, fd, plen, name, dtype, ignore, seenFiles, seenSubs)
@@ -956,6 +970,15 @@ func (w *walker) follow(j *dirJob, fd, plen int, cname []byte, name string, seen
 	via, err := r.checkFollow(j, rel, target)
 	if err != nil {
 		return err
+	}
+	// State is never an input, even reached through a link.
+	for _, ig := range r.ignoredReal {
+		if _, ok := within(target, ig); ok {
+			return nil
+		}
+		if below, ok := within(ig, target); ok {
+			via.ignore = append(via.ignore, rel+"/"+below)
+		}
 	}
 	child := &node{}
 	if j.tri != nil {
