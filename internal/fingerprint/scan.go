@@ -276,7 +276,7 @@ type scanRun struct {
 	// ignoredReal are the ignored paths, absolute with symlinks resolved
 	// where they exist, to compare with the targets of followed links.
 	ignoredReal []string
-	workers   int
+	workers     int
 	// background: stat with statAtYielding (Scanner.Background). A
 	// flag, not a func value: through one, every Stat_t would escape.
 	background bool
@@ -947,17 +947,17 @@ func (w *walker) follow(j *dirJob, fd, plen int, cname []byte, name string, seen
 	if !r.specs.childStates(j.ctx, name, w.states, true) {
 		return nil
 	}
-	rel := w.keep(w.path)
 	var st unix.Stat_t
 	err := statAtFollow(fd, cname, &st)
 	switch {
 	case isNotExist(err) || err == unix.ELOOP:
 		return nil // dangling, or links in a circle: the link alone is an entry
 	case err != nil:
-		return fmt.Errorf("following symlink %s: %w", r.abs(rel), err)
+		return fmt.Errorf("following symlink %s: %w", r.abs(string(w.path)), err)
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		return nil
 	}
+	rel := w.keep(w.path)
 	target, err := filepath.EvalSymlinks(r.abs(rel))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
