@@ -122,11 +122,14 @@ func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec,
 		spec.Root = src.repo.root
 		spec.Patterns = nil
 		for _, p := range extra {
-			if rest, ok := strings.CutPrefix(p, "!"); ok {
-				spec.Patterns = append(spec.Patterns, "!"+path.Join(down, rest))
-			} else {
-				spec.Patterns = append(spec.Patterns, path.Join(down, p))
+			bang, rest := "", p
+			if r, ok := strings.CutPrefix(p, "!"); ok {
+				bang, rest = "!", r
 			}
+			if !strings.HasPrefix(rest, "/") { // absolute ones name the same files from anywhere
+				rest = path.Join(down, rest)
+			}
+			spec.Patterns = append(spec.Patterns, bang+rest)
 		}
 	default:
 		// A repository inside the config directory: its paths gain its prefix.

@@ -548,7 +548,7 @@ func TestInputsRepoAboveConfig(t *testing.T) {
 	git(t, root, "init", "-q")
 	git(t, root, "add", "-A")
 	ref, _ := parseFlakeRef(".#x", filepath.Join(root, "nix"))
-	spec, err := flakeInputs(filepath.Join(root, "nix"), ref, []string{"secrets/**", "!secrets/*.tmp"})
+	spec, err := flakeInputs(filepath.Join(root, "nix"), ref, []string{"secrets/**", "!secrets/*.tmp", "/etc/nix/*.conf", "!/etc/nix/x.conf"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -558,7 +558,7 @@ func TestInputsRepoAboveConfig(t *testing.T) {
 	if want := []string{".git/HEAD", ".git/packed-refs", "dotfiles/init.lua", "nix/flake.lock", "nix/flake.nix"}; !slices.Equal(spec.Files, want) {
 		t.Errorf("files = %v, want %v", spec.Files, want)
 	}
-	if want := []string{"nix/secrets/**", "!nix/secrets/*.tmp"}; !slices.Equal(spec.Patterns, want) {
+	if want := []string{"nix/secrets/**", "!nix/secrets/*.tmp", "/etc/nix/*.conf", "!/etc/nix/x.conf"}; !slices.Equal(spec.Patterns, want) {
 		t.Errorf("patterns = %v, want %v", spec.Patterns, want)
 	}
 }
