@@ -80,6 +80,8 @@ type Scanner struct {
 	now func() time.Time
 	// hashed counts the files the last Scan read, for tests.
 	hashed int
+	// beforeHash, in tests, runs between the walk and the hashing.
+	beforeHash func()
 }
 
 // racyWindow: a file whose mtime or ctime is less than this before the scan
@@ -101,7 +103,9 @@ const maxSpecsPerWalk = 64
 // to 64 specs. It enters only directories some spec can match, and prunes
 // subtrees an exclude covers. Any error — an unreadable file or directory, a
 // bad pattern, a cancelled ctx — fails the whole scan: a partial manifest
-// could hide a change. If s.Cache is set, Scan reuses and updates it.
+// could hide a change. A file that is gone by the time it is read is not an
+// error: the manifest is of the tree without it (missing, where Files list
+// it). If s.Cache is set, Scan reuses and updates it.
 func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
 	out := make([]*Manifest, len(specs))
 	var own []Spec
@@ -201,6 +205,7 @@ type item struct {
 	nameAt   int32 // where the base name starts in path
 	kind     byte  // entry type; 0 for a subdirectory
 	storable bool  // after hashing: the cache may keep this hash
+	gone     bool  // listed, but gone when it was to be hashed
 	mask     uint64
 	child    *node
 	st       fileStat
@@ -340,10 +345,18 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, err
 		files = mergeItems(make([]*item, 0, len(files)+len(ofiles)), files, ofiles, nil)
 	}
 
+	if s.beforeHash != nil {
+		s.beforeHash()
+	}
 	hashed, err := r.hashFiles(s.Cache, files, start.Add(-racyWindow).UnixNano())
 	s.hashed = hashed
 	if err != nil {
 		return nil, err
+	}
+	for _, it := range files {
+		if it.gone {
+			it.mask &= r.listed(it.path)
+		}
 	}
 
 	ms := make([]*Manifest, len(specs))
@@ -1350,6 +1363,10 @@ func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
 	abs := r.abs(it.path)
 	if it.kind == TypeSymlink {
 		sum, st, err := hashSymlink(abs, buf[:4096])
+		if isNotExist(err) {
+			it.vanished()
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("reading symlink %s: %w", abs, err)
 		}
@@ -1361,6 +1378,10 @@ func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
 		return nil
 	}
 	sum, st, n, err := hashRegular(abs, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, buf)
+	if isNotExist(err) {
+		it.vanished()
+		return nil
+	}
 	if err != nil {
 		if err == errNotRegular || err == unix.ELOOP {
 			err = errChanged
@@ -1371,4 +1392,28 @@ func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
 	st.size = n
 	it.hash, it.st, it.kind = sum, st, kindOf(st.mode)
 	return nil
+}
+
+// vanished marks an item whose file was listed but is gone when it is
+// read (a lock file git just removed, an editor's temp file): as if the
+// listing had not seen it, it stays only in the specs that list it by
+// name, as missing.
+func (it *item) vanished() {
+	it.kind, it.gone, it.storable = TypeMissing, true, false
+}
+
+// listed returns the specs that list path (of this run, or absolute) in
+// Files.
+func (r *scanRun) listed(path string) uint64 {
+	if path != "" && path[0] == '/' {
+		if r.outside == nil {
+			return 0
+		}
+		return r.outside.listed(path[1:])
+	}
+	i, ok := slices.BinarySearchFunc(r.explicit, path, func(e explicitFile, p string) int { return strings.Compare(e.path, p) })
+	if !ok {
+		return 0
+	}
+	return r.explicit[i].mask
 }
