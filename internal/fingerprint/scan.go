@@ -292,6 +292,8 @@ type scanRun struct {
 	pending int
 	err     error
 	nitems  atomic.Int64
+	// vanished counts the files gone by the time they were read.
+	vanished atomic.Int32
 
 	// outside is the run of the same scan for absolute paths, from "/".
 	outside *scanRun
@@ -353,9 +355,11 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, err
 	if err != nil {
 		return nil, err
 	}
-	for _, it := range files {
-		if it.gone {
-			it.mask &= r.listed(it.path)
+	if r.vanished.Load() > 0 {
+		for _, it := range files {
+			if it.gone {
+				it.mask &= r.listed(it.path)
+			}
 		}
 	}
 
@@ -1364,7 +1368,7 @@ func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
 	if it.kind == TypeSymlink {
 		sum, st, err := hashSymlink(abs, buf[:4096])
 		if isNotExist(err) {
-			it.vanished()
+			r.vanish(it)
 			return nil
 		}
 		if err != nil {
@@ -1379,7 +1383,7 @@ func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
 	}
 	sum, st, n, err := hashRegular(abs, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, buf)
 	if isNotExist(err) {
-		it.vanished()
+		r.vanish(it)
 		return nil
 	}
 	if err != nil {
@@ -1398,8 +1402,9 @@ func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
 // read (a lock file git just removed, an editor's temp file): as if the
 // listing had not seen it, it stays only in the specs that list it by
 // name, as missing.
-func (it *item) vanished() {
+func (r *scanRun) vanish(it *item) {
 	it.kind, it.gone, it.storable = TypeMissing, true, false
+	r.vanished.Add(1)
 }
 
 // listed returns the specs that list path (of this run, or absolute) in
