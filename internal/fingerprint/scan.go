@@ -1398,7 +1398,7 @@ func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
 	return nil
 }
 
-// vanished marks an item whose file was listed but is gone when it is
+// vanish marks an item whose file was listed but is gone when it is
 // read (a lock file git just removed, an editor's temp file): as if the
 // listing had not seen it, it stays only in the specs that list it by
 // name, as missing.
