@@ -48,6 +48,8 @@ type jsonStep struct {
 	Reasons []plan.Reason `json:"reasons"`
 	Recheck bool          `json:"recheck,omitempty"`
 	Notes   []string      `json:"notes,omitempty"`
+	// Warnings: an input pattern that selects no file, say.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force, update bool) error {
@@ -67,7 +69,7 @@ func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force,
 	if o.json {
 		out := jsonPlan{Steps: []jsonStep{}}
 		for _, d := range p.Steps {
-			js := jsonStep{Name: d.Name, Action: "skip", Reasons: d.Reasons, Recheck: d.Recheck, Notes: advice(d)}
+			js := jsonStep{Name: d.Name, Action: "skip", Reasons: d.Reasons, Recheck: d.Recheck, Notes: advice(d), Warnings: d.Warnings}
 			switch {
 			case d.Missing() != "":
 				js.Action = "fail"
@@ -124,6 +126,9 @@ func printPlan(w io.Writer, p *plan.Plan) {
 		}
 		for _, n := range advice(d) {
 			fmt.Fprintf(tw, "\t\tnote: %s\n", n)
+		}
+		for _, w := range d.Warnings {
+			fmt.Fprintf(tw, "\t\twarning: %s\n", w)
 		}
 	}
 	tw.Flush()

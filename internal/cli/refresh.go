@@ -183,6 +183,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		return ctx.Err()
 	}
 	notices.Store(&obs)
+	warnings := newStepWarnings(p)
 	id := runID()
 	logDir := filepath.Join(logBase, "sysinit", "logs", id)
 	opts := runner.Options{
@@ -194,7 +195,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		FailFast: o.failFast,
 		Update:   o.update,
 		Redecide: func(ctx context.Context, name string) *plan.Decision {
-			return s.planner.Decide(ctx, name)
+			return warnings.keep(s.planner.Decide(ctx, name))
 		},
 		// While the first steps run, hash the files of those that wait.
 		Background: func(ctx context.Context) { s.planner.Warm(ctx, p) },
@@ -217,6 +218,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err := s.store.Retire(s.records, func(name string) bool { return cfg.Step(name) != nil }); err != nil {
 		a.warn("retiring the records of steps no longer in the config: " + err.Error())
 	}
+	warnings.print(a)
 	if p.WillRun() || res.Summary.Ran+res.Summary.Failed > 0 {
 		if err := s.store.AddRun(historyOf(id, "refresh", res)); err != nil {
 			a.warn("recording the run in history: " + err.Error())

@@ -69,6 +69,9 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 	for _, n := range advice(d) {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
+	for _, warning := range d.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warning)
+	}
 	return nil
 }
 

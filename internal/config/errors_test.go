@@ -237,16 +237,28 @@ func TestParseErrors(t *testing.T) {
 			[]wantErr{{4, `input pattern "fonts/[a-z" is not a valid glob`, "brackets"}}},
 		{"input glob invalid after !", "[steps.a]\nkind = \"command\"\nrun = \"x\"\ninputs = [\"!{a,b\"]\n",
 			[]wantErr{{4, `input pattern "!{a,b" is not a valid glob`, ""}}},
-		{"input absolute", "[steps.a]\nkind = \"command\"\nrun = \"x\"\ninputs = [\n\"ok/**\",\n\"/etc/**\",\n]\n",
-			[]wantErr{{6, `input pattern "/etc/**" is absolute`, ""}}},
+		{"input absolute, unclean", "[steps.a]\nkind = \"command\"\nrun = \"x\"\ninputs = [\n\"ok/**\",\n\"/etc/**\",\n\"/etc/../x\",\n\"!/etc//x\",\n\"/etc/{a,..}/x\",\n]\n",
+			[]wantErr{{7, `input pattern "/etc/../x" is not a clean path`, "without"},
+				{8, `input pattern "!/etc//x" is not a clean path`, ""},
+				{9, `input pattern "/etc/{a,..}/x" is not a clean path`, ""}}},
+		{"input absolute, whole file system", "[steps.a]\nkind = \"command\"\nrun = \"x\"\ninputs = [\"/**/x.conf\", \"/*\"]\n",
+			[]wantErr{{4, `input pattern "/**/x.conf" would search the whole file system`, "/etc/nix/**"},
+				{4, `input pattern "/*" would search the whole file system`, ""}}},
+		{"input absolute, inside the config dir", "[steps.a]\nkind = \"command\"\nrun = \"x\"\ninputs = [\"@ROOT@/fonts/**\", \"!@ROOT@/fonts/x\"]\n",
+			[]wantErr{{4, `input pattern "@ROOT@/fonts/**" is inside the config directory`, `written relative to it: "fonts/**"`},
+				{4, `input pattern "!@ROOT@/fonts/x" is inside the config directory`, `"!fonts/x"`}}},
 		{"input escaping", "[steps.a]\nkind = \"command\"\nrun = \"x\"\ninputs = [\"a/../../b\", \"!../x\", \"{a,..}/x\"]\n",
-			[]wantErr{{4, `input pattern "a/../../b" leaves the config directory`, ""},
+			[]wantErr{{4, `input pattern "a/../../b" leaves the config directory`, "by absolute path"},
 				{4, `input pattern "!../x" leaves the config directory`, ""},
 				{4, `input pattern "{a,..}/x" leaves the config directory`, ""}}},
 		{"input bare !", "[steps.a]\nkind = \"command\"\nrun = \"x\"\ninputs = [\"!\"]\n",
 			[]wantErr{{4, `input pattern "!" is empty`, ""}}},
-		{"input tilde", "[steps.a]\nkind = \"nix-darwin\"\ninputs = [\"~/.config/**\"]\n",
-			[]wantErr{{3, `input pattern "~/.config/**" starts with ~`, ""}}},
+		{"input ~user", "[steps.a]\nkind = \"nix-darwin\"\ninputs = [\"~bob/.config/**\", \"~\", \"!~/\"]\n",
+			[]wantErr{{3, `input pattern "~bob/.config/**": only ~/ is expanded`, ""},
+				{3, `input pattern "~": only ~/ is expanded`, ""},
+				{3, `input pattern "!~/": names your whole home directory`, ""}}},
+		{"input ~ with a relative HOME", "[steps.a]\nkind = \"command\"\nrun = \"x\"\nenv = { HOME = \"me\" }\ninputs = [\"~/.config/**\"]\n",
+			[]wantErr{{5, `input pattern "~/.config/**": expanding ~: HOME "me" is not absolute`, ""}}},
 		{"flake input flag-like", "[steps.a]\nkind = \"flake-update\"\ninputs = [\"nixpkgs\", \"--all\", \"home manager\"]\n",
 			[]wantErr{{3, `input "--all": not a flake input name`, ""}, {3, `input "home manager": not a flake input name`, ""}}},
 
@@ -300,9 +312,14 @@ after = [
 	file := filepath.Join(root, FileName)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := parseIn(t, tt.src)
+			// @ROOT@ is the config directory.
+			at := absRoot(t, "")
+			cfg, err := parseIn(t, strings.ReplaceAll(tt.src, "@ROOT@", at))
 			if cfg != nil {
 				t.Errorf("Parse returned a config with errors")
+			}
+			for i := range tt.want {
+				tt.want[i].msg = strings.ReplaceAll(tt.want[i].msg, "@ROOT@", at)
 			}
 			checkErrors(t, err, file, tt.want)
 		})

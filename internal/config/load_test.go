@@ -146,6 +146,21 @@ steps.a.kind = "command"
 steps.a.run = "true"
 steps.a.env.X = "1"
 `, Step{Name: "a", Kind: "command", Run: "true", Env: map[string]string{"X": "1"}}},
+		{"inputs outside the repository", `
+[steps.nvim]
+kind   = "command"
+run    = "nvim --headless +Lazy! +qa"
+inputs = ["~/.config/nvim/**", "!~/.config/nvim/lazy-lock.json", "/etc/nix/*.conf"]
+`, Step{Name: "nvim", Kind: "command", Run: "nvim --headless +Lazy! +qa",
+			Inputs: []string{"/home/me/.config/nvim/**", "!/home/me/.config/nvim/lazy-lock.json", "/etc/nix/*.conf"}}},
+		{"~ in inputs is the step's HOME", `
+[steps.nvim]
+kind   = "command"
+run    = "true"
+env    = { HOME = "/home/other/" }
+inputs = ["~/.config/**"]
+`, Step{Name: "nvim", Kind: "command", Run: "true", Env: map[string]string{"HOME": "/home/other/"},
+			Inputs: []string{"/home/other/.config/**"}}},
 		{"odd but valid step name", `
 [steps."v1.2_final-B"]
 kind = "command"

@@ -15,7 +15,8 @@ import (
 const relHint = "relative paths start at the directory holding sysinit.toml"
 
 // checkInputs checks input patterns: globs relative to the config directory,
-// or for flake-update the names of flake inputs.
+// absolute ones and "~/…" ones (expanded here, with the step's HOME) for
+// files outside it, or for flake-update the names of flake inputs.
 func (l *loader) checkInputs(s *Step, kp *posNode) {
 	for i, in := range s.Inputs {
 		if in == "" {
@@ -30,27 +31,93 @@ func (l *loader) checkInputs(s *Step, kp *posNode) {
 			}
 			continue
 		}
-		pat := strings.TrimPrefix(in, "!")
+		bang := in[:len(in)-len(strings.TrimPrefix(in, "!"))]
+		pat := in[len(bang):]
+		if strings.HasPrefix(pat, "~") {
+			home, err := l.stepHome(s, pat)
+			if err != nil {
+				l.fail(at, err.hint, "input pattern %q: %s", in, err.msg)
+				continue
+			}
+			pat = home + pat[1:]
+			s.Inputs[i] = bang + pat
+		}
 		switch {
 		case pat == "":
 			l.fail(at, `write a pattern after "!", like "!fonts/**/*.tmp"`, "input pattern %q is empty", in)
-		case path.IsAbs(pat) || filepath.IsAbs(pat):
-			l.fail(at, "inputs are relative to the directory holding sysinit.toml", "input pattern %q is absolute", in)
-		case strings.HasPrefix(pat, "~"):
-			l.fail(at, "~ is not expanded in inputs; they are relative to the directory holding sysinit.toml",
-				"input pattern %q starts with ~", in)
-		case escapes(pat):
-			l.fail(at, "inputs must lie under the directory holding sysinit.toml", "input pattern %q leaves the config directory", in)
 		case !doublestar.ValidatePattern(pat):
 			l.fail(at, `check its brackets and braces ("[abc]", "{a,b}"); escape literal ones with \`,
 				"input pattern %q is not a valid glob", in)
+		case path.IsAbs(pat) || filepath.IsAbs(pat):
+			l.checkAbsoluteInput(at, in, pat)
+		case escapes(pat):
+			l.fail(at, `name a file outside it by absolute path ("/etc/x", "~/x"), for a step that reads it`,
+				"input pattern %q leaves the config directory", in)
 		}
 	}
 }
 
+type homeError struct{ msg, hint string }
+
+// stepHome is the home directory "~/" means in pat for step s: the HOME
+// its env sets, else the user's.
+func (l *loader) stepHome(s *Step, pat string) (string, *homeError) {
+	if !strings.HasPrefix(pat, "~/") {
+		return "", &homeError{"only ~/ is expanded", `write "~/..." for your home directory, or an absolute path`}
+	}
+	if strings.TrimLeft(pat[2:], "/") == "" {
+		return "", &homeError{"names your whole home directory", `name what the step reads, like "~/.config/tool/**"`}
+	}
+	home, set := s.Env["HOME"]
+	if !set {
+		var err error
+		if home, err = os.UserHomeDir(); err != nil {
+			return "", &homeError{fmt.Sprintf("expanding ~: %v", err), "set HOME, or write the pattern as an absolute path"}
+		}
+	}
+	if !filepath.IsAbs(home) {
+		return "", &homeError{fmt.Sprintf("expanding ~: HOME %q is not absolute", home), "set HOME to an absolute path"}
+	}
+	return filepath.ToSlash(filepath.Clean(home)), nil
+}
+
+// checkAbsoluteInput checks a pattern for files outside the config
+// directory: clean, starting with a directory, and really outside.
+func (l *loader) checkAbsoluteInput(at Pos, in, pat string) {
+	segs := strings.Split(pat[1:], "/")
+	for _, seg := range segs {
+		switch seg {
+		case "", ".", "..":
+			l.fail(at, "write the path without empty, . or .. elements", "input pattern %q is not a clean path", in)
+			return
+		}
+	}
+	if escapes(pat) {
+		l.fail(at, "write the path without .. elements", "input pattern %q is not a clean path", in)
+		return
+	}
+	if strings.ContainsAny(segs[0], `*?[]{}\`) {
+		l.fail(at, `start it with the directory to look in, like "/etc/nix/**"`, "input pattern %q would search the whole file system", in)
+		return
+	}
+	if rel, err := filepath.Rel(l.cfg.Dir, filepath.FromSlash(pat)); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		l.fail(at, fmt.Sprintf("inputs inside it are written relative to it: %q", relPattern(in, filepath.ToSlash(rel))),
+			"input pattern %q is inside the config directory", in)
+	}
+}
+
+// relPattern is in rewritten relative to the config directory, rel being
+// its path from there.
+func relPattern(in, rel string) string {
+	if strings.HasPrefix(in, "!") {
+		return "!" + rel
+	}
+	return rel
+}
+
 // escapes reports whether a glob has a ".." element, including inside
-// brace alternatives ("{a,../b}"). Inputs are hashed as paths relative to
-// the config directory, which such a pattern could leave.
+// brace alternatives ("{a,../b}"). Relative inputs are hashed as paths
+// relative to the config directory, which such a pattern could leave.
 func escapes(pat string) bool {
 	for _, el := range strings.FieldsFunc(pat, func(r rune) bool { return strings.ContainsRune("/{},", r) }) {
 		if el == ".." {

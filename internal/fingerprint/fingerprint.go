@@ -56,6 +56,28 @@ type Entry struct {
 type Manifest struct {
 	Entries []Entry // sorted by Path, no duplicates
 	Digest  Digest
+	// Unmatched are the spec's include patterns that selected no file:
+	// a typo, most likely, and the files the user meant are not watched.
+	// They are not part of the digest or the stored form.
+	Unmatched []Unmatched
+}
+
+// Unmatched is an include pattern that selected no file.
+type Unmatched struct {
+	Pattern string // as the spec gave it
+	// Closest is the pattern with its first path element that names
+	// nothing replaced by the closest name that exists there ("fonts/**"
+	// for "fonst/**"); "" when there is none.
+	Closest string
+}
+
+// String says what is wrong, for a warning.
+func (u Unmatched) String() string {
+	s := fmt.Sprintf("input pattern %q selects no file", u.Pattern)
+	if u.Closest != "" {
+		s += fmt.Sprintf("; did you mean %q?", u.Closest)
+	}
+	return s
 }
 
 // Change is one difference between two manifests.
@@ -157,10 +179,13 @@ var errBadManifest = errors.New("bad manifest data")
 // DiffEncoded lists the paths that differ between the manifest old, as
 // MarshalBinary wrote it, and cur, sorted by path: a change of type
 // (including the exec bit), size or content is "modified"; a nil cur counts
-// as empty. The changes are found while reading old, allocating nothing
-// but them, which on a large tree is most of the cost of saying which
-// files changed. It checks the encoding's structure but not its digest:
-// the result names files, it decides nothing.
+// as empty. A listed file that does not exist (TypeMissing) counts as
+// absent, so a listed file that disappears is "removed" and one that
+// appears is "added", as for files a pattern selects. The changes are
+// found while reading old, allocating nothing but them, which on a large
+// tree is most of the cost of saying which files changed. It checks the
+// encoding's structure but not its digest: the result names files, it
+// decides nothing.
 func DiffEncoded(old []byte, cur *Manifest) ([]Change, error) {
 	r, err := newManifestReader(old)
 	if err != nil {
@@ -172,6 +197,11 @@ func DiffEncoded(old []byte, cur *Manifest) ([]Change, error) {
 	}
 	var out []Change
 	j := 0
+	added := func(e *Entry) {
+		if e.Type != TypeMissing {
+			out = append(out, Change{Path: e.Path, Kind: ChangeAdded})
+		}
+	}
 	for range r.n {
 		a, err := r.next()
 		if err != nil {
@@ -180,14 +210,21 @@ func DiffEncoded(old []byte, cur *Manifest) ([]Change, error) {
 		// a.path is only valid until the next entry is read.
 		path := unsafe.String(unsafe.SliceData(a.path), len(a.path))
 		for j < len(b) && b[j].Path < path {
-			out = append(out, Change{Path: b[j].Path, Kind: ChangeAdded})
+			added(&b[j])
 			j++
 		}
 		switch {
 		case j == len(b) || path < b[j].Path:
-			out = append(out, Change{Path: string(a.path), Kind: ChangeRemoved})
+			if a.typ != TypeMissing {
+				out = append(out, Change{Path: string(a.path), Kind: ChangeRemoved})
+			}
 		default:
-			if a.typ != b[j].Type || a.size != b[j].Size || a.hash != b[j].Hash {
+			switch {
+			case a.typ == TypeMissing:
+				added(&b[j])
+			case b[j].Type == TypeMissing:
+				out = append(out, Change{Path: b[j].Path, Kind: ChangeRemoved})
+			case a.typ != b[j].Type || a.size != b[j].Size || a.hash != b[j].Hash:
 				out = append(out, Change{Path: b[j].Path, Kind: ChangeModified})
 			}
 			j++
@@ -197,7 +234,7 @@ func DiffEncoded(old []byte, cur *Manifest) ([]Change, error) {
 		return nil, err
 	}
 	for ; j < len(b); j++ {
-		out = append(out, Change{Path: b[j].Path, Kind: ChangeAdded})
+		added(&b[j])
 	}
 	return out, nil
 }

@@ -95,6 +95,7 @@ func TestDiff(t *testing.T) {
 	bsize.Size = 9
 	bhash := b
 	bhash.Hash = sum("B")
+	bmissing := Entry{Path: "b", Type: TypeMissing}
 	c := Entry{Path: "c", Type: TypeSymlink, Size: 1, Hash: sum("c")}
 	m := func(es ...Entry) *Manifest { return &Manifest{Entries: es} }
 	tests := []struct {
@@ -112,6 +113,11 @@ func TestDiff(t *testing.T) {
 		{"size", m(b), m(bsize), []Change{{"b", ChangeModified}}},
 		{"hash", m(b), m(bhash), []Change{{"b", ChangeModified}}},
 		{"mixed, sorted", m(b, c), m(a, bx), []Change{{"a", ChangeAdded}, {"b", ChangeModified}, {"c", ChangeRemoved}}},
+		{"listed file deleted", m(a, b), m(a, bmissing), []Change{{"b", ChangeRemoved}}},
+		{"listed file appeared", m(bmissing, c), m(b, c), []Change{{"b", ChangeAdded}}},
+		{"still missing", m(a, bmissing), m(a, bmissing), nil},
+		{"missing and unlisted are both absent", m(a, bmissing), m(a), nil},
+		{"newly listed, missing", m(a), m(a, bmissing, c), []Change{{"c", ChangeAdded}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,7 +146,11 @@ func TestDiffEncodedMatchesDiff(t *testing.T) {
 			if rng.IntN(3) == 0 {
 				continue
 			}
-			es = append(es, Entry{Path: fmt.Sprintf("d%d/f%02d", i%3, i), Type: TypeFile, Size: int64(rng.IntN(2)), Hash: sum(fmt.Sprint(rng.IntN(2)))})
+			typ := TypeFile
+			if rng.IntN(4) == 0 {
+				typ = TypeMissing
+			}
+			es = append(es, Entry{Path: fmt.Sprintf("d%d/f%02d", i%3, i), Type: typ, Size: int64(rng.IntN(2)), Hash: sum(fmt.Sprint(rng.IntN(2)))})
 		}
 		slices.SortFunc(es, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
 		return &Manifest{Entries: es}

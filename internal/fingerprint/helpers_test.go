@@ -83,66 +83,76 @@ func paths(m *Manifest) []string {
 	return out
 }
 
-// refSelect is an independent reference for pattern selection: every file or
-// symlink below root (not following symlinks, skipping ignored relative
-// paths), kept when doublestar.Match says so for an include and for no
-// exclude, where an include may not reach through a ".git" directory that its
-// literal leading segments do not name.
+// refSelect is an independent reference for pattern selection: every file
+// or symlink below root (following symlinks to directories, each file
+// named by its path through the link; skipping ignored relative paths),
+// kept when the last pattern that matches it, by doublestar.Match, is an
+// include. A pattern without wildcards also matches everything below the
+// path it names, and an include may not reach through a ".git" directory
+// that its literal leading segments do not name.
 func refSelect(t testing.TB, root string, ignore []string, patterns []string) []string {
 	t.Helper()
 	var out []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	var walk func(dir, rel string, stack []string)
+	walk = func(dir, rel string, stack []string) {
+		real, err := filepath.EvalSymlinks(dir)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		if slices.Contains(ignore, rel) {
-			if d.IsDir() {
-				return filepath.SkipDir
+		if slices.Contains(stack, real) {
+			t.Fatalf("reference: symlink loop at %s", rel)
+		}
+		stack = append(stack, real)
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			p := e.Name()
+			if rel != "" {
+				p = rel + "/" + p
 			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		inc := false
-		for _, pat := range patterns {
-			ex := strings.HasPrefix(pat, "!")
-			pat = strings.TrimPrefix(pat, "!")
-			ok, err := doublestar.Match(pat, rel)
-			if err != nil {
-				t.Fatalf("bad pattern %q", pat)
-			}
-			if !ok {
+			if slices.Contains(ignore, p) {
 				continue
 			}
-			if ex {
-				inc = false
-				break
+			full := filepath.Join(dir, e.Name())
+			if e.IsDir() {
+				walk(full, p, stack)
+				continue
 			}
-			if !refGitBlocked(pat, rel) {
-				inc = true
+			if refSelected(t, patterns, p) {
+				out = append(out, p)
 			}
-		}
-		// Excludes win regardless of order: re-check them.
-		for _, pat := range patterns {
-			if ex, ok := strings.CutPrefix(pat, "!"); ok {
-				if m, _ := doublestar.Match(ex, rel); m {
-					inc = false
+			if e.Type()&fs.ModeSymlink != 0 {
+				if fi, err := os.Stat(full); err == nil && fi.IsDir() {
+					walk(full, p, stack)
 				}
 			}
 		}
-		if inc {
-			out = append(out, rel)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
+	walk(root, "", nil)
 	slices.Sort(out)
 	return out
+}
+
+func refSelected(t testing.TB, patterns []string, rel string) bool {
+	for i := len(patterns) - 1; i >= 0; i-- {
+		pat := patterns[i]
+		ex := strings.HasPrefix(pat, "!")
+		pat = strings.TrimPrefix(pat, "!")
+		ok, err := doublestar.Match(pat, rel)
+		if err != nil {
+			t.Fatalf("bad pattern %q", pat)
+		}
+		if !ok && !strings.ContainsAny(pat, `*?[]{}\`) {
+			ok = strings.HasPrefix(rel, pat+"/")
+		}
+		if !ok || !ex && refGitBlocked(pat, rel) {
+			continue
+		}
+		return !ex
+	}
+	return false
 }
 
 // refGitBlocked: a directory segment ".git" of rel lies beyond the pattern's

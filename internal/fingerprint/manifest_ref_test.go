@@ -3,15 +3,20 @@ package fingerprint
 import "fmt"
 
 // diff is DiffEncoded on decoded manifests: the reference it is tested
-// against. A nil manifest counts as empty.
+// against. A nil manifest counts as empty, and a missing entry as absent.
 func diff(old, new *Manifest) []Change {
-	var a, b []Entry
-	if old != nil {
-		a = old.Entries
+	present := func(m *Manifest) []Entry {
+		var es []Entry
+		if m != nil {
+			for _, e := range m.Entries {
+				if e.Type != TypeMissing {
+					es = append(es, e)
+				}
+			}
+		}
+		return es
 	}
-	if new != nil {
-		b = new.Entries
-	}
+	a, b := present(old), present(new)
 	var out []Change
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {

@@ -2,6 +2,7 @@ package fingerprint
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -10,23 +11,28 @@ import (
 // Pattern kinds, by what the part after the literal prefix looks like. The
 // kinds exist so the walk can prune directories and match most files without
 // calling doublestar; doublestar.Match stays the definition of a match, and
-// TestFastMatchAgreesWithDoublestar holds the fast paths to it.
+// TestSelectionMatchesReference holds the fast paths to it.
 const (
-	kindLiteral = iota // no wildcard at all: one exact path
-	kindTree           // prefix/** : everything under prefix
+	kindTree    = iota // prefix/** (or a bare path, which means the same): everything at or under prefix
 	kindBase           // prefix/**/X, X one segment: files under prefix whose name matches X
 	kindFixed          // prefix/A/B/X, no ** : segment by segment, fixed depth
 	kindGeneric        // prefix/… with ** elsewhere: prune by literal prefix, match the full path
 )
 
 type pattern struct {
-	raw     string // without the leading "!"
+	raw     string // the glob, relative to the walk's root, without the leading "!"
+	given   string // as the spec gave it, for messages
 	spec    int    // index of the spec within the chunk being scanned
 	exclude bool
-	kind    int
-	lit     []string // literal leading segments
-	rest    []string // segments after lit (kindBase, kindFixed)
-	base    nameMatcher
+	// copy marks a spec's Trees: every entry is selected as a copy of the
+	// directory holds it, so .git directories are entered at any depth and
+	// symlinks are not followed. Patterns (copy false) follow symlinks to
+	// directories and leave .git alone.
+	copy bool
+	kind int
+	lit  []string // literal leading segments, unescaped
+	rest []string // segments after lit (kindBase, kindFixed)
+	base nameMatcher
 }
 
 // nameMatcher matches one path segment against one pattern segment, with the
@@ -67,10 +73,11 @@ func (m *nameMatcher) match(name string) bool {
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[]{}\`) }
 
-// compilePattern parses one pattern string of a spec.
-func compilePattern(s string, spec int) (*pattern, error) {
-	p := &pattern{spec: spec}
-	raw := s
+// compilePattern parses one pattern of a spec, relative to the walk's
+// root (an absolute pattern comes here without its leading "/"). given is
+// the pattern as the spec wrote it, for messages.
+func compilePattern(raw, given string, spec int) (*pattern, error) {
+	p := &pattern{spec: spec, given: given}
 	if strings.HasPrefix(raw, "!") {
 		p.exclude = true
 		raw = raw[1:]
@@ -80,13 +87,13 @@ func compilePattern(s string, spec int) (*pattern, error) {
 	}
 	switch {
 	case raw == "":
-		return nil, fmt.Errorf("bad pattern %q: empty", s)
+		return nil, fmt.Errorf("bad pattern %q: empty", given)
 	case strings.HasPrefix(raw, "/"):
-		return nil, fmt.Errorf("bad pattern %q: must be relative to the root", s)
+		return nil, fmt.Errorf("bad pattern %q: empty path segment", given)
 	case strings.HasSuffix(raw, "/"):
-		return nil, fmt.Errorf("bad pattern %q: patterns match files; did you mean %q", s, raw+"**")
+		return nil, fmt.Errorf("bad pattern %q: patterns match files; did you mean %q", given, strings.TrimSuffix(given, "/"))
 	case !doublestar.ValidatePattern(raw):
-		return nil, fmt.Errorf("bad pattern %q: invalid glob syntax", s)
+		return nil, fmt.Errorf("bad pattern %q: invalid glob syntax", given)
 	}
 	p.raw = raw
 	if !splittable(raw) {
@@ -97,20 +104,31 @@ func compilePattern(s string, spec int) (*pattern, error) {
 			p.lit = strings.Split(raw[:i], "/")
 		}
 		p.kind = kindGeneric
-		return p, checkSegments(s, p.lit)
+		return p, checkSegments(given, p.lit)
 	}
 	segs := strings.Split(raw, "/")
-	if err := checkSegments(s, segs); err != nil {
+	var lit []string
+	for _, seg := range segs {
+		name, ok := literalSegment(seg)
+		if !ok {
+			break
+		}
+		lit = append(lit, name)
+	}
+	if err := checkSegments(given, lit); err != nil {
 		return nil, err
 	}
-	n := 0
-	for n < len(segs) && !hasMeta(segs[n]) {
-		n++
+	if err := checkSegments(given, segs[len(lit):]); err != nil {
+		return nil, err
 	}
-	p.lit, p.rest = segs[:n], segs[n:]
+	p.lit, p.rest = lit, segs[len(lit):]
 	switch {
 	case len(p.rest) == 0:
-		p.kind = kindLiteral
+		// A bare path names a file, or a directory and all it holds: as
+		// with .gitignore, `src` means what `src/**` does (and doublestar's
+		// `src/**` matches `src` itself).
+		p.kind = kindTree
+		p.raw += "/**"
 	case len(p.rest) == 1 && p.rest[0] == "**":
 		p.kind = kindTree
 	case len(p.rest) == 2 && p.rest[0] == "**" && p.rest[1] != "**":
@@ -128,6 +146,63 @@ func compilePattern(s string, spec int) (*pattern, error) {
 	return p, nil
 }
 
+// treePattern is the pattern for one of a spec's Trees: dir ("" for the
+// walk's root) and everything under it, as a copy holds it.
+func treePattern(dir, given string, spec int) (*pattern, error) {
+	p := &pattern{spec: spec, given: given, copy: true, kind: kindTree, raw: "**"}
+	if dir != "" {
+		p.lit = strings.Split(dir, "/")
+		if err := checkSegments(given, p.lit); err != nil {
+			return nil, err
+		}
+		esc := make([]string, len(p.lit))
+		for i, s := range p.lit {
+			esc[i] = escapeMeta(s)
+		}
+		p.raw = strings.Join(esc, "/") + "/**"
+	}
+	return p, nil
+}
+
+// literalSegment returns seg with its escapes removed, if it holds no
+// wildcard: `\[x\]` names the file "[x]".
+func literalSegment(seg string) (string, bool) {
+	if !hasMeta(seg) {
+		return seg, true
+	}
+	b := make([]byte, 0, len(seg))
+	for i := 0; i < len(seg); i++ {
+		switch c := seg[i]; c {
+		case '\\':
+			if i+1 == len(seg) {
+				return "", false
+			}
+			i++
+			b = append(b, seg[i])
+		case '*', '?', '[', ']', '{', '}':
+			return "", false
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b), true
+}
+
+// escapeMeta escapes the glob metacharacters of a literal name.
+func escapeMeta(s string) string {
+	if !hasMeta(s) {
+		return s
+	}
+	b := make([]byte, 0, 2*len(s))
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(`*?[]{}\`, s[i]) >= 0 {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
 func checkSegments(orig string, segs []string) error {
 	for _, s := range segs {
 		switch s {
@@ -135,6 +210,9 @@ func checkSegments(orig string, segs []string) error {
 			return fmt.Errorf("bad pattern %q: empty path segment", orig)
 		case ".", "..":
 			return fmt.Errorf("bad pattern %q: %q segments are not allowed", orig, s)
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			return fmt.Errorf("bad pattern %q: NUL in a path", orig)
 		}
 	}
 	return nil
@@ -173,12 +251,13 @@ func splittable(p string) bool {
 // matchFull is the definition of a pattern match, used wherever the walk has
 // no fast path and by tests as the reference: doublestar's match, plus the rule
 // that wildcards never enter a directory named ".git" (its contents change on
-// every git command), unless the pattern's literal prefix names it.
+// every git command), unless the pattern's literal prefix names it, it is an
+// exclude, or it is a copy of a tree (nix copies .git with a path: flake).
 func (p *pattern) matchFull(path string) bool {
 	if !doublestar.MatchUnvalidated(p.raw, path) {
 		return false
 	}
-	if p.exclude {
+	if p.exclude || p.copy {
 		return true
 	}
 	return !gitBelow(path, len(p.lit))
@@ -214,12 +293,9 @@ type patState struct {
 	depth int32 // segments of the directory
 }
 
-// rootState is the state of p at the scan root.
+// rootState is the state of p at the walk's root.
 func (p *pattern) rootState() patState {
 	if len(p.lit) == 0 {
-		if p.kind == kindLiteral {
-			return patState{st: stDead}
-		}
 		return patState{st: stUnder}
 	}
 	return patState{st: stInPrefix}
@@ -233,14 +309,13 @@ func (p *pattern) childState(s patState, name string) patState {
 		if name != p.lit[s.depth] {
 			return c
 		}
-		switch {
-		case int(c.depth) < len(p.lit):
+		if int(c.depth) < len(p.lit) {
 			c.st = stInPrefix
-		case p.kind != kindLiteral:
+		} else {
 			c.st = stUnder
 		}
 	case stUnder:
-		if name == ".git" && !p.exclude {
+		if name == ".git" && !p.exclude && !p.copy {
 			return c
 		}
 		if p.kind == kindFixed {
@@ -254,6 +329,12 @@ func (p *pattern) childState(s patState, name string) patState {
 		c.st = stUnder
 	}
 	return c
+}
+
+// covers reports whether p, in state s, matches everything at and below
+// the directory.
+func (p *pattern) covers(s patState) bool {
+	return p.kind == kindTree && s.st == stUnder
 }
 
 // fileCheck is one pattern's test for the files of one directory.
@@ -272,10 +353,6 @@ func (p *pattern) fileCheckFor(s patState) (fileCheck, bool) {
 	case stInPrefix:
 		if int(s.depth) != len(p.lit)-1 {
 			return fc, false
-		}
-		if p.kind == kindLiteral {
-			fc.op, fc.name = 'n', nameMatcher{op: '=', lit: p.lit[s.depth]}
-			return fc, true
 		}
 		// "a/**" also matches a file named "a": let doublestar decide.
 		fc.op, fc.lit = 'e', p.lit[s.depth]
@@ -312,19 +389,51 @@ func (fc *fileCheck) match(name, path string) bool {
 	return fc.p.matchFull(path)
 }
 
-// specSet is the compiled form of up to 64 specs.
+// specSet is the compiled form of up to 64 specs. Each spec's patterns
+// are kept in its order: its Trees, then its Patterns as given. As in
+// .gitignore, the last pattern that matches a path decides whether it is
+// in (an include) or out (an exclude); a path no pattern matches is in
+// when the spec lists it in Files.
 type specSet struct {
 	specs    []Spec
-	patterns []*pattern
+	patterns []*pattern // by spec, each spec's in order
 }
 
-func compileSpecs(specs []Spec) (*specSet, error) {
+// compileSpecs compiles the specs' Trees and Patterns. absolute: the
+// walk starts at "/", and the paths (which start with "/" as given) are
+// made relative to it.
+func compileSpecs(specs []Spec, absolute bool) (*specSet, error) {
 	ss := &specSet{specs: specs}
 	for i, sp := range specs {
-		for _, s := range sp.Patterns {
-			p, err := compilePattern(s, i)
+		for _, d := range sp.Trees {
+			dir := d
+			switch {
+			case absolute:
+				dir = d[1:]
+				if dir == "" {
+					return nil, fmt.Errorf("bad tree %q: the whole file system", d)
+				}
+			case d == ".":
+				dir = ""
+			}
+			p, err := treePattern(dir, d, i)
 			if err != nil {
 				return nil, err
+			}
+			ss.patterns = append(ss.patterns, p)
+		}
+		for _, s := range sp.Patterns {
+			raw := s
+			if absolute {
+				body := strings.TrimPrefix(s, "!")
+				raw = s[:len(s)-len(body)] + body[1:]
+			}
+			p, err := compilePattern(raw, s, i)
+			if err != nil {
+				return nil, err
+			}
+			if absolute && len(p.lit) == 0 {
+				return nil, fmt.Errorf("bad pattern %q: an absolute pattern must start with a directory, like /etc/nix/**", s)
 			}
 			ss.patterns = append(ss.patterns, p)
 		}
@@ -332,28 +441,22 @@ func compileSpecs(specs []Spec) (*specSet, error) {
 	return ss, nil
 }
 
-// matchMask is the reference selection of path by patterns alone: bit i is
-// set when spec i includes path through some pattern and excludes it through
-// none. explicit adds specs that list path in Files, still subject to excludes.
-func (ss *specSet) matchMask(path string, explicit uint64) uint64 {
-	inc := explicit
-	for _, p := range ss.patterns {
-		if !p.exclude && inc&(1<<p.spec) == 0 && p.matchFull(path) {
-			inc |= 1 << p.spec
+// decide is the reference selection of path: bit i is set when the last
+// pattern of spec i that matches path is an include, or when none matches
+// and explicit (the specs that list path in Files) has bit i.
+func (ss *specSet) decide(path string, explicit uint64) uint64 {
+	var inc, decided uint64
+	for i := len(ss.patterns) - 1; i >= 0; i-- {
+		p := ss.patterns[i]
+		bit := uint64(1) << p.spec
+		if decided&bit == 0 && p.matchFull(path) {
+			decided |= bit
+			if !p.exclude {
+				inc |= bit
+			}
 		}
 	}
-	return inc &^ ss.excludeMask(path, inc)
-}
-
-// excludeMask returns the specs among candidates whose excludes match path.
-func (ss *specSet) excludeMask(path string, candidates uint64) uint64 {
-	var ex uint64
-	for _, p := range ss.patterns {
-		if p.exclude && candidates&(1<<p.spec) != 0 && ex&(1<<p.spec) == 0 && p.matchFull(path) {
-			ex |= 1 << p.spec
-		}
-	}
-	return ex
+	return inc | explicit&^decided
 }
 
 // dirCtx is what the walk knows about one directory: each pattern's state and
@@ -362,14 +465,16 @@ type dirCtx struct {
 	states []patState
 	// walk: some spec can include a file at or below this directory.
 	walk bool
-	// incAll: specs with an include that takes every file here.
+	// follows: a pattern that follows symlinks is alive here.
+	follows bool
+	// incAll: specs whose last live pattern here takes every file.
 	incAll uint64
-	// deadMask: specs whose excludes cover this whole subtree.
-	deadMask uint64
-	// incChecks: include tests for specs not in incAll or deadMask.
-	incChecks []fileCheck
-	// excChecks: exclude tests for specs not in deadMask.
-	excChecks []fileCheck
+	// excAll: specs whose last live pattern here excludes every file, and
+	// everything below.
+	excAll uint64
+	// checks: the tests of the other specs, each spec's last pattern
+	// first, ending at the first that takes or excludes every file.
+	checks []fileCheck
 }
 
 func (ss *specSet) rootCtx() *dirCtx {
@@ -381,95 +486,101 @@ func (ss *specSet) rootCtx() *dirCtx {
 }
 
 // childStates fills dst with the pattern states of subdirectory name of
-// parent, and reports whether the walk must enter it.
-func (ss *specSet) childStates(parent *dirCtx, name string, dst []patState) bool {
-	var alive, dead uint64
-	for i, p := range ss.patterns {
-		s := p.childState(parent.states[i], name)
+// parent, and reports whether the walk must enter it. followed: the
+// subdirectory is a symlink's target, which only Patterns (not Trees) see.
+func (ss *specSet) childStates(parent *dirCtx, name string, dst []patState, followed bool) bool {
+	var need, blocked uint64
+	for i := len(ss.patterns) - 1; i >= 0; i-- {
+		p := ss.patterns[i]
+		s := patState{st: stDead}
+		if !followed || !p.copy {
+			s = p.childState(parent.states[i], name)
+		}
 		dst[i] = s
-		if s.st == stDead {
+		bit := uint64(1) << p.spec
+		if s.st == stDead || blocked&bit != 0 {
 			continue
 		}
-		if !p.exclude {
-			alive |= 1 << p.spec
-		} else if p.kind == kindTree && s.st == stUnder {
-			dead |= 1 << p.spec
+		switch {
+		case !p.exclude:
+			need |= bit
+		case p.covers(s):
+			// Nothing earlier in the spec can bring a file below back.
+			blocked |= bit
 		}
 	}
-	return alive&^dead != 0
+	return need != 0
 }
 
 func (ss *specSet) newCtx(states []patState) *dirCtx {
 	c := &dirCtx{states: states}
-	var incAny uint64
-	for i, p := range ss.patterns {
+	var need, blocked, decided, checked uint64
+	var buf [8]fileCheck // most directories need fewer: one allocation
+	checks := buf[:0]
+	for i := len(ss.patterns) - 1; i >= 0; i-- {
+		p := ss.patterns[i]
 		s := states[i]
 		if s.st == stDead {
 			continue
 		}
 		bit := uint64(1) << p.spec
-		if p.exclude {
-			if p.kind == kindTree && s.st == stUnder {
-				c.deadMask |= bit
+		if blocked&bit == 0 {
+			switch {
+			case !p.exclude:
+				need |= bit
+				c.follows = c.follows || !p.copy
+			case p.covers(s):
+				blocked |= bit
 			}
+		}
+		if decided&bit != 0 {
 			continue
 		}
-		incAny |= bit
-		if p.kind == kindTree && s.st == stUnder {
-			c.incAll |= bit
-		}
-	}
-	c.walk = incAny&^c.deadMask != 0
-	c.incAll &^= c.deadMask
-	for i, p := range ss.patterns {
-		bit := uint64(1) << p.spec
-		if bit&c.deadMask != 0 || (!p.exclude && bit&c.incAll != 0) {
-			continue
-		}
-		fc, ok := p.fileCheckFor(states[i])
+		fc, ok := p.fileCheckFor(s)
 		if !ok {
 			continue
 		}
-		if p.exclude {
-			c.excChecks = append(c.excChecks, fc)
-		} else {
-			c.incChecks = append(c.incChecks, fc)
+		if fc.op == 'a' {
+			decided |= bit
+			if checked&bit == 0 {
+				if p.exclude {
+					c.excAll |= bit
+				} else {
+					c.incAll |= bit
+				}
+				continue
+			}
 		}
+		checked |= bit
+		checks = append(checks, fc)
 	}
+	if len(checks) > 0 {
+		c.checks = slices.Clone(checks)
+	}
+	c.walk = need != 0
 	return c
-}
-
-// excluded returns the specs among candidates that exclude the entry name
-// (full relative path path) of this directory.
-func (c *dirCtx) excluded(name, path string, candidates uint64) uint64 {
-	ex := candidates & c.deadMask
-	for i := range c.excChecks {
-		fc := &c.excChecks[i]
-		bit := uint64(1) << fc.p.spec
-		if candidates&^ex&bit != 0 && fc.match(name, path) {
-			ex |= bit
-		}
-	}
-	return ex
 }
 
 // fileMask selects a file of this directory by its name and full relative
 // path; explicit are the specs that list it in Files.
 func (c *dirCtx) fileMask(name, path string, explicit uint64) uint64 {
-	inc := c.incAll | explicit&^c.deadMask
-	for i := range c.incChecks {
-		fc := &c.incChecks[i]
+	inc := c.incAll
+	decided := c.incAll | c.excAll
+	for i := range c.checks {
+		fc := &c.checks[i]
 		bit := uint64(1) << fc.p.spec
-		if inc&bit == 0 && fc.match(name, path) {
-			inc |= bit
+		if decided&bit == 0 && fc.match(name, path) {
+			decided |= bit
+			if !fc.p.exclude {
+				inc |= bit
+			}
 		}
 	}
-	for i := range c.excChecks {
-		fc := &c.excChecks[i]
-		bit := uint64(1) << fc.p.spec
-		if inc&bit != 0 && fc.match(name, path) {
-			inc &^= bit
-		}
-	}
-	return inc
+	return inc | explicit&^decided
+}
+
+// keep returns the specs among explicit that keep a listed path of this
+// directory: those whose patterns do not exclude it.
+func (c *dirCtx) keep(name, path string, explicit uint64) uint64 {
+	return explicit & c.fileMask(name, path, explicit)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -18,27 +19,46 @@ import (
 )
 
 // Spec selects one step's input files, relative to the Scanner root.
+//
+// A path is in the set when the last of the spec's Trees and Patterns
+// that matches it is an include, or when none matches and Files lists it.
+// Paths outside the root are absolute: a pattern, file or tree starting
+// with "/" selects them, and their entries' paths are absolute too.
 type Spec struct {
 	// Patterns are doublestar globs (github.com/bmatcuk/doublestar/v4),
-	// slash-separated and relative to the root. A leading "!" excludes. A file
-	// is in the set when it matches some include and no exclude, or is listed
-	// in Files and matches no exclude. Wildcards match hidden files, but never
-	// descend into a directory named ".git" (its contents change on every git
+	// slash-separated, relative to the root unless they start with "/".
+	// A leading "!" excludes. They are evaluated in order and the last
+	// one that matches a path decides, as in .gitignore: a later include
+	// brings back a file an earlier exclude left out. A pattern without
+	// wildcards names a file, or a directory and everything in it (`src`
+	// means `src/**`). Wildcards match hidden files, but never descend
+	// into a directory named ".git" (its contents change on every git
 	// command) unless the pattern's literal prefix names it, as in
-	// ".git/hooks/**". Excludes apply inside .git too.
+	// ".git/hooks/**"; excludes apply inside .git too. A symlink to a
+	// directory is recorded as a symlink and also followed, its files
+	// selected under the link's path, so an edit behind the link or a
+	// link pointed elsewhere is a change; a loop of links is an error.
+	// Links into the nix store are not followed: what a store path holds
+	// never changes, so the link's target names its content.
 	Patterns []string
-	// Files are explicit relative paths (e.g. the git-tracked files of a
-	// flake). Each is lstat'ed directly, with no walk. A listed path that does
-	// not exist is recorded as a TypeMissing entry, so its appearance later is
-	// a change; one that is a directory is recorded as TypeDir (its contents
-	// are not included). A path below a symlink counts as missing: symlinks
-	// are never followed.
+	// Files are explicit paths (e.g. the git-tracked files of a flake),
+	// relative or absolute. Each is lstat'ed directly, with no walk. A listed
+	// path that does not exist is recorded as a TypeMissing entry, so its
+	// appearance later is a change; one that is a directory is recorded as
+	// TypeDir (its contents are not included). A path below a symlink counts
+	// as missing: symlinks are never followed to find Files.
 	Files []string
+	// Trees are directories (relative, "." for the root, or absolute) whose
+	// every entry is an input as a copy of the directory holds it — what nix
+	// copies for a path: flake: .git directories are entered at any depth,
+	// and symlinks are recorded, not followed. They come before Patterns,
+	// which can exclude from them.
+	Trees []string
 	// Root, when set and not the Scanner's, is the absolute directory this
-	// spec's paths are relative to: a flake whose git repository starts
-	// above the config directory, say. Such specs are walked on their own,
-	// without the stat cache (whose entries are keyed by paths relative to
-	// the Scanner root), so every file of theirs is hashed on each scan.
+	// spec's relative paths are relative to: a flake whose git repository
+	// starts above the config directory, say. Such specs are walked on their
+	// own, without the stat cache (whose entries are keyed by paths relative
+	// to the Scanner root), so every file of theirs is hashed on each scan.
 	Root string
 }
 
@@ -60,6 +80,8 @@ type Scanner struct {
 	now func() time.Time
 	// hashed counts the files the last Scan read, for tests.
 	hashed int
+	// beforeHash, in tests, runs between the walk and the hashing.
+	beforeHash func()
 }
 
 // racyWindow: a file whose mtime or ctime is less than this before the scan
@@ -81,7 +103,9 @@ const maxSpecsPerWalk = 64
 // to 64 specs. It enters only directories some spec can match, and prunes
 // subtrees an exclude covers. Any error — an unreadable file or directory, a
 // bad pattern, a cancelled ctx — fails the whole scan: a partial manifest
-// could hide a change. If s.Cache is set, Scan reuses and updates it.
+// could hide a change. A file that is gone by the time it is read is not an
+// error: the manifest is of the tree without it (missing, where Files list
+// it). If s.Cache is set, Scan reuses and updates it.
 func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
 	out := make([]*Manifest, len(specs))
 	var own []Spec
@@ -181,13 +205,19 @@ type item struct {
 	nameAt   int32 // where the base name starts in path
 	kind     byte  // entry type; 0 for a subdirectory
 	storable bool  // after hashing: the cache may keep this hash
+	gone     bool  // listed, but gone when it was to be hashed
 	mask     uint64
 	child    *node
 	st       fileStat
 	hash     Sum
 }
 
-type node struct{ items []item }
+type node struct {
+	items []item
+	// extra: for a followed symlink, the Files listed below it, which
+	// are missing (Files never follow links), to merge with items.
+	extra []item
+}
 
 type dirJob struct {
 	// parent is the open parent directory, which the job opens its
@@ -199,7 +229,32 @@ type dirJob struct {
 	tri    *trieNode // explicit files at or below, or nil
 	walk   bool      // list the directory (else: stat the explicit names only)
 	node   *node
+	// via is the innermost symlink followed to reach this directory, or
+	// nil; a followed directory is opened through its link.
+	via      *followed
+	followed bool
 }
+
+// followed is a symlink the walk followed, in the chain of those it
+// followed to reach a directory: the chain tells a loop.
+type followed struct {
+	link   string // relative path of the link
+	real   string // absolute path of its target, symlinks resolved
+	parent *followed
+	depth  int
+	// ignore are the ignored paths below the target, by their path
+	// through the link.
+	ignore []string
+}
+
+// maxFollowDepth bounds the symlinks followed one inside another, as the
+// kernel bounds those it resolves in one path: with loops caught, only
+// a tree that changes during the walk could reach it.
+const maxFollowDepth = 40
+
+// nixStore holds store paths, whose contents never change once made: a
+// symlink into it is not followed, its target string names the content.
+const nixStore = "/nix/store/"
 
 // dirFD is an open directory shared by the jobs of its subdirectories: it is
 // closed when the last of them has opened its own.
@@ -219,10 +274,14 @@ type scanRun struct {
 	ctx       context.Context
 	root      string
 	specs     *specSet
+	tri       *trieNode      // the explicit files, or nil
 	explicit  []explicitFile // sorted by path
 	ignored   []string       // relative paths
 	ignoreDir map[string][]string
-	workers   int
+	// ignoredReal are the ignored paths, absolute with symlinks resolved
+	// where they exist, to compare with the targets of followed links.
+	ignoredReal []string
+	workers     int
 	// background: stat with statAtYielding (Scanner.Background). A
 	// flag, not a func value: through one, every Stat_t would escape.
 	background bool
@@ -233,27 +292,28 @@ type scanRun struct {
 	pending int
 	err     error
 	nitems  atomic.Int64
+	// vanished counts the files gone by the time they were read.
+	vanished atomic.Int32
+
+	// outside is the run of the same scan for absolute paths, from "/".
+	outside *scanRun
+
+	realOnce sync.Once
+	realRoot string // root with symlinks resolved, for loop checks
+	realErr  error
 }
 
 func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, error) {
 	if !filepath.IsAbs(s.Root) {
 		return nil, fmt.Errorf("scanning %q: root is not an absolute path", s.Root)
 	}
-	ss, err := compileSpecs(specs)
+	// Paths outside the root are walked from "/" in a run of their own;
+	// they never match the same paths as relative ones, so splitting a
+	// spec's ordered patterns between the two runs keeps their meaning.
+	inside, outside, hasOutside := splitOutside(specs)
+	r, err := s.newRun(ctx, filepath.Clean(s.Root), inside, false)
 	if err != nil {
-		return nil, fmt.Errorf("scanning %s: %w", s.Root, err)
-	}
-	r := &scanRun{ctx: ctx, root: filepath.Clean(s.Root), specs: ss, workers: s.workers, background: s.Background}
-	if r.workers <= 0 {
-		r.workers = runtime.GOMAXPROCS(0)
-	}
-	r.cond.L = &r.mu
-	if err := r.setIgnore(s.Ignore); err != nil {
 		return nil, err
-	}
-	tri, err := r.buildExplicit(specs)
-	if err != nil {
-		return nil, fmt.Errorf("scanning %s: %w", r.root, err)
 	}
 	now := time.Now
 	if s.now != nil {
@@ -261,21 +321,46 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, err
 	}
 	start := now()
 
-	var rootNode node
-	rctx := ss.rootCtx()
-	if rctx.walk || tri != nil {
-		r.queue = append(r.queue, &dirJob{ctx: rctx, tri: tri, walk: rctx.walk, node: &rootNode})
-		r.pending = 1
-		if err := r.runWalk(); err != nil {
+	files, err := r.walk()
+	if err != nil {
+		return nil, err
+	}
+	unmatched := make([][]Unmatched, len(specs))
+	r.unmatched(files, unmatched)
+	if hasOutside {
+		o, err := s.newRun(ctx, "/", outside, true)
+		if err != nil {
 			return nil, err
 		}
+		ofiles, err := o.walk()
+		if err != nil {
+			return nil, err
+		}
+		o.unmatched(ofiles, unmatched)
+		// Their entries are named by absolute path, which no relative
+		// path can be, and so are their stat cache entries.
+		for _, it := range ofiles {
+			it.path = "/" + it.path
+			it.nameAt++
+		}
+		r.outside = o
+		files = mergeItems(make([]*item, 0, len(files)+len(ofiles)), files, ofiles, nil)
 	}
-	files := flatten(&rootNode, make([]*item, 0, r.nitems.Load()))
 
+	if s.beforeHash != nil {
+		s.beforeHash()
+	}
 	hashed, err := r.hashFiles(s.Cache, files, start.Add(-racyWindow).UnixNano())
 	s.hashed = hashed
 	if err != nil {
 		return nil, err
+	}
+	if r.vanished.Load() > 0 {
+		for _, it := range files {
+			if it.gone {
+				it.mask &= r.listed(it.path)
+			}
+		}
 	}
 
 	ms := make([]*Manifest, len(specs))
@@ -289,13 +374,97 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, err
 		}
 		es := make([]Entry, 0, n)
 		for _, it := range files {
-			if it.mask&bit != 0 {
-				es = append(es, entryOf(it))
+			if it.mask&bit == 0 {
+				continue
 			}
+			// A path listed in Files below a followed symlink is both
+			// missing (Files never follow links) and, for a spec whose
+			// patterns select it there, found: the found one comes first.
+			if k := len(es); k > 0 && es[k-1].Path == it.path {
+				continue
+			}
+			es = append(es, entryOf(it))
 		}
-		ms[i] = &Manifest{Entries: es, Digest: computeDigest(es)}
+		ms[i] = &Manifest{Entries: es, Digest: computeDigest(es), Unmatched: unmatched[i]}
 	}
 	return ms, nil
+}
+
+// splitOutside separates the absolute paths of specs (patterns, files
+// and trees starting with "/") from the relative ones, keeping their
+// order; hasOutside reports whether there are any.
+func splitOutside(specs []Spec) (inside, outside []Spec, hasOutside bool) {
+	for _, sp := range specs {
+		isAbs := func(p string) bool { return strings.HasPrefix(strings.TrimPrefix(p, "!"), "/") }
+		if !slices.ContainsFunc(sp.Patterns, isAbs) && !slices.ContainsFunc(sp.Files, isAbs) && !slices.ContainsFunc(sp.Trees, isAbs) {
+			continue
+		}
+		hasOutside = true
+		break
+	}
+	if !hasOutside {
+		return specs, nil, false
+	}
+	inside, outside = make([]Spec, len(specs)), make([]Spec, len(specs))
+	for i, sp := range specs {
+		for _, p := range sp.Patterns {
+			if strings.HasPrefix(strings.TrimPrefix(p, "!"), "/") {
+				outside[i].Patterns = append(outside[i].Patterns, p)
+			} else {
+				inside[i].Patterns = append(inside[i].Patterns, p)
+			}
+		}
+		for _, f := range sp.Files {
+			if strings.HasPrefix(f, "/") {
+				outside[i].Files = append(outside[i].Files, f[1:])
+			} else {
+				inside[i].Files = append(inside[i].Files, f)
+			}
+		}
+		for _, t := range sp.Trees {
+			if strings.HasPrefix(t, "/") {
+				outside[i].Trees = append(outside[i].Trees, t)
+			} else {
+				inside[i].Trees = append(inside[i].Trees, t)
+			}
+		}
+	}
+	return inside, outside, true
+}
+
+// newRun prepares a walk of root for specs; absolute: root is "/", and
+// the specs' patterns and trees still carry their leading "/".
+func (s *Scanner) newRun(ctx context.Context, root string, specs []Spec, absolute bool) (*scanRun, error) {
+	ss, err := compileSpecs(specs, absolute)
+	if err != nil {
+		return nil, fmt.Errorf("scanning %s: %w", root, err)
+	}
+	r := &scanRun{ctx: ctx, root: root, specs: ss, workers: s.workers, background: s.Background}
+	if r.workers <= 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	r.cond.L = &r.mu
+	if err := r.setIgnore(s.Ignore); err != nil {
+		return nil, err
+	}
+	if r.tri, err = r.buildExplicit(specs); err != nil {
+		return nil, fmt.Errorf("scanning %s: %w", r.root, err)
+	}
+	return r, nil
+}
+
+// walk lists the run's selected files in path order, not yet hashed.
+func (r *scanRun) walk() ([]*item, error) {
+	var rootNode node
+	rctx := r.specs.rootCtx()
+	if rctx.walk || r.tri != nil {
+		r.queue = append(r.queue, &dirJob{ctx: rctx, tri: r.tri, walk: rctx.walk, node: &rootNode})
+		r.pending = 1
+		if err := r.runWalk(); err != nil {
+			return nil, err
+		}
+	}
+	return flatten(&rootNode, make([]*item, 0, r.nitems.Load())), nil
 }
 
 func entryOf(it *item) Entry {
@@ -327,6 +496,7 @@ func (r *scanRun) setIgnore(ignore []string) error {
 		if real, err := filepath.EvalSymlinks(ig); err == nil && real != cands[0] {
 			cands = append(cands, real)
 		}
+		r.ignoredReal = append(r.ignoredReal, cands[len(cands)-1])
 		for _, root := range roots {
 			for _, c := range cands {
 				rel, err := filepath.Rel(root, c)
@@ -358,10 +528,16 @@ func (r *scanRun) setIgnore(ignore []string) error {
 	return nil
 }
 
-// abs returns the absolute form of a relative path, for messages.
+// abs returns the absolute form of a relative path (an absolute one, from
+// the outside run, is returned as it is).
 func (r *scanRun) abs(rel string) string {
-	if rel == "" {
+	switch {
+	case rel == "":
 		return r.root
+	case rel[0] == '/':
+		return rel
+	case r.root == "/":
+		return "/" + rel
 	}
 	return r.root + "/" + rel
 }
@@ -551,6 +727,7 @@ type walker struct {
 	path     []byte // current entry's relative path, NUL-terminated for statAt
 	arena    []byte // backing store of kept paths; chunks are never reallocated
 	self     *dirFD // the directory being processed
+	via      *followed
 	items    []item
 	keys     []sortKey
 	children []*dirJob
@@ -584,14 +761,17 @@ func (w *walker) dir(j *dirJob) error {
 		if j.parent == nil {
 			fd, err = unix.Open(r.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		} else {
-			// O_NOFOLLOW: never through a symlink that replaced a directory.
-			// A directory only stat'ed in, not listed, needs no read access.
-			mode := unix.O_RDONLY
-			if !j.walk {
-				mode = statOnlyDir
+			// O_NOFOLLOW: never through a symlink that replaced a directory,
+			// unless the job follows that symlink. A directory only stat'ed
+			// in, not listed, needs no read access.
+			mode := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC | unix.O_NOFOLLOW
+			switch {
+			case j.followed:
+				mode &^= unix.O_NOFOLLOW
+			case !j.walk:
+				mode = mode&^unix.O_RDONLY | statOnlyDir
 			}
-			fd, err = unix.Openat(j.parent.fd, j.rel[strings.LastIndexByte(j.rel, '/')+1:],
-				mode|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+			fd, err = unix.Openat(j.parent.fd, j.rel[strings.LastIndexByte(j.rel, '/')+1:], mode, 0)
 		}
 		if err != unix.EINTR {
 			break
@@ -615,7 +795,7 @@ func (w *walker) dir(j *dirJob) error {
 	self := &dirFD{fd: fd}
 	self.refs.Store(1)
 	defer self.release()
-	w.self = self
+	w.self, w.via = self, j.via
 
 	w.path = w.path[:0]
 	if j.rel != "" {
@@ -632,6 +812,13 @@ func (w *walker) dir(j *dirJob) error {
 	}
 	if j.walk {
 		ignore := r.ignoreDir[j.rel]
+		for c := j.via; c != nil; c = c.parent {
+			for _, p := range c.ignore {
+				if i := strings.LastIndexByte(p, '/'); p[:i] == j.rel {
+					ignore = append(slices.Clip(ignore), p[i+1:])
+				}
+			}
+		}
 		plen := len(w.path)
 		err := listDir(fd, w.dents, func(name []byte, dtype uint8) error {
 			return w.entry(j, fd, plen, name, dtype, ignore, seenFiles, seenSubs)
@@ -690,9 +877,12 @@ func (w *walker) entry(j *dirJob, fd, plen int, name []byte, dtype uint8, ignore
 			return fmt.Errorf("reading %s: %w", r.abs(string(w.path[:plen])+string(name)), err)
 		}
 		statted = true
-		if ust.Mode&unix.S_IFMT == unix.S_IFDIR {
+		switch ust.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
 			dtype = unix.DT_DIR
-		} else {
+		case unix.S_IFLNK:
+			dtype = unix.DT_LNK
+		default:
 			dtype = unix.DT_REG
 		}
 	}
@@ -714,15 +904,22 @@ func (w *walker) entry(j *dirJob, fd, plen int, name []byte, dtype uint8, ignore
 			}
 		}
 		if explicit != 0 {
-			if m := explicit &^ j.ctx.excluded(sname, spath, explicit); m != 0 {
+			if m := j.ctx.keep(sname, spath, explicit); m != 0 {
 				w.items = append(w.items, item{path: w.keep(w.path), nameAt: int32(plen), kind: TypeDir, mask: m})
 			}
 		}
-		walk := r.specs.childStates(j.ctx, sname, w.states)
+		walk := r.specs.childStates(j.ctx, sname, w.states, false)
 		if walk || sub != nil {
 			w.subdir(w.keep(w.path), plen, walk, sub)
 		}
 		return nil
+	}
+	if dtype == unix.DT_LNK && j.ctx.follows {
+		if err := w.follow(j, fd, plen, name, sname, seenSubs); err != nil {
+			return err
+		}
+		w.path = append(w.path[:plen], name...)
+		spath = unsafe.String(&w.path[0], len(w.path))
 	}
 	mask := j.ctx.fileMask(sname, spath, explicit)
 	if mask == 0 {
@@ -755,8 +952,131 @@ func (w *walker) subdir(rel string, plen int, walk bool, sub *trieNode) {
 	ctx := w.r.specs.newCtx(slices.Clone(w.states))
 	child := &node{}
 	w.self.refs.Add(1)
-	w.children = append(w.children, &dirJob{parent: w.self, rel: rel, ctx: ctx, tri: sub, walk: walk && ctx.walk, node: child})
+	w.children = append(w.children, &dirJob{parent: w.self, rel: rel, ctx: ctx, tri: sub, walk: walk && ctx.walk, node: child, via: w.via})
 	w.items = append(w.items, item{path: rel, nameAt: int32(plen), child: child})
+}
+
+// follow queues, as a subdirectory, the target of the symlink name of
+// directory j when it is a directory whose files a pattern may select.
+// The path of the link is in w.path; cname is name, NUL-terminated.
+func (w *walker) follow(j *dirJob, fd, plen int, cname []byte, name string, seenSubs []bool) error {
+	r := w.r
+	if !r.specs.childStates(j.ctx, name, w.states, true) {
+		return nil
+	}
+	var st unix.Stat_t
+	err := statAtFollow(fd, cname, &st)
+	switch {
+	case isNotExist(err) || err == unix.ELOOP:
+		return nil // dangling, or links in a circle: the link alone is an entry
+	case err != nil:
+		return fmt.Errorf("following symlink %s: %w", r.abs(string(w.path)), err)
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return nil
+	}
+	rel := w.keep(w.path)
+	target, err := filepath.EvalSymlinks(r.abs(rel))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // changed since the stat
+	case err != nil:
+		return fmt.Errorf("following symlink %s: %w", r.abs(rel), err)
+	case strings.HasPrefix(target, nixStore):
+		return nil
+	}
+	via, err := r.checkFollow(j, rel, target)
+	if err != nil {
+		return err
+	}
+	// State is never an input, even reached through a link.
+	for _, ig := range r.ignoredReal {
+		if _, ok := within(target, ig); ok {
+			return nil
+		}
+		if below, ok := within(ig, target); ok {
+			via.ignore = append(via.ignore, rel+"/"+below)
+		}
+	}
+	child := &node{}
+	if j.tri != nil {
+		if i, ok := j.tri.sub(name); ok {
+			seenSubs[i] = true
+			if child.extra, err = r.missingItems(j.tri.subList[i]); err != nil {
+				return err
+			}
+		}
+	}
+	ctx := r.specs.newCtx(slices.Clone(w.states))
+	w.self.refs.Add(1)
+	w.children = append(w.children, &dirJob{parent: w.self, rel: rel, ctx: ctx, walk: ctx.walk, node: child, via: via, followed: true})
+	w.items = append(w.items, item{path: rel, nameAt: int32(plen), child: child})
+	return nil
+}
+
+// checkFollow returns the chain of followed links for the symlink link in
+// directory j, whose target is the directory target (symlinks resolved),
+// or an error when following it would loop: when target is one of the
+// directories the walk is inside of to get to link.
+func (r *scanRun) checkFollow(j *dirJob, link, target string) (*followed, error) {
+	r.realOnce.Do(func() { r.realRoot, r.realErr = filepath.EvalSymlinks(r.root) })
+	if r.realErr != nil {
+		return nil, fmt.Errorf("following symlink %s: %w", r.abs(link), r.realErr)
+	}
+	// The walk's directories are, from the innermost followed link out, the
+	// link's target and the directories below it down to where the next
+	// link was (or the directory holding link), then likewise for the
+	// link before, and last the root and the directories below it.
+	end := j.rel
+	for c := j.via; ; c = c.parent {
+		base, start := r.realRoot, ""
+		if c != nil {
+			base, start = c.real, c.link
+		}
+		below := end
+		if start != "" {
+			below = strings.TrimPrefix(strings.TrimPrefix(end, start), "/")
+		}
+		if rel, ok := within(target, base); ok && (rel == "" || below == rel || strings.HasPrefix(below, rel+"/")) {
+			return nil, fmt.Errorf("following symlink %s: it leads to %s, a directory it is in, so it loops (the pattern %q leaves it out)", r.abs(link), target, "!"+r.patternPath(link))
+		}
+		if c == nil {
+			break
+		}
+		end = ""
+		if i := strings.LastIndexByte(c.link, '/'); i >= 0 {
+			end = c.link[:i]
+		}
+	}
+	f := &followed{link: link, real: target, parent: j.via, depth: 1}
+	if j.via != nil {
+		f.depth = j.via.depth + 1
+	}
+	if f.depth > maxFollowDepth {
+		return nil, fmt.Errorf("following symlink %s: more than %d symlinks deep", r.abs(link), maxFollowDepth)
+	}
+	return f, nil
+}
+
+// patternPath is how a pattern names the relative path rel of this run.
+func (r *scanRun) patternPath(rel string) string {
+	if r.root == "/" {
+		return "/" + rel
+	}
+	return rel
+}
+
+// within returns the path of p below dir, "" for dir itself, and whether
+// p is dir or below it.
+func within(p, dir string) (string, bool) {
+	switch {
+	case p == dir:
+		return "", true
+	case dir == "/":
+		return p[1:], strings.HasPrefix(p, "/")
+	case strings.HasPrefix(p, dir) && len(p) > len(dir) && p[len(dir)] == '/':
+		return p[len(dir)+1:], true
+	}
+	return "", false
 }
 
 // explicitRest stats the explicit names of j that the listing did not show
@@ -773,7 +1093,7 @@ func (w *walker) explicitRest(j *dirJob, fd int, seenFiles, seenSubs []bool) err
 			continue
 		}
 		name := e.path[plen:]
-		mask := e.mask &^ j.ctx.excluded(name, e.path, e.mask)
+		mask := j.ctx.keep(name, e.path, e.mask)
 		if mask == 0 {
 			continue
 		}
@@ -800,7 +1120,7 @@ func (w *walker) explicitRest(j *dirJob, fd int, seenFiles, seenSubs []bool) err
 		err := r.lstat(fd, w.nulName(name), &ust)
 		switch {
 		case err == nil && ust.Mode&unix.S_IFMT == unix.S_IFDIR:
-			walk := r.specs.childStates(j.ctx, name, w.states)
+			walk := r.specs.childStates(j.ctx, name, w.states, false)
 			w.subdir(rel, plen, walk && j.walk, sub)
 		case err == nil || isNotExist(err):
 			// Absent, or a file or symlink where a directory was listed:
@@ -832,7 +1152,7 @@ func (r *scanRun) missingItems(t *trieNode) ([]item, error) {
 		if !validPath(e.path[t.nameAt:]) {
 			return nil, badPath(e.path)
 		}
-		if m := e.mask &^ r.specs.excludeMask(e.path, e.mask); m != 0 {
+		if m := e.mask & r.specs.decide(e.path, e.mask); m != 0 {
 			items = append(items, item{path: e.path, nameAt: int32(strings.LastIndexByte(e.path, '/') + 1), kind: TypeMissing, mask: m})
 		}
 	}
@@ -864,10 +1184,41 @@ func nextKeyByte(name string, n int, dir bool) int {
 func flatten(n *node, out []*item) []*item {
 	for i := range n.items {
 		it := &n.items[i]
-		if it.child != nil {
-			out = flatten(it.child, out)
-		} else {
+		switch {
+		case it.child == nil:
 			out = append(out, it)
+		case it.child.extra == nil:
+			out = flatten(it.child, out)
+		default:
+			out = mergeItems(out, flatten(it.child, nil), nil, it.child.extra)
+		}
+	}
+	return out
+}
+
+// mergeItems appends to out the items of a, b and c (each sorted by path)
+// in path order; on equal paths a's come before c's.
+func mergeItems(out, a, b []*item, c []item) []*item {
+	for len(a) > 0 || len(b) > 0 || len(c) > 0 {
+		var best *item
+		from := 0
+		if len(a) > 0 {
+			best, from = a[0], 1
+		}
+		if len(b) > 0 && (best == nil || b[0].path < best.path) {
+			best, from = b[0], 2
+		}
+		if len(c) > 0 && (best == nil || c[0].path < best.path) {
+			best, from = &c[0], 3
+		}
+		out = append(out, best)
+		switch from {
+		case 1:
+			a = a[1:]
+		case 2:
+			b = b[1:]
+		default:
+			c = c[1:]
 		}
 	}
 	return out
@@ -962,13 +1313,16 @@ func staleKept(n int) int { return max(8, n/64) }
 // inScope reports whether this scan would have seen path had it existed as a
 // file, so a cache entry for it that the scan did not see is stale.
 func (r *scanRun) inScope(path string) bool {
+	if path != "" && path[0] == '/' {
+		return r.outside != nil && r.outside.inScope(path[1:])
+	}
 	if r.isIgnored(path) {
 		return true // never needed again
 	}
 	if i := sort.Search(len(r.explicit), func(i int) bool { return r.explicit[i].path >= path }); i < len(r.explicit) && r.explicit[i].path == path {
 		return true
 	}
-	return r.specs.matchMask(path, 0) != 0
+	return r.specs.decide(path, 0) != 0
 }
 
 // hashMisses hashes files on r.workers goroutines.
@@ -1013,6 +1367,10 @@ func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
 	abs := r.abs(it.path)
 	if it.kind == TypeSymlink {
 		sum, st, err := hashSymlink(abs, buf[:4096])
+		if isNotExist(err) {
+			r.vanish(it)
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("reading symlink %s: %w", abs, err)
 		}
@@ -1024,6 +1382,10 @@ func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
 		return nil
 	}
 	sum, st, n, err := hashRegular(abs, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, buf)
+	if isNotExist(err) {
+		r.vanish(it)
+		return nil
+	}
 	if err != nil {
 		if err == errNotRegular || err == unix.ELOOP {
 			err = errChanged
@@ -1034,4 +1396,29 @@ func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
 	st.size = n
 	it.hash, it.st, it.kind = sum, st, kindOf(st.mode)
 	return nil
+}
+
+// vanish marks an item whose file was listed but is gone when it is
+// read (a lock file git just removed, an editor's temp file): as if the
+// listing had not seen it, it stays only in the specs that list it by
+// name, as missing.
+func (r *scanRun) vanish(it *item) {
+	it.kind, it.gone, it.storable = TypeMissing, true, false
+	r.vanished.Add(1)
+}
+
+// listed returns the specs that list path (of this run, or absolute) in
+// Files.
+func (r *scanRun) listed(path string) uint64 {
+	if path != "" && path[0] == '/' {
+		if r.outside == nil {
+			return 0
+		}
+		return r.outside.listed(path[1:])
+	}
+	i, ok := slices.BinarySearchFunc(r.explicit, path, func(e explicitFile, p string) int { return strings.Compare(e.path, p) })
+	if !ok {
+		return 0
+	}
+	return r.explicit[i].mask
 }

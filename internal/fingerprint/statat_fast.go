@@ -52,3 +52,19 @@ func statAtYielding(dirfd int, name []byte, st *unix.Stat_t) error {
 		return nil
 	}
 }
+
+// statAtFollow stats name relative to the directory fd through symlinks,
+// for a symlink the walk may follow; name is NUL-terminated as for statAt.
+func statAtFollow(dirfd int, name []byte, st *unix.Stat_t) error {
+	for {
+		_, _, e := syscall.Syscall6(unix.SYS_NEWFSTATAT, uintptr(dirfd),
+			uintptr(unsafe.Pointer(&name[0])), uintptr(unsafe.Pointer(st)), 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return e
+		}
+		return nil
+	}
+}

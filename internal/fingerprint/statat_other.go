@@ -18,3 +18,13 @@ func statAt(dirfd int, name []byte, st *unix.Stat_t) error {
 func statAtYielding(dirfd int, name []byte, st *unix.Stat_t) error {
 	return statAt(dirfd, name, st)
 }
+
+// statAtFollow stats name relative to the directory fd through symlinks.
+func statAtFollow(dirfd int, name []byte, st *unix.Stat_t) error {
+	for {
+		err := unix.Fstatat(dirfd, string(name), st, 0)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}

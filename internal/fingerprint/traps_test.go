@@ -30,6 +30,13 @@ func requireChange(t *testing.T, before, after *Manifest, want ...Change) {
 	if got := diff(before, after); !slices.Equal(got, want) {
 		t.Errorf("Diff = %v, want %v", got, want)
 	}
+	data, err := before.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := DiffEncoded(data, after); err != nil || !slices.Equal(got, want) {
+		t.Errorf("DiffEncoded = %v, %v; want %v", got, err, want)
+	}
 }
 
 // scanners returns, each on its own new root, a cold scanner and a warm one
@@ -93,28 +100,21 @@ func TestSymlinkRetargetChangesDigest(t *testing.T) {
 	}
 }
 
-func TestSymlinkedDirIsNotFollowed(t *testing.T) {
-	root := t.TempDir()
-	writeTree(t, root, map[string]string{"real/x": "1", "link": "->real"})
-	s := &Scanner{Root: root}
-	before := scanOne(t, s, Spec{Patterns: []string{"link/**"}})
-	writeTree(t, root, map[string]string{"real/y": "2"})
-	after := scanOne(t, s, Spec{Patterns: []string{"link/**"}})
-	if got := paths(after); !slices.Equal(got, []string{"link"}) {
-		t.Errorf("got %q, want only the symlink itself", got)
-	}
-	if before.Digest != after.Digest {
-		t.Error("a change behind a symlink changed the digest: the walk followed it")
-	}
-}
-
-func TestMissingFileAppearing(t *testing.T) {
+// TestListedFileAppearsAndDisappears: a listed file that does not exist is
+// recorded (so its appearance changes the digest) but reads as absent: it
+// is "added" when it appears and "removed" when it goes, never "modified".
+func TestListedFileAppearsAndDisappears(t *testing.T) {
 	for name, s := range scanners(t) {
 		t.Run(name, func(t *testing.T) {
 			spec := Spec{Files: []string{"flake.lock", "sub/dir/new.nix"}}
 			before := scanOne(t, s, spec)
 			writeTree(t, s.Root, map[string]string{"sub/dir/new.nix": "{}"})
-			requireChange(t, before, scanOne(t, s, spec), Change{"sub/dir/new.nix", ChangeModified})
+			appeared := scanOne(t, s, spec)
+			requireChange(t, before, appeared, Change{"sub/dir/new.nix", ChangeAdded})
+			if err := os.RemoveAll(filepath.Join(s.Root, "sub")); err != nil {
+				t.Fatal(err)
+			}
+			requireChange(t, appeared, scanOne(t, s, spec), Change{"sub/dir/new.nix", ChangeRemoved})
 		})
 	}
 }
@@ -587,5 +587,51 @@ func TestBackgroundScanAgrees(t *testing.T) {
 		if fg[i].Digest != bg[i].Digest || len(bg[i].Entries) == 0 {
 			t.Errorf("spec %d: background %v, foreground %v", i, paths(bg[i]), paths(fg[i]))
 		}
+	}
+}
+
+// TestFileGoneBeforeHashing: a file the walk listed that is gone when it
+// is read (a lock file git removes, an editor's temp file) is left out as
+// if the walk had not seen it — but stays, missing, where it is listed by
+// name. It fails nothing, and no other spec's entries change.
+func TestFileGoneBeforeHashing(t *testing.T) {
+	for name, s := range scanners(t) {
+		t.Run(name, func(t *testing.T) {
+			writeTree(t, s.Root, map[string]string{"a": "a", "lock": "l", "listed": "x", "link": "->a", "keep": "k"})
+			specs := []Spec{{Patterns: []string{"**"}}, {Files: []string{"listed", "keep"}}, {Patterns: []string{"*"}, Files: []string{"listed"}}}
+			s.beforeHash = func() {
+				for _, n := range []string{"lock", "listed", "link"} {
+					if err := os.Remove(filepath.Join(s.Root, n)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			ms, err := s.Scan(context.Background(), specs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := [][]string{{"a", "keep"}, {"keep", "listed"}, {"a", "keep", "listed"}}
+			for i, m := range ms {
+				checkSorted(t, m)
+				if got := paths(m); !slices.Equal(got, want[i]) {
+					t.Errorf("spec %d: got %q, want %q", i, got, want[i])
+				}
+				for _, e := range m.Entries {
+					if e.Path == "listed" && e.Type != TypeMissing {
+						t.Errorf("spec %d: listed has type %q, want missing", i, e.Type)
+					}
+				}
+			}
+			s.beforeHash = nil
+			again, err := s.Scan(context.Background(), specs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range ms {
+				if again[i].Digest != ms[i].Digest {
+					t.Errorf("spec %d: a scan after the files went differs: %v", i, diff(ms[i], again[i]))
+				}
+			}
+		})
 	}
 }

@@ -21,13 +21,18 @@ func requireGit(t testing.TB) {
 	}
 }
 
-// gitEnv makes git hermetic: no user or system config, a fixed identity.
+// gitEnv makes git hermetic: no user or system config, a fixed identity,
+// and no background maintenance (newer git starts it after a commit, and
+// its lock files come and go in .git while a test reads it).
 func gitEnv(t testing.TB) {
 	t.Helper()
 	for k, v := range map[string]string{
 		"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.DevNull,
 		"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
 		"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+		"GIT_CONFIG_COUNT": "2",
+		"GIT_CONFIG_KEY_0": "maintenance.auto", "GIT_CONFIG_VALUE_0": "false",
+		"GIT_CONFIG_KEY_1": "gc.auto", "GIT_CONFIG_VALUE_1": "0",
 	} {
 		t.Setenv(k, v)
 	}

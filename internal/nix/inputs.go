@@ -69,13 +69,15 @@ func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec,
 		if err != nil {
 			return spec, err
 		}
-		// Nix copies the whole directory, .git included (a path: flake in
-		// a git checkout changes with every commit).
+		// Nix copies the whole directory as it is: every .git directory
+		// in it (a path: flake in a git checkout changes with every
+		// commit, a vendored checkout's with each of its own), symlinks
+		// as symlinks. A directory outside the config directory is named
+		// by its absolute path.
 		if outside(relDir) {
-			return fingerprint.Spec{Root: ref.dir, Patterns: []string{"**", ".git/**"}}, nil
+			relDir = filepath.ToSlash(filepath.Clean(ref.dir))
 		}
-		all := globUnder(relDir)
-		spec.Patterns = append([]string{all, strings.TrimSuffix(all, "**") + ".git/**"}, extra...)
+		spec.Trees = []string{relDir}
 		return spec, nil
 	}
 	subs := ref.submodules
@@ -108,18 +110,6 @@ func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec,
 	if err != nil {
 		return spec, err
 	}
-	for _, h := range heads {
-		rel, err := relSlash(src.repo.root, h)
-		if err != nil {
-			return spec, err
-		}
-		if outside(rel) {
-			// A linked worktree keeps HEAD in the main repository's .git,
-			// which sysinit cannot fingerprint from here.
-			return spec, &NotLocalError{Flake: ref.raw, Reason: "is a linked git worktree, whose HEAD lives outside it"}
-		}
-		files = append(files, rel)
-	}
 	switch {
 	case relRoot == ".":
 	case outside(relRoot):
@@ -132,17 +122,37 @@ func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec,
 		spec.Root = src.repo.root
 		spec.Patterns = nil
 		for _, p := range extra {
-			if rest, ok := strings.CutPrefix(p, "!"); ok {
-				spec.Patterns = append(spec.Patterns, "!"+path.Join(down, rest))
-			} else {
-				spec.Patterns = append(spec.Patterns, path.Join(down, p))
+			bang, rest := "", p
+			if r, ok := strings.CutPrefix(p, "!"); ok {
+				bang, rest = "!", r
 			}
+			if !strings.HasPrefix(rest, "/") { // absolute ones name the same files from anywhere
+				rest = path.Join(down, rest)
+			}
+			spec.Patterns = append(spec.Patterns, bang+rest)
 		}
 	default:
 		// A repository inside the config directory: its paths gain its prefix.
 		for i, f := range files {
 			files[i] = relRoot + "/" + f
 		}
+	}
+	// HEAD and its ref live in the git directory, which for a submodule
+	// or a linked worktree is not the work tree's .git: named relative to
+	// the spec's root when below it, else by absolute path.
+	base := cfgDir
+	if spec.Root != "" {
+		base = spec.Root
+	}
+	for _, h := range heads {
+		rel, err := relSlash(base, h)
+		if err != nil {
+			return spec, err
+		}
+		if outside(rel) {
+			rel = filepath.ToSlash(h)
+		}
+		files = append(files, rel)
 	}
 	sort.Strings(files)
 	spec.Files = dedupSorted(files)
@@ -159,20 +169,6 @@ func relSlash(base, target string) (string, error) {
 	return filepath.ToSlash(rel), nil
 }
 
-// globUnder is the pattern for every file under the slash path dir.
-func globUnder(dir string) string {
-	if dir == "." {
-		return "**"
-	}
-	parts := strings.Split(dir, "/")
-	for i, p := range parts {
-		if p != ".." {
-			parts[i] = escapeGlob(p)
-		}
-	}
-	return strings.Join(parts, "/") + "/**"
-}
-
 func dedupSorted(s []string) []string {
 	out := s[:0]
 	for i, v := range s {
@@ -181,16 +177,4 @@ func dedupSorted(s []string) []string {
 		}
 	}
 	return out
-}
-
-// escapeGlob escapes the glob metacharacters of a literal path element.
-func escapeGlob(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]{}\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -513,13 +513,13 @@ func TestFlakeUpdate(t *testing.T) {
 	}
 }
 
-// TestInputsOutsideGit: a flake that is not in a git repository is copied
+// TestInputsNotInGit: a flake that is not in a git repository is copied
 // whole by nix, so every file under it is an input.
 func TestInputsNotInGit(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "flake.nix"), "{ outputs = _: {}; }")
 	cfg := &config.Config{Dir: dir}
-	for flake, want := range map[string]string{".#x": "**", "./sub#x": "sub/**", "path:.#x": "**"} {
+	for flake, want := range map[string]string{".#x": ".", "./sub#x": "sub", "path:.#x": ".", "./a*b/[c]#x": "a*b/[c]"} {
 		ref, err := parseFlakeRef(flake, dir)
 		if err != nil {
 			t.Fatal(err)
@@ -528,17 +528,18 @@ func TestInputsNotInGit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", flake, err)
 		}
-		dotGit := strings.TrimSuffix(want, "**") + ".git/**"
-		if !slices.Equal(spec.Patterns, []string{want, dotGit, "extra/**"}) || len(spec.Files) != 0 {
+		if !slices.Equal(spec.Trees, []string{want}) || !slices.Equal(spec.Patterns, []string{"extra/**"}) || len(spec.Files) != 0 || spec.Root != "" {
 			t.Errorf("%s: %+v", flake, spec)
 		}
 	}
-	// A flake directory beside the config directory is fingerprinted from there.
+	// A flake directory beside the config directory is named by its
+	// absolute path, and the extra patterns still apply.
 	ref, err := parseFlakeRef("../elsewhere#x", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec, err := flakeInputs(cfg.Dir, ref, nil); err != nil || spec.Root != filepath.Join(filepath.Dir(dir), "elsewhere") || !slices.Equal(spec.Patterns, []string{"**", ".git/**"}) {
+	if spec, err := flakeInputs(cfg.Dir, ref, []string{"extra/**"}); err != nil || spec.Root != "" ||
+		!slices.Equal(spec.Trees, []string{filepath.Join(filepath.Dir(dir), "elsewhere")}) || !slices.Equal(spec.Patterns, []string{"extra/**"}) {
 		t.Errorf("../elsewhere#x: %+v, %v", spec, err)
 	}
 	for _, flake := range []string{"github:me/cfg#x", "git+file://" + dir + "?rev=abc#x"} {
@@ -564,7 +565,7 @@ func TestInputsRepoAboveConfig(t *testing.T) {
 	git(t, root, "init", "-q")
 	git(t, root, "add", "-A")
 	ref, _ := parseFlakeRef(".#x", filepath.Join(root, "nix"))
-	spec, err := flakeInputs(filepath.Join(root, "nix"), ref, []string{"secrets/**", "!secrets/*.tmp"})
+	spec, err := flakeInputs(filepath.Join(root, "nix"), ref, []string{"secrets/**", "!secrets/*.tmp", "/etc/nix/*.conf", "!/etc/nix/x.conf"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,7 +575,7 @@ func TestInputsRepoAboveConfig(t *testing.T) {
 	if want := []string{".git/HEAD", ".git/packed-refs", "dotfiles/init.lua", "nix/flake.lock", "nix/flake.nix"}; !slices.Equal(spec.Files, want) {
 		t.Errorf("files = %v, want %v", spec.Files, want)
 	}
-	if want := []string{"nix/secrets/**", "!nix/secrets/*.tmp"}; !slices.Equal(spec.Patterns, want) {
+	if want := []string{"nix/secrets/**", "!nix/secrets/*.tmp", "/etc/nix/*.conf", "!/etc/nix/x.conf"}; !slices.Equal(spec.Patterns, want) {
 		t.Errorf("patterns = %v, want %v", spec.Patterns, want)
 	}
 }

@@ -263,12 +263,3 @@ func TestChangedInputs(t *testing.T) {
 		t.Errorf("changedInputs of a broken lock = %q, want nil", got)
 	}
 }
-
-func TestGlobUnder(t *testing.T) {
-	tests := map[string]string{".": "**", "nix": "nix/**", "a*b/[c]": `a\*b/\[c\]/**`}
-	for in, want := range tests {
-		if got := globUnder(in); got != want {
-			t.Errorf("globUnder(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

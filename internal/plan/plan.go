@@ -104,6 +104,9 @@ type Decision struct {
 	Manifest         *fingerprint.Manifest // nil when the inputs could not be read
 	// Token is what the last success's probe recorded ("" if none).
 	Token string
+	// Warnings are about the step's setup, for plan and refresh to show:
+	// an input pattern that selects no file, say.
+	Warnings []string
 }
 
 // Applicable reports whether the step can run on this machine.
@@ -485,6 +488,11 @@ func (p *Planner) forced(name string) bool {
 func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
 	if d.Missing() != "" {
 		return
+	}
+	if d.Manifest != nil {
+		for _, u := range d.Manifest.Unmatched {
+			d.Warnings = append(d.Warnings, u.String())
+		}
 	}
 	var rs []Reason
 	if p.forced(d.Name) {
