@@ -286,7 +286,8 @@ func (sy *System) Inputs(context.Context) (fingerprint.Spec, error) {
 	if err != nil {
 		return spec, err
 	}
-	return spec, step.AddScripts(&spec, sy.Scripts(), sy.cfgDir)
+	step.AddScripts(&spec, sy.Scripts(), sy.cfgDir)
+	return spec, nil
 }
 
 // Scripts is the files of the repo that a nix-profile step's `activate`

@@ -228,7 +228,8 @@ func (p *Planner) planInputs(ctx context.Context, d *Decision) (fingerprint.Spec
 		if f.err != nil {
 			return f.spec, f.err
 		}
-		return f.spec, p.addCheck(&f.spec, d)
+		p.addCheck(&f.spec, d)
+		return f.spec, nil
 	case <-ctx.Done():
 		return fingerprint.Spec{}, ctx.Err()
 	}
@@ -241,11 +242,12 @@ func (p *Planner) inputs(ctx context.Context, d *Decision) (fingerprint.Spec, er
 	if err != nil {
 		return spec, err
 	}
-	return spec, p.addCheck(&spec, d)
+	p.addCheck(&spec, d)
+	return spec, nil
 }
 
-func (p *Planner) addCheck(spec *fingerprint.Spec, d *Decision) error {
-	return step.AddScripts(spec, p.checkScripts(d), p.Config.Dir)
+func (p *Planner) addCheck(spec *fingerprint.Spec, d *Decision) {
+	step.AddScripts(spec, p.checkScripts(d), p.Config.Dir)
 }
 
 func (p *Planner) checkScripts(d *Decision) map[string]string {

@@ -45,7 +45,8 @@ func (c *Command) Definition() []string {
 
 func (c *Command) Inputs(context.Context) (fingerprint.Spec, error) {
 	spec := fingerprint.Spec{Patterns: c.s.Inputs}
-	return spec, AddScripts(&spec, c.Scripts(), c.cfgDir)
+	AddScripts(&spec, c.Scripts(), c.cfgDir)
+	return spec, nil
 }
 
 // Scripts is the files of the repo that `run` executes.

@@ -89,7 +89,8 @@ func (f *File) Inputs(context.Context) (fingerprint.Spec, error) {
 	if err != nil {
 		return spec, err
 	}
-	return spec, AddScripts(&spec, f.Scripts(), f.dir)
+	AddScripts(&spec, f.Scripts(), f.dir)
+	return spec, nil
 }
 
 // Scripts is the files of the repo that `on-change` executes.

@@ -1,7 +1,7 @@
 package step
 
 import (
-	"fmt"
+	"maps"
 	"path"
 	"path/filepath"
 	"slices"
@@ -269,25 +269,22 @@ func unescape(s string) string {
 
 // AddExecuted adds files, relative to cfgDir, to spec's explicit files.
 // A spec rooted elsewhere (a file step's source outside the repo, a flake
-// whose repository starts above it) takes them relative to its root; one
-// they do not fall under cannot hold them, and that is an error: the step
-// is then run rather than have an edit of its script go unseen.
-func AddExecuted(spec *fingerprint.Spec, cfgDir string, files []string) error {
-	if len(files) == 0 {
-		return nil
-	}
-	if spec.Root == "" || spec.Root == cfgDir {
-		spec.Files = append(spec.Files, files...)
-		return nil
-	}
+// whose repository starts above it) takes them relative to its root when
+// they fall under it, and by absolute path when they do not.
+func AddExecuted(spec *fingerprint.Spec, cfgDir string, files []string) {
 	for _, f := range files {
-		rel, err := filepath.Rel(spec.Root, filepath.Join(cfgDir, f))
+		if spec.Root == "" || spec.Root == cfgDir {
+			spec.Files = append(spec.Files, f)
+			continue
+		}
+		abs := filepath.Join(cfgDir, f)
+		rel, err := filepath.Rel(spec.Root, abs)
 		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return fmt.Errorf("%s, which a command of the step runs, lies outside %s, where the step's inputs are read from: list it in the step's inputs or move the script", f, spec.Root)
+			spec.Files = append(spec.Files, abs)
+			continue
 		}
 		spec.Files = append(spec.Files, filepath.ToSlash(rel))
 	}
-	return nil
 }
 
 // Scripted is implemented by kinds whose command lines may run files of
@@ -322,11 +319,6 @@ func ScriptsOf(cfgDir string, scripts ...Script) map[string]string {
 }
 
 // AddScripts adds the files that scripts run to spec (see AddExecuted).
-func AddScripts(spec *fingerprint.Spec, scripts map[string]string, cfgDir string) error {
-	files := make([]string, 0, len(scripts))
-	for f := range scripts {
-		files = append(files, f)
-	}
-	slices.Sort(files)
-	return AddExecuted(spec, cfgDir, files)
+func AddScripts(spec *fingerprint.Spec, scripts map[string]string, cfgDir string) {
+	AddExecuted(spec, cfgDir, slices.Sorted(maps.Keys(scripts)))
 }
