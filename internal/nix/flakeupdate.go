@@ -198,7 +198,7 @@ func readOptional(path string) ([]byte, error) {
 }
 
 func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(stripANSI(s)), "\n")
+	lines := strings.Split(strings.TrimSpace(command.StripANSI(s)), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
