@@ -659,17 +659,3 @@ func (l *Live) paint(segs []seg, maxW int) string {
 	}
 	return b.String()
 }
-
-// cutCells returns the longest prefix of s at most n cells wide, and whether
-// that is shorter than s.
-func cutCells(s string, n int) (string, bool) {
-	w := 0
-	for i, r := range s {
-		rw := runeWidth(r)
-		if w+rw > n {
-			return s[:i], true
-		}
-		w += rw
-	}
-	return s, false
-}

@@ -204,16 +204,19 @@ func TestLiveNoLineExceedsWidth(t *testing.T) {
 				{Name: "a-very-long-step-name-indeed", Status: runner.StatusWaiting, ETA: time.Minute},
 				{Name: "字体", Status: runner.StatusSkipped, Reason: "上面的文字很长很长很长很长很长"},
 				{Name: "b", Status: runner.StatusWaiting},
+				{Name: "☕-brew", Status: runner.StatusSkipped, Reason: "⚡ up to date ✔️ 🧑‍💻👍🏽🇩🇪"},
 			}})
 			h.send(runner.Event{Type: runner.EventStepStart, Step: "a-very-long-step-name-indeed"})
 			h.send(runner.Event{Type: runner.EventStepOutput, Step: "a-very-long-step-name-indeed",
 				Line: "\x1b[31mred\x1b[0m and a bell\a and a tab\there and 中文中文中文中文中文中文中文"})
 			h.send(runner.Event{Type: runner.EventStepStart, Step: "b"})
 			h.send(runner.Event{Type: runner.EventStepOutput, Step: "b", Line: "\x1b]0;title\x07progress 10%\rprogress 99%"})
+			h.send(runner.Event{Type: runner.EventStepOutput, Step: "a-very-long-step-name-indeed",
+				Line: "☕☕☕ 🧑‍💻🧑‍💻🧑‍💻 ⚡⚡⚡ 中文中文中文中文 ✔️✔️✔️✔️ 🇩🇪🇩🇪🇩🇪 👍🏽👍🏽👍🏽👍🏽"})
 			s := h.screen() // render reports any character written past the width
 			rows := s.rows()
-			if len(rows) != 5 {
-				t.Fatalf("want 5 rows (3 steps, 2 output lines), got:\n%s", s.text())
+			if len(rows) != 6 {
+				t.Fatalf("want 6 rows (4 steps, 2 output lines), got:\n%s", s.text())
 			}
 			for _, r := range rows {
 				if w := stringWidth(r); w > width-1 {

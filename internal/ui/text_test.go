@@ -93,10 +93,45 @@ func TestStringWidth(t *testing.T) {
 		{"e\u0301", 1}, // combining accent
 		{"🚀", 2},
 		{"한국어", 6},
+		// What a per-rune table gets wrong: emoji outside the blocks it
+		// lists, emoji presentation selectors and joined sequences.
+		{"☕", 2},      // U+2615, wide since Unicode 9
+		{"⚡ fast", 7}, // U+26A1
+		{"✔️", 2},     // U+2714 + VS16: emoji presentation
+		{"🧑‍💻", 2},    // ZWJ sequence: one glyph
+		{"👍🏽", 2},     // skin-tone modifier
+		{"🇩🇪", 2},     // a flag: two regional indicators
+		{"🫠", 2},      // U+1FAE0, Unicode 14
 	}
 	for _, tt := range tests {
 		if got := stringWidth(tt.s); got != tt.want {
 			t.Errorf("stringWidth(%q) = %d, want %d", tt.s, got, tt.want)
+		}
+	}
+}
+
+func TestCutCells(t *testing.T) {
+	tests := []struct {
+		s    string
+		n    int
+		want string
+		cut  bool
+	}{
+		{"abc", 5, "abc", false},
+		{"abc", 2, "ab", true},
+		{"abc", 0, "", true},
+		{"中文字", 5, "中文", true},
+		{"中文字", 6, "中文字", false},
+		{"a🧑‍💻b", 2, "a", true}, // the ZWJ sequence is kept whole or left out
+		{"a🧑‍💻b", 3, "a🧑‍💻", true},
+		{"éx", 1, "é", true}, // the accent stays with its letter
+		{"☕☕", 3, "☕", true},
+		{"🇩🇪🇫🇷", 2, "🇩🇪", true},
+	}
+	for _, tt := range tests {
+		got, cut := cutCells(tt.s, tt.n)
+		if got != tt.want || cut != tt.cut {
+			t.Errorf("cutCells(%q, %d) = %q, %v; want %q, %v", tt.s, tt.n, got, cut, tt.want, tt.cut)
 		}
 	}
 }
