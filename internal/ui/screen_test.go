@@ -21,6 +21,7 @@ type screen struct {
 	width     int // 0: no limit
 	allowWrap bool
 	lines     [][]string // one grapheme cluster per cell; "" is the right half of a wide one
+	wrapped   map[int]bool // rows that continue the row above (a soft wrap)
 	row, col  int
 	pending   bool // the last column was written: the next character wraps
 	cursorOn  bool
@@ -46,6 +47,10 @@ func (s *screen) wrap(c string) {
 	}
 	s.row, s.col, s.pending = s.row+1, 0, false
 	s.line(s.row)
+	if s.wrapped == nil {
+		s.wrapped = map[int]bool{}
+	}
+	s.wrapped[s.row] = true
 }
 
 func (s *screen) put(c string, w int) {
@@ -171,3 +176,27 @@ func (s *screen) rows() []string {
 }
 
 func (s *screen) text() string { return strings.Join(s.rows(), "\n") }
+
+// joined is text with soft-wrapped rows joined to the row they continue, as
+// `tmux capture-pane -J` gives them: the lines as written.
+func (s *screen) joined() string {
+	var out []string
+	for i, l := range s.lines {
+		var b strings.Builder
+		for _, c := range l {
+			b.WriteString(c)
+		}
+		if i > 0 && s.wrapped[i] && len(out) > 0 {
+			out[len(out)-1] += b.String()
+			continue
+		}
+		out = append(out, b.String())
+	}
+	for i := range out {
+		out[i] = strings.TrimRight(out[i], " ")
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return strings.Join(out, "\n")
+}

@@ -162,3 +162,30 @@ func isASCII(s string) bool {
 	}
 	return true
 }
+
+// UTF8Locale reports whether the locale in the environment encodes text as
+// UTF-8, so the views may draw Unicode marks. The variable that decides is
+// the first set of LC_ALL, LC_CTYPE and LANG, in the order POSIX gives them
+// precedence; none set, "C" and "POSIX" mean the portable (ASCII) locale.
+// Otherwise the codeset after the dot must be UTF-8 ("en_US.UTF-8",
+// "C.utf8"); macOS terminals may set LC_CTYPE to just "UTF-8".
+func UTF8Locale(getenv func(string) string) bool {
+	var loc string
+	for _, name := range []string{"LC_ALL", "LC_CTYPE", "LANG"} {
+		if loc = getenv(name); loc != "" {
+			break
+		}
+	}
+	if loc == "" || loc == "C" || loc == "POSIX" {
+		return false
+	}
+	codeset := loc
+	if i := strings.IndexByte(codeset, '.'); i >= 0 {
+		codeset = codeset[i+1:]
+	}
+	if i := strings.IndexByte(codeset, '@'); i >= 0 {
+		codeset = codeset[:i] // a modifier: "de_DE.UTF-8@euro"
+	}
+	codeset = strings.ToLower(codeset)
+	return codeset == "utf-8" || codeset == "utf8"
+}

@@ -161,3 +161,35 @@ func TestPaintCutsToWidth(t *testing.T) {
 		}
 	}
 }
+
+func TestUTF8Locale(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want bool
+	}{
+		{nil, false},
+		{map[string]string{"LANG": "C"}, false},
+		{map[string]string{"LANG": "POSIX"}, false},
+		{map[string]string{"LANG": "en_US.UTF-8"}, true},
+		{map[string]string{"LANG": "en_US.utf8"}, true},
+		{map[string]string{"LANG": "C.UTF-8"}, true},
+		{map[string]string{"LANG": "de_DE.UTF-8@euro"}, true},
+		{map[string]string{"LANG": "en_US"}, false},            // ISO-8859-1
+		{map[string]string{"LANG": "en_US.ISO-8859-1"}, false}, //
+		{map[string]string{"LC_CTYPE": "UTF-8"}, true},         // what macOS Terminal may set
+		// LC_ALL overrides LC_CTYPE, which overrides LANG.
+		{map[string]string{"LC_ALL": "C", "LANG": "en_US.UTF-8"}, false},
+		{map[string]string{"LC_ALL": "en_US.UTF-8", "LANG": "C"}, true},
+		{map[string]string{"LC_CTYPE": "POSIX", "LANG": "en_US.UTF-8"}, false},
+		{map[string]string{"LC_CTYPE": "en_US.UTF-8", "LANG": "C"}, true},
+		// An empty variable is unset.
+		{map[string]string{"LC_ALL": "", "LC_CTYPE": "", "LANG": "en_US.UTF-8"}, true},
+		// Other categories do not decide the character set.
+		{map[string]string{"LC_MESSAGES": "en_US.UTF-8"}, false},
+	}
+	for _, tt := range tests {
+		if got := UTF8Locale(func(k string) string { return tt.env[k] }); got != tt.want {
+			t.Errorf("UTF8Locale(%v) = %v, want %v", tt.env, got, tt.want)
+		}
+	}
+}
