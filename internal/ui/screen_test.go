@@ -20,7 +20,7 @@ import (
 type screen struct {
 	width     int // 0: no limit
 	allowWrap bool
-	lines     [][]string // one grapheme cluster per cell; "" is the right half of a wide one
+	lines     [][]string   // one grapheme cluster per cell; "" is the right half of a wide one
 	wrapped   map[int]bool // rows that continue the row above (a soft wrap)
 	row, col  int
 	pending   bool // the last column was written: the next character wraps
