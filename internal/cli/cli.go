@@ -3,18 +3,19 @@
 // codes. Everything below it is reached through plain Go calls.
 //
 // Output rules. stdout carries what a command produces, so that it can be
-// piped, captured or thrown away: a plan, a why, a history, --json output,
-// and the summary line of a refresh ("sysinit: ran 2, skipped 5, failed 0,
-// blocked 0 in 1.2s"). stderr carries everything a person must see even
-// with stdout redirected: a refresh's progress lines, its heartbeats
-// ("sysinit: system: still running after 1m00s (building 3/17)"), each
-// failure with its last lines and log path, notices, warnings and errors,
-// prefixed "sysinit: ", lowercase, with hints on their own lines. So
-// `sysinit >/dev/null` is quiet when all is well and still shows what failed
-// and where its log is. On a terminal (stdout is a TTY) the live block draws
-// the whole run there instead, summary included; it uses ASCII marks when
-// the locale is not UTF-8. Under --json, a config error is a JSON object on
-// stdout too: {"errors": [{"file", "line", "message", "hint"}]}.
+// piped, captured or thrown away: a plan, a why, a history, --json output
+// (docs/json.md), and the summary line of a refresh ("sysinit: ran 2,
+// skipped 5, failed 0, blocked 0 in 1.2s"). stderr carries everything a
+// person must see even with stdout redirected: a refresh's progress lines,
+// its heartbeats ("sysinit: system: still running after 1m00s (building
+// 3/17: hello-2.12)"), each failure with its last lines and log path,
+// notices, warnings and errors, prefixed "sysinit: ", lowercase, with hints
+// on their own lines. So `sysinit >/dev/null` is quiet when all is well and
+// still shows what failed and where its log is. On a terminal (stdout is a
+// TTY) the live block draws the whole run there instead, summary included;
+// it uses ASCII marks when the locale is not UTF-8. Under --json, config
+// errors are a JSON object on stdout: {"errors": [{"file", "line",
+// "message", "hint"}]}. Exit codes are listed below.
 package cli
 
 import (

@@ -62,7 +62,7 @@ type jsonEvent struct {
 	Line       string        `json:"line,omitempty"`    // step-output, step-progress, notice
 	Status     runner.Status `json:"status,omitempty"`  // step-end
 	Reasons    []plan.Reason `json:"reasons,omitempty"` // step-start, step-end
-	Detail     string        `json:"detail,omitempty"`  // step-end: "blocked by system", "stopped: --fail-fast"
+	Detail     string        `json:"detail,omitempty"`  // step-end: "blocked by system", "stopped: --fail-fast"; or the runner's words without a plan
 	Error      string        `json:"error,omitempty"`   // step-end of a failed step
 	Note       string        `json:"note,omitempty"`
 	DurationMS float64       `json:"duration_ms,omitempty"` // step-end of a step that ran
@@ -118,15 +118,18 @@ func (j *JSON) shape(e runner.Event) jsonEvent {
 	case runner.EventStepStart:
 		out.Reasons, out.Detail = j.why(e.Step, e.Reason)
 	case runner.EventStepEnd:
+		// The reasons the plan gave the step, whatever became of it; the
+		// error or the runner's account says what did.
+		out.Reasons, _ = j.why(e.Step, "")
 		switch e.Status {
 		case runner.StatusFailed:
-			// The reasons it ran for; the error says why it failed.
-			out.Reasons, _ = j.why(e.Step, "")
 			out.Error = e.Reason
-		case runner.StatusDone, runner.StatusSkipped, runner.StatusNotApplicable:
-			out.Reasons, out.Detail = j.why(e.Step, e.Reason)
-		default: // blocked, interrupted: the runner's account, not the plan's
+		case runner.StatusBlocked, runner.StatusInterrupted:
 			out.Detail = e.Reason
+		default:
+			if out.Reasons == nil {
+				out.Detail = e.Reason
+			}
 		}
 	case runner.EventRunEnd:
 		if s := e.Summary; s != nil {

@@ -59,12 +59,14 @@ func TestJSON(t *testing.T) {
 			{Type: runner.EventStepEnd, Time: t0, RunID: "r1", Step: "brew", Status: runner.StatusFailed, Reason: "exit status 1",
 				Duration: 1500 * time.Millisecond, LogPath: "/l/brew.log", Tail: []string{"a", "b"}},
 			{Type: runner.EventStepEnd, Time: t0, RunID: "r1", Step: "fonts", Status: runner.StatusBlocked, Reason: "blocked by brew"},
+			{Type: runner.EventStepEnd, Time: t0, RunID: "r1", Step: "other", Status: runner.StatusInterrupted, Reason: "not started: interrupted"},
 			{Type: runner.EventRunEnd, Time: t0, RunID: "r1", Summary: &runner.Summary{Ran: 1, Failed: 1, Blocked: 1, Wall: 2 * time.Second, LogDir: "/l"}},
 		},
 		want: `{"type":"step-start","time":"2025-11-25T10:00:00Z","run":"r1","step":"system","reasons":[{"kind":"inputs-changed","detail":"flake.lock modified","files":[{"path":"flake.lock","change":"modified"}]}]}` + "\n" +
 			`{"type":"step-end","time":"2025-11-25T10:00:00Z","run":"r1","step":"system","status":"done","reasons":[{"kind":"inputs-changed","detail":"flake.lock modified","files":[{"path":"flake.lock","change":"modified"}]}],"note":"switched","duration_ms":12345.678}` + "\n" +
 			`{"type":"step-end","time":"2025-11-25T10:00:00Z","run":"r1","step":"brew","status":"failed","reasons":[{"kind":"never-ran","detail":"no success recorded"}],"error":"exit status 1","duration_ms":1500,"log":"/l/brew.log","tail":["a","b"]}` + "\n" +
-			`{"type":"step-end","time":"2025-11-25T10:00:00Z","run":"r1","step":"fonts","status":"blocked","detail":"blocked by brew"}` + "\n" +
+			`{"type":"step-end","time":"2025-11-25T10:00:00Z","run":"r1","step":"fonts","status":"blocked","reasons":[{"kind":"up-to-date","detail":"nothing changed since the last success"}],"detail":"blocked by brew"}` + "\n" +
+			`{"type":"step-end","time":"2025-11-25T10:00:00Z","run":"r1","step":"other","status":"interrupted","detail":"not started: interrupted"}` + "\n" +
 			`{"type":"run-end","time":"2025-11-25T10:00:00Z","run":"r1","summary":{"ran":1,"skipped":0,"failed":1,"blocked":1,"wall_ms":2000,"log_dir":"/l"}}` + "\n",
 	}}
 	for _, tt := range tests {
