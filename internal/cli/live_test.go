@@ -7,15 +7,27 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// tmuxRun runs `sysinit -C repo refresh` on a real terminal emulator
-// (tmux) of cols×rows with the locale given, and returns the final screen
-// with what scrolled off it (wrapped lines joined, as written, with -J) and
-// the exit line.
-func tmuxRun(t *testing.T, cols, rows int, locale, config string) (screen, exit string) {
+// tmuxSession is `sysinit -C repo refresh` running on a real terminal
+// emulator (tmux).
+type tmuxSession struct {
+	t     *testing.T
+	tm    func(args ...string) string
+	repo  string
+	done  string
+	width int
+}
+
+// tmuxSessions numbers the tmux servers a test process starts.
+var tmuxSessions atomic.Int32
+
+// tmuxStart starts `sysinit -C repo refresh` on a tmux terminal of
+// cols×rows with the locale given, repo holding config.
+func tmuxStart(t *testing.T, cols, rows int, locale, config string) *tmuxSession {
 	t.Helper()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
@@ -31,14 +43,15 @@ func tmuxRun(t *testing.T, cols, rows int, locale, config string) (screen, exit 
 	if err != nil {
 		t.Fatal(err)
 	}
-	socket := fmt.Sprintf("sysinit-test-%d-%d", os.Getpid(), cols)
+	socket := fmt.Sprintf("sysinit-test-%d-%d", os.Getpid(), tmuxSessions.Add(1))
 	done := filepath.Join(dir, "done")
 	// A prompt line first, as in a shell: with the block on the top row, a
 	// clear-below clears the whole screen, which tmux (scroll-on-clear)
-	// copies into the history that the capture below includes.
+	// copies into the history that the captures include.
 	script := fmt.Sprintf("echo '$ sysinit refresh'; env -u LC_ALL -u LC_CTYPE -u LANG %[5]s SYSINIT_TEST_MAIN=1 HOME=%[1]s XDG_CACHE_HOME=%[1]s/cache XDG_STATE_HOME=%[1]s/state TERM=xterm-256color %[2]s -C %[3]s refresh; echo EXIT=$? > %[4]s; sleep 60",
 		dir, self, repo, done, locale)
-	tm := func(args ...string) string {
+	s := &tmuxSession{t: t, repo: repo, done: done, width: cols}
+	s.tm = func(args ...string) string {
 		out, err := exec.Command(tmux, append([]string{"-L", socket}, args...)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -47,24 +60,90 @@ func tmuxRun(t *testing.T, cols, rows int, locale, config string) (screen, exit 
 	}
 	// -u: the emulator itself speaks UTF-8 whatever the test's locale; the
 	// locale sysinit sees is the one given.
-	tm("-u", "new-session", "-d", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), "-s", "live", script)
+	s.tm("-u", "new-session", "-d", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), "-s", "live", script)
 	t.Cleanup(func() { _ = exec.Command(tmux, "-L", socket, "kill-server").Run() })
+	return s
+}
 
+// capture returns the screen with what scrolled off it, wrapped lines
+// joined as written (-J).
+func (s *tmuxSession) capture() string {
+	return s.tm("capture-pane", "-p", "-J", "-S", "-", "-t", "live")
+}
+
+// waitScreen waits until the screen matches re.
+func (s *tmuxSession) waitScreen(re *regexp.Regexp) {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !re.MatchString(s.capture()) {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the screen never matched %s:\n%s", re, s.capture())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// wait waits for sysinit to exit and returns the final screen and the exit
+// line.
+func (s *tmuxSession) wait() (screen, exit string) {
+	s.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, err := os.Stat(done); err == nil {
+		if _, err := os.Stat(s.done); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("refresh did not finish; screen:\n%s", tm("capture-pane", "-p", "-t", "live"))
+			s.t.Fatalf("refresh did not finish; screen:\n%s", s.capture())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	e, _ := os.ReadFile(done)
-	screen = tm("capture-pane", "-p", "-J", "-S", "-", "-t", "live")
-	t.Logf("final screen (%d columns, wrapped lines joined):\n%s", cols, screen)
-	t.Logf("as shown:\n%s", tm("capture-pane", "-p", "-S", "-", "-t", "live"))
+	e, _ := os.ReadFile(s.done)
+	screen = s.capture()
+	s.t.Logf("final screen (%d columns, wrapped lines joined):\n%s", s.width, screen)
+	s.t.Logf("as shown:\n%s", s.tm("capture-pane", "-p", "-S", "-", "-t", "live"))
 	return screen, strings.TrimSpace(string(e))
+}
+
+// tmuxRun runs a refresh on tmux to its end (see tmuxStart).
+func tmuxRun(t *testing.T, cols, rows int, locale, config string) (screen, exit string) {
+	t.Helper()
+	return tmuxStart(t, cols, rows, locale, config).wait()
+}
+
+// TestLiveViewInTmuxWaitingFor: while a step runs, the steps after it say
+// what they wait for.
+func TestLiveViewInTmuxWaitingFor(t *testing.T) {
+	s := tmuxStart(t, 80, 24, "LANG=C.UTF-8", `
+[steps.nix-conf]
+kind = "command"
+run  = "true"
+
+[steps.flake-update]
+kind = "command"
+run  = "i=0; until [ -e go ] || [ $i -ge 600 ]; do sleep 0.05; i=$((i+1)); done"
+
+[steps.system]
+kind  = "command"
+run   = "true"
+after = ["flake-update", "nix-conf"]
+
+[steps.fonts]
+kind  = "command"
+run   = "true"
+after = ["system"]
+`)
+	s.waitScreen(regexp.MustCompile(`(?m)^○ system +waiting for flake-update$`))
+	s.waitScreen(regexp.MustCompile(`(?m)^○ fonts +waiting for system$`))
+	write(t, filepath.Join(s.repo, "go"), "")
+	screen, exit := s.wait()
+	if exit != "EXIT=0" {
+		t.Errorf("exit: %s, want EXIT=0", exit)
+	}
+	for _, name := range []string{"nix-conf", "flake-update", "system", "fonts"} {
+		if re := regexp.MustCompile(`(?m)^✓ ` + name + ` +done`); len(re.FindAllString(screen, -1)) != 1 {
+			t.Errorf("%s is not done once on the final screen", name)
+		}
+	}
 }
 
 // TestLiveViewInTmux runs a real refresh on a real terminal emulator
