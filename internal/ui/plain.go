@@ -32,7 +32,9 @@ import (
 //	sysinit: ran N, skipped N, failed N, blocked N in DURATION
 //	sysinit: logs: DIR                                    (only if a step failed)
 //
-// With Verbose, each output or progress line of a step is printed as
+// News about the whole run (a notice: "stopping: …" after Ctrl-C) is
+// printed as "sysinit: NOTICE". With Verbose, each output or progress line
+// of a step is printed as
 // "<step> | LINE". Durations are formatted by Duration.
 //
 // The summary line is the product of a run and goes to PlainOptions.Summary
@@ -254,12 +256,11 @@ func (p *Plain) render(e runner.Event) {
 		p.ended(e.Step)
 		p.step(e.Step, e.Time)
 		p.line(e.Step, "running"+paren(e.Reason))
+	case runner.EventNotice:
+		fmt.Fprintf(&p.buf, "sysinit: %s\n", sanitize(e.Line))
 	case runner.EventStepOutput:
 		st := p.step(e.Step, e.Time)
-		if line := strings.TrimSpace(sanitize(e.Line)); line != "" {
-			if cut, ok := cutCells(line, maxHeartbeatLine); ok {
-				line = cut + "..."
-			}
+		if line := p.heartbeatLine(e.Line); line != "" {
 			st.output = line
 		}
 		if p.verbose {
@@ -302,6 +303,19 @@ func (p *Plain) render(e runner.Event) {
 			}
 		}
 	}
+}
+
+// heartbeatLine is an output line as a heartbeat would repeat it; "" when
+// there is no heartbeat (the cleaning is not free, and output is plenty).
+func (p *Plain) heartbeatLine(line string) string {
+	if p.heartbeat <= 0 {
+		return ""
+	}
+	line = strings.TrimSpace(sanitize(line))
+	if cut, ok := cutCells(line, maxHeartbeatLine); ok {
+		line = cut + "..."
+	}
+	return line
 }
 
 // runEnd prints the end of the run: the summary to its writer, the lines

@@ -104,10 +104,12 @@ func TestPlain(t *testing.T) {
 		name: "an interrupted run",
 		events: []runner.Event{
 			{Type: runner.EventStepStart, Step: "system"},
+			{Type: runner.EventNotice, Line: "stopping: running steps get SIGTERM"},
 			{Type: runner.EventStepEnd, Step: "system", Status: runner.StatusInterrupted, Duration: 65 * time.Second},
 			{Type: runner.EventRunEnd, Summary: &runner.Summary{Interrupted: true, Wall: 65500 * time.Millisecond, LogDir: "/l"}},
 		},
 		want: "sysinit: system: running\n" +
+			"sysinit: stopping: running steps get SIGTERM\n" +
 			"sysinit: system: interrupted after 1m05s\n" +
 			"sysinit: interrupted\n" +
 			"sysinit: ran 0, skipped 0, failed 0, blocked 0 in 1m06s\n",
