@@ -97,10 +97,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		}
 	}
 	book := &decisions{}
-	obs, closeView, err := a.view(o, book)
-	if err != nil {
-		return err
-	}
+	obs, closeView := a.view(o, book)
 	defer closeView()
 	storePath, err := a.storePath(a.givenConfig, true)
 	if err != nil {

@@ -37,14 +37,12 @@ func (o *refreshOptions) check() error {
 // view picks how a run is shown (the output rules are at the top of
 // cli.go): JSON events on stdout; on a terminal the live block; otherwise
 // plain lines, progress and failures on stderr and the summary on stdout.
-func (a *app) view(o *refreshOptions, book *decisions) (runner.Observer, func() error, error) {
-	if err := o.check(); err != nil {
-		return nil, nil, err
-	}
+// The options were checked (refreshOptions.check) when the command began.
+func (a *app) view(o *refreshOptions, book *decisions) (runner.Observer, func() error) {
 	switch {
 	case o.json:
 		v := ui.NewJSON(a.stdout, ui.JSONOptions{Reasons: book.reasons})
-		return v, v.Close, nil
+		return v, v.Close
 	case o.progress == "always" || (o.progress == "auto" && isTerminal(a.stdout) && a.getenv("TERM") != "dumb"):
 		v := ui.NewLive(a.stdout, ui.LiveOptions{
 			Width:  terminalWidth(a.stdout),
@@ -53,10 +51,10 @@ func (a *app) view(o *refreshOptions, book *decisions) (runner.Observer, func() 
 			ASCII:  !ui.UTF8Locale(a.getenv),
 			After:  book.after,
 		})
-		return v, v.Close, nil
+		return v, v.Close
 	}
 	v := ui.NewPlain(a.stderr, ui.PlainOptions{Verbose: o.verbose, Summary: a.stdout, Heartbeat: o.heartbeat})
-	return v, v.Close, nil
+	return v, v.Close
 }
 
 // decisions is the plan's latest word on each step of a run: the plan's
