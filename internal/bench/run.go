@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -697,12 +698,12 @@ func parseEvents(out []byte) (*runEvents, error) {
 				Name   string `json:"name"`
 				Status string `json:"status"`
 			} `json:"steps"`
-			Step     string        `json:"step"`
-			Status   string        `json:"status"`
-			Note     string        `json:"note"`
-			Duration time.Duration `json:"duration_ns"`
-			Summary  *struct {
-				Wall time.Duration `json:"wall_ns"`
+			Step       string  `json:"step"`
+			Status     string  `json:"status"`
+			Note       string  `json:"note"`
+			DurationMS float64 `json:"duration_ms"` // docs/json.md
+			Summary    *struct {
+				WallMS float64 `json:"wall_ms"`
 			} `json:"summary"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
@@ -716,12 +717,12 @@ func parseEvents(out []byte) (*runEvents, error) {
 		case "step-end":
 			r.status[ev.Step], r.note[ev.Step] = ev.Status, ev.Note
 			if ev.Status == "done" {
-				r.durations[ev.Step] = ev.Duration
+				r.durations[ev.Step] = fromMillis(ev.DurationMS)
 			}
 		case "run-end":
 			ended = true
 			if ev.Summary != nil {
-				r.wall = ev.Summary.Wall
+				r.wall = fromMillis(ev.Summary.WallMS)
 			}
 		}
 	}
@@ -732,6 +733,12 @@ func parseEvents(out []byte) (*runEvents, error) {
 		return nil, errors.New("sysinit's events end without run-end")
 	}
 	return r, nil
+}
+
+// fromMillis reads a duration of sysinit's JSON (milliseconds, to the
+// microsecond).
+func fromMillis(ms float64) time.Duration {
+	return time.Duration(math.Round(ms*1000)) * time.Microsecond
 }
 
 // checkRun verifies that a sysinit run did what the scenario is about:

@@ -348,7 +348,7 @@ func reported(err error, said bool) bool {
 		return true
 	}
 	for _, l := range xe.Tail {
-		if strings.HasPrefix(stripANSI(l), "Error:") {
+		if strings.HasPrefix(command.StripANSI(l), "Error:") {
 			return false
 		}
 	}
@@ -417,7 +417,7 @@ var wouldSections = map[string]string{
 }
 
 func (o *bundleOutput) line(l string) {
-	l = stripANSI(l)
+	l = command.StripANSI(l)
 	if strings.HasPrefix(l, "brew bundle can't satisfy your Brewfile's dependencies") {
 		o.unsatisfied = true
 		return
@@ -445,25 +445,6 @@ func (o *bundleOutput) line(l string) {
 			o.would = append(o.would, o.section+" "+name)
 		}
 	}
-}
-
-func stripANSI(s string) string {
-	if !strings.Contains(s, "\x1b[") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
-			j := i + 2
-			for j < len(s) && (s[j] < '@' || s[j] > '~') {
-				j++
-			}
-			i = j
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 func listNote(prefix string, items []string) string {

@@ -2,13 +2,25 @@
 // of view, and the one place where errors become messages, hints and exit
 // codes. Everything below it is reached through plain Go calls.
 //
-// Output rules: what a command produces (a plan, a history, a run's view)
-// goes to stdout; warnings and errors go to stderr prefixed "sysinit: ",
-// lowercase, with hints on their own lines.
+// Output rules. stdout carries what a command produces, so that it can be
+// piped, captured or thrown away: a plan, a why, a history, --json output
+// (docs/json.md), and the summary line of a refresh ("sysinit: ran 2,
+// skipped 5, failed 0, blocked 0 in 1.2s"). stderr carries everything a
+// person must see even with stdout redirected: a refresh's progress lines,
+// its heartbeats ("sysinit: system: still running after 1m00s (building
+// 3/17: hello-2.12)"), each failure with its last lines and log path,
+// notices, warnings and errors, prefixed "sysinit: ", lowercase, with hints
+// on their own lines. So `sysinit >/dev/null` is quiet when all is well and
+// still shows what failed and where its log is. On a terminal (stdout is a
+// TTY) the live block draws the whole run there instead, summary included;
+// it uses ASCII marks when the locale is not UTF-8. Under --json, config
+// errors are a JSON object on stdout: {"errors": [{"file", "line",
+// "message", "hint"}]}. Exit codes are listed below.
 package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +40,8 @@ import (
 const (
 	ExitOK          = 0
 	ExitFailed      = 1   // a step failed, or `plan --exit-code` found work
-	ExitUsage       = 2   // bad flags, arguments or config
+	ExitUsage       = 2   // bad flags, arguments or config; an unknown command or step
+	ExitLocked      = 3   // --no-wait, and another sysinit holds this repo's lock
 	ExitInterrupted = 130 // SIGINT/SIGTERM
 )
 
@@ -74,6 +87,7 @@ type app struct {
 
 	dir        string // -C
 	configFile string // --config
+	json       bool   // the command was given --json: errors are JSON too
 
 	givenConfig string // the config file loaded, as found (before symlinks are resolved)
 }
@@ -107,12 +121,23 @@ home-manager flakes, a Brewfile, config files — running only the steps whose
 inputs, definition or machine state changed, in parallel where they allow.
 
 With no command, sysinit runs refresh.`,
-		Version:           version(),
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		Args:              refresh.Args,
-		RunE:              refresh.RunE,
-		ValidArgsFunction: refresh.ValidArgsFunction,
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          refresh.Args,
+		PersistentPreRun: func(c *cobra.Command, _ []string) {
+			a.json, _ = c.Flags().GetBool("json")
+		},
+		ValidArgsFunction:          refresh.ValidArgsFunction,
+		SuggestionsMinimumDistance: 2,
+	}
+	root.RunE = func(c *cobra.Command, args []string) error {
+		// `sysinit WORD…` is `sysinit refresh WORD…`: a WORD that is no
+		// step but looks like a command was meant as the command.
+		if err := a.mistypedCommand(root, args); err != nil {
+			return err
+		}
+		return refresh.RunE(c, args)
 	}
 	root.Flags().AddFlagSet(refresh.Flags())
 	root.SetVersionTemplate("sysinit {{.Version}}\n")
@@ -122,6 +147,7 @@ With no command, sysinit runs refresh.`,
 		return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.AddCommand(refresh, a.newPlan(), a.newWhy(), a.newHistory(), a.newForget(), a.newMigrate(), a.newVersion(), a.newBench(), a.newInstallFile())
+	a.strictCompletion(root)
 	return root
 }
 
@@ -169,6 +195,11 @@ func (a *app) report(err error) int {
 	var se *plan.UnknownStepError
 	var le *state.LockedError
 	switch {
+	case errors.As(err, &ce) && a.json:
+		if err := writeJSONErrors(a.stdout, ce); err != nil {
+			a.errorf("%v", err)
+		}
+		return ExitUsage
 	case errors.As(err, &ce):
 		for _, e := range ce {
 			a.errorf("%v", e)
@@ -177,13 +208,16 @@ func (a *app) report(err error) int {
 		return ExitUsage
 	case errors.As(err, &se):
 		a.errorf("%v", err)
+		if near := closest(se.Name, se.Known); len(near) > 0 {
+			a.hint("did you mean " + orList(near) + "?")
+		}
 		return ExitUsage
 	case errors.As(err, &ue):
 		code = ExitUsage
 	case errors.As(err, &le):
 		a.errorf("%v", err)
 		a.hint("wait for it to finish, or run without --no-wait to wait for it")
-		return ExitFailed
+		return ExitLocked
 	case errors.Is(err, errNoConfig):
 		a.errorf("%v", err)
 		a.hint("create one (docs/config.md), or pass -C DIR or --config FILE")
@@ -191,6 +225,32 @@ func (a *app) report(err error) int {
 	}
 	a.errorf("%v", err)
 	return code
+}
+
+// jsonConfigError is one config error under --json.
+type jsonConfigError struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// writeJSONErrors writes config errors as {"errors": [...]}, for a caller
+// that asked for JSON and reads stdout.
+func writeJSONErrors(w io.Writer, ce config.Errors) error {
+	out := struct {
+		Errors []jsonConfigError `json:"errors"`
+	}{Errors: []jsonConfigError{}}
+	for _, e := range ce {
+		out.Errors = append(out.Errors, jsonConfigError{File: e.Pos.File, Line: e.Pos.Line, Message: e.Msg, Hint: e.Hint})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("writing the config errors: %w", err)
+	}
+	return nil
 }
 
 func (a *app) errorf(format string, args ...any) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/plan"
+	"github.com/sysinit/sysinit/internal/runner"
 	"github.com/sysinit/sysinit/internal/state"
 	"github.com/sysinit/sysinit/internal/ui"
 )
@@ -45,13 +46,42 @@ type jsonRun struct {
 }
 
 type jsonRunStep struct {
-	Name       string  `json:"name"`
-	Status     string  `json:"status"`
-	Reason     string  `json:"reason,omitempty"`
-	DurationMS float64 `json:"duration_ms"`
+	Name       string        `json:"name"`
+	Status     string        `json:"status"`
+	Reasons    []plan.Reason `json:"reasons"`
+	Detail     string        `json:"detail,omitempty"` // blocked, interrupted; or a run recorded without reasons
+	Error      string        `json:"error,omitempty"`  // failed
+	DurationMS float64       `json:"duration_ms"`
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+// jsonRunStepOf words a recorded step as the refresh --json step-end does.
+func jsonRunStepOf(s state.RunStep) jsonRunStep {
+	js := jsonRunStep{Name: s.Name, Status: s.Status, Reasons: []plan.Reason{}, DurationMS: ui.Millis(s.Duration)}
+	for _, r := range s.Reasons {
+		js.Reasons = append(js.Reasons, plan.Reason{Kind: plan.ReasonKind(r.Kind), Detail: r.Detail})
+	}
+	switch {
+	case s.Status == string(runner.StatusFailed):
+		js.Error = s.Reason
+	case len(js.Reasons) == 0 || s.Status == string(runner.StatusBlocked) || s.Status == string(runner.StatusInterrupted):
+		js.Detail = s.Reason
+	}
+	return js
+}
+
+// historyOf is what the history keeps of a run: each step's outcome, with
+// the reasons of the decision it ran (or was skipped) under.
+func historyOf(id, cmd string, res *runner.Result, book *decisions) state.Run {
+	r := state.Run{ID: id, Command: cmd, Start: time.Now().Add(-res.Summary.Wall), Wall: res.Summary.Wall, Interrupted: res.Summary.Interrupted}
+	for _, s := range res.Steps {
+		rs := state.RunStep{Name: s.Name, Status: string(s.Status), Reason: s.Reason, Duration: s.Duration}
+		for _, why := range book.reasons(s.Name) {
+			rs.Reasons = append(rs.Reasons, state.RunReason{Kind: string(why.Kind), Detail: why.Detail})
+		}
+		r.Steps = append(r.Steps, rs)
+	}
+	return r
+}
 
 // openStoreOnly opens the state store of the config without loading its
 // steps, so history works even while the config is broken.
@@ -84,9 +114,9 @@ func (a *app) runHistory(asJSON bool, limit int) error {
 	if asJSON {
 		out := []jsonRun{}
 		for _, r := range runs {
-			jr := jsonRun{ID: r.ID, Command: r.Command, Start: r.Start, WallMS: ms(r.Wall), Interrupted: r.Interrupted, Steps: []jsonRunStep{}}
+			jr := jsonRun{ID: r.ID, Command: r.Command, Start: r.Start, WallMS: ui.Millis(r.Wall), Interrupted: r.Interrupted, Steps: []jsonRunStep{}}
 			for _, s := range r.Steps {
-				jr.Steps = append(jr.Steps, jsonRunStep{Name: s.Name, Status: s.Status, Reason: s.Reason, DurationMS: ms(s.Duration)})
+				jr.Steps = append(jr.Steps, jsonRunStepOf(s))
 			}
 			out = append(out, jr)
 		}

@@ -24,13 +24,13 @@ import (
 	"github.com/sysinit/sysinit/internal/plan"
 	"github.com/sysinit/sysinit/internal/runner"
 	"github.com/sysinit/sysinit/internal/state"
-	"github.com/sysinit/sysinit/internal/ui"
 )
 
 type refreshOptions struct {
 	force, dryRun, failFast, noWait, update, json, verbose bool
 	jobs                                                   int
 	progress                                               string
+	heartbeat                                              time.Duration
 }
 
 func (a *app) newRefresh() *cobra.Command {
@@ -44,6 +44,9 @@ run in parallel. Naming steps runs those (and what they come after).`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: a.completeSteps,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
 			if o.dryRun {
 				return a.runPlan(cmd.Context(), &planOptions{json: o.json}, args, o.force, o.update)
 			}
@@ -60,6 +63,7 @@ run in parallel. Naming steps runs those (and what they come after).`,
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "with plain output, also print every step's output")
 	f.IntVarP(&o.jobs, "jobs", "j", 0, "run at most `N` steps at once (default: all that are ready)")
 	f.StringVar(&o.progress, "progress", "auto", "live view: auto (on a terminal), always, never")
+	f.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "without the live view, say which steps are still running every `DURATION` (0: never)")
 	return c
 }
 
@@ -79,27 +83,8 @@ func (a *app) completeSteps(_ *cobra.Command, _ []string, _ string) ([]string, c
 	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
-// view picks how a run is shown.
-func (a *app) view(o *refreshOptions) (runner.Observer, func() error, error) {
-	switch {
-	case o.json:
-		v := ui.NewJSON(a.stdout)
-		return v, v.Close, nil
-	case o.progress == "always" || (o.progress == "auto" && isTerminal(a.stdout) && a.getenv("TERM") != "dumb"):
-		v := ui.NewLive(a.stdout, ui.LiveOptions{Width: terminalWidth(a.stdout), Height: terminalHeight(a.stdout), Color: a.getenv("NO_COLOR") == ""})
-		return v, v.Close, nil
-	case o.progress == "never" || o.progress == "auto" || o.progress == "always":
-		v := ui.NewPlain(a.stdout, ui.PlainOptions{Verbose: o.verbose})
-		return v, v.Close, nil
-	}
-	return nil, nil, usageError{fmt.Errorf("--progress=%s: use auto, always or never", o.progress)}
-}
-
 func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) error {
 	started := time.Now()
-	if o.jobs < 0 {
-		return usageError{fmt.Errorf("--jobs=%d: must be 0 (no limit) or more", o.jobs)}
-	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -123,10 +108,8 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 			return &plan.UnknownStepError{Name: name, Known: configStepNames(cfg)}
 		}
 	}
-	obs, closeView, err := a.view(o)
-	if err != nil {
-		return err
-	}
+	book := &decisions{}
+	obs, closeView := a.view(o, book)
 	defer closeView()
 	storePath, err := a.storePath(a.givenConfig, true)
 	if err != nil {
@@ -184,6 +167,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	}
 	notices.Store(&obs)
 	warnings := newStepWarnings(p)
+	book.set(p.Steps...)
 	id := runID()
 	logDir := filepath.Join(logBase, "sysinit", "logs", id)
 	opts := runner.Options{
@@ -195,7 +179,9 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		FailFast: o.failFast,
 		Update:   o.update,
 		Redecide: func(ctx context.Context, name string) *plan.Decision {
-			return warnings.keep(s.planner.Decide(ctx, name))
+			d := s.planner.Decide(ctx, name)
+			book.set(d)
+			return warnings.keep(d)
 		},
 		// While the first steps run, hash the files of those that wait.
 		Background: func(ctx context.Context) { s.planner.Warm(ctx, p) },
@@ -220,7 +206,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	}
 	warnings.print(a)
 	if p.WillRun() || res.Summary.Ran+res.Summary.Failed > 0 {
-		if err := s.store.AddRun(historyOf(id, "refresh", res)); err != nil {
+		if err := s.store.AddRun(historyOf(id, "refresh", res, book)); err != nil {
 			a.warn("recording the run in history: " + err.Error())
 		}
 		if err := runner.PruneLogs(filepath.Dir(logDir), state.MaxRuns, logDir); err != nil {
@@ -303,14 +289,6 @@ func runID() string {
 	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
 }
 
-func historyOf(id, cmd string, res *runner.Result) state.Run {
-	r := state.Run{ID: id, Command: cmd, Start: time.Now().Add(-res.Summary.Wall), Wall: res.Summary.Wall, Interrupted: res.Summary.Interrupted}
-	for _, s := range res.Steps {
-		r.Steps = append(r.Steps, state.RunStep{Name: s.Name, Status: string(s.Status), Reason: s.Reason, Duration: s.Duration})
-	}
-	return r
-}
-
 // median is the ETA of a step: the median of its last successful durations.
 func median(st *state.Store, name string) time.Duration {
 	ds, err := st.Durations(name, 20)
@@ -343,6 +321,16 @@ func (a *app) elevate(x command.Runner, root bool) func(ctx context.Context) (fu
 			}
 		}
 		err := x.Run(ctx, cmd)
+		if err != nil && cmd.Interactive && ctx.Err() == nil {
+			// A Ctrl-C at the prompt reaches sudo and sysinit together,
+			// and sudo may be done before sysinit's handler has run:
+			// give the interrupt a moment to land before calling this a
+			// failed password.
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
 		var nf *command.NotFoundError
 		var xe *command.ExitError
 		switch {

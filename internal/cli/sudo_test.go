@@ -52,7 +52,7 @@ func TestSudoPromptInTmux(t *testing.T) {
 			},
 			exit:   "EXIT=0",
 			ran:    true,
-			screen: []string{strings.TrimSpace(prompt), "✓ as-root", "✓ plain"},
+			screen: []string{strings.TrimSpace(prompt), "+ as-root", "+ plain"}, // ASCII marks: the test shell has no UTF-8 locale
 			unseen: []string{u.Password},
 		},
 		{
@@ -65,7 +65,7 @@ func TestSudoPromptInTmux(t *testing.T) {
 			},
 			exit:   "EXIT=1",
 			screen: []string{"could not get root: sudo -v failed: 3 incorrect password attempts"},
-			unseen: []string{"wrong-1", "wrong-2", "wrong-3", "✓"},
+			unseen: []string{"wrong-1", "wrong-2", "wrong-3", "+ as-root", "+ plain"},
 		},
 		{
 			name: "ctrl-c at the prompt",
@@ -76,7 +76,7 @@ func TestSudoPromptInTmux(t *testing.T) {
 			},
 			exit:   "EXIT=130",
 			screen: []string{"sysinit: interrupted"},
-			unseen: []string{"half-typed", "✓", "✗"},
+			unseen: []string{"half-typed", "+ as-root", "x as-root", "+ plain", "x plain"},
 		},
 	}
 	for _, tt := range tests {

@@ -8,7 +8,6 @@
 package command
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -276,28 +275,20 @@ type Tail struct {
 	Max   int
 	mu    sync.Mutex
 	lines []string
-	part  []byte
+	split LineWriter
 }
 
 func (t *Tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			t.part = append(t.part, p...)
-			break
-		}
-		t.push(string(append(t.part, p[:i]...)))
-		t.part = t.part[:0]
-		p = p[i+1:]
+	if t.split.Emit == nil {
+		t.split.Emit = t.push
 	}
-	return n, nil
+	return t.split.Write(p)
 }
 
 func (t *Tail) push(line string) {
-	t.lines = append(t.lines, strings.TrimRight(line, "\r"))
+	t.lines = append(t.lines, line)
 	if over := len(t.lines) - t.Max; over > 0 {
 		t.lines = append(t.lines[:0], t.lines[over:]...)
 	}
@@ -308,8 +299,8 @@ func (t *Tail) Lines() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := append([]string(nil), t.lines...)
-	if len(t.part) > 0 {
-		out = append(out, string(t.part))
+	if part := t.split.Pending(); part != "" {
+		out = append(out, part)
 		if len(out) > t.Max {
 			out = out[1:]
 		}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/sysinit/sysinit/internal/command"
 )
 
 // ClosureDiff summarises `nix store diff-closures` output.
@@ -21,7 +23,7 @@ type ClosureDiff struct {
 //	openssl: -12.0 KiB
 func ParseClosureDiff(out string) ClosureDiff {
 	var d ClosureDiff
-	for _, line := range strings.Split(stripANSI(out), "\n") {
+	for _, line := range strings.Split(command.StripANSI(out), "\n") {
 		line = strings.TrimSpace(line)
 		name, items, ok := strings.Cut(line, ": ")
 		if !ok || name == "" || strings.HasPrefix(line, "warning:") {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/sysinit/sysinit/internal/command"
 )
 
 // Error is a nix command that failed, with nix's own error message.
@@ -47,7 +49,7 @@ var (
 // untrackedPath finds, in nix's stderr, a file missing from the flake's
 // source copy, and returns it relative to the repository root.
 func untrackedPath(stderr, root string) (string, bool) {
-	stderr = stripANSI(stderr)
+	stderr = command.StripANSI(stderr)
 	if m := missingInSourceRE.FindStringSubmatch(stderr); m != nil {
 		return m[1], true
 	}
@@ -110,7 +112,7 @@ func untrackedIn(cfgDir string, ref flakeRef, stderr string, err error) *Untrack
 // firstError is the first "error: …" line of nix's output, without the
 // prefix; nix's detail follows in the log.
 func firstError(out string) string {
-	for _, line := range strings.Split(stripANSI(out), "\n") {
+	for _, line := range strings.Split(command.StripANSI(out), "\n") {
 		if msg, ok := strings.CutPrefix(strings.TrimSpace(line), "error:"); ok {
 			if msg = strings.TrimSpace(msg); msg != "" {
 				return msg
@@ -134,7 +136,7 @@ var drvRE = regexp.MustCompile(`'(/[^'\s]+\.drv)'`)
 // evaluation error, a builder that died silently).
 func buildFailure(errs []string, tail func(drv string) []string) string {
 	for _, e := range errs {
-		e = stripANSI(e)
+		e = command.StripANSI(e)
 		for _, m := range drvRE.FindAllStringSubmatch(e, -1) {
 			if last := lastNonEmpty(tail(m[1])); last != "" {
 				return oneLine(e) + "; last log line: " + last

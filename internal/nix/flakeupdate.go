@@ -269,7 +269,7 @@ var unmatchedRE = regexp.MustCompile(`(?m)^warning: (?:the flag '--update-input 
 // unmatchedInputs returns the input names nix said match nothing.
 func unmatchedInputs(stderr string) []string {
 	var names []string
-	for _, m := range unmatchedRE.FindAllStringSubmatch(stripANSI(stderr), -1) {
+	for _, m := range unmatchedRE.FindAllStringSubmatch(command.StripANSI(stderr), -1) {
 		for _, n := range m[1:] {
 			if n != "" && !slices.Contains(names, n) {
 				names = append(names, n)
@@ -305,7 +305,7 @@ func readOptional(path string) ([]byte, error) {
 }
 
 func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(stripANSI(s)), "\n")
+	lines := strings.Split(strings.TrimSpace(command.StripANSI(s)), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/sysinit/sysinit/internal/command"
 )
 
 // Activity types of nix's internal-json log (libutil/logging.hh).
@@ -144,7 +146,7 @@ type Monitor struct {
 	expected map[uint64]int64
 	errs     []string
 	status   string
-	partial  []byte
+	lines    command.LineWriter
 
 	// The last lines each derivation's builder printed, kept after its
 	// build stops: Nix ≥ 2.29 reports a failure after the stop, and its
@@ -163,43 +165,22 @@ func NewMonitor(out io.Writer, progress func(string)) *Monitor {
 	if out == nil {
 		out = io.Discard
 	}
-	return &Monitor{Out: out, Progress: progress, acts: map[uint64]*activity{}, expected: map[uint64]int64{}, tails: map[string][]string{}}
+	m := &Monitor{Out: out, Progress: progress, acts: map[uint64]*activity{}, expected: map[uint64]int64{}, tails: map[string][]string{}}
+	m.lines.Emit = func(l string) { m.line([]byte(l)) }
+	return m
 }
 
 // Write splits p into lines and handles each.
-func (m *Monitor) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			m.partial = append(m.partial, p...)
-			break
-		}
-		if len(m.partial) > 0 {
-			m.partial = append(m.partial, p[:i]...)
-			m.line(m.partial)
-			m.partial = m.partial[:0]
-		} else {
-			m.line(p[:i])
-		}
-		p = p[i+1:]
-	}
-	return n, nil
-}
+func (m *Monitor) Write(p []byte) (int, error) { return m.lines.Write(p) }
 
 // Flush handles a last line that had no newline.
-func (m *Monitor) Flush() {
-	if len(m.partial) > 0 {
-		m.line(m.partial)
-		m.partial = m.partial[:0]
-	}
-}
+func (m *Monitor) Flush() { m.lines.Flush() }
 
 func (m *Monitor) line(b []byte) {
 	b = bytes.TrimRight(b, "\r")
 	e, ok, err := ParseLine(b)
 	if !ok || err != nil {
-		text := stripANSI(string(b))
+		text := command.StripANSI(string(b))
 		if strings.HasPrefix(text, "error:") {
 			m.errs = append(m.errs, text)
 		}
@@ -216,7 +197,7 @@ func (m *Monitor) Errors() []string { return m.errs }
 func (m *Monitor) Status() string { return m.status }
 
 func (m *Monitor) print(text string) {
-	for _, l := range strings.Split(stripANSI(text), "\n") {
+	for _, l := range strings.Split(command.StripANSI(text), "\n") {
 		fmt.Fprintln(m.Out, l)
 	}
 }
@@ -258,7 +239,7 @@ func (m *Monitor) Handle(e Event) {
 			m.print(e.Msg)
 		}
 		if e.Level == lvlError {
-			m.errs = append(m.errs, stripANSI(e.Msg))
+			m.errs = append(m.errs, command.StripANSI(e.Msg))
 		}
 	}
 	m.update()
@@ -274,7 +255,7 @@ func (m *Monitor) result(e Event) {
 		}
 		m.print(name + "> " + e.str(0))
 		if a != nil && a.drv != "" {
-			m.keepLine(a.drv, stripANSI(e.str(0)))
+			m.keepLine(a.drv, command.StripANSI(e.str(0)))
 		}
 	case resSetPhase:
 		if a != nil {
@@ -401,41 +382,4 @@ func storeName(p string) string {
 		return p[i+1:]
 	}
 	return p
-}
-
-// stripANSI removes terminal escape sequences (colours, hyperlinks).
-func stripANSI(s string) string {
-	if !strings.Contains(s, "\x1b") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != 0x1b {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+1 >= len(s) {
-			break
-		}
-		switch s[i+1] {
-		case '[': // CSI: parameters, then a final byte in @–~
-			j := i + 2
-			for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
-				j++
-			}
-			i = j
-		case ']': // OSC: up to BEL or ESC \
-			j := i + 2
-			for j < len(s) && s[j] != 0x07 && !(s[j] == 0x1b && j+1 < len(s) && s[j+1] == '\\') {
-				j++
-			}
-			if j < len(s) && s[j] == 0x1b {
-				j++
-			}
-			i = j
-		default:
-			i++
-		}
-	}
-	return b.String()
 }

@@ -236,23 +236,6 @@ func TestMonitorDownloads(t *testing.T) {
 	}
 }
 
-func TestStripANSI(t *testing.T) {
-	tests := map[string]string{
-		"plain":                     "plain",
-		"\x1b[31;1merror:\x1b[0m x": "error: x",
-		"\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\": "link",
-		"bell \x1b]0;title\x07done":                "bell done",
-		"trailing \x1b":                            "trailing ",
-		"\x1b[":                                    "",
-		"\x1bc reset":                              " reset",
-	}
-	for in, want := range tests {
-		if got := stripANSI(in); got != want {
-			t.Errorf("stripANSI(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestStoreName(t *testing.T) {
 	tests := map[string]string{
 		"/nix/store/0m99yqyq7ba0030jsh1g66lzdnfjdi20-dep-1.0.drv": "dep-1.0",

@@ -28,6 +28,16 @@ type RunStep struct {
 	Status   string        `json:"status"`
 	Reason   string        `json:"reason,omitempty"`
 	Duration time.Duration `json:"dur"`
+	// Reasons are the plan's reasons for the step (kind and detail), kept
+	// so `history --json` gives them in the shape `plan --json` does.
+	// Runs recorded before they were kept have only Reason.
+	Reasons []RunReason `json:"why,omitempty"`
+}
+
+// RunReason is one reason of the plan's (plan.Reason without its files).
+type RunReason struct {
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
 }
 
 // AddRun appends r to the history and prunes it to the last MaxRuns runs.

@@ -72,7 +72,7 @@ func BenchmarkPlainEvent(b *testing.B) {
 
 func BenchmarkJSONEvent(b *testing.B) {
 	b.Run("output", func(b *testing.B) {
-		j := NewJSON(io.Discard)
+		j := NewJSON(io.Discard, JSONOptions{})
 		e := runner.Event{Type: runner.EventStepOutput, Time: t0, RunID: "r1", Step: "system", Line: "copying path '/nix/store/0123456789abcdef-foo' from cache"}
 		b.ReportAllocs()
 		for b.Loop() {

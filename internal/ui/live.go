@@ -36,7 +36,27 @@ const (
 	styleReset  = "\x1b[0m"
 )
 
-var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+// symbols are the marks the live view draws: Unicode on a UTF-8 terminal,
+// ASCII otherwise (a locale without UTF-8 would show "âœ“" for "✓").
+type symbols struct {
+	spinner                                                         []string
+	done, failed, skipped, notApplicable, blocked, waiting, stopped string
+	ellipsis                                                        string // ends a cut line
+	sep                                                             string // between the parts of the summary
+}
+
+var (
+	unicodeSymbols = symbols{
+		spinner: []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"},
+		done:    "✓", failed: "✗", skipped: "·", notApplicable: "–", blocked: "⊘", waiting: "○", stopped: "!",
+		ellipsis: "…", sep: " · ",
+	}
+	asciiSymbols = symbols{
+		spinner: []string{"|", "/", "-", "\\"},
+		done:    "+", failed: "x", skipped: "-", notApplicable: "-", blocked: "#", waiting: "o", stopped: "!",
+		ellipsis: "...", sep: ", ",
+	}
+)
 
 // spinnerStep is how long each spinner frame shows. The frame follows the
 // clock rather than the repaint count, so a frozen test clock draws a still
@@ -59,6 +79,12 @@ type LiveOptions struct {
 	Height func() int
 	// Color enables SGR colors; the CLI passes false for NO_COLOR.
 	Color bool
+	// ASCII draws ASCII marks instead of Unicode ones, for a terminal whose
+	// locale is not UTF-8 (see UTF8Locale).
+	ASCII bool
+	// After returns the steps a step comes after, so a waiting row can say
+	// which of them it still waits for. Nil: waiting rows show their reason.
+	After func(step string) []string
 	// Now is the clock for elapsed times and the spinner; nil is time.Now.
 	Now func() time.Time
 	// Interval is how often the block is repainted; <= 0 means 100ms.
@@ -74,6 +100,8 @@ type Live struct {
 	width    func() int
 	height   func() int
 	color    bool
+	sym      symbols
+	after    func(string) []string
 	now      func() time.Time
 	interval time.Duration
 
@@ -105,7 +133,8 @@ type row struct {
 	status  runner.Status
 	reason  string // why it runs, is skipped or blocked; or the error
 	note    string
-	detail  string // latest output or progress line while running
+	detail  string // latest output line while running, shown under the row
+	counter string // latest progress line while running ("building 3/17"), shown on the row
 	eta     time.Duration
 	start   time.Time
 	dur     time.Duration
@@ -119,12 +148,17 @@ func NewLive(w io.Writer, opts LiveOptions) *Live {
 		width:    opts.Width,
 		height:   opts.Height,
 		color:    opts.Color,
+		sym:      unicodeSymbols,
+		after:    opts.After,
 		now:      opts.Now,
 		interval: opts.Interval,
 		events:   make(chan runner.Event, queueSize),
 		syncReq:  make(chan chan struct{}),
 		done:     make(chan struct{}),
 		byName:   map[string]*row{},
+	}
+	if opts.ASCII {
+		l.sym = asciiSymbols
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -275,17 +309,23 @@ func (l *Live) apply(e runner.Event) {
 	r := l.row(e.Step)
 	switch e.Type {
 	case runner.EventStepStart:
-		r.status, r.reason, r.detail = runner.StatusRunning, sanitize(e.Reason), ""
+		r.status, r.reason, r.detail, r.counter = runner.StatusRunning, sanitize(e.Reason), "", ""
 		r.start, r.logPath = at, e.LogPath
 	case runner.EventStepOutput, runner.EventStepProgress:
 		if r.status != runner.StatusRunning {
 			return
 		}
-		if line := strings.TrimLeft(sanitize(e.Line), " "); line != "" {
+		line := strings.TrimLeft(sanitize(e.Line), " ")
+		switch {
+		case line == "":
+		case e.Type == runner.EventStepProgress:
+			// The counter stays on the row while output lines pass under it.
+			r.counter = line
+		default:
 			r.detail = line
 		}
 	case runner.EventStepEnd:
-		r.status, r.reason, r.note, r.detail = e.Status, sanitize(e.Reason), sanitize(e.Note), ""
+		r.status, r.reason, r.note, r.detail, r.counter = e.Status, sanitize(e.Reason), sanitize(e.Note), "", ""
 		r.dur = e.Duration
 		if r.dur == 0 && !r.start.IsZero() {
 			r.dur = at.Sub(r.start)
@@ -340,7 +380,7 @@ func (l *Live) tally(end time.Time) *runner.Summary {
 // block, and a cut error message is useless).
 func (l *Live) failureReport(r *row, tail []string) []string {
 	head := []seg{
-		{"✗ ", styleRed},
+		{l.sym.failed + " ", styleRed},
 		{sanitize(r.name), styleBold},
 		{" " + statusPhrase(runner.StatusFailed, "", "", r.dur), styleRed},
 	}
@@ -381,18 +421,33 @@ func (l *Live) draw(final bool) {
 	// CR first and CRLF after each line: the cursor column is not ours to
 	// assume, and a tty without ONLCR would keep it on a bare LF.
 	b.WriteByte('\r')
+	// Failure reports and the final frame are not cut to the width: the
+	// terminal wraps them. Clearing the old block first (rather than each
+	// line after its text) keeps the leftovers of longer old rows off the
+	// wrapped lines, and keeps a clear-line from erasing the last column of
+	// a line exactly as wide as the terminal.
+	wraps := final || len(l.pending) > 0
+	if wraps {
+		b.WriteString(escClearBelow)
+	}
 	for _, s := range l.pending {
-		b.WriteString(s + escClearLine + "\r\n")
+		b.WriteString(s + "\r\n")
 	}
 	for _, s := range lines {
-		b.WriteString(s + escClearLine + "\r\n")
+		if final {
+			b.WriteString(s + "\r\n")
+		} else {
+			b.WriteString(s + escClearLine + "\r\n")
+		}
 	}
-	b.WriteString(escClearBelow)
+	if !wraps {
+		b.WriteString(escClearBelow)
+	}
 	l.pending = nil
 	l.prev, l.drawn = lines, len(lines)
 	if final {
 		for _, s := range l.summaryLines() {
-			b.WriteString(s + escClearLine + "\r\n")
+			b.WriteString(s + "\r\n")
 		}
 		b.WriteString(escShowCursor)
 		l.hidden = false
@@ -415,19 +470,20 @@ func (l *Live) summaryLines() []string {
 	if s == nil {
 		return nil
 	}
+	sep := seg{l.sym.sep, styleDim}
 	var segs []seg
 	if s.Interrupted {
-		segs = append(segs, seg{"interrupted", styleYellow}, seg{" · ", styleDim})
+		segs = append(segs, seg{"interrupted", styleYellow}, sep)
 	}
 	segs = append(segs, seg{fmt.Sprintf("ran %d", s.Ran), styleNone},
-		seg{" · ", styleDim}, seg{fmt.Sprintf("skipped %d", s.Skipped), styleNone})
+		sep, seg{fmt.Sprintf("skipped %d", s.Skipped), styleNone})
 	if s.Failed > 0 {
-		segs = append(segs, seg{" · ", styleDim}, seg{fmt.Sprintf("failed %d", s.Failed), styleRed})
+		segs = append(segs, sep, seg{fmt.Sprintf("failed %d", s.Failed), styleRed})
 	}
 	if s.Blocked > 0 {
-		segs = append(segs, seg{" · ", styleDim}, seg{fmt.Sprintf("blocked %d", s.Blocked), styleYellow})
+		segs = append(segs, sep, seg{fmt.Sprintf("blocked %d", s.Blocked), styleYellow})
 	}
-	segs = append(segs, seg{" · ", styleDim}, seg{Duration(s.Wall), styleNone})
+	segs = append(segs, sep, seg{Duration(s.Wall), styleNone})
 	out := []string{l.paint(segs, 0)}
 	if s.Failed > 0 && s.LogDir != "" {
 		out = append(out, l.paint([]seg{{"logs: " + sanitize(s.LogDir), styleDim}}, 0))
@@ -438,7 +494,9 @@ func (l *Live) summaryLines() []string {
 // frame renders the block as it should look at now: one row per step, and
 // under a running step its latest output line, every line cut to the width
 // less one cell (writing the last column leaves some terminals in a pending
-// wrap that the following clear-line would eat into).
+// wrap that the following clear-line would eat into). The final frame is
+// the record the run leaves on the screen and is never redrawn: nothing in
+// it is cut, the terminal wraps what is wider than itself.
 func (l *Live) frame(now time.Time, final bool) []string {
 	width := 80
 	if l.width != nil {
@@ -447,6 +505,10 @@ func (l *Live) frame(now time.Time, final bool) []string {
 		}
 	}
 	maxW := width - 1
+	cut := maxW
+	if final {
+		cut = 0
+	}
 	limit := -1 // lines; -1 is no limit
 	if !final && l.height != nil {
 		if h := l.height(); h > 0 {
@@ -477,19 +539,19 @@ func (l *Live) frame(now time.Time, final bool) []string {
 		if hidden[i] {
 			continue
 		}
-		out = append(out, l.paint(l.rowSegs(r, nameW, now), maxW))
+		out = append(out, l.paint(l.rowSegs(r, nameW, now, final), cut))
 		if showDetails && !final && r.status == runner.StatusRunning {
 			d := r.detail
 			if d == "" {
 				d = r.reason
 			}
 			if d != "" {
-				out = append(out, l.paint([]seg{{"    " + d, styleDim}}, maxW))
+				out = append(out, l.paint([]seg{{"    " + d, styleDim}}, cut))
 			}
 		}
 	}
 	if len(hidden) > 0 {
-		out = append(out, l.paint([]seg{{"  … " + moreText(l.rows, hidden), styleDim}}, maxW))
+		out = append(out, l.paint([]seg{{"  " + l.sym.ellipsis + " " + moreText(l.rows, hidden), styleDim}}, cut))
 	}
 	return out
 }
@@ -549,13 +611,15 @@ func moreText(rows []*row, hidden map[int]bool) string {
 // stateWidth pads the state word so elapsed times line up in a column.
 const stateWidth = len("running")
 
-func (l *Live) rowSegs(r *row, nameW int, now time.Time) []seg {
+// rowSegs is a step's row. Names longer than nameW are cut to it, except in
+// the final frame (which is never cut).
+func (l *Live) rowSegs(r *row, nameW int, now time.Time, final bool) []seg {
 	name := sanitize(r.name)
-	if stringWidth(name) > nameW {
-		name, _ = cutCells(name, nameW-1)
-		name += "…"
+	if !final && stringWidth(name) > nameW {
+		name, _ = cutCells(name, nameW-stringWidth(l.sym.ellipsis))
+		name += l.sym.ellipsis
 	}
-	name += strings.Repeat(" ", nameW-stringWidth(name))
+	name += strings.Repeat(" ", max(0, nameW-stringWidth(name)))
 	// A step that ended without starting (a failed sudo, say) has no
 	// elapsed time to show.
 	ran := !r.start.IsZero() || r.dur > 0
@@ -568,15 +632,20 @@ func (l *Live) rowSegs(r *row, nameW int, now time.Time) []seg {
 		}
 		return append(s, seg{fmt.Sprintf("%-*s", stateWidth, word), style}, seg{"  " + elapsed, styleNone})
 	}
+	sym := l.sym
 	switch r.status {
 	case runner.StatusWaiting:
-		s := []seg{{"○", styleDim}, {" " + name + "  ", styleNone}, {"waiting", styleDim}}
+		s := []seg{{sym.waiting, styleDim}, {" " + name + "  ", styleNone}}
+		if deps := l.waitingFor(r.name); len(deps) > 0 {
+			return append(s, seg{"waiting for " + strings.Join(deps, ", "), styleDim})
+		}
+		s = append(s, seg{"waiting", styleDim})
 		if r.reason != "" {
 			s = append(s, seg{"  " + r.reason, styleDim})
 		}
 		return s
 	case runner.StatusRunning:
-		mark := spinner[max(0, int(now.Sub(l.epoch)/spinnerStep))%len(spinner)]
+		mark := sym.spinner[max(0, int(now.Sub(l.epoch)/spinnerStep))%len(sym.spinner)]
 		elapsed := now.Sub(r.start)
 		s := timed(mark, "running", styleCyan, clock(elapsed))
 		if r.eta > 0 {
@@ -586,29 +655,48 @@ func (l *Live) rowSegs(r *row, nameW int, now time.Time) []seg {
 				s = append(s, seg{"  (over by " + approx(-left) + ")", styleYellow})
 			}
 		}
+		if r.counter != "" {
+			s = append(s, seg{"  " + r.counter, styleNone})
+		}
 		return s
 	case runner.StatusDone:
-		s := timed("✓", "done", styleGreen, Duration(r.dur))
+		s := timed(sym.done, "done", styleGreen, Duration(r.dur))
 		if r.note != "" {
 			s = append(s, seg{"  (" + r.note + ")", styleDim})
 		}
 		return s
 	case runner.StatusFailed:
-		s := timed("✗", "failed", styleRed, Duration(r.dur))
+		s := timed(sym.failed, "failed", styleRed, Duration(r.dur))
 		if r.reason != "" {
 			s = append(s, seg{"  " + r.reason, styleNone})
 		}
 		return s
 	case runner.StatusSkipped:
-		return []seg{{"· " + name + "  skipped" + paren(r.reason), styleDim}}
+		return []seg{{sym.skipped + " " + name + "  skipped" + paren(r.reason), styleDim}}
 	case runner.StatusNotApplicable:
-		return []seg{{"– " + name + "  not applicable" + paren(r.reason), styleDim}}
+		return []seg{{sym.notApplicable + " " + name + "  not applicable" + paren(r.reason), styleDim}}
 	case runner.StatusBlocked:
-		return []seg{{"⊘", styleYellow}, {" " + name + "  ", styleNone}, {blockedPhrase(r.reason), styleYellow}}
+		return []seg{{sym.blocked, styleYellow}, {" " + name + "  ", styleNone}, {blockedPhrase(r.reason), styleYellow}}
 	case runner.StatusInterrupted:
-		return timed("!", "interrupted", styleYellow, Duration(r.dur))
+		return timed(sym.stopped, "interrupted", styleYellow, Duration(r.dur))
 	}
 	return []seg{{"?", styleNone}, {" " + name + "  " + sanitize(string(r.status)) + paren(r.reason), styleNone}}
+}
+
+// waitingFor lists the steps that name comes after and that have not
+// finished yet, in the block's order.
+func (l *Live) waitingFor(name string) []string {
+	if l.after == nil {
+		return nil
+	}
+	var out []string
+	for _, dep := range l.after(name) {
+		r, ok := l.byName[dep]
+		if ok && (r.status == runner.StatusWaiting || r.status == runner.StatusRunning) {
+			out = append(out, sanitize(dep))
+		}
+	}
+	return out
 }
 
 // seg is a run of text in one style.
@@ -618,16 +706,20 @@ type seg struct {
 }
 
 // paint joins segs into a line of at most maxW cells (<= 0: no limit),
-// ending in "…" when cut, with styles only when color is on. Widths are
-// measured on the text alone, never on escape sequences.
+// ending in the ellipsis when cut, with styles only when color is on.
+// Widths are measured on the text alone, never on escape sequences.
 func (l *Live) paint(segs []seg, maxW int) string {
 	total := 0
 	for _, s := range segs {
 		total += stringWidth(s.text)
 	}
+	ellipsis := l.sym.ellipsis
+	if ellipsis == "" {
+		ellipsis = unicodeSymbols.ellipsis
+	}
 	budget := -1
 	if maxW > 0 && total > maxW {
-		budget = maxW - 1 // room for the ellipsis
+		budget = max(0, maxW-stringWidth(ellipsis)) // room for the ellipsis
 	}
 	var b strings.Builder
 	used := 0
@@ -647,7 +739,7 @@ func (l *Live) paint(segs []seg, maxW int) string {
 		}
 		used += stringWidth(text)
 		if cut {
-			text += "…"
+			text += ellipsis
 		}
 		b.WriteString(text)
 		if cut {
@@ -658,18 +750,4 @@ func (l *Live) paint(segs []seg, maxW int) string {
 		b.WriteString(styleReset)
 	}
 	return b.String()
-}
-
-// cutCells returns the longest prefix of s at most n cells wide, and whether
-// that is shorter than s.
-func cutCells(s string, n int) (string, bool) {
-	w := 0
-	for i, r := range s {
-		rw := runeWidth(r)
-		if w+rw > n {
-			return s[:i], true
-		}
-		w += rw
-	}
-	return s, false
 }

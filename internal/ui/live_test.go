@@ -177,7 +177,8 @@ func TestLiveRunningFrames(t *testing.T) {
 	h.send(runner.Event{Type: runner.EventStepOutput, Step: "system", Line: "\x1b[1mbuilding\x1b[0m '/nix/store/abc-system.drv'\t..."})
 	h.send(runner.Event{Type: runner.EventStepProgress, Step: "system", Line: "building 3/7"})
 	h.clock.Add(12 * time.Second)
-	want = "⠸ system  running  12.3s  (over by 3s)\n    building 3/7"
+	// The counter goes on the row; the output line stays under it.
+	want = "⠸ system  running  12.3s  (over by 3s)  building 3/7\n    building '/nix/store/abc-system.drv' ..."
 	if got := h.screen().text(); got != want {
 		t.Errorf("after progress:\n%s\nwant:\n%s", got, want)
 	}
@@ -189,10 +190,57 @@ func TestLiveRunningFrames(t *testing.T) {
 		t.Errorf("repaint with nothing changed wrote %d times", after-before)
 	}
 
+	// Log lines pass under the row; the counter stays until the next one.
 	h.send(runner.Event{Type: runner.EventStepOutput, Step: "system", Line: "copying path '/nix/store/xyz'"})
-	want = "⠸ system  running  12.3s  (over by 3s)\n    copying path '/nix/store/xyz'"
+	want = "⠸ system  running  12.3s  (over by 3s)  building 3/7\n    copying path '/nix/store/xyz'"
 	if got := h.screen().text(); got != want {
 		t.Errorf("after output:\n%s\nwant:\n%s", got, want)
+	}
+	h.send(runner.Event{Type: runner.EventStepProgress, Step: "system", Line: "building 4/7, 2 downloading"})
+	h.send(runner.Event{Type: runner.EventStepOutput, Step: "system", Line: "building '/nix/store/def-etc.drv'"})
+	want = "⠸ system  running  12.3s  (over by 3s)  building 4/7, 2 downloading\n    building '/nix/store/def-etc.drv'"
+	if got := h.screen().text(); got != want {
+		t.Errorf("after more progress and output:\n%s\nwant:\n%s", got, want)
+	}
+	h.send(runner.Event{Type: runner.EventStepEnd, Step: "system", Status: runner.StatusDone, Duration: 12300 * time.Millisecond})
+	if got, want := h.screen().text(), "✓ system  done     12.3s"; got != want {
+		t.Errorf("after the end:\n%s\nwant (no counter, no output line):\n%s", got, want)
+	}
+}
+
+func TestLiveWaitingSaysForWhat(t *testing.T) {
+	after := map[string][]string{"system": {"flake-update", "nix-conf"}, "fonts": {"system"}}
+	h := newLiveHarness(t, 80, LiveOptions{After: func(s string) []string { return after[s] }})
+	h.send(runner.Event{Type: runner.EventRunStart, Steps: []runner.StepInfo{
+		{Name: "flake-update", Status: runner.StatusWaiting, Reason: "ttl expired"},
+		{Name: "nix-conf", Status: runner.StatusWaiting, Reason: "never ran"},
+		{Name: "system", Status: runner.StatusWaiting, Reason: "inputs changed"},
+		{Name: "fonts", Status: runner.StatusWaiting, Reason: "never ran"},
+	}})
+	h.send(runner.Event{Type: runner.EventStepStart, Step: "flake-update"})
+	h.send(runner.Event{Type: runner.EventStepOutput, Step: "flake-update", Line: "fetching"})
+	want := strings.Join([]string{
+		"⠋ flake-update  running  0.0s",
+		"    fetching",
+		"○ nix-conf      waiting  never ran",
+		"○ system        waiting for flake-update, nix-conf",
+		"○ fonts         waiting for system",
+	}, "\n")
+	if got := h.screen().text(); got != want {
+		t.Errorf("screen:\n%s\nwant:\n%s", got, want)
+	}
+	// Finished dependencies drop out of the list; a step with none left
+	// waits for a free slot (or its recheck) and shows why it will run.
+	h.send(runner.Event{Type: runner.EventStepEnd, Step: "flake-update", Status: runner.StatusDone, Duration: time.Second})
+	h.send(runner.Event{Type: runner.EventStepEnd, Step: "nix-conf", Status: runner.StatusSkipped, Reason: "up to date"})
+	want = strings.Join([]string{
+		"✓ flake-update  done     1.0s",
+		"· nix-conf      skipped (up to date)",
+		"○ system        waiting  inputs changed",
+		"○ fonts         waiting for system",
+	}, "\n")
+	if got := h.screen().text(); got != want {
+		t.Errorf("screen:\n%s\nwant:\n%s", got, want)
 	}
 }
 
@@ -204,16 +252,19 @@ func TestLiveNoLineExceedsWidth(t *testing.T) {
 				{Name: "a-very-long-step-name-indeed", Status: runner.StatusWaiting, ETA: time.Minute},
 				{Name: "字体", Status: runner.StatusSkipped, Reason: "上面的文字很长很长很长很长很长"},
 				{Name: "b", Status: runner.StatusWaiting},
+				{Name: "☕-brew", Status: runner.StatusSkipped, Reason: "⚡ up to date ✔️ 🧑‍💻👍🏽🇩🇪"},
 			}})
 			h.send(runner.Event{Type: runner.EventStepStart, Step: "a-very-long-step-name-indeed"})
 			h.send(runner.Event{Type: runner.EventStepOutput, Step: "a-very-long-step-name-indeed",
 				Line: "\x1b[31mred\x1b[0m and a bell\a and a tab\there and 中文中文中文中文中文中文中文"})
 			h.send(runner.Event{Type: runner.EventStepStart, Step: "b"})
 			h.send(runner.Event{Type: runner.EventStepOutput, Step: "b", Line: "\x1b]0;title\x07progress 10%\rprogress 99%"})
+			h.send(runner.Event{Type: runner.EventStepOutput, Step: "a-very-long-step-name-indeed",
+				Line: "☕☕☕ 🧑‍💻🧑‍💻🧑‍💻 ⚡⚡⚡ 中文中文中文中文 ✔️✔️✔️✔️ 🇩🇪🇩🇪🇩🇪 👍🏽👍🏽👍🏽👍🏽"})
 			s := h.screen() // render reports any character written past the width
 			rows := s.rows()
-			if len(rows) != 5 {
-				t.Fatalf("want 5 rows (3 steps, 2 output lines), got:\n%s", s.text())
+			if len(rows) != 6 {
+				t.Fatalf("want 6 rows (4 steps, 2 output lines), got:\n%s", s.text())
 			}
 			for _, r := range rows {
 				if w := stringWidth(r); w > width-1 {
@@ -482,27 +533,158 @@ func TestLiveOutputNeverWaitsForTheTerminal(t *testing.T) {
 	}
 }
 
-// TestLiveNarrowKeepsState: on a narrow terminal a long step name is cut so
-// that the state and time still show on every row.
-func TestLiveNarrowKeepsState(t *testing.T) {
-	h := newLiveHarness(t, 40, LiveOptions{})
-	h.send(runner.Event{Type: runner.EventRunStart, Steps: []runner.StepInfo{
-		{Name: "a-step-with-a-very-long-descriptive-name", Status: runner.StatusWaiting},
-		{Name: "short", Status: runner.StatusWaiting},
-	}})
-	h.send(runner.Event{Type: runner.EventStepStart, Step: "a-step-with-a-very-long-descriptive-name"})
-	h.clock.Add(1200 * time.Millisecond)
-	h.send(runner.Event{Type: runner.EventStepEnd, Step: "a-step-with-a-very-long-descriptive-name", Status: runner.StatusDone, Duration: 1200 * time.Millisecond})
-	h.send(runner.Event{Type: runner.EventStepStart, Step: "short"})
-	h.send(runner.Event{Type: runner.EventStepEnd, Step: "short", Status: runner.StatusDone, Duration: 300 * time.Millisecond})
-	h.send(runner.Event{Type: runner.EventRunEnd, Summary: &runner.Summary{Ran: 2, Wall: 1500 * time.Millisecond}})
-	if err := h.live.Close(); err != nil {
-		t.Fatal(err)
+// TestLiveNarrow: on a narrow terminal a long step name is cut while the
+// block is live, so that the state and time still show on every row; the
+// final frame, which stays on the screen, is never cut: the terminal wraps
+// it, and every row, error, note and path is there whole.
+func TestLiveNarrow(t *testing.T) {
+	long := "a-step-with-a-very-long-descriptive-name"
+	for _, tt := range []struct {
+		width int
+		live  []string // rows while running
+		final string   // the lines as written, wrapped rows joined
+	}{{
+		width: 40,
+		live: []string{
+			"✓ a-step-with-…  done     1.2s",
+			"⠹ short          running  0.0s",
+			"⠹ 字体-☕        running  0.0s  buildi…",
+		},
+		final: strings.Join([]string{
+			"✗ 字体-☕ failed after 2.0s: exit status 1: the font cache at /var/folders/xy/T/fontconfig is locked",
+			"    fc-cache: 🧑‍💻 cannot lock /var/folders/xy/T/fontconfig/cache-9.lock",
+			"  log: /Users/someone/.local/state/sysinit/logs/20251125T100000-abcdef/字体-☕.log",
+			"✓ " + long + "  done     1.2s",
+			"✓ short          done     300ms  (switched to generation 42)",
+			"✗ 字体-☕        failed   2.0s  exit status 1: the font cache at /var/folders/xy/T/fontconfig is locked",
+			"ran 2 · skipped 0 · failed 1 · 3.5s",
+			"logs: /Users/someone/.local/state/sysinit/logs/20251125T100000-abcdef",
+		}, "\n"),
+	}, {
+		width: 20,
+		live: []string{
+			"✓ a-step-…  done  …",
+			"⠹ short     runnin…",
+			"⠹ 字体-☕   runnin…",
+		},
+		final: strings.Join([]string{
+			"✗ 字体-☕ failed after 2.0s: exit status 1: the font cache at /var/folders/xy/T/fontconfig is locked",
+			"    fc-cache: 🧑‍💻 cannot lock /var/folders/xy/T/fontconfig/cache-9.lock",
+			"  log: /Users/someone/.local/state/sysinit/logs/20251125T100000-abcdef/字体-☕.log",
+			"✓ " + long + "  done     1.2s",
+			"✓ short     done     300ms  (switched to generation 42)",
+			"✗ 字体-☕   failed   2.0s  exit status 1: the font cache at /var/folders/xy/T/fontconfig is locked",
+			"ran 2 · skipped 0 · failed 1 · 3.5s",
+			"logs: /Users/someone/.local/state/sysinit/logs/20251125T100000-abcdef",
+		}, "\n"),
+	}} {
+		t.Run(fmt.Sprint(tt.width), func(t *testing.T) {
+			h := newLiveHarness(t, tt.width, LiveOptions{})
+			h.send(runner.Event{Type: runner.EventRunStart, Steps: []runner.StepInfo{
+				{Name: long, Status: runner.StatusWaiting},
+				{Name: "short", Status: runner.StatusWaiting},
+				{Name: "字体-☕", Status: runner.StatusWaiting},
+			}})
+			h.send(runner.Event{Type: runner.EventStepStart, Step: long})
+			h.clock.Add(1200 * time.Millisecond)
+			h.send(runner.Event{Type: runner.EventStepEnd, Step: long, Status: runner.StatusDone, Duration: 1200 * time.Millisecond})
+			h.send(runner.Event{Type: runner.EventStepStart, Step: "short"})
+			h.send(runner.Event{Type: runner.EventStepStart, Step: "字体-☕"})
+			h.send(runner.Event{Type: runner.EventStepProgress, Step: "字体-☕", Line: "building 3/17"})
+			s := h.screen() // render reports any row that wraps while live
+			var rows []string
+			for _, r := range s.rows() {
+				if !strings.HasPrefix(r, "    ") {
+					rows = append(rows, r)
+				}
+			}
+			if got, want := strings.Join(rows, "\n"), strings.Join(tt.live, "\n"); got != want {
+				t.Errorf("live rows:\n%s\nwant:\n%s", got, want)
+			}
+
+			h.send(runner.Event{Type: runner.EventStepEnd, Step: "short", Status: runner.StatusDone, Duration: 300 * time.Millisecond, Note: "switched to generation 42"})
+			h.send(runner.Event{Type: runner.EventStepEnd, Step: "字体-☕", Status: runner.StatusFailed, Duration: 2 * time.Second,
+				Reason:  "exit status 1: the font cache at /var/folders/xy/T/fontconfig is locked",
+				Tail:    []string{"fc-cache: 🧑‍💻 cannot lock /var/folders/xy/T/fontconfig/cache-9.lock"},
+				LogPath: "/Users/someone/.local/state/sysinit/logs/20251125T100000-abcdef/字体-☕.log"})
+			h.send(runner.Event{Type: runner.EventRunEnd, Summary: &runner.Summary{Ran: 2, Failed: 1, Wall: 3500 * time.Millisecond,
+				LogDir: "/Users/someone/.local/state/sysinit/logs/20251125T100000-abcdef"}})
+			if err := h.live.Close(); err != nil {
+				t.Fatal(err)
+			}
+			fs := newScreen(tt.width)
+			fs.allowWrap = true
+			fs.Write([]byte(h.out.String()))
+			for _, p := range fs.problems {
+				t.Errorf("screen: %s", p)
+			}
+			if got := fs.joined(); got != tt.final {
+				t.Errorf("final screen, wrapped lines joined:\n%s\nwant:\n%s\n\nas shown:\n%s", got, tt.final, fs.text())
+			}
+			if !fs.cursorOn {
+				t.Error("cursor left hidden")
+			}
+		})
 	}
-	s := render(t, h.out.String(), 40)
-	for _, want := range []string{"✓ a-step-with-…  done     1.2s", "✓ short          done     300ms"} {
-		if !strings.Contains(s.text(), want) {
-			t.Errorf("screen lacks %q:\n%s", want, s.text())
+}
+
+// TestLiveASCII: without a UTF-8 locale every mark, the spinner, the cut
+// and the summary are ASCII.
+func TestLiveASCII(t *testing.T) {
+	h := newLiveHarness(t, 40, LiveOptions{ASCII: true, After: func(s string) []string {
+		if s == "fonts" {
+			return []string{"system"}
 		}
+		return nil
+	}})
+	h.send(runner.Event{Type: runner.EventRunStart, Steps: []runner.StepInfo{
+		{Name: "nix-conf", Status: runner.StatusSkipped, Reason: "up to date"},
+		{Name: "brew", Status: runner.StatusNotApplicable, Reason: "not on PATH"},
+		{Name: "system", Status: runner.StatusWaiting},
+		{Name: "fonts", Status: runner.StatusWaiting},
+		{Name: "x", Status: runner.StatusWaiting},
+		{Name: "a-step-with-a-long-name", Status: runner.StatusWaiting},
+	}})
+	h.send(runner.Event{Type: runner.EventStepStart, Step: "system"})
+	h.send(runner.Event{Type: runner.EventStepProgress, Step: "system", Line: "building 3/17, 2 downloading"})
+	h.clock.Add(150 * time.Millisecond)
+	want := strings.Join([]string{
+		"- nix-conf       skipped (up to date)",
+		"- brew           not applicable (not...",
+		"/ system         running  0.2s  buil...",
+		"o fonts          waiting for system",
+		"o x              waiting",
+		"o a-step-wit...  waiting",
+	}, "\n")
+	if got := h.screen().text(); got != want {
+		t.Errorf("live screen:\n%s\nwant:\n%s", got, want)
+	}
+	h.send(runner.Event{Type: runner.EventStepEnd, Step: "system", Status: runner.StatusFailed, Reason: "exit status 1", Duration: time.Second})
+	h.send(runner.Event{Type: runner.EventStepEnd, Step: "fonts", Status: runner.StatusBlocked, Reason: "blocked by system"})
+	h.send(runner.Event{Type: runner.EventStepEnd, Step: "x", Status: runner.StatusDone, Duration: time.Second})
+	h.send(runner.Event{Type: runner.EventStepEnd, Step: "a-step-with-a-long-name", Status: runner.StatusInterrupted, Duration: time.Second})
+	h.send(runner.Event{Type: runner.EventRunEnd, Summary: &runner.Summary{Ran: 1, Skipped: 2, Failed: 1, Blocked: 1, Interrupted: true, Wall: 2 * time.Second}})
+	h.live.Close()
+	out := h.out.String()
+	for i, r := range out {
+		if r >= 0x80 {
+			t.Fatalf("non-ASCII %q at byte %d of %q", r, i, out)
+		}
+	}
+	fs := newScreen(40)
+	fs.allowWrap = true
+	fs.Write([]byte(out))
+	want = strings.Join([]string{
+		"x system failed after 1.0s: exit status 1",
+		"- nix-conf       skipped (up to date)",
+		"- brew           not applicable (not on PATH)",
+		"x system         failed   1.0s  exit status 1",
+		"# fonts          blocked by system",
+		"+ x              done     1.0s",
+		"! a-step-with-a-long-name  interrupted  1.0s",
+		"interrupted, ran 1, skipped 2, failed 1, blocked 1, 2.0s",
+	}, "\n")
+	if got := fs.joined(); got != want {
+		t.Errorf("final screen:\n%s\nwant:\n%s", got, want)
 	}
 }

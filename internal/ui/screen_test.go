@@ -5,19 +5,27 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
 )
 
 // screen is a tiny terminal model: it interprets the bytes a view wrote so a
 // test can check what a user would see, not the byte soup. It knows exactly
 // the sequences the live view may emit (and SGR); anything else is recorded
-// as a problem, as is any character written past the width (which a real
-// terminal would wrap, garbling the next redraw).
+// as a problem. Like xterm it autowraps: writing the last column leaves the
+// cursor there with a wrap pending (so a clear-line then erases that last
+// character), and the next character goes to the next row. A wrap is a
+// problem unless allowWrap is set: inside the redrawn block it garbles the
+// next redraw, while the final frame may wrap.
 type screen struct {
-	width    int // 0: no limit
-	lines    [][]rune
-	row, col int
-	cursorOn bool
-	problems []string
+	width     int // 0: no limit
+	allowWrap bool
+	lines     [][]string   // one grapheme cluster per cell; "" is the right half of a wide one
+	wrapped   map[int]bool // rows that continue the row above (a soft wrap)
+	row, col  int
+	pending   bool // the last column was written: the next character wraps
+	cursorOn  bool
+	problems  []string
 }
 
 func newScreen(width int) *screen { return &screen{width: width, cursorOn: true} }
@@ -26,29 +34,42 @@ func (s *screen) problem(format string, args ...any) {
 	s.problems = append(s.problems, fmt.Sprintf("row %d col %d: ", s.row, s.col)+fmt.Sprintf(format, args...))
 }
 
-func (s *screen) line(r int) []rune {
+func (s *screen) line(r int) []string {
 	for len(s.lines) <= r {
 		s.lines = append(s.lines, nil)
 	}
 	return s.lines[r]
 }
 
-func (s *screen) put(r rune) {
-	w := runeWidth(r)
-	if s.width > 0 && s.col+w > s.width {
-		s.problem("%q written past width %d (would wrap)", r, s.width)
-		s.row, s.col = s.row+1, 0
+func (s *screen) wrap(c string) {
+	if !s.allowWrap {
+		s.problem("%q written past width %d (would wrap)", c, s.width)
+	}
+	s.row, s.col, s.pending = s.row+1, 0, false
+	s.line(s.row)
+	if s.wrapped == nil {
+		s.wrapped = map[int]bool{}
+	}
+	s.wrapped[s.row] = true
+}
+
+func (s *screen) put(c string, w int) {
+	if s.width > 0 && (s.pending || s.col+w > s.width) {
+		s.wrap(c)
 	}
 	l := s.line(s.row)
 	for len(l) < s.col+w {
-		l = append(l, ' ')
+		l = append(l, " ")
 	}
-	l[s.col] = r
+	l[s.col] = c
 	for i := 1; i < w; i++ {
-		l[s.col+i] = 0 // the right half of a wide character
+		l[s.col+i] = "" // the right half of a wide character
 	}
 	s.lines[s.row] = l
 	s.col += w
+	if s.width > 0 && s.col >= s.width {
+		s.col, s.pending = s.width-1, true
+	}
 }
 
 // Write interprets p. Sequences must not be split across calls; tests feed
@@ -63,20 +84,22 @@ func (s *screen) Write(p []byte) (int, error) {
 			i += n
 			continue
 		case c == '\r':
-			s.col = 0
+			s.col, s.pending = 0, false
 		case c == '\n':
-			s.row++
+			s.row, s.pending = s.row+1, false
 			s.line(s.row)
 		case c < 0x20 || c == 0x7f:
 			s.problem("control byte %#x", c)
 		default:
-			r, size := utf8.DecodeRuneInString(str[i:])
+			r, _ := utf8.DecodeRuneInString(str[i:])
 			if r >= 0x80 && r < 0xa0 {
 				s.problem("C1 control %U", r)
-			} else {
-				s.put(r)
+				i += utf8.RuneLen(r)
+				continue
 			}
-			i += size
+			cluster, _, w, _ := uniseg.FirstGraphemeClusterInString(str[i:], -1)
+			s.put(cluster, w)
+			i += len(cluster)
 			continue
 		}
 		i++
@@ -114,7 +137,7 @@ func (s *screen) escape(str string) int {
 	case params == "?25" && final == 'h':
 		s.cursorOn = true
 	case final == 'A':
-		s.row -= n
+		s.row, s.pending = s.row-n, false
 		if s.row < 0 {
 			s.problem("cursor up past the top")
 			s.row = 0
@@ -141,10 +164,8 @@ func (s *screen) rows() []string {
 	var out []string
 	for _, l := range s.lines {
 		var b strings.Builder
-		for _, r := range l {
-			if r != 0 {
-				b.WriteRune(r)
-			}
+		for _, c := range l {
+			b.WriteString(c)
 		}
 		out = append(out, strings.TrimRight(b.String(), " "))
 	}
@@ -155,3 +176,27 @@ func (s *screen) rows() []string {
 }
 
 func (s *screen) text() string { return strings.Join(s.rows(), "\n") }
+
+// joined is text with soft-wrapped rows joined to the row they continue, as
+// `tmux capture-pane -J` gives them: the lines as written.
+func (s *screen) joined() string {
+	var out []string
+	for i, l := range s.lines {
+		var b strings.Builder
+		for _, c := range l {
+			b.WriteString(c)
+		}
+		if i > 0 && s.wrapped[i] && len(out) > 0 {
+			out[len(out)-1] += b.String()
+			continue
+		}
+		out = append(out, b.String())
+	}
+	for i := range out {
+		out[i] = strings.TrimRight(out[i], " ")
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return strings.Join(out, "\n")
+}

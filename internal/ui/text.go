@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
+
+	"github.com/sysinit/sysinit/internal/command"
 )
 
 // Duration formats d the way sysinit shows durations everywhere:
@@ -88,11 +91,8 @@ func sanitize(s string) string {
 }
 
 func sanitizeLine(b *strings.Builder, s string) {
+	s = command.StripANSI(s)
 	for i := 0; i < len(s); {
-		if s[i] == 0x1b {
-			i = skipEscape(s, i)
-			continue
-		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 		switch {
@@ -122,80 +122,70 @@ func isClean(s string) bool {
 	return !strings.HasSuffix(s, " ")
 }
 
-// skipEscape returns the index after the escape sequence that starts at
-// s[i] == ESC: CSI (ESC [ ... final byte), OSC/DCS/APC/PM/SOS strings (ended
-// by BEL or ESC \), or a short escape such as ESC 7 or ESC ( B. An
-// unterminated sequence runs to the end of s.
-func skipEscape(s string, i int) int {
-	i++ // ESC
-	if i >= len(s) {
-		return i
-	}
-	switch s[i] {
-	case '[':
-		for i++; i < len(s); i++ {
-			if c := s[i]; c >= 0x40 && c <= 0x7e {
-				return i + 1
-			}
-		}
-		return i
-	case ']', 'P', '_', '^', 'X':
-		for i++; i < len(s); i++ {
-			if s[i] == 0x07 {
-				return i + 1
-			}
-			if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '\\' {
-				return i + 2
-			}
-		}
-		return i
-	default:
-		// ESC, intermediate bytes (0x20-0x2f, as in ESC ( B), one final byte
-		for i < len(s) && s[i] >= 0x20 && s[i] <= 0x2f {
-			i++
-		}
-		return min(i+1, len(s))
-	}
-}
-
-// runeWidth is the number of terminal cells r takes: 0 for combining and
-// format characters, 2 for East Asian wide and fullwidth characters and the
-// emoji blocks, 1 otherwise. It is a compact table, not the full Unicode
-// width data; it errs towards 2 for emoji so a row is cut short rather than
-// wrapped.
-func runeWidth(r rune) int {
-	switch {
-	case r < 0x300:
-		return 1
-	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
-		return 0
-	case r >= 0x1100 && r <= 0x115f,
-		r >= 0x231a && r <= 0x231b,
-		r >= 0x23e9 && r <= 0x23ec,
-		r >= 0x2e80 && r <= 0x303e,
-		r >= 0x3041 && r <= 0x33ff,
-		r >= 0x3400 && r <= 0x4dbf,
-		r >= 0x4e00 && r <= 0x9fff,
-		r >= 0xa000 && r <= 0xa4cf,
-		r >= 0xac00 && r <= 0xd7a3,
-		r >= 0xf900 && r <= 0xfaff,
-		r >= 0xfe30 && r <= 0xfe4f,
-		r >= 0xff00 && r <= 0xff60,
-		r >= 0xffe0 && r <= 0xffe6,
-		r >= 0x1f300 && r <= 0x1f64f,
-		r >= 0x1f680 && r <= 0x1f6ff,
-		r >= 0x1f900 && r <= 0x1f9ff,
-		r >= 0x20000 && r <= 0x3fffd:
-		return 2
-	}
-	return 1
-}
-
-// stringWidth is the number of terminal cells s takes (see runeWidth).
+// stringWidth is the number of terminal cells s takes, grapheme cluster by
+// grapheme cluster as terminals draw them (uniseg follows Unicode's East
+// Asian Width and emoji presentation data): "中" and "🚀" take two cells,
+// a combining accent none, a family emoji joined with ZWJ two in all.
 func stringWidth(s string) int {
-	n := 0
-	for _, r := range s {
-		n += runeWidth(r)
+	if isASCII(s) {
+		return len(s)
 	}
-	return n
+	return uniseg.StringWidth(s)
+}
+
+// cutCells returns the longest prefix of s at most n cells wide, and whether
+// that is shorter than s. It cuts between grapheme clusters only, so an
+// emoji sequence or an accented letter is kept or left out whole.
+func cutCells(s string, n int) (string, bool) {
+	if isASCII(s) {
+		if len(s) <= n {
+			return s, false
+		}
+		return s[:max(n, 0)], true
+	}
+	w, state, rest := 0, -1, s
+	for rest != "" {
+		_, next, cw, st := uniseg.FirstGraphemeClusterInString(rest, state)
+		if w+cw > n {
+			return s[:len(s)-len(rest)], true
+		}
+		w, state, rest = w+cw, st, next
+	}
+	return s, false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// UTF8Locale reports whether the locale in the environment encodes text as
+// UTF-8, so the views may draw Unicode marks. The variable that decides is
+// the first set of LC_ALL, LC_CTYPE and LANG, in the order POSIX gives them
+// precedence; none set, "C" and "POSIX" mean the portable (ASCII) locale.
+// Otherwise the codeset after the dot must be UTF-8 ("en_US.UTF-8",
+// "C.utf8"); macOS terminals may set LC_CTYPE to just "UTF-8".
+func UTF8Locale(getenv func(string) string) bool {
+	var loc string
+	for _, name := range []string{"LC_ALL", "LC_CTYPE", "LANG"} {
+		if loc = getenv(name); loc != "" {
+			break
+		}
+	}
+	if loc == "" || loc == "C" || loc == "POSIX" {
+		return false
+	}
+	codeset := loc
+	if i := strings.IndexByte(codeset, '.'); i >= 0 {
+		codeset = codeset[i+1:]
+	}
+	if i := strings.IndexByte(codeset, '@'); i >= 0 {
+		codeset = codeset[:i] // a modifier: "de_DE.UTF-8@euro"
+	}
+	codeset = strings.ToLower(codeset)
+	return codeset == "utf-8" || codeset == "utf8"
 }

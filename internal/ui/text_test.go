@@ -93,10 +93,45 @@ func TestStringWidth(t *testing.T) {
 		{"e\u0301", 1}, // combining accent
 		{"🚀", 2},
 		{"한국어", 6},
+		// What a per-rune table gets wrong: emoji outside the blocks it
+		// lists, emoji presentation selectors and joined sequences.
+		{"☕", 2},      // U+2615, wide since Unicode 9
+		{"⚡ fast", 7}, // U+26A1
+		{"✔️", 2},     // U+2714 + VS16: emoji presentation
+		{"🧑‍💻", 2},    // ZWJ sequence: one glyph
+		{"👍🏽", 2},     // skin-tone modifier
+		{"🇩🇪", 2},     // a flag: two regional indicators
+		{"🫠", 2},      // U+1FAE0, Unicode 14
 	}
 	for _, tt := range tests {
 		if got := stringWidth(tt.s); got != tt.want {
 			t.Errorf("stringWidth(%q) = %d, want %d", tt.s, got, tt.want)
+		}
+	}
+}
+
+func TestCutCells(t *testing.T) {
+	tests := []struct {
+		s    string
+		n    int
+		want string
+		cut  bool
+	}{
+		{"abc", 5, "abc", false},
+		{"abc", 2, "ab", true},
+		{"abc", 0, "", true},
+		{"中文字", 5, "中文", true},
+		{"中文字", 6, "中文字", false},
+		{"a🧑‍💻b", 2, "a", true}, // the ZWJ sequence is kept whole or left out
+		{"a🧑‍💻b", 3, "a🧑‍💻", true},
+		{"éx", 1, "é", true}, // the accent stays with its letter
+		{"☕☕", 3, "☕", true},
+		{"🇩🇪🇫🇷", 2, "🇩🇪", true},
+	}
+	for _, tt := range tests {
+		got, cut := cutCells(tt.s, tt.n)
+		if got != tt.want || cut != tt.cut {
+			t.Errorf("cutCells(%q, %d) = %q, %v; want %q, %v", tt.s, tt.n, got, cut, tt.want, tt.cut)
 		}
 	}
 }
@@ -123,6 +158,38 @@ func TestPaintCutsToWidth(t *testing.T) {
 		}
 		if tt.max > 0 && stringWidth(got) > tt.max {
 			t.Errorf("paint(max %d) is %d cells", tt.max, stringWidth(got))
+		}
+	}
+}
+
+func TestUTF8Locale(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want bool
+	}{
+		{nil, false},
+		{map[string]string{"LANG": "C"}, false},
+		{map[string]string{"LANG": "POSIX"}, false},
+		{map[string]string{"LANG": "en_US.UTF-8"}, true},
+		{map[string]string{"LANG": "en_US.utf8"}, true},
+		{map[string]string{"LANG": "C.UTF-8"}, true},
+		{map[string]string{"LANG": "de_DE.UTF-8@euro"}, true},
+		{map[string]string{"LANG": "en_US"}, false},            // ISO-8859-1
+		{map[string]string{"LANG": "en_US.ISO-8859-1"}, false}, //
+		{map[string]string{"LC_CTYPE": "UTF-8"}, true},         // what macOS Terminal may set
+		// LC_ALL overrides LC_CTYPE, which overrides LANG.
+		{map[string]string{"LC_ALL": "C", "LANG": "en_US.UTF-8"}, false},
+		{map[string]string{"LC_ALL": "en_US.UTF-8", "LANG": "C"}, true},
+		{map[string]string{"LC_CTYPE": "POSIX", "LANG": "en_US.UTF-8"}, false},
+		{map[string]string{"LC_CTYPE": "en_US.UTF-8", "LANG": "C"}, true},
+		// An empty variable is unset.
+		{map[string]string{"LC_ALL": "", "LC_CTYPE": "", "LANG": "en_US.UTF-8"}, true},
+		// Other categories do not decide the character set.
+		{map[string]string{"LC_MESSAGES": "en_US.UTF-8"}, false},
+	}
+	for _, tt := range tests {
+		if got := UTF8Locale(func(k string) string { return tt.env[k] }); got != tt.want {
+			t.Errorf("UTF8Locale(%v) = %v, want %v", tt.env, got, tt.want)
 		}
 	}
 }
