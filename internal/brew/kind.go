@@ -40,6 +40,9 @@ func Register(r step.Registry) { r[StepKind] = New }
 // sides of the never-as-root rule.
 var geteuid = os.Geteuid
 
+// hostPlatform is a seam: tests read Brewfiles as another platform would.
+var hostPlatform = HostPlatform
+
 // ErrRoot is returned when sysinit runs as root without sudo: brew refuses
 // root, and there is no user to run it as.
 var ErrRoot = errors.New("brew refuses to run as root; run sysinit as your user")
@@ -55,6 +58,7 @@ type Bundle struct {
 	findErr  error
 	geteuid  func() int
 	now      func() time.Time
+	platform Platform // what the Brewfile's OS.mac? and the like answer
 
 	mu     sync.Mutex
 	parsed struct { // the last parse, by content
@@ -84,6 +88,11 @@ func New(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
 		brewfile: cfg.Path(name),
 		geteuid:  geteuid,
 		now:      time.Now,
+		platform: hostPlatform(),
+	}
+	if env.Getenv("HOMEBREW_TEST_GENERIC_OS") != "" || s.Env["HOMEBREW_TEST_GENERIC_OS"] != "" {
+		// Then brew answers no to OS.mac? and OS.linux? alike (os.rb).
+		b.platform.OS = ""
 	}
 	prefix := s.Prefix
 	if prefix != "" && !filepath.IsAbs(prefix) {
@@ -155,8 +164,15 @@ func (b *Bundle) Definition() []string {
 	}
 	// A parse error is not reported here: Probe reports it, and the step
 	// runs.
-	if bf, err := b.parse(); err == nil && bf.IsDynamic() {
-		l.Add("dynamic", "true")
+	if bf, err := b.parse(); err == nil {
+		if len(bf.DynamicOn(b.platform)) > 0 {
+			l.Add("dynamic", "true")
+		}
+		if bf.PlatformDependent() {
+			// What the file declares changes with the platform it is
+			// read on (an arm64 or an amd64 build of sysinit).
+			l.Add("platform", b.platform.String())
+		}
 	}
 	return l.Sorted()
 }
@@ -195,8 +211,8 @@ func (b *Bundle) Probe(_ context.Context, token string) (string, error) {
 	if cur != token {
 		drift = append(drift, describeChange(token, cur))
 	}
-	if bf.IsDynamic() {
-		d := bf.Dynamic[0]
+	if dyn := bf.DynamicOn(b.platform); len(dyn) > 0 {
+		d := dyn[0]
 		drift = append(drift, fmt.Sprintf("dynamic Brewfile (line %d: %s): brew bundle check decides", d.Line, d.Text))
 	}
 	due, why, err := b.home.updateDue(b.s.UpdateEvery, b.now())

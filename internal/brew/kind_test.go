@@ -419,13 +419,13 @@ func TestNoAutoUpdate(t *testing.T) {
 // TestDynamic: a Brewfile that computes can never be skipped by the probe
 // alone.
 func TestDynamic(t *testing.T) {
-	src := "brew \"wget\"\nif OS.mac?\n  cask \"iterm2\"\nend\n"
+	src := "brew \"wget\"\nif ENV[\"WORK\"]\n  cask \"iterm2\"\nend\n"
 	f := newFixture(t, src, "", nil)
 	if !slices.Contains(f.b.Definition(), "dynamic=true") {
 		t.Errorf("definition lacks dynamic=true: %q", f.b.Definition())
 	}
 	o := f.mustRun(false)
-	const want = "dynamic Brewfile (line 2: if OS.mac?): brew bundle check decides"
+	const want = `dynamic Brewfile (line 2: if ENV["WORK"]): brew bundle check decides`
 	for i := 0; i < 2; i++ {
 		if got := f.probe(o.Token); got != want {
 			t.Errorf("drift %q, want %q", got, want)
@@ -441,6 +441,50 @@ func TestDynamic(t *testing.T) {
 	f.writeBrewfile("brew \"wget\"\n")
 	if slices.Contains(f.b.Definition(), "dynamic=true") {
 		t.Error("definition says dynamic for a static Brewfile")
+	}
+}
+
+// TestPlatformConditions: `if OS.mac?` and the like are decided for the
+// platform sysinit runs on, so such a Brewfile gets the cheap probe; the
+// platform is part of the definition, since what the file declares
+// depends on it.
+func TestPlatformConditions(t *testing.T) {
+	src := "brew \"wget\"\nif OS.mac?\n  system \"defaults write x\"\nend\ncask \"iterm2\" if OS.mac? && Hardware::CPU.arm?\n"
+	for _, tt := range []struct {
+		p       Platform
+		dynamic bool
+	}{
+		{Platform{OS: "linux", Arch: "amd64"}, false},
+		{Platform{OS: "darwin", Arch: "arm64"}, true}, // the system call runs there
+	} {
+		t.Run(tt.p.String(), func(t *testing.T) {
+			old := hostPlatform
+			hostPlatform = func() Platform { return tt.p }
+			t.Cleanup(func() { hostPlatform = old })
+			f := newFixture(t, src, "", nil)
+			def := f.b.Definition()
+			if !slices.Contains(def, "platform="+tt.p.String()) || slices.Contains(def, "dynamic=true") != tt.dynamic {
+				t.Errorf("definition %q", def)
+			}
+			tok, err := f.b.home.listing()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := f.probe(tok)
+			if (got != "") != tt.dynamic || tt.dynamic && !strings.Contains(got, "line 3: system") {
+				t.Errorf("drift %q", got)
+			}
+		})
+	}
+	// A generic OS (HOMEBREW_TEST_GENERIC_OS) answers no to both.
+	f := newFixture(t, "brew \"a\" if OS.mac? || OS.linux?\n", "", func(s *config.Step) { s.Env["HOMEBREW_TEST_GENERIC_OS"] = "1" })
+	if f.b.platform.OS != "" {
+		t.Errorf("platform %v under HOMEBREW_TEST_GENERIC_OS", f.b.platform)
+	}
+	// A Brewfile without platform conditions does not name one.
+	f = newFixture(t, baseBrewfile, "", nil)
+	if slices.ContainsFunc(f.b.Definition(), func(l string) bool { return strings.HasPrefix(l, "platform=") }) {
+		t.Errorf("definition %q names the platform", f.b.Definition())
 	}
 }
 
