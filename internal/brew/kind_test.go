@@ -47,6 +47,10 @@ type fixture struct {
 	b      *Bundle
 	out    syncBuffer
 	euid   int
+	// platform is what the Brewfile's conditions answer, for sysinit and
+	// for the stand-in brew (BREW_OS, BREW_ARCH): an Apple Silicon Mac
+	// unless a test says otherwise.
+	platform Platform
 }
 
 // syncBuffer is a bytes.Buffer for stdout and stderr at once, as the
@@ -82,7 +86,7 @@ cask "firefox", greedy: true
 
 func newFixture(t *testing.T, brewfile string, layout string, mod func(*config.Step)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), env: map[string]string{}, euid: 501}
+	f := &fixture{t: t, dir: t.TempDir(), env: map[string]string{}, euid: 501, platform: Platform{OS: "darwin", Arch: "arm64"}}
 	f.prefix = filepath.Join(t.TempDir(), "homebrew")
 	if layout == "intel" {
 		// /usr/local: the repository is a subdirectory of the prefix.
@@ -98,12 +102,15 @@ func newFixture(t *testing.T, brewfile string, layout string, mod func(*config.S
 		Name: "brew", Kind: StepKind, Brewfile: "Brewfile", Cleanup: "none", Prefix: f.prefix,
 		// The tests run as root here; the stand-in brew refuses root
 		// unless told otherwise, as the real one does.
-		Env: map[string]string{"BREW_LOG": f.log, "BREW_ALLOW_ROOT": "1"},
+		Env: map[string]string{"BREW_LOG": f.log, "BREW_ALLOW_ROOT": "1", "BREW_OS": "mac", "BREW_ARCH": "arm"},
 	}
 	if mod != nil {
 		mod(f.s)
 	}
 	f.runner = &countingRunner{inner: command.Exec{}}
+	old := hostPlatform
+	hostPlatform = func() Platform { return f.platform }
+	t.Cleanup(func() { hostPlatform = old })
 	f.rebuild()
 	return f
 }
@@ -132,6 +139,14 @@ func (f *fixture) rebuild() {
 	}
 	f.b = st.(*Bundle)
 	f.b.geteuid = func() int { return f.euid }
+}
+
+// onLinux makes the fixture an x86 Linux machine, for sysinit and the
+// stand-in alike.
+func (f *fixture) onLinux() {
+	f.platform = Platform{OS: "linux", Arch: "amd64"}
+	f.s.Env["BREW_OS"], f.s.Env["BREW_ARCH"] = "linux", "intel"
+	f.rebuild()
 }
 
 func (f *fixture) writeBrewfile(content string) {
@@ -166,6 +181,12 @@ func (f *fixture) brew(args ...string) {
 	f.t.Helper()
 	cmd := exec.Command(filepath.Join(f.prefix, "bin", "brew"), args...)
 	cmd.Env = append(os.Environ(), "BREW_ALLOW_ROOT=1", "HOMEBREW_NO_AUTO_UPDATE=1")
+	// The machine the step's brew sees, without its log.
+	for _, k := range []string{"BREW_OS", "BREW_ARCH", "BREW_ALIASES"} {
+		if v, ok := f.s.Env[k]; ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		f.t.Fatalf("brew %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -202,7 +223,7 @@ func (f *fixture) exists(rel string) bool {
 
 func wantCalls(t *testing.T, got, want []string) {
 	t.Helper()
-	if !reflect.DeepEqual(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("brew calls:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 	}
 }
@@ -213,10 +234,12 @@ func TestNoChange(t *testing.T) {
 	f := newFixture(t, baseBrewfile, "", nil)
 	o := f.mustRun(false)
 	wantCalls(t, f.calls(), []string{
-		"brew bundle check --no-upgrade --file=$DIR/Brewfile",
-		"brew bundle install --no-upgrade --file=$DIR/Brewfile",
+		"brew tap user/tools",
+		"brew install --formula wget",
+		"brew install --formula jq --with-oniguruma",
+		"brew install --cask firefox --adopt",
 	})
-	if o.Note != "installed 4: tap user/tools, wget, jq, firefox" {
+	if o.Note != "installed 4: tap user/tools, wget, jq, cask firefox" {
 		t.Errorf("note %q", o.Note)
 	}
 	for _, p := range []string{"Cellar/wget/1.0", "Cellar/jq/1.0", "Caskroom/firefox/1.0", "Library/Taps/user/homebrew-tools"} {
@@ -236,11 +259,21 @@ func TestNoChange(t *testing.T) {
 	if n := len(f.calls()); n != calls {
 		t.Errorf("Probe ran brew %d times", n-calls)
 	}
-	// A forced run finds everything installed: check only.
+	// Run again, everything is found installed: no brew at all.
 	o2 := f.mustRun(false)
-	wantCalls(t, f.calls()[calls:], []string{"brew bundle check --no-upgrade --file=$DIR/Brewfile"})
+	wantCalls(t, f.calls()[calls:], nil)
 	if o2.Note != "all installed; nothing to do" || o2.Token != o.Token {
 		t.Errorf("second run: note %q, token changed: %v", o2.Note, o2.Token != o.Token)
+	}
+	// --force has brew check everything.
+	f.out.Reset()
+	o3, err := f.b.Run(context.Background(), &step.RunContext{Out: &f.out, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, f.calls()[calls:], []string{"brew bundle check --no-upgrade --file=$DIR/Brewfile"})
+	if o3.Note != "all installed; nothing to do" || !strings.Contains(f.out.String(), "sysinit: brew bundle decides: a forced run checks everything\n") {
+		t.Errorf("forced run: note %q, output %q", o3.Note, f.out.String())
 	}
 }
 
@@ -252,17 +285,12 @@ func TestBrewfileEdit(t *testing.T) {
 	n := len(f.calls())
 	f.writeBrewfile(baseBrewfile + "brew \"ripgrep\"\n")
 	o := f.mustRun(false)
-	wantCalls(t, f.calls()[n:], []string{
-		"brew bundle check --no-upgrade --file=$DIR/Brewfile",
-		"brew bundle install --no-upgrade --file=$DIR/Brewfile",
-	})
+	wantCalls(t, f.calls()[n:], []string{"brew install --formula ripgrep"})
 	if o.Note != "installed 1: ripgrep" {
 		t.Errorf("note %q", o.Note)
 	}
-	for _, line := range []string{"Using wget", "Using firefox", "Installing ripgrep"} {
-		if !strings.Contains(f.out.String(), line+"\n") {
-			t.Errorf("output lacks %q:\n%s", line, f.out.String())
-		}
+	if want := "Cellar/ripgrep/1.0: 1 file, 4KB\n"; !strings.Contains(f.out.String(), want) {
+		t.Errorf("output lacks brew install's %q:\n%s", want, f.out.String())
 	}
 	if d := f.probe(o.Token); d != "" {
 		t.Errorf("drift %q after the install", d)
@@ -275,13 +303,17 @@ func TestManualChange(t *testing.T) {
 		name   string
 		change func(f *fixture)
 		want   string
+		repair []string // the brew calls of the run that follows
 	}{
 		{"uninstall", func(f *fixture) { f.brew("uninstall", "wget") },
-			"Homebrew's installed set changed outside sysinit (0 added, 1 removed: -formula wget)"},
+			"Homebrew's installed set changed outside sysinit (0 added, 1 removed: -formula wget)",
+			[]string{"brew install --formula wget"}},
+		// What the Brewfile needs is all there: nothing to repair.
 		{"install", func(f *fixture) { f.brew("install", "htop"); f.brew("install", "--cask", "slack") },
-			"Homebrew's installed set changed outside sysinit (2 added, 0 removed: +cask slack, +formula htop)"},
+			"Homebrew's installed set changed outside sysinit (2 added, 0 removed: +cask slack, +formula htop)", nil},
 		{"untap", func(f *fixture) { f.brew("untap", "user/tools") },
-			"Homebrew's installed set changed outside sysinit (0 added, 1 removed: -tap user/tools)"},
+			"Homebrew's installed set changed outside sysinit (0 added, 1 removed: -tap user/tools)",
+			[]string{"brew tap user/tools"}},
 		{"upgrade", func(f *fixture) {
 			// A new version directory; its time is set apart from the
 			// install's, as minutes of brew upgrade would.
@@ -292,7 +324,7 @@ func TestManualChange(t *testing.T) {
 			if err := os.Chtimes(filepath.Join(f.prefix, "Cellar", "jq"), later, later); err != nil {
 				t.Fatal(err)
 			}
-		}, "Homebrew's installed set changed outside sysinit (0 added, 0 removed, 1 changed: ~formula jq)"},
+		}, "Homebrew's installed set changed outside sysinit (0 added, 0 removed, 1 changed: ~formula jq)", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -305,14 +337,12 @@ func TestManualChange(t *testing.T) {
 			}
 			// The run that follows repairs what the Brewfile needs.
 			o = f.mustRun(false)
+			wantCalls(t, f.calls()[n:], tt.repair)
 			if tt.name == "uninstall" && (!f.exists("Cellar/wget") || o.Note != "installed 1: wget") {
 				t.Errorf("wget not reinstalled; note %q", o.Note)
 			}
 			if got := f.probe(o.Token); got != "" {
 				t.Errorf("drift %q after the repair", got)
-			}
-			if len(f.calls()) == n {
-				t.Error("the repair started no brew")
 			}
 		})
 	}
@@ -334,8 +364,10 @@ func TestUpdateEvery(t *testing.T) {
 			o := f.mustRun(false)
 			wantCalls(t, f.calls(), []string{
 				"brew update",
-				"brew bundle check --no-upgrade --file=$DIR/Brewfile",
-				"brew bundle install --no-upgrade --file=$DIR/Brewfile",
+				"brew tap user/tools",
+				"brew install --formula wget",
+				"brew install --formula jq --with-oniguruma",
+				"brew install --cask firefox --adopt",
 			})
 			if !strings.HasPrefix(o.Note, "brew updated; ") {
 				t.Errorf("note %q", o.Note)
@@ -347,10 +379,10 @@ func TestUpdateEvery(t *testing.T) {
 				t.Errorf("drift %q right after an update", got)
 			}
 
-			// Fresh FETCH_HEAD: a forced run does not update.
+			// Fresh FETCH_HEAD: another run does not update.
 			n := len(f.calls())
 			f.mustRun(false)
-			wantCalls(t, f.calls()[n:], []string{"brew bundle check --no-upgrade --file=$DIR/Brewfile"})
+			wantCalls(t, f.calls()[n:], nil)
 
 			// 3 days old: due.
 			old := time.Now().Add(-72*time.Hour - time.Minute)
@@ -362,7 +394,7 @@ func TestUpdateEvery(t *testing.T) {
 			}
 			n = len(f.calls())
 			f.mustRun(false)
-			wantCalls(t, f.calls()[n:], []string{"brew update", "brew bundle check --no-upgrade --file=$DIR/Brewfile"})
+			wantCalls(t, f.calls()[n:], []string{"brew update"})
 
 			// 23 hours old: not yet.
 			old = time.Now().Add(-23 * time.Hour)
@@ -375,7 +407,7 @@ func TestUpdateEvery(t *testing.T) {
 			// --update forces it.
 			n = len(f.calls())
 			f.mustRun(true)
-			wantCalls(t, f.calls()[n:], []string{"brew update", "brew bundle check --no-upgrade --file=$DIR/Brewfile"})
+			wantCalls(t, f.calls()[n:], []string{"brew update"})
 		})
 	}
 }
@@ -458,10 +490,9 @@ func TestPlatformConditions(t *testing.T) {
 		{Platform{OS: "darwin", Arch: "arm64"}, true}, // the system call runs there
 	} {
 		t.Run(tt.p.String(), func(t *testing.T) {
-			old := hostPlatform
-			hostPlatform = func() Platform { return tt.p }
-			t.Cleanup(func() { hostPlatform = old })
 			f := newFixture(t, src, "", nil)
+			f.platform = tt.p
+			f.rebuild()
 			def := f.b.Definition()
 			if !slices.Contains(def, "platform="+tt.p.String()) || slices.Contains(def, "dynamic=true") != tt.dynamic {
 				t.Errorf("definition %q", def)
@@ -526,12 +557,18 @@ func TestNeverAsRoot(t *testing.T) {
 		f.rebuild()
 		o := f.mustRun(false)
 		file := "--file=$DIR/Brewfile"
-		env := "env BREW_EUID=0 BREW_LOG=" + f.log + " HOMEBREW_NO_AUTO_UPDATE=1 " + filepath.Join(f.prefix, "bin", "brew")
+		brew := filepath.Join(f.prefix, "bin", "brew")
+		env := "env BREW_EUID=0 BREW_LOG=" + f.log + " HOMEBREW_NO_AUTO_UPDATE=1 " + brew
+		installEnv := "env BREW_EUID=0 BREW_LOG=" + f.log + " HOMEBREW_NO_AUTO_UPDATE=1 HOMEBREW_NO_INSTALL_UPGRADE=1 " + brew
 		wantCalls(t, f.calls(), []string{
-			"sudo -n -H -u alice -- " + env + " bundle check --no-upgrade " + file,
-			"[alice] brew bundle check --no-upgrade " + file,
-			"sudo -n -H -u alice -- " + env + " bundle install --no-upgrade " + file,
-			"[alice] brew bundle install --no-upgrade " + file,
+			"sudo -n -H -u alice -- " + installEnv + " tap user/tools",
+			"[alice] brew tap user/tools",
+			"sudo -n -H -u alice -- " + installEnv + " install --formula wget",
+			"[alice] brew install --formula wget",
+			"sudo -n -H -u alice -- " + installEnv + " install --formula jq --with-oniguruma",
+			"[alice] brew install --formula jq --with-oniguruma",
+			"sudo -n -H -u alice -- " + installEnv + " install --cask firefox --adopt",
+			"[alice] brew install --cask firefox --adopt",
 			"sudo -n -H -u alice -- " + env + " bundle cleanup " + file,
 			"[alice] brew bundle cleanup " + file,
 		})
@@ -548,7 +585,7 @@ func TestNeverAsRoot(t *testing.T) {
 		if !errors.As(err, &xe) || xe.Code != 1 || !strings.Contains(strings.Join(xe.Tail, "\n"), "Running Homebrew as root is extremely dangerous") {
 			t.Errorf("error %v", err)
 		}
-		if !strings.HasPrefix(err.Error(), "brew bundle check: ") {
+		if !strings.HasPrefix(err.Error(), "brew tap user/tools: ") {
 			t.Errorf("error %q does not say which brew failed", err)
 		}
 	})
@@ -576,7 +613,7 @@ func TestCleanup(t *testing.T) {
 			f.brew("install", "--cask", "slack")
 			n := len(f.calls())
 			o := f.mustRun(false)
-			want := []string{"brew bundle check --no-upgrade --file=$DIR/Brewfile"}
+			var want []string
 			if tt.call != "" {
 				want = append(want, tt.call)
 			}
@@ -609,19 +646,34 @@ func TestRunFailure(t *testing.T) {
 	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Env["BREW_FAIL"] = "jq" })
 	o, err := f.run(false)
 	var xe *command.ExitError
-	if !errors.As(err, &xe) || xe.Code != 1 || !strings.HasPrefix(err.Error(), "brew bundle install: ") {
+	if !errors.As(err, &xe) || xe.Code != 1 || !strings.HasPrefix(err.Error(), "brew install --formula jq --with-oniguruma: ") {
 		t.Fatalf("error %v", err)
 	}
 	if o.Token != "" {
 		t.Errorf("token %q after a failure", o.Token)
 	}
-	if !strings.Contains(strings.Join(xe.Tail, "\n"), "`brew bundle` failed! 1 Brewfile dependency failed to install") {
+	if !strings.Contains(strings.Join(xe.Tail, "\n"), "Error: jq: An exception occurred within a child process") {
 		t.Errorf("tail %q", xe.Tail)
+	}
+	// The next run installs what is still missing, and only that.
+	delete(f.s.Env, "BREW_FAIL")
+	f.rebuild()
+	n := len(f.calls())
+	f.mustRun(false)
+	wantCalls(t, f.calls()[n:], []string{"brew install --formula jq --with-oniguruma", "brew install --cask firefox --adopt"})
+
+	// Under brew bundle, its own failure.
+	f = newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Env["BREW_FAIL"] = "jq"; s.Upgrade = true })
+	_, err = f.run(false)
+	if !errors.As(err, &xe) || !strings.HasPrefix(err.Error(), "brew bundle install: ") ||
+		!strings.Contains(strings.Join(xe.Tail, "\n"), "`brew bundle` failed! 1 Brewfile dependency failed to install") {
+		t.Fatalf("error %v", err)
 	}
 }
 
 func TestCanceled(t *testing.T) {
-	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Env["BREW_CHECK_DELAY"] = "5" })
+	// upgrade = true leaves it to brew bundle check.
+	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Env["BREW_CHECK_DELAY"] = "5"; s.Upgrade = true })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := f.b.Run(ctx, &step.RunContext{Out: &f.out, Progress: func(string) {}})
@@ -631,6 +683,16 @@ func TestCanceled(t *testing.T) {
 	if slices.ContainsFunc(f.calls(), func(c string) bool { return strings.Contains(c, "install") }) {
 		t.Errorf("a killed check was taken as unsatisfied: %q", f.calls())
 	}
+
+	// A killed brew install fails the run, and nothing comes after it.
+	f = newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Env["BREW_INSTALL_DELAY"] = "5" })
+	ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	o, err := f.b.Run(ctx, &step.RunContext{Out: &f.out, Progress: func(string) {}})
+	if !errors.Is(err, context.DeadlineExceeded) || o.Token != "" {
+		t.Errorf("error %v, token %q; want the deadline and no token", err, o.Token)
+	}
+	wantCalls(t, f.calls(), []string{"brew tap user/tools", "brew install --formula wget"})
 }
 
 func TestProbeErrors(t *testing.T) {
@@ -781,7 +843,7 @@ func TestBundleOutput(t *testing.T) {
 	for i := 0; i < len(out); i += 7 {
 		o.Write([]byte(out[i:min(i+7, len(out))]))
 	}
-	if got := o.installNote(); got != "installed 3: tap user/tools, jq, firefox (upgraded)" {
+	if got := o.installNote(); got != "brew bundle installed 3: tap user/tools, jq, firefox (upgraded)" {
 		t.Errorf("install note %q", got)
 	}
 	if got := o.wouldNote(); got != "cleanup would remove 3: cask slack, formula htop, formula tree" {
