@@ -2,7 +2,9 @@ package brew
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -338,5 +340,65 @@ func TestSanitize(t *testing.T) {
 		if got := sanitizeTap(in); got != want {
 			t.Errorf("sanitizeTap(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSharedPrefix: two brew-bundle steps that apply here and manage one
+// Homebrew installation — named alike, one by default, or through a link —
+// are a config error on the later one; apart by os, requires or prefix
+// they are fine.
+func TestSharedPrefix(t *testing.T) {
+	f := newFixture(t, baseBrewfile, "", nil)
+	other := filepath.Join(t.TempDir(), "other")
+	f.installStandIn(filepath.Join(other, "bin", "brew"))
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(f.prefix, link); err != nil {
+		t.Fatal(err)
+	}
+	here := f.platform.OS
+	elsewhere := "windows"
+	tests := []struct {
+		name string
+		a, b config.Step
+		want string // the error on b; "" for none
+	}{
+		{"both by default", config.Step{}, config.Step{},
+			`sysinit.toml:9: step "b": the Homebrew at ` + f.prefix + ` is also step "a"'s`},
+		{"one named, one by default", config.Step{Prefix: f.prefix}, config.Step{},
+			`sysinit.toml:9: step "b": the Homebrew at ` + f.prefix + ` is also step "a"'s`},
+		{"through a link", config.Step{Prefix: link}, config.Step{Prefix: f.prefix, Keys: map[string]config.Pos{"prefix": {File: "sysinit.toml", Line: 11}}},
+			`sysinit.toml:11: step "b": the Homebrew at ` + f.prefix + ` is also step "a"'s`},
+		{"the same os", config.Step{OS: []string{here}}, config.Step{OS: []string{here, elsewhere}}, `is also step "a"'s`},
+		{"other prefixes", config.Step{Prefix: other}, config.Step{}, ""},
+		{"apart by os", config.Step{OS: []string{elsewhere}}, config.Step{}, ""},
+		{"b elsewhere", config.Step{}, config.Step{OS: []string{elsewhere}}, ""},
+		{"apart by requires", config.Step{Requires: []string{"no-such-program-here"}}, config.Step{}, ""},
+		{"a without Homebrew", config.Step{Prefix: t.TempDir()}, config.Step{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := tt.a, tt.b
+			a.Name, a.Kind, a.Pos = "a", StepKind, config.Pos{File: "sysinit.toml", Line: 1}
+			b.Name, b.Kind, b.Pos = "b", StepKind, config.Pos{File: "sysinit.toml", Line: 9}
+			cmd := config.Step{Name: "c", Kind: "command", Pos: config.Pos{File: "sysinit.toml", Line: 5}}
+			cfg := &config.Config{Dir: f.dir, Steps: []*config.Step{&a, &cmd, &b}}
+			env := &step.Env{Exec: f.runner, Getenv: func(k string) string {
+				if k == "HOMEBREW_PREFIX" {
+					return f.prefix
+				}
+				return ""
+			}, LookPath: exec.LookPath}
+			if _, err := New(cfg, &a, env); err != nil {
+				t.Fatalf("the first step: %v", err)
+			}
+			_, err := New(cfg, &b, env)
+			var ce config.Errors
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("error %v", err)
+			case tt.want != "" && (!errors.As(err, &ce) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(ce[0].Hint, "merge the Brewfiles")):
+				t.Errorf("error %v, want a config error with %q", err, tt.want)
+			}
+		})
 	}
 }

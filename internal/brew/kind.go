@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,16 +98,88 @@ func New(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
 		// Then brew answers no to OS.mac? and OS.linux? alike (os.rb).
 		b.platform.OS = ""
 	}
+	home, findErr, err := find(cfg, s, env)
+	if err != nil {
+		return nil, err
+	}
+	b.home, b.findErr = home, findErr
+	if err := sharedPrefix(cfg, s, env, home); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// find locates the Homebrew installation a step manages. findErr is that
+// it is not installed; err, that the step's prefix cannot be read.
+func find(cfg *config.Config, s *config.Step, env *step.Env) (in *install, findErr, err error) {
 	prefix := s.Prefix
 	if prefix != "" && !filepath.IsAbs(prefix) {
 		p, err := expandHome(prefix, env.Getenv)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		prefix = cfg.Path(p)
 	}
-	b.home, b.findErr = locate(prefix, env.Getenv, env.LookPath, standardPrefixes)
-	return b, nil
+	in, findErr = locate(prefix, env.Getenv, env.LookPath, standardPrefixes)
+	return in, findErr, nil
+}
+
+// sharedPrefix refuses a second brew-bundle step on the Homebrew
+// installation of one declared before it, where both apply: the listing
+// each records would take the other's installs for drift, so each refresh
+// would run both, and the cleanup of either would remove what the other
+// installed. Only the two Brewfiles together say what that Homebrew should
+// hold; brew bundle takes one.
+func sharedPrefix(cfg *config.Config, s *config.Step, env *step.Env, home *install) error {
+	if home == nil || !applies(s, env) {
+		return nil
+	}
+	mine := realPath(home.prefix)
+	for _, o := range cfg.Steps {
+		if o == s {
+			return nil
+		}
+		if o.Kind != StepKind || !applies(o, env) {
+			continue
+		}
+		other, _, err := find(cfg, o, env)
+		if err != nil || other == nil || realPath(other.prefix) != mine {
+			continue
+		}
+		at, ok := s.Keys["prefix"]
+		if !ok {
+			at = s.Pos
+		}
+		return config.Errors{{Pos: at,
+			Msg:  fmt.Sprintf("step %q: the Homebrew at %s is also step %q's", s.Name, home.prefix, o.Name),
+			Hint: "keep one brew-bundle step per Homebrew installation: merge the Brewfiles, or keep the steps apart with `os` or `requires`; each would take the other's installs for drift, and its cleanup would remove them",
+		}}
+	}
+	return nil
+}
+
+// applies reports whether a step is for this machine, as plan decides
+// from its os and requires.
+func applies(s *config.Step, env *step.Env) bool {
+	if len(s.OS) > 0 && !slices.Contains(s.OS, hostPlatform().OS) {
+		return false
+	}
+	for _, prog := range s.Requires {
+		if env.LookPath == nil {
+			return false
+		}
+		if _, err := env.LookPath(prog); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func realPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return filepath.Clean(p)
 }
 
 func expandHome(p string, getenv func(string) string) (string, error) {
