@@ -284,7 +284,7 @@ func (b *Bundle) Probe(_ context.Context, token string) (string, error) {
 		return "", err
 	}
 	var drift []string
-	if cur != token {
+	if token = withoutNixCheck(token); cur != token {
 		drift = append(drift, describeChange(token, cur))
 	}
 	if dyn := bf.DynamicOn(b.platform); len(dyn) > 0 {
@@ -402,6 +402,9 @@ func (b *Bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, er
 	if err != nil {
 		return step.Outcome{}, err
 	}
+	// What plan and why will say about nix-darwin's Homebrew module, so
+	// that they need not read the .nix files again while none changes.
+	tok += checkNixDarwin(nixFiles(b.cfgDir), b.now()).String()
 	return step.Outcome{Token: tok, Note: strings.Join(notes, "; ")}, nil
 }
 
