@@ -51,8 +51,8 @@ type Cond struct {
 	x, y *Cond
 }
 
-// And is x && y; nil stands for true.
-func And(x, y *Cond) *Cond {
+// andCond is x && y; nil stands for true.
+func andCond(x, y *Cond) *Cond {
 	switch {
 	case x == nil:
 		return y
@@ -62,8 +62,8 @@ func And(x, y *Cond) *Cond {
 	return &Cond{op: condAnd, x: x, y: y}
 }
 
-// Not is !x.
-func Not(x *Cond) *Cond {
+// notCond is !x.
+func notCond(x *Cond) *Cond {
 	if x.op == condNot {
 		return x.x
 	}
@@ -154,9 +154,9 @@ func (c *Cond) wrapped() string {
 	return c.String()
 }
 
-// ParseCond reads a Ruby condition, as written after `if`. It never fails:
+// parseCond reads a Ruby condition, as written after `if`. It never fails:
 // what it cannot read becomes an unknown leaf.
-func ParseCond(src string) *Cond {
+func parseCond(src string) *Cond {
 	toks, _, err := lex("condition", []byte(src))
 	if err != nil {
 		return unknownCond(strings.TrimSpace(src))
@@ -254,7 +254,7 @@ func (r *condReader) expr() *Cond {
 func (r *condReader) notExpr() *Cond {
 	if r.isWord("not") {
 		r.i++
-		return Not(r.notExpr())
+		return notCond(r.notExpr())
 	}
 	return r.orExpr()
 }
@@ -280,7 +280,7 @@ func (r *condReader) andExpr() *Cond {
 func (r *condReader) unary() *Cond {
 	if r.isPunct("!") {
 		r.i++
-		return Not(r.unary())
+		return notCond(r.unary())
 	}
 	return r.primary()
 }

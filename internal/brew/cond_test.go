@@ -70,7 +70,7 @@ func TestParseCond(t *testing.T) {
 		{"true", "TTTT"},
 		{"false", "FFFF"},
 		{"nil", "FFFF"},
-		{"OS.mac? then", "????"}, // header() strips a trailing then; ParseCond does not
+		{"OS.mac? then", "????"}, // header() strips a trailing then; parseCond does not
 		// Short circuits decide around what only Ruby knows.
 		{`OS.mac? && ENV["WORK"]`, "??FF"},
 		{`OS.linux? || File.exist?("/x")`, "??TT"},
@@ -98,12 +98,12 @@ func TestParseCond(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
-			c := ParseCond(tt.src)
+			c := parseCond(tt.src)
 			if got := evalAll(c); got != tt.want {
-				t.Errorf("ParseCond(%q) = %s: %s, want %s", tt.src, c, got, tt.want)
+				t.Errorf("parseCond(%q) = %s: %s, want %s", tt.src, c, got, tt.want)
 			}
 			// What String renders reads back to the same condition.
-			if got := evalAll(ParseCond(c.String())); got != tt.want && !strings.Contains(tt.want, "?") {
+			if got := evalAll(parseCond(c.String())); got != tt.want && !strings.Contains(tt.want, "?") {
 				t.Errorf("%q renders as %q, which reads as %s", tt.src, c, got)
 			}
 		})

@@ -118,7 +118,7 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzCond checks that ParseCond never panics, and that a condition
+// FuzzCond checks that parseCond never panics, and that a condition
 // sysinit decides everywhere reads back from its String to the same
 // values.
 func FuzzCond(f *testing.F) {
@@ -129,7 +129,7 @@ func FuzzCond(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		c := ParseCond(src)
+		c := parseCond(src)
 		got := evalAll(c)
 		if c.HasUnknown() {
 			return
@@ -137,7 +137,7 @@ func FuzzCond(f *testing.F) {
 		if strings.Contains(got, "?") {
 			t.Fatalf("%q has no unknown leaf but evaluates to %s", src, got)
 		}
-		again := ParseCond(c.String())
+		again := parseCond(c.String())
 		if again.HasUnknown() || evalAll(again) != got {
 			t.Fatalf("%q = %s (%s) reads back from %q as %s", src, c, got, c.String(), evalAll(again))
 		}

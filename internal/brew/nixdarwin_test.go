@@ -142,10 +142,15 @@ func TestRecordedNixCheck(t *testing.T) {
 // recorded without its signature, so it is not trusted next time.
 func TestNixCheckRacy(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "a.nix"), []byte("{ homebrew.enable = true; }\n"), 0o644); err != nil {
+	p := filepath.Join(dir, "a.nix")
+	if err := os.WriteFile(p, []byte("{ homebrew.enable = true; }\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
+	modified := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(p, modified, modified); err != nil {
+		t.Fatal(err)
+	}
+	now := modified.Add(racyWindow - time.Millisecond)
 	c := checkNixDarwin(nixFiles(dir), now)
 	if c.sig != "" || c.file != "a.nix" {
 		t.Errorf("check right after the edit: %+v", c)
@@ -153,7 +158,7 @@ func TestNixCheckRacy(t *testing.T) {
 	if _, ok := recordedNixCheck(tokenHeader + c.String()); ok {
 		t.Error("a racy check reads back as recorded")
 	}
-	if c := checkNixDarwin(nixFiles(dir), now.Add(racyWindow)); c.sig == "" {
+	if c := checkNixDarwin(nixFiles(dir), modified.Add(racyWindow)); c.sig == "" {
 		t.Errorf("check %s after the edit has no signature", racyWindow)
 	}
 }

@@ -186,7 +186,7 @@ func (p *parser) open(line int, why string) {
 func (p *parser) guardHere() *Cond {
 	var g *Cond
 	for _, b := range p.blocks {
-		g = And(g, b.guard)
+		g = andCond(g, b.guard)
 	}
 	return g
 }
@@ -237,10 +237,10 @@ func (p *parser) branch(st stmt) bool {
 		c := p.cond(toks)
 		taken := c
 		if first.text == "unless" {
-			taken = Not(c)
+			taken = notCond(c)
 		}
 		if c.HasUnknown() {
-			p.dynamicAt(st.line, "conditional", And(p.guardHere(), c))
+			p.dynamicAt(st.line, "conditional", andCond(p.guardHere(), c))
 		}
 		p.blocks = append(p.blocks, block{kind: first.text, taken: []*Cond{taken}, guard: taken})
 		return true
@@ -266,14 +266,14 @@ func (p *parser) branch(st stmt) bool {
 		// condition does; Ruby evaluates them in that order.
 		var g *Cond
 		for _, t := range b.taken {
-			g = And(g, Not(t))
+			g = andCond(g, notCond(t))
 		}
 		if first.text == "elsif" {
 			c := p.cond(toks)
-			g = And(g, c)
+			g = andCond(g, c)
 			b.taken = append(b.taken, c)
 			if c.HasUnknown() {
-				p.dynamicAt(st.line, "conditional", And(p.guardOutside(), g))
+				p.dynamicAt(st.line, "conditional", andCond(p.guardOutside(), g))
 			}
 		}
 		b.guard = g
@@ -286,7 +286,7 @@ func (p *parser) branch(st stmt) bool {
 func (p *parser) guardOutside() *Cond {
 	var g *Cond
 	for _, b := range p.blocks[:len(p.blocks)-1] {
-		g = And(g, b.guard)
+		g = andCond(g, b.guard)
 	}
 	return g
 }
@@ -315,7 +315,7 @@ func (p *parser) text(line int) string {
 
 // dynamic records a line that computes something wherever it is reached.
 func (p *parser) dynamic(line int, why string) {
-	p.dynamicAt(line, why, And(p.guard, unknownCond(fmt.Sprintf("(%s on line %d)", why, line))))
+	p.dynamicAt(line, why, andCond(p.guard, unknownCond(fmt.Sprintf("(%s on line %d)", why, line))))
 }
 
 // dynamicAt records a line that computes something where evaluating at
@@ -703,7 +703,7 @@ func (p *parser) modifier(rest []token) (c *Cond, ok bool) {
 	}
 	c = p.cond(rest[1:])
 	if rest[0].text == "unless" {
-		c = Not(c)
+		c = notCond(c)
 	}
 	return c, true
 }
@@ -715,9 +715,9 @@ func (p *parser) entry(st stmt) error {
 		// Ruby evaluates the condition first, and the call only if it
 		// holds.
 		if mod.HasUnknown() {
-			p.dynamicAt(st.line, "conditional", And(p.guard, mod))
+			p.dynamicAt(st.line, "conditional", andCond(p.guard, mod))
 		}
-		p.guard = And(p.guard, mod)
+		p.guard = andCond(p.guard, mod)
 		rest = nil
 	}
 	pos, posErr, opts, dyn, err := p.args(args)
@@ -795,7 +795,7 @@ func (p *parser) entry(st stmt) error {
 		why := "expression"
 		if r := rest[0]; r.kind == tIdent && modifiers[r.text] != "" {
 			why = modifiers[r.text]
-			e.Guard = And(e.Guard, unknownCond(fmt.Sprintf("(%s on line %d)", why, st.line)))
+			e.Guard = andCond(e.Guard, unknownCond(fmt.Sprintf("(%s on line %d)", why, st.line)))
 		}
 		p.dynamic(st.line, why)
 	}
@@ -815,9 +815,9 @@ func (p *parser) caskArgs(st stmt) error {
 	args, rest := call(st.toks[1:])
 	if mod, ok := p.modifier(rest); ok {
 		if mod.HasUnknown() {
-			p.dynamicAt(st.line, "conditional", And(p.guard, mod))
+			p.dynamicAt(st.line, "conditional", andCond(p.guard, mod))
 		}
-		p.guard = And(p.guard, mod)
+		p.guard = andCond(p.guard, mod)
 		rest = nil
 	}
 	pos, posErr, opts, dyn, err := p.args(args)
