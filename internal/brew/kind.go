@@ -334,7 +334,8 @@ func (b *Bundle) runAs() (string, error) {
 // installed is still not found in those directories (an alias brew did
 // not link), and on --force. Every brew runs with
 // HOMEBREW_NO_AUTO_UPDATE=1, and as SUDO_USER when sysinit runs under
-// sudo. The token is the installed set as listed after all of it.
+// sudo. The token is the installed set as listed after all of it, and
+// what the nix-darwin check found (see Advice).
 func (b *Bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, error) {
 	if b.findErr != nil {
 		return step.Outcome{}, b.findErr
