@@ -69,8 +69,70 @@ func (s *standin) brew(args []string) int {
 		return 0
 	case "bundle":
 		return s.bundle(args[1:])
+	case "install":
+		return s.brewInstall(args[1:])
+	case "tap":
+		return s.brewTap(args[1:])
 	}
 	return s.fail("Unknown command: brew %s", args[0])
+}
+
+// brewInstall is `brew install [--formula|--cask] NAME... [FLAG...]`, as
+// sysinit's brew-bundle step calls it for what is missing: brew's start-up
+// (about what bundle check costs) and then each package.
+func (s *standin) brewInstall(args []string) int {
+	kind := "brew"
+	var names []string
+	for _, a := range args {
+		switch {
+		case a == "--cask" || a == "--casks":
+			kind = "cask"
+		case a == "--formula" || a == "--formulae":
+			kind = "brew"
+		case strings.HasPrefix(a, "-"):
+		default:
+			names = append(names, a)
+		}
+	}
+	if len(names) == 0 {
+		return s.fail("Invalid usage: This command requires at least 1 formula or cask argument.")
+	}
+	s.sleep(s.cfg.Latency.BrewCheck)
+	for _, n := range names {
+		name := strings.ToLower(n[strings.LastIndexByte(n, '/')+1:])
+		if i := strings.LastIndexByte(n, '/'); i > 0 && strings.Count(n, "/") == 2 {
+			if err := os.MkdirAll(s.brewDir(brewEntry{"tap", strings.ToLower(n[:i])}), 0o755); err != nil {
+				return s.fail("tapping: %v", err)
+			}
+		}
+		d := s.brewDir(brewEntry{kind, name})
+		if isDir(d) {
+			fmt.Fprintf(s.stderr, "Warning: %s is already installed and up-to-date.\n", name)
+			continue
+		}
+		s.sleep(s.cfg.Latency.BrewInstallEach)
+		if err := os.MkdirAll(filepath.Join(d, "1.0"), 0o755); err != nil {
+			return s.fail("installing %s: %v", name, err)
+		}
+		fmt.Fprintf(s.stdout, "==> Installed %s\n", name)
+	}
+	return 0
+}
+
+// brewTap is `brew tap USER/REPO [URL]`; an installed tap is passed over.
+func (s *standin) brewTap(args []string) int {
+	if len(args) == 0 {
+		return 0
+	}
+	d := s.brewDir(brewEntry{"tap", strings.ToLower(args[0])})
+	if isDir(d) {
+		return 0
+	}
+	s.sleep(s.cfg.Latency.BrewInstallEach)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return s.fail("tapping %s: %v", args[0], err)
+	}
+	return 0
 }
 
 func (s *standin) bundle(args []string) int {

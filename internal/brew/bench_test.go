@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
@@ -166,4 +167,73 @@ func BenchmarkNoChange(b *testing.B) {
 			}
 		}
 	})
+}
+
+// nixTree writes into dir a flake of n .nix modules, about 1.5 KB each as
+// in real nix-darwin configurations, across hosts/, modules/ and
+// overlays/, with a few files that are not Nix and a .git directory. None
+// enables nix-darwin's Homebrew module, so a scan reads them all. The files
+// are dated an hour back, as a repository's are between edits.
+func nixTree(tb testing.TB, dir string, n int) {
+	tb.Helper()
+	old := time.Now().Add(-time.Hour)
+	write := func(rel, content string) {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	write("flake.nix", "{\n  inputs.nixpkgs.url = \"github:NixOS/nixpkgs\";\n  outputs = { self, nixpkgs, ... }: { };\n}\n")
+	write("README.md", "# config\n")
+	write(".git/HEAD", "ref: refs/heads/main\n")
+	write("scripts/setup.sh", "#!/bin/sh\nbrew bundle\n")
+	dirs := []string{"hosts/lv426", "hosts/nostromo", "modules/darwin", "modules/home/programs", "modules/home/services", "modules/shared", "overlays", "pkgs"}
+	for i := 1; i < n; i++ {
+		var b strings.Builder
+		fmt.Fprintf(&b, "# module %d\n{ config, lib, pkgs, ... }:\n\nlet\n  cfg = config.custom.m%d;\nin\n{\n", i, i)
+		fmt.Fprintf(&b, "  options.custom.m%d = {\n    enable = lib.mkEnableOption \"module %d\";\n  };\n\n", i, i)
+		b.WriteString("  config = lib.mkIf cfg.enable {\n")
+		for j := 0; j < 6+i%9; j++ {
+			fmt.Fprintf(&b, "    programs.p%d_%d = {\n      enable = true;\n      settings = { key%d = \"value %d\"; list = [ 1 2 3 ]; };\n    };\n", i, j, j, j)
+		}
+		fmt.Fprintf(&b, "    environment.systemPackages = with pkgs; [ git ripgrep jq fd%d ];\n  };\n}\n", i)
+		write(fmt.Sprintf("%s/m%d.nix", dirs[i%len(dirs)], i), b.String())
+	}
+}
+
+// BenchmarkNixDarwinAdvice is what plan and why spend on nix-darwin's
+// Homebrew module for a flake of 190 .nix files that does not enable it —
+// the case that reads every file: with no check recorded (a new token, or
+// a .nix file changed since), and with the check the last success
+// recorded, which costs a stat of each file.
+func BenchmarkNixDarwinAdvice(b *testing.B) {
+	dir, prefix := benchPrefix(b, 10)
+	nixTree(b, dir, 190)
+	st := benchStep(b, dir, prefix)
+	o, err := st.Run(context.Background(), &step.RunContext{Out: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, ok := recordedNixCheck(o.Token); !ok {
+		b.Fatal("no check recorded")
+	}
+	for _, c := range []struct{ name, token string }{
+		{"scan-190-files", withoutNixCheck(o.Token)},
+		{"recorded-190-files", o.Token},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if a := st.Advice(c.token); a != nil {
+					b.Fatalf("advice %q", a)
+				}
+			}
+		})
+	}
 }

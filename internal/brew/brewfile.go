@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,15 +17,98 @@ type Brewfile struct {
 	Entries []Entry // in file order
 	// CaskArgs merges every cask_args line, later keys winning as in Ruby.
 	CaskArgs map[string]Value
-	// Dynamic lists the lines that compute something — conditionals,
-	// loops, commands, interpolation — so that what the file installs
-	// may change while its text does not. Only `brew bundle check` can
-	// tell then.
+	// Dynamic lists the lines that compute something — conditions other
+	// than the platform's, loops, commands, interpolation — so that what
+	// the file installs may change while its text does not. Only `brew
+	// bundle check` can tell then. A line guarded by a platform condition
+	// computes something only where that condition holds: see On.
 	Dynamic []Dynamic
+
+	caskArgs []caskArgsLine // every cask_args line, in file order
+	// platform is set when some condition asks about the platform, so
+	// that what the file declares depends on where it is read.
+	platform bool
 }
 
-// IsDynamic reports whether some line could not be read statically.
+// caskArgsLine is one cask_args call: the casks declared after it (from
+// entry index from on) get its arguments, where guard holds.
+type caskArgsLine struct {
+	guard *Cond
+	pairs []Pair
+	from  int
+}
+
+// IsDynamic reports whether some line could not be read statically on
+// some platform.
 func (b *Brewfile) IsDynamic() bool { return len(b.Dynamic) > 0 }
+
+// PlatformDependent reports whether what the file declares depends on the
+// platform it is read on (it asks OS.mac? or the like).
+func (b *Brewfile) PlatformDependent() bool { return b.platform }
+
+// DynamicOn lists the lines that compute something when the file is read
+// on p: those whose platform guards hold there, or depend on what only
+// Ruby can evaluate.
+func (b *Brewfile) DynamicOn(p Platform) []Dynamic {
+	var out []Dynamic
+	for _, d := range b.Dynamic {
+		if v, u := d.at.Eval(p); v || u != nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// On is what the Brewfile declares when read on p, as brew bundle's DSL
+// (bundle/dsl.rb) builds it: the entries whose guards hold there, in file
+// order, each cask's args merged over the cask_args called before it.
+// dyn lists the lines that compute something on p; unless it is empty,
+// only brew can tell what the file declares.
+func (b *Brewfile) On(p Platform) (entries []Entry, dyn []Dynamic) {
+	dyn = b.DynamicOn(p)
+	var caskArgs []Pair
+	next := 0
+	for i, e := range b.Entries {
+		for next < len(b.caskArgs) && b.caskArgs[next].from <= i {
+			if v, u := b.caskArgs[next].guard.Eval(p); v && u == nil {
+				caskArgs = mergePairs(caskArgs, b.caskArgs[next].pairs)
+			}
+			next++
+		}
+		if v, u := e.Guard.Eval(p); !v || u != nil {
+			// Unknown only under a line DynamicOn lists.
+			continue
+		}
+		if e.Type == "cask" && len(caskArgs) > 0 {
+			own, ok := e.Options["args"]
+			if !ok || own.Kind == Hash {
+				opts := make(map[string]Value, len(e.Options)+1)
+				for k, v := range e.Options {
+					opts[k] = v
+				}
+				opts["args"] = Value{Kind: Hash, Pairs: mergePairs(caskArgs, own.Pairs)}
+				e.Options = opts
+			}
+		}
+		entries = append(entries, e)
+	}
+	return entries, dyn
+}
+
+// mergePairs is Ruby's Hash#merge: a key of over replaces the value in
+// place, a new key goes last.
+func mergePairs(base, over []Pair) []Pair {
+	out := append([]Pair(nil), base...)
+	for _, o := range over {
+		i := slices.IndexFunc(out, func(p Pair) bool { return p.Key == o.Key })
+		if i >= 0 {
+			out[i].Value = o.Value
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}
 
 // Entry is one dependency line: `brew "wget", args: ["with-x"]`.
 type Entry struct {
@@ -36,6 +120,11 @@ type Entry struct {
 	// Conditional is set when the entry sits inside (or is guarded by) a
 	// conditional or a loop: it may or may not be installed.
 	Conditional bool
+	// Guard is what must hold for the entry to be declared: the
+	// conditions around it, in the order Ruby evaluates them. Nil when it
+	// is always declared. Leaves that are not platform questions stand for
+	// what only Ruby can evaluate (a loop, an ENV lookup).
+	Guard *Cond
 }
 
 // Dynamic is a line that could not be read statically.
@@ -43,6 +132,9 @@ type Dynamic struct {
 	Line int
 	Why  string // "conditional", "runs a command", "string interpolation", …
 	Text string // the line, shortened
+	// at reaches an unknown leaf on the platforms where the line computes
+	// something: its guards, then what it computes.
+	at *Cond
 }
 
 func (d Dynamic) String() string { return fmt.Sprintf("line %d: %s (%s)", d.Line, d.Text, d.Why) }

@@ -103,7 +103,6 @@ func TestParseCorpus(t *testing.T) {
 			`13 brew "unless-modifier" [conditional]`,
 			`24 brew "by-host" [conditional]`,
 			`30 brew "static-after"`,
-			`dynamic 2 conditional`,
 			`dynamic 9 conditional`,
 			`dynamic 12 conditional`,
 			`dynamic 13 conditional`,

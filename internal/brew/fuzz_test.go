@@ -15,10 +15,15 @@ import (
 // through Entry.String: rendering what was parsed and parsing it again
 // gives the same entries.
 func FuzzParse(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "brewfiles", "*"))
+	files, err := filepath.Glob(filepath.Join("testdata", "brewfiles", "*.Brewfile"))
 	if err != nil {
 		f.Fatal(err)
 	}
+	real, err := filepath.Glob(filepath.Join("testdata", "brewfiles", "real", "*.Brewfile"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	files = append(files, real...)
 	for _, name := range files {
 		src, err := os.ReadFile(name)
 		if err != nil {
@@ -59,13 +64,28 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("dynamic %+v in a %d-line file", d, lines)
 			}
 		}
+		// On a platform where nothing computes, every guard is decided.
+		for _, p := range platforms {
+			entries, dyn := bf.On(p)
+			if len(entries) > len(bf.Entries) {
+				t.Fatalf("on %s: %d entries of %d", p, len(entries), len(bf.Entries))
+			}
+			if len(dyn) > 0 {
+				continue
+			}
+			for _, e := range bf.Entries {
+				if _, u := e.Guard.Eval(p); u != nil {
+					t.Fatalf("on %s nothing computes, but the guard of %s reaches %s", p, e, u)
+				}
+			}
+		}
 		if bf.IsDynamic() {
 			return
 		}
 		var b strings.Builder
 		for _, e := range bf.Entries {
-			if e.Conditional {
-				t.Fatalf("conditional entry %s in a static file", e)
+			if e.Conditional != (e.Guard != nil) || e.Guard.HasUnknown() {
+				t.Fatalf("entry %s in a static file: conditional %v, guard %s", e, e.Conditional, e.Guard)
 			}
 			b.WriteString(e.String() + "\n")
 		}
@@ -96,6 +116,32 @@ func FuzzParse(f *testing.F) {
 		}
 		if !reflect.DeepEqual(again.CaskArgs, bf.CaskArgs) {
 			t.Fatalf("round trip changed cask_args %v to %v", bf.CaskArgs, again.CaskArgs)
+		}
+	})
+}
+
+// FuzzCond checks that parseCond never panics, and that a condition
+// sysinit decides everywhere reads back from its String to the same
+// values.
+func FuzzCond(f *testing.F) {
+	for _, s := range []string{
+		"OS.mac?", "!OS.linux? && Hardware::CPU.arm?", "not OS.mac? or (Hardware::CPU.intel? && true)",
+		`OS.mac? && ENV["X"]`, "(OS.mac?", "a ? b : c", "!!!nil", "OS.linux? ||", "::OS.mac? and ::Hardware::CPU.arm?",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		c := parseCond(src)
+		got := evalAll(c)
+		if c.HasUnknown() {
+			return
+		}
+		if strings.Contains(got, "?") {
+			t.Fatalf("%q has no unknown leaf but evaluates to %s", src, got)
+		}
+		again := parseCond(c.String())
+		if again.HasUnknown() || evalAll(again) != got {
+			t.Fatalf("%q = %s (%s) reads back from %q as %s", src, c, got, c.String(), evalAll(again))
 		}
 	})
 }

@@ -5,10 +5,13 @@
 // The kind decides from files alone: the Brewfile is an input, and the
 // probe lists Cellar, Caskroom and Library/Taps under the prefix. No brew
 // process starts unless one of them changed, the Brewfile computes
-// something (then `brew bundle check` decides), or `brew update` is due by
-// the age of FETCH_HEAD. Only formulae, casks and taps are probed: a
-// vscode, mas, go, cargo, npm, uv, flatpak or whalebrew entry removed by
-// hand outside Homebrew is not seen until something else changes.
+// something on this platform (then `brew bundle check` decides), or `brew
+// update` is due by the age of FETCH_HEAD. When it runs, it installs only
+// what those directories lack, with batched brew tap and brew install
+// calls, and leaves to brew bundle what brew install cannot do. Only
+// formulae, casks and taps are probed: a vscode, mas, go, cargo, npm, uv,
+// flatpak or whalebrew entry removed by hand outside Homebrew is not seen
+// until something else changes.
 package brew
 
 import (
@@ -20,6 +23,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +45,9 @@ func Register(r step.Registry) { r[StepKind] = New }
 // sides of the never-as-root rule.
 var geteuid = os.Geteuid
 
+// hostPlatform is a seam: tests read Brewfiles as another platform would.
+var hostPlatform = HostPlatform
+
 // ErrRoot is returned when sysinit runs as root without sudo: brew refuses
 // root, and there is no user to run it as.
 var ErrRoot = errors.New("brew refuses to run as root; run sysinit as your user")
@@ -56,6 +63,7 @@ type Bundle struct {
 	findErr  error
 	geteuid  func() int
 	now      func() time.Time
+	platform Platform // what the Brewfile's OS.mac? and the like answer
 
 	mu     sync.Mutex
 	parsed struct { // the last parse, by content
@@ -85,17 +93,94 @@ func New(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
 		brewfile: cfg.Path(name),
 		geteuid:  geteuid,
 		now:      time.Now,
+		platform: hostPlatform(),
 	}
+	if env.Getenv("HOMEBREW_TEST_GENERIC_OS") != "" || s.Env["HOMEBREW_TEST_GENERIC_OS"] != "" {
+		// Then brew answers no to OS.mac? and OS.linux? alike (os.rb).
+		b.platform.OS = ""
+	}
+	home, findErr, err := find(cfg, s, env)
+	if err != nil {
+		return nil, err
+	}
+	b.home, b.findErr = home, findErr
+	if err := sharedPrefix(cfg, s, env, home); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// find locates the Homebrew installation a step manages. findErr is that
+// it is not installed; err, that the step's prefix cannot be read.
+func find(cfg *config.Config, s *config.Step, env *step.Env) (in *install, findErr, err error) {
 	prefix := s.Prefix
 	if prefix != "" && !filepath.IsAbs(prefix) {
 		p, err := config.ExpandHome("prefix", prefix, env.Getenv)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		prefix = cfg.Path(p)
 	}
-	b.home, b.findErr = locate(prefix, env.Getenv, env.LookPath, standardPrefixes)
-	return b, nil
+	in, findErr = locate(prefix, env.Getenv, env.LookPath, standardPrefixes)
+	return in, findErr, nil
+}
+
+// sharedPrefix refuses a second brew-bundle step on the Homebrew
+// installation of one declared before it, where both apply: the listing
+// each records would take the other's installs for drift, so each refresh
+// would run both, and the cleanup of either would remove what the other
+// installed. Only the two Brewfiles together say what that Homebrew should
+// hold; brew bundle takes one.
+func sharedPrefix(cfg *config.Config, s *config.Step, env *step.Env, home *install) error {
+	if home == nil || !applies(s, env) {
+		return nil
+	}
+	mine := realPath(home.prefix)
+	for _, o := range cfg.Steps {
+		if o == s {
+			return nil
+		}
+		if o.Kind != StepKind || !applies(o, env) {
+			continue
+		}
+		other, _, err := find(cfg, o, env)
+		if err != nil || other == nil || realPath(other.prefix) != mine {
+			continue
+		}
+		at, ok := s.Keys["prefix"]
+		if !ok {
+			at = s.Pos
+		}
+		return config.Errors{{Pos: at,
+			Msg:  fmt.Sprintf("step %q: the Homebrew at %s is also step %q's", s.Name, home.prefix, o.Name),
+			Hint: "keep one brew-bundle step per Homebrew installation: merge the Brewfiles, or keep the steps apart with `os` or `requires`; each would take the other's installs for drift, and its cleanup would remove them",
+		}}
+	}
+	return nil
+}
+
+// applies reports whether a step is for this machine, as plan decides
+// from its os and requires.
+func applies(s *config.Step, env *step.Env) bool {
+	if len(s.OS) > 0 && !slices.Contains(s.OS, hostPlatform().OS) {
+		return false
+	}
+	for _, prog := range s.Requires {
+		if env.LookPath == nil {
+			return false
+		}
+		if _, err := env.LookPath(prog); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func realPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return filepath.Clean(p)
 }
 
 
@@ -146,8 +231,15 @@ func (b *Bundle) Definition() []string {
 	}
 	// A parse error is not reported here: Probe reports it, and the step
 	// runs.
-	if bf, err := b.parse(); err == nil && bf.IsDynamic() {
-		l.Add("dynamic", "true")
+	if bf, err := b.parse(); err == nil {
+		if len(bf.DynamicOn(b.platform)) > 0 {
+			l.Add("dynamic", "true")
+		}
+		if bf.PlatformDependent() {
+			// What the file declares changes with the platform it is
+			// read on (an arm64 or an amd64 build of sysinit).
+			l.Add("platform", b.platform.String())
+		}
 	}
 	return l.Sorted()
 }
@@ -183,11 +275,11 @@ func (b *Bundle) Probe(_ context.Context, token string) (string, error) {
 		return "", err
 	}
 	var drift []string
-	if cur != token {
+	if token = withoutNixCheck(token); cur != token {
 		drift = append(drift, describeChange(token, cur))
 	}
-	if bf.IsDynamic() {
-		d := bf.Dynamic[0]
+	if dyn := bf.DynamicOn(b.platform); len(dyn) > 0 {
+		d := dyn[0]
 		drift = append(drift, fmt.Sprintf("dynamic Brewfile (line %d: %s): brew bundle check decides", d.Line, d.Text))
 	}
 	due, why, err := b.home.updateDue(b.s.UpdateEvery, b.now())
@@ -236,16 +328,26 @@ func lookupUID(name string) (uint64, error) {
 // Run brings Homebrew in line with the Brewfile:
 //
 //	brew update                                       when due, or --update
-//	brew bundle check --no-upgrade --file=BREWFILE    exit 1: something is missing
-//	brew bundle install --no-upgrade --file=BREWFILE  only then
+//	brew tap USER/REPO [URL]                          each missing tap
+//	brew install --formula NAME... [FLAG...]          the missing formulae
+//	brew install --cask NAME... [FLAG...] --adopt     the missing casks
+//	brew bundle check --no-upgrade --file=BREWFILE    when brew must decide
+//	brew bundle install --no-upgrade --file=BREWFILE  only then, if it is unsatisfied
 //	brew bundle cleanup --file=BREWFILE               cleanup = "check" (exit 1 is a report)
 //	brew bundle cleanup --force --file=BREWFILE       cleanup = "uninstall"
 //	brew bundle cleanup --force --zap --file=BREWFILE cleanup = "zap"
 //
-// With upgrade = true, check drops --no-upgrade (so outdated counts as
-// missing) and install gets --upgrade. Every brew runs with
-// HOMEBREW_NO_AUTO_UPDATE=1, and as SUDO_USER when sysinit runs under sudo.
-// The token is the installed set as listed after all of it.
+// What is missing comes from Homebrew's directories (see install.go);
+// brew install gets one call per set of flags. brew bundle check decides
+// — and brew bundle install follows when it is unsatisfied — when the
+// Brewfile computes what it declares, when upgrade = true (only brew knows
+// what is outdated; check then drops --no-upgrade and install gets
+// --upgrade), for the entries brew install cannot take, when something
+// installed is still not found in those directories (an alias brew did
+// not link), and on --force. Every brew runs with
+// HOMEBREW_NO_AUTO_UPDATE=1, and as SUDO_USER when sysinit runs under
+// sudo. The token is the installed set as listed after all of it, and
+// what the nix-darwin check found (see Advice).
 func (b *Bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, error) {
 	if b.findErr != nil {
 		return step.Outcome{}, b.findErr
@@ -262,7 +364,7 @@ func (b *Bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, er
 	if progress == nil {
 		progress = func(string) {}
 	}
-	r := &brewRun{b: b, ctx: ctx, out: rc.Out, user: user}
+	r := &brewRun{b: b, ctx: ctx, out: rc.Out, user: user, progress: progress}
 	var notes []string
 
 	if due || rc.Update {
@@ -273,32 +375,13 @@ func (b *Bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, er
 		notes = append(notes, "brew updated")
 	}
 
-	file := "--file=" + b.brewfile
-	checkArgs := []string{"bundle", "check", "--no-upgrade", file}
-	installArgs := []string{"bundle", "install", "--no-upgrade", file}
-	if b.s.Upgrade {
-		// check then also reports outdated dependencies, so that install
-		// upgrades them.
-		checkArgs = []string{"bundle", "check", file}
-		installArgs = []string{"bundle", "install", "--upgrade", file}
+	note, err := r.install(rc.Force)
+	if err != nil {
+		return step.Outcome{}, err
 	}
-	progress("brew bundle check")
-	var checked bundleOutput
-	err = r.run(&checked, checkArgs...)
-	switch {
-	case err == nil:
-		notes = append(notes, "all installed; nothing to do")
-	case reported(err, checked.isUnsatisfied()) && ctx.Err() == nil:
-		progress("brew bundle install")
-		var got bundleOutput
-		if err := r.run(&got, installArgs...); err != nil {
-			return step.Outcome{}, fmt.Errorf("brew bundle install: %w", err)
-		}
-		notes = append(notes, got.installNote())
-	default:
-		return step.Outcome{}, fmt.Errorf("brew bundle check: %w", err)
-	}
+	notes = append(notes, note...)
 
+	file := "--file=" + b.brewfile
 	switch b.cleanup() {
 	case "check":
 		progress("brew bundle cleanup")
@@ -332,7 +415,132 @@ func (b *Bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, er
 	if err != nil {
 		return step.Outcome{}, err
 	}
+	// What plan and why will say about nix-darwin's Homebrew module, so
+	// that they need not read the .nix files again while none changes.
+	tok += checkNixDarwin(nixFiles(b.cfgDir), b.now()).String()
 	return step.Outcome{Token: tok, Note: strings.Join(notes, "; ")}, nil
+}
+
+// install installs what the Brewfile declares and Homebrew lacks, and
+// says what it did.
+func (r *brewRun) install(force bool) ([]string, error) {
+	b := r.b
+	bf, err := b.parse()
+	var entries []Entry
+	var dyn []Dynamic
+	if err == nil {
+		entries, dyn = bf.On(b.platform)
+	}
+	switch {
+	case err != nil:
+		// brew reads it with Ruby, and says what is wrong if it cannot.
+		return r.bundle(fmt.Sprintf("sysinit cannot read the Brewfile (%v)", err))
+	case len(dyn) > 0:
+		return r.bundle(fmt.Sprintf("the Brewfile computes what it declares (line %d: %s)", dyn[0].Line, dyn[0].Text))
+	case b.s.Upgrade:
+		return r.bundle("upgrade = true, and only brew knows what is outdated")
+	}
+
+	m := findMissing(entries, b.home, b.platform, skipLists(b.env.Getenv, b.s.Env))
+	var notes, did []string
+	for _, c := range m.calls {
+		r.progress("brew " + strings.Join(c.args, " "))
+		// As with --no-upgrade: an entry brew finds installed under
+		// another name (an alias, a renamed formula) is not upgraded.
+		if err := r.runEnv(nil, []string{"HOMEBREW_NO_INSTALL_UPGRADE=1"}, c.args...); err != nil {
+			return nil, fmt.Errorf("brew %s: %w", shortArgv(c.args), err)
+		}
+		for _, w := range c.what {
+			if b.home.has(w) {
+				did = append(did, w.String())
+			}
+		}
+	}
+	if len(did) > 0 {
+		notes = append(notes, listNote("installed", did))
+	}
+	why := ""
+	switch absent := b.home.absent(m.present); {
+	case len(m.bundle) > 0:
+		why = "brew install cannot install:\n  " + strings.Join(m.bundle, "\n  ")
+	case len(absent) > 0:
+		// A wrong mapping must never record success with something
+		// missing: what is still not found, brew decides about.
+		var names []string
+		for _, a := range absent {
+			names = append(names, a.String())
+		}
+		why = "not found in Homebrew's directories: " + strings.Join(names, ", ") + " (an alias or a renamed formula?)"
+	case force:
+		why = "a forced run checks everything"
+	}
+	if why != "" {
+		more, err := r.bundle(why)
+		if len(did) > 0 && len(more) == 1 && more[0] == allInstalled {
+			more = nil
+		}
+		return append(notes, more...), err
+	}
+	if len(did) == 0 {
+		notes = append(notes, allInstalled)
+	}
+	return notes, nil
+}
+
+const allInstalled = "all installed; nothing to do"
+
+// shortArgv is a brew call's argv for an error message, with at most three
+// names.
+func shortArgv(args []string) string {
+	var out []string
+	names := 0
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") || len(out) < 1 {
+			out = append(out, a)
+			continue
+		}
+		names++
+		if names <= 3 {
+			out = append(out, a)
+		}
+	}
+	if names > 3 {
+		out = append(out, fmt.Sprintf("(and %d more)", names-3))
+	}
+	return strings.Join(out, " ")
+}
+
+// bundle leaves the Brewfile to brew bundle, saying why in the log: check,
+// and install if it is unsatisfied.
+func (r *brewRun) bundle(why string) ([]string, error) {
+	b := r.b
+	if r.out != nil {
+		fmt.Fprintf(r.out, "sysinit: brew bundle decides: %s\n", why)
+	}
+	file := "--file=" + b.brewfile
+	checkArgs := []string{"bundle", "check", "--no-upgrade", file}
+	installArgs := []string{"bundle", "install", "--no-upgrade", file}
+	if b.s.Upgrade {
+		// check then also reports outdated dependencies, so that install
+		// upgrades them.
+		checkArgs = []string{"bundle", "check", file}
+		installArgs = []string{"bundle", "install", "--upgrade", file}
+	}
+	r.progress("brew bundle check")
+	var checked bundleOutput
+	err := r.run(&checked, checkArgs...)
+	switch {
+	case err == nil:
+		return []string{allInstalled}, nil
+	case reported(err, checked.isUnsatisfied()) && r.ctx.Err() == nil:
+		r.progress("brew bundle install")
+		var got bundleOutput
+		if err := r.run(&got, installArgs...); err != nil {
+			return nil, fmt.Errorf("brew bundle install: %w", err)
+		}
+		return []string{got.installNote()}, nil
+	}
+	return nil, fmt.Errorf("brew bundle check: %w", err)
 }
 
 // reported tells the exit 1 by which check and cleanup report ("something
@@ -357,14 +565,20 @@ func reported(err error, said bool) bool {
 
 // brewRun starts brew processes for one Run.
 type brewRun struct {
-	b    *Bundle
-	ctx  context.Context
-	out  io.Writer
-	user string
+	b        *Bundle
+	ctx      context.Context
+	out      io.Writer
+	user     string
+	progress func(string)
 }
 
 func (r *brewRun) run(collect *bundleOutput, args ...string) error {
-	env := append(step.Environ(r.b.s.Env), "HOMEBREW_NO_AUTO_UPDATE=1")
+	return r.runEnv(collect, nil, args...)
+}
+
+// runEnv runs brew with extra environment variables.
+func (r *brewRun) runEnv(collect *bundleOutput, extra []string, args ...string) error {
+	env := append(append(step.Environ(r.b.s.Env), "HOMEBREW_NO_AUTO_UPDATE=1"), extra...)
 	out := r.out
 	if out == nil {
 		out = io.Discard
@@ -474,7 +688,7 @@ func (o *bundleOutput) installNote() string {
 	if len(o.installed) == 0 {
 		return "brew bundle install ran"
 	}
-	return listNote("installed", o.installed)
+	return listNote("brew bundle installed", o.installed)
 }
 
 func (o *bundleOutput) wouldNote() string {

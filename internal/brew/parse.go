@@ -12,7 +12,18 @@ type parser struct {
 	lines    []string
 	comments map[int]string
 	bf       *Brewfile
-	depth    int // open if/while/do blocks
+	blocks   []block // open if/while/do … blocks, innermost last
+	guard    *Cond   // what holds where the current statement starts
+}
+
+// block is an open block. Its guard is what holds inside its current
+// branch: for an if or unless, the branch's conditions (decided later, on
+// a platform); for a loop, a method body or a block passed to a call, an
+// unknown leaf.
+type block struct {
+	kind  string  // "if", "unless", or "other"
+	taken []*Cond // if and unless: the condition of each branch so far
+	guard *Cond
 }
 
 type stmt struct {
@@ -128,7 +139,7 @@ func startsExpression(t token) bool {
 }
 
 // track follows block nesting through a statement, so entries inside an
-// `if … end` are known to be conditional.
+// `if … end` or a loop are known to be conditional.
 func (p *parser) track(toks []token) {
 	loop := false // while/until/for take an optional `do` that opens nothing
 	for i, t := range toks {
@@ -144,26 +155,149 @@ func (p *parser) track(toks []token) {
 		}
 		switch t.text {
 		case "end":
-			if p.depth > 0 {
-				p.depth--
+			if len(p.blocks) > 0 {
+				p.blocks = p.blocks[:len(p.blocks)-1]
 			}
 		case "do":
 			if !loop {
-				p.depth++
+				p.open(t.line, "block")
 			}
 			loop = false
 		case "if", "unless", "while", "until":
 			if startsExpression(prev) {
-				p.depth++
+				p.open(t.line, blockWords[t.text])
 				loop = t.text == "while" || t.text == "until"
 			}
 		case "for":
-			p.depth++
+			p.open(t.line, "loop")
 			loop = true
 		case "case", "begin", "def", "class", "module":
-			p.depth++
+			p.open(t.line, blockWords[t.text])
 		}
 	}
+}
+
+// open opens a block that sysinit cannot see into.
+func (p *parser) open(line int, why string) {
+	p.blocks = append(p.blocks, block{kind: "other", guard: unknownCond(fmt.Sprintf("(%s on line %d)", why, line))})
+}
+
+// guardHere is what holds inside the open blocks.
+func (p *parser) guardHere() *Cond {
+	var g *Cond
+	for _, b := range p.blocks {
+		g = andCond(g, b.guard)
+	}
+	return g
+}
+
+func (p *parser) top() *block {
+	if len(p.blocks) == 0 {
+		return nil
+	}
+	return &p.blocks[len(p.blocks)-1]
+}
+
+// header reads the condition of an `if`, `unless` or `elsif` line: what
+// follows the keyword, up to an optional `then`. It is not a header when
+// the line goes on after `then` or opens a block of its own.
+func header(toks []token) ([]token, bool) {
+	if n := len(toks); n > 0 && toks[n-1].is(tIdent, "then") {
+		toks = toks[:n-1]
+	}
+	if len(toks) == 0 {
+		return nil, false
+	}
+	for i, t := range toks {
+		if t.kind != tIdent || i > 0 && toks[i-1].kind == tPunct && (toks[i-1].text == "." || toks[i-1].text == "&." || toks[i-1].text == "::") {
+			continue
+		}
+		switch t.text {
+		case "then", "end", "do", "if", "unless", "while", "until", "case", "begin", "for", "def", "class", "module":
+			return nil, false
+		}
+	}
+	return toks, true
+}
+
+// branch handles the lines that open or go on with an if or unless block:
+// `if COND`, `unless COND`, `elsif COND`, `else`. It reports whether st
+// was one.
+func (p *parser) branch(st stmt) bool {
+	first := st.toks[0]
+	if first.kind != tIdent {
+		return false
+	}
+	switch first.text {
+	case "if", "unless":
+		toks, ok := header(st.toks[1:])
+		if !ok {
+			return false
+		}
+		c := p.cond(toks)
+		taken := c
+		if first.text == "unless" {
+			taken = notCond(c)
+		}
+		if c.HasUnknown() {
+			p.dynamicAt(st.line, "conditional", andCond(p.guardHere(), c))
+		}
+		p.blocks = append(p.blocks, block{kind: first.text, taken: []*Cond{taken}, guard: taken})
+		return true
+	case "elsif", "else":
+		b := p.top()
+		toks, ok := header(st.toks[1:])
+		if first.text == "else" {
+			ok = len(st.toks) == 1
+		}
+		if b == nil || b.kind != "if" && (b.kind != "unless" || first.text != "else") || !ok {
+			// Not a branch sysinit can follow. Inside a loop or a case
+			// the block's own line says so already; otherwise the block
+			// is opaque from here on.
+			if b == nil || b.kind != "other" {
+				if b != nil {
+					*b = block{kind: "other", guard: unknownCond(fmt.Sprintf("(%s on line %d)", first.text, st.line))}
+				}
+				p.dynamicAt(st.line, "conditional", p.guardHere())
+			}
+			return true
+		}
+		// A branch holds when the ones before it did not, and its own
+		// condition does; Ruby evaluates them in that order.
+		var g *Cond
+		for _, t := range b.taken {
+			g = andCond(g, notCond(t))
+		}
+		if first.text == "elsif" {
+			c := p.cond(toks)
+			g = andCond(g, c)
+			b.taken = append(b.taken, c)
+			if c.HasUnknown() {
+				p.dynamicAt(st.line, "conditional", andCond(p.guardOutside(), g))
+			}
+		}
+		b.guard = g
+		return true
+	}
+	return false
+}
+
+// guardOutside is what holds where the innermost open block starts.
+func (p *parser) guardOutside() *Cond {
+	var g *Cond
+	for _, b := range p.blocks[:len(p.blocks)-1] {
+		g = andCond(g, b.guard)
+	}
+	return g
+}
+
+// cond reads a condition and notes whether it asks about the platform.
+func (p *parser) cond(toks []token) *Cond {
+	c := readCond(toks)
+	if c.usesPlatform() {
+		p.bf.platform = true
+	}
+	return c
 }
 
 func (p *parser) text(line int) string {
@@ -179,11 +313,18 @@ func (p *parser) text(line int) string {
 	return s
 }
 
+// dynamic records a line that computes something wherever it is reached.
 func (p *parser) dynamic(line int, why string) {
+	p.dynamicAt(line, why, andCond(p.guard, unknownCond(fmt.Sprintf("(%s on line %d)", why, line))))
+}
+
+// dynamicAt records a line that computes something where evaluating at
+// reaches an unknown leaf.
+func (p *parser) dynamicAt(line int, why string, at *Cond) {
 	if n := len(p.bf.Dynamic); n > 0 && p.bf.Dynamic[n-1].Line == line {
 		return // one reason per line is enough
 	}
-	p.bf.Dynamic = append(p.bf.Dynamic, Dynamic{Line: line, Why: why, Text: p.text(line)})
+	p.bf.Dynamic = append(p.bf.Dynamic, Dynamic{Line: line, Why: why, Text: p.text(line), at: at})
 }
 
 func (p *parser) errorf(line int, format string, args ...any) error {
@@ -191,19 +332,23 @@ func (p *parser) errorf(line int, format string, args ...any) error {
 }
 
 func (p *parser) statement(st stmt) error {
-	depth := p.depth
+	p.guard = p.guardHere()
+	if p.branch(st) {
+		return nil
+	}
+	outside := len(p.blocks) == 0
 	p.track(st.toks)
 	first := st.toks[0]
 	if first.kind == tIdent {
 		switch {
 		case slices.Contains(EntryTypes, first.text) && !isAssignment(st.toks):
-			return p.entry(st, depth > 0)
+			return p.entry(st)
 		case first.text == "cask_args" && !isAssignment(st.toks):
 			return p.caskArgs(st)
 		case first.text == "end" || first.text == "else" || first.text == "elsif" || first.text == "when" ||
 			first.text == "in" || first.text == "then" || first.text == "rescue" || first.text == "ensure":
 			// Part of a block whose opening line is already recorded.
-			if depth == 0 && first.text != "end" {
+			if outside && first.text != "end" {
 				p.dynamic(st.line, "conditional")
 			}
 			return nil
@@ -549,9 +694,32 @@ func multiLine(toks []token) (token, bool) {
 	return token{}, false
 }
 
-func (p *parser) entry(st stmt, inBlock bool) error {
+// modifier reads a trailing `if COND` or `unless COND`: what must hold for
+// the statement to run. ok is false for any other tail (`while`,
+// `rescue`, a method call).
+func (p *parser) modifier(rest []token) (c *Cond, ok bool) {
+	if len(rest) < 2 || rest[0].kind != tIdent || rest[0].text != "if" && rest[0].text != "unless" {
+		return nil, false
+	}
+	c = p.cond(rest[1:])
+	if rest[0].text == "unless" {
+		c = notCond(c)
+	}
+	return c, true
+}
+
+func (p *parser) entry(st stmt) error {
 	typ := st.toks[0]
 	args, rest := call(st.toks[1:])
+	if mod, ok := p.modifier(rest); ok {
+		// Ruby evaluates the condition first, and the call only if it
+		// holds.
+		if mod.HasUnknown() {
+			p.dynamicAt(st.line, "conditional", andCond(p.guard, mod))
+		}
+		p.guard = andCond(p.guard, mod)
+		rest = nil
+	}
 	pos, posErr, opts, dyn, err := p.args(args)
 	if err != nil {
 		return err
@@ -581,7 +749,7 @@ func (p *parser) entry(st stmt, inBlock bool) error {
 	if name.Text == "" {
 		return p.errorf(typ.line, "%s has an empty name", typ.text)
 	}
-	e := Entry{Type: typ.text, Name: name.Text, Line: typ.line, Comment: p.comments[typ.line], Conditional: inBlock}
+	e := Entry{Type: typ.text, Name: name.Text, Line: typ.line, Comment: p.comments[typ.line], Guard: p.guard}
 	extra := pos[1:]
 	if typ.text == "tap" && len(extra) > 0 {
 		// tap "user/repo", "https://…clone URL"
@@ -627,10 +795,11 @@ func (p *parser) entry(st stmt, inBlock bool) error {
 		why := "expression"
 		if r := rest[0]; r.kind == tIdent && modifiers[r.text] != "" {
 			why = modifiers[r.text]
-			e.Conditional = true
+			e.Guard = andCond(e.Guard, unknownCond(fmt.Sprintf("(%s on line %d)", why, st.line)))
 		}
 		p.dynamic(st.line, why)
 	}
+	e.Conditional = e.Guard != nil
 	p.bf.Entries = append(p.bf.Entries, e)
 	return nil
 }
@@ -644,6 +813,13 @@ func lineOfDyn(err error, def int) int {
 
 func (p *parser) caskArgs(st stmt) error {
 	args, rest := call(st.toks[1:])
+	if mod, ok := p.modifier(rest); ok {
+		if mod.HasUnknown() {
+			p.dynamicAt(st.line, "conditional", andCond(p.guard, mod))
+		}
+		p.guard = andCond(p.guard, mod)
+		rest = nil
+	}
 	pos, posErr, opts, dyn, err := p.args(args)
 	if err != nil {
 		return err
@@ -661,6 +837,7 @@ func (p *parser) caskArgs(st stmt) error {
 	for _, o := range opts {
 		p.bf.CaskArgs[o.Key] = o.Value
 	}
+	p.bf.caskArgs = append(p.bf.caskArgs, caskArgsLine{guard: p.guard, pairs: opts, from: len(p.bf.Entries)})
 	for _, d := range dyn {
 		p.dynamic(d.tok.line, d.why)
 	}

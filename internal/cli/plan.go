@@ -146,7 +146,7 @@ func printPlan(w io.Writer, p *plan.Plan) {
 // may read many files).
 func advice(d *plan.Decision) []string {
 	if a, ok := d.Step.(step.Advisor); ok && d.Applicable() {
-		return a.Advice()
+		return a.Advice(d.Token)
 	}
 	return nil
 }

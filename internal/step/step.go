@@ -188,9 +188,11 @@ func FileSpec(cfgDir, file string, patterns []string) (fingerprint.Spec, error) 
 }
 
 // Advisor is implemented by steps with advice about the setup that is too
-// costly to compute on every refresh: `plan` and `why` show it.
+// costly to compute on every refresh: `plan` and `why` show it. token is
+// what the step's last success recorded ("" if none), where a step may
+// keep what it found then, so as not to look again when nothing changed.
 type Advisor interface {
-	Advice() []string
+	Advice(token string) []string
 }
 
 // Availability is implemented by kinds that need a tool to be installed
