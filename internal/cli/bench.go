@@ -131,7 +131,11 @@ func (a *app) runBench(cmd *cobra.Command, o *benchOptions) error {
 	} else {
 		cache := ""
 		if !o.noCache {
-			cache = filepath.Join(a.xdgDir("XDG_CACHE_HOME", ".cache"), "sysinit", "bench")
+			dir, err := a.xdgDir("XDG_CACHE_HOME", ".cache")
+			if err != nil {
+				return err
+			}
+			cache = filepath.Join(dir, "sysinit", "bench")
 			if err := os.MkdirAll(cache, 0o755); err != nil {
 				return fmt.Errorf("creating the bench cache: %w", err)
 			}

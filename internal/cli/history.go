@@ -63,7 +63,7 @@ func (a *app) openStoreOnly(readOnly bool) (*state.Store, string, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, "", fmt.Errorf("reading config: %w", err)
 	}
-	sp, err := state.Path(a.getenv, filepath.Dir(path))
+	sp, err := a.storePath(filepath.Dir(path))
 	if err != nil {
 		return nil, "", err
 	}
@@ -156,7 +156,7 @@ func (a *app) runForget(names []string, all bool) error {
 			return &plan.UnknownStepError{Name: n, Known: configStepNames(cfg)}
 		}
 	}
-	sp, err := state.Path(a.getenv, cfg.Dir)
+	sp, err := a.storePath(cfg.Dir)
 	if err != nil {
 		return err
 	}

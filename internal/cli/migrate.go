@@ -79,7 +79,11 @@ func (a *app) runMigrate(ctx context.Context, o migrate.Options) error {
 			return err
 		}
 	}
-	o.CacheDir = filepath.Join(a.xdgDir("XDG_CACHE_HOME", ".cache"), "sysinit")
-	_, err := migrate.Run(ctx, o, a.stdout, a.stderr)
+	cache, err := a.xdgDir("XDG_CACHE_HOME", ".cache")
+	if err != nil {
+		return err
+	}
+	o.CacheDir = filepath.Join(cache, "sysinit")
+	_, err = migrate.Run(ctx, o, a.stdout, a.stderr)
 	return err
 }

@@ -116,7 +116,11 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		return err
 	}
 	defer closeView()
-	storePath, err := state.Path(a.getenv, cfg.Dir)
+	storePath, err := a.storePath(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	stateDir, err := a.stateDir()
 	if err != nil {
 		return err
 	}
@@ -143,7 +147,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		return err
 	}
 	id := runID()
-	logDir := filepath.Join(a.stateDir(), "logs", id)
+	logDir := filepath.Join(stateDir, "logs", id)
 	opts := runner.Options{
 		RunID:    id,
 		Started:  started,

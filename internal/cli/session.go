@@ -72,17 +72,35 @@ func (a *app) configPath() (string, error) {
 	return p, nil
 }
 
+// errNoHome: with neither the XDG variable nor an absolute HOME, sysinit
+// has nowhere to keep its store and logs. A relative fallback would put
+// them wherever it was started, usually in the repo it refreshes.
+var errNoHome = errors.New("$HOME is not set to an absolute path")
+
 // xdgDir returns $name, or $HOME/fallback.
-func (a *app) xdgDir(name, fallback string) string {
+func (a *app) xdgDir(name, fallback string) (string, error) {
 	if d := a.getenv(name); d != "" && filepath.IsAbs(d) {
-		return d
+		return d, nil
 	}
-	return filepath.Join(a.getenv("HOME"), fallback)
+	home := a.getenv("HOME")
+	if !filepath.IsAbs(home) {
+		return "", fmt.Errorf("finding $%s: it is not set to an absolute path, and %w", name, errNoHome)
+	}
+	return filepath.Join(home, fallback), nil
 }
 
 // stateDir holds sysinit's logs: $XDG_STATE_HOME/sysinit.
-func (a *app) stateDir() string {
-	return filepath.Join(a.xdgDir("XDG_STATE_HOME", ".local/state"), "sysinit")
+func (a *app) stateDir() (string, error) {
+	d, err := a.xdgDir("XDG_STATE_HOME", ".local/state")
+	return filepath.Join(d, "sysinit"), err
+}
+
+// storePath is the state store of the config in dir (see state.Path).
+func (a *app) storePath(dir string) (string, error) {
+	if _, err := a.xdgDir("XDG_CACHE_HOME", ".cache"); err != nil {
+		return "", err
+	}
+	return state.Path(a.getenv, dir)
 }
 
 // loadConfig finds and loads the config. A config file that cannot be
@@ -150,7 +168,11 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 		}
 		s.steps[cs.Name] = st
 	}
-	if s.storePath, err = state.Path(a.getenv, cfg.Dir); err != nil {
+	if s.storePath, err = a.storePath(cfg.Dir); err != nil {
+		return nil, err
+	}
+	stateDir, err := a.stateDir()
+	if err != nil {
 		return nil, err
 	}
 	s.planner = &plan.Planner{
@@ -158,7 +180,7 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 		Steps:  s.steps,
 		Scanner: &fingerprint.Scanner{
 			Root:   cfg.Dir,
-			Ignore: []string{filepath.Dir(s.storePath), a.stateDir()},
+			Ignore: []string{filepath.Dir(s.storePath), stateDir},
 		},
 		Exec:     s.exec,
 		Now:      time.Now,
