@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -378,4 +379,28 @@ func TestDestWithoutHome(t *testing.T) {
 	t.Setenv("HOME", "")
 	_, err := parseIn(t, "[steps.a]\nkind = \"file\"\nsource = \"nix.custom.conf\"\ndest = \"~/.gitconfig\"\n")
 	checkErrors(t, err, filepath.Join(root, FileName), []wantErr{{4, "expanding ~ in dest", "set HOME"}})
+}
+
+// TestUnknownAfterSuggestionsBounded: each "did you mean" compares a name
+// with every step, so only the first maxAfterSuggestions unknown names get
+// one; the rest are still reported, each at its line.
+func TestUnknownAfterSuggestionsBounded(t *testing.T) {
+	var src strings.Builder
+	var want []wantErr
+	for i := range maxAfterSuggestions + 1 {
+		fmt.Fprintf(&src, "[steps.x%02d]\nkind = \"command\"\nrun = \"x\"\nafter = [\"y%02d\"]\n", i, i)
+		w := wantErr{4*i + 4, fmt.Sprintf("`after` names unknown step \"y%02d\"", i), fmt.Sprintf(`did you mean "x%02d"?`, i)}
+		if i == maxAfterSuggestions {
+			w.hint = "" // matches any; checked below
+		}
+		want = append(want, w)
+	}
+	_, err := parseIn(t, src.String())
+	checkErrors(t, err, filepath.Join(root, FileName), want)
+	var errs Errors
+	if errors.As(err, &errs) && len(errs) == len(want) {
+		if last := errs[len(errs)-1]; last.Hint != "" || !strings.Contains(last.Msg, `"y20"`) {
+			t.Errorf("error past the bound: %v; want no hint", last)
+		}
+	}
 }
