@@ -6,7 +6,7 @@
 # figures.
 #
 #   scripts/reliability.sh          short run, what CI runs (a few minutes)
-#   scripts/reliability.sh long     the run behind RELIABILITY.md (about an hour)
+#   scripts/reliability.sh long     the run behind RELIABILITY.md (about half an hour)
 #   SEED=N scripts/reliability.sh   replay the trials of a logged seed
 #
 # Run as root: the disk-full trials mount a tmpfs, the root-aiming ones
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-short}
 case "$mode" in
 short) kill=24 corrupt=30 diskfull=12 fuzztime=10s ;;
-long) kill=600 corrupt=300 diskfull=120 fuzztime=120s ;;
+long) kill=1000 corrupt=600 diskfull=200 fuzztime=120s ;;
 *)
 	echo "usage: $0 [short|long]" >&2
 	exit 2

@@ -126,7 +126,7 @@ func TestStoreCorruption(t *testing.T) {
 			if p.panicked() {
 				c.fail(corruptPanic, label+": plan: "+p.String())
 			} else {
-				c.fail(corruptUnusable, label+": plan: "+p.String()+" "+tail(p.stdout, 8))
+				c.fail(corruptUnusable, fmt.Sprintf("%s: the refresh said: %s; then plan: %s", label, tail(o.stderr, 3), tail(p.stdout, 2)))
 			}
 		}
 	}
