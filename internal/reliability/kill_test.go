@@ -228,6 +228,7 @@ func killTrial(t *testing.T, rng *rand.Rand, c *tally, sig syscall.Signal, mode 
 	case o.signal == syscall.SIGKILL && sig == syscall.SIGKILL:
 	case o.signal != 0:
 		c.fail(unhandled, fmt.Sprintf("%s: sysinit died of %v", label, o.signal))
+		c.add(fmt.Sprintf("signal not handled: %v, %s", sig, mode), 1)
 	case o.code == 130:
 	default:
 		c.fail(otherExit, label+": "+o.String())

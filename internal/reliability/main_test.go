@@ -28,6 +28,7 @@ var (
 	flagDiskFull = flag.Int("reliability.diskfull", 20, "disk-full `trials` (root only: each mounts a tmpfs)")
 	flagSeed     = flag.Uint64("reliability.seed", 0, "random `seed`; 0 picks one from the clock (it is logged)")
 	flagReport   = flag.String("reliability.report", "", "append each trial's counts to `FILE` as JSON lines")
+	flagKeep     = flag.String("reliability.keep", "", "keep what failed trials leave (the damaged store of a corruption trial) in `DIR`")
 )
 
 // bin holds the programs every trial runs, in a directory any user can

@@ -112,6 +112,7 @@ func TestStoreCorruption(t *testing.T) {
 		}
 		if o.code != 0 {
 			c.fail(corruptFailed, label+": "+o.String())
+			keep(t, fmt.Sprintf("corrupt-trial-%d.db", i), damaged)
 		}
 		if strings.Contains(o.stderr, "moving it aside") || strings.Contains(o.stderr, "moved") {
 			c.add("stores moved aside, with a warning", 1)
@@ -120,6 +121,7 @@ func TestStoreCorruption(t *testing.T) {
 		for _, s := range storeSpecs {
 			if !ran[s.name] {
 				c.fail(corruptSkip, fmt.Sprintf("%s: %s skipped", label, s.name))
+				keep(t, fmt.Sprintf("corrupt-trial-%d.db", i), damaged)
 			}
 		}
 		if p := w.run("plan", "--exit-code"); p.code != 0 {
@@ -127,11 +129,26 @@ func TestStoreCorruption(t *testing.T) {
 				c.fail(corruptPanic, label+": plan: "+p.String())
 			} else {
 				c.fail(corruptUnusable, fmt.Sprintf("%s: the refresh said: %s; then plan: %s", label, tail(o.stderr, 3), tail(p.stdout, 2)))
+				keep(t, fmt.Sprintf("corrupt-trial-%d.db", i), damaged)
 			}
 		}
 	}
 	c.add("trials", *flagCorrupt)
 	c.report(t, "store corruption trials")
+}
+
+// keep saves data as name in the -reliability.keep directory, if set.
+func keep(t *testing.T, name string, data []byte) {
+	if *flagKeep == "" {
+		return
+	}
+	if err := os.MkdirAll(*flagKeep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(*flagKeep, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kept %s", filepath.Join(*flagKeep, name))
 }
 
 // corrupt returns a damaged copy of data and says what was done.
