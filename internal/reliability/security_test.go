@@ -49,20 +49,6 @@ func chownTree(t *testing.T, root string, uid int) {
 	}
 }
 
-// mkdirAs makes dir (and its parents under the world) owned by uid.
-func mkdirAs(t *testing.T, dir string, uid int, mode os.FileMode) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(dir, uid, uid); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, mode); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func symlinkAs(t *testing.T, target, link string, uid int) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {
@@ -121,86 +107,88 @@ func victim(t *testing.T, w *world) string {
 
 const (
 	aimedWrite  = "root wrote, truncated or pruned through a planted symlink"
-	aimedOpen   = "root used a group/world-writable state directory"
+	aimedOpen   = "a world-writable store directory was used"
 	aimedBroken = "root's run left the user's own runs broken"
 )
 
 // TestRootAiming: root runs sysinit in a user's HOME (sudo -E), where the
-// user planted symlinks to a victim of root's in place of sysinit's store
-// directory, lock file, store file and log directory, or made the state
-// directory world-writable. Nothing of the victim may change, and the
-// user's own runs must work after root's.
+// user, who has used sysinit there before, replaced sysinit's store
+// directory, lock file, store file, log directory or state directory with
+// a symlink to a victim of root's. Nothing of the victim may change, and
+// the user's own runs must work after root's. A user's own sysinit must
+// refuse a world-writable store directory.
 func TestRootAiming(t *testing.T) {
 	requireRoot(t)
 	c := newTally(aimedWrite, aimedOpen, aimedBroken)
-	storePath := func(w *world) string {
-		p, err := state.Path(func(k string) string {
-			if k == "HOME" {
-				return w.home
-			}
-			return ""
-		}, w.repo)
-		if err != nil {
+	asUser := &syscall.Credential{Uid: nobody, Gid: nobody}
+	// used returns a world where the user ran sysinit once, and the paths
+	// of its store and lock, found rather than computed: their names are
+	// sysinit's business.
+	used := func() (w *world, db, lock string) {
+		w = userWorld(t)
+		w.credential = asUser
+		if o := w.run("refresh", "--progress=never"); o.code != 0 {
+			t.Fatalf("the user's own first run: %v", o)
+		}
+		w.credential = nil
+		dbs, _ := filepath.Glob(filepath.Join(w.home, ".cache", "sysinit", "*.db"))
+		locks, _ := filepath.Glob(filepath.Join(w.home, ".cache", "sysinit", "*.lock"))
+		if len(dbs) != 1 || len(locks) != 1 {
+			t.Fatalf("the user's run left stores %v and locks %v", dbs, locks)
+		}
+		return w, dbs[0], locks[0]
+	}
+	replace := func(link, target string) {
+		if err := os.RemoveAll(link); err != nil {
 			t.Fatal(err)
 		}
-		return p
+		symlinkAs(t, target, link, nobody)
 	}
 	plants := []struct {
 		name  string
-		plant func(w *world, v string)
+		plant func(w *world, db, lock, v string)
 	}{
-		{"store directory", func(w *world, v string) {
-			mkdirAs(t, filepath.Join(w.home, ".cache"), nobody, 0o755)
-			symlinkAs(t, v, filepath.Join(w.home, ".cache", "sysinit"), nobody)
+		{"store directory", func(w *world, db, lock, v string) { replace(filepath.Dir(db), v) }},
+		{"lock file", func(w *world, db, lock, v string) { replace(lock, filepath.Join(v, "precious")) }},
+		{"store file", func(w *world, db, lock, v string) { replace(db, filepath.Join(v, "precious")) }},
+		{"log directory", func(w *world, db, lock, v string) {
+			replace(filepath.Join(w.home, ".local", "state", "sysinit", "logs"), filepath.Join(v, "logs"))
 		}},
-		{"lock file", func(w *world, v string) {
-			db := storePath(w)
-			mkdirAs(t, filepath.Dir(db), nobody, 0o700)
-			symlinkAs(t, filepath.Join(v, "precious"), state.LockPath(db), nobody)
-		}},
-		{"store file", func(w *world, v string) {
-			db := storePath(w)
-			mkdirAs(t, filepath.Dir(db), nobody, 0o700)
-			symlinkAs(t, filepath.Join(v, "precious"), db, nobody)
-		}},
-		{"log directory", func(w *world, v string) {
-			dir := filepath.Join(w.home, ".local", "state", "sysinit")
-			mkdirAs(t, dir, nobody, 0o700)
-			symlinkAs(t, filepath.Join(v, "logs"), filepath.Join(dir, "logs"), nobody)
-		}},
-		{"state directory", func(w *world, v string) {
-			mkdirAs(t, filepath.Join(w.home, ".local", "state"), nobody, 0o755)
-			symlinkAs(t, v, filepath.Join(w.home, ".local", "state", "sysinit"), nobody)
+		{"state directory", func(w *world, db, lock, v string) {
+			replace(filepath.Join(w.home, ".local", "state", "sysinit"), v)
 		}},
 	}
 	for _, p := range plants {
-		w := userWorld(t)
+		w, db, lock := used()
 		v := victim(t, w)
 		before := snapshot(t, v)
-		p.plant(w, v)
+		p.plant(w, db, lock, v)
 		c.add("trials", 1)
-		o := w.run("refresh", "--progress=never")
+		// Forced: a step runs, so there are logs, records and history to write.
+		o := w.run("refresh", "--force", "--progress=never")
 		if after := snapshot(t, v); after != before {
 			c.fail(aimedWrite, fmt.Sprintf("symlinked %s: the victim changed (%s)", p.name, o))
 		}
 	}
 
-	// A world-writable state directory: anyone could plant anything in it.
-	w := userWorld(t)
-	db := storePath(w)
-	mkdirAs(t, filepath.Dir(db), nobody, 0o777)
-	c.add("trials", 1)
-	if o := w.run("refresh", "--progress=never"); o.code == 0 {
-		c.fail(aimedOpen, fmt.Sprintf("%s (mode 0777) was used: %s", filepath.Dir(db), tail(o.stdout, 2)))
-	}
-
 	// Root's run must leave nothing the user cannot use.
-	w = userWorld(t)
+	w := userWorld(t)
 	c.add("trials", 1)
 	root := w.run("refresh", "--progress=never")
-	w.credential = &syscall.Credential{Uid: nobody, Gid: nobody}
+	w.credential = asUser
 	if o := w.run("refresh", "--progress=never"); o.code != 0 {
 		c.fail(aimedBroken, fmt.Sprintf("root's run (%s), then the user's: %s", root, o))
+	}
+
+	// A world-writable store directory: anyone could plant anything in it.
+	w, db, _ := used()
+	if err := os.Chmod(filepath.Dir(db), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	w.credential = asUser
+	c.add("trials", 1)
+	if o := w.run("refresh", "--force", "--progress=never"); o.code == 0 {
+		c.fail(aimedOpen, fmt.Sprintf("%s (mode 0777) was used: %s", filepath.Dir(db), tail(o.stdout, 2)))
 	}
 	c.report(t, "root aiming trials")
 }
