@@ -218,6 +218,10 @@ func (a *app) report(err error) int {
 		a.errorf("%v", err)
 		a.hint("wait for it to finish, or run without --no-wait to wait for it")
 		return ExitLocked
+	case errors.Is(err, state.ErrNoHome):
+		a.errorf("%v", err)
+		a.hint("set HOME (or XDG_CACHE_HOME and XDG_STATE_HOME) to an absolute path; sysinit keeps its state and logs there")
+		return ExitUsage
 	case errors.Is(err, errNoConfig):
 		a.errorf("%v", err)
 		a.hint("create one (docs/config.md), or pass -C DIR or --config FILE")

@@ -72,17 +72,11 @@ func (a *app) configPath() (string, error) {
 	return p, nil
 }
 
-// xdgDir returns $name, or $HOME/fallback.
-func (a *app) xdgDir(name, fallback string) string {
-	if d := a.getenv(name); d != "" && filepath.IsAbs(d) {
-		return d
-	}
-	return filepath.Join(a.getenv("HOME"), fallback)
-}
-
-// stateDir holds sysinit's logs: $XDG_STATE_HOME/sysinit.
-func (a *app) stateDir() string {
-	return filepath.Join(a.xdgDir("XDG_STATE_HOME", ".local/state"), "sysinit")
+// stateDir holds sysinit's logs: $XDG_STATE_HOME/sysinit (see
+// state.BaseDir).
+func (a *app) stateDir() (string, error) {
+	d, err := state.BaseDir(a.getenv, "XDG_STATE_HOME", ".local/state")
+	return filepath.Join(d, "sysinit"), err
 }
 
 // loadConfig finds and loads the config. A config file that cannot be
@@ -154,12 +148,16 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 	if s.storePath, err = a.storePath(a.givenConfig, !readOnly); err != nil {
 		return nil, err
 	}
+	stateDir, err := a.stateDir()
+	if err != nil {
+		return nil, err
+	}
 	s.planner = &plan.Planner{
 		Config: cfg,
 		Steps:  s.steps,
 		Scanner: &fingerprint.Scanner{
 			Root:   cfg.Dir,
-			Ignore: []string{filepath.Dir(s.storePath), a.stateDir()},
+			Ignore: []string{filepath.Dir(s.storePath), stateDir},
 		},
 		Exec:     s.exec,
 		Now:      time.Now,

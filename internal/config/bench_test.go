@@ -1,8 +1,11 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -35,6 +38,40 @@ func BenchmarkLoad(b *testing.B) {
 		for b.Loop() {
 			if _, err := Parse(path, data); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkLoadLarge loads configs of 10,000 steps: an `after` chain (the
+// deepest graph the cycle check can meet), and one where every `after`
+// names an unknown step (every one an error with a suggestion looked for).
+// Both must cost about linear time in the number of steps.
+func BenchmarkLoadLarge(b *testing.B) {
+	const n = 10000
+	var chain, unknown strings.Builder
+	for i := range n {
+		fmt.Fprintf(&chain, "[steps.s%05d]\nkind = \"command\"\nrun = \"true\"\n", i)
+		fmt.Fprintf(&unknown, "[steps.s%05d]\nkind = \"command\"\nrun = \"true\"\nafter = [\"t%05d\"]\n", i, i)
+		if i > 0 {
+			fmt.Fprintf(&chain, "after = [\"s%05d\"]\n", i-1)
+		}
+	}
+	path := filepath.Join(b.TempDir(), FileName)
+	b.Run(fmt.Sprintf("chain-%d", n), func(b *testing.B) {
+		data := []byte(chain.String())
+		for b.Loop() {
+			if cfg, err := Parse(path, data); err != nil || len(cfg.Steps) != n {
+				b.Fatalf("Parse: %v", err)
+			}
+		}
+	})
+	b.Run(fmt.Sprintf("unknown-after-%d", n), func(b *testing.B) {
+		data := []byte(unknown.String())
+		for b.Loop() {
+			var errs Errors
+			if _, err := Parse(path, data); !errors.As(err, &errs) || len(errs) != n {
+				b.Fatalf("Parse: got %d errors, want %d", len(errs), n)
 			}
 		}
 	})

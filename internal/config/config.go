@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -17,6 +18,11 @@ type Config struct {
 	File  string  // absolute path of the config file
 	Dir   string  // absolute directory holding it; relative paths resolve here
 	Steps []*Step // in the order they appear in the file
+
+	// byName indexes Steps, built at the first Step call: planning looks
+	// up every step and its `after` names, which must not cost a scan each.
+	indexOnce sync.Once
+	byName    map[string]*Step
 }
 
 // StateKey names whose records a state store holds: the config directory
@@ -44,13 +50,18 @@ func StateKeyOf(file string) string {
 }
 
 // Step returns the step named name, or nil.
+// Step returns the step named name, or nil. Steps must not change once
+// Step has been called.
 func (c *Config) Step(name string) *Step {
-	for _, s := range c.Steps {
-		if s.Name == name {
-			return s
+	c.indexOnce.Do(func() {
+		c.byName = make(map[string]*Step, len(c.Steps))
+		for _, s := range c.Steps {
+			if _, dup := c.byName[s.Name]; !dup {
+				c.byName[s.Name] = s
+			}
 		}
-	}
-	return nil
+	})
+	return c.byName[name]
 }
 
 // Pos is a place in the config file.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -172,6 +173,28 @@ func TestParseErrors(t *testing.T) {
 				{4, `env: "A-B" is not a valid environment variable name`, ""},
 				{4, `env: "" is not a valid environment variable name`, ""}}},
 
+		// NUL bytes: no command, argument, path or environment value holds one
+		{"run with a NUL", "[steps.a]\nkind = \"command\"\nrun = \"true\\u0000; rm -rf x\"\n",
+			[]wantErr{{3, "`run` contains a NUL byte", `remove the \u0000`}}},
+		{"check with a NUL", "[steps.a]\nkind = \"command\"\nrun = \"x\"\ncheck = \"test\\u0000\"\n",
+			[]wantErr{{4, "`check` contains a NUL byte", ""}}},
+		{"on-change with a NUL", "[steps.a]\nkind = \"file\"\nsource = \"nix.custom.conf\"\ndest = \"/x\"\non-change = \"\\u0000\"\n",
+			[]wantErr{{5, "`on-change` contains a NUL byte", ""}}},
+		{"activate with a NUL", "[steps.a]\nkind = \"nix-profile\"\nflake = \".#p\"\nprofile = \"/p\"\nactivate = \"a\\u0000b\"\n",
+			[]wantErr{{5, "`activate` contains a NUL byte", ""}}},
+		{"extra-args element with a NUL", "[steps.a]\nkind = \"nixos\"\nextra-args = [\n\"--a\",\n\"--b\\u0000\",\n]\n",
+			[]wantErr{{5, "`extra-args` element 2 contains a NUL byte", ""}}},
+		{"env value with a NUL", "[steps.a]\nkind = \"command\"\nrun = \"x\"\nenv = { A = \"1\\u0000\" }\n",
+			[]wantErr{{4, "env: the value of A contains a NUL byte", ""}}},
+		{"source with a NUL", "[steps.a]\nkind = \"file\"\nsource = \"nix.custom.conf\\u0000\"\ndest = \"/x\"\n",
+			[]wantErr{{3, "`source` contains a NUL byte", ""}}},
+
+		// encodings
+		{"UTF-16 byte order mark", "\xff\xfe[\x00s\x00",
+			[]wantErr{{1, "the file is UTF-16 encoded", "save it as UTF-8"}}},
+		{"UTF-8 byte order mark, error on line 3", "\xef\xbb\xbf[steps.a]\nkind = \"command\"\nrunn = \"x\"\n",
+			[]wantErr{{1, "needs `run`", ""}, {3, `unknown key "runn"`, ""}}},
+
 		// durations
 		{"every in words", "[steps.a]\nkind = \"flake-update\"\nevery = \"1 day\"\n",
 			[]wantErr{{3, `every = "1 day": not a duration`, `use a number and a unit: "24h", "7d", "90m"`}}},
@@ -227,6 +250,10 @@ func TestParseErrors(t *testing.T) {
 			[]wantErr{{4, "dir " + absRoot(t, "nope") + " does not exist", ""}}},
 		{"dir a file", "[steps.a]\nkind = \"command\"\nrun = \"x\"\ndir = \"Brewfile\"\n",
 			[]wantErr{{4, "dir " + absRoot(t, "Brewfile") + " is not a directory", ""}}},
+		{"source leaving the config directory", "[steps.a]\nkind = \"file\"\nsource = \"../../etc/passwd\"\ndest = \"/x\"\n",
+			[]wantErr{{3, `source "../../etc/passwd" leaves the config directory`, "write an absolute path"}}},
+		{"source with a dot-dot inside", "[steps.a]\nkind = \"file\"\nsource = \"adir/../../root/nix.custom.conf\"\ndest = \"/x\"\n",
+			[]wantErr{{3, `source "adir/../../root/nix.custom.conf" leaves the config directory`, ""}}},
 		{"dest ~user", "[steps.a]\nkind = \"file\"\nsource = \"nix.custom.conf\"\ndest = \"~bob/x\"\n",
 			[]wantErr{{4, `dest = "~bob/x": only ~/ is expanded`, ""}}},
 		{"dest home itself", "[steps.a]\nkind = \"file\"\nsource = \"nix.custom.conf\"\ndest = \"~/\"\n",
@@ -371,4 +398,28 @@ func TestDestWithoutHome(t *testing.T) {
 	t.Setenv("HOME", "")
 	_, err := parseIn(t, "[steps.a]\nkind = \"file\"\nsource = \"nix.custom.conf\"\ndest = \"~/.gitconfig\"\n")
 	checkErrors(t, err, filepath.Join(root, FileName), []wantErr{{4, "expanding ~ in dest", "set HOME"}})
+}
+
+// TestUnknownAfterSuggestionsBounded: each "did you mean" compares a name
+// with every step, so only the first maxAfterSuggestions unknown names get
+// one; the rest are still reported, each at its line.
+func TestUnknownAfterSuggestionsBounded(t *testing.T) {
+	var src strings.Builder
+	var want []wantErr
+	for i := range maxAfterSuggestions + 1 {
+		fmt.Fprintf(&src, "[steps.x%02d]\nkind = \"command\"\nrun = \"x\"\nafter = [\"y%02d\"]\n", i, i)
+		w := wantErr{4*i + 4, fmt.Sprintf("`after` names unknown step \"y%02d\"", i), fmt.Sprintf(`did you mean "x%02d"?`, i)}
+		if i == maxAfterSuggestions {
+			w.hint = "" // matches any; checked below
+		}
+		want = append(want, w)
+	}
+	_, err := parseIn(t, src.String())
+	checkErrors(t, err, filepath.Join(root, FileName), want)
+	var errs Errors
+	if errors.As(err, &errs) && len(errs) == len(want) {
+		if last := errs[len(errs)-1]; last.Hint != "" || !strings.Contains(last.Msg, `"y20"`) {
+			t.Errorf("error past the bound: %v; want no hint", last)
+		}
+	}
 }

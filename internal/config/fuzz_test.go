@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,6 +80,12 @@ func checkValidConfig(t *testing.T, cfg *Config) {
 		if s.MaxJobs != nil && *s.MaxJobs < 1 || s.Cores != nil && *s.Cores < 1 {
 			t.Errorf("step %q accepted max-jobs or cores below 1", s.Name)
 		}
+		if f := nulField(reflect.ValueOf(*s)); f != "" {
+			t.Errorf("step %q accepted a NUL byte in %s", s.Name, f)
+		}
+		if !filepath.IsAbs(s.Source) && slices.Contains(strings.Split(filepath.ToSlash(s.Source), "/"), "..") {
+			t.Errorf("step %q accepted source %q, which leaves the config directory", s.Name, s.Source)
+		}
 		names[s.Name] = true
 	}
 	for _, s := range cfg.Steps {
@@ -114,6 +122,40 @@ func checkValidConfig(t *testing.T, cfg *Config) {
 			t.Errorf("step %q accepted inside a cycle", name)
 		}
 	}
+}
+
+// nulField names the first string in v (a struct, with strings, string
+// slices and string maps) that holds a NUL byte, or returns "".
+func nulField(v reflect.Value) string {
+	for i := range v.NumField() {
+		f, name := v.Field(i), v.Type().Field(i).Name
+		switch f.Kind() {
+		case reflect.String:
+			if strings.IndexByte(f.String(), 0) >= 0 {
+				return name
+			}
+		case reflect.Slice, reflect.Map:
+			if f.Type().Elem().Kind() != reflect.String {
+				continue
+			}
+			it := []string{}
+			if f.Kind() == reflect.Slice {
+				for j := range f.Len() {
+					it = append(it, f.Index(j).String())
+				}
+			} else {
+				for _, k := range f.MapKeys() {
+					it = append(it, k.String(), f.MapIndex(k).String())
+				}
+			}
+			for _, str := range it {
+				if strings.IndexByte(str, 0) >= 0 {
+					return name
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // TestFuzzSeeds keeps the seed corpus honest: seeds named valid-* parse,

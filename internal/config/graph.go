@@ -20,6 +20,10 @@ func (l *loader) checkNames() {
 	}
 }
 
+// maxAfterSuggestions bounds the unknown `after` names that get a "did
+// you mean" hint, in file order.
+const maxAfterSuggestions = 20
+
 // checkAfter checks that every `after` entry names another step, and that
 // the steps form no cycle: a step in a cycle could never start.
 func (l *loader) checkAfter() {
@@ -35,6 +39,7 @@ func (l *loader) checkAfter() {
 	// names and the entry's position in the array.
 	type edge struct{ to, el int }
 	edges := make([][]edge, len(steps))
+	suggested := 0
 	for i, s := range steps {
 		ap := l.stepNode(s.Name).key("after")
 		for j, a := range s.After {
@@ -44,7 +49,15 @@ func (l *loader) checkAfter() {
 				// reported by strs and checkValues
 			case !ok:
 				hint := ""
-				if c := closest(a, names); c != "" {
+				c := ""
+				// Each suggestion compares the name with every step; a
+				// file naming thousands of unknown steps is not a few
+				// typos, and must not cost their product.
+				if suggested < maxAfterSuggestions {
+					suggested++
+					c = closest(a, names)
+				}
+				if c != "" {
 					hint = fmt.Sprintf("did you mean %q?", c)
 				} else if len(names) <= 12 {
 					hint = "steps: " + strings.Join(names, ", ")

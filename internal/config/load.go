@@ -1,30 +1,99 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	toml "github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
+
+// MaxSize bounds the config file sysinit reads. A sysinit.toml is a list of
+// steps, a few kilobytes; 4 MiB holds tens of thousands of them, and keeps
+// a wrong --config (/dev/zero, a disk image) from filling memory.
+const MaxSize = 4 << 20
 
 // Load reads, parses and validates the config file at path.
 //
 // An invalid config yields an Errors listing every problem found, in file
 // order. Their Pos.File is path exactly as given, so a relative path gives
 // errors like "sysinit.toml:12: ...", an absolute one absolute positions;
-// Config.File and Config.Dir are always absolute.
+// Config.File and Config.Dir are always absolute. A file that is not a
+// regular file, or is larger than MaxSize, is refused before it is read.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := read(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	return Parse(path, data)
 }
+
+// read returns the contents of the regular file at path, at most MaxSize
+// bytes of it. A FIFO would block the open and a device may never end, so
+// the type is checked before the open, the open does not block, and the
+// type is checked again on what was opened.
+func read(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := regular(path, fi); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := regular(path, fi); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("%s is larger than %d MiB, the most sysinit reads as a config", path, MaxSize>>20)
+	}
+	return data, nil
+}
+
+// regular refuses anything but a regular file, naming what it is.
+func regular(path string, fi fs.FileInfo) error {
+	var what string
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeCharDevice != 0:
+		what = "a character device"
+	case m&fs.ModeDevice != 0:
+		what = "a block device"
+	default:
+		what = "of type " + m.Type().String()
+	}
+	return fmt.Errorf("%s is %s, not a regular file", path, what)
+}
+
+// utf8BOM is what some Windows editors put at the start of a UTF-8 file.
+// TOML does not allow it; it carries no meaning, so it is dropped.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // Parse is Load from bytes already read. path names the file in errors and
 // locates the config directory, against which relative paths are resolved
@@ -42,6 +111,11 @@ func Parse(path string, data []byte) (*Config, error) {
 		dir = real
 	}
 	cfg := &Config{File: filepath.Join(dir, filepath.Base(abs)), Dir: dir}
+	data = bytes.TrimPrefix(data, utf8BOM)
+	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
+		return nil, Errors{{Pos: Pos{File: path, Line: 1}, Msg: "the file is UTF-16 encoded (it starts with a UTF-16 byte order mark)",
+			Hint: "save it as UTF-8; TOML files are UTF-8"}}
+	}
 
 	// go-toml's decoder checks the whole TOML spec (duplicate keys, table
 	// redefinitions); the positions pass over its AST then supplies the line

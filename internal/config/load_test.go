@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -161,6 +162,14 @@ env    = { HOME = "/home/other/" }
 inputs = ["~/.config/**"]
 `, Step{Name: "nvim", Kind: "command", Run: "true", Env: map[string]string{"HOME": "/home/other/"},
 			Inputs: []string{"/home/other/.config/**"}}},
+		{"file source outside the repo, written absolute on purpose", `
+[steps.abs]
+kind   = "file"
+source = "` + absRoot(t, "") + `/adir/../nix.custom.conf"
+dest   = "/x"
+`, Step{Name: "abs", Kind: "file", Source: absRoot(t, "") + "/adir/../nix.custom.conf", Dest: "/x"}},
+		{"UTF-8 byte order mark", "\xef\xbb\xbf[steps.bom]\nkind = \"command\"\nrun = \"true\"\n",
+			Step{Name: "bom", Kind: "command", Run: "true"}},
 		{"odd but valid step name", `
 [steps."v1.2_final-B"]
 kind = "command"
@@ -329,5 +338,59 @@ func TestConfigPath(t *testing.T) {
 		if got := c.Path(in); got != want {
 			t.Errorf("Path(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestLoadRefuses: Load reads only a regular file of at most MaxSize
+// bytes. A FIFO would block the read forever and /dev/zero never ends;
+// each is refused before a byte is read, naming what it is.
+func TestLoadRefuses(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.toml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.toml")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, MaxSize+1); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ path, want string }{
+		{fifo, fifo + " is a named pipe (FIFO), not a regular file"},
+		{"/dev/zero", "/dev/zero is a character device, not a regular file"},
+		{"/dev/null", "/dev/null is a character device, not a regular file"},
+		{dir, dir + " is a directory, not a regular file"},
+		{big, big + " is larger than 4 MiB, the most sysinit reads as a config"},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.path), func(t *testing.T) {
+			cfg, err := Load(tt.path)
+			var errs Errors
+			if err == nil || errors.As(err, &errs) {
+				t.Fatalf("Load = %v, %v; want a read error that is not Errors", cfg, err)
+			}
+			if want := "reading config: " + tt.want; err.Error() != want {
+				t.Errorf("error %q, want %q", err, want)
+			}
+		})
+	}
+}
+
+// TestLoadAtMaxSize: a file of exactly MaxSize bytes is read whole.
+func TestLoadAtMaxSize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	head := "[steps.a]\nkind = \"command\"\nrun = \"true\"\n"
+	pad := strings.Repeat("#", MaxSize-len(head)-1) + "\n"
+	if err := os.WriteFile(path, []byte(head+pad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(cfg.Steps) != 1 {
+		t.Errorf("got %d steps, want 1", len(cfg.Steps))
 	}
 }

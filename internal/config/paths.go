@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -134,7 +135,14 @@ func (l *loader) checkPaths(s *Step) {
 		l.checkExists(s, "dir", s.Dir, true)
 	}
 	if s.Source != "" {
-		l.checkExists(s, "source", s.Source, false)
+		if !filepath.IsAbs(s.Source) && slices.Contains(strings.Split(filepath.ToSlash(s.Source), "/"), "..") {
+			// A file step may install as root: a relative source that
+			// climbs out of the repo would copy whatever it reaches to dest.
+			l.fail(s.Keys["source"], "a relative source must lie under the directory holding sysinit.toml; write an absolute path to install a file from elsewhere",
+				"source %q leaves the config directory", s.Source)
+		} else {
+			l.checkExists(s, "source", s.Source, false)
+		}
 	}
 	if s.Brewfile != "" {
 		l.checkExists(s, "brewfile", s.Brewfile, false)
@@ -145,6 +153,9 @@ func (l *loader) checkPaths(s *Step) {
 }
 
 func (l *loader) checkExists(s *Step, key, p string, wantDir bool) {
+	if strings.IndexByte(p, 0) >= 0 {
+		return // reported by str; the file system would only say "invalid argument"
+	}
 	at, set := s.Keys[key]
 	if !set {
 		at = s.Pos // a default value

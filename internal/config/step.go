@@ -199,8 +199,17 @@ func (l *loader) str(s *Step, key string, v any) string {
 		l.fail(at, "write it like "+example(s.Kind, key), "`%s` must be a string, not %s", key, typeName(v))
 	case str == "":
 		l.fail(at, fmt.Sprintf("give it a value, like %s, or remove the line", example(s.Kind, key)), "`%s` is empty", key)
+	case strings.IndexByte(str, 0) >= 0:
+		l.failNUL(at, "`"+key+"`")
 	}
 	return str
+}
+
+// failNUL reports a string holding a NUL byte (TOML's "\u0000"): no
+// command, argument, path or environment value can carry one, and the
+// program would fail or see it cut short.
+func (l *loader) failNUL(at Pos, what string) {
+	l.fail(at, `remove the \u0000; commands, paths and environment values cannot hold a NUL byte`, "%s contains a NUL byte", what)
 }
 
 // strs decodes an array of strings. Elements are located by their own line,
@@ -224,6 +233,8 @@ func (l *loader) strs(s *Step, kp *posNode, key string, v any, nonEmpty bool) []
 			l.fail(l.at(kp.index(i)), hint, "`%s` must be an array of %s; element %d is %s", key, what, i+1, typeName(el))
 		case str == "" && nonEmpty:
 			l.fail(l.at(kp.index(i)), "remove it", "`%s` has an empty element", key)
+		case strings.IndexByte(str, 0) >= 0:
+			l.failNUL(l.at(kp.index(i)), fmt.Sprintf("`%s` element %d", key, i+1))
 		}
 		out = append(out, str)
 	}
@@ -296,6 +307,9 @@ func (l *loader) env(s *Step, kp *posNode, v any) map[string]string {
 		}
 		switch val := tbl[name].(type) {
 		case string:
+			if strings.IndexByte(val, 0) >= 0 {
+				l.failNUL(at, "env: the value of "+name)
+			}
 			env[name] = val
 		case int64, float64, bool:
 			l.fail(at, fmt.Sprintf(`quote it: %s = "%v"`, name, val), "env: the value of %s must be a string, not %s", name, typeName(val))

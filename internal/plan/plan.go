@@ -150,16 +150,25 @@ func (d *Decision) Summary() string {
 // Plan is the decisions for the selected steps, in config order.
 type Plan struct {
 	Steps []*Decision
+
+	// byName indexes Steps, built at the first lookup: every step asks
+	// after the steps it comes after, which must not cost a scan each.
+	indexOnce sync.Once
+	byName    map[string]*Decision
 }
 
-// Decision returns the decision for name, or nil.
+// Decision returns the decision for name, or nil. Steps must not change
+// once Decision has been called.
 func (p *Plan) Decision(name string) *Decision {
-	for _, d := range p.Steps {
-		if d.Name == name {
-			return d
+	p.indexOnce.Do(func() {
+		p.byName = make(map[string]*Decision, len(p.Steps))
+		for _, d := range p.Steps {
+			if _, dup := p.byName[d.Name]; !dup {
+				p.byName[d.Name] = d
+			}
 		}
-	}
-	return nil
+	})
+	return p.byName[name]
 }
 
 // Planner makes plans. Set the fields, then call Plan.
@@ -276,21 +285,24 @@ func (p *Planner) Select() ([]string, error) {
 		return names, nil
 	}
 	want := map[string]bool{}
-	var add func(string)
-	add = func(n string) {
-		if want[n] {
-			return
-		}
-		want[n] = true
-		for _, a := range p.Config.Step(n).After {
-			add(a)
-		}
-	}
+	var todo []string
 	for _, n := range p.Only {
 		if p.Config.Step(n) == nil {
 			return nil, &UnknownStepError{Name: n, Known: p.stepNames()}
 		}
-		add(n)
+		todo = append(todo, n)
+	}
+	// Each step is visited once, whatever the depth of the graph.
+	for len(todo) > 0 {
+		n := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if want[n] {
+			continue
+		}
+		want[n] = true
+		if cs := p.Config.Step(n); cs != nil {
+			todo = append(todo, cs.After...)
+		}
 	}
 	for _, s := range p.Config.Steps {
 		if want[s.Name] {
@@ -639,30 +651,68 @@ func roundAge(d time.Duration) time.Duration {
 }
 
 // markRechecks flags skipped steps downstream of a step that will run.
+// Whether something upstream of a step runs is worked out once per step,
+// in one depth-first pass, so a long `after` chain costs its length.
 func (p *Plan) markRechecks() {
-	runs := map[string]bool{}
-	for _, d := range p.Steps {
-		runs[d.Name] = d.Run
-	}
-	var upstreamRuns func(string, map[string]bool) bool
-	upstreamRuns = func(name string, seen map[string]bool) bool {
-		if seen[name] {
+	const (
+		unvisited = iota
+		visiting
+		no
+		yes
+	)
+	upstream := make(map[string]int, len(p.Steps))
+	// upstreamRuns reports whether a step that name comes after, directly
+	// or not, will run. The walk keeps its own stack: a chain of ten
+	// thousand steps would otherwise recurse as deep.
+	upstreamRuns := func(name string) bool {
+		type frame struct {
+			d    *Decision
+			next int // index in d.Config.After of the next edge to follow
+		}
+		root := p.Decision(name)
+		if root == nil {
 			return false
 		}
-		seen[name] = true
-		d := p.Decision(name)
-		if d == nil {
-			return false
+		if st := upstream[name]; st == yes || st == no {
+			return st == yes
 		}
-		for _, a := range d.Config.After {
-			if runs[a] || upstreamRuns(a, seen) {
-				return true
+		stack := []frame{{d: root}}
+		upstream[name] = visiting
+		for len(stack) > 0 {
+			top := len(stack) - 1
+			f := &stack[top]
+			after := f.d.Config.After
+			runs := false
+			var descend *Decision
+			for ; f.next < len(after); f.next++ {
+				a := p.Decision(after[f.next])
+				if a == nil || upstream[a.Name] == no || upstream[a.Name] == visiting {
+					continue // not in the plan, nothing runs above it, or a cycle
+				}
+				if a.Run || upstream[a.Name] == yes {
+					runs = true
+				} else {
+					// Decide a first; this edge is looked at again after.
+					descend = a
+				}
+				break
+			}
+			switch {
+			case descend != nil:
+				upstream[descend.Name] = visiting
+				stack = append(stack, frame{d: descend})
+			case runs:
+				upstream[f.d.Name] = yes
+				stack = stack[:top]
+			default:
+				upstream[f.d.Name] = no
+				stack = stack[:top]
 			}
 		}
-		return false
+		return upstream[name] == yes
 	}
 	for _, d := range p.Steps {
-		if !d.Run && d.Applicable() && upstreamRuns(d.Name, map[string]bool{}) {
+		if !d.Run && d.Applicable() && upstreamRuns(d.Name) {
 			d.Recheck = true
 		}
 	}

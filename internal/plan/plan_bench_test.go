@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,4 +131,43 @@ func warmPlanner(b *testing.B, dir string) (*plan.Planner, []byte) {
 		b.Fatal(err)
 	}
 	return p, data
+}
+
+// chainConfig is n command steps, each after the one before: the longest
+// `after` path a config of n steps can have.
+func chainConfig(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "[steps.s%05d]\nkind = \"command\"\nrun = \"true\"\n", i)
+		if i > 0 {
+			fmt.Fprintf(&b, "after = [\"s%05d\"]\n", i-1)
+		}
+	}
+	return b.String()
+}
+
+// BenchmarkPlanChain plans an `after` chain of 500, 2,000 and 10,000
+// up-to-date steps with no input files: what is left is the planner's
+// own work over the graph, which must grow linearly with the chain.
+func BenchmarkPlanChain(b *testing.B) {
+	for _, n := range []int{500, 2000, 10000} {
+		dir := b.TempDir()
+		path := filepath.Join(dir, config.FileName)
+		if err := os.WriteFile(path, []byte(chainConfig(n)), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		p, _ := warmPlanner(b, dir)
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				pl, err := p.Plan(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if pl.WillRun() {
+					b.Fatalf("a step would run: %s", pl.Steps[0].Summary())
+				}
+			}
+		})
+	}
 }

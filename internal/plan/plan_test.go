@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -1034,4 +1035,119 @@ func TestWarmBesideDecide(t *testing.T) {
 		f.p.Decide(context.Background(), "a")
 	}
 	<-done
+}
+
+// TestRecheckRandomGraphs checks Select, Recheck and Waits on random
+// `after` graphs against their definitions, walked naively: the selected
+// steps are the named ones and all they come after; a skipped applicable
+// step is rechecked iff some step it comes after, directly or through
+// other selected steps, will run; a step waits iff one it comes after
+// directly may run.
+func TestRecheckRandomGraphs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	indirect := 0 // rechecks found only through another step
+	for trial := range 200 {
+		n := 2 + rng.IntN(25)
+		steps := make([]*config.Step, n)
+		for i := range steps {
+			steps[i] = &config.Step{Name: fmt.Sprintf("s%02d", i)}
+		}
+		// A random order of the steps orders the graph: edges go both
+		// ways in file order, never into a cycle.
+		order := rng.Perm(n)
+		for i := 0; i < n; i++ {
+			for j := 0; j < i; j++ {
+				if rng.IntN(4) == 0 {
+					s := steps[order[i]]
+					s.After = append(s.After, steps[order[j]].Name)
+				}
+			}
+			if rng.IntN(8) == 0 {
+				steps[order[i]].OS = []string{"plan9"}
+			}
+		}
+		f := newFixture(t, nil, steps...)
+		f.succeed()
+		for _, s := range steps {
+			if rng.IntN(5) == 0 {
+				delete(f.p.Records, s.Name)
+			}
+		}
+		var only []string
+		if rng.IntN(2) == 0 {
+			for _, s := range steps {
+				if rng.IntN(6) == 0 {
+					only = append(only, s.Name)
+				}
+			}
+		}
+		f.p.Only = only
+		p := f.plan()
+
+		// The naive definitions.
+		want := map[string]bool{}
+		var add func(string)
+		add = func(name string) {
+			if !want[name] {
+				want[name] = true
+				for _, a := range f.cfg.Step(name).After {
+					add(a)
+				}
+			}
+		}
+		for _, s := range steps {
+			if len(only) == 0 || slices.Contains(only, s.Name) {
+				add(s.Name)
+			}
+		}
+		var got []string
+		for _, d := range p.Steps {
+			got = append(got, d.Name)
+		}
+		var wantNames []string
+		for _, s := range steps {
+			if want[s.Name] {
+				wantNames = append(wantNames, s.Name)
+			}
+		}
+		if !slices.Equal(got, wantNames) {
+			t.Fatalf("trial %d: selected %v, want %v", trial, got, wantNames)
+		}
+		var upstreamRuns func(string, map[string]bool) bool
+		upstreamRuns = func(name string, seen map[string]bool) bool {
+			for _, a := range f.cfg.Step(name).After {
+				da := p.Decision(a)
+				if da == nil || seen[a] {
+					continue
+				}
+				seen[a] = true
+				if da.Run || upstreamRuns(a, seen) {
+					return true
+				}
+			}
+			return false
+		}
+		for _, d := range p.Steps {
+			wantRecheck := !d.Run && d.Applicable() && upstreamRuns(d.Name, map[string]bool{})
+			if d.Recheck != wantRecheck {
+				t.Errorf("trial %d: %s: Recheck = %v, want %v (after %v)", trial, d.Name, d.Recheck, wantRecheck, d.Config.After)
+			}
+			if wantRecheck && !slices.ContainsFunc(d.Config.After, func(a string) bool { return p.Decision(a) != nil && p.Decision(a).Run }) {
+				indirect++
+			}
+			wantWaits := false
+			for _, a := range d.Config.After {
+				if da := p.Decision(a); da != nil && da.MayRun() {
+					wantWaits = true
+				}
+			}
+			if p.Waits(d) != wantWaits {
+				t.Errorf("trial %d: %s: Waits = %v, want %v", trial, d.Name, p.Waits(d), wantWaits)
+			}
+		}
+	}
+	if indirect == 0 {
+		t.Error("no trial had a step rechecked through another step only; the graphs test too little")
+	}
+	t.Logf("%d rechecks through another step", indirect)
 }

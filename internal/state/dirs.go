@@ -36,6 +36,11 @@ func (e *UnsafeDirError) Error() string {
 // unprivileged.
 var geteuid = os.Geteuid
 
+// ErrNoHome: with neither the XDG variable nor an absolute HOME, sysinit
+// has nowhere to keep its store and logs. A relative fallback would put
+// them wherever it was started, usually in the repo it refreshes.
+var ErrNoHome = errors.New("$HOME is not set to an absolute path")
+
 // BaseDir returns the XDG base directory that variable (XDG_CACHE_HOME or
 // XDG_STATE_HOME) names when it is an absolute path, or else $HOME/fallback,
 // read through getenv.
@@ -54,7 +59,7 @@ func BaseDir(getenv func(string) string, variable, fallback string) (string, err
 	if !filepath.IsAbs(dir) {
 		home := getenv("HOME")
 		if !filepath.IsAbs(home) {
-			return "", fmt.Errorf("finding sysinit's directories: neither $%s nor $HOME is an absolute path", variable)
+			return "", fmt.Errorf("finding $%s: it is not set to an absolute path, and %w", variable, ErrNoHome)
 		}
 		dir = filepath.Join(home, fallback)
 	}
