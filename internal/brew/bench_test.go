@@ -88,8 +88,12 @@ func benchPrefix(b *testing.B, n int) (dir, prefix string) {
 
 func benchStep(b *testing.B, dir, prefix string) *Bundle {
 	b.Helper()
-	s := &config.Step{Name: "brew", Kind: StepKind, Brewfile: "Brewfile", Cleanup: "none", Prefix: prefix,
-		Env: map[string]string{"BREW_ALLOW_ROOT": "1"}}
+	s := &config.Step{
+		Name: "brew",
+		Kind: StepKind,
+		Env:  map[string]string{"BREW_ALLOW_ROOT": "1"},
+		Own:  &bundleKeys{Brewfile: "Brewfile", Cleanup: "none", Prefix: prefix},
+	}
 	st, err := New(&config.Config{Dir: dir}, s, &step.Env{Exec: command.Exec{}, Getenv: os.Getenv, LookPath: exec.LookPath})
 	if err != nil {
 		b.Fatal(err)

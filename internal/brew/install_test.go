@@ -364,16 +364,16 @@ func TestSharedPrefix(t *testing.T) {
 	}{
 		{"both by default", config.Step{}, config.Step{},
 			`sysinit.toml:9: step "b": the Homebrew at ` + f.prefix + ` is also step "a"'s`},
-		{"one named, one by default", config.Step{Prefix: f.prefix}, config.Step{},
+		{"one named, one by default", config.Step{Own: &bundleKeys{Prefix: f.prefix}}, config.Step{},
 			`sysinit.toml:9: step "b": the Homebrew at ` + f.prefix + ` is also step "a"'s`},
-		{"through a link", config.Step{Prefix: link}, config.Step{Prefix: f.prefix, Keys: map[string]config.Pos{"prefix": {File: "sysinit.toml", Line: 11}}},
+		{"through a link", config.Step{Own: &bundleKeys{Prefix: link}}, config.Step{Keys: map[string]config.Pos{"prefix": {File: "sysinit.toml", Line: 11}}, Own: &bundleKeys{Prefix: f.prefix}},
 			`sysinit.toml:11: step "b": the Homebrew at ` + f.prefix + ` is also step "a"'s`},
 		{"the same os", config.Step{OS: []string{here}}, config.Step{OS: []string{here, elsewhere}}, `is also step "a"'s`},
-		{"other prefixes", config.Step{Prefix: other}, config.Step{}, ""},
+		{"other prefixes", config.Step{Own: &bundleKeys{Prefix: other}}, config.Step{}, ""},
 		{"apart by os", config.Step{OS: []string{elsewhere}}, config.Step{}, ""},
 		{"b elsewhere", config.Step{}, config.Step{OS: []string{elsewhere}}, ""},
 		{"apart by requires", config.Step{Requires: []string{"no-such-program-here"}}, config.Step{}, ""},
-		{"a without Homebrew", config.Step{Prefix: t.TempDir()}, config.Step{}, ""},
+		{"a without Homebrew", config.Step{Own: &bundleKeys{Prefix: t.TempDir()}}, config.Step{}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,7 +39,43 @@ import (
 const StepKind = "brew-bundle"
 
 // Register adds the brew-bundle kind to r.
-func Register(r step.Registry) { r[StepKind] = New }
+func Register(r *step.Registry) { r.Add(bundleKind) }
+
+var bundleKind = &step.Kind{
+	Kind: config.Kind{
+		Name:    StepKind,
+		Summary: "install a Brewfile's packages, only what is missing",
+		Doc: `Inputs: the Brewfile. Probe: Homebrew's installed set, read from its
+Cellar, Caskroom and Taps — no brew process on a no-change refresh. Only
+what is missing is installed, in batched ` + "`brew install`" + ` calls; what only
+` + "`brew bundle`" + ` can do goes to it. Never as root: under sudo, brew runs as
+` + "`$SUDO_USER`" + `. One brew-bundle step per Homebrew installation. See docs/brew.md.`,
+		Keys:   &bundleKeys{},
+		NoSudo: "remove it; Homebrew refuses to run as root, and under sudo brew runs as you",
+	},
+	New: New,
+}
+
+type bundleKeys struct {
+	Brewfile    string        `key:"brewfile" default:"Brewfile" path:"file" example:"brewfile = \"Brewfile\"" doc:"the Brewfile, relative to the config directory"`
+	Cleanup     string        `key:"cleanup" default:"none" enum:"none,check,uninstall,zap" example:"cleanup = \"check\"" doc:"what to do with what the Brewfile does not list: none, check (report what brew bundle cleanup would remove), uninstall, zap"`
+	UpdateEvery time.Duration `key:"update-every" example:"update-every = \"24h\"" doc:"run brew update at most this often (judged from Homebrew's own FETCH_HEAD); --update forces it"`
+	Upgrade     bool          `key:"upgrade" example:"upgrade = true" doc:"upgrade what is outdated (brew bundle install --upgrade); the install is then left to brew bundle"`
+	Prefix      string        `key:"prefix" example:"prefix = \"/opt/homebrew\"" doc:"the Homebrew prefix; default $HOMEBREW_PREFIX or the standard places"`
+}
+
+// BrewfileOf returns the Brewfile a brew-bundle step installs from, for
+// commands that read it (migrate); ok is false for a step of another kind.
+func BrewfileOf(cfg *config.Config, s *config.Step) (path string, ok bool) {
+	if s.Kind != StepKind {
+		return "", false
+	}
+	name := config.KeysOf[bundleKeys](s).Brewfile
+	if name == "" {
+		name = "Brewfile"
+	}
+	return cfg.Path(name), true
+}
 
 // geteuid is a seam: tests run as root here, and must still check both
 // sides of the never-as-root rule.
@@ -55,6 +91,7 @@ var ErrRoot = errors.New("brew refuses to run as root; run sysinit as your user"
 // Bundle is a brew-bundle step.
 type Bundle struct {
 	s        *config.Step
+	k        *bundleKeys
 	env      *step.Env
 	cfgDir   string
 	dir      string // where brew runs
@@ -76,17 +113,19 @@ type Bundle struct {
 // New builds a brew-bundle step. A missing Homebrew is not an error here —
 // the step may be for another OS — but Probe and Run report it.
 func New(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
-	switch s.Cleanup {
+	k := config.KeysOf[bundleKeys](s)
+	switch k.Cleanup {
 	case "", "none", "check", "uninstall", "zap":
 	default:
-		return nil, fmt.Errorf("cleanup = %q: want none, check, uninstall or zap", s.Cleanup)
+		return nil, fmt.Errorf("cleanup = %q: want none, check, uninstall or zap", k.Cleanup)
 	}
-	name := s.Brewfile
+	name := k.Brewfile
 	if name == "" {
 		name = "Brewfile"
 	}
 	b := &Bundle{
 		s:        s,
+		k:        k,
 		env:      env,
 		cfgDir:   cfg.Dir,
 		dir:      filepath.Join(cfg.Dir, s.Dir),
@@ -113,7 +152,7 @@ func New(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
 // find locates the Homebrew installation a step manages. findErr is that
 // it is not installed; err, that the step's prefix cannot be read.
 func find(cfg *config.Config, s *config.Step, env *step.Env) (in *install, findErr, err error) {
-	prefix := s.Prefix
+	prefix := config.KeysOf[bundleKeys](s).Prefix
 	if prefix != "" && !filepath.IsAbs(prefix) {
 		p, err := config.ExpandHome("prefix", prefix, env.Getenv)
 		if err != nil {
@@ -183,7 +222,6 @@ func realPath(p string) string {
 	return filepath.Clean(p)
 }
 
-
 func (b *Bundle) relBrewfile() string {
 	rel, err := filepath.Rel(b.cfgDir, b.brewfile)
 	if err != nil {
@@ -224,8 +262,8 @@ func (b *Bundle) Definition() []string {
 	l.Add("brew", step.ToolID(brew))
 	l.Add("dir", b.s.Dir)
 	l.Add("cleanup", b.cleanup())
-	l.Add("upgrade", strconv.FormatBool(b.s.Upgrade))
-	l.Add("update-every", b.s.UpdateEvery.String())
+	l.Add("upgrade", strconv.FormatBool(b.k.Upgrade))
+	l.Add("update-every", b.k.UpdateEvery.String())
 	for _, kv := range step.Environ(b.s.Env) {
 		l.Add("env", kv)
 	}
@@ -245,10 +283,10 @@ func (b *Bundle) Definition() []string {
 }
 
 func (b *Bundle) cleanup() string {
-	if b.s.Cleanup == "" {
+	if b.k.Cleanup == "" {
 		return "none"
 	}
-	return b.s.Cleanup
+	return b.k.Cleanup
 }
 
 // Inputs are the Brewfile and any extra globs.
@@ -282,7 +320,7 @@ func (b *Bundle) Probe(_ context.Context, token string) (string, error) {
 		d := dyn[0]
 		drift = append(drift, fmt.Sprintf("dynamic Brewfile (line %d: %s): brew bundle check decides", d.Line, d.Text))
 	}
-	due, why, err := b.home.updateDue(b.s.UpdateEvery, b.now())
+	due, why, err := b.home.updateDue(b.k.UpdateEvery, b.now())
 	if err != nil {
 		return "", err
 	}
@@ -356,7 +394,7 @@ func (b *Bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, er
 	if err != nil {
 		return step.Outcome{}, err
 	}
-	due, _, err := b.home.updateDue(b.s.UpdateEvery, b.now())
+	due, _, err := b.home.updateDue(b.k.UpdateEvery, b.now())
 	if err != nil {
 		return step.Outcome{}, err
 	}
@@ -437,7 +475,7 @@ func (r *brewRun) install(force bool) ([]string, error) {
 		return r.bundle(fmt.Sprintf("sysinit cannot read the Brewfile (%v)", err))
 	case len(dyn) > 0:
 		return r.bundle(fmt.Sprintf("the Brewfile computes what it declares (line %d: %s)", dyn[0].Line, dyn[0].Text))
-	case b.s.Upgrade:
+	case b.k.Upgrade:
 		return r.bundle("upgrade = true, and only brew knows what is outdated")
 	}
 
@@ -520,7 +558,7 @@ func (r *brewRun) bundle(why string) ([]string, error) {
 	file := "--file=" + b.brewfile
 	checkArgs := []string{"bundle", "check", "--no-upgrade", file}
 	installArgs := []string{"bundle", "install", "--no-upgrade", file}
-	if b.s.Upgrade {
+	if b.k.Upgrade {
 		// check then also reports outdated dependencies, so that install
 		// upgrades them.
 		checkArgs = []string{"bundle", "check", file}
@@ -710,7 +748,7 @@ func (o *bundleOutput) removedNote() string {
 // before anything runs. A `prefix` set in the config that holds no brew
 // is reported when the step runs.
 func (b *Bundle) Unavailable() string {
-	if b.findErr != nil && errors.Is(b.findErr, ErrNotFound) && b.s.Prefix == "" {
+	if b.findErr != nil && errors.Is(b.findErr, ErrNotFound) && b.k.Prefix == "" {
 		return "Homebrew is not installed (install it from https://brew.sh; if it is, set `prefix` in the step or HOMEBREW_PREFIX)"
 	}
 	return ""

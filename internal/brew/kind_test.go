@@ -100,7 +100,9 @@ func newFixture(t *testing.T, brewfile string, layout string, mod func(*config.S
 	f.writeBrewfile(brewfile)
 	f.cfg = &config.Config{Dir: f.dir, File: filepath.Join(f.dir, "sysinit.toml")}
 	f.s = &config.Step{
-		Name: "brew", Kind: StepKind, Brewfile: "Brewfile", Cleanup: "none", Prefix: f.prefix,
+		Name: "brew",
+		Kind: StepKind,
+		Own:  &bundleKeys{Brewfile: "Brewfile", Cleanup: "none", Prefix: f.prefix},
 		// The tests run as root here; the stand-in brew refuses root
 		// unless told otherwise, as the real one does.
 		Env: map[string]string{"BREW_LOG": f.log, "BREW_ALLOW_ROOT": "1", "BREW_OS": "mac", "BREW_ARCH": "arm"},
@@ -354,7 +356,7 @@ func TestManualChange(t *testing.T) {
 func TestUpdateEvery(t *testing.T) {
 	for _, layout := range []string{"apple-silicon", "intel"} {
 		t.Run(layout, func(t *testing.T) {
-			f := newFixture(t, baseBrewfile, layout, func(s *config.Step) { s.UpdateEvery = 24 * time.Hour })
+			f := newFixture(t, baseBrewfile, layout, func(s *config.Step) { s.Own.(*bundleKeys).UpdateEvery = 24 * time.Hour })
 			fetchHead := filepath.Join(f.prefix, ".git", "FETCH_HEAD")
 			if layout == "intel" {
 				fetchHead = filepath.Join(f.prefix, "Homebrew", ".git", "FETCH_HEAD")
@@ -430,7 +432,7 @@ func TestNoUpdateEvery(t *testing.T) {
 // TestNoAutoUpdate: every brew sysinit starts has HOMEBREW_NO_AUTO_UPDATE
 // set; the stand-in logs an automatic update otherwise.
 func TestNoAutoUpdate(t *testing.T) {
-	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Cleanup = "uninstall"; s.UpdateEvery = time.Hour })
+	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Own.(*bundleKeys).Cleanup = "uninstall"; s.Own.(*bundleKeys).UpdateEvery = time.Hour })
 	f.mustRun(true)
 	for _, c := range f.calls() {
 		if strings.Contains(c, "--auto-update") {
@@ -593,7 +595,7 @@ func TestNeverAsRoot(t *testing.T) {
 			// The stand-in brew refuses uid 0; only the stand-in sudo's
 			// "dropped privileges" let it run.
 			s.Env = map[string]string{"BREW_LOG": "", "BREW_EUID": "0"}
-			s.Cleanup = "check"
+			s.Own.(*bundleKeys).Cleanup = "check"
 		})
 		t.Setenv("BREW_LOG", f.log) // for the stand-in sudo
 		f.s.Env["BREW_LOG"] = f.log
@@ -658,7 +660,7 @@ func TestCleanup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.cleanup, func(t *testing.T) {
-			f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Cleanup = tt.cleanup })
+			f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Own.(*bundleKeys).Cleanup = tt.cleanup })
 			f.brew("bundle", "install", "--file="+filepath.Join(f.dir, "Brewfile"))
 			f.brew("install", "htop")
 			f.brew("install", "--cask", "slack")
@@ -683,7 +685,7 @@ func TestCleanup(t *testing.T) {
 }
 
 func TestUpgrade(t *testing.T) {
-	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Upgrade = true })
+	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Own.(*bundleKeys).Upgrade = true })
 	f.mustRun(false)
 	wantCalls(t, f.calls(), []string{
 		"brew bundle check --file=$DIR/Brewfile",
@@ -714,7 +716,7 @@ func TestRunFailure(t *testing.T) {
 	wantCalls(t, f.calls()[n:], []string{"brew install --formula jq --with-oniguruma", "brew install --cask firefox --adopt"})
 
 	// Under brew bundle, its own failure.
-	f = newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Env["BREW_FAIL"] = "jq"; s.Upgrade = true })
+	f = newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Env["BREW_FAIL"] = "jq"; s.Own.(*bundleKeys).Upgrade = true })
 	_, err = f.run(false)
 	if !errors.As(err, &xe) || !strings.HasPrefix(err.Error(), "brew bundle install: ") ||
 		!strings.Contains(strings.Join(xe.Tail, "\n"), "`brew bundle` failed! 1 Brewfile dependency failed to install") {
@@ -724,7 +726,7 @@ func TestRunFailure(t *testing.T) {
 
 func TestCanceled(t *testing.T) {
 	// upgrade = true leaves it to brew bundle check.
-	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Env["BREW_CHECK_DELAY"] = "5"; s.Upgrade = true })
+	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Env["BREW_CHECK_DELAY"] = "5"; s.Own.(*bundleKeys).Upgrade = true })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := f.b.Run(ctx, &step.RunContext{Out: &f.out, Progress: func(string) {}})
@@ -752,7 +754,7 @@ func TestCanceled(t *testing.T) {
 
 func TestProbeErrors(t *testing.T) {
 	t.Run("no brew", func(t *testing.T) {
-		f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Prefix = t.TempDir() })
+		f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Own.(*bundleKeys).Prefix = t.TempDir() })
 		_, err := f.b.Probe(context.Background(), "")
 		if !errors.Is(err, ErrNotFound) {
 			t.Errorf("Probe error %v", err)
@@ -793,8 +795,8 @@ func TestProbeErrors(t *testing.T) {
 func TestDefinition(t *testing.T) {
 	f := newFixture(t, baseBrewfile, "", func(s *config.Step) {
 		s.Env = map[string]string{"B": "2", "A": "1"}
-		s.UpdateEvery = 24 * time.Hour
-		s.Cleanup = "zap"
+		s.Own.(*bundleKeys).UpdateEvery = 24 * time.Hour
+		s.Own.(*bundleKeys).Cleanup = "zap"
 	})
 	want := []string{
 		"brew=" + filepath.Join(f.prefix, "bin", "brew"),
@@ -813,11 +815,11 @@ func TestDefinition(t *testing.T) {
 	// Every field of the definition changes it.
 	base := strings.Join(f.b.Definition(), "\n")
 	for name, mod := range map[string]func(s *config.Step){
-		"cleanup":      func(s *config.Step) { s.Cleanup = "check" },
-		"upgrade":      func(s *config.Step) { s.Upgrade = true },
-		"update-every": func(s *config.Step) { s.UpdateEvery = time.Hour },
+		"cleanup":      func(s *config.Step) { s.Own.(*bundleKeys).Cleanup = "check" },
+		"upgrade":      func(s *config.Step) { s.Own.(*bundleKeys).Upgrade = true },
+		"update-every": func(s *config.Step) { s.Own.(*bundleKeys).UpdateEvery = time.Hour },
 		"env":          func(s *config.Step) { s.Env = map[string]string{"A": "1", "B": "3"} },
-		"brewfile":     func(s *config.Step) { s.Brewfile = "other/Brewfile" },
+		"brewfile":     func(s *config.Step) { s.Own.(*bundleKeys).Brewfile = "other/Brewfile" },
 	} {
 		s := *f.s
 		mod(&s)
@@ -833,7 +835,7 @@ func TestDefinition(t *testing.T) {
 
 func TestInputs(t *testing.T) {
 	f := newFixture(t, baseBrewfile, "", func(s *config.Step) {
-		s.Brewfile = "brew/Brewfile"
+		s.Own.(*bundleKeys).Brewfile = "brew/Brewfile"
 		s.Inputs = []string{"brew/*.rb", "!brew/tmp.rb"}
 	})
 	spec, err := f.b.Inputs(context.Background())
@@ -846,16 +848,16 @@ func TestInputs(t *testing.T) {
 }
 
 func TestNewRejectsBadCleanup(t *testing.T) {
-	_, err := New(&config.Config{Dir: t.TempDir()}, &config.Step{Cleanup: "force"}, &step.Env{Getenv: os.Getenv, LookPath: exec.LookPath})
+	_, err := New(&config.Config{Dir: t.TempDir()}, &config.Step{Own: &bundleKeys{Cleanup: "force"}}, &step.Env{Getenv: os.Getenv, LookPath: exec.LookPath})
 	if err == nil || !strings.Contains(err.Error(), `cleanup = "force"`) {
 		t.Errorf("error %v", err)
 	}
 }
 
 func TestRegister(t *testing.T) {
-	r := step.Registry{}
+	r := step.NewRegistry()
 	Register(r)
-	if r[StepKind] == nil {
+	if r.Kinds().Get(StepKind) == nil {
 		t.Fatal("brew-bundle not registered")
 	}
 }

@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sysinit/sysinit/internal/brew"
 	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/kinds"
 	"github.com/sysinit/sysinit/internal/migrate"
 	"github.com/sysinit/sysinit/internal/state"
 )
@@ -56,7 +58,7 @@ func (a *app) runMigrate(ctx context.Context, o migrate.Options) error {
 	// flake.lock are.
 	var cfg *config.Config
 	if path, err := a.configPath(); err == nil {
-		if c, err := config.Load(path); err == nil {
+		if c, err := config.Load(path, kinds.Decls()); err == nil {
 			cfg = c
 		}
 	}
@@ -65,8 +67,8 @@ func (a *app) runMigrate(ctx context.Context, o migrate.Options) error {
 		if cfg != nil {
 			o.Brewfile = filepath.Join(cfg.Dir, "Brewfile")
 			for _, s := range cfg.Steps {
-				if s.Kind == "brew-bundle" {
-					o.Brewfile = cfg.Path(s.Brewfile)
+				if f, ok := brew.BrewfileOf(cfg, s); ok {
+					o.Brewfile = f
 					break
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/kinds"
 	"github.com/sysinit/sysinit/internal/plan"
 	"github.com/sysinit/sysinit/internal/step"
 )
@@ -167,7 +168,7 @@ func printFiles(w io.Writer, indent string, files []plan.FileChange, max int) {
 	}
 }
 
-func loadQuiet(path string) (*config.Config, error) { return config.Load(path) }
+func loadQuiet(path string) (*config.Config, error) { return config.Load(path, kinds.Decls()) }
 
 // terminalWidth reports the width of w's terminal, rechecked on each call
 // so the live view follows resizes.

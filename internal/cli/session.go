@@ -11,11 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sysinit/sysinit/internal/brew"
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/fingerprint"
-	"github.com/sysinit/sysinit/internal/nix"
+	"github.com/sysinit/sysinit/internal/kinds"
 	"github.com/sysinit/sysinit/internal/plan"
 	"github.com/sysinit/sysinit/internal/state"
 	"github.com/sysinit/sysinit/internal/step"
@@ -36,12 +35,7 @@ type session struct {
 }
 
 // registry lists the step kinds this build knows.
-func registry() step.Registry {
-	r := step.Core()
-	nix.Register(r)
-	brew.Register(r)
-	return r
-}
+func registry() *step.Registry { return kinds.Registry() }
 
 // configPath resolves -C and --config, or walks up to sysinit.toml.
 func (a *app) configPath() (string, error) {
@@ -87,7 +81,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 		return nil, err
 	}
 	a.givenConfig = path
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(path, kinds.Decls())
 	var ce config.Errors
 	if err != nil && !errors.As(err, &ce) {
 		return nil, usageError{err}

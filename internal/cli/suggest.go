@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/kinds"
 )
 
 // mistypedCommand returns a usage error when the first word of
@@ -25,7 +26,7 @@ func (a *app) mistypedCommand(root *cobra.Command, args []string) error {
 	}
 	// Only a word that is close to a command costs this second load.
 	if path, err := a.configPath(); err == nil {
-		if cfg, _ := config.Load(path); cfg != nil {
+		if cfg, _ := config.Load(path, kinds.Decls()); cfg != nil {
 			steps := configStepNames(cfg)
 			if slices.Contains(steps, word) || len(closest(word, steps)) > 0 {
 				return nil

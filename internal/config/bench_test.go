@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/kinds"
 )
 
 // BenchmarkLoad measures loading a config on the no-change fast path, where
@@ -18,7 +21,7 @@ func BenchmarkLoad(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := Parse(path, data)
+	cfg, err := config.Parse(path, data, kinds.Decls())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,7 +31,7 @@ func BenchmarkLoad(b *testing.B) {
 	b.Run("load-10-steps", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := Load(path); err != nil {
+			if _, err := config.Load(path, kinds.Decls()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -36,7 +39,7 @@ func BenchmarkLoad(b *testing.B) {
 	b.Run("parse-10-steps", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := Parse(path, data); err != nil {
+			if _, err := config.Parse(path, data, kinds.Decls()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -57,11 +60,11 @@ func BenchmarkLoadLarge(b *testing.B) {
 			fmt.Fprintf(&chain, "after = [\"s%05d\"]\n", i-1)
 		}
 	}
-	path := filepath.Join(b.TempDir(), FileName)
+	path := filepath.Join(b.TempDir(), config.FileName)
 	b.Run(fmt.Sprintf("chain-%d", n), func(b *testing.B) {
 		data := []byte(chain.String())
 		for b.Loop() {
-			if cfg, err := Parse(path, data); err != nil || len(cfg.Steps) != n {
+			if cfg, err := config.Parse(path, data, kinds.Decls()); err != nil || len(cfg.Steps) != n {
 				b.Fatalf("Parse: %v", err)
 			}
 		}
@@ -69,8 +72,8 @@ func BenchmarkLoadLarge(b *testing.B) {
 	b.Run(fmt.Sprintf("unknown-after-%d", n), func(b *testing.B) {
 		data := []byte(unknown.String())
 		for b.Loop() {
-			var errs Errors
-			if _, err := Parse(path, data); !errors.As(err, &errs) || len(errs) != n {
+			var errs config.Errors
+			if _, err := config.Parse(path, data, kinds.Decls()); !errors.As(err, &errs) || len(errs) != n {
 				b.Fatalf("Parse: got %d errors, want %d", len(errs), n)
 			}
 		}

@@ -77,66 +77,35 @@ func (p Pos) String() string {
 	return fmt.Sprintf("%s:%d", p.File, p.Line)
 }
 
-// Step is one [steps.NAME] table. Keys that a kind does not use are rejected
-// at load time, so every set field here means something to its kind.
+// Step is one [steps.NAME] table: the keys every kind shares, decoded
+// here, and the kind's own keys, decoded into the struct its declaration
+// names (see Kind) and held in Own. Keys that a kind does not take are
+// rejected at load time, so every set field means something to its kind.
+//
+// The shared keys are declared by the tags below, as a kind's own are.
 type Step struct {
 	Name string
 	Kind string
 	Pos  Pos            // the [steps.NAME] header
 	Keys map[string]Pos // every key set in the table, for errors raised later
 
-	// Common to every kind.
-	Run      string
-	Inputs   []string // command, file: doublestar globs, "!" excludes; flake-update: flake inputs to update; nix kinds: extra globs
-	Env      map[string]string
-	After    []string
-	Check    string
-	Every    time.Duration // 0 = no time-to-live
-	Dir      string        // working directory, relative to Config.Dir
-	Timeout  time.Duration // 0 = none
-	Sudo     *bool         // nil = the kind's default
-	OS       []string      // runtime.GOOS values; empty = all
-	Requires []string      // programs that must be on PATH
+	Inputs   []string          `key:"inputs" items:"glob patterns" example:"inputs = [\"fonts/**\", \"!fonts/**/*.tmp\"]" doc:"files the step depends on besides those its kind reads: [doublestar](https://github.com/bmatcuk/doublestar) patterns relative to the config directory, in order, the last match winning (a leading ! excludes); a bare directory means everything under it; ~/… and absolute paths name files outside the repository; symlinks to directories are followed; see docs/decisions.md"`
+	Env      map[string]string `key:"env" example:"env = { NIXPKGS_ALLOW_UNFREE = \"1\" }" doc:"environment variables for the step's programs; their values are part of the definition, so changing one re-runs the step"`
+	After    []string          `key:"after" items:"step names" example:"after = [\"flake-update\"]" doc:"run only after these succeeded (or were skipped); if one fails, this step is blocked. A step after one that ran in the same refresh is decided again at its turn"`
+	Check    string            `key:"check" example:"check = \"test -d ~/Library/Fonts/MyFont\"" doc:"a probe of the machine (sh -c), run when nothing else makes the step run: exit 0 means what it did is still in place, anything else re-runs it"`
+	Every    time.Duration     `key:"every" example:"every = \"24h\"" zero:"leave \x60every\x60 out to run only when something changed" doc:"time-to-live: run again once this long has passed since the last success started"`
+	Dir      string            `key:"dir" path:"dir" example:"dir = \"scripts\"" doc:"working directory of the step's commands and check, relative to the config directory (it must exist)"`
+	Timeout  time.Duration     `key:"timeout" example:"timeout = \"30m\"" zero:"leave \x60timeout\x60 out for no time limit" doc:"stop the step (SIGTERM to its process group, SIGKILL 5 s later) and fail it after this long"`
+	Sudo     *bool             `key:"sudo" example:"sudo = true" doc:"run the step's commands as root through sudo, which asks for the password once, before anything starts; env reaches the root side through a pipe, never a command line. Only kinds that run something as root take it"`
+	OS       []string          `key:"os" items:"OS names" example:"os = [\"darwin\"]" doc:"run only on these systems (darwin, linux, … as Go's GOOS); elsewhere the step is not applicable. A step meant for this machine whose tool is missing fails, with the fix"`
+	Requires []string          `key:"requires" items:"program names" example:"requires = [\"git\"]" doc:"programs that must be on PATH; when one is missing the step is not applicable, with the reason"`
 
-	// file
-	Source   string
-	Dest     string // absolute; a leading "~/" is expanded to $HOME at load
-	Mode     string // octal, e.g. "0644"; empty = keep the source's permission bits
-	OnChange string
+	// Own is the kind's own keys: a pointer to its declared struct (see
+	// KeysOf).
+	Own any
 
-	// nix-darwin, nixos, home-manager, nix-profile, flake-update
-	Flake     string // ".#host", "path#attr"; "." when left out (except nix-profile, which requires it)
-	Impure    bool
-	ExtraArgs []string
-	MaxJobs   *int
-	Cores     *int
-	Profile   string // nix-profile: profile path; others: override the default
-	Activate  string // nix-profile: command run after the profile is set ($SYSINIT_OUT)
-	Action    string // nixos: switch (the default) | boot | test
-	Commit    bool   // flake-update: commit flake.lock when it changed
-
-	// brew-bundle
-	Brewfile    string // relative to Config.Dir unless absolute; "Brewfile" when left out
-	Cleanup     string // none (the default) | check | uninstall | zap
-	UpdateEvery time.Duration
-	Upgrade     bool
-	Prefix      string // Homebrew prefix; empty = HOMEBREW_PREFIX or the standard places
+	decoded bool // every key decoded and checked: kinds' CheckAll may look at it
 }
-
-// Kinds lists every step kind and the keys it accepts beyond the common ones.
-var Kinds = map[string][]string{
-	"command":      {"run"},
-	"file":         {"source", "dest", "mode", "on-change"},
-	"nix-darwin":   {"flake", "impure", "extra-args", "max-jobs", "cores", "profile"},
-	"nixos":        {"flake", "impure", "extra-args", "max-jobs", "cores", "profile", "action"},
-	"home-manager": {"flake", "impure", "extra-args", "max-jobs", "cores", "profile"},
-	"nix-profile":  {"flake", "impure", "extra-args", "max-jobs", "cores", "profile", "activate"},
-	"flake-update": {"flake", "commit"},
-	"brew-bundle":  {"brewfile", "cleanup", "update-every", "upgrade", "prefix"},
-}
-
-// CommonKeys are accepted by every kind.
-var CommonKeys = []string{"kind", "inputs", "env", "after", "check", "every", "dir", "timeout", "sudo", "os", "requires"}
 
 // Error is a problem in the config file, with where it is and how to fix it.
 type Error struct {

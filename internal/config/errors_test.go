@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -6,18 +6,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/kinds"
 )
 
 type wantErr struct {
 	line int
-	msg  string // substring of Error.Msg
-	hint string // substring of Error.Hint; "" matches any
+	msg  string // substring of config.Error.Msg
+	hint string // substring of config.Error.Hint; "" matches any
 }
 
-// checkErrors asserts err is an Errors holding exactly want, in order.
+// checkErrors asserts err is an config.Errors holding exactly want, in order.
 func checkErrors(t *testing.T, err error, file string, want []wantErr) {
 	t.Helper()
-	var errs Errors
+	var errs config.Errors
 	if !errors.As(err, &errs) {
 		t.Fatalf("err = %v (%T), want config.Errors", err, err)
 	}
@@ -106,7 +109,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key close to another kind's", "[steps.a]\nkind = \"command\"\nrun = \"x\"\non_change = \"y\"\n",
 			[]wantErr{{4, `unknown key "on_change"`, `did you mean "on-change"? it is a file key; this step is kind "command"`}}},
 		{"unknown key, nothing close", "[steps.a]\nkind = \"command\"\nrun = \"x\"\nfrobnicate = 1\n",
-			[]wantErr{{4, `unknown key "frobnicate"`, "a command step takes run, and the common keys kind, inputs"}}},
+			[]wantErr{{4, `unknown key "frobnicate"`, "a command step takes run, and the shared keys kind, inputs"}}},
 		{"key of another kind", "[steps.a]\nkind = \"command\"\nrun = \"x\"\nbrewfile = \"Brewfile\"\n",
 			[]wantErr{{4, "`brewfile` is a brew-bundle key; this step is kind \"command\"", `change kind to "brew-bundle"`}}},
 		{"key of several other kinds", "[steps.a]\nkind = \"file\"\nsource = \"nix.custom.conf\"\ndest = \"/x\"\nimpure = true\n",
@@ -230,8 +233,10 @@ func TestParseErrors(t *testing.T) {
 			[]wantErr{{5, "`mode` must be a string, not an integer", `mode = "0644"`}}},
 		{"requires with spaces", "[steps.a]\nkind = \"command\"\nrun = \"x\"\nrequires = [\"git lfs\"]\n",
 			[]wantErr{{4, `requires = "git lfs": not a program name`, ""}}},
+		{"sudo flake-update", "[steps.a]\nkind = \"flake-update\"\nsudo = true\n",
+			[]wantErr{{3, "flake-update steps do not take `sudo`", "rewrites flake.lock in the repo as you"}}},
 		{"sudo brew", "[steps.a]\nkind = \"brew-bundle\"\nsudo = true\n",
-			[]wantErr{{3, "brew-bundle steps never run as root", "Homebrew refuses"}}},
+			[]wantErr{{3, "brew-bundle steps do not take `sudo`", "Homebrew refuses"}}},
 
 		// files and directories
 		{"source missing", "[steps.a]\nkind = \"file\"\nsource = \"nope.conf\"\ndest = \"/x\"\n",
@@ -239,7 +244,7 @@ func TestParseErrors(t *testing.T) {
 		{"source absolute missing", "[steps.a]\nkind = \"file\"\nsource = \"/nonexistent/x.conf\"\ndest = \"/x\"\n",
 			[]wantErr{{3, "source /nonexistent/x.conf does not exist", ""}}},
 		{"source with tilde", "[steps.a]\nkind = \"file\"\nsource = \"~/x.conf\"\ndest = \"/x\"\n",
-			[]wantErr{{3, "source " + absRoot(t, "~/x.conf") + " does not exist", "~ is expanded only in dest"}}},
+			[]wantErr{{3, "source " + absRoot(t, "~/x.conf") + " does not exist", "~ is not expanded here"}}},
 		{"source a directory", "[steps.a]\nkind = \"file\"\nsource = \"adir\"\ndest = \"/x\"\n",
 			[]wantErr{{3, "source " + absRoot(t, "adir") + " is a directory", "installs one file"}}},
 		{"brewfile missing", "[steps.a]\nkind = \"brew-bundle\"\nbrewfile = \"Brewfile.work\"\n",
@@ -336,7 +341,7 @@ after = [
 ]
 `, []wantErr{{5, "cycle: a -> b -> a", ""}, {13, "cycle: c -> d -> c", ""}}},
 	}
-	file := filepath.Join(root, FileName)
+	file := filepath.Join(root, config.FileName)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// @ROOT@ is the config directory.
@@ -366,7 +371,7 @@ func absRoot(t *testing.T, rel string) string {
 // order, not just the first.
 func TestEveryErrorAtOnce(t *testing.T) {
 	path := filepath.Join(root, "broken.toml")
-	_, err := Load(path)
+	_, err := config.Load(path, kinds.Decls())
 	checkErrors(t, err, path, []wantErr{
 		{5, `every = "1 day": not a duration`, ""},
 		{9, "source " + absRoot(t, "nix.custom.con") + " does not exist", ""},
@@ -384,9 +389,9 @@ func TestEveryErrorAtOnce(t *testing.T) {
 }
 
 func TestErrorString(t *testing.T) {
-	errs := Errors{
-		{Pos: Pos{File: "sysinit.toml", Line: 3}, Msg: `unknown key "on_change"`, Hint: `did you mean "on-change"?`},
-		{Pos: Pos{File: "sysinit.toml"}, Msg: "no steps"},
+	errs := config.Errors{
+		{Pos: config.Pos{File: "sysinit.toml", Line: 3}, Msg: `unknown key "on_change"`, Hint: `did you mean "on-change"?`},
+		{Pos: config.Pos{File: "sysinit.toml"}, Msg: "no steps"},
 	}
 	want := "sysinit.toml:3: unknown key \"on_change\" (did you mean \"on-change\"?)\nsysinit.toml: no steps"
 	if got := errs.Error(); got != want {
@@ -397,7 +402,7 @@ func TestErrorString(t *testing.T) {
 func TestDestWithoutHome(t *testing.T) {
 	t.Setenv("HOME", "")
 	_, err := parseIn(t, "[steps.a]\nkind = \"file\"\nsource = \"nix.custom.conf\"\ndest = \"~/.gitconfig\"\n")
-	checkErrors(t, err, filepath.Join(root, FileName), []wantErr{{4, "expanding ~ in dest", "set HOME"}})
+	checkErrors(t, err, filepath.Join(root, config.FileName), []wantErr{{4, "expanding ~ in dest", "set HOME"}})
 }
 
 // TestUnknownAfterSuggestionsBounded: each "did you mean" compares a name
@@ -406,6 +411,7 @@ func TestDestWithoutHome(t *testing.T) {
 func TestUnknownAfterSuggestionsBounded(t *testing.T) {
 	var src strings.Builder
 	var want []wantErr
+	const maxAfterSuggestions = 20 // as the loader has it
 	for i := range maxAfterSuggestions + 1 {
 		fmt.Fprintf(&src, "[steps.x%02d]\nkind = \"command\"\nrun = \"x\"\nafter = [\"y%02d\"]\n", i, i)
 		w := wantErr{4*i + 4, fmt.Sprintf("`after` names unknown step \"y%02d\"", i), fmt.Sprintf(`did you mean "x%02d"?`, i)}
@@ -415,8 +421,8 @@ func TestUnknownAfterSuggestionsBounded(t *testing.T) {
 		want = append(want, w)
 	}
 	_, err := parseIn(t, src.String())
-	checkErrors(t, err, filepath.Join(root, FileName), want)
-	var errs Errors
+	checkErrors(t, err, filepath.Join(root, config.FileName), want)
+	var errs config.Errors
 	if errors.As(err, &errs) && len(errs) == len(want) {
 		if last := errs[len(errs)-1]; last.Hint != "" || !strings.Contains(last.Msg, `"y20"`) {
 			t.Errorf("error past the bound: %v; want no hint", last)

@@ -1,25 +1,29 @@
-package config
+package config_test
 
 import (
 	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/kinds"
 )
 
-// FuzzParse: no input may panic Parse, and its answer must be one of two
-// shapes: a config whose steps are all well formed, or Errors that each
+// FuzzParse: no input may panic config.Parse, and its answer must be one of two
+// shapes: a config whose steps are all well formed, or config.Errors that each
 // point at a line of the input. The seed corpus in testdata/fuzz/FuzzParse
 // holds valid and broken configs; the example configs are added too.
 func FuzzParse(f *testing.F) {
 	for _, p := range []string{
-		filepath.Join("testdata", "example", FileName),
-		filepath.Join(root, FileName),
+		filepath.Join("testdata", "example", config.FileName),
+		filepath.Join(root, config.FileName),
 		filepath.Join(root, "broken.toml"),
 	} {
 		data, err := os.ReadFile(p)
@@ -28,14 +32,14 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(data)
 	}
-	path := filepath.Join(root, FileName)
+	path := filepath.Join(root, config.FileName)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := Parse(path, data)
+		cfg, err := config.Parse(path, data, kinds.Decls())
 		if err == nil {
 			checkValidConfig(t, cfg)
 			return
 		}
-		var errs Errors
+		var errs config.Errors
 		if !errors.As(err, &errs) || len(errs) == 0 {
 			t.Fatalf("Parse error %v (%T) is not a non-empty Errors", err, err)
 		}
@@ -54,14 +58,19 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// stepNameRE is what the loader accepts as a step name.
+var stepNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
 // checkValidConfig asserts what every accepted config guarantees to the
 // packages that use it.
-func checkValidConfig(t *testing.T, cfg *Config) {
+func checkValidConfig(t *testing.T, cfg *config.Config) {
 	t.Helper()
 	names := map[string]bool{}
 	for _, s := range cfg.Steps {
-		if _, ok := Kinds[s.Kind]; !ok {
+		k := kinds.Decls().Get(s.Kind)
+		if k == nil {
 			t.Errorf("step %q accepted with kind %q", s.Name, s.Kind)
+			continue
 		}
 		if !stepNameRE.MatchString(s.Name) || s.Name == "." || s.Name == ".." {
 			t.Errorf("step name %q accepted", s.Name)
@@ -69,22 +78,29 @@ func checkValidConfig(t *testing.T, cfg *Config) {
 		if s.Pos.Line < 1 {
 			t.Errorf("step %q has no line", s.Name)
 		}
-		for k := range s.Keys {
-			if !allowed(s.Kind, k) {
-				t.Errorf("step %q (%s) accepted key %q", s.Name, s.Kind, k)
+		values := s.Values()
+		for key := range s.Keys {
+			if !slices.Contains(k.KeyNames(), key) {
+				t.Errorf("step %q (%s) accepted key %q", s.Name, s.Kind, key)
 			}
 		}
-		if s.Every < 0 || s.Timeout < 0 || s.UpdateEvery < 0 {
-			t.Errorf("step %q accepted a negative duration", s.Name)
+		for key, v := range values {
+			switch v := v.(type) {
+			case time.Duration:
+				if v < 0 {
+					t.Errorf("step %q accepted a negative %s", s.Name, key)
+				}
+			case int:
+				if v < 1 {
+					t.Errorf("step %q accepted %s below 1", s.Name, key)
+				}
+			}
+			if hasNUL(v) {
+				t.Errorf("step %q accepted a NUL byte in %s", s.Name, key)
+			}
 		}
-		if s.MaxJobs != nil && *s.MaxJobs < 1 || s.Cores != nil && *s.Cores < 1 {
-			t.Errorf("step %q accepted max-jobs or cores below 1", s.Name)
-		}
-		if f := nulField(reflect.ValueOf(*s)); f != "" {
-			t.Errorf("step %q accepted a NUL byte in %s", s.Name, f)
-		}
-		if !filepath.IsAbs(s.Source) && slices.Contains(strings.Split(filepath.ToSlash(s.Source), "/"), "..") {
-			t.Errorf("step %q accepted source %q, which leaves the config directory", s.Name, s.Source)
+		if src, _ := values["source"].(string); src != "" && !filepath.IsAbs(src) && slices.Contains(strings.Split(filepath.ToSlash(src), "/"), "..") {
+			t.Errorf("step %q accepted source %q, which leaves the config directory", s.Name, src)
 		}
 		names[s.Name] = true
 	}
@@ -124,38 +140,22 @@ func checkValidConfig(t *testing.T, cfg *Config) {
 	}
 }
 
-// nulField names the first string in v (a struct, with strings, string
-// slices and string maps) that holds a NUL byte, or returns "".
-func nulField(v reflect.Value) string {
-	for i := range v.NumField() {
-		f, name := v.Field(i), v.Type().Field(i).Name
-		switch f.Kind() {
-		case reflect.String:
-			if strings.IndexByte(f.String(), 0) >= 0 {
-				return name
-			}
-		case reflect.Slice, reflect.Map:
-			if f.Type().Elem().Kind() != reflect.String {
-				continue
-			}
-			it := []string{}
-			if f.Kind() == reflect.Slice {
-				for j := range f.Len() {
-					it = append(it, f.Index(j).String())
-				}
-			} else {
-				for _, k := range f.MapKeys() {
-					it = append(it, k.String(), f.MapIndex(k).String())
-				}
-			}
-			for _, str := range it {
-				if strings.IndexByte(str, 0) >= 0 {
-					return name
-				}
+// hasNUL reports whether a decoded value (a string, strings or a table
+// of strings) holds a NUL byte.
+func hasNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.IndexByte(v, 0) >= 0
+	case []string:
+		return slices.ContainsFunc(v, func(s string) bool { return strings.IndexByte(s, 0) >= 0 })
+	case map[string]string:
+		for k, x := range v {
+			if strings.IndexByte(k, 0) >= 0 || strings.IndexByte(x, 0) >= 0 {
+				return true
 			}
 		}
 	}
-	return ""
+	return false
 }
 
 // TestFuzzSeeds keeps the seed corpus honest: seeds named valid-* parse,
@@ -187,7 +187,7 @@ func TestFuzzSeeds(t *testing.T) {
 				t.Fatalf("reading seed: %v", err)
 			}
 			t.Setenv("HOME", "/home/me")
-			_, err = Parse(filepath.Join(root, FileName), []byte(src))
+			_, err = config.Parse(filepath.Join(root, config.FileName), []byte(src), kinds.Decls())
 			if gotValid := err == nil; gotValid != wantValid {
 				t.Errorf("Parse error = %v; want valid = %v", err, wantValid)
 			}

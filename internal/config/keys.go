@@ -2,117 +2,144 @@ package config
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 )
 
-// kindNames is Kinds' keys in the order they are listed to users.
-var kindNames = []string{"command", "file", "nix-darwin", "nixos", "home-manager", "nix-profile", "flake-update", "brew-bundle"}
+// sharedDecls are the keys every kind takes (sudo only where the kind
+// says), declared by the tags of Step.
+var sharedDecls = mustDecls(reflect.TypeFor[Step]())
 
-// keyDoc tells users how a key is written.
-type keyDoc struct {
-	example string // a valid line, shown in hints
-	items   string // arrays: what the elements are, for "must be an array of ..."
-}
+// kindDecl declares the key naming a step's kind; the loader reads it first.
+var kindDecl = &keyDecl{name: "kind", doc: "what the step is: one of the kinds below", example: `kind = "command"`, required: true, typ: typeString}
 
-// keyDocs has an entry for every key of every kind; a key missing here is
-// "unknown" to the loader, which a test guards against.
-var keyDocs = map[string]keyDoc{
-	"kind":         {example: `kind = "command"`},
-	"inputs":       {example: `inputs = ["fonts/**", "!fonts/**/*.tmp"]`, items: "glob patterns"},
-	"env":          {example: `env = { NIXPKGS_ALLOW_UNFREE = "1" }`},
-	"after":        {example: `after = ["flake-update"]`, items: "step names"},
-	"check":        {example: `check = "test -d ~/Library/Fonts/MyFont"`},
-	"every":        {example: `every = "24h"`},
-	"dir":          {example: `dir = "scripts"`},
-	"timeout":      {example: `timeout = "30m"`},
-	"sudo":         {example: `sudo = true`},
-	"os":           {example: `os = ["darwin"]`, items: "OS names"},
-	"requires":     {example: `requires = ["git"]`, items: "program names"},
-	"run":          {example: `run = "./scripts/install.sh"`},
-	"source":       {example: `source = "nix.custom.conf"`},
-	"dest":         {example: `dest = "/etc/nix/nix.custom.conf"`},
-	"mode":         {example: `mode = "0644"`},
-	"on-change":    {example: `on-change = "launchctl kickstart -k system/org.nixos.nix-daemon"`},
-	"flake":        {example: `flake = ".#myhost"`},
-	"impure":       {example: `impure = true`},
-	"extra-args":   {example: `extra-args = ["--show-trace"]`, items: "arguments"},
-	"max-jobs":     {example: `max-jobs = 4`},
-	"cores":        {example: `cores = 4`},
-	"profile":      {example: `profile = "~/.local/state/nix/profiles/tools"`},
-	"activate":     {example: `activate = "$SYSINIT_OUT/bin/setup"`},
-	"action":       {example: `action = "switch"`},
-	"commit":       {example: `commit = true`},
-	"brewfile":     {example: `brewfile = "Brewfile"`},
-	"cleanup":      {example: `cleanup = "check"`},
-	"update-every": {example: `update-every = "24h"`},
-	"upgrade":      {example: `upgrade = true`},
-	"prefix":       {example: `prefix = "/opt/homebrew"`},
-}
-
-// example returns how to write key, adjusted where a kind gives it another
-// meaning.
-func example(kind, key string) string {
-	if kind == "flake-update" && key == "inputs" {
-		return `inputs = ["nixpkgs"]`
+func mustDecls(t reflect.Type) []*keyDecl {
+	d, err := declsOfType(t)
+	if err != nil {
+		panic("config: " + err.Error())
 	}
-	return keyDocs[key].example
+	return d
 }
 
-// allowed reports whether kind accepts key.
-func allowed(kind, key string) bool {
-	return slices.Contains(CommonKeys, key) || slices.Contains(Kinds[kind], key)
+func sharedDecl(name string) *keyDecl {
+	for _, d := range sharedDecls {
+		if d.name == name {
+			return d
+		}
+	}
+	return nil
 }
 
-// validKeys lists the keys kind accepts, kind's own first.
-func validKeys(kind string) []string {
-	return append(slices.Clone(Kinds[kind]), CommonKeys...)
+// declFor finds how kind k takes key: as its own key (which may give a
+// shared name its own meaning, as flake-update's inputs), as a shared key
+// it honours, or not at all (nil). own reports which.
+func declFor(k *Kind, key string) (d *keyDecl, own bool) {
+	if d := k.key(key); d != nil {
+		return d, true
+	}
+	d = sharedDecl(key)
+	if d == nil || key == "sudo" && !k.Sudo {
+		return nil, false
+	}
+	return d, false
 }
 
-// allKeys lists every key of every kind, for suggestions when the kind itself
-// is wrong.
-func allKeys() []string {
+// validKeys lists the keys kind k takes, its own first.
+func validKeys(k *Kind) []string {
 	var keys []string
-	for k := range keyDocs {
-		keys = append(keys, k)
+	for _, d := range k.keys {
+		keys = append(keys, d.name)
 	}
-	slices.Sort(keys)
+	keys = append(keys, "kind")
+	for _, d := range sharedDecls {
+		if (d.name != "sudo" || k.Sudo) && !slices.Contains(keys, d.name) {
+			keys = append(keys, d.name)
+		}
+	}
 	return keys
 }
 
-// kindsWith lists the kinds that accept key beyond the common keys.
-func kindsWith(key string) []string {
+// allKeys lists every key of every kind, for suggestions when the kind
+// itself is wrong.
+func (l *loader) allKeys() []string {
+	keys := []string{"kind"}
+	for _, d := range sharedDecls {
+		keys = append(keys, d.name)
+	}
+	for _, k := range l.kinds.List() {
+		for _, d := range k.keys {
+			keys = append(keys, d.name)
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// kindsWith lists the kinds that take key (their own, or sudo).
+func (l *loader) kindsWith(key string) []string {
 	var kinds []string
-	for _, k := range kindNames {
-		if slices.Contains(Kinds[k], key) {
-			kinds = append(kinds, k)
+	for _, k := range l.kinds.List() {
+		if d, _ := declFor(k, key); d != nil && (k.key(key) != nil || key == "sudo") {
+			kinds = append(kinds, k.Name)
 		}
 	}
 	return kinds
 }
 
-// unknownKey explains a key kind does not accept: a typo of a valid key, a
-// key of another kind, or nothing sysinit knows.
-func (l *loader) unknownKey(s *Step, kindOK bool, key string) {
+// exampleOf is how to write key for the kind of s.
+func (l *loader) exampleOf(s *Step, key string) string {
+	if k := l.kinds.Get(s.Kind); k != nil {
+		if d, _ := declFor(k, key); d != nil {
+			return d.example
+		}
+	}
+	if d := sharedDecl(key); d != nil {
+		return d.example
+	}
+	return ""
+}
+
+// unknownKey explains a key that the step's kind k (nil when the kind
+// itself is wrong) does not take: a typo of a valid key, a key of another
+// kind, a shared key this kind does not honour, or nothing sysinit knows.
+func (l *loader) unknownKey(s *Step, k *Kind, key string) {
 	at := s.Keys[key]
-	if _, known := keyDocs[key]; known && kindOK {
-		owners := kindsWith(key)
+	if k != nil && key == "sudo" {
+		hint := k.NoSudo
+		if hint == "" {
+			hint = "remove it; nothing this kind runs needs root"
+		}
+		l.fail(at, hint, "%s steps do not take `sudo`", k.Name)
+		return
+	}
+	owners := l.kindsWith(key)
+	if k != nil && len(owners) > 0 {
 		l.fail(at, fmt.Sprintf("remove it, or change kind to %s", quoteList(owners, "or")),
 			"`%s` is a %s key; this step is kind %q", key, joinList(owners, "or"), s.Kind)
 		return
 	}
-	candidates := allKeys()
-	if kindOK {
-		candidates = validKeys(s.Kind)
+	candidates := l.allKeys()
+	if k != nil {
+		candidates = validKeys(k)
 	}
 	hint := ""
 	if c := closest(key, candidates); c != "" {
 		hint = fmt.Sprintf("did you mean %q?", c)
-	} else if c := closest(key, allKeys()); kindOK && len(kindsWith(c)) > 0 {
-		hint = fmt.Sprintf("did you mean %q? it is a %s key; this step is kind %q", c, joinList(kindsWith(c), "or"), s.Kind)
-	} else if kindOK {
-		hint = fmt.Sprintf("a %s step takes %s, and the common keys %s",
-			s.Kind, strings.Join(Kinds[s.Kind], ", "), strings.Join(CommonKeys, ", "))
+	} else if c := closest(key, l.allKeys()); k != nil && len(l.kindsWith(c)) > 0 {
+		hint = fmt.Sprintf("did you mean %q? it is a %s key; this step is kind %q", c, joinList(l.kindsWith(c), "or"), s.Kind)
+	} else if k != nil {
+		var own []string
+		for _, d := range k.keys {
+			own = append(own, d.name)
+		}
+		shared := slices.DeleteFunc(validKeys(k), func(n string) bool { return slices.Contains(own, n) })
+		if len(own) > 0 {
+			hint = fmt.Sprintf("a %s step takes %s, and the shared keys %s", s.Kind, strings.Join(own, ", "), strings.Join(shared, ", "))
+		} else {
+			hint = fmt.Sprintf("a %s step takes the shared keys %s", s.Kind, strings.Join(shared, ", "))
+		}
+		hint += "; `sysinit help config " + s.Kind + "` lists them"
 	}
 	l.fail(at, hint, "unknown key %q", key)
 }

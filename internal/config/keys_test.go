@@ -1,44 +1,47 @@
-package config
+package config_test
 
 import (
-	"slices"
+	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/kinds"
 )
 
-// TestKeyTables guards the tables the loader derives from Kinds and
-// CommonKeys: a key added to a kind without docs would be "unknown".
-func TestKeyTables(t *testing.T) {
-	var kinds []string
-	for k := range Kinds {
-		kinds = append(kinds, k)
-	}
-	if !sameSet(kinds, kindNames) {
-		t.Errorf("kindNames %v does not match Kinds %v", kindNames, kinds)
-	}
-	want := slices.Clone(CommonKeys)
-	for _, keys := range Kinds {
-		want = append(want, keys...)
-	}
-	if got := allKeys(); !sameSet(got, want) {
-		t.Errorf("keyDocs has %v, kinds use %v", got, want)
-	}
-	for k, d := range keyDocs {
-		if d.example == "" {
-			t.Errorf("key %q has no example", k)
+// TestKindExamples: every key's example is a line a step of that kind
+// accepts, so the hints that quote it never suggest something wrong. The
+// step gets the kind's required keys from their own examples.
+func TestKindExamples(t *testing.T) {
+	t.Setenv("HOME", "/home/me")
+	for _, k := range kinds.Decls().List() {
+		required := map[string]string{}
+		for _, d := range k.Decls() {
+			if d.Required {
+				required[d.Name] = d.Example
+			}
 		}
-	}
-	for kind, keys := range required {
-		for _, k := range keys {
-			if !allowed(kind, k) {
-				t.Errorf("%s requires %q, which it does not accept", kind, k)
+		for _, key := range k.KeyNames() {
+			d := k.Decl(key)
+			if d == nil {
+				t.Errorf("%s: key %q has no declaration", k.Name, key)
+				continue
+			}
+			if key == "kind" || key == "after" {
+				continue // after must name another step
+			}
+			lines := []string{fmt.Sprintf("[steps.s]\nkind = %q", k.Name)}
+			for name, ex := range required {
+				if name != key {
+					lines = append(lines, ex)
+				}
+			}
+			lines = append(lines, d.Example)
+			src := strings.Join(lines, "\n") + "\n"
+			if _, err := config.Parse(filepath.Join(root, config.FileName), []byte(src), kinds.Decls()); err != nil {
+				t.Errorf("%s: the example of %q does not load:\n%s%v", k.Name, key, src, err)
 			}
 		}
 	}
-}
-
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }

@@ -21,19 +21,20 @@ import (
 // a wrong --config (/dev/zero, a disk image) from filling memory.
 const MaxSize = 4 << 20
 
-// Load reads, parses and validates the config file at path.
+// Load reads, parses and validates the config file at path, whose steps
+// are of the kinds given.
 //
 // An invalid config yields an Errors listing every problem found, in file
 // order. Their Pos.File is path exactly as given, so a relative path gives
 // errors like "sysinit.toml:12: ...", an absolute one absolute positions;
 // Config.File and Config.Dir are always absolute. A file that is not a
 // regular file, or is larger than MaxSize, is refused before it is read.
-func Load(path string) (*Config, error) {
+func Load(path string, kinds *Kinds) (*Config, error) {
 	data, err := read(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	return Parse(path, data)
+	return Parse(path, data, kinds)
 }
 
 // read returns the contents of the regular file at path, at most MaxSize
@@ -98,7 +99,7 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // Parse is Load from bytes already read. path names the file in errors and
 // locates the config directory, against which relative paths are resolved
 // and checked (a file step's source, brewfile, dir).
-func Parse(path string, data []byte) (*Config, error) {
+func Parse(path string, data []byte, kinds *Kinds) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("resolving config path %s: %w", path, err)
@@ -129,7 +130,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, Errors{syntaxError(path, data, err)}
 	}
 
-	l := &loader{cfg: cfg, file: path, pos: ps}
+	l := &loader{cfg: cfg, file: path, pos: ps, kinds: kinds}
 	l.load(doc)
 	if len(l.errs) > 0 {
 		sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Pos.Line < l.errs[j].Pos.Line })
@@ -161,10 +162,11 @@ func syntaxError(path string, data []byte, err error) *Error {
 // rather than stopping at the first: a user fixing a config wants the whole
 // list in one go.
 type loader struct {
-	cfg  *Config
-	file string
-	pos  *positions
-	errs Errors
+	cfg   *Config
+	file  string
+	pos   *positions
+	kinds *Kinds
+	errs  Errors
 }
 
 func (l *loader) at(n *posNode) Pos {
@@ -227,7 +229,30 @@ func (l *loader) load(doc map[string]any) {
 	}
 	l.checkNames()
 	l.checkAfter()
-	l.checkDests()
+	for _, k := range l.kinds.List() {
+		if k.CheckAll == nil {
+			continue
+		}
+		var steps []*Step
+		for _, s := range l.cfg.Steps {
+			if s.Kind == k.Name && s.decoded {
+				steps = append(steps, s)
+			}
+		}
+		if len(steps) > 0 {
+			k.CheckAll(l.cfg, steps, l)
+		}
+	}
+}
+
+// FailStep reports a problem of step s at the line of key (its header when
+// the key is not set): the StepReporter of kinds' CheckAll.
+func (l *loader) FailStep(s *Step, key, hint, format string, args ...any) {
+	at, ok := s.Keys[key]
+	if !ok {
+		at = s.Pos
+	}
+	l.fail(at, hint, format, args...)
 }
 
 // typeName describes a decoded TOML value for "must be X, not Y" messages.

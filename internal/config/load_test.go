@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -9,25 +9,26 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/kinds"
 )
 
 // root holds the files valid test configs point at (Brewfile,
 // nix.custom.conf, scripts/, fonts/, adir/).
 var root = filepath.Join("testdata", "root")
 
-func ptr[T any](v T) *T { return &v }
 
-func parseIn(t *testing.T, src string) (*Config, error) {
+func parseIn(t *testing.T, src string) (*config.Config, error) {
 	t.Helper()
-	return Parse(filepath.Join(root, FileName), []byte(src))
+	return config.Parse(filepath.Join(root, config.FileName), []byte(src), kinds.Decls())
 }
 
-// strip returns the step without the fields that record where it was
-// written, so the table below can compare decoded values alone.
-func strip(s *Step) Step {
-	c := *s
-	c.Pos, c.Keys = Pos{}, nil
-	return c
+// want is a step as the table below expects it decoded: its name, its
+// kind and the values of its keys, defaults included (see Step.Values).
+type want struct {
+	name, kind string
+	values     map[string]any
 }
 
 func TestParseValid(t *testing.T) {
@@ -35,7 +36,7 @@ func TestParseValid(t *testing.T) {
 	tests := []struct {
 		name string
 		src  string
-		want Step
+		want want
 	}{
 		{"command", `
 [steps.fonts]
@@ -50,10 +51,7 @@ dir      = "scripts"
 sudo     = false
 os       = ["darwin", "linux"]
 requires = ["fc-cache"]
-`, Step{Name: "fonts", Kind: "command", Run: "./scripts/install-fonts.sh",
-			Inputs: []string{"fonts/**", "!fonts/**/*.tmp", "{a,b}/*.ttf"}, Check: "test -d ~/Library/Fonts/MyFont",
-			Env: map[string]string{"LANG": "C", "EMPTY": ""}, Every: 7 * 24 * time.Hour, Timeout: 90 * time.Minute,
-			Dir: "scripts", Sudo: ptr(false), OS: []string{"darwin", "linux"}, Requires: []string{"fc-cache"}}},
+`, want{"fonts", "command", map[string]any{"run": "./scripts/install-fonts.sh", "inputs": []string{"fonts/**", "!fonts/**/*.tmp", "{a,b}/*.ttf"}, "check": "test -d ~/Library/Fonts/MyFont", "env": map[string]string{"LANG": "C", "EMPTY": ""}, "every": 7 * 24 * time.Hour, "timeout": 90 * time.Minute, "dir": "scripts", "sudo": false, "os": []string{"darwin", "linux"}, "requires": []string{"fc-cache"}}}},
 		{"file", `
 [steps.nix-conf]
 kind      = "file"
@@ -62,25 +60,24 @@ dest      = "/etc/nix/nix.custom.conf"
 mode      = "0644"
 sudo      = true
 on-change = "launchctl kickstart -k system/org.nixos.nix-daemon"
-`, Step{Name: "nix-conf", Kind: "file", Source: "nix.custom.conf", Dest: "/etc/nix/nix.custom.conf", Mode: "0644",
-			Sudo: ptr(true), OnChange: "launchctl kickstart -k system/org.nixos.nix-daemon"}},
+`, want{"nix-conf", "file", map[string]any{"source": "nix.custom.conf", "dest": "/etc/nix/nix.custom.conf", "mode": "0644", "sudo": true, "on-change": "launchctl kickstart -k system/org.nixos.nix-daemon"}}},
 		{"file dest under home", `
 [steps.gitconfig]
 kind   = "file"
 source = "nix.custom.conf"
 dest   = "~/.config/git/config"
 mode   = "600"
-`, Step{Name: "gitconfig", Kind: "file", Source: "nix.custom.conf", Dest: "/home/me/.config/git/config", Mode: "600"}},
+`, want{"gitconfig", "file", map[string]any{"source": "nix.custom.conf", "dest": "/home/me/.config/git/config", "mode": "600"}}},
 		{"file dest relative to the config dir", `
 [steps.local]
 kind   = "file"
 source = "nix.custom.conf"
 dest   = "out/nix.conf"
-`, Step{Name: "local", Kind: "file", Source: "nix.custom.conf", Dest: absRoot(t, "out/nix.conf")}},
+`, want{"local", "file", map[string]any{"source": "nix.custom.conf", "dest": absRoot(t, "out/nix.conf")}}},
 		{"nix-darwin defaults", `
 [steps.system]
 kind = "nix-darwin"
-`, Step{Name: "system", Kind: "nix-darwin", Flake: ".", OS: []string{"darwin"}}},
+`, want{"system", "nix-darwin", map[string]any{"flake": ".", "os": []string{"darwin"}}}},
 		{"nix-darwin all keys", `
 [steps.system]
 kind       = "nix-darwin"
@@ -90,34 +87,32 @@ extra-args = ["--show-trace", ""]
 max-jobs   = 8
 cores      = 2
 profile    = "/nix/var/nix/profiles/system"
-`, Step{Name: "system", Kind: "nix-darwin", Flake: ".#lv426", OS: []string{"darwin"}, Impure: true, ExtraArgs: []string{"--show-trace", ""},
-			MaxJobs: ptr(8), Cores: ptr(2), Profile: "/nix/var/nix/profiles/system"}},
+`, want{"system", "nix-darwin", map[string]any{"flake": ".#lv426", "os": []string{"darwin"}, "impure": true, "extra-args": []string{"--show-trace", ""}, "max-jobs": 8, "cores": 2, "profile": "/nix/var/nix/profiles/system"}}},
 		{"nixos defaults", `
 [steps.system]
 kind = "nixos"
-`, Step{Name: "system", Kind: "nixos", Flake: ".", Action: "switch", OS: []string{"linux"}}},
+`, want{"system", "nixos", map[string]any{"flake": ".", "action": "switch", "os": []string{"linux"}}}},
 		{"nixos boot", `
 [steps.system]
 kind   = "nixos"
 flake  = ".#box"
 action = "boot"
-`, Step{Name: "system", Kind: "nixos", Flake: ".#box", Action: "boot", OS: []string{"linux"}}},
+`, want{"system", "nixos", map[string]any{"flake": ".#box", "action": "boot", "os": []string{"linux"}}}},
 		{"home-manager defaults", `
 [steps.home]
 kind = "home-manager"
-`, Step{Name: "home", Kind: "home-manager", Flake: "."}},
+`, want{"home", "home-manager", map[string]any{"flake": "."}}},
 		{"nix-profile", `
 [steps.tools]
 kind     = "nix-profile"
 flake    = ".#tools"
 profile  = "~/.local/state/nix/profiles/tools"
 activate = "$SYSINIT_OUT/bin/setup"
-`, Step{Name: "tools", Kind: "nix-profile", Flake: ".#tools", Profile: "~/.local/state/nix/profiles/tools",
-			Activate: "$SYSINIT_OUT/bin/setup"}},
+`, want{"tools", "nix-profile", map[string]any{"flake": ".#tools", "profile": "~/.local/state/nix/profiles/tools", "activate": "$SYSINIT_OUT/bin/setup"}}},
 		{"flake-update defaults", `
 [steps.update]
 kind = "flake-update"
-`, Step{Name: "update", Kind: "flake-update", Flake: "."}},
+`, want{"update", "flake-update", map[string]any{"flake": "."}}},
 		{"flake-update inputs", `
 [steps.update]
 kind   = "flake-update"
@@ -125,12 +120,11 @@ flake  = "./nix"
 inputs = ["nixpkgs", "home-manager"]
 commit = true
 every  = "1.5d"
-`, Step{Name: "update", Kind: "flake-update", Flake: "./nix", Inputs: []string{"nixpkgs", "home-manager"},
-			Commit: true, Every: 36 * time.Hour}},
+`, want{"update", "flake-update", map[string]any{"flake": "./nix", "inputs": []string{"nixpkgs", "home-manager"}, "commit": true, "every": 36 * time.Hour}}},
 		{"brew-bundle defaults", `
 [steps.brew]
 kind = "brew-bundle"
-`, Step{Name: "brew", Kind: "brew-bundle", Brewfile: "Brewfile", Cleanup: "none"}},
+`, want{"brew", "brew-bundle", map[string]any{"brewfile": "Brewfile", "cleanup": "none"}}},
 		{"brew-bundle all keys", `
 [steps.brew]
 kind         = "brew-bundle"
@@ -139,42 +133,38 @@ cleanup      = "zap"
 update-every = "24h"
 upgrade      = true
 prefix       = "/opt/homebrew"
-sudo         = false
-`, Step{Name: "brew", Kind: "brew-bundle", Brewfile: "Brewfile", Cleanup: "zap", UpdateEvery: 24 * time.Hour,
-			Upgrade: true, Prefix: "/opt/homebrew", Sudo: ptr(false)}},
+`, want{"brew", "brew-bundle", map[string]any{"brewfile": "Brewfile", "cleanup": "zap", "update-every": 24 * time.Hour, "upgrade": true, "prefix": "/opt/homebrew"}}},
 		{"inline tables and dotted keys", `
 steps.a.kind = "command"
 steps.a.run = "true"
 steps.a.env.X = "1"
-`, Step{Name: "a", Kind: "command", Run: "true", Env: map[string]string{"X": "1"}}},
+`, want{"a", "command", map[string]any{"run": "true", "env": map[string]string{"X": "1"}}}},
 		{"inputs outside the repository", `
 [steps.nvim]
 kind   = "command"
 run    = "nvim --headless +Lazy! +qa"
 inputs = ["~/.config/nvim/**", "!~/.config/nvim/lazy-lock.json", "/etc/nix/*.conf"]
-`, Step{Name: "nvim", Kind: "command", Run: "nvim --headless +Lazy! +qa",
-			Inputs: []string{"/home/me/.config/nvim/**", "!/home/me/.config/nvim/lazy-lock.json", "/etc/nix/*.conf"}}},
+`, want{"nvim", "command", map[string]any{"run": "nvim --headless +Lazy! +qa", "inputs": []string{"/home/me/.config/nvim/**", "!/home/me/.config/nvim/lazy-lock.json", "/etc/nix/*.conf"}}}},
 		{"~ in inputs is the step's HOME", `
 [steps.nvim]
 kind   = "command"
 run    = "true"
 env    = { HOME = "/home/other/" }
 inputs = ["~/.config/**"]
-`, Step{Name: "nvim", Kind: "command", Run: "true", Env: map[string]string{"HOME": "/home/other/"},
-			Inputs: []string{"/home/other/.config/**"}}},
+`, want{"nvim", "command", map[string]any{"run": "true", "env": map[string]string{"HOME": "/home/other/"}, "inputs": []string{"/home/other/.config/**"}}}},
 		{"file source outside the repo, written absolute on purpose", `
 [steps.abs]
 kind   = "file"
 source = "` + absRoot(t, "") + `/adir/../nix.custom.conf"
 dest   = "/x"
-`, Step{Name: "abs", Kind: "file", Source: absRoot(t, "") + "/adir/../nix.custom.conf", Dest: "/x"}},
+`, want{"abs", "file", map[string]any{"source": absRoot(t, "") + "/adir/../nix.custom.conf", "dest": "/x"}}},
 		{"UTF-8 byte order mark", "\xef\xbb\xbf[steps.bom]\nkind = \"command\"\nrun = \"true\"\n",
-			Step{Name: "bom", Kind: "command", Run: "true"}},
+			want{"bom", "command", map[string]any{"run": "true"}}},
 		{"odd but valid step name", `
 [steps."v1.2_final-B"]
 kind = "command"
 run  = "true"
-`, Step{Name: "v1.2_final-B", Kind: "command", Run: "true"}},
+`, want{"v1.2_final-B", "command", map[string]any{"run": "true"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,8 +175,12 @@ run  = "true"
 			if len(cfg.Steps) != 1 {
 				t.Fatalf("got %d steps, want 1", len(cfg.Steps))
 			}
-			if got := strip(cfg.Steps[0]); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("step:\n got %+v\nwant %+v", got, tt.want)
+			s := cfg.Steps[0]
+			if s.Name != tt.want.name || s.Kind != tt.want.kind {
+				t.Errorf("step %s, kind %s; want %s, %s", s.Name, s.Kind, tt.want.name, tt.want.kind)
+			}
+			if got := s.Values(); !reflect.DeepEqual(got, tt.want.values) {
+				t.Errorf("values:\n got %#v\nwant %#v", got, tt.want.values)
 			}
 		})
 	}
@@ -198,16 +192,16 @@ func TestLoadExamples(t *testing.T) {
 		steps []string // names in file order
 		kinds []string
 	}{
-		{filepath.Join("testdata", "example", FileName),
+		{filepath.Join("testdata", "example", config.FileName),
 			[]string{"flake-update", "nix-conf", "system", "brew", "fonts"},
 			[]string{"flake-update", "file", "nix-darwin", "brew-bundle", "command"}},
-		{filepath.Join(root, FileName),
+		{filepath.Join(root, config.FileName),
 			[]string{"flake-update", "darwin", "nixos", "home", "tools", "nix-conf", "brew", "fonts"},
 			[]string{"flake-update", "nix-darwin", "nixos", "home-manager", "nix-profile", "file", "brew-bundle", "command"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			cfg, err := Load(tt.path)
+			cfg, err := config.Load(tt.path, kinds.Decls())
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
@@ -271,8 +265,8 @@ d.run = "y"                           # line 16
 	}
 	for _, s := range cfg.Steps {
 		w := want[s.Name]
-		if s.Pos != (Pos{File: filepath.Join(root, FileName), Line: w.header}) {
-			t.Errorf("step %s: Pos = %v, want line %d", s.Name, s.Pos, w.header)
+		if s.Pos != (config.Pos{File: filepath.Join(root, config.FileName), Line: w.header}) {
+			t.Errorf("step %s: config.Pos = %v, want line %d", s.Name, s.Pos, w.header)
 		}
 		got := map[string]int{}
 		for k, p := range s.Keys {
@@ -287,7 +281,7 @@ d.run = "y"                           # line 16
 	}
 }
 
-// TestPosFile: errors carry the path exactly as given to Load.
+// TestPosFile: errors carry the path exactly as given to config.Load.
 func TestPosFile(t *testing.T) {
 	rel := filepath.Join(root, "broken.toml")
 	abs, err := filepath.Abs(rel)
@@ -295,8 +289,8 @@ func TestPosFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range []string{rel, abs} {
-		_, err := Load(path)
-		var errs Errors
+		_, err := config.Load(path, kinds.Decls())
+		var errs config.Errors
 		if !errors.As(err, &errs) || len(errs) == 0 {
 			t.Fatalf("Load(%s) = %v, want Errors", path, err)
 		}
@@ -312,9 +306,9 @@ func TestPosFile(t *testing.T) {
 }
 
 func TestLoadUnreadable(t *testing.T) {
-	path := filepath.Join(t.TempDir(), FileName)
-	_, err := Load(path)
-	var errs Errors
+	path := filepath.Join(t.TempDir(), config.FileName)
+	_, err := config.Load(path, kinds.Decls())
+	var errs config.Errors
 	if err == nil || errors.As(err, &errs) || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Load(missing) = %v, want a wrapped not-exist error that is not Errors", err)
 	}
@@ -333,7 +327,7 @@ func TestEmptyConfig(t *testing.T) {
 }
 
 func TestConfigPath(t *testing.T) {
-	c := &Config{Dir: "/repo"}
+	c := &config.Config{Dir: "/repo"}
 	for in, want := range map[string]string{"Brewfile": "/repo/Brewfile", "a/../b": "/repo/b", "/etc/x": "/etc/x"} {
 		if got := c.Path(in); got != want {
 			t.Errorf("Path(%q) = %q, want %q", in, got, want)
@@ -341,7 +335,7 @@ func TestConfigPath(t *testing.T) {
 	}
 }
 
-// TestLoadRefuses: Load reads only a regular file of at most MaxSize
+// TestLoadRefuses: config.Load reads only a regular file of at most config.MaxSize
 // bytes. A FIFO would block the read forever and /dev/zero never ends;
 // each is refused before a byte is read, naming what it is.
 func TestLoadRefuses(t *testing.T) {
@@ -354,7 +348,7 @@ func TestLoadRefuses(t *testing.T) {
 	if err := os.WriteFile(big, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(big, MaxSize+1); err != nil {
+	if err := os.Truncate(big, config.MaxSize+1); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct{ path, want string }{
@@ -366,8 +360,8 @@ func TestLoadRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.path), func(t *testing.T) {
-			cfg, err := Load(tt.path)
-			var errs Errors
+			cfg, err := config.Load(tt.path, kinds.Decls())
+			var errs config.Errors
 			if err == nil || errors.As(err, &errs) {
 				t.Fatalf("Load = %v, %v; want a read error that is not Errors", cfg, err)
 			}
@@ -378,15 +372,15 @@ func TestLoadRefuses(t *testing.T) {
 	}
 }
 
-// TestLoadAtMaxSize: a file of exactly MaxSize bytes is read whole.
+// TestLoadAtMaxSize: a file of exactly config.MaxSize bytes is read whole.
 func TestLoadAtMaxSize(t *testing.T) {
-	path := filepath.Join(t.TempDir(), FileName)
+	path := filepath.Join(t.TempDir(), config.FileName)
 	head := "[steps.a]\nkind = \"command\"\nrun = \"true\"\n"
-	pad := strings.Repeat("#", MaxSize-len(head)-1) + "\n"
+	pad := strings.Repeat("#", config.MaxSize-len(head)-1) + "\n"
 	if err := os.WriteFile(path, []byte(head+pad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(path)
+	cfg, err := config.Load(path, kinds.Decls())
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}

@@ -17,21 +17,13 @@ const relHint = "relative paths start at the directory holding sysinit.toml"
 
 // checkInputs checks input patterns: globs relative to the config directory,
 // absolute ones and "~/…" ones (expanded here, with the step's HOME) for
-// files outside it, or for flake-update the names of flake inputs.
+// files outside it.
 func (l *loader) checkInputs(s *Step, kp *posNode) {
 	for i, in := range s.Inputs {
 		if in == "" {
 			continue // reported by strs
 		}
 		at := l.at(kp.index(i))
-		if s.Kind == "flake-update" {
-			// These become arguments of `nix flake update`, so one that
-			// starts with '-' would be read as a flag.
-			if strings.ContainsAny(in, " \t\r\n") || strings.HasPrefix(in, "-") {
-				l.fail(at, "name inputs as flake.nix does, like "+example(s.Kind, "inputs"), "input %q: not a flake input name", in)
-			}
-			continue
-		}
 		bang := in[:len(in)-len(strings.TrimPrefix(in, "!"))]
 		pat := in[len(bang):]
 		if strings.HasPrefix(pat, "~") {
@@ -128,31 +120,21 @@ func escapes(pat string) bool {
 	return false
 }
 
-// checkPaths checks the paths a step names: those it reads must exist now,
-// the destination must say unambiguously where it goes.
-func (l *loader) checkPaths(s *Step) {
-	if s.Dir != "" {
-		l.checkExists(s, "dir", s.Dir, true)
+// checkSource checks a path a step reads (a file step's source, a
+// Brewfile): it must exist, and a relative one may not climb out of the
+// repo — a file step may install as root, and would copy whatever it
+// reaches.
+func (l *loader) checkSource(s *Step, d *keyDecl, p string) {
+	if !filepath.IsAbs(p) && slices.Contains(strings.Split(filepath.ToSlash(p), "/"), "..") {
+		l.FailStep(s, d.name, fmt.Sprintf("a relative %s must lie under the directory holding sysinit.toml; write an absolute path to use a file from elsewhere", d.name),
+			"%s %q leaves the config directory", d.name, p)
+		return
 	}
-	if s.Source != "" {
-		if !filepath.IsAbs(s.Source) && slices.Contains(strings.Split(filepath.ToSlash(s.Source), "/"), "..") {
-			// A file step may install as root: a relative source that
-			// climbs out of the repo would copy whatever it reaches to dest.
-			l.fail(s.Keys["source"], "a relative source must lie under the directory holding sysinit.toml; write an absolute path to install a file from elsewhere",
-				"source %q leaves the config directory", s.Source)
-		} else {
-			l.checkExists(s, "source", s.Source, false)
-		}
-	}
-	if s.Brewfile != "" {
-		l.checkExists(s, "brewfile", s.Brewfile, false)
-	}
-	if s.Dest != "" {
-		l.expandDest(s)
-	}
+	l.checkExists(s, d, p, false)
 }
 
-func (l *loader) checkExists(s *Step, key, p string, wantDir bool) {
+func (l *loader) checkExists(s *Step, d *keyDecl, p string, wantDir bool) {
+	key := d.name
 	if strings.IndexByte(p, 0) >= 0 {
 		return // reported by str; the file system would only say "invalid argument"
 	}
@@ -167,9 +149,9 @@ func (l *loader) checkExists(s *Step, key, p string, wantDir bool) {
 		hint := ""
 		switch {
 		case !set:
-			hint = "create it, or point to it with " + keyDocs[key].example
+			hint = "create it, or point to it with " + d.example
 		case strings.HasPrefix(p, "~"):
-			hint = "~ is expanded only in dest; " + relHint
+			hint = "~ is not expanded here; " + relHint
 		case !filepath.IsAbs(p):
 			hint = relHint
 		}
@@ -187,29 +169,29 @@ func (l *loader) checkExists(s *Step, key, p string, wantDir bool) {
 	}
 }
 
-// expandDest turns "~/x" into $HOME/x, and a relative destination into one
+// expandDest resolves a destination: "~/x" is $HOME/x, a relative one lies
 // under the config directory (examples and tests install into the repo).
-func (l *loader) expandDest(s *Step) {
-	at := s.Keys["dest"]
-	d := s.Dest
+func (l *loader) expandDest(s *Step, dk *keyDecl, d string) string {
+	at := s.Keys[dk.name]
 	switch {
 	case strings.HasPrefix(d, "~/"):
 		home, err := os.UserHomeDir()
 		if err != nil {
-			l.fail(at, "set HOME, or write dest as an absolute path", "expanding ~ in dest: %v", err)
-			return
+			l.fail(at, "set HOME, or write it as an absolute path", "expanding ~ in %s: %v", dk.name, err)
+			return d
 		}
 		rest := strings.TrimLeft(d[2:], "/")
 		if rest == "" {
-			l.fail(at, `name the file, like dest = "~/.config/tool/config"`, "dest = %q is your home directory", d)
-			return
+			l.fail(at, `name the file, like dest = "~/.config/tool/config"`, "%s = %q is your home directory", dk.name, d)
+			return d
 		}
-		s.Dest = filepath.Join(home, rest)
+		return filepath.Join(home, rest)
 	case strings.HasPrefix(d, "~"):
-		l.fail(at, `write "~/..." for your home directory, or an absolute path`, "dest = %q: only ~/ is expanded", d)
+		l.fail(at, `write "~/..." for your home directory, or an absolute path`, "%s = %q: only ~/ is expanded", dk.name, d)
 	case !filepath.IsAbs(d):
-		s.Dest = filepath.Join(l.cfg.Dir, d)
+		return filepath.Join(l.cfg.Dir, d)
 	}
+	return d
 }
 
 // Path returns p resolved against the config directory, unless absolute.
@@ -219,25 +201,6 @@ func (c *Config) Path(p string) string {
 		return p
 	}
 	return filepath.Join(c.Dir, p)
-}
-
-// checkDests refuses two file steps that install to one destination: each
-// would overwrite the other's file, and each refresh would see the other's
-// install as drift and run again.
-func (l *loader) checkDests() {
-	first := map[string]*Step{}
-	for _, s := range l.cfg.Steps {
-		if s.Kind != "file" || s.Dest == "" {
-			continue
-		}
-		d := filepath.Clean(s.Dest)
-		if o, ok := first[d]; ok {
-			l.fail(s.Keys["dest"], fmt.Sprintf("give each step its own dest, or remove one of them (step %q installs it at %s)", o.Name, o.Keys["dest"]),
-				"step %q: dest %s is also step %q's", s.Name, d, o.Name)
-			continue
-		}
-		first[d] = s
-	}
 }
 
 // ExpandHome turns "~" and "~/x" into $HOME and $HOME/x, reading HOME

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -35,23 +36,73 @@ func (l *loader) step(name string, raw any) *Step {
 		s.Keys[k] = l.at(sp.key(k))
 	}
 
-	kindOK := l.kind(s, tbl)
+	errs := len(l.errs)
+	kind := l.kind(s, tbl)
+	var own reflect.Value
+	if kind != nil && kind.Keys != nil {
+		own = reflect.New(reflect.TypeOf(kind.Keys).Elem())
+		s.Own = own.Interface()
+	}
+	shared := reflect.ValueOf(s).Elem()
 	for _, k := range keys {
 		if k == "kind" {
 			continue
 		}
-		if _, known := keyDocs[k]; !known || kindOK && !allowed(s.Kind, k) {
-			l.unknownKey(s, kindOK, k)
+		if kind == nil {
+			// The kind is wrong, but the keys it would share with any
+			// kind are still checked, so that one load reports all.
+			if d := sharedDecl(k); d != nil {
+				l.set(s, sp.key(k), d, shared.FieldByIndex(d.field), tbl[k])
+			} else if d := l.anyOwnDecl(k); d != nil {
+				l.set(s, sp.key(k), d, reflect.New(d.typ).Elem(), tbl[k])
+			} else {
+				l.unknownKey(s, nil, k)
+			}
 			continue
 		}
-		l.set(s, sp.key(k), k, tbl[k])
+		d, isOwn := declFor(kind, k)
+		if d == nil {
+			l.unknownKey(s, kind, k)
+			continue
+		}
+		dst := shared
+		if isOwn {
+			dst = own.Elem()
+		}
+		l.set(s, sp.key(k), d, dst.FieldByIndex(d.field), tbl[k])
 	}
-	if kindOK {
-		l.applyDefaults(s)
-		l.checkRequired(s)
+	if kind != nil {
+		l.applyDefaults(s, kind, own)
+		l.checkRequired(s, kind)
 	}
-	l.checkValues(s)
+	l.checkValues(s, kind, own)
+	if kind != nil && len(l.errs) == errs {
+		s.decoded = true
+		if kind.Check != nil {
+			kind.Check(l.cfg, s, &stepReporter{l, s})
+		}
+	}
 	return s
+}
+
+// anyOwnDecl is key as the first kind that declares it has it, or nil.
+func (l *loader) anyOwnDecl(key string) *keyDecl {
+	for _, k := range l.kinds.List() {
+		if d := k.key(key); d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+// stepReporter is the Reporter of one step's kind checks.
+type stepReporter struct {
+	l *loader
+	s *Step
+}
+
+func (r *stepReporter) Fail(key, hint, format string, args ...any) {
+	r.l.FailStep(r.s, key, hint, format, args...)
 }
 
 func (l *loader) checkName(s *Step) {
@@ -70,135 +121,93 @@ func (l *loader) checkName(s *Step) {
 	}
 }
 
-// kind sets s.Kind and reports whether it names a known kind.
-func (l *loader) kind(s *Step, tbl map[string]any) bool {
+// kind sets s.Kind and returns its declaration, or nil when the step
+// names no known kind.
+func (l *loader) kind(s *Step, tbl map[string]any) *Kind {
 	raw, ok := tbl["kind"]
 	if !ok {
-		l.fail(s.Pos, "add "+guessKind(tbl), "step %q has no kind", s.Name)
-		return false
+		l.fail(s.Pos, "add "+l.guessKind(tbl), "step %q has no kind", s.Name)
+		return nil
 	}
 	at := s.Keys["kind"]
 	k, ok := raw.(string)
 	if !ok {
-		l.fail(at, "write it like "+keyDocs["kind"].example, "`kind` must be a string, not %s", typeName(raw))
-		return false
+		l.fail(at, "write it like "+kindDecl.example, "`kind` must be a string, not %s", typeName(raw))
+		return nil
 	}
 	s.Kind = k
-	if _, ok := Kinds[k]; !ok {
-		hint := "kinds: " + strings.Join(kindNames, ", ")
-		if c := closest(k, kindNames); c != "" {
+	kind := l.kinds.Get(k)
+	if kind == nil {
+		names := l.kinds.Names()
+		hint := "kinds: " + strings.Join(names, ", ")
+		if c := closest(k, names); c != "" {
 			hint = fmt.Sprintf("did you mean %q? ", c) + hint
 		}
 		l.fail(at, hint, "unknown kind %q", k)
-		return false
 	}
-	return true
+	return kind
 }
 
 // guessKind suggests the kind line for a step that has none: the one kind
-// accepting all its keys, if there is exactly one.
-func guessKind(tbl map[string]any) string {
+// taking all its keys, if there is exactly one.
+func (l *loader) guessKind(tbl map[string]any) string {
 	var fits []string
-	for _, kind := range kindNames {
+	for _, k := range l.kinds.List() {
 		ok := true
-		for k := range tbl {
-			if !allowed(kind, k) {
+		for key := range tbl {
+			if d, _ := declFor(k, key); d == nil {
 				ok = false
 				break
 			}
 		}
 		if ok {
-			fits = append(fits, kind)
+			fits = append(fits, k.Name)
 		}
 	}
 	if len(fits) == 1 {
 		return fmt.Sprintf("kind = %q", fits[0])
 	}
-	return "kind = \"...\", one of: " + strings.Join(kindNames, ", ")
+	return "kind = \"...\", one of: " + strings.Join(l.kinds.Names(), ", ")
 }
 
-// set decodes the value of key, which s.Kind accepts, into s. Value content
-// (enums, paths, globs) is checked later by checkValues, once defaults are in.
-func (l *loader) set(s *Step, kp *posNode, key string, v any) {
-	switch key {
-	case "run":
-		s.Run = l.str(s, key, v)
-	case "check":
-		s.Check = l.str(s, key, v)
-	case "dir":
-		s.Dir = l.str(s, key, v)
-	case "source":
-		s.Source = l.str(s, key, v)
-	case "dest":
-		s.Dest = l.str(s, key, v)
-	case "mode":
-		s.Mode = l.str(s, key, v)
-	case "on-change":
-		s.OnChange = l.str(s, key, v)
-	case "flake":
-		s.Flake = l.str(s, key, v)
-	case "profile":
-		s.Profile = l.str(s, key, v)
-	case "activate":
-		s.Activate = l.str(s, key, v)
-	case "action":
-		s.Action = l.str(s, key, v)
-	case "brewfile":
-		s.Brewfile = l.str(s, key, v)
-	case "cleanup":
-		s.Cleanup = l.str(s, key, v)
-	case "prefix":
-		s.Prefix = l.str(s, key, v)
-
-	case "inputs":
-		s.Inputs = l.strs(s, kp, key, v, true)
-	case "after":
-		s.After = l.strs(s, kp, key, v, true)
-	case "os":
-		s.OS = l.strs(s, kp, key, v, true)
-	case "requires":
-		s.Requires = l.strs(s, kp, key, v, true)
-	case "extra-args":
-		s.ExtraArgs = l.strs(s, kp, key, v, false)
-
-	case "sudo":
-		if b, ok := l.boolean(s, key, v); ok {
-			s.Sudo = &b
+// set decodes v, the value of key d, into the field dst. Value content
+// (enums, paths, globs) is checked later by checkValues, once defaults are
+// in.
+func (l *loader) set(s *Step, kp *posNode, d *keyDecl, dst reflect.Value, v any) {
+	switch d.typ {
+	case typeString:
+		dst.SetString(l.str(s, d, v))
+	case typeStrings:
+		dst.Set(reflect.ValueOf(l.strs(s, kp, d, v)))
+	case typeBool:
+		b, _ := l.boolean(s, d, v)
+		dst.SetBool(b)
+	case typeBoolPtr:
+		if b, ok := l.boolean(s, d, v); ok {
+			dst.Set(reflect.ValueOf(&b))
 		}
-	case "impure":
-		s.Impure, _ = l.boolean(s, key, v)
-	case "commit":
-		s.Commit, _ = l.boolean(s, key, v)
-	case "upgrade":
-		s.Upgrade, _ = l.boolean(s, key, v)
-
-	case "max-jobs":
-		s.MaxJobs = l.positiveInt(s, key, v)
-	case "cores":
-		s.Cores = l.positiveInt(s, key, v)
-
-	case "every":
-		s.Every = l.duration(s, key, v, "leave `every` out to run only when something changed")
-	case "timeout":
-		s.Timeout = l.duration(s, key, v, "leave `timeout` out for no time limit")
-	case "update-every":
-		s.UpdateEvery = l.duration(s, key, v, `remove the line, or use a positive duration like "24h"`)
-
-	case "env":
-		s.Env = l.env(s, kp, v)
+	case typeIntPtr:
+		if n := l.positiveInt(s, d, v); n != nil {
+			dst.Set(reflect.ValueOf(n))
+		}
+	case typeDuration:
+		dst.SetInt(int64(l.duration(s, d, v)))
+	case typeEnv:
+		dst.Set(reflect.ValueOf(l.env(s, kp, d, v)))
 	}
 }
 
 // str decodes a string value; empty strings are errors since every string key
 // means something only when set.
-func (l *loader) str(s *Step, key string, v any) string {
+func (l *loader) str(s *Step, d *keyDecl, v any) string {
+	key := d.name
 	at := s.Keys[key]
 	str, ok := v.(string)
 	switch {
 	case !ok:
-		l.fail(at, "write it like "+example(s.Kind, key), "`%s` must be a string, not %s", key, typeName(v))
+		l.fail(at, "write it like "+d.example, "`%s` must be a string, not %s", key, typeName(v))
 	case str == "":
-		l.fail(at, fmt.Sprintf("give it a value, like %s, or remove the line", example(s.Kind, key)), "`%s` is empty", key)
+		l.fail(at, fmt.Sprintf("give it a value, like %s, or remove the line", d.example), "`%s` is empty", key)
 	case strings.IndexByte(str, 0) >= 0:
 		l.failNUL(at, "`"+key+"`")
 	}
@@ -214,12 +223,10 @@ func (l *loader) failNUL(at Pos, what string) {
 
 // strs decodes an array of strings. Elements are located by their own line,
 // since arrays of inputs often span several.
-func (l *loader) strs(s *Step, kp *posNode, key string, v any, nonEmpty bool) []string {
-	hint := "write it like " + example(s.Kind, key)
-	what := keyDocs[key].items
-	if s.Kind == "flake-update" && key == "inputs" {
-		what = "flake input names"
-	}
+func (l *loader) strs(s *Step, kp *posNode, d *keyDecl, v any) []string {
+	key := d.name
+	hint := "write it like " + d.example
+	what := d.items
 	arr, ok := v.([]any)
 	if !ok {
 		l.fail(s.Keys[key], hint, "`%s` must be an array of %s, not %s", key, what, typeName(v))
@@ -231,7 +238,7 @@ func (l *loader) strs(s *Step, kp *posNode, key string, v any, nonEmpty bool) []
 		switch {
 		case !ok:
 			l.fail(l.at(kp.index(i)), hint, "`%s` must be an array of %s; element %d is %s", key, what, i+1, typeName(el))
-		case str == "" && nonEmpty:
+		case str == "" && !d.allowEmpty:
 			l.fail(l.at(kp.index(i)), "remove it", "`%s` has an empty element", key)
 		case strings.IndexByte(str, 0) >= 0:
 			l.failNUL(l.at(kp.index(i)), fmt.Sprintf("`%s` element %d", key, i+1))
@@ -241,10 +248,11 @@ func (l *loader) strs(s *Step, kp *posNode, key string, v any, nonEmpty bool) []
 	return out
 }
 
-func (l *loader) boolean(s *Step, key string, v any) (bool, bool) {
+func (l *loader) boolean(s *Step, d *keyDecl, v any) (bool, bool) {
+	key := d.name
 	b, ok := v.(bool)
 	if !ok {
-		hint := "write it like " + keyDocs[key].example
+		hint := "write it like " + d.example
 		if str, isStr := v.(string); isStr && (str == "true" || str == "false") {
 			hint = fmt.Sprintf("write %s = %s, without quotes", key, str)
 		}
@@ -253,8 +261,9 @@ func (l *loader) boolean(s *Step, key string, v any) (bool, bool) {
 	return b, ok
 }
 
-func (l *loader) positiveInt(s *Step, key string, v any) *int {
-	hint := fmt.Sprintf("write it like %s, or leave it out to use nix's default", keyDocs[key].example)
+func (l *loader) positiveInt(s *Step, d *keyDecl, v any) *int {
+	key := d.name
+	hint := fmt.Sprintf("write it like %s, or leave it out for the default", d.example)
 	n, ok := v.(int64)
 	switch {
 	case !ok:
@@ -271,31 +280,36 @@ func (l *loader) positiveInt(s *Step, key string, v any) *int {
 	return &i
 }
 
-func (l *loader) duration(s *Step, key string, v any, nonPositiveHint string) time.Duration {
+func (l *loader) duration(s *Step, d *keyDecl, v any) time.Duration {
+	key := d.name
 	at := s.Keys[key]
 	str, ok := v.(string)
 	if !ok {
-		hint := "write it like " + keyDocs[key].example
+		hint := "write it like " + d.example
 		if _, isInt := v.(int64); isInt {
-			hint = "add a unit and quotes, like " + keyDocs[key].example
+			hint = "add a unit and quotes, like " + d.example
 		}
 		l.fail(at, hint, "`%s` must be a duration string, not %s", key, typeName(v))
 		return 0
 	}
-	d, err := parseDuration(str)
+	dur, err := parseDuration(str)
 	switch {
 	case err != nil:
 		l.fail(at, `use a number and a unit: "24h", "7d", "90m"`, "%s = %q: not a duration", key, str)
-	case d <= 0:
-		l.fail(at, nonPositiveHint, "%s = %q: must be more than zero", key, str)
+	case dur <= 0:
+		hint := d.zeroHint
+		if hint == "" {
+			hint = `remove the line, or use a positive duration like "24h"`
+		}
+		l.fail(at, hint, "%s = %q: must be more than zero", key, str)
 	}
-	return d
+	return dur
 }
 
-func (l *loader) env(s *Step, kp *posNode, v any) map[string]string {
+func (l *loader) env(s *Step, kp *posNode, d *keyDecl, v any) map[string]string {
 	tbl, ok := v.(map[string]any)
 	if !ok {
-		l.fail(s.Keys["env"], "write it like "+keyDocs["env"].example, "`env` must be a table of strings, not %s", typeName(v))
+		l.fail(s.Keys[d.name], "write it like "+d.example, "`%s` must be a table of strings, not %s", d.name, typeName(v))
 		return nil
 	}
 	env := make(map[string]string, len(tbl))
@@ -320,50 +334,23 @@ func (l *loader) env(s *Step, kp *posNode, v any) map[string]string {
 	return env
 }
 
-// applyDefaults fills what a kind assumes when a key is left out.
-func (l *loader) applyDefaults(s *Step) {
-	set := func(key string) bool { _, ok := s.Keys[key]; return ok }
-	switch s.Kind {
-	case "nix-darwin", "home-manager", "flake-update":
-		if !set("flake") {
-			s.Flake = "."
+// applyDefaults fills what a kind assumes when a key is left out: its own
+// keys' declared defaults, and its default `os`.
+func (l *loader) applyDefaults(s *Step, k *Kind, own reflect.Value) {
+	for _, d := range k.keys {
+		if _, set := s.Keys[d.name]; !set && d.def != "" {
+			own.Elem().FieldByIndex(d.field).SetString(d.def)
 		}
-		// nix-darwin configures macOS: on another system it is not
-		// applicable, rather than a build that fails.
-		if s.Kind == "nix-darwin" && !set("os") {
-			s.OS = []string{"darwin"}
-		}
-	case "nixos":
-		if !set("flake") {
-			s.Flake = "."
-		}
-		if !set("action") {
-			s.Action = "switch"
-		}
-		if !set("os") {
-			s.OS = []string{"linux"}
-		}
-	case "brew-bundle":
-		if !set("brewfile") {
-			s.Brewfile = "Brewfile"
-		}
-		if !set("cleanup") {
-			s.Cleanup = "none"
-		}
+	}
+	if _, set := s.Keys["os"]; !set && len(k.OS) > 0 {
+		s.OS = slices.Clone(k.OS)
 	}
 }
 
-// required lists, per kind, the keys with no sensible default.
-var required = map[string][]string{
-	"command":     {"run"},
-	"file":        {"source", "dest"},
-	"nix-profile": {"flake", "profile"},
-}
-
-func (l *loader) checkRequired(s *Step) {
-	for _, key := range required[s.Kind] {
-		if _, ok := s.Keys[key]; !ok {
-			l.fail(s.Pos, "add "+example(s.Kind, key), "%s step %q needs `%s`", s.Kind, s.Name, key)
+func (l *loader) checkRequired(s *Step, k *Kind) {
+	for _, d := range k.keys {
+		if _, set := s.Keys[d.name]; d.required && !set {
+			l.fail(s.Pos, "add "+d.example, "%s step %q needs `%s`", s.Kind, s.Name, d.name)
 		}
 	}
 }
@@ -372,9 +359,10 @@ func (l *loader) checkRequired(s *Step) {
 var validOS = []string{"aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js",
 	"linux", "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows"}
 
-// checkValues checks the content of values whose type was right: enums,
-// patterns, names, and the paths that must exist.
-func (l *loader) checkValues(s *Step) {
+// checkValues checks the content of values whose type was right: the
+// shared keys' patterns, names and paths, and the enums and paths of the
+// kind's own keys.
+func (l *loader) checkValues(s *Step, k *Kind, own reflect.Value) {
 	sp := l.stepNode(s.Name)
 	l.checkInputs(s, sp.key("inputs"))
 	for i, a := range s.After {
@@ -400,44 +388,46 @@ func (l *loader) checkValues(s *Step) {
 	}
 	for i, r := range s.Requires {
 		if strings.ContainsAny(r, " \t\n") {
-			l.fail(l.at(sp.key("requires").index(i)), "list program names, like "+keyDocs["requires"].example,
+			l.fail(l.at(sp.key("requires").index(i)), "list program names, like "+sharedDecl("requires").example,
 				"requires = %q: not a program name", r)
 		}
 	}
-	if s.Mode != "" && !isOctalMode(s.Mode) {
-		l.fail(s.Keys["mode"], `use 3 or 4 octal digits, like "0644"`, "mode = %q: not an octal permission", s.Mode)
+	if s.Dir != "" {
+		l.checkExists(s, sharedDecl("dir"), s.Dir, true)
 	}
-	l.checkEnum(s, "cleanup", s.Cleanup, "none", "check", "uninstall", "zap")
-	l.checkEnum(s, "action", s.Action, "switch", "boot", "test")
-	if s.Kind == "brew-bundle" && s.Sudo != nil && *s.Sudo {
-		l.fail(s.Keys["sudo"], "remove `sudo`; Homebrew refuses to run as root", "brew-bundle steps never run as root")
-	}
-	l.checkPaths(s)
-}
-
-func isOctalMode(m string) bool {
-	if len(m) != 3 && len(m) != 4 {
-		return false
-	}
-	for _, c := range m {
-		if c < '0' || c > '7' {
-			return false
-		}
-	}
-	return true
-}
-
-func (l *loader) checkEnum(s *Step, key, val string, valid ...string) {
-	if val == "" || slices.Contains(valid, val) {
+	if k == nil || !own.IsValid() {
 		return
 	}
-	hint := "use one of: " + strings.Join(valid, ", ")
-	if c := closest(val, valid); c != "" {
+	for _, d := range k.keys {
+		f := own.Elem().FieldByIndex(d.field)
+		if d.typ != typeString || f.String() == "" {
+			continue
+		}
+		if len(d.enum) > 0 {
+			l.checkEnum(s, d, f.String())
+		}
+		switch d.path {
+		case "file":
+			l.checkSource(s, d, f.String())
+		case "dir":
+			l.checkExists(s, d, f.String(), true)
+		case "dest":
+			f.SetString(l.expandDest(s, d, f.String()))
+		}
+	}
+}
+
+func (l *loader) checkEnum(s *Step, d *keyDecl, val string) {
+	if slices.Contains(d.enum, val) {
+		return
+	}
+	hint := "use one of: " + strings.Join(d.enum, ", ")
+	if c := closest(val, d.enum); c != "" {
 		hint = fmt.Sprintf("did you mean %q? ", c) + hint
 	}
-	at, ok := s.Keys[key]
+	at, ok := s.Keys[d.name]
 	if !ok {
 		at = s.Pos
 	}
-	l.fail(at, hint, "%s = %q: unknown value", key, val)
+	l.fail(at, hint, "%s = %q: unknown value", d.name, val)
 }

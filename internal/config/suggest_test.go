@@ -3,7 +3,8 @@ package config
 import "testing"
 
 func TestClosest(t *testing.T) {
-	keys := validKeys("file")
+	keys := []string{"source", "dest", "mode", "on-change", "kind", "inputs", "env", "after", "check", "every", "dir", "timeout", "sudo", "os", "requires"}
+	kindNames := []string{"command", "file", "nix-darwin", "nixos", "home-manager", "nix-profile", "flake-update", "brew-bundle"}
 	tests := []struct {
 		in         string
 		candidates []string

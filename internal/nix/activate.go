@@ -95,14 +95,14 @@ func (sy *System) apply(ctx context.Context, r *runner, out string) error {
 	case KindNixOS:
 		c = &command.Cmd{Argv: []string{filepath.Join(out, "bin/switch-to-configuration"), sy.action()}}
 	case KindProfile:
-		if sy.s.Activate == "" {
+		if sy.k.Activate == "" {
 			return nil
 		}
 		sh, err := sy.env.LookPath("sh")
 		if err != nil {
 			return &command.NotFoundError{Name: "sh"}
 		}
-		c = &command.Cmd{Argv: []string{sh, "-c", sy.s.Activate}, Env: []string{"SYSINIT_OUT=" + out}}
+		c = &command.Cmd{Argv: []string{sh, "-c", sy.k.Activate}, Env: []string{"SYSINIT_OUT=" + out}}
 	}
 	c.Sudo = sy.sudo
 	c.Dir = sy.workDir

@@ -46,10 +46,10 @@ func (r *runner) progress(s string) {
 // commonArgs are the flags every nix command of the step gets.
 func (r *runner) commonArgs() []string {
 	var a []string
-	if r.sys.s.Impure {
+	if r.sys.k.Impure {
 		a = append(a, "--impure")
 	}
-	return append(a, r.sys.s.ExtraArgs...)
+	return append(a, r.sys.k.ExtraArgs...)
 }
 
 // run runs c with the step's env and working directory, its output into
@@ -104,11 +104,11 @@ func (r *runner) evalArgv(ctx context.Context, argv []string, what string) (stri
 func (r *runner) build(ctx context.Context, installable string) (string, error) {
 	argv := []string{r.sys.nix, "build", "--no-link", "--json", "--log-format", "internal-json", "-v"}
 	argv = append(argv, r.commonArgs()...)
-	if r.sys.s.MaxJobs != nil {
-		argv = append(argv, "--max-jobs", strconv.Itoa(*r.sys.s.MaxJobs))
+	if r.sys.k.MaxJobs != nil {
+		argv = append(argv, "--max-jobs", strconv.Itoa(*r.sys.k.MaxJobs))
 	}
-	if r.sys.s.Cores != nil {
-		argv = append(argv, "--cores", strconv.Itoa(*r.sys.s.Cores))
+	if r.sys.k.Cores != nil {
+		argv = append(argv, "--cores", strconv.Itoa(*r.sys.k.Cores))
 	}
 	argv = append(argv, installable)
 	var stdout bytes.Buffer

@@ -47,11 +47,15 @@ func fakeEnv(vars map[string]string) *step.Env {
 func TestDefinitionChanges(t *testing.T) {
 	one, two := 1, 2
 	base := func() *config.Step {
-		return &config.Step{Name: "s", Kind: KindProfile, Flake: ".#sys", Profile: "/p/sys", Activate: "true",
-			Env: map[string]string{"A": "1"}, ExtraArgs: []string{"--show-trace"}, MaxJobs: &one, Cores: &one}
+		return &config.Step{
+			Name: "s",
+			Kind: KindProfile,
+			Env:  map[string]string{"A": "1"},
+			Own:  &systemKeys{Flake: ".#sys", Profile: "/p/sys", Activate: "true", buildKeys: buildKeys{ExtraArgs: []string{"--show-trace"}, MaxJobs: &one, Cores: &one}},
+		}
 	}
 	def := func(s *config.Step, vars map[string]string) []string {
-		st, err := NewSystem(&config.Config{Dir: "/cfg"}, s, fakeEnv(vars))
+		st, err := newSystem(&config.Config{Dir: "/cfg"}, s, fakeEnv(vars))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,14 +66,14 @@ func TestDefinitionChanges(t *testing.T) {
 		t.Fatalf("definition lacks the nix path or attr:\n%s", strings.Join(ref, "\n"))
 	}
 	mutations := map[string]func(s *config.Step){
-		"flake":      func(s *config.Step) { s.Flake = ".#other" },
-		"impure":     func(s *config.Step) { s.Impure = true },
-		"extra-args": func(s *config.Step) { s.ExtraArgs = append(s.ExtraArgs, "-L") },
-		"max-jobs":   func(s *config.Step) { s.MaxJobs = &two },
-		"cores":      func(s *config.Step) { s.Cores = nil },
+		"flake":      func(s *config.Step) { s.Own.(*systemKeys).Flake = ".#other" },
+		"impure":     func(s *config.Step) { s.Own.(*systemKeys).Impure = true },
+		"extra-args": func(s *config.Step) { s.Own.(*systemKeys).ExtraArgs = append(s.Own.(*systemKeys).ExtraArgs, "-L") },
+		"max-jobs":   func(s *config.Step) { s.Own.(*systemKeys).MaxJobs = &two },
+		"cores":      func(s *config.Step) { s.Own.(*systemKeys).Cores = nil },
 		"env value":  func(s *config.Step) { s.Env["A"] = "2" },
-		"profile":    func(s *config.Step) { s.Profile = "/p/other" },
-		"activate":   func(s *config.Step) { s.Activate = "false" },
+		"profile":    func(s *config.Step) { s.Own.(*systemKeys).Profile = "/p/other" },
+		"activate":   func(s *config.Step) { s.Own.(*systemKeys).Activate = "false" },
 		"sudo":       func(s *config.Step) { b := true; s.Sudo = &b },
 		"dir":        func(s *config.Step) { s.Dir = "sub" },
 	}
@@ -95,7 +99,7 @@ func TestDefinitionChanges(t *testing.T) {
 		{KindHomeManager, ".#me@box", "", "attr=homeConfigurations.me@box.activationPackage"},
 		{KindHomeManager, ".#me", "", "profile=/nix/var/nix/profiles/per-user/me/home-manager"},
 	} {
-		s := &config.Step{Name: "s", Kind: tt.kind, Flake: tt.flake, Action: tt.action}
+		s := &config.Step{Name: "s", Kind: tt.kind, Own: &systemKeys{Flake: tt.flake, Action: tt.action}}
 		if d := def(s, map[string]string{"HOME": "/nonexistent-home", "USER": "me"}); !slices.Contains(d, tt.want) {
 			t.Errorf("%s %s %s: definition lacks %q:\n%s", tt.kind, tt.flake, tt.action, tt.want, strings.Join(d, "\n"))
 		}
@@ -106,7 +110,7 @@ func TestDefinitionChanges(t *testing.T) {
 // nix is missing.
 func TestMissingNix(t *testing.T) {
 	env := &step.Env{Getenv: func(string) string { return "" }, LookPath: func(string) (string, error) { return "", errors.New("no") }}
-	st, err := NewSystem(&config.Config{Dir: "/cfg"}, &config.Step{Name: "s", Kind: KindDarwin, Flake: ".#h"}, env)
+	st, err := newSystem(&config.Config{Dir: "/cfg"}, &config.Step{Name: "s", Kind: KindDarwin, Own: &systemKeys{Flake: ".#h"}}, env)
 	if err != nil {
 		t.Fatalf("building the step without nix: %v", err)
 	}
@@ -117,7 +121,7 @@ func TestMissingNix(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "nix: not found") {
 		t.Errorf("run without nix: %v", err)
 	}
-	if _, err := NewSystem(&config.Config{Dir: "/cfg"}, &config.Step{Name: "s", Kind: KindProfile, Flake: ".", Profile: "/p"}, env); err == nil {
+	if _, err := newSystem(&config.Config{Dir: "/cfg"}, &config.Step{Name: "s", Kind: KindProfile, Own: &systemKeys{Flake: ".", Profile: "/p"}}, env); err == nil {
 		t.Error("a nix-profile step without an attribute was accepted")
 	}
 }

@@ -28,6 +28,7 @@ import (
 // can commit the result.
 type FlakeUpdate struct {
 	s       *config.Step
+	k       *flakeUpdateKeys
 	env     *step.Env
 	cfgDir  string
 	workDir string
@@ -38,10 +39,10 @@ type FlakeUpdate struct {
 	gitErr  error
 }
 
-// NewFlakeUpdate builds a flake-update step.
-func NewFlakeUpdate(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
-	fu := &FlakeUpdate{s: s, env: env, cfgDir: cfg.Dir, workDir: filepath.Join(cfg.Dir, s.Dir)}
-	flake := s.Flake
+// newFlakeUpdate builds a flake-update step.
+func newFlakeUpdate(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
+	fu := &FlakeUpdate{s: s, k: config.KeysOf[flakeUpdateKeys](s), env: env, cfgDir: cfg.Dir, workDir: filepath.Join(cfg.Dir, s.Dir)}
+	flake := fu.k.Flake
 	if flake == "" {
 		flake = "."
 	}
@@ -54,7 +55,7 @@ func NewFlakeUpdate(cfg *config.Config, s *config.Step, env *step.Env) (step.Ste
 	}
 	fu.ref = ref
 	fu.nix, _, fu.nixErr = lookNix(env)
-	if s.Commit {
+	if fu.k.Commit {
 		if fu.git, err = env.LookPath("git"); err != nil {
 			fu.gitErr = &command.NotFoundError{Name: "git"}
 		}
@@ -75,11 +76,11 @@ func (fu *FlakeUpdate) Definition() []string {
 	} else {
 		l.Add("nix", step.ToolID(fu.nix))
 	}
-	for _, in := range fu.s.Inputs {
+	for _, in := range fu.k.Inputs {
 		l.Add("inputs", in)
 	}
-	l.Add("commit", strconv.FormatBool(fu.s.Commit))
-	if fu.s.Commit {
+	l.Add("commit", strconv.FormatBool(fu.k.Commit))
+	if fu.k.Commit {
 		l.Add("git", step.ToolID(fu.git))
 	}
 	for _, kv := range step.Environ(fu.s.Env) {
@@ -108,7 +109,7 @@ func (fu *FlakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 	if fu.nixErr != nil {
 		return step.Outcome{}, fu.nixErr
 	}
-	if fu.s.Commit && fu.gitErr != nil {
+	if fu.k.Commit && fu.gitErr != nil {
 		return step.Outcome{}, fu.gitErr
 	}
 	out := &syncWriter{w: rc.Out}
@@ -131,7 +132,7 @@ func (fu *FlakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 	if err != nil {
 		return step.Outcome{}, err
 	}
-	argv := flakeArgv(fu.nix, ver, fu.ref.base, fu.s.Inputs, rc.Due)
+	argv := flakeArgv(fu.nix, ver, fu.ref.base, fu.k.Inputs, rc.Due)
 	op := "updating flake.lock"
 	if rc.Due {
 		progress("updating flake inputs")
@@ -179,7 +180,7 @@ func (fu *FlakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 	if changed := changedInputs(before, after); len(changed) > 0 {
 		note += " (" + label + ": " + strings.Join(changed, ", ") + ")"
 	}
-	if fu.s.Commit {
+	if fu.k.Commit {
 		progress("committing flake.lock")
 		argv := []string{fu.git, "commit", "-m", subject, "--", "flake.lock"}
 		fmt.Fprintf(out, "+ %s\n", command.Join(argv))

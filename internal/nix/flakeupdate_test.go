@@ -86,7 +86,7 @@ func TestFlakeEditLocksWithoutMoving(t *testing.T) {
 	git(t, h.repo, "add", "-A")
 	git(t, h.repo, "commit", "-qm", "flake")
 
-	up := h.newStep(&config.Step{Name: "update", Kind: KindFlakeUpdate, Flake: ".", Commit: true})
+	up := h.newStep(&config.Step{Name: "update", Kind: KindFlakeUpdate, Own: &flakeUpdateKeys{Flake: ".", Commit: true}})
 	r := h.runWith(up, step.RunContext{Due: true})
 	if r.err != nil {
 		t.Fatalf("first update: %v\n%s", r.err, r.log)
@@ -152,7 +152,7 @@ func TestFlakeUpdateUnknownInput(t *testing.T) {
 	withInputs(t, h, map[string]string{"lib": lib, "other": other})
 	git(t, h.repo, "add", "-A")
 	git(t, h.repo, "commit", "-qm", "flake")
-	all := h.newStep(&config.Step{Name: "update", Kind: KindFlakeUpdate, Flake: ".", Commit: true})
+	all := h.newStep(&config.Step{Name: "update", Kind: KindFlakeUpdate, Own: &flakeUpdateKeys{Flake: ".", Commit: true}})
 	if r := h.runWith(all, step.RunContext{Due: true}); r.err != nil {
 		t.Fatalf("creating the lock: %v\n%s", r.err, r.log)
 	}
@@ -161,7 +161,7 @@ func TestFlakeUpdateUnknownInput(t *testing.T) {
 	t.Run("misspelled", func(t *testing.T) {
 		moveInput(t, lib, "2")
 		lock := readFile(t, filepath.Join(h.repo, "flake.lock"))
-		st := h.newStep(&config.Step{Name: "update-lib", Kind: KindFlakeUpdate, Flake: ".", Commit: true, Inputs: []string{"lbi"}})
+		st := h.newStep(&config.Step{Name: "update-lib", Kind: KindFlakeUpdate, Own: &flakeUpdateKeys{Flake: ".", Commit: true, Inputs: []string{"lbi"}}})
 		r := h.runWith(st, step.RunContext{Due: true})
 		var ue *UnknownInputError
 		if !errors.As(r.err, &ue) {
@@ -180,7 +180,7 @@ func TestFlakeUpdateUnknownInput(t *testing.T) {
 	})
 
 	t.Run("one right, one wrong", func(t *testing.T) {
-		st := h.newStep(&config.Step{Name: "update-two", Kind: KindFlakeUpdate, Flake: ".", Commit: true, Inputs: []string{"lib", "nosuch"}})
+		st := h.newStep(&config.Step{Name: "update-two", Kind: KindFlakeUpdate, Own: &flakeUpdateKeys{Flake: ".", Commit: true, Inputs: []string{"lib", "nosuch"}}})
 		r := h.runWith(st, step.RunContext{Due: true})
 		var ue *UnknownInputError
 		if !errors.As(r.err, &ue) || !slices.Equal(ue.Names, []string{"nosuch"}) {
@@ -266,8 +266,8 @@ func TestFlakeUpdateFlavours(t *testing.T) {
 			env := &step.Env{Exec: command.Exec{}, Getenv: os.Getenv, LookPath: func(name string) (string, error) {
 				return filepath.Join(bin, name), nil
 			}}
-			s := &config.Step{Name: fmt.Sprint("update", i), Kind: KindFlakeUpdate, Flake: ".", Inputs: tt.inputs}
-			r := step.Registry{}
+			s := &config.Step{Name: fmt.Sprint("update", i), Kind: KindFlakeUpdate, Own: &flakeUpdateKeys{Flake: ".", Inputs: tt.inputs}}
+			r := step.NewRegistry()
 			Register(r)
 			st, err := r.New(&config.Config{File: filepath.Join(repo, config.FileName), Dir: repo, Steps: []*config.Step{s}}, s, env)
 			if err != nil {

@@ -224,7 +224,7 @@ func (h *harness) newStep(s *config.Step) step.Step {
 		s.Name = "system"
 	}
 	cfg := &config.Config{File: filepath.Join(h.repo, config.FileName), Dir: h.repo, Steps: []*config.Step{s}}
-	r := step.Registry{}
+	r := step.NewRegistry()
 	Register(r)
 	st, err := r.New(cfg, s, h.env)
 	if err != nil {

@@ -18,11 +18,9 @@ import (
 
 func profileStep(h *harness) *config.Step {
 	return &config.Step{
-		Kind:     KindProfile,
-		Flake:    ".#sys",
-		Profile:  filepath.Join(h.tmp, "profiles", "sys"),
-		Activate: `echo "$SYSINIT_OUT" >> "$MARKER"`,
-		Env:      map[string]string{"MARKER": filepath.Join(h.tmp, "marker")},
+		Kind: KindProfile,
+		Env:  map[string]string{"MARKER": filepath.Join(h.tmp, "marker")},
+		Own:  &systemKeys{Flake: ".#sys", Profile: filepath.Join(h.tmp, "profiles", "sys"), Activate: `echo "$SYSINIT_OUT" >> "$MARKER"`},
 	}
 }
 
@@ -33,7 +31,7 @@ func TestProfileLifecycle(t *testing.T) {
 	h := newHarness(t)
 	cs := profileStep(h)
 	st := h.newStep(cs)
-	profile, marker := cs.Profile, cs.Env["MARKER"]
+	profile, marker := cs.Own.(*systemKeys).Profile, cs.Env["MARKER"]
 
 	spec, err := st.Inputs(t.Context())
 	if err != nil {
@@ -154,7 +152,7 @@ func TestProfileLifecycle(t *testing.T) {
 
 	// A missing profile is drift too.
 	cs2 := profileStep(h)
-	cs2.Profile = filepath.Join(h.tmp, "profiles", "never-set")
+	cs2.Own.(*systemKeys).Profile = filepath.Join(h.tmp, "profiles", "never-set")
 	if d := h.probe(h.newStep(cs2), out2); !strings.Contains(d, "is missing") {
 		t.Errorf("missing profile: drift = %q", d)
 	}
@@ -213,7 +211,7 @@ func TestProfileFailures(t *testing.T) {
 		if !strings.Contains(r.log, "dep-1.0> failing on purpose") {
 			t.Errorf("log lacks the builder's output:\n%s", r.log)
 		}
-		if slices.Contains(commands(r.nix), "nix-env") || readlinkAll(t, cs.Profile) != out1 {
+		if slices.Contains(commands(r.nix), "nix-env") || readlinkAll(t, cs.Own.(*systemKeys).Profile) != out1 {
 			t.Errorf("a failed build moved the profile")
 		}
 		// Nothing is recorded on failure, so the previous token still holds.
@@ -227,7 +225,7 @@ func TestProfileFailures(t *testing.T) {
 		flag := filepath.Join(h.tmp, "fail-activate")
 		writeFile(t, flag, "")
 		failing := profileStep(h)
-		failing.Activate = `echo "$SYSINIT_OUT" >> "$MARKER"; [ ! -e "$FLAG" ]`
+		failing.Own.(*systemKeys).Activate = `echo "$SYSINIT_OUT" >> "$MARKER"; [ ! -e "$FLAG" ]`
 		failing.Env["FLAG"] = flag
 		st := h.newStep(failing)
 		h.write("modules/msg.nix", "\"activation test\"\n")
@@ -240,7 +238,7 @@ func TestProfileFailures(t *testing.T) {
 		if strings.Contains(r.log, "diff-closures") {
 			t.Errorf("a failed activation printed the closure diff:\n%s", r.log)
 		}
-		moved := readlinkAll(t, failing.Profile)
+		moved := readlinkAll(t, failing.Own.(*systemKeys).Profile)
 		if moved == out1 {
 			t.Fatal("the profile should have moved before activation")
 		}
@@ -264,8 +262,8 @@ func TestProfileFailures(t *testing.T) {
 	t.Run("activation that leaves another system active fails", func(t *testing.T) {
 		rollsBack := profileStep(h)
 		nixEnv := filepath.Join(filepath.Dir(h.nix), "nix-env")
-		rollsBack.Activate = nixEnv + ` -p "$PROFILE" --rollback`
-		rollsBack.Env["PROFILE"] = rollsBack.Profile
+		rollsBack.Own.(*systemKeys).Activate = nixEnv + ` -p "$PROFILE" --rollback`
+		rollsBack.Env["PROFILE"] = rollsBack.Own.(*systemKeys).Profile
 		st := h.newStep(rollsBack)
 		h.write("modules/msg.nix", "\"rolled back\"\n")
 		r := h.run(st, out1)
@@ -286,10 +284,9 @@ func TestDarwinKind(t *testing.T) {
 	current := filepath.Join(h.tmp, "run", "current-system")
 	h.vars[CurrentSystemEnv] = current
 	cs := &config.Step{
-		Kind:    KindDarwin,
-		Flake:   ".#test",
-		Profile: filepath.Join(h.tmp, "profiles", "system"),
-		Env:     map[string]string{"MARKER": filepath.Join(h.tmp, "marker"), "CURRENT_SYSTEM": current},
+		Kind: KindDarwin,
+		Env:  map[string]string{"MARKER": filepath.Join(h.tmp, "marker"), "CURRENT_SYSTEM": current},
+		Own:  &systemKeys{Flake: ".#test", Profile: filepath.Join(h.tmp, "profiles", "system")},
 	}
 	writeFile(t, filepath.Join(h.tmp, "run", ".keep"), "")
 	st := h.newStep(cs)
@@ -307,11 +304,11 @@ func TestDarwinKind(t *testing.T) {
 		t.Fatalf("run: %v\n%s", r.err, r.log)
 	}
 	out := r.out.Token
-	if !strings.HasSuffix(out, "-darwin-system-1.0") || readlinkAll(t, current) != out || readlinkAll(t, cs.Profile) != out {
+	if !strings.HasSuffix(out, "-darwin-system-1.0") || readlinkAll(t, current) != out || readlinkAll(t, cs.Own.(*systemKeys).Profile) != out {
 		t.Fatalf("token %s, current-system -> %s", out, readlinkAll(t, current))
 	}
 	sudo := h.sudoCalls()
-	if len(sudo) != 2 || !strings.Contains(sudo[0], "/nix-env -p "+cs.Profile+" --set "+out) || !strings.HasSuffix(sudo[1], out+"/activate") {
+	if len(sudo) != 2 || !strings.Contains(sudo[0], "/nix-env -p "+cs.Own.(*systemKeys).Profile+" --set "+out) || !strings.HasSuffix(sudo[1], out+"/activate") {
 		t.Errorf("sudo calls = %q, want nix-env then activate", sudo)
 	}
 	// The step's env reaches the elevated side on stdin (the activate
@@ -334,7 +331,7 @@ func TestDarwinKind(t *testing.T) {
 
 	// The default configuration is this host's.
 	cs2 := *cs
-	cs2.Flake = "."
+	cs2.Own.(*systemKeys).Flake = "."
 	if def := strings.Join(h.newStep(&cs2).Definition(), "\n"); !regexp.MustCompile(`attr=darwinConfigurations\.[^.]+\.system\n`).MatchString(def + "\n") {
 		t.Errorf("default host definition:\n%s", def)
 	}
@@ -348,9 +345,9 @@ func TestNixOSKind(t *testing.T) {
 			h.vars[CurrentSystemEnv] = current
 			marker := filepath.Join(h.tmp, "marker")
 			cs := &config.Step{
-				Kind: KindNixOS, Flake: ".#test", Action: action,
-				Profile: filepath.Join(h.tmp, "profiles", "system"),
-				Env:     map[string]string{"MARKER": marker, "CURRENT_SYSTEM": current},
+				Kind: KindNixOS,
+				Env:  map[string]string{"MARKER": marker, "CURRENT_SYSTEM": current},
+				Own:  &systemKeys{Flake: ".#test", Action: action, Profile: filepath.Join(h.tmp, "profiles", "system")},
 			}
 			st := h.newStep(cs)
 			r := h.run(st, "")
@@ -383,12 +380,12 @@ func TestHomeManagerKind(t *testing.T) {
 	h.vars["XDG_STATE_HOME"] = ""
 	profile := filepath.Join(home, ".local/state/nix/profiles/home-manager")
 	cs := &config.Step{
-		Kind:  KindHomeManager,
-		Flake: ".",
+		Kind: KindHomeManager,
 		Env: map[string]string{
 			"MARKER": filepath.Join(h.tmp, "marker"), "HM_PROFILE": profile,
 			"NIX_ENV": filepath.Join(filepath.Dir(h.nix), "nix-env"),
 		},
+		Own: &systemKeys{Flake: "."},
 	}
 	st := h.newStep(cs)
 	if def := strings.Join(st.Definition(), "\n"); !strings.Contains(def, "profile="+profile) || !strings.Contains(def, " or homeConfigurations.tester.activationPackage") {
@@ -429,7 +426,7 @@ func TestFlakeUpdate(t *testing.T) {
 	git(t, h.repo, "add", "-A")
 	git(t, h.repo, "commit", "-qm", "flake")
 
-	fu := &config.Step{Name: "update", Kind: KindFlakeUpdate, Flake: ".", Commit: true}
+	fu := &config.Step{Name: "update", Kind: KindFlakeUpdate, Own: &flakeUpdateKeys{Flake: ".", Commit: true}}
 	up := h.newStep(fu)
 	if u, ok := up.(interface{ Updates() bool }); !ok || !u.Updates() {
 		t.Error("flake-update should be an Updater")
@@ -499,7 +496,7 @@ func TestFlakeUpdate(t *testing.T) {
 	}
 
 	// Named inputs use the 2.8 form on 2.8.
-	fu2 := &config.Step{Name: "update-lib", Kind: KindFlakeUpdate, Flake: ".", Inputs: []string{"lib"}}
+	fu2 := &config.Step{Name: "update-lib", Kind: KindFlakeUpdate, Own: &flakeUpdateKeys{Flake: ".", Inputs: []string{"lib"}}}
 	r = h.runWith(h.newStep(fu2), due)
 	if r.err != nil {
 		t.Fatalf("named update: %v", r.err)

@@ -21,9 +21,9 @@ func TestRedefinedSwitches(t *testing.T) {
 	marker := filepath.Join(h.tmp, "marker")
 	nixos := func() *config.Step {
 		return &config.Step{
-			Kind: KindNixOS, Flake: ".#test",
-			Profile: filepath.Join(h.tmp, "profiles", "system"),
-			Env:     map[string]string{"MARKER": marker, "CURRENT_SYSTEM": current},
+			Kind: KindNixOS,
+			Env:  map[string]string{"MARKER": marker, "CURRENT_SYSTEM": current},
+			Own:  &systemKeys{Flake: ".#test", Profile: filepath.Join(h.tmp, "profiles", "system")},
 		}
 	}
 	tests := []struct {
@@ -34,7 +34,7 @@ func TestRedefinedSwitches(t *testing.T) {
 		check func(t *testing.T, s *config.Step, out string, r runResult)
 	}{
 		{"activate", func() *config.Step { return profileStep(h) },
-			func(s *config.Step) { s.Activate = `echo "new activation $SYSINIT_OUT" >> "$MARKER"` },
+			func(s *config.Step) { s.Own.(*systemKeys).Activate = `echo "new activation $SYSINIT_OUT" >> "$MARKER"` },
 			func(t *testing.T, _ *config.Step, out string, _ runResult) {
 				if !strings.Contains(readFile(t, marker), "new activation "+out) {
 					t.Error("the new activation command did not run")
@@ -43,7 +43,7 @@ func TestRedefinedSwitches(t *testing.T) {
 		{"env", func() *config.Step { return profileStep(h) },
 			func(s *config.Step) { s.Env["GREETING"] = "bonjour" }, nil},
 		{"extra-args", func() *config.Step { return profileStep(h) },
-			func(s *config.Step) { s.ExtraArgs = []string{"--show-trace"} },
+			func(s *config.Step) { s.Own.(*systemKeys).ExtraArgs = []string{"--show-trace"} },
 			func(t *testing.T, _ *config.Step, _ string, r runResult) {
 				if !slices.ContainsFunc(r.nix, func(c string) bool {
 					return strings.HasPrefix(c, "nix build ") && strings.Contains(c, " --show-trace ")
@@ -52,17 +52,17 @@ func TestRedefinedSwitches(t *testing.T) {
 				}
 			}},
 		{"action", nixos,
-			func(s *config.Step) { s.Action = "test" },
+			func(s *config.Step) { s.Own.(*systemKeys).Action = "test" },
 			func(t *testing.T, _ *config.Step, out string, _ runResult) {
 				if !strings.Contains(readFile(t, marker), "switch-to-configuration test "+out) {
 					t.Errorf("switch-to-configuration test did not run:\n%s", readFile(t, marker))
 				}
 			}},
 		{"profile", nixos,
-			func(s *config.Step) { s.Profile = filepath.Join(h.tmp, "profiles", "system2") },
+			func(s *config.Step) { s.Own.(*systemKeys).Profile = filepath.Join(h.tmp, "profiles", "system2") },
 			func(t *testing.T, s *config.Step, out string, _ runResult) {
-				if readlinkAll(t, s.Profile) != out {
-					t.Errorf("the new profile %s was not set to %s", s.Profile, out)
+				if readlinkAll(t, s.Own.(*systemKeys).Profile) != out {
+					t.Errorf("the new profile %s was not set to %s", s.Own.(*systemKeys).Profile, out)
 				}
 			}},
 	}
@@ -99,7 +99,7 @@ func TestRedefinedSwitches(t *testing.T) {
 			if n := strings.Count(readFile(t, marker), out); n != activations+1 {
 				t.Errorf("after changing %s: activated %d times more, want 1\n%s", tt.key, n-activations, readFile(t, marker))
 			}
-			if tt.key != "action" && !slices.ContainsFunc(r.nix, func(c string) bool { return strings.HasPrefix(c, "nix-env -p "+changed.Profile+" --set "+out) }) {
+			if tt.key != "action" && !slices.ContainsFunc(r.nix, func(c string) bool { return strings.HasPrefix(c, "nix-env -p "+changed.Own.(*systemKeys).Profile+" --set "+out) }) {
 				t.Errorf("after changing %s: the profile was not set: %q", tt.key, r.nix)
 			}
 			if tt.check != nil {

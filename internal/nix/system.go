@@ -37,19 +37,12 @@ const (
 	defaultSystemProfile = "/nix/var/nix/profiles/system"
 )
 
-// Register adds the nix kinds to r.
-func Register(r step.Registry) {
-	for _, k := range []string{KindDarwin, KindNixOS, KindHomeManager, KindProfile} {
-		r[k] = NewSystem
-	}
-	r[KindFlakeUpdate] = NewFlakeUpdate
-}
-
 // System is a step that builds a flake attribute and makes it the active
 // one: nix-darwin, nixos, home-manager and nix-profile.
 type System struct {
 	kind    string
 	s       *config.Step
+	k       *systemKeys
 	env     *step.Env
 	cfgDir  string
 	workDir string
@@ -73,17 +66,20 @@ type System struct {
 	host     string
 }
 
-// NewSystem builds a nix-darwin, nixos, home-manager or nix-profile step.
-func NewSystem(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
-	sy := &System{kind: s.Kind, s: s, env: env, cfgDir: cfg.Dir, workDir: filepath.Join(cfg.Dir, s.Dir)}
-	ref, err := parseFlakeRef(s.Flake, sy.workDir)
+// newSystem builds a nix-darwin, nixos, home-manager or nix-profile step.
+func newSystem(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
+	sy := &System{kind: s.Kind, s: s, k: keysOf(s), env: env, cfgDir: cfg.Dir, workDir: filepath.Join(cfg.Dir, s.Dir)}
+	if sy.k.Flake == "" && s.Kind != KindProfile {
+		sy.k.Flake = "."
+	}
+	ref, err := parseFlakeRef(sy.k.Flake, sy.workDir)
 	if err != nil {
 		return nil, err
 	}
 	sy.ref = ref
 	sy.name = ref.fragment
 	if s.Kind == KindProfile && sy.name == "" {
-		return nil, fmt.Errorf("flake %q names no attribute; write it like %q", s.Flake, s.Flake+"#attr")
+		return nil, fmt.Errorf("flake %q names no attribute; write it like %q", sy.k.Flake, sy.k.Flake+"#attr")
 	}
 	sy.resolveNix()
 	sy.store = env.Getenv("NIX_STORE_DIR")
@@ -139,8 +135,8 @@ func lookNix(env *step.Env) (nix, nixEnv string, err error) {
 }
 
 func (sy *System) profilePath() (string, error) {
-	if sy.s.Profile != "" {
-		p, err := config.ExpandHome("profile", sy.s.Profile, sy.env.Getenv)
+	if sy.k.Profile != "" {
+		p, err := config.ExpandHome("profile", sy.k.Profile, sy.env.Getenv)
 		if err != nil {
 			return "", err
 		}
@@ -225,7 +221,7 @@ func (sy *System) definitionHost() string {
 func (sy *System) Definition() []string {
 	var l step.Lines
 	l.Add("kind", sy.kind)
-	l.Add("flake", sy.s.Flake)
+	l.Add("flake", sy.k.Flake)
 	switch {
 	case sy.name != "":
 		l.Add("attr", sy.attrFor(sy.name))
@@ -242,15 +238,15 @@ func (sy *System) Definition() []string {
 		l.Add("nix", step.ToolID(sy.nix))
 		l.Add("nix-env", step.ToolID(sy.nixEnv))
 	}
-	l.Add("impure", strconv.FormatBool(sy.s.Impure))
-	for _, a := range sy.s.ExtraArgs {
+	l.Add("impure", strconv.FormatBool(sy.k.Impure))
+	for _, a := range sy.k.ExtraArgs {
 		l.Add("extra-args", a)
 	}
-	if sy.s.MaxJobs != nil {
-		l.Add("max-jobs", strconv.Itoa(*sy.s.MaxJobs))
+	if sy.k.MaxJobs != nil {
+		l.Add("max-jobs", strconv.Itoa(*sy.k.MaxJobs))
 	}
-	if sy.s.Cores != nil {
-		l.Add("cores", strconv.Itoa(*sy.s.Cores))
+	if sy.k.Cores != nil {
+		l.Add("cores", strconv.Itoa(*sy.k.Cores))
 	}
 	for _, kv := range step.Environ(sy.s.Env) {
 		l.Add("env", kv)
@@ -261,8 +257,8 @@ func (sy *System) Definition() []string {
 		l.Add("profile", sy.profile)
 	}
 	l.Add("active", sy.active)
-	if sy.s.Activate != "" {
-		l.Add("activate", sy.s.Activate)
+	if sy.k.Activate != "" {
+		l.Add("activate", sy.k.Activate)
 	}
 	if sy.kind == KindNixOS {
 		l.Add("action", sy.action())
@@ -273,10 +269,10 @@ func (sy *System) Definition() []string {
 }
 
 func (sy *System) action() string {
-	if sy.s.Action == "" {
+	if sy.k.Action == "" {
 		return "switch"
 	}
-	return sy.s.Action
+	return sy.k.Action
 }
 
 // Inputs is what nix sees of the flake: its git-tracked files and
@@ -293,7 +289,7 @@ func (sy *System) Inputs(context.Context) (fingerprint.Spec, error) {
 // Scripts is the files of the repo that a nix-profile step's `activate`
 // runs.
 func (sy *System) Scripts() map[string]string {
-	return step.ScriptsOf(sy.cfgDir, step.Script{Key: "activate", Cmd: sy.s.Activate, Dir: sy.workDir})
+	return step.ScriptsOf(sy.cfgDir, step.Script{Key: "activate", Cmd: sy.k.Activate, Dir: sy.workDir})
 }
 
 // NeedsSudo reports whether setting the profile and activating need root.

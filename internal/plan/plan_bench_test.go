@@ -93,7 +93,7 @@ func BenchmarkPlan(b *testing.B) {
 // the stat cache that plan left.
 func warmPlanner(b *testing.B, dir string) (*plan.Planner, []byte) {
 	b.Helper()
-	cfg, err := config.Load(filepath.Join(dir, config.FileName))
+	cfg, err := config.Load(filepath.Join(dir, config.FileName), step.Core().Kinds())
 	if err != nil {
 		b.Fatal(err)
 	}

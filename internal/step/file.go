@@ -15,10 +15,76 @@ import (
 	"github.com/sysinit/sysinit/internal/fingerprint"
 )
 
+// FileKind installs one file.
+var FileKind = &Kind{
+	Kind: config.Kind{
+		Name:    "file",
+		Summary: "install a file, and run on-change when it really changed",
+		Doc: `Inputs: ` + "`source`" + ` (plus any ` + "`inputs`" + `, and the script ` + "`on-change`" + ` runs).
+The destination's content and mode are recorded after each success; if
+someone edits or deletes it, the next refresh puts it back (` + "`probe-failed`" + `).
+` + "`on-change`" + ` runs when the step just changed the destination, when it did not
+hold this content at the last success (a previous ` + "`on-change`" + ` that failed is
+followed up), or when someone changed it since; an ` + "`on-change`" + ` that rewrites
+the file itself (a formatter) does not loop. With ` + "`sudo = true`" + ` the file is
+written as root by sysinit's own careful installer, never through a path a
+user could plant a link in. Two file steps with one ` + "`dest`" + ` are an error.`,
+		Keys:     &fileKeys{},
+		Sudo:     true,
+		Check:    checkFile,
+		CheckAll: checkDests,
+	},
+	New: newFile,
+}
+
+type fileKeys struct {
+	Source   string `key:"source" required:"true" path:"file" example:"source = \"nix.custom.conf\"" doc:"the file to install, in the repo (an absolute path for one elsewhere)"`
+	Dest     string `key:"dest" required:"true" path:"dest" example:"dest = \"/etc/nix/nix.custom.conf\"" doc:"where it goes: absolute, ~/…, or relative to the config directory"`
+	Mode     string `key:"mode" example:"mode = \"0644\"" doc:"octal permission bits; default: the source's"`
+	OnChange string `key:"on-change" example:"on-change = \"launchctl kickstart -k system/org.nixos.nix-daemon\"" doc:"a command (sh -c) run after the destination's content changed, e.g. to restart what reads it"`
+}
+
+// checkFile checks what the loader cannot: the mode's digits.
+func checkFile(_ *config.Config, s *config.Step, r config.Reporter) {
+	k := config.KeysOf[fileKeys](s)
+	if k.Mode != "" && !isOctalMode(k.Mode) {
+		r.Fail("mode", `use 3 or 4 octal digits, like "0644"`, "mode = %q: not an octal permission", k.Mode)
+	}
+}
+
+func isOctalMode(m string) bool {
+	if len(m) != 3 && len(m) != 4 {
+		return false
+	}
+	for _, c := range m {
+		if c < '0' || c > '7' {
+			return false
+		}
+	}
+	return true
+}
+
+// checkDests refuses two file steps that install to one destination: each
+// would overwrite the other's file, and each refresh would see the other's
+// install as drift and run again.
+func checkDests(_ *config.Config, steps []*config.Step, r config.StepReporter) {
+	first := map[string]*config.Step{}
+	for _, s := range steps {
+		d := filepath.Clean(config.KeysOf[fileKeys](s).Dest)
+		if o, ok := first[d]; ok {
+			r.FailStep(s, "dest", fmt.Sprintf("give each step its own dest, or remove one of them (step %q installs it at %s)", o.Name, o.Keys["dest"]),
+				"step %q: dest %s is also step %q's", s.Name, d, o.Name)
+			continue
+		}
+		first[d] = s
+	}
+}
+
 // File is the "file" kind: install a file, and run on-change only when the
 // destination's content really changed.
 type File struct {
 	s      *config.Step
+	keys   *fileKeys
 	env    *Env
 	dir    string // config dir
 	source string // absolute
@@ -28,11 +94,11 @@ type File struct {
 	sudo   bool
 }
 
-// NewFile builds a file step.
-func NewFile(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
-	f := &File{s: s, env: env, dir: cfg.Dir, sudo: s.Sudo != nil && *s.Sudo}
-	f.source = filepath.Join(cfg.Dir, s.Source)
-	dest, err := config.ExpandHome("dest", s.Dest, env.Getenv)
+func newFile(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
+	k := config.KeysOf[fileKeys](s)
+	f := &File{s: s, keys: k, env: env, dir: cfg.Dir, sudo: s.Sudo != nil && *s.Sudo}
+	f.source = filepath.Join(cfg.Dir, k.Source)
+	dest, err := config.ExpandHome("dest", k.Dest, env.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -40,14 +106,14 @@ func NewFile(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
 		dest = filepath.Join(cfg.Dir, dest)
 	}
 	f.dest = dest
-	if s.Mode != "" {
-		m, err := strconv.ParseUint(s.Mode, 8, 32)
+	if k.Mode != "" {
+		m, err := strconv.ParseUint(k.Mode, 8, 32)
 		if err != nil {
-			return nil, fmt.Errorf("mode %q: not an octal mode", s.Mode)
+			return nil, fmt.Errorf("mode %q: not an octal mode", k.Mode)
 		}
 		f.mode = fs.FileMode(m)
 	}
-	if s.OnChange != "" {
+	if k.OnChange != "" {
 		if f.shell, err = env.LookPath("sh"); err != nil {
 			return nil, fmt.Errorf("finding sh: %w", err)
 		}
@@ -55,20 +121,19 @@ func NewFile(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
 	return f, nil
 }
 
-
 func (f *File) Definition() []string {
 	var l Lines
 	l.Add("kind", "file")
-	l.Add("source", f.s.Source)
+	l.Add("source", f.keys.Source)
 	l.Add("dest", f.dest)
-	l.Add("mode", f.s.Mode)
+	l.Add("mode", f.keys.Mode)
 	if f.mode == 0 {
 		// The destination takes the source's permission bits, which the
 		// inputs record only as far as the exec bit: record them here, so
 		// `chmod 600` of a secret re-installs it.
 		l.Add("source-mode", sourceMode(f.source))
 	}
-	l.Add("on-change", f.s.OnChange)
+	l.Add("on-change", f.keys.OnChange)
 	l.Add("sudo", strconv.FormatBool(f.sudo))
 	for _, kv := range Environ(f.s.Env) {
 		l.Add("env", kv)
@@ -95,7 +160,7 @@ func (f *File) Inputs(context.Context) (fingerprint.Spec, error) {
 
 // Scripts is the files of the repo that `on-change` executes.
 func (f *File) Scripts() map[string]string {
-	return ScriptsOf(f.dir, Script{Key: "on-change", Cmd: f.s.OnChange, Dir: f.dir})
+	return ScriptsOf(f.dir, Script{Key: "on-change", Cmd: f.keys.OnChange, Dir: f.dir})
 }
 
 // dest is what sysinit can see of the destination: its content (hash and
@@ -203,20 +268,20 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 		if err := f.install(ctx, rc, mode); err != nil {
 			return Outcome{}, err
 		}
-		fmt.Fprintf(rc.Out, "installed %s -> %s\n", f.s.Source, f.dest)
+		fmt.Fprintf(rc.Out, "installed %s -> %s\n", f.keys.Source, f.dest)
 		note = "installed"
 	} else {
-		fmt.Fprintf(rc.Out, "%s already holds %s\n", f.dest, f.s.Source)
+		fmt.Fprintf(rc.Out, "%s already holds %s\n", f.dest, f.keys.Source)
 	}
 	// on-change runs when we just changed the destination, when it did not
 	// hold this content at the last success (if a previous run installed
 	// the file and then on-change failed, nothing was recorded, and
 	// on-change must run again now), and when someone changed it since the
 	// last success left it (what reads it may hold the other version).
-	if f.s.OnChange != "" && (changed || last.installed != want || have.content != last.left.content) {
-		rc.Progress("on-change: " + f.s.OnChange)
+	if f.keys.OnChange != "" && (changed || last.installed != want || have.content != last.left.content) {
+		rc.Progress("on-change: " + f.keys.OnChange)
 		err := f.env.Exec.Run(ctx, &command.Cmd{
-			Argv: []string{f.shell, "-c", f.s.OnChange}, Dir: f.dir, Env: Environ(f.s.Env),
+			Argv: []string{f.shell, "-c", f.keys.OnChange}, Dir: f.dir, Env: Environ(f.s.Env),
 			Stdout: rc.Out, Stderr: rc.Out, Sudo: f.sudo,
 		})
 		if err != nil {

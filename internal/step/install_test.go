@@ -177,8 +177,8 @@ func TestFileRunReplacesPlantedFIFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{Dir: dir}
-	s := &config.Step{Name: "f", Kind: "file", Source: "src.conf", Dest: dest}
-	st, err := NewFile(cfg, s, &Env{Getenv: os.Getenv, LookPath: exec.LookPath})
+	s := &config.Step{Name: "f", Kind: "file", Own: &fileKeys{Source: "src.conf", Dest: dest}}
+	st, err := newFile(cfg, s, &Env{Getenv: os.Getenv, LookPath: exec.LookPath})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,18 +90,58 @@ type Env struct {
 // Factory builds a step of one kind.
 type Factory func(cfg *config.Config, s *config.Step, env *Env) (Step, error)
 
-// Registry maps kind names to factories.
-type Registry map[string]Factory
-
-// Core returns a registry holding the kinds of this package.
-func Core() Registry {
-	return Registry{"command": NewCommand, "file": NewFile}
+// Kind is a step kind: its declaration to the loader (name, keys, docs)
+// and how its steps are built. A kind is added by writing one of these in
+// the package that holds its code and adding it to the Registry.
+type Kind struct {
+	config.Kind
+	New Factory
 }
 
+// Registry is the kinds a build knows.
+type Registry struct {
+	kinds []*Kind
+	decls *config.Kinds
+}
+
+// NewRegistry returns a registry of kinds, in the order they are listed to
+// users.
+func NewRegistry(kinds ...*Kind) *Registry {
+	r := &Registry{}
+	r.Add(kinds...)
+	return r
+}
+
+// Add adds kinds to r.
+func (r *Registry) Add(kinds ...*Kind) {
+	r.kinds = append(r.kinds, kinds...)
+	r.decls = nil
+}
+
+// Kinds returns the declarations the loader reads configs with.
+func (r *Registry) Kinds() *config.Kinds {
+	if r.decls == nil {
+		decls := make([]*config.Kind, len(r.kinds))
+		for i, k := range r.kinds {
+			decls[i] = &k.Kind
+		}
+		r.decls = config.NewKinds(decls...)
+	}
+	return r.decls
+}
+
+// Core returns a registry holding the kinds of this package.
+func Core() *Registry { return NewRegistry(CommandKind, FileKind) }
+
 // New builds the step s with the factory for its kind.
-func (r Registry) New(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
-	f, ok := r[s.Kind]
-	if !ok {
+func (r *Registry) New(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
+	var f Factory
+	for _, k := range r.kinds {
+		if k.Name == s.Kind {
+			f = k.New
+		}
+	}
+	if f == nil {
 		return nil, fmt.Errorf("%s: step %q: kind %q is not available in this build", s.Pos, s.Name, s.Kind)
 	}
 	st, err := f(cfg, s, env)
