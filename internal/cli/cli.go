@@ -146,6 +146,7 @@ With no command, sysinit runs refresh.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
+	root.SetHelpCommand(a.newHelp())
 	root.AddCommand(refresh, a.newPlan(), a.newWhy(), a.newHistory(), a.newForget(), a.newMigrate(), a.newVersion(), a.newBench(), a.newInstallFile())
 	a.strictCompletion(root)
 	return root
@@ -204,7 +205,7 @@ func (a *app) report(err error) int {
 		for _, e := range ce {
 			a.errorf("%v", e)
 		}
-		a.hint("nothing ran; fix the config and try again (docs/config.md lists every key)")
+		a.hint("nothing ran; fix the config and try again (`sysinit help config` lists every key)")
 		return ExitUsage
 	case errors.As(err, &se):
 		a.errorf("%v", err)
@@ -224,7 +225,7 @@ func (a *app) report(err error) int {
 		return ExitUsage
 	case errors.Is(err, errNoConfig):
 		a.errorf("%v", err)
-		a.hint("create one (docs/config.md), or pass -C DIR or --config FILE")
+		a.hint("create one (`sysinit init` writes one for this repo; `sysinit help config` lists every key), or pass -C DIR or --config FILE")
 		return ExitUsage
 	}
 	a.errorf("%v", err)

@@ -87,7 +87,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 		return nil, usageError{err}
 	}
 	if err == nil && len(cfg.Steps) == 0 {
-		a.warn(cfg.File + " declares no steps: add [steps.NAME] tables (see docs/config.md)")
+		a.warn(cfg.File + " declares no steps: add [steps.NAME] tables (`sysinit help config` lists every key)")
 	}
 	return cfg, err
 }
