@@ -39,8 +39,8 @@ the Brewfile, each listed, unless --unverified is given.
 
 Exit status: 0 when the report is printed, whatever its verdicts and
 however much was verified; 1 when there is no report (an unreadable
-Brewfile or index, a --nixpkgs nix cannot resolve, a failed write); 2 for
-bad flags.`,
+Brewfile or index, a --nixpkgs nix cannot resolve) or --write failed; 2
+for bad flags.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runMigrate(cmd.Context(), o)
