@@ -183,7 +183,6 @@ func realPath(p string) string {
 	return filepath.Clean(p)
 }
 
-
 func (b *Bundle) relBrewfile() string {
 	rel, err := filepath.Rel(b.cfgDir, b.brewfile)
 	if err != nil {

@@ -55,7 +55,6 @@ func NewFile(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
 	return f, nil
 }
 
-
 func (f *File) Definition() []string {
 	var l Lines
 	l.Add("kind", "file")
