@@ -1,0 +1,3 @@
+// Package nixgraph finds which files of a flake a configuration can read,
+// from the path references in its Nix files.
+package nixgraph
