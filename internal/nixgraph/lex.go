@@ -1,5 +1,7 @@
 package nixgraph
 
+import "bytes"
+
 // The lexer follows Nix's own (src/libexpr/lexer.l): the same token
 // patterns, flex's longest-match rule with ties going to the earlier rule,
 // and the same start-condition stack, so that a path literal, a comment and
@@ -77,12 +79,20 @@ type lexer struct {
 	line  int32
 	stack []lexState
 	toks  []Token
+	// The end of the run of path characters (and of URI scheme
+	// characters) that contains the position last asked about: every
+	// token inside a long run (a.b.c.…) would otherwise rescan it.
+	pathRunStart, pathRunEnd     int
+	schemeRunStart, schemeRunEnd int
+	// The last search for */: from where, and where it was found (-1:
+	// nowhere), so that many unterminated /* do not each scan to the end.
+	closeFrom, closeAt int
 }
 
 // Lex appends the tokens of src to dst and returns it. Inputs over 2 GiB are
 // not supported (positions are 32-bit); callers bound file sizes.
 func Lex(dst []Token, src []byte) []Token {
-	lx := lexer{src: src, line: 1, toks: dst}
+	lx := lexer{src: src, line: 1, toks: dst, closeFrom: -1}
 	lx.run()
 	return lx.toks
 }
@@ -227,11 +237,31 @@ func (lx *lexer) floatLen(p int) int {
 }
 
 func (lx *lexer) pathChars(p int) int {
-	q := p
-	for q < len(lx.src) && isPathChar(lx.src[q]) {
-		q++
+	if p < lx.pathRunStart || p >= lx.pathRunEnd {
+		if p >= len(lx.src) || !isPathChar(lx.src[p]) {
+			return 0
+		}
+		q := p
+		for q < len(lx.src) && isPathChar(lx.src[q]) {
+			q++
+		}
+		lx.pathRunStart, lx.pathRunEnd = p, q
 	}
-	return q - p
+	return lx.pathRunEnd - p
+}
+
+func (lx *lexer) schemeChars(p int) int {
+	if p < lx.schemeRunStart || p >= lx.schemeRunEnd {
+		if p >= len(lx.src) || !isURIScheme(lx.src[p]) {
+			return 0
+		}
+		q := p
+		for q < len(lx.src) && isURIScheme(lx.src[q]) {
+			q++
+		}
+		lx.schemeRunStart, lx.schemeRunEnd = p, q
+	}
+	return lx.schemeRunEnd - p
 }
 
 // slashGroups matches (\/{PATH_CHAR}+)* at p and returns its length and the
@@ -312,10 +342,7 @@ func (lx *lexer) uriLen(p int) int {
 	if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
 		return 0
 	}
-	q := p + 1
-	for q < len(lx.src) && isURIScheme(lx.src[q]) {
-		q++
-	}
+	q := p + 1 + lx.schemeChars(p+1)
 	if lx.at(q) != ':' {
 		return 0
 	}
@@ -335,12 +362,17 @@ func (lx *lexer) longCommentLen(p int) int {
 	if lx.at(p) != '/' || lx.at(p+1) != '*' {
 		return 0
 	}
-	for q := p + 2; q+1 < len(lx.src); q++ {
-		if lx.src[q] == '*' && lx.src[q+1] == '/' {
-			return q + 2 - p
+	from := p + 2
+	if lx.closeFrom < 0 || from < lx.closeFrom || lx.closeAt >= 0 && lx.closeAt < from {
+		lx.closeFrom, lx.closeAt = from, -1
+		if k := bytes.Index(lx.src[from:], []byte("*/")); k >= 0 {
+			lx.closeAt = from + k
 		}
 	}
-	return 0
+	if lx.closeAt < 0 {
+		return 0
+	}
+	return lx.closeAt + 2 - p
 }
 
 var twoCharOps = [...]string{"==", "!=", "<=", ">=", "&&", "||", "->", "//", "++", "<|", "|>"}

@@ -1,0 +1,557 @@
+package nixgraph
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Request says what to analyse. Every path is slash-separated and relative
+// to the root of the source tree Nix copies (the top of the git work tree).
+type Request struct {
+	// Tracked is every tracked file (from git's index). Only these count:
+	// Nix sees no other file of a git flake.
+	Tracked []string
+	// Entries are where the configuration starts: the files and
+	// directories flake.nix puts in its modules list (hosts/lv426,
+	// modules/darwin). A directory stands for everything under it.
+	Entries []string
+	// Others are the entries of the flake's other configurations. A file
+	// under one of them is reached only through this configuration's own
+	// entries, never through flake.nix, which names every configuration's
+	// modules. Without them, flake.nix reaches every host.
+	Others []string
+	// Flake is the path of flake.nix; "" means "flake.nix". flake.lock
+	// beside it is always an input too.
+	Flake string
+	// Roots are the absolute paths of the tree's root as Nix files may
+	// write them (the path as configured and its symlink-free form), so an
+	// absolute path into the tree is recognised.
+	Roots []string
+}
+
+// Widening is a reference the analysis could not follow exactly, and the
+// path prefix it widened to instead.
+type Widening struct {
+	Construct string // what could not be followed: "builtins.readDir", "path interpolation", "self used as a value"
+	File      string
+	Line      int
+	// Dir is the prefix every file it reaches starts with: "modules/" is a
+	// directory, "modules/banner" also reaches modules/banner.txt, "." is
+	// the whole tree.
+	Dir string
+}
+
+func (w Widening) String() string {
+	return fmt.Sprintf("%s:%d: %s widens to %s", w.File, w.Line, w.Construct, w.Dir)
+}
+
+// Impure is an input from outside the tree: only a probe of the active
+// system can notice that it changed.
+type Impure struct {
+	File      string
+	Line      int
+	Construct string // "home path", "search path", "environment variable", "absolute path"
+	Text      string // the path, or what is read
+}
+
+func (i Impure) String() string {
+	return fmt.Sprintf("%s:%d: %s %s", i.File, i.Line, i.Construct, i.Text)
+}
+
+// Site is a place in a file.
+type Site struct {
+	File      string
+	Line      int
+	Construct string
+}
+
+// Edge is one step of a chain of references.
+type Edge struct {
+	From string // the file holding the reference; "" for an entry or flake.nix itself
+	Line int
+	Ref  string // the path prefix the reference resolved to ("modules/" or "hosts/a/x.nix")
+	To   string // the file reached
+	Via  string // what kind of step: "entry", "flake", "symlink", or the construct that widened it
+}
+
+func (e Edge) String() string {
+	if e.From == "" {
+		return fmt.Sprintf("%s (%s)", e.To, e.Via)
+	}
+	s := e.From
+	if e.Line > 0 {
+		s += fmt.Sprintf(":%d", e.Line)
+	}
+	s += " → " + e.To
+	var notes []string
+	if e.Ref != e.To {
+		notes = append(notes, "by "+e.Ref)
+	}
+	if e.Via != "" {
+		notes = append(notes, e.Via)
+	}
+	if len(notes) > 0 {
+		s += " (" + strings.Join(notes, "; ") + ")"
+	}
+	return s
+}
+
+// Result is what a configuration can read.
+type Result struct {
+	// Files are the reachable tracked files, sorted.
+	Files []string
+	// Widenings are the references that could not be followed exactly, in
+	// the reachable files.
+	Widenings []Widening
+	// Impure are inputs from outside the tree.
+	Impure []Impure
+	// GitHead are the places that read git metadata (self.rev,
+	// self.lastModified …): HEAD's commit and whether the work tree is
+	// dirty are then inputs, which no tracked file's content shows. The
+	// caller adds .git/HEAD and the ref it names, and the tree's dirtiness.
+	GitHead []Site
+
+	tracked []string
+	parent  []parentRec
+}
+
+type parentRec struct {
+	from int32 // index into tracked; -1 for an entry, -2 for flake.nix and flake.lock
+	line int32
+	ref  string
+	via  string
+}
+
+// Reaches reports whether the configuration can read the tracked file p.
+func (r *Result) Reaches(p string) bool {
+	i, ok := find(r.tracked, p)
+	return ok && r.parent[i].from != notReached
+}
+
+// Chain returns the references that lead from an entry (or flake.nix) to
+// the tracked file p, first step first, or nil when p is not reachable.
+// The chain is a shortest one.
+func (r *Result) Chain(p string) []Edge {
+	i, ok := find(r.tracked, p)
+	if !ok || r.parent[i].from == notReached {
+		return nil
+	}
+	var rev []Edge
+	for guard := 0; guard <= len(r.tracked); guard++ {
+		pr := r.parent[i]
+		e := Edge{Line: int(pr.line), Ref: pr.ref, To: r.tracked[i], Via: pr.via}
+		if pr.from < 0 {
+			rev = append(rev, e)
+			break
+		}
+		e.From = r.tracked[pr.from]
+		rev = append(rev, e)
+		i = int(pr.from)
+	}
+	for a, b := 0, len(rev)-1; a < b; a, b = a+1, b-1 {
+		rev[a], rev[b] = rev[b], rev[a]
+	}
+	return rev
+}
+
+const (
+	notReached = -3
+	fromEntry  = -1
+	fromFlake  = -2
+)
+
+// maxFile bounds what is lexed: token offsets are 32-bit.
+const maxFile = 1 << 30
+
+// EntryError is an entry that names no tracked file.
+type EntryError struct{ Entry string }
+
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("entry %q: no tracked file is at or under it", e.Entry)
+}
+
+type analysis struct {
+	src     FileSource
+	cache   *Cache
+	req     Request
+	tracked []string
+	flake   string
+	lock    string
+	roots   []string
+	others  []string
+	parent  []parentRec
+	lexed   []bool
+	code    []bool
+	queue   []int32
+	phase2  bool
+	res     *Result
+	scratch []Token
+}
+
+// Analyze finds the tracked files a configuration can read, starting from
+// its entries and flake.nix. A nil cache parses every Nix file it reaches.
+func Analyze(src FileSource, req Request, cache *Cache) (*Result, error) {
+	if cache == nil {
+		cache = NewCache()
+	}
+	a := &analysis{src: src, cache: cache, req: req}
+	a.tracked = sortedSet(req.Tracked)
+	a.flake = cleanRel(req.Flake)
+	if a.flake == "" {
+		a.flake = "flake.nix"
+	}
+	a.lock = path.Join(path.Dir(a.flake), "flake.lock")
+	for _, r := range req.Roots {
+		if r = path.Clean(r); r != "/" && r != "." {
+			a.roots = append(a.roots, r)
+		}
+	}
+	for _, o := range req.Others {
+		o = cleanRel(o)
+		// An entry that holds flake.nix would exclude everything.
+		if o == "" || o == a.flake || strings.HasPrefix(a.flake, o+"/") {
+			continue
+		}
+		a.others = append(a.others, o)
+	}
+	n := len(a.tracked)
+	a.parent = make([]parentRec, n)
+	for i := range a.parent {
+		a.parent[i].from = notReached
+	}
+	a.lexed = make([]bool, n)
+	a.code = make([]bool, n)
+	a.res = &Result{tracked: a.tracked, parent: a.parent}
+
+	if len(req.Entries) == 0 {
+		a.res.Widenings = append(a.res.Widenings, Widening{Construct: "no entries", Dir: "."})
+		a.reachPrefix("", parentRec{from: fromEntry, via: "entry", ref: "."}, false)
+	}
+	for _, e := range req.Entries {
+		e = cleanRel(e)
+		if a.reachEntry(e) == 0 {
+			return nil, &EntryError{Entry: e}
+		}
+	}
+	if err := a.drain(); err != nil {
+		return nil, err
+	}
+	// flake.nix defines the configuration: what it references outside the
+	// other configurations' entries (overlays, lib, shared modules) is read.
+	a.phase2 = true
+	for _, f := range []string{a.flake, a.lock} {
+		if i, ok := find(a.tracked, f); ok {
+			a.mark(i, parentRec{from: fromFlake, via: "flake", ref: f})
+		}
+	}
+	if err := a.drain(); err != nil {
+		return nil, err
+	}
+	for i, p := range a.parent {
+		if p.from != notReached {
+			a.res.Files = append(a.res.Files, a.tracked[i])
+		}
+	}
+	return a.res, nil
+}
+
+// sortedSet returns the paths cleaned, sorted and without repeats.
+func sortedSet(in []string) []string {
+	out := make([]string, 0, len(in))
+	sorted := true
+	for i, p := range in {
+		out = append(out, p)
+		if i > 0 && in[i-1] >= p {
+			sorted = false
+		}
+	}
+	if !sorted {
+		sort.Strings(out)
+		w := 0
+		for i, p := range out {
+			if i == 0 || p != out[w-1] {
+				out[w] = p
+				w++
+			}
+		}
+		out = out[:w]
+	}
+	return out
+}
+
+// cleanRel cleans a tree-relative path; "" is the root.
+func cleanRel(p string) string {
+	p = path.Clean("/" + p)[1:]
+	return p
+}
+
+func find(sorted []string, p string) (int, bool) {
+	i := sort.SearchStrings(sorted, p)
+	return i, i < len(sorted) && sorted[i] == p
+}
+
+// mark reaches tracked file i; it reports whether it was new.
+func (a *analysis) mark(i int, pr parentRec) bool {
+	if a.parent[i].from != notReached {
+		return false
+	}
+	a.parent[i] = pr
+	a.queue = append(a.queue, int32(i))
+	return true
+}
+
+// excluded reports whether flake.nix's references may not reach p.
+func (a *analysis) excluded(p string) bool {
+	if !a.phase2 {
+		return false
+	}
+	for _, o := range a.others {
+		if p == o || strings.HasPrefix(p, o+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// reachEntry reaches e and everything under it; it returns how many
+// tracked files that is.
+func (a *analysis) reachEntry(e string) int {
+	pr := parentRec{from: fromEntry, via: "entry", ref: e}
+	if e == "" {
+		pr.ref = "."
+		return a.reachPrefix("", pr, false)
+	}
+	count := 0
+	if i, ok := find(a.tracked, e); ok {
+		a.mark(i, pr)
+		count++
+	}
+	count += a.reachPrefix(e+"/", pr, false)
+	count += a.reachAncestors(e, pr)
+	return count
+}
+
+// reachPrefix reaches every tracked file whose path starts with prefix.
+func (a *analysis) reachPrefix(prefix string, pr parentRec, honourExclusion bool) int {
+	count := 0
+	for i := sort.SearchStrings(a.tracked, prefix); i < len(a.tracked) && strings.HasPrefix(a.tracked[i], prefix); i++ {
+		if honourExclusion && a.excluded(a.tracked[i]) {
+			continue
+		}
+		a.mark(i, pr)
+		count++
+	}
+	return count
+}
+
+// reachAncestors reaches the tracked files that are a proper ancestor
+// directory of p: symlinks to directories, through which Nix reads p.
+func (a *analysis) reachAncestors(p string, pr parentRec) int {
+	count := 0
+	for k := strings.IndexByte(p, '/'); k >= 0; {
+		if i, ok := find(a.tracked, p[:k]); ok && !(pr.from != fromEntry && a.excluded(p[:k])) {
+			a.mark(i, pr)
+			count++
+		}
+		next := strings.IndexByte(p[k+1:], '/')
+		if next < 0 {
+			break
+		}
+		k += 1 + next
+	}
+	return count
+}
+
+func (a *analysis) drain() error {
+	for len(a.queue) > 0 {
+		i := int(a.queue[0])
+		a.queue = a.queue[1:]
+		if err := a.visit(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// visit follows the references of tracked file i.
+func (a *analysis) visit(i int) error {
+	if a.lexed[i] {
+		return nil
+	}
+	p := a.tracked[i]
+	st, err := a.src.Stat(p)
+	if err != nil {
+		return fmt.Errorf("analysing %s: %w", p, err)
+	}
+	if !st.Symlink && !strings.HasSuffix(p, ".nix") && !a.code[i] {
+		return nil // data: it is an input itself, and reads nothing
+	}
+	a.lexed[i] = true
+	refs, err := a.facts(p, st)
+	if err != nil {
+		return err
+	}
+	dir := path.Dir(p)
+	if dir == "." {
+		dir = ""
+	}
+	for _, r := range refs {
+		a.follow(i, dir, r)
+	}
+	return nil
+}
+
+// facts returns the references of file p, from the cache when its content
+// was seen before.
+func (a *analysis) facts(p string, st Stat) ([]ref, error) {
+	if st.HaveSum {
+		if refs, ok := a.cache.get(cacheKey{st.Sum, st.Symlink}); ok {
+			return refs, nil
+		}
+	}
+	f, err := a.src.Read(p)
+	if err != nil {
+		return nil, fmt.Errorf("analysing %s: %w", p, err)
+	}
+	if f.Symlink {
+		k := cacheKey{SumOf([]byte(f.Target)), true}
+		refs := []ref{{Kind: refPath, Line: 0, Text: f.Target, Construct: "symlink"}}
+		if !strings.HasPrefix(f.Target, "/") && !strings.HasPrefix(f.Target, ".") {
+			refs[0].Text = "./" + f.Target
+		}
+		a.cache.put(k, refs)
+		return refs, nil
+	}
+	if len(f.Data) > maxFile {
+		return nil, fmt.Errorf("analysing %s: %w (%d bytes)", p, errTooBig, len(f.Data))
+	}
+	k := cacheKey{SumOf(f.Data), false}
+	if refs, ok := a.cache.get(k); ok {
+		return refs, nil
+	}
+	var refs []ref
+	refs, a.scratch = extract(f.Data, a.scratch)
+	a.cache.put(k, refs)
+	return refs, nil
+}
+
+// follow resolves reference r of tracked file i (in directory dir) and
+// reaches what it names.
+func (a *analysis) follow(i int, dir string, r ref) {
+	file := a.tracked[i]
+	line := int(r.Line)
+	switch r.Kind {
+	case refImpure:
+		a.res.Impure = append(a.res.Impure, Impure{File: file, Line: line, Construct: r.Construct, Text: r.Text})
+		return
+	case refHead:
+		a.res.GitHead = append(a.res.GitHead, Site{File: file, Line: line, Construct: r.Construct})
+		return
+	case refOutputs:
+		if file == a.flake {
+			return // flake.nix defines every configuration; see the package doc
+		}
+		fallthrough
+	case refFlake:
+		a.res.Widenings = append(a.res.Widenings, Widening{Construct: r.Construct, File: file, Line: line, Dir: "."})
+		// The whole tree, other configurations' entries included: the
+		// flake's store path hashes every tracked file.
+		a.reachPrefix("", parentRec{from: int32(i), line: r.Line, ref: ".", via: r.Construct}, false)
+		return
+	}
+	target, abs, outside := a.resolve(dir, r)
+	if outside {
+		c := "path outside the flake"
+		if abs {
+			c = "absolute path"
+		}
+		if r.Construct != "" {
+			c += " (" + r.Construct + ")"
+		}
+		a.res.Impure = append(a.res.Impure, Impure{File: file, Line: line, Construct: c, Text: r.Text + r.Suffix})
+		return
+	}
+	via := r.Construct
+	if abs {
+		// With --impure Nix reads the work tree there, untracked files too.
+		if via == "" {
+			via = "absolute path into the tree"
+		}
+		a.res.Impure = append(a.res.Impure, Impure{File: file, Line: line, Construct: "absolute path into the tree (untracked files too)", Text: r.Text + r.Suffix})
+	}
+	shown := target
+	if shown == "" {
+		shown = "."
+	}
+	if via != "" && r.Construct != "symlink" {
+		a.res.Widenings = append(a.res.Widenings, Widening{Construct: via, File: file, Line: line, Dir: shown})
+	}
+	pr := parentRec{from: int32(i), line: r.Line, ref: shown, via: via}
+	a.reachPrefix(target, pr, true)
+	exact := strings.TrimSuffix(target, "/")
+	a.reachAncestors(exact, pr)
+	if r.Code {
+		if j, ok := find(a.tracked, exact); ok && !a.code[j] {
+			a.code[j] = true
+			if a.parent[j].from != notReached && !a.lexed[j] {
+				a.queue = append(a.queue, int32(j)) // reached before as data
+			}
+		}
+	}
+}
+
+// resolve turns reference r of a file in dir into the path prefix it
+// reaches. abs says the reference was an absolute path; outside says it
+// leaves the tree.
+func (a *analysis) resolve(dir string, r ref) (target string, abs, outside bool) {
+	raw := r.Text + r.Suffix
+	var p string
+	if strings.HasPrefix(r.Text, "/") {
+		abs = true
+		full := path.Clean(path.Clean(r.Text) + r.Suffix)
+		found := false
+		for _, root := range a.roots {
+			if full == root {
+				p, found = "", true
+				break
+			}
+			if strings.HasPrefix(full, root+"/") {
+				p, found = full[len(root)+1:], true
+				break
+			}
+		}
+		if !found {
+			return "", true, true
+		}
+	} else {
+		base := path.Join(dir, r.Text)
+		if base == "." {
+			base = ""
+		}
+		if r.Suffix != "" {
+			// Nix appends the text to the path's canonical form: at the
+			// root, anything but "/…" names a sibling of the tree.
+			if base == "" {
+				if !strings.HasPrefix(r.Suffix, "/") {
+					return "", false, true
+				}
+				base = path.Clean(r.Suffix[1:])
+			} else {
+				base = path.Clean(base + r.Suffix)
+			}
+			if base == "." {
+				base = ""
+			}
+		}
+		if base == ".." || strings.HasPrefix(base, "../") {
+			return "", false, true
+		}
+		p = base
+	}
+	if p != "" && strings.HasSuffix(raw, "/") {
+		p += "/"
+	}
+	return p, abs, false
+}
