@@ -116,10 +116,11 @@ func (lx *lexer) pop() {
 func (lx *lexer) emit(k Kind, n int) {
 	start := lx.pos
 	lx.toks = append(lx.toks, Token{Start: int32(start), End: int32(start + n), Line: lx.line, Kind: k})
-	for _, c := range lx.src[start : start+n] {
-		if c == '\n' {
-			lx.line++
-		}
+	switch k {
+	case Space, Comment, StrText, IndText, IndOpen:
+		// Only these can hold a line break. (Nix also counts a lone \r as
+		// one; lines here only name places in reports.)
+		lx.line += int32(bytes.Count(lx.src[start:start+n], []byte{'\n'}))
 	}
 	lx.pos += n
 }
@@ -375,7 +376,26 @@ func (lx *lexer) longCommentLen(p int) int {
 	return lx.closeAt + 2 - p
 }
 
-var twoCharOps = [...]string{"==", "!=", "<=", ">=", "&&", "||", "->", "//", "++", "<|", "|>"}
+// twoCharOp reports whether ab is one of == != <= >= && || -> // ++ <| |>.
+func twoCharOp(a, b byte) bool {
+	switch a {
+	case '=', '!', '>':
+		return b == '='
+	case '<':
+		return b == '=' || b == '|'
+	case '&':
+		return b == '&'
+	case '|':
+		return b == '|' || b == '>'
+	case '-':
+		return b == '>'
+	case '/':
+		return b == '/'
+	case '+':
+		return b == '+'
+	}
+	return false
+}
 
 // inDefault scans one token in the DEFAULT (or INITIAL) condition: every
 // rule that can match is tried, the longest wins, ties go to the rule that
@@ -415,17 +435,20 @@ func (lx *lexer) inDefault() {
 		}
 	}
 
+	if c == ' ' || c == '\n' || c == '\t' || c == '\r' {
+		// Only the whitespace rule matches a blank.
+		q := p
+		for q < len(s) && (s[q] == ' ' || s[q] == '\t' || s[q] == '\r' || s[q] == '\n') {
+			q++
+		}
+		lx.emit(Space, q-p)
+		return
+	}
 	if c == '.' && lx.at(p+1) == '.' && lx.at(p+2) == '.' {
 		try(3, rOp)
 	}
-	if p+1 < len(s) {
-		two := string(s[p : p+2])
-		for _, op := range twoCharOps {
-			if two == op {
-				try(2, rOp)
-				break
-			}
-		}
+	if p+1 < len(s) && twoCharOp(c, s[p+1]) {
+		try(2, rOp)
 	}
 	try(lx.idLen(p), rID)
 	if isDigit(c) {
@@ -464,12 +487,6 @@ func (lx *lexer) inDefault() {
 		try(lx.hpathLen(p), rHPath)
 	case '<':
 		try(lx.spathLen(p), rSPath)
-	case ' ', '\t', '\r', '\n':
-		q := p
-		for q < len(s) && (s[q] == ' ' || s[q] == '\t' || s[q] == '\r' || s[q] == '\n') {
-			q++
-		}
-		try(q-p, rSpace)
 	case '#':
 		q := p
 		for q < len(s) && s[q] != '\r' && s[q] != '\n' {
