@@ -130,6 +130,8 @@ func (c *Cache) Marshal() []byte {
 			str(r.Text)
 			str(r.Suffix)
 			str(r.Construct)
+			str(r.Attr)
+			str(r.Scope)
 		}
 	}
 	return binary.LittleEndian.AppendUint64(out, xxh3.Hash(out))
@@ -175,7 +177,9 @@ func UnmarshalCache(data []byte) (*Cache, error) {
 			r.Text = d.str()
 			r.Suffix = d.str()
 			r.Construct = d.str()
-			if r.Kind > refOutputs {
+			r.Attr = d.str()
+			r.Scope = d.str()
+			if r.Kind > refFlakeOutput {
 				d.fail("unknown reference kind %d", r.Kind)
 			}
 			refs = append(refs, r)

@@ -18,9 +18,12 @@ const (
 	refFlake
 	// refHead reads git metadata: HEAD's commit and whether the tree is dirty.
 	refHead
-	// refOutputs evaluates another configuration's outputs: the whole flake,
-	// except in flake.nix, which defines them all (see the package doc).
+	// refOutputs evaluates another configuration: its entries when Attr
+	// names it, else the whole flake.
 	refOutputs
+	// refFlakeOutput reads the flake output Attr ("*": any of them), so
+	// what flake.nix defines it with is read too.
+	refFlakeOutput
 )
 
 // ref is one fact about a file, independent of where the file is: resolving
@@ -33,6 +36,14 @@ type ref struct {
 	Text      string // a path literal's text (./x, ../y, /abs), or what the reference is
 	Suffix    string // literal text a path concatenation appends to the resolved Text
 	Construct string // the construct that made the reference dynamic, or ""
+	// Attr is, for refOutputs, the configuration's attribute path when it
+	// is named literally ("nixosConfigurations.alcyone"), or ""; for
+	// refFlakeOutput, the output read.
+	Attr string
+	// Scope is the flake output whose definition holds the reference, when
+	// that output is one a configuration reads only by name (checks,
+	// packages, deploy …; see deferredOutputs). It matters in flake.nix.
+	Scope string
 }
 
 // dirOwn is the Text that stands for the file's own directory, with a
@@ -60,6 +71,25 @@ var configOutputs = map[string]bool{
 // The outputs whose selection, anywhere, names a configuration.
 var configSets = map[string]bool{
 	"nixosConfigurations": true, "darwinConfigurations": true, "homeConfigurations": true,
+}
+
+// deferredOutputs are the flake outputs a configuration's evaluation reads
+// only by asking for them by name (self.packages, outputs.overlays): what
+// flake.nix defines them with is read only then.
+var deferredOutputs = map[string]bool{
+	"checks": true, "deploy": true, "colmena": true, "colmenaHive": true, "hydraJobs": true,
+	"apps": true, "devShells": true, "devShell": true, "formatter": true, "templates": true,
+	"defaultTemplate": true, "packages": true, "defaultPackage": true, "legacyPackages": true,
+	"nixosModules": true, "nixosModule": true, "darwinModules": true, "homeManagerModules": true,
+	"homeModules": true, "flakeModules": true, "overlays": true, "overlay": true, "lib": true,
+	"bundlers": true, "images": true, "herculesCI": true, "githubActions": true,
+}
+
+// flakeOutputs are the outputs that mark where a scope is decided: under
+// a deferred one, a reference waits; under the others (the configurations),
+// it is read.
+func isFlakeOutput(n string) bool {
+	return deferredOutputs[n] || configOutputs[n]
 }
 
 // Functions whose argument is a path they read as a whole (a directory
@@ -95,9 +125,11 @@ var fileReaders = map[string]bool{
 type extractor struct {
 	src   []byte
 	toks  []Token
-	sig   []int32 // indices into toks of tokens that are not space or comments
-	match []int32 // for a bracket or a string's opening quote in sig, the index in sig of its partner, or -1
-	pend  []int32 // for a path start in sig, the index in sig of its PathEnd
+	sig   []int32  // indices into toks of tokens that are not space or comments
+	match []int32  // for a bracket or a string's opening quote in sig, the index in sig of its partner, or -1
+	pend  []int32  // for a path start in sig, the index in sig of its PathEnd
+	scope []string // for each sig token, the deferred output it is defined under, or ""
+	cur   int      // the sig index being handled: its scope goes to new references
 	refs  []ref
 }
 
@@ -112,6 +144,7 @@ func extract(src []byte, scratch []Token) ([]ref, []Token) {
 		}
 	}
 	x.pair()
+	x.scopes()
 	x.walk()
 	return x.refs, toks
 }
@@ -205,10 +238,104 @@ func (x *extractor) exprEnd(i int) bool {
 	return false
 }
 
-func (x *extractor) add(r ref) { x.refs = append(x.refs, r) }
+func (x *extractor) add(r ref) {
+	if x.cur < len(x.scope) {
+		r.Scope = x.scope[x.cur]
+	}
+	x.refs = append(x.refs, r)
+}
+
+// scopes finds, for each token, the flake output whose definition holds
+// it, when that output is deferred: the first flake output name among the
+// attributes being defined around it, counted only through attribute sets
+// (a let binding or a rec set may hand its value to anything).
+func (x *extractor) scopes() {
+	x.scope = make([]string, len(x.sig))
+	for i := range x.sig {
+		if x.kind(i) == Ident && x.text(i) == "rec" {
+			return // rec { packages = …; a = f packages; }: names cross scopes
+		}
+	}
+	type frame struct {
+		let     bool
+		binding []string // the attribute path being defined
+		start   bool     // the next token starts a binding
+	}
+	stack := []frame{{start: true}}
+	var cur string
+	recompute := func() {
+		cur = ""
+		for _, f := range stack {
+			if f.binding == nil {
+				continue
+			}
+			if f.let {
+				return // defined in a let: may be used by anything
+			}
+			for _, n := range f.binding {
+				if isFlakeOutput(n) {
+					if deferredOutputs[n] {
+						cur = n
+					}
+					return
+				}
+			}
+		}
+	}
+	for i := 0; i < len(x.sig); i++ {
+		top := &stack[len(stack)-1]
+		switch {
+		case x.kind(i) == LBrace || x.kind(i) == Interp:
+			x.scope[i] = cur
+			stack = append(stack, frame{start: x.kind(i) == LBrace})
+			continue
+		case x.kind(i) == RBrace:
+			x.scope[i] = cur
+			for len(stack) > 1 {
+				f := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				if !f.let {
+					break
+				}
+			}
+			recompute()
+			continue
+		case x.is(i, "let"):
+			x.scope[i] = cur
+			stack = append(stack, frame{let: true, start: true})
+			continue
+		case x.is(i, "in"):
+			x.scope[i] = cur
+			if top.let && len(stack) > 1 {
+				stack = stack[:len(stack)-1]
+				recompute()
+			}
+			continue
+		case x.is(i, ";"):
+			x.scope[i] = cur
+			top.binding, top.start = nil, true
+			recompute()
+			continue
+		}
+		if top.start && (x.kind(i) == Ident || x.kind(i) == StrOpen) {
+			top.start = false
+			if x.kind(i) == Ident {
+				names, end := x.chain(i)
+				if x.is(end+1, "=") {
+					top.binding = names
+					recompute()
+				}
+			}
+		} else {
+			top.start = false
+		}
+		x.scope[i] = cur
+	}
+}
 
 func (x *extractor) walk() {
 	for i := 0; i < len(x.sig); i++ {
+		x.cur = i
 		switch x.kind(i) {
 		case Path, HomePath:
 			x.path(i)
@@ -474,6 +601,9 @@ func (x *extractor) ident(i int) int {
 		return i
 	}
 	names, end := x.chain(i)
+	if x.is(i-1, "?") {
+		return end // e ? a.b tests attribute names: no use of a variable
+	}
 	if x.binding(i, end, len(names)) {
 		return i // a definition or a parameter, not a use
 	}
@@ -503,6 +633,17 @@ func (x *extractor) ident(i int) int {
 			return i
 		}
 		break // another input: its functions are looked at below
+	}
+
+	// outputs is what flake.nix conventionally hands modules as
+	// self.outputs (inherit (self) outputs); config.flake in flake-parts.
+	for k := 0; k+1 < len(names); k++ {
+		if names[k] == "outputs" && k == 0 || names[k] == "flake" && k > 0 && names[k-1] == "config" {
+			if deferredOutputs[names[k+1]] {
+				x.add(ref{Kind: refFlakeOutput, Line: line, Text: strings.Join(names[:k+2], "."), Attr: names[k+1], Construct: "flake output " + names[k+1]})
+			}
+			break
+		}
 	}
 
 	fn := names[len(names)-1]
@@ -560,10 +701,10 @@ func (x *extractor) ident(i int) int {
 		x.add(ref{Kind: refImpure, Line: line, Text: t, Construct: "environment variable"})
 	case (fn == "currentTime" || fn == "nixPath" || fn == "findFile" || fn == "__nixPath" || fn == "__findFile") && onlyBuiltins:
 		x.add(ref{Kind: refImpure, Line: line, Text: strings.Join(names, "."), Construct: "impure builtin"})
+	case len(names) > 1 && configSets[fn] && x.kind(i-1) == Ident && x.text(i-1) == "attrNames":
+		// attrNames outputs.nixosConfigurations: the names flake.nix gives
 	case len(names) > 1 && (configSets[fn] || has("nixosConfigurations") || has("darwinConfigurations") || has("homeConfigurations")):
-		{
-			x.add(ref{Kind: refOutputs, Line: line, Text: strings.Join(names, "."), Construct: "another configuration's outputs"})
-		}
+		x.outputs(line, names)
 	}
 	if importers[fn] && onlyBuiltins && x.is(arg, "(") {
 		x.computedImport(arg, fn, line)
@@ -578,6 +719,22 @@ func (x *extractor) ident(i int) int {
 		}
 	}
 	return i
+}
+
+// outputs records a use of the configurations a flake defines; names is
+// the select chain.
+func (x *extractor) outputs(line int32, names []string) {
+	r := ref{Kind: refOutputs, Line: line, Text: strings.Join(names, "."), Construct: "another configuration's outputs"}
+	for k, n := range names {
+		if configOutputs[n] {
+			if k+1 < len(names) && names[k+1] != "${…}" {
+				r.Attr = n + "." + names[k+1]
+				r.Text = strings.Join(names[:k+2], ".")
+			}
+			break
+		}
+	}
+	x.add(r)
 }
 
 func isSelf(n string) bool   { return n == "self" || n == "self'" }
@@ -621,10 +778,20 @@ func (x *extractor) self(i, end int, rest []string, what string, line int32) {
 		x.add(ref{Kind: refFlake, Line: line, Text: what + ".sourceInfo", Construct: what + ".sourceInfo"})
 	case a == "outPath" || a == "narHash" || a == "${…}":
 		x.add(ref{Kind: refFlake, Line: line, Text: what + "." + a, Construct: what + "." + a})
-	case configOutputs[a]:
-		x.add(ref{Kind: refOutputs, Line: line, Text: what + "." + a, Construct: "another configuration's outputs"})
-	case a == "outputs" && len(rest) > 1 && configOutputs[rest[1]]:
-		x.add(ref{Kind: refOutputs, Line: line, Text: what + ".outputs." + rest[1], Construct: "another configuration's outputs"})
+	case configOutputs[a] && len(rest) == 1 && x.kind(i-1) == Ident && x.text(i-1) == "attrNames":
+		// attrNames self.nixosConfigurations: the names flake.nix gives
+	case configOutputs[a] || a == "outputs" && len(rest) > 1 && configOutputs[rest[1]]:
+		x.outputs(line, append([]string{what}, rest...))
+	case deferredOutputs[a]:
+		x.add(ref{Kind: refFlakeOutput, Line: line, Text: what + "." + a, Attr: a, Construct: "flake output " + a})
+	case a == "outputs" && len(rest) > 1 && deferredOutputs[rest[1]]:
+		x.add(ref{Kind: refFlakeOutput, Line: line, Text: what + ".outputs." + rest[1], Attr: rest[1], Construct: "flake output " + rest[1]})
+	case a == "outputs" && len(rest) == 1:
+		// self.outputs as a value: any output may be read through it,
+		// unless it is bound to the name outputs, whose uses are seen.
+		if !(x.is(i-1, "=") && x.kind(i-2) == Ident && x.text(i-2) == "outputs") {
+			x.add(ref{Kind: refFlakeOutput, Line: line, Text: what + ".outputs", Attr: "*", Construct: what + ".outputs used as a value"})
+		}
 	case a == "inputs":
 		if len(rest) > 1 && rest[1] == "self" {
 			x.self(i, end, rest[2:], what+".inputs.self", line)
@@ -634,8 +801,8 @@ func (x *extractor) self(i, end int, rest []string, what string, line int32) {
 			x.bare(i, end, what+".inputs", line)
 		}
 	}
-	// Any other attribute (packages, nixosModules, overlays, lib) is an
-	// output of flake.nix, whose references the analysis follows anyway.
+	// Any other attribute is an output flake.nix defines under no
+	// deferred name: its references are followed anyway.
 }
 
 // bare handles self or inputs used as a whole value: unless it is only
@@ -643,6 +810,14 @@ func (x *extractor) self(i, end int, rest []string, what string, line int32) {
 // flake's store path, which hashes every tracked file) or walked.
 func (x *extractor) bare(i, end int, what string, line int32) {
 	prev, next := i-1, end+1
+	// self ? rev tests an attribute: git metadata for the rev family,
+	// flake.nix's outputs for anything else; never the tree.
+	if x.is(next, "?") {
+		if strings.HasSuffix(what, "self") && x.kind(next+1) == Ident && revAttrs[x.text(next+1)] {
+			x.add(ref{Kind: refHead, Line: line, Text: what + " ? " + x.text(next+1), Construct: what + " ? " + x.text(next+1)})
+		}
+		return
+	}
 	// specialArgs = inputs; passes self on under its own name.
 	if x.is(prev, "=") && (x.is(next, ";") || x.is(next, "//")) && x.kind(prev-1) == Ident {
 		switch x.text(prev - 1) {
@@ -720,6 +895,8 @@ func (x *extractor) inherit(i int) int {
 			continue // inherit self; passes self on under its own name
 		}
 		switch {
+		case isSelf(src[0]) && len(src) == 1 && n == "outputs":
+			// inherit (self) outputs; binds the name outputs, whose uses are seen
 		case isSelf(src[0]):
 			x.self(j, j, append(src[1:len(src):len(src)], n), strings.Join(src, "."), line)
 		case isInputs(src[0]) && len(src) == 1 && n == "self":

@@ -9,7 +9,7 @@ import (
 // show renders a reference compactly: kind, text, +suffix, [construct],
 // and "code" when its target is read as Nix.
 func (r ref) show() string {
-	k := map[refKind]string{refPath: "path", refImpure: "impure", refFlake: "flake", refHead: "head", refOutputs: "outputs"}[r.Kind]
+	k := map[refKind]string{refPath: "path", refImpure: "impure", refFlake: "flake", refHead: "head", refOutputs: "outputs", refFlakeOutput: "output"}[r.Kind]
 	s := k + " " + r.Text
 	if r.Suffix != "" {
 		s += fmt.Sprintf(" +%q", r.Suffix)
@@ -19,6 +19,12 @@ func (r ref) show() string {
 	}
 	if r.Code {
 		s += " code"
+	}
+	if r.Attr != "" && r.Kind == refOutputs {
+		s += " attr=" + r.Attr
+	}
+	if r.Scope != "" {
+		s += " scope=" + r.Scope
 	}
 	return s
 }
@@ -86,12 +92,36 @@ func TestExtract(t *testing.T) {
 			[]string{"head self.rev [self.rev]", "head self.shortRev [self.shortRev]", "head self.dirtyRev [self.dirtyRev]",
 				"head self.lastModified [self.lastModified]", "head self.lastModifiedDate [self.lastModifiedDate]",
 				"head self.revCount [self.revCount]", "head inputs.self.rev [inputs.self.rev]", "head self.sourceInfo.rev [self.sourceInfo.rev]"}},
-		{"self outputs are flake.nix's", `[ self.nixosModules.default self.overlays.x self.packages.${system}.y self'.packages.z ]`,
-			[]string{}},
+		{"testing an attribute of self", `[ (inputs.self ? rev) (self ? packages) (inputs ? self) ]`,
+			[]string{"head inputs.self ? rev [inputs.self ? rev]"}},
+		{"reading flake outputs", `[ self.nixosModules.default self.overlays.x self.packages.${system}.y self'.packages.z outputs.lib.f config.flake.checks self.hosts.a (f self.outputs) ]`,
+			[]string{"output self.nixosModules [flake output nixosModules]", "output self.overlays [flake output overlays]",
+				"output self.packages [flake output packages]", "output self'.packages [flake output packages]",
+				"output outputs.lib [flake output lib]", "output config.flake.checks [flake output checks]",
+				"output self.outputs [self.outputs used as a value]"}},
+		{"outputs bound by name is watched by name", `{ inherit (self) outputs; y = { outputs = self.outputs; }; x = outputs.overlays.default; }`,
+			[]string{"output outputs.overlays [flake output overlays]"}},
+		{"scopes: under which output a reference is defined", `{
+			inputs.sub.url = "path:./sub";
+			outputs = { self }: let shared = import ./shared; in {
+				packages.x86_64-linux = { a = import ./pkgs; };
+				checks = builtins.mapAttrs (n: c: c.config) self.nixosConfigurations;
+				nixosConfigurations.a = mk { modules = [ ./hosts/a { environment.packages = import ./p2; } ]; };
+				lib = let h = import ./lib/h.nix; in h;
+			};
+		}`,
+			[]string{"path ./sub [local flake reference]", "path ./shared code",
+				"path ./pkgs code scope=packages", "outputs self.nixosConfigurations [another configuration's outputs] scope=checks",
+				"path ./hosts/a", "path ./p2 code", "path ./lib/h.nix code scope=lib"}},
 		{"another configuration", `[ self.nixosConfigurations.b.config outputs.homeConfigurations.me config.flake.darwinConfigurations.m ]`,
-			[]string{"outputs self.nixosConfigurations [another configuration's outputs]",
-				"outputs outputs.homeConfigurations.me [another configuration's outputs]",
-				"outputs config.flake.darwinConfigurations.m [another configuration's outputs]"}},
+			[]string{"outputs self.nixosConfigurations.b [another configuration's outputs] attr=nixosConfigurations.b",
+				"outputs outputs.homeConfigurations.me [another configuration's outputs] attr=homeConfigurations.me",
+				"outputs config.flake.darwinConfigurations.m [another configuration's outputs] attr=darwinConfigurations.m"}},
+		{"another configuration by a computed name", `[ outputs.nixosConfigurations.${host}.config self.nixosConfigurations ]`,
+			[]string{"outputs outputs.nixosConfigurations.${…}.config [another configuration's outputs]",
+				"outputs self.nixosConfigurations [another configuration's outputs]"}},
+		{"the names of the configurations", `[ (lib.attrNames outputs.nixosConfigurations) (builtins.attrNames self.darwinConfigurations) ]`,
+			[]string{}},
 		{"self and inputs bound or passed on", `{ self, inputs, ... }@args: let s = inputs.nixpkgs; in { specialArgs = { inherit self inputs; }; x = inputs.nixpkgs.lib; inherit (self) outputs; inherit (inputs) self; }`,
 			[]string{}},
 		{"specialArgs = inputs passes self on under its name", `nixosSystem { specialArgs = inputs; } // { extraSpecialArgs = { a = 1; } // inputs; }`,

@@ -7,21 +7,34 @@ import (
 	"strings"
 )
 
+// Config is one configuration of a flake.
+type Config struct {
+	// Name is its attribute path in the flake's outputs:
+	// "nixosConfigurations.lv426", "darwinConfigurations.arrakis",
+	// "homeConfigurations.me". It lets a module that reads another
+	// configuration by name (outputs.nixosConfigurations.lv426.config…)
+	// reach that configuration's entries instead of the whole flake.
+	Name string
+	// Entries are where it starts: the files and directories flake.nix
+	// puts in its modules list (hosts/lv426, modules/darwin). A directory
+	// stands for everything under it.
+	Entries []string
+}
+
 // Request says what to analyse. Every path is slash-separated and relative
 // to the root of the source tree Nix copies (the top of the git work tree).
 type Request struct {
 	// Tracked is every tracked file (from git's index). Only these count:
 	// Nix sees no other file of a git flake.
 	Tracked []string
-	// Entries are where the configuration starts: the files and
-	// directories flake.nix puts in its modules list (hosts/lv426,
-	// modules/darwin). A directory stands for everything under it.
-	Entries []string
-	// Others are the entries of the flake's other configurations. A file
-	// under one of them is reached only through this configuration's own
-	// entries, never through flake.nix, which names every configuration's
-	// modules. Without them, flake.nix reaches every host.
-	Others []string
+	// Config is the configuration to analyse.
+	Config Config
+	// Others are the flake's other configurations. A file under one of
+	// their entries is reached only through this configuration's own
+	// entries or a module that names that configuration, never through
+	// flake.nix alone, which names every configuration's modules. Without
+	// them, flake.nix reaches every host.
+	Others []Config
 	// Flake is the path of flake.nix; "" means "flake.nix". flake.lock
 	// beside it is always an input too.
 	Flake string
@@ -180,14 +193,24 @@ type analysis struct {
 	flake   string
 	lock    string
 	roots   []string
-	others  []string
+	others  []string          // the other configurations' entries, cleaned
+	configs map[string]Config // every configuration by Name
 	parent  []parentRec
 	lexed   []bool
 	code    []bool
-	queue   []int32
-	phase2  bool
-	res     *Result
-	scratch []Token
+	// restricted marks files reached only through flake.nix: their
+	// references do not reach into the other configurations' entries.
+	restricted []bool
+	queue      []int32
+	// flake.nix's references under deferred outputs, by output; which
+	// outputs a reached file reads (and where), and which were followed.
+	deferred  map[string][]ref
+	triggered map[string]string
+	followed  map[string]bool
+	flakeIdx  int
+	note      string // why the references being followed are read, for chains
+	res       *Result
+	scratch   []Token
 }
 
 // Analyze finds the tracked files a configuration can read, starting from
@@ -208,13 +231,24 @@ func Analyze(src FileSource, req Request, cache *Cache) (*Result, error) {
 			a.roots = append(a.roots, r)
 		}
 	}
-	for _, o := range req.Others {
-		o = cleanRel(o)
-		// An entry that holds flake.nix would exclude everything.
-		if o == "" || o == a.flake || strings.HasPrefix(a.flake, o+"/") {
-			continue
+	a.configs = map[string]Config{}
+	if req.Config.Name != "" {
+		a.configs[req.Config.Name] = req.Config
+	}
+	for _, c := range req.Others {
+		if c.Name != "" {
+			if _, dup := a.configs[c.Name]; !dup {
+				a.configs[c.Name] = c
+			}
 		}
-		a.others = append(a.others, o)
+		for _, o := range c.Entries {
+			o = cleanRel(o)
+			// An entry that holds flake.nix would exclude everything.
+			if o == "" || o == a.flake || strings.HasPrefix(a.flake, o+"/") {
+				continue
+			}
+			a.others = append(a.others, o)
+		}
 	}
 	n := len(a.tracked)
 	a.parent = make([]parentRec, n)
@@ -223,15 +257,18 @@ func Analyze(src FileSource, req Request, cache *Cache) (*Result, error) {
 	}
 	a.lexed = make([]bool, n)
 	a.code = make([]bool, n)
+	a.restricted = make([]bool, n)
+	a.triggered = map[string]string{}
+	a.flakeIdx = -1
 	a.res = &Result{tracked: a.tracked, parent: a.parent}
 
-	if len(req.Entries) == 0 {
+	if len(req.Config.Entries) == 0 {
 		a.res.Widenings = append(a.res.Widenings, Widening{Construct: "no entries", Dir: "."})
 		a.reachPrefix("", parentRec{from: fromEntry, via: "entry", ref: "."}, false)
 	}
-	for _, e := range req.Entries {
+	for _, e := range req.Config.Entries {
 		e = cleanRel(e)
-		if a.reachEntry(e) == 0 {
+		if a.reachEntry(e, parentRec{from: fromEntry, via: "entry"}, false) == 0 {
 			return nil, &EntryError{Entry: e}
 		}
 	}
@@ -240,10 +277,9 @@ func Analyze(src FileSource, req Request, cache *Cache) (*Result, error) {
 	}
 	// flake.nix defines the configuration: what it references outside the
 	// other configurations' entries (overlays, lib, shared modules) is read.
-	a.phase2 = true
 	for _, f := range []string{a.flake, a.lock} {
 		if i, ok := find(a.tracked, f); ok {
-			a.mark(i, parentRec{from: fromFlake, via: "flake", ref: f})
+			a.mark(i, parentRec{from: fromFlake, via: "flake", ref: f}, true)
 		}
 	}
 	if err := a.drain(); err != nil {
@@ -292,21 +328,27 @@ func find(sorted []string, p string) (int, bool) {
 	return i, i < len(sorted) && sorted[i] == p
 }
 
-// mark reaches tracked file i; it reports whether it was new.
-func (a *analysis) mark(i int, pr parentRec) bool {
+// mark reaches tracked file i, restricted when only flake.nix leads to
+// it. A restricted file reached again freely is visited again, its
+// references then free of the exclusion.
+func (a *analysis) mark(i int, pr parentRec, restricted bool) {
 	if a.parent[i].from != notReached {
-		return false
+		if a.restricted[i] && !restricted {
+			a.restricted[i] = false
+			if a.lexed[i] {
+				a.lexed[i] = false
+				a.queue = append(a.queue, int32(i))
+			}
+		}
+		return
 	}
 	a.parent[i] = pr
+	a.restricted[i] = restricted
 	a.queue = append(a.queue, int32(i))
-	return true
 }
 
-// excluded reports whether flake.nix's references may not reach p.
+// excluded reports whether p is under another configuration's entry.
 func (a *analysis) excluded(p string) bool {
-	if !a.phase2 {
-		return false
-	}
 	for _, o := range a.others {
 		if p == o || strings.HasPrefix(p, o+"/") {
 			return true
@@ -315,32 +357,33 @@ func (a *analysis) excluded(p string) bool {
 	return false
 }
 
-// reachEntry reaches e and everything under it; it returns how many
-// tracked files that is.
-func (a *analysis) reachEntry(e string) int {
-	pr := parentRec{from: fromEntry, via: "entry", ref: e}
+// reachEntry reaches the entry e and everything under it; it returns how
+// many tracked files that is.
+func (a *analysis) reachEntry(e string, pr parentRec, restricted bool) int {
+	pr.ref = e
 	if e == "" {
 		pr.ref = "."
-		return a.reachPrefix("", pr, false)
+		return a.reachPrefix("", pr, restricted)
 	}
 	count := 0
-	if i, ok := find(a.tracked, e); ok {
-		a.mark(i, pr)
+	if i, ok := find(a.tracked, e); ok && !(restricted && a.excluded(e)) {
+		a.mark(i, pr, restricted)
 		count++
 	}
-	count += a.reachPrefix(e+"/", pr, false)
-	count += a.reachAncestors(e, pr)
+	count += a.reachPrefix(e+"/", pr, restricted)
+	count += a.reachAncestors(e, pr, restricted)
 	return count
 }
 
-// reachPrefix reaches every tracked file whose path starts with prefix.
-func (a *analysis) reachPrefix(prefix string, pr parentRec, honourExclusion bool) int {
+// reachPrefix reaches every tracked file whose path starts with prefix
+// (when restricted, none under another configuration's entry).
+func (a *analysis) reachPrefix(prefix string, pr parentRec, restricted bool) int {
 	count := 0
 	for i := sort.SearchStrings(a.tracked, prefix); i < len(a.tracked) && strings.HasPrefix(a.tracked[i], prefix); i++ {
-		if honourExclusion && a.excluded(a.tracked[i]) {
+		if restricted && a.excluded(a.tracked[i]) {
 			continue
 		}
-		a.mark(i, pr)
+		a.mark(i, pr, restricted)
 		count++
 	}
 	return count
@@ -348,11 +391,11 @@ func (a *analysis) reachPrefix(prefix string, pr parentRec, honourExclusion bool
 
 // reachAncestors reaches the tracked files that are a proper ancestor
 // directory of p: symlinks to directories, through which Nix reads p.
-func (a *analysis) reachAncestors(p string, pr parentRec) int {
+func (a *analysis) reachAncestors(p string, pr parentRec, restricted bool) int {
 	count := 0
 	for k := strings.IndexByte(p, '/'); k >= 0; {
-		if i, ok := find(a.tracked, p[:k]); ok && !(pr.from != fromEntry && a.excluded(p[:k])) {
-			a.mark(i, pr)
+		if i, ok := find(a.tracked, p[:k]); ok && !(restricted && a.excluded(p[:k])) {
+			a.mark(i, pr, restricted)
 			count++
 		}
 		next := strings.IndexByte(p[k+1:], '/')
@@ -397,10 +440,59 @@ func (a *analysis) visit(i int) error {
 	if dir == "." {
 		dir = ""
 	}
+	if p == a.flake {
+		// What flake.nix defines under a deferred output is read only
+		// when a reached file reads that output.
+		a.flakeIdx = i
+		a.deferred = map[string][]ref{}
+		a.followed = map[string]bool{}
+		for _, r := range refs {
+			if r.Scope != "" {
+				a.deferred[r.Scope] = append(a.deferred[r.Scope], r)
+				continue
+			}
+			a.follow(i, dir, r)
+		}
+		for out := range a.triggered {
+			a.followOutput(out)
+		}
+		return nil
+	}
 	for _, r := range refs {
 		a.follow(i, dir, r)
 	}
 	return nil
+}
+
+// followOutput follows what flake.nix defines the output out with ("*":
+// every deferred output), once flake.nix was read.
+func (a *analysis) followOutput(out string) {
+	if a.flakeIdx < 0 {
+		return // when flake.nix is read, it follows what was asked for
+	}
+	outs := []string{out}
+	if out == "*" {
+		outs = outs[:0]
+		for o := range a.deferred {
+			outs = append(outs, o)
+		}
+		sort.Strings(outs)
+	}
+	dir := path.Dir(a.flake)
+	if dir == "." {
+		dir = ""
+	}
+	for _, o := range outs {
+		if a.followed[o] {
+			continue
+		}
+		a.followed[o] = true
+		a.note = "flake output " + o + ", read at " + a.triggered[out]
+		for _, r := range a.deferred[o] {
+			a.follow(a.flakeIdx, dir, r)
+		}
+		a.note = ""
+	}
 }
 
 // facts returns the references of file p, from the cache when its content
@@ -442,6 +534,7 @@ func (a *analysis) facts(p string, st Stat) ([]ref, error) {
 func (a *analysis) follow(i int, dir string, r ref) {
 	file := a.tracked[i]
 	line := int(r.Line)
+	restricted := a.restricted[i]
 	switch r.Kind {
 	case refImpure:
 		a.res.Impure = append(a.res.Impure, Impure{File: file, Line: line, Construct: r.Construct, Text: r.Text})
@@ -449,16 +542,33 @@ func (a *analysis) follow(i int, dir string, r ref) {
 	case refHead:
 		a.res.GitHead = append(a.res.GitHead, Site{File: file, Line: line, Construct: r.Construct})
 		return
+	case refFlakeOutput:
+		if _, seen := a.triggered[r.Attr]; !seen {
+			a.triggered[r.Attr] = fmt.Sprintf("%s:%d", file, line)
+			a.followOutput(r.Attr)
+		}
+		return
 	case refOutputs:
-		if file == a.flake {
-			return // flake.nix defines every configuration; see the package doc
+		if c, ok := a.configs[r.Attr]; ok && r.Attr != "" && len(c.Entries) > 0 {
+			// A configuration named literally: what it reads is its
+			// entries' reach, followed freely (flake.nix is reached anyway).
+			pr := parentRec{from: int32(i), line: r.Line, via: a.withNote(r.Construct + " (" + r.Attr + ")")}
+			for _, e := range c.Entries {
+				e = cleanRel(e)
+				a.res.Widenings = append(a.res.Widenings, Widening{Construct: pr.via, File: file, Line: line, Dir: e})
+				a.reachEntry(e, pr, false)
+			}
+			return
 		}
 		fallthrough
 	case refFlake:
 		a.res.Widenings = append(a.res.Widenings, Widening{Construct: r.Construct, File: file, Line: line, Dir: "."})
 		// The whole tree, other configurations' entries included: the
 		// flake's store path hashes every tracked file.
-		a.reachPrefix("", parentRec{from: int32(i), line: r.Line, ref: ".", via: r.Construct}, false)
+		a.reachPrefix("", parentRec{from: int32(i), line: r.Line, ref: ".", via: a.withNote(r.Construct)}, false)
+		return
+	}
+	if r.Kind != refPath {
 		return
 	}
 	target, abs, outside := a.resolve(dir, r)
@@ -488,18 +598,28 @@ func (a *analysis) follow(i int, dir string, r ref) {
 	if via != "" && r.Construct != "symlink" {
 		a.res.Widenings = append(a.res.Widenings, Widening{Construct: via, File: file, Line: line, Dir: shown})
 	}
-	pr := parentRec{from: int32(i), line: r.Line, ref: shown, via: via}
-	a.reachPrefix(target, pr, true)
-	exact := strings.TrimSuffix(target, "/")
-	a.reachAncestors(exact, pr)
+	pr := parentRec{from: int32(i), line: r.Line, ref: shown, via: a.withNote(via)}
 	if r.Code {
-		if j, ok := find(a.tracked, exact); ok && !a.code[j] {
+		// Mark it before reaching it, so its first visit reads it as code.
+		if j, ok := find(a.tracked, strings.TrimSuffix(target, "/")); ok && !a.code[j] {
 			a.code[j] = true
 			if a.parent[j].from != notReached && !a.lexed[j] {
 				a.queue = append(a.queue, int32(j)) // reached before as data
 			}
 		}
 	}
+	a.reachPrefix(target, pr, restricted)
+	a.reachAncestors(strings.TrimSuffix(target, "/"), pr, restricted)
+}
+
+func (a *analysis) withNote(via string) string {
+	switch {
+	case a.note == "":
+		return via
+	case via == "":
+		return a.note
+	}
+	return via + "; " + a.note
 }
 
 // resolve turns reference r of a file in dir into the path prefix it

@@ -62,7 +62,8 @@ func testRepo() *memSource {
 			a = self.lib.sys [ ./hosts/a ./modules/shared.nix ];
 			b = self.lib.sys [ ./hosts/b ./modules/shared.nix ];
 			c = self.lib.sys [ ./hosts/c ];
-			check = self.nixosConfigurations.a;
+			checks.x86_64-linux.a = self.nixosConfigurations.a.config.system.build.toplevel;
+			devShells.x86_64-linux.default = import ./unused/shell.nix;
 		}; }`,
 		"flake.lock":                "{}",
 		"lib/default.nix":           `{ sys = modules: modules; }`,
@@ -87,13 +88,18 @@ func testRepo() *memSource {
 		"shared-real/real.nix":         `{ x = import ./dep.nix; }`,
 		"shared-real/dep.nix":          `1`,
 		"unused/u.nix":                 `{ }`,
+		"unused/shell.nix":             `{ }`,
 		"README.md":                    "# repo",
 	}}
 }
 
 func analyze(t *testing.T, src *memSource, entries, others []string, cache *Cache) *Result {
 	t.Helper()
-	res, err := Analyze(src, Request{Tracked: src.tracked(), Entries: entries, Others: others}, cache)
+	var o []Config
+	if len(others) > 0 {
+		o = []Config{{Entries: others}}
+	}
+	res, err := Analyze(src, Request{Tracked: src.tracked(), Config: Config{Entries: entries}, Others: o}, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +211,7 @@ func TestChain(t *testing.T) {
 			"modules/shared.nix (entry)",
 			"modules/shared.nix:1 → modules/services/ssh.nix (by modules/services/; path + interpolated string)",
 		}},
-		{"lib/default.nix", []string{"flake.nix (flake)", "flake.nix:2 → lib/default.nix (by lib)"}},
+		{"lib/default.nix", []string{"flake.nix (flake)", "flake.nix:2 → lib/default.nix (by lib; flake output lib, read at flake.nix:3)"}},
 		{"README.md", nil},
 		{"not/tracked", nil},
 	}
@@ -279,18 +285,62 @@ func TestAnalyzeRules(t *testing.T) {
 			want:    []string{"hosts/a/d.nix", "hosts/b/shared.nix"},
 		},
 		{
-			name:    "another configuration's outputs are the whole flake, except in flake.nix",
-			files:   map[string]string{"flake.nix": "self.nixosConfigurations.b", "hosts/a/d.nix": "outputs.nixosConfigurations.b.config", "hosts/b/d.nix": ""},
+			name:    "another configuration by a computed name is the whole flake, except in flake.nix",
+			files:   map[string]string{"flake.nix": "self.nixosConfigurations.b", "hosts/a/d.nix": "outputs.nixosConfigurations.${n}.config", "hosts/b/d.nix": "", "x": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix", "x"},
+		},
+		{
+			name: "another configuration named literally is what its entries reach",
+			files: map[string]string{"flake.nix": "[ ./hosts/a ./hosts/b ]", "hosts/a/d.nix": "outputs.nixosConfigurations.b.config.x",
+				"hosts/b/d.nix": "import ../../shared/s.nix", "shared/s.nix": "", "x": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix", "shared/s.nix"},
+		},
+		{
+			name:    "a configuration the request does not know by that name is the whole flake",
+			files:   map[string]string{"hosts/a/d.nix": "inputs.self.nixosConfigurations.zz.config", "hosts/b/d.nix": "", "x": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix", "x"},
+		},
+		{
+			name: "flake.nix's references under an output no one reads are not followed",
+			files: map[string]string{"flake.nix": "{ self }: { checks.x = self.nixosConfigurations.b; devShells.x = import ./shell.nix; y = self.rev or null; }",
+				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "shell.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"hosts/a/d.nix"},
+		},
+		{
+			name: "flake.nix's references under an output a module reads are followed",
+			files: map[string]string{"flake.nix": "{ self }: { checks.x = self.nixosConfigurations.b; devShells.x = import ./shell.nix; }",
+				"hosts/a/d.nix": "{ outputs, ... }: { x = outputs.checks.x; }", "hosts/b/d.nix": "", "shell.nix": ""},
 			entries: []string{"hosts/a"},
 			others:  []string{"hosts/b"},
 			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix"},
 		},
 		{
-			name:    "flake.nix's self outputs are not the tree",
-			files:   map[string]string{"flake.nix": "{ self }: { x = self.nixosConfigurations.b; y = self.rev or null; }", "hosts/a/d.nix": "", "hosts/b/d.nix": ""},
+			name: "flake.nix reads what it hands a configuration in a let or outside outputs names",
+			files: map[string]string{"flake.nix": "{ self }: let pkgs = import ./pkgs; in { packages = pkgs; nixosConfigurations.a = f { inherit pkgs; home = self.nixosConfigurations.b.config; }; }",
+				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "pkgs/default.nix": ""},
 			entries: []string{"hosts/a"},
 			others:  []string{"hosts/b"},
-			want:    []string{"hosts/a/d.nix"},
+			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix", "pkgs/default.nix"},
+		},
+		{
+			name:    "a rec set in flake.nix defers nothing",
+			files:   map[string]string{"flake.nix": "rec { packages.x = import ./p.nix; nixosConfigurations.a = f packages.x; }", "hosts/a/d.nix": "", "p.nix": ""},
+			entries: []string{"hosts/a"},
+			want:    []string{"hosts/a/d.nix", "p.nix"},
+		},
+		{
+			name:    "self.outputs as a value reads every output",
+			files:   map[string]string{"flake.nix": "{ self }: { devShells.x = import ./shell.nix; }", "hosts/a/d.nix": "{ self, ... }: { o = f self.outputs; }", "shell.nix": ""},
+			entries: []string{"hosts/a"},
+			want:    []string{"hosts/a/d.nix", "shell.nix"},
 		},
 		{
 			name:    "self as a value in flake.nix is the whole tree, others' entries too",
@@ -347,7 +397,8 @@ func TestAnalyzeRules(t *testing.T) {
 				files[k] = v
 			}
 			src := &memSource{files: files}
-			res, err := Analyze(src, Request{Tracked: src.tracked(), Entries: tt.entries, Others: tt.others, Roots: tt.roots}, nil)
+			res, err := Analyze(src, Request{Tracked: src.tracked(), Config: Config{Name: "nixosConfigurations.a", Entries: tt.entries},
+				Others: []Config{{Name: "nixosConfigurations.b", Entries: tt.others}}, Roots: tt.roots}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -369,14 +420,14 @@ func TestAnalyzeRules(t *testing.T) {
 
 func TestAnalyzeErrors(t *testing.T) {
 	src := testRepo()
-	_, err := Analyze(src, Request{Tracked: src.tracked(), Entries: []string{"hosts/zz"}}, nil)
+	_, err := Analyze(src, Request{Tracked: src.tracked(), Config: Config{Entries: []string{"hosts/zz"}}}, nil)
 	var ee *EntryError
 	if !errors.As(err, &ee) || ee.Entry != "hosts/zz" {
 		t.Errorf("a missing entry: %v", err)
 	}
 	// A tracked file that cannot be read is an error, not a skip.
 	tracked := append(src.tracked(), "hosts/a/gone.nix")
-	_, err = Analyze(src, Request{Tracked: tracked, Entries: []string{"hosts/a"}}, nil)
+	_, err = Analyze(src, Request{Tracked: tracked, Config: Config{Entries: []string{"hosts/a"}}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "hosts/a/gone.nix") {
 		t.Errorf("an unreadable file: %v", err)
 	}

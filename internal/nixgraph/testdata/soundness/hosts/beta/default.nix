@@ -1,4 +1,4 @@
-{ self, ... }: {
+{ self, system, ... }: {
   imports = [ ./users ];
   text = [
     "beta V1"
@@ -6,5 +6,6 @@
     "${builtins.path { path = ../../modules/assets; name = "assets"; }}"
     "${builtins.filterSource (p: t: true) ../../modules/assets2}"
     (import ../../modules/data.conf)            # Nix code in a file not named .nix
+    self.packages.${system}.tool.text           # a flake output flake.nix defines
   ];
 }
