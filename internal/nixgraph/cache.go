@@ -131,6 +131,7 @@ func (c *Cache) Marshal() []byte {
 			str(r.Suffix)
 			str(r.Construct)
 			str(r.Attr)
+			str(r.Tail)
 			str(r.Scope)
 		}
 	}
@@ -178,6 +179,7 @@ func UnmarshalCache(data []byte) (*Cache, error) {
 			r.Suffix = d.str()
 			r.Construct = d.str()
 			r.Attr = d.str()
+			r.Tail = d.str()
 			r.Scope = d.str()
 			if r.Kind > refFlakeOutput {
 				d.fail("unknown reference kind %d", r.Kind)

@@ -40,6 +40,11 @@ type ref struct {
 	// is named literally ("nixosConfigurations.alcyone"), or ""; for
 	// refFlakeOutput, the output read.
 	Attr string
+	// Tail is the literal text that follows the first interpolation of a
+	// path ("/default.nix" in ./hosts/${h}/default.nix), its pieces joined
+	// by NUL: a file is reached only if what follows the prefix holds them
+	// in order.
+	Tail string
 	// Scope is the flake output whose definition holds the reference, when
 	// that output is one a configuration reads only by name (checks,
 	// packages, deploy …; see deferredOutputs). It matters in flake.nix.
@@ -381,6 +386,89 @@ func (x *extractor) pathLiteral(i int) (string, bool, int) {
 	return b.String(), false, end
 }
 
+// pathTail returns the literal pieces of the path literal from sig i to
+// end that come after its first interpolation.
+func (x *extractor) pathTail(i, end int) []string {
+	var pieces []string
+	cur, started := "", false
+	for j := i + 1; j < end; j++ {
+		switch x.kind(j) {
+		case Interp:
+			if started && cur != "" {
+				pieces = append(pieces, cur)
+			}
+			cur, started = "", true
+			if m := x.match[j]; m > 0 {
+				j = int(m)
+			}
+		case PathText:
+			if started {
+				cur += x.text(j)
+			}
+		}
+	}
+	if started && cur != "" {
+		pieces = append(pieces, cur)
+	}
+	return pieces
+}
+
+// stringTail returns the literal pieces of the string opened at sig i
+// that come after its first interpolation, or nil when one cannot be known
+// (indentation stripping): no tail only widens.
+func (x *extractor) stringTail(i int) []string {
+	end := x.stringEnd(i) - 1
+	var pieces []string
+	cur, started := "", false
+	for j := i + 1; j < end; j++ {
+		switch x.kind(j) {
+		case Interp:
+			if started && cur != "" {
+				pieces = append(pieces, cur)
+			}
+			cur, started = "", true
+			if m := x.match[j]; m > 0 {
+				j = int(m)
+			}
+		case StrText:
+			if started {
+				cur += unescape(x.text(j))
+			}
+		case IndText:
+			t := x.text(j)
+			if strings.ContainsRune(t, '\n') {
+				return nil
+			}
+			if started {
+				cur += unescapeInd(t)
+			}
+		}
+	}
+	if started && cur != "" {
+		pieces = append(pieces, cur)
+	}
+	return pieces
+}
+
+// setTail records the literal pieces after an interpolation. A ".." among
+// them may undo the dynamic part and climb: the reference then widens to
+// the prefix's ancestor that many levels up, with no tail.
+func setTail(r *ref, pieces []string) {
+	up := 0
+	for _, p := range pieces {
+		for _, seg := range strings.Split(p, "/") {
+			if seg == ".." {
+				up++
+			}
+		}
+	}
+	if up > 0 {
+		r.Suffix += strings.Repeat("/..", up)
+		return
+	}
+	r.Tail = strings.Join(pieces, "\x00")
+}
+
 // path handles the path literal starting at sig token i.
 func (x *extractor) path(i int) {
 	text, interp, end := x.pathLiteral(i)
@@ -403,6 +491,7 @@ func (x *extractor) path(i int) {
 	switch {
 	case interp:
 		r.Construct = "path interpolation"
+		setTail(&r, x.pathTail(i, end))
 	case x.is(end+1, "+") && !x.exprEnd(i-1):
 		// The path is the left operand of +: Nix appends the right one
 		// to its canonical text. A string literal there is text we can
@@ -416,6 +505,9 @@ func (x *extractor) path(i int) {
 			case dyn:
 				r.Suffix = s
 				r.Construct = "path + interpolated string"
+				if !x.is(after, "+") {
+					setTail(&r, x.stringTail(end+2))
+				}
 			default:
 				r.Suffix = s
 				if x.is(after, "+") {

@@ -23,6 +23,9 @@ func (r ref) show() string {
 	if r.Attr != "" && r.Kind == refOutputs {
 		s += " attr=" + r.Attr
 	}
+	if r.Tail != "" {
+		s += fmt.Sprintf(" tail=%q", strings.Split(r.Tail, "\x00"))
+	}
 	if r.Scope != "" {
 		s += " scope=" + r.Scope
 	}
@@ -56,11 +59,17 @@ func TestExtract(t *testing.T) {
 		{"interpolations in both string kinds are code", `"${./a}/colors" + ''${./b} ${"${./c}"}''`,
 			[]string{"path ./a", "path ./b", "path ./c"}},
 		{"path interpolation widens to its literal prefix", `[ ./hosts/${name}/default.nix ./${x}.nix ./a${b} ]`,
-			[]string{"path ./hosts/ [path interpolation]", "path ./ [path interpolation]", "path ./a [path interpolation]"}},
+			[]string{`path ./hosts/ [path interpolation] tail=["/default.nix"]`, `path ./ [path interpolation] tail=[".nix"]`, "path ./a [path interpolation]"}},
+		{"the literal tail of an interpolated path", `[ ../../${h}/keys/${k}.pub ./${a}${b}/x ./${a}/../../y (./m + "/${n}.nix") (./m + "/${n}" + ".nix") ]`,
+			[]string{`path ../../ [path interpolation] tail=["/keys/" ".pub"]`, `path ./ [path interpolation] tail=["/x"]`,
+				`path ./ +"/../.." [path interpolation]`, `path ./m +"/" [path + interpolated string] tail=[".nix"]`,
+				`path ./m +"/" [path + interpolated string]`}},
 		{"path + literal string is exact", `import (./. + "/dyn.nix")`,
 			[]string{`path ./. +"/dyn.nix" code`}},
 		{"path + interpolated string keeps the literal part", `map (n: ./modules + "/${n}") names`,
 			[]string{`path ./modules +"/" [path + interpolated string]`}},
+		{"path + interpolated string with a tail", `map (n: ./modules + "/${n}/default.nix") names`,
+			[]string{`path ./modules +"/" [path + interpolated string] tail=["/default.nix"]`}},
 		{"path + expression", `./. + x`,
 			[]string{"path ./. [path + expression]"}},
 		{"path + string + more", `./a + "/b" + x`,

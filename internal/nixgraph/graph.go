@@ -42,6 +42,12 @@ type Request struct {
 	// write them (the path as configured and its symlink-free form), so an
 	// absolute path into the tree is recognised.
 	Roots []string
+	// SetAsideWhole is for diagnostics only: the widenings to the whole
+	// tree are reported but not followed, which shows what the
+	// configuration would read without them (sysinit graph can tell a user
+	// what dropping self from nix.registry would gain). The result is then
+	// not sound: it must never decide that a step is up to date.
+	SetAsideWhole bool
 }
 
 // Widening is a reference the analysis could not follow exactly, and the
@@ -378,15 +384,57 @@ func (a *analysis) reachEntry(e string, pr parentRec, restricted bool) int {
 // reachPrefix reaches every tracked file whose path starts with prefix
 // (when restricted, none under another configuration's entry).
 func (a *analysis) reachPrefix(prefix string, pr parentRec, restricted bool) int {
+	return a.reachMatching(prefix, nil, false, pr, restricted)
+}
+
+// reachMatching reaches every tracked file whose path starts with prefix
+// and whose rest holds the tail's pieces in order; with code, those whose
+// name ends in the last piece are read as code.
+func (a *analysis) reachMatching(prefix string, tail []string, code bool, pr parentRec, restricted bool) int {
 	count := 0
 	for i := sort.SearchStrings(a.tracked, prefix); i < len(a.tracked) && strings.HasPrefix(a.tracked[i], prefix); i++ {
-		if restricted && a.excluded(a.tracked[i]) {
+		f := a.tracked[i]
+		if restricted && a.excluded(f) {
 			continue
+		}
+		if len(tail) > 0 {
+			rest := f[len(prefix):]
+			if strings.HasSuffix(prefix, "/") {
+				rest = "/" + rest // an empty interpolation: Nix drops the double slash
+			}
+			if !holdsInOrder(rest, tail) {
+				continue
+			}
+			if code && strings.HasSuffix(f, tail[len(tail)-1]) {
+				a.setCode(i)
+			}
 		}
 		a.mark(i, pr, restricted)
 		count++
 	}
 	return count
+}
+
+func holdsInOrder(s string, pieces []string) bool {
+	for _, p := range pieces {
+		k := strings.Index(s, p)
+		if k < 0 {
+			return false
+		}
+		s = s[k+len(p):]
+	}
+	return true
+}
+
+// setCode marks tracked file i as read as code.
+func (a *analysis) setCode(i int) {
+	if a.code[i] {
+		return
+	}
+	a.code[i] = true
+	if a.parent[i].from != notReached && !a.lexed[i] {
+		a.queue = append(a.queue, int32(i)) // reached before as data
+	}
 }
 
 // reachAncestors reaches the tracked files that are a proper ancestor
@@ -563,6 +611,9 @@ func (a *analysis) follow(i int, dir string, r ref) {
 		fallthrough
 	case refFlake:
 		a.res.Widenings = append(a.res.Widenings, Widening{Construct: r.Construct, File: file, Line: line, Dir: "."})
+		if a.req.SetAsideWhole {
+			return
+		}
 		// The whole tree, other configurations' entries included: the
 		// flake's store path hashes every tracked file.
 		a.reachPrefix("", parentRec{from: int32(i), line: r.Line, ref: ".", via: a.withNote(r.Construct)}, false)
@@ -591,7 +642,14 @@ func (a *analysis) follow(i int, dir string, r ref) {
 		}
 		a.res.Impure = append(a.res.Impure, Impure{File: file, Line: line, Construct: "absolute path into the tree (untracked files too)", Text: r.Text + r.Suffix})
 	}
+	var tail []string
+	if r.Tail != "" {
+		tail = strings.Split(r.Tail, "\x00")
+	}
 	shown := target
+	if len(tail) > 0 {
+		shown += "…" + strings.Join(tail, "…")
+	}
 	if shown == "" {
 		shown = "."
 	}
@@ -601,14 +659,11 @@ func (a *analysis) follow(i int, dir string, r ref) {
 	pr := parentRec{from: int32(i), line: r.Line, ref: shown, via: a.withNote(via)}
 	if r.Code {
 		// Mark it before reaching it, so its first visit reads it as code.
-		if j, ok := find(a.tracked, strings.TrimSuffix(target, "/")); ok && !a.code[j] {
-			a.code[j] = true
-			if a.parent[j].from != notReached && !a.lexed[j] {
-				a.queue = append(a.queue, int32(j)) // reached before as data
-			}
+		if j, ok := find(a.tracked, strings.TrimSuffix(target, "/")); ok {
+			a.setCode(j)
 		}
 	}
-	a.reachPrefix(target, pr, restricted)
+	a.reachMatching(target, tail, r.Code, pr, restricted)
 	a.reachAncestors(strings.TrimSuffix(target, "/"), pr, restricted)
 }
 

@@ -155,7 +155,7 @@ func TestAnalyzeReports(t *testing.T) {
 		w = append(w, x.String())
 	}
 	wantW := []string{
-		"modules/shared.nix:1: path + interpolated string widens to modules/services/",
+		"modules/shared.nix:1: path + interpolated string widens to modules/services/….nix",
 	}
 	if strings.Join(w, "\n") != strings.Join(wantW, "\n") {
 		t.Errorf("widenings:\n  %s\nwant:\n  %s", strings.Join(w, "\n  "), strings.Join(wantW, "\n  "))
@@ -209,7 +209,7 @@ func TestChain(t *testing.T) {
 		{"modules/banner.txt", nil},
 		{"modules/services/ssh.nix", []string{
 			"modules/shared.nix (entry)",
-			"modules/shared.nix:1 → modules/services/ssh.nix (by modules/services/; path + interpolated string)",
+			"modules/shared.nix:1 → modules/services/ssh.nix (by modules/services/….nix; path + interpolated string)",
 		}},
 		{"lib/default.nix", []string{"flake.nix (flake)", "flake.nix:2 → lib/default.nix (by lib; flake output lib, read at flake.nix:3)"}},
 		{"README.md", nil},
@@ -245,6 +245,12 @@ func TestAnalyzeRules(t *testing.T) {
 			files:   map[string]string{"m/a.nix": "./b", "m/b": "", "m/b.nix": "", "m/b/c": "", "m/bc.txt": "", "m/x": ""},
 			entries: []string{"m/a.nix"},
 			want:    []string{"m/a.nix", "m/b", "m/b.nix", "m/b/c", "m/bc.txt"},
+		},
+		{
+			name:    "an interpolated path reaches what holds its literal tail",
+			files:   map[string]string{"d.nix": "[ ./hosts/${h}/key.pub (import (./m + \"/${n}.conf\")) ]", "hosts/a/key.pub": "", "hosts/a/x.nix": "", "hosts/key.pub": "", "hosts/b/c/key.pub.old": "", "m/x.conf": "../y", "m/z.txt": "", "y": ""},
+			entries: []string{"d.nix"},
+			want:    []string{"d.nix", "hosts/a/key.pub", "hosts/b/c/key.pub.old", "hosts/key.pub", "m/x.conf", "y"},
 		},
 		{
 			name:    "an entry reaches only what is at or under it",
@@ -415,6 +421,37 @@ func TestAnalyzeRules(t *testing.T) {
 				t.Errorf("impure %q, want %q", imp, tt.impure)
 			}
 		})
+	}
+}
+
+// TestSetAsideWhole: the diagnostic reach without whole-tree widenings
+// still reports them.
+func TestSetAsideWhole(t *testing.T) {
+	src := testRepo()
+	req := Request{Tracked: src.tracked(), Config: Config{Entries: []string{"hosts/c"}}, Others: []Config{{Entries: []string{"hosts/a"}}, {Entries: []string{"hosts/b"}}}}
+	whole, err := Analyze(src, req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetAsideWhole = true
+	aside, err := Analyze(src, req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(whole.Files) != len(src.files) || len(aside.Files) >= len(whole.Files) || aside.Reaches("README.md") {
+		t.Errorf("whole: %d files, set aside: %v", len(whole.Files), aside.Files)
+	}
+	for _, w := range whole.Widenings {
+		if w.Dir != "." {
+			continue
+		}
+		found := false
+		for _, v := range aside.Widenings {
+			found = found || v == w
+		}
+		if !found {
+			t.Errorf("set aside, the whole-tree widening %v is not reported", w)
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package nixgraph
 
 import (
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,10 +20,6 @@ func TestRealRepoReport(t *testing.T) {
 	root := os.Getenv("NIXGRAPH_REPO")
 	if root == "" {
 		t.Skip("NIXGRAPH_REPO is not set: this reports on a real repository checked out there")
-	}
-	type config struct {
-		name    string
-		entries []string
 	}
 	var configs []config
 	for _, c := range strings.Split(os.Getenv("NIXGRAPH_CONFIGS"), ";") {
@@ -63,6 +58,7 @@ func TestRealRepoReport(t *testing.T) {
 
 	src := &diskSums{DirSource: DirSource{Root: root}, sums: map[string]Stat{}}
 	cache := NewCache()
+	aside := false
 	results := map[string]*Result{}
 	run := func(c *Cache) time.Duration {
 		start := time.Now()
@@ -73,7 +69,7 @@ func TestRealRepoReport(t *testing.T) {
 					others = append(others, Config{Name: o.name, Entries: o.entries})
 				}
 			}
-			res, err := Analyze(src, Request{Tracked: tracked, Config: Config{Name: cfg.name, Entries: cfg.entries}, Others: others, Roots: []string{root}}, c)
+			res, err := Analyze(src, Request{Tracked: tracked, Config: Config{Name: cfg.name, Entries: cfg.entries}, Others: others, Roots: []string{root}, SetAsideWhole: aside}, c)
 			if err != nil {
 				t.Fatalf("%s: %v", cfg.name, err)
 			}
@@ -85,17 +81,22 @@ func TestRealRepoReport(t *testing.T) {
 	src.reads = 0
 	warm := run(cache)
 	t.Logf("all %d configurations: cold %v, warm %v (%d file reads warm; sums from a stat cache)", len(configs), cold, warm, src.reads)
+	t.Log("== sound:")
+	report(t, tracked, configs, results)
+	aside = true
+	run(cache)
+	t.Log("== diagnostic, whole-tree widenings set aside (not sound):")
+	report(t, tracked, configs, results)
+}
 
+func report(t *testing.T, tracked []string, configs []config, results map[string]*Result) {
 	for _, cfg := range configs {
 		res := results[cfg.name]
 		t.Logf("%-10s reaches %3d of %d files; %d widenings, %d impure, git metadata: %v",
 			cfg.name, len(res.Files), len(tracked), len(res.Widenings), len(res.Impure), len(res.GitHead) > 0)
-		seen := map[string]bool{}
 		for _, w := range res.Widenings {
-			s := fmt.Sprintf("%s → %s", w.Construct, w.Dir)
-			if !seen[s] {
-				seen[s] = true
-				t.Logf("    widening %s:%d: %s", w.File, w.Line, s)
+			if w.Dir == "." {
+				t.Logf("    whole tree: %s:%d: %s", w.File, w.Line, w.Construct)
 			}
 		}
 	}
@@ -138,6 +139,11 @@ func TestRealRepoReport(t *testing.T) {
 		}
 		t.Logf("  %-28s %3d files: reaches %d–%d configurations (mean %.1f)", d, len(ns), lo, hi, float64(sum)/float64(len(ns)))
 	}
+}
+
+type config struct {
+	name    string
+	entries []string
 }
 
 // diskSums is a DirSource that remembers each file's Sum once read, as the

@@ -7,5 +7,6 @@ let banner = ./banner; in {
     "../decoy2.nix is only text"
     (builtins.readFile (banner + ".txt"))     # a sibling of a path held in a variable
     (import ./values.nix).greeting
+    (builtins.readFile ./keys/${name}/key.pub)  # an interpolated path with a literal tail
   ];
 }
