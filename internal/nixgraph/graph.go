@@ -45,8 +45,9 @@ type Request struct {
 	// SetAsideWhole is for diagnostics only: the widenings to the whole
 	// tree are reported but not followed, which shows what the
 	// configuration would read without them (sysinit graph can tell a user
-	// what dropping self from nix.registry would gain). The result is then
-	// not sound: it must never decide that a step is up to date.
+	// what dropping self from nix.registry would gain); so are references
+	// to the tree's root. The result is then not sound: it must never
+	// decide that a step is up to date.
 	SetAsideWhole bool
 }
 
@@ -655,6 +656,12 @@ func (a *analysis) follow(i int, dir string, r ref) {
 	}
 	if via != "" && r.Construct != "symlink" {
 		a.res.Widenings = append(a.res.Widenings, Widening{Construct: via, File: file, Line: line, Dir: shown})
+	}
+	if a.req.SetAsideWhole && target == "" && len(tail) == 0 {
+		if via == "" {
+			a.res.Widenings = append(a.res.Widenings, Widening{Construct: "the tree's root", File: file, Line: line, Dir: "."})
+		}
+		return
 	}
 	pr := parentRec{from: int32(i), line: r.Line, ref: shown, via: a.withNote(via)}
 	if r.Code {

@@ -146,8 +146,9 @@ type config struct {
 	entries []string
 }
 
-// diskSums is a DirSource that remembers each file's Sum once read, as the
-// caller's stat cache does across runs.
+// diskSums is a DirSource that remembers what it learnt of each file (its
+// kind; a Nix file's Sum once read), as the caller's stat cache does across
+// runs.
 type diskSums struct {
 	DirSource
 	sums  map[string]Stat
@@ -158,7 +159,11 @@ func (d *diskSums) Stat(p string) (Stat, error) {
 	if st, ok := d.sums[p]; ok {
 		return st, nil
 	}
-	return d.DirSource.Stat(p)
+	st, err := d.DirSource.Stat(p)
+	if err == nil && !strings.HasSuffix(p, ".nix") && !st.Symlink {
+		d.sums[p] = st // a data file: its kind is all the analysis asks
+	}
+	return st, err
 }
 
 func (d *diskSums) Read(p string) (File, error) {
