@@ -619,9 +619,7 @@ func (x *extractor) localURL(i int, s string) {
 	default:
 		return
 	}
-	if strings.HasPrefix(rest, "//") {
-		rest = rest[2:] // file:///abs → /abs
-	}
+	rest = strings.TrimPrefix(rest, "//") // file:///abs → /abs
 	if k := strings.IndexAny(rest, "?#"); k >= 0 {
 		rest = rest[:k]
 	}
@@ -1129,6 +1127,6 @@ func (x *extractor) computedImport(arg int, fn string, line int32) {
 		}
 	}
 	if plus && !lit {
-		x.add(ref{Kind: refPath, Line: line, Text: dirOwn, Construct: fn + " (… + …)"})
+		x.add(ref{Kind: refPath, Code: true, Line: line, Text: dirOwn, Construct: fn + " (… + …)"})
 	}
 }

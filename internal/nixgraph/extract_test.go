@@ -91,7 +91,7 @@ func TestExtract(t *testing.T) {
 		{"haumea", `inputs.haumea.lib.load { src = ./src; inputs = { }; }`,
 			[]string{"path ./src [haumea.lib.load]", "path ./src"}},
 		{"import of a computed path", `[ (import (dir + "/x.nix")) (import (./. + "/y.nix")) ]`,
-			[]string{"path ./ [import (… + …)]", `path ./. +"/y.nix" code`}},
+			[]string{"path ./ [import (… + …)] code", `path ./. +"/y.nix" code`}},
 		{"dirOf", `[ (dirOf ./a/b) (builtins.dirOf x) ]`,
 			[]string{`path ./a/b +"/.." [dirOf]`, "path ./a/b", "flake dirOf [dirOf of a non-literal path]"}},
 		{"self whole", `{ a = "${self}/x"; b = self.outPath; c = self + "/y"; d = toString self; e = inputs.self; f = self.narHash; }`,

@@ -204,7 +204,11 @@ type analysis struct {
 	configs map[string]Config // every configuration by Name
 	parent  []parentRec
 	lexed   []bool
-	code    []bool
+	code    []bool // read as Nix code whatever its name: imported exactly
+	// maybeCode marks files a dynamic import may read (import (d + …)):
+	// lexed for their references, but most are data, so what looks like
+	// an impure reference in them is not reported.
+	maybeCode []bool
 	// restricted marks files reached only through flake.nix: their
 	// references do not reach into the other configurations' entries.
 	restricted []bool
@@ -264,6 +268,7 @@ func Analyze(src FileSource, req Request, cache *Cache) (*Result, error) {
 	}
 	a.lexed = make([]bool, n)
 	a.code = make([]bool, n)
+	a.maybeCode = make([]bool, n)
 	a.restricted = make([]bool, n)
 	a.triggered = map[string]string{}
 	a.flakeIdx = -1
@@ -297,10 +302,28 @@ func Analyze(src FileSource, req Request, cache *Cache) (*Result, error) {
 			a.res.Files = append(a.res.Files, a.tracked[i])
 		}
 	}
+	// A file visited again (reached freely after flake.nix reached it)
+	// reports its findings again.
+	a.res.Widenings = unique(a.res.Widenings)
+	a.res.Impure = unique(a.res.Impure)
+	a.res.GitHead = unique(a.res.GitHead)
 	return a.res, nil
 }
 
-// sortedSet returns the paths cleaned, sorted and without repeats.
+func unique[T comparable](xs []T) []T {
+	seen := make(map[T]bool, len(xs))
+	out := xs[:0]
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// sortedSet returns the paths sorted and without repeats (git's paths are
+// clean already).
 func sortedSet(in []string) []string {
 	out := make([]string, 0, len(in))
 	sorted := true
@@ -389,9 +412,9 @@ func (a *analysis) reachPrefix(prefix string, pr parentRec, restricted bool) int
 }
 
 // reachMatching reaches every tracked file whose path starts with prefix
-// and whose rest holds the tail's pieces in order; with code, those whose
-// name ends in the last piece are read as code.
-func (a *analysis) reachMatching(prefix string, tail []string, code bool, pr parentRec, restricted bool) int {
+// and whose rest holds the tail's pieces in order; with maybeCode, each may
+// be imported and is read for references whatever its name.
+func (a *analysis) reachMatching(prefix string, tail []string, maybeCode bool, pr parentRec, restricted bool) int {
 	count := 0
 	for i := sort.SearchStrings(a.tracked, prefix); i < len(a.tracked) && strings.HasPrefix(a.tracked[i], prefix); i++ {
 		f := a.tracked[i]
@@ -406,8 +429,11 @@ func (a *analysis) reachMatching(prefix string, tail []string, code bool, pr par
 			if !holdsInOrder(rest, tail) {
 				continue
 			}
-			if code && strings.HasSuffix(f, tail[len(tail)-1]) {
-				a.setCode(i)
+		}
+		if maybeCode && !a.maybeCode[i] {
+			a.maybeCode[i] = true
+			if a.parent[i].from != notReached && !a.lexed[i] {
+				a.queue = append(a.queue, int32(i)) // reached before as data
 			}
 		}
 		a.mark(i, pr, restricted)
@@ -477,7 +503,7 @@ func (a *analysis) visit(i int) error {
 	if err != nil {
 		return fmt.Errorf("analysing %s: %w", p, err)
 	}
-	if !st.Symlink && !strings.HasSuffix(p, ".nix") && !a.code[i] {
+	if !st.Symlink && !strings.HasSuffix(p, ".nix") && !a.code[i] && !a.maybeCode[i] {
 		return nil // data: it is an input itself, and reads nothing
 	}
 	a.lexed[i] = true
@@ -584,8 +610,12 @@ func (a *analysis) follow(i int, dir string, r ref) {
 	file := a.tracked[i]
 	line := int(r.Line)
 	restricted := a.restricted[i]
+	data := a.maybeCode[i] && !a.code[i] && !strings.HasSuffix(file, ".nix")
 	switch r.Kind {
 	case refImpure:
+		if data {
+			return
+		}
 		a.res.Impure = append(a.res.Impure, Impure{File: file, Line: line, Construct: r.Construct, Text: r.Text})
 		return
 	case refHead:
@@ -624,6 +654,9 @@ func (a *analysis) follow(i int, dir string, r ref) {
 		return
 	}
 	target, abs, outside := a.resolve(dir, r)
+	if outside && data {
+		return
+	}
 	if outside {
 		c := "path outside the flake"
 		if abs {
@@ -670,7 +703,8 @@ func (a *analysis) follow(i int, dir string, r ref) {
 			a.setCode(j)
 		}
 	}
-	a.reachMatching(target, tail, r.Code, pr, restricted)
+	// An import of a computed path may read any file it can name.
+	a.reachMatching(target, tail, r.Code && r.Construct != "", pr, restricted)
 	a.reachAncestors(strings.TrimSuffix(target, "/"), pr, restricted)
 }
 

@@ -271,6 +271,13 @@ func TestAnalyzeRules(t *testing.T) {
 			want:    []string{"a.nix", "x.conf", "y.txt"},
 		},
 		{
+			name: "a dynamic import may read a file of any name",
+			files: map[string]string{"d.nix": "[ (import (./cfg + \"/${n}\")) (import (dir + \"/x\")) ]", "cfg/plain": "import ../y.nix", "y.nix": "",
+				"cfg/notes.txt": "see /etc/hosts and ~/x", "x": "../z", "z": ""},
+			entries: []string{"d.nix"},
+			want:    []string{"cfg/notes.txt", "cfg/plain", "d.nix", "x", "y.nix", "z"},
+		},
+		{
 			name:    "data is not read as code",
 			files:   map[string]string{"a.nix": "builtins.readFile ./x.conf", "x.conf": "./y.txt", "y.txt": ""},
 			entries: []string{"a.nix"},
