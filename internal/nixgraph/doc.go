@@ -82,10 +82,13 @@
 //
 // flake.nix defines the configuration, so its references are followed
 // too: shared overlays, lib and modules it hands every host are inputs.
-// But it names every host's modules as well; a file under another
-// configuration's entries (Request.Others) is therefore reached only
-// through this configuration's own files, never through flake.nix or the
-// files only flake.nix leads to. And what flake.nix defines under an
+// But it names every host's modules as well: a reference from flake.nix,
+// or from a file only flake.nix leads to, that names another
+// configuration's entry (Request.Others) or a directory holding one
+// (./hosts/b, ./hosts/${h}) does not reach into that entry. This
+// configuration's own files still do, and so does a reference to a file
+// inside the entry (an inline module in flake.nix may hand
+// ./hosts/b/users.nix to this host). And what flake.nix defines under an
 // output a configuration reads only by asking for it — packages, checks,
 // deploy, hydraJobs, devShells, apps, overlays, nixosModules, lib … (see
 // deferredOutputs) — is followed only when a reached file reads that

@@ -29,11 +29,13 @@ type Request struct {
 	Tracked []string
 	// Config is the configuration to analyse.
 	Config Config
-	// Others are the flake's other configurations. A file under one of
-	// their entries is reached only through this configuration's own
-	// entries or a module that names that configuration, never through
-	// flake.nix alone, which names every configuration's modules. Without
-	// them, flake.nix reaches every host.
+	// Others are the flake's other configurations. flake.nix names every
+	// configuration's modules: a reference from it (or from a file only it
+	// leads to) that names another configuration's entry, or a directory
+	// holding one, does not reach into that entry; this configuration's
+	// own files, a module that names that configuration, and a reference
+	// to a file inside the entry still do. Without Others, flake.nix
+	// reaches every host.
 	Others []Config
 	// Flake is the path of flake.nix; "" means "flake.nix". flake.lock
 	// beside it is always an input too.
@@ -377,10 +379,15 @@ func (a *analysis) mark(i int, pr parentRec, restricted bool) {
 	a.queue = append(a.queue, int32(i))
 }
 
-// excluded reports whether p is under another configuration's entry.
-func (a *analysis) excluded(p string) bool {
+// excluded reports whether a reference from a file only flake.nix leads to,
+// resolved to the prefix target, may not reach p: p is under another
+// configuration's entry that target names or holds (flake.nix naming
+// ./hosts/b, or ./hosts/${h}, is defining that configuration). A
+// reference to a file inside the entry (./hosts/b/users.nix) is followed:
+// an inline module in flake.nix may hand it to this configuration.
+func (a *analysis) excluded(p, target string) bool {
 	for _, o := range a.others {
-		if p == o || strings.HasPrefix(p, o+"/") {
+		if (p == o || strings.HasPrefix(p, o+"/")) && strings.HasPrefix(o+"/", target) {
 			return true
 		}
 	}
@@ -396,7 +403,7 @@ func (a *analysis) reachEntry(e string, pr parentRec, restricted bool) int {
 		return a.reachPrefix("", pr, restricted)
 	}
 	count := 0
-	if i, ok := find(a.tracked, e); ok && !(restricted && a.excluded(e)) {
+	if i, ok := find(a.tracked, e); ok && !(restricted && a.excluded(e, e)) {
 		a.mark(i, pr, restricted)
 		count++
 	}
@@ -418,7 +425,7 @@ func (a *analysis) reachMatching(prefix string, tail []string, maybeCode bool, p
 	count := 0
 	for i := sort.SearchStrings(a.tracked, prefix); i < len(a.tracked) && strings.HasPrefix(a.tracked[i], prefix); i++ {
 		f := a.tracked[i]
-		if restricted && a.excluded(f) {
+		if restricted && a.excluded(f, prefix) {
 			continue
 		}
 		if len(tail) > 0 {
@@ -469,7 +476,7 @@ func (a *analysis) setCode(i int) {
 func (a *analysis) reachAncestors(p string, pr parentRec, restricted bool) int {
 	count := 0
 	for k := strings.IndexByte(p, '/'); k >= 0; {
-		if i, ok := find(a.tracked, p[:k]); ok && !(restricted && a.excluded(p[:k])) {
+		if i, ok := find(a.tracked, p[:k]); ok && !(restricted && a.excluded(p[:k], p)) {
 			a.mark(i, pr, restricted)
 			count++
 		}

@@ -285,10 +285,18 @@ func TestAnalyzeRules(t *testing.T) {
 		},
 		{
 			name:    "flake.nix reaches what it shares but not another configuration's entries",
-			files:   map[string]string{"flake.nix": "[ ./hosts/${name} ./overlays ./hosts/a ]", "hosts/a/d.nix": "", "hosts/b/d.nix": "", "hosts/common.nix": "", "overlays/o.nix": "import ../hosts/b/pkgs.nix", "hosts/b/pkgs.nix": ""},
+			files:   map[string]string{"flake.nix": "[ ./hosts/${name} ./overlays ./hosts/a ./hosts/b ]", "hosts/a/d.nix": "", "hosts/b/d.nix": "", "hosts/common.nix": "", "overlays/o.nix": "import ../hosts/c/pkgs.nix", "hosts/c/pkgs.nix": ""},
 			entries: []string{"hosts/a"},
 			others:  []string{"hosts/b"},
-			want:    []string{"hosts/a/d.nix", "hosts/common.nix", "overlays/o.nix"},
+			want:    []string{"hosts/a/d.nix", "hosts/c/pkgs.nix", "hosts/common.nix", "overlays/o.nix"},
+		},
+		{
+			name: "a file inside another configuration's entry that flake.nix names is reached",
+			files: map[string]string{"flake.nix": "{ a = mk [ ./hosts/a { imports = [ ./hosts/b/users.nix ]; } ]; b = mk [ ./hosts/b ]; }",
+				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "hosts/b/users.nix": "", "overlays/o.nix": "import ../hosts/b/pkgs.nix", "hosts/b/pkgs.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"hosts/a/d.nix", "hosts/b/users.nix"},
 		},
 		{
 			name:    "another configuration's entry is reached from this one's modules",

@@ -15,7 +15,8 @@
         alpha = mk "alpha-1.0" [ ./hosts/alpha ./modules/shared.nix ];
         beta = mk "beta-1.0" [ ./hosts/beta ./modules/shared.nix ];
         gamma = mk "gamma-1.0" [ ./hosts/gamma ];
-        delta = mk "delta-1.0" [ ./hosts/delta ];
+        # An inline module that reaches into another configuration's entry.
+        delta = mk "delta-1.0" [ ./hosts/delta { imports = [ ./hosts/beta/users/alice.nix ]; } ];
       };
     in {
       nixosConfigurations = configs;
