@@ -52,7 +52,8 @@
 //     own directory, as does import (… + …) with no literal inside.
 //   - dirOf ./x reaches x's parent; dirOf of anything else, the whole tree.
 //   - self used as a value ("${self}/x", self + "/x", toString self,
-//     self.outPath, self.narHash, self.sourceInfo, with self), and inputs
+//     self.outPath, self.narHash, self.sourceInfo, with self; also as
+//     inputs.self or args.self, through arguments taken whole), and inputs
 //     used as a value (it holds self: nix.registry = mapAttrs … inputs puts
 //     the tree's store path in the system) reach the whole tree. Passing
 //     them on under their own name is no use (inherit self inputs;
@@ -109,7 +110,8 @@
 //
 // Values that name files without a path literal, self or inputs in sight:
 // self passed on under another name by code the analysis cannot see into
-// (an input flake's function), a path built from a string that is not a
+// (an input flake's function), module arguments handed whole to a function
+// (f args) that reads self from them, a path built from a string that is not a
 // path literal, self, or an absolute path (builtins.toPath of a computed
 // string). And flake.nix is read token by token: which output an
 // expression sits under is judged from the attribute names around it.

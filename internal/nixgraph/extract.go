@@ -705,6 +705,11 @@ func (x *extractor) ident(i int) int {
 		return i
 	}
 	for k, n := range names {
+		if k > 0 && n == "self" {
+			// args.self, specialArgs.self: a module's arguments taken whole.
+			x.self(i, end, names[k+1:], strings.Join(names[:k+1], "."), line)
+			return i
+		}
 		if !isInputs(n) {
 			continue
 		}

@@ -139,6 +139,8 @@ func TestExtract(t *testing.T) {
 			[]string{"flake inputs [inputs used as a value (it holds self)]", "flake inputs [inputs used as a value (it holds self)]"}},
 		{"inherit from self", `{ inherit (self) outPath rev; inherit (inputs.self) lastModified; }`,
 			[]string{"flake self.outPath [self.outPath]", "head self.rev [self.rev]", "head inputs.self.lastModified [inputs.self.lastModified]"}},
+		{"self reached through the arguments taken whole", `{ config, ... }@args: [ "${args.self}" args.self.rev (args.inputs.self.outPath) args.selfish ]`,
+			[]string{"flake args.self [args.self used as a value]", "head args.self.rev [args.self.rev]", "flake args.inputs.self.outPath [args.inputs.self.outPath]"}},
 		{"computed input name", `inputs.${name}`,
 			[]string{"flake inputs.${…} [inputs with a computed name]"}},
 		{"with self", `with inputs.self; x`,
