@@ -1,7 +1,9 @@
 package nixgraph
 
 import (
+	"bytes"
 	"strings"
+	"unsafe"
 )
 
 // refKind says what a reference reaches.
@@ -156,9 +158,14 @@ func extract(src []byte, scratch []Token) ([]ref, []Token) {
 
 func (x *extractor) tok(i int) Token { return x.toks[x.sig[i]] }
 
+// text returns sig token i's text without copying it: src does not change
+// while the extractor runs, and add copies what a reference keeps.
 func (x *extractor) text(i int) string {
 	t := x.toks[x.sig[i]]
-	return string(x.src[t.Start:t.End])
+	if t.End == t.Start {
+		return ""
+	}
+	return unsafe.String(&x.src[t.Start], int(t.End-t.Start))
 }
 
 func (x *extractor) kind(i int) Kind {
@@ -247,6 +254,10 @@ func (x *extractor) add(r ref) {
 	if x.cur < len(x.scope) {
 		r.Scope = x.scope[x.cur]
 	}
+	// References outlive src (the cache keeps them): no string may share
+	// its memory.
+	r.Text, r.Suffix, r.Construct = strings.Clone(r.Text), strings.Clone(r.Suffix), strings.Clone(r.Construct)
+	r.Attr, r.Tail, r.Scope = strings.Clone(r.Attr), strings.Clone(r.Tail), strings.Clone(r.Scope)
 	x.refs = append(x.refs, r)
 }
 
@@ -256,6 +267,11 @@ func (x *extractor) add(r ref) {
 // (a let binding or a rec set may hand its value to anything).
 func (x *extractor) scopes() {
 	x.scope = make([]string, len(x.sig))
+	// Scopes matter in flake.nix, which defines outputs; sparing other
+	// files the work keeps the answer a function of the content alone.
+	if !bytes.Contains(x.src, []byte("outputs")) {
+		return
+	}
 	for i := range x.sig {
 		if x.kind(i) == Ident && x.text(i) == "rec" {
 			return // rec { packages = …; a = f packages; }: names cross scopes

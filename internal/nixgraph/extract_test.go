@@ -110,6 +110,8 @@ func TestExtract(t *testing.T) {
 				"output self.outputs [self.outputs used as a value]"}},
 		{"outputs bound by name is watched by name", `{ inherit (self) outputs; y = { outputs = self.outputs; }; x = outputs.overlays.default; }`,
 			[]string{"output outputs.overlays [flake output overlays]"}},
+		{"no scopes in a file that defines no outputs", `{ packages.x = import ./pkgs; }`,
+			[]string{"path ./pkgs code"}},
 		{"scopes: under which output a reference is defined", `{
 			inputs.sub.url = "path:./sub";
 			outputs = { self }: let shared = import ./shared; in {

@@ -329,7 +329,7 @@ func TestAnalyzeRules(t *testing.T) {
 		},
 		{
 			name: "flake.nix's references under an output no one reads are not followed",
-			files: map[string]string{"flake.nix": "{ self }: { checks.x = self.nixosConfigurations.b; devShells.x = import ./shell.nix; y = self.rev or null; }",
+			files: map[string]string{"flake.nix": "{ outputs = { self }: { checks.x = self.nixosConfigurations.b; devShells.x = import ./shell.nix; y = self.rev or null; }; }",
 				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "shell.nix": ""},
 			entries: []string{"hosts/a"},
 			others:  []string{"hosts/b"},
@@ -337,7 +337,7 @@ func TestAnalyzeRules(t *testing.T) {
 		},
 		{
 			name: "flake.nix's references under an output a module reads are followed",
-			files: map[string]string{"flake.nix": "{ self }: { checks.x = self.nixosConfigurations.b; devShells.x = import ./shell.nix; }",
+			files: map[string]string{"flake.nix": "{ outputs = { self }: { checks.x = self.nixosConfigurations.b; devShells.x = import ./shell.nix; }; }",
 				"hosts/a/d.nix": "{ outputs, ... }: { x = outputs.checks.x; }", "hosts/b/d.nix": "", "shell.nix": ""},
 			entries: []string{"hosts/a"},
 			others:  []string{"hosts/b"},
@@ -345,7 +345,7 @@ func TestAnalyzeRules(t *testing.T) {
 		},
 		{
 			name: "flake.nix reads what it hands a configuration in a let or outside outputs names",
-			files: map[string]string{"flake.nix": "{ self }: let pkgs = import ./pkgs; in { packages = pkgs; nixosConfigurations.a = f { inherit pkgs; home = self.nixosConfigurations.b.config; }; }",
+			files: map[string]string{"flake.nix": "{ outputs = { self }: let pkgs = import ./pkgs; in { packages = pkgs; nixosConfigurations.a = f { inherit pkgs; home = self.nixosConfigurations.b.config; }; }; }",
 				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "pkgs/default.nix": ""},
 			entries: []string{"hosts/a"},
 			others:  []string{"hosts/b"},
@@ -353,19 +353,19 @@ func TestAnalyzeRules(t *testing.T) {
 		},
 		{
 			name:    "a rec set in flake.nix defers nothing",
-			files:   map[string]string{"flake.nix": "rec { packages.x = import ./p.nix; nixosConfigurations.a = f packages.x; }", "hosts/a/d.nix": "", "p.nix": ""},
+			files:   map[string]string{"flake.nix": "{ outputs = rec { packages.x = import ./p.nix; nixosConfigurations.a = f packages.x; }; }", "hosts/a/d.nix": "", "p.nix": ""},
 			entries: []string{"hosts/a"},
 			want:    []string{"hosts/a/d.nix", "p.nix"},
 		},
 		{
 			name:    "self.outputs as a value reads every output",
-			files:   map[string]string{"flake.nix": "{ self }: { devShells.x = import ./shell.nix; }", "hosts/a/d.nix": "{ self, ... }: { o = f self.outputs; }", "shell.nix": ""},
+			files:   map[string]string{"flake.nix": "{ outputs = { self }: { devShells.x = import ./shell.nix; }; }", "hosts/a/d.nix": "{ self, ... }: { o = f self.outputs; }", "shell.nix": ""},
 			entries: []string{"hosts/a"},
 			want:    []string{"hosts/a/d.nix", "shell.nix"},
 		},
 		{
 			name:    "self as a value in flake.nix is the whole tree, others' entries too",
-			files:   map[string]string{"flake.nix": "{ self }: { src = self; }", "hosts/a/d.nix": "", "hosts/b/d.nix": ""},
+			files:   map[string]string{"flake.nix": "{ outputs = { self }: { src = self; }; }", "hosts/a/d.nix": "", "hosts/b/d.nix": ""},
 			entries: []string{"hosts/a"},
 			others:  []string{"hosts/b"},
 			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix"},
