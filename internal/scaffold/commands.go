@@ -27,7 +27,8 @@ const (
 // action is one command of an old refresh, mapped.
 type action struct {
 	kind string
-	text string // the command as written
+	text string   // the command as written
+	argv []string // its words past sudo, env and the like
 
 	// nix system steps
 	flake     string // the flake reference given, "" = none
@@ -183,6 +184,9 @@ func classifyCall(c *syntax.CallExpr) action {
 		a.kind = actIgnore
 		return a
 	}
+	for _, w := range ws {
+		a.argv = append(a.argv, w.s)
+	}
 	prog := path.Base(ws[0].s)
 	args := ws[1:]
 	switch prog {
@@ -190,6 +194,8 @@ func classifyCall(c *syntax.CallExpr) action {
 		a.kind = actIgnore
 	case "sysinit":
 		a.kind, a.note = actIgnore, "already sysinit"
+	case "nix-collect-garbage":
+		a.note = "garbage collection is not part of a refresh; keep it as a task of its own, or a command step with every = \"7d\""
 	case "nix":
 		classifyNix(&a, args)
 	case "darwin-rebuild":
@@ -272,7 +278,7 @@ func classifyNix(a *action, args []word) {
 			}
 		}
 	case args[0].s == "store" && len(args) > 1 && (args[1].s == "gc" || args[1].s == "optimise"):
-		a.note = "garbage collection is not part of a refresh; keep it as its own task"
+		a.note = "garbage collection is not part of a refresh; keep it as a task of its own, or a command step with every = \"7d\""
 	}
 }
 

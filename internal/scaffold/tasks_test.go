@@ -152,7 +152,7 @@ func TestClassify(t *testing.T) {
 			}
 			for i := range got {
 				g, w := got[i], tt.want[i]
-				g.text, g.note = "", map[bool]string{true: g.note}[w.note != ""]
+				g.text, g.argv, g.note = "", nil, map[bool]string{true: g.note}[w.note != ""]
 				if len(g.env) == 0 {
 					g.env = nil
 				}
