@@ -87,20 +87,28 @@ func Read(ctx context.Context, dir string, m Machine) (*Repo, error) {
 // fetched, offline, flakes not enabled). The static read also gives each
 // configuration its entry files, which evaluation does not.
 func (r *Repo) readConfigs(ctx context.Context, m Machine) error {
-	static, err := ReadFlake(r.Dir)
+	c, from, note, err := ReadConfigurations(ctx, r.Dir, m)
 	if err != nil {
-		return fmt.Errorf("reading flake.nix: %w", err)
+		return err
+	}
+	r.Configs, r.ConfigsFrom, r.EvalNote = *c, from, note
+	return nil
+}
+
+// ReadConfigurations reads the configurations of the flake in dir: from
+// nix eval when m.Nix is set and nix can evaluate it, else from flake.nix
+// itself. from says which; note says why nix eval was not used.
+func ReadConfigurations(ctx context.Context, dir string, m Machine) (c *Configurations, from, note string, err error) {
+	static, err := ReadFlake(dir)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("reading flake.nix: %w", err)
 	}
 	if m.Nix == "" {
-		r.Configs, r.ConfigsFrom = *static, "a static read of flake.nix"
-		r.EvalNote = m.NoNixWhy
-		return nil
+		return static, "a static read of flake.nix", m.NoNixWhy, nil
 	}
-	evaluated, err := evalConfigs(ctx, m, r.Dir)
+	evaluated, err := evalConfigs(ctx, m, dir)
 	if err != nil {
-		r.Configs, r.ConfigsFrom = *static, "a static read of flake.nix"
-		r.EvalNote = err.Error()
-		return nil
+		return static, "a static read of flake.nix", err.Error(), nil
 	}
 	// Names from nix; entries from the static read where it found them.
 	for _, out := range configOutputs {
@@ -112,8 +120,7 @@ func (r *Repo) readConfigs(ctx context.Context, m Machine) error {
 			}
 		}
 	}
-	r.Configs, r.ConfigsFrom = *evaluated, "nix eval"
-	return nil
+	return evaluated, "nix eval", "", nil
 }
 
 // evalConfigs runs `nix eval --json .#OUTPUT --apply builtins.attrNames`
