@@ -429,12 +429,21 @@ func checkHostName(in *Input) []Finding {
 				fix += ", or rename the Mac: `sudo scutil --set LocalHostName NAME`"
 			}
 			out = append(out, Finding{Step: s.Name,
-				Problem: fmt.Sprintf("flake = %q picks %s by the host name %q, which names none of them (%s)", s.Flake, output, strings.Join(want, `" or "`), listOrNone(output, names)),
+				Problem: fmt.Sprintf("flake = %q picks %s by the host name %s, which names none of them (%s)", s.Flake, output, quoteOr(want), listOrNone(output, names)),
 				Fix:     fix,
 			})
 		}
 	}
 	return out
+}
+
+// quoteOr renders ["a", "b"] as "a" or "b" (quoted).
+func quoteOr(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, " or ")
 }
 
 func listOrNone(output string, names []string) string {
