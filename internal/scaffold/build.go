@@ -334,19 +334,19 @@ func (b *builder) systems(after []string) {
 			b.use(ai)
 		}
 		active := b.activeConfig(out, confs, act, ai >= 0)
+		byHost := false
 		if len(confs) == 0 && ai >= 0 {
 			// The flake's configurations could not be read; the old
-			// command names the one to build.
-			name := active
-			if name == "" {
-				name = b.m.Host
-			}
-			confs = []Configuration{{Name: name}}
-			active = name
+			// command names the one to build, or left it to the host name.
+			byHost = active == ""
+			confs = []Configuration{{Name: active}}
 		}
 		for _, c := range confs {
-			isActive := c.Name == active
+			isActive := c.Name == active || byHost
 			base := map[string]string{outDarwin: "darwin", outNixOS: "nixos", outHome: "home"}[out] + "-" + c.Name
+			if byHost {
+				base = kind
+			}
 			if isActive {
 				switch {
 				case kind == actHome:
@@ -363,10 +363,17 @@ func (b *builder) systems(after []string) {
 					flake = f
 				}
 			}
-			s.set("flake", flake+"#"+quoteFragment(c.Name), "")
 			where := out + "." + c.Name
 			if c.Where != "" {
 				where += " (" + c.Where + ")"
+			}
+			switch {
+			case byHost:
+				s.set("flake", flake, "the host name picks the configuration, as the old command did")
+				where = out + " by the host name (" + b.m.Host + ")"
+				s.Comment = append(s.Comment, "init could not read the flake's "+out+"; name yours once you know it: flake = \".#NAME\"")
+			default:
+				s.set("flake", flake+"#"+quoteFragment(c.Name), "")
 			}
 			if isActive {
 				s.Comment = append(s.Comment, "this machine: "+where)
@@ -389,7 +396,7 @@ func (b *builder) systems(after []string) {
 		}
 		for _, d := range b.r.Configs.Dynamic {
 			if strings.HasPrefix(d, out+" ") && len(confs) == 0 {
-				b.f.Notes = append(b.f.Notes, "flake.nix computes "+d+", which a static read cannot name;",
+				b.f.Notes = append(b.f.Notes, "", "flake.nix computes "+d+", which a static read cannot name;",
 					"add a "+kind+" step with flake = \".#NAME\" (`nix eval .#"+out+" --apply builtins.attrNames` lists them)")
 			}
 		}
@@ -502,14 +509,11 @@ func (b *builder) nixFlags(s *Step, a action) {
 	if a.nixAction != "" && a.nixAction != "switch" {
 		s.set("action", a.nixAction, "")
 	}
-	var dropped []string
-	for _, d := range a.dropped {
-		if !slices.Contains(dropped, d) {
-			dropped = append(dropped, d)
-		}
+	if len(a.logFlags) > 0 {
+		s.Comment = append(s.Comment, "not carried over: "+strings.Join(slices.Compact(a.logFlags), " ")+" (sysinit logs every build and shows its progress; `sysinit plan` says what would run)")
 	}
-	if len(dropped) > 0 {
-		s.Comment = append(s.Comment, "not carried over: "+strings.Join(dropped, " ")+" (sysinit logs every build and shows its progress)")
+	if len(a.dropped) > 0 {
+		s.Comment = append(s.Comment, "not carried over: "+strings.Join(slices.Compact(a.dropped), " ")+" (not an option of nix build; if nix needs it, add it to extra-args)")
 	}
 }
 
@@ -538,7 +542,7 @@ func (b *builder) brew() {
 	fromNixDarwin := b.r.HomebrewModule != "" && b.keys.BrewFromNixDarwin && b.darwinStep != ""
 	if brewfile == "" && !fromNixDarwin {
 		if b.r.HomebrewModule != "" {
-			b.f.Notes = append(b.f.Notes,
+			b.f.Notes = append(b.f.Notes, "",
 				"Homebrew: "+b.r.HomebrewModule+" turns on nix-darwin's Homebrew module, so "+homebrewModuleExplanation+".",
 				"sysinit cannot take that Brewfile from nix-darwin yet; to have sysinit run brew bundle in parallel",
 				"with the nix build instead, move the list to a Brewfile, set homebrew.enable = false, and add",
@@ -652,13 +656,13 @@ func (b *builder) footer() {
 		dropped = append(dropped, "`"+a.text+"`: "+a.note)
 	}
 	if len(dropped) > 0 {
-		b.f.Notes = append(b.f.Notes, "Not carried over from "+b.from()+":")
+		b.f.Notes = append(b.f.Notes, "", "Not carried over from "+b.from()+":")
 		for _, d := range dropped {
 			b.f.Notes = append(b.f.Notes, "  "+d)
 		}
 	}
 	if len(b.f.Steps) == 0 {
-		b.f.Notes = append(b.f.Notes, "Found nothing to refresh here: no flake.nix, Brewfile, nix.custom.conf or Taskfile/justfile",
+		b.f.Notes = append(b.f.Notes, "", "Found nothing to refresh here: no flake.nix, Brewfile, nix.custom.conf or Taskfile/justfile",
 			"refresh task. Add steps by hand (docs/config.md).")
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/sysinit/sysinit/internal/command"
 )
 
 // Action kinds: what one command of an old refresh did, as sysinit sees it.
@@ -41,6 +43,7 @@ type action struct {
 	nixAction string   // nixos: switch | boot | test
 	remote    bool     // --target-host: another machine
 	dropped   []string // flags left out, for the comment
+	logFlags  []string // flags about output, which sysinit has its own of
 	sudo      bool     // ran under sudo
 
 	// flake-update
@@ -368,11 +371,19 @@ func readNixFlags(a *action, args []word, flakeFlag bool) {
 			if _, ok := next(); ok {
 				a.remote = true
 			}
-		case "--use-remote-sudo", "--sudo", "--ask-sudo-password", "--elevate", "-L", "--print-build-logs", "-v", "--verbose", "--no-nom", "-b", "--backup", "--quiet", "-q":
-			if w.s == "-b" || w.s == "--backup" {
+		case "--builders", "--substituters", "--extra-substituters", "--store", "--eval-store":
+			if v, ok := next(); ok {
+				a.extraArgs = append(a.extraArgs, w.s, v.s)
+			}
+		case "-L", "--print-build-logs", "-v", "--verbose", "--no-nom", "--quiet", "-q", "--log-format":
+			if w.s == "--log-format" {
 				next()
 			}
-			a.dropped = append(a.dropped, w.s)
+			a.logFlags = append(a.logFlags, w.s)
+		case "-b", "--backup", "--profile-name", "-p", "--specialisation", "-c":
+			if v, ok := next(); ok {
+				a.dropped = append(a.dropped, w.s+" "+command.Quote(v.s))
+			}
 		default:
 			a.dropped = append(a.dropped, w.s)
 		}
@@ -429,7 +440,7 @@ func classifyNH(a *action, args []word) {
 			}
 			i++
 		case w.s == "--ask" || w.s == "-a" || w.s == "--dry" || w.s == "-n":
-			a.dropped = append(a.dropped, w.s)
+			a.logFlags = append(a.logFlags, w.s)
 		case w.s == "--impure":
 			a.impure = true
 		case strings.HasPrefix(w.s, "-"):

@@ -74,7 +74,7 @@ func Read(ctx context.Context, dir string, m Machine) (*Repo, error) {
 	if file, line, ok := brew.ManagedByNixDarwin(dir); ok {
 		r.HomebrewModule = fmt.Sprintf("%s:%d", filepath.ToSlash(file), line)
 	}
-	ref, err := ReadRefresh(dir)
+	ref, err := ReadRefresh(dir, m.GOOS)
 	if err != nil {
 		return nil, err
 	}

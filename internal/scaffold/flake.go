@@ -163,6 +163,10 @@ func (r *flakeReader) configSet(s *source, output string, from, to, depth int) {
 		if s.at(i).is(tIdent, "rec") {
 			i++
 		}
+		// (import ./x { … }) // …: the parenthesised term.
+		for s.at(i).is(tPunct, "(") && i+1 < to {
+			i++
+		}
 		t := s.at(i)
 		switch {
 		case t.is(tPunct, "{"):

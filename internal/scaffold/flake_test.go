@@ -122,7 +122,7 @@ func TestReadFlake(t *testing.T) {
     flake-parts.lib.mkFlake { inherit inputs; } {
       flake = {
         darwinConfigurations = import ./hosts/darwin { inherit inputs; };
-        nixosConfigurations = nixpkgs.lib.genAttrs [ "a" "b" ] (n: mkHost n);
+        nixosConfigurations = nixpkgs.lib.genAttrs [ "a" "b" ] (n: mkHost n) // (import ./hosts/pi { inherit inputs; });
         homeConfigurations.${user} = mkHome user;
       };
     };
@@ -134,8 +134,9 @@ in {
   work-mac = mk "work-mac";
   home-mac = mk "home-mac";
 }`,
+				"hosts/pi/default.nix": `{ inputs }: { pi = inputs.nixpkgs.lib.nixosSystem { modules = [ ./. ]; }; }`,
 			},
-			darwin: []string{"work-mac", "home-mac"}, nixos: []string{"a", "b"}, dynamic: 1,
+			darwin: []string{"work-mac", "home-mac"}, nixos: []string{"a", "b", "pi"}, dynamic: 1,
 		},
 		{
 			name: "configurations computed by a function",

@@ -75,9 +75,13 @@ func (f *File) Render() []byte {
 			b.WriteString(line + "\n")
 		}
 	}
-	if len(f.Notes) > 0 {
-		b.WriteByte('\n')
-		comment(&b, "", f.Notes)
+	// Notes are groups of lines, each group after a "" line.
+	for _, l := range f.Notes {
+		if l == "" {
+			b.WriteByte('\n')
+			continue
+		}
+		comment(&b, "", []string{l})
 	}
 	return []byte(b.String())
 }

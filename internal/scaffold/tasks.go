@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -39,7 +40,10 @@ var refreshNames = map[string]int{
 // commands switch a system, update the flake or run brew bundle, preferring
 // names like refresh and switch. It returns nil when there is no such file
 // or no such task.
-func ReadRefresh(repo string) (*Refresh, error) {
+//
+// goos picks among a justfile's recipes of one name the one for this
+// system ([macos], [linux], [unix]).
+func ReadRefresh(repo, goos string) (*Refresh, error) {
 	for _, n := range taskfileNames {
 		if _, err := os.Stat(filepath.Join(repo, n)); err == nil {
 			tf := &taskfile{repo: repo, tasks: map[string]*task{}}
@@ -59,7 +63,7 @@ func ReadRefresh(repo string) (*Refresh, error) {
 		if err != nil {
 			return nil, err
 		}
-		jf := parseJustfile(string(data))
+		jf := parseJustfile(string(data), goos)
 		return choose(n, jf.flatten), nil
 	}
 	return nil, nil
@@ -381,9 +385,10 @@ type justfile struct {
 }
 
 type recipe struct {
-	params map[string]string // parameter defaults; "" when none
-	deps   []string
-	body   []string
+	osMatch bool              // its OS attributes name this system, or it has none
+	params  map[string]string // parameter defaults; "" when none
+	deps    []string
+	body    []string
 }
 
 var (
@@ -393,12 +398,16 @@ var (
 	justInterp = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}`)
 )
 
-func parseJustfile(src string) *justfile {
+// justOS are just's OS attributes and the systems they select.
+var justOS = map[string][]string{"macos": {"darwin"}, "linux": {"linux"}, "unix": {"darwin", "linux", "freebsd", "openbsd", "netbsd"}, "windows": {"windows"}, "openbsd": {"openbsd"}, "freebsd": {"freebsd"}}
+
+func parseJustfile(src, goos string) *justfile {
 	jf := &justfile{vars: map[string]string{}, recipes: map[string]*recipe{}, aliases: map[string]string{}}
 	var cur *recipe
 	sc := bufio.NewScanner(strings.NewReader(src))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	var cont string
+	var attrs []string // the attributes above the next recipe
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), " \t\r")
 		if cur != nil && (strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t")) {
@@ -419,7 +428,11 @@ func parseJustfile(src string) *justfile {
 		}
 		cur = nil
 		switch {
-		case strings.HasPrefix(line, "#"), strings.HasPrefix(line, "["), strings.HasPrefix(line, "set "), strings.HasPrefix(line, "import "), strings.HasPrefix(line, "mod "):
+		case strings.HasPrefix(line, "["):
+			for _, a := range strings.Split(strings.Trim(line, "[] "), ",") {
+				attrs = append(attrs, strings.TrimSpace(a))
+			}
+		case strings.HasPrefix(line, "#"), strings.HasPrefix(line, "set "), strings.HasPrefix(line, "import "), strings.HasPrefix(line, "mod "):
 		case justAlias.MatchString(line):
 			m := justAlias.FindStringSubmatch(line)
 			jf.aliases[m[1]] = m[2]
@@ -428,7 +441,20 @@ func parseJustfile(src string) *justfile {
 			jf.vars[m[1]] = justValue(m[2])
 		case justHeader.MatchString(line):
 			m := justHeader.FindStringSubmatch(line)
-			r := &recipe{params: map[string]string{}}
+			r := &recipe{params: map[string]string{}, osMatch: true}
+			hasOS := false
+			for _, a := range attrs {
+				if systems, ok := justOS[a]; ok {
+					if !hasOS {
+						r.osMatch = false
+					}
+					hasOS = true
+					if slices.Contains(systems, goos) {
+						r.osMatch = true
+					}
+				}
+			}
+			attrs = nil
 			for _, p := range strings.Fields(m[2]) {
 				p = strings.TrimLeft(p, "+*$")
 				name, def, _ := strings.Cut(p, "=")
@@ -443,7 +469,10 @@ func parseJustfile(src string) *justfile {
 					r.deps = append(r.deps, d)
 				}
 			}
-			jf.recipes[m[1]] = r
+			// Recipes of one name for several systems: this system's.
+			if old, ok := jf.recipes[m[1]]; !ok || r.osMatch && !old.osMatch {
+				jf.recipes[m[1]] = r
+			}
 			cur = r
 		}
 	}

@@ -44,7 +44,7 @@ tasks:
       - brew update && brew bundle --cleanup
 `,
 	})
-	got, err := ReadRefresh(dir)
+	got, err := ReadRefresh(dir, "darwin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,11 +78,15 @@ update:
 
 alias s := switch
 
+[linux]
+switch:
+    sudo nixos-rebuild switch --flake .
+
 gc:
     nix-collect-garbage -d
 `,
 	})
-	got, err := ReadRefresh(dir)
+	got, err := ReadRefresh(dir, "darwin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,15 +102,15 @@ gc:
 
 func TestReadRefreshNone(t *testing.T) {
 	dir := writeTree(t, map[string]string{"Taskfile.yml": "version: '3'\ntasks:\n  lint: nixfmt .\n"})
-	got, err := ReadRefresh(dir)
+	got, err := ReadRefresh(dir, "darwin")
 	if err != nil || got != nil {
 		t.Errorf("got %+v, %v; want nil (no task refreshes anything)", got, err)
 	}
-	if got, err := ReadRefresh(t.TempDir()); err != nil || got != nil {
+	if got, err := ReadRefresh(t.TempDir(), "darwin"); err != nil || got != nil {
 		t.Errorf("no task file: got %+v, %v", got, err)
 	}
 	bad := writeTree(t, map[string]string{"Taskfile.yml": "tasks: [unclosed\n"})
-	if _, err := ReadRefresh(bad); err == nil {
+	if _, err := ReadRefresh(bad, "darwin"); err == nil {
 		t.Error("a broken Taskfile: no error")
 	}
 }
@@ -123,15 +127,17 @@ func TestClassify(t *testing.T) {
 		{"nix flake lock --update-input nixpkgs", []action{{kind: actFlakeUpdate, inputs: []string{"nixpkgs"}}}},
 		{"nix flake lock", []action{{kind: actIgnore}}},
 		{"NIXPKGS_ALLOW_UNFREE=1 sudo -E darwin-rebuild switch --flake .#lv426 --impure --show-trace -L",
-			[]action{{kind: actDarwin, flake: ".#lv426", impure: true, sudo: true, env: map[string]string{"NIXPKGS_ALLOW_UNFREE": "1"}, extraArgs: []string{"--show-trace"}, dropped: []string{"-L"}}}},
+			[]action{{kind: actDarwin, flake: ".#lv426", impure: true, sudo: true, env: map[string]string{"NIXPKGS_ALLOW_UNFREE": "1"}, extraArgs: []string{"--show-trace"}, logFlags: []string{"-L"}}}},
 		{"sudo darwin-rebuild switch --flake \".#$(scutil --get LocalHostName)\"", []action{{kind: actDarwin, flake: ".", hostAttr: true, sudo: true}}},
 		{"darwin-rebuild build --flake .", []action{{kind: actCommand}}},
 		{"nix run nix-darwin -- switch --flake .#m1 --max-jobs 8 --cores 2", []action{{kind: actDarwin, flake: ".#m1", maxJobs: 8, cores: 2}}},
+		{"sudo nixos-rebuild switch --flake . --builders '' --max-jobs 1 --cores 32 --fast",
+			[]action{{kind: actNixOS, flake: ".", nixAction: "switch", sudo: true, extraArgs: []string{"--builders", ""}, maxJobs: 1, cores: 32, dropped: []string{"--fast"}}}},
 		{"sudo nixos-rebuild boot --flake .#nostromo", []action{{kind: actNixOS, flake: ".#nostromo", nixAction: "boot", sudo: true}}},
 		{"nixos-rebuild switch --flake .#web --target-host root@web", []action{{kind: actNixOS, flake: ".#web", nixAction: "switch", remote: true}}},
-		{"home-manager switch --flake .#ripley@nostromo -b backup", []action{{kind: actHome, flake: ".#ripley@nostromo", dropped: []string{"-b"}}}},
+		{"home-manager switch --flake .#ripley@nostromo -b backup", []action{{kind: actHome, flake: ".#ripley@nostromo", dropped: []string{"-b backup"}}}},
 		{"nh darwin switch . -H lv426", []action{{kind: actDarwin, flake: ".#lv426"}}},
-		{"nh os switch --ask", []action{{kind: actNixOS, nixAction: "switch", hostAttr: true, dropped: []string{"--ask"}}}},
+		{"nh os switch --ask", []action{{kind: actNixOS, nixAction: "switch", hostAttr: true, logFlags: []string{"--ask"}}}},
 		{"nh home switch ~/nix -c ripley", []action{{kind: actHome, flake: "~/nix#ripley"}}},
 		{"brew update && brew bundle --file=homebrew/Brewfile --cleanup", []action{{kind: actBrewUpdate}, {kind: actBrewBundle, brewfile: "homebrew/Brewfile", cleanup: true}}},
 		{"brew bundle check || brew bundle install", []action{{kind: actIgnore}, {kind: actBrewBundle}}},
