@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pelletier/go-toml/v2"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -27,6 +28,7 @@ type Refresh struct {
 var (
 	taskfileNames = []string{"Taskfile.yml", "taskfile.yml", "Taskfile.yaml", "taskfile.yaml", "Taskfile.dist.yml", "taskfile.dist.yml", "Taskfile.dist.yaml", "taskfile.dist.yaml"}
 	justfileNames = []string{"justfile", "Justfile", ".justfile"}
+	miseNames     = []string{"mise.toml", ".mise.toml"}
 )
 
 // refreshNames rank task names: the task a person runs to refresh.
@@ -65,6 +67,22 @@ func ReadRefresh(repo, goos string) (*Refresh, error) {
 		}
 		jf := parseJustfile(string(data), goos)
 		return choose(n, jf.flatten), nil
+	}
+	for _, n := range miseNames {
+		data, err := os.ReadFile(filepath.Join(repo, n))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		mf, err := parseMise(data)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", n, err)
+		}
+		if ref := choose(n, mf.flatten); ref != nil {
+			return ref, nil
+		}
 	}
 	return nil, nil
 }
@@ -542,6 +560,81 @@ func (jf *justfile) expand(name string, seen map[string]bool) []string {
 			}
 		}
 		out = append(out, sh)
+	}
+	return out
+}
+
+// A mise.toml: [tasks.NAME] with run (a string or a list) and depends.
+
+type misefile struct {
+	tasks map[string]*miseTask
+}
+
+type miseTask struct {
+	run     []string
+	depends []string
+}
+
+func parseMise(data []byte) (*misefile, error) {
+	var doc struct {
+		Tasks map[string]struct {
+			Run     any      `toml:"run"`
+			Depends []string `toml:"depends"`
+		} `toml:"tasks"`
+	}
+	if err := toml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	mf := &misefile{tasks: map[string]*miseTask{}}
+	for name, t := range doc.Tasks {
+		mt := &miseTask{depends: t.Depends}
+		switch run := t.Run.(type) {
+		case string:
+			mt.run = strings.Split(strings.TrimSpace(run), "\n")
+		case []any:
+			for _, r := range run {
+				if s, ok := r.(string); ok {
+					mt.run = append(mt.run, s)
+				}
+			}
+		}
+		mf.tasks[name] = mt
+	}
+	return mf, nil
+}
+
+func (mf *misefile) flatten() map[string][]string {
+	out := map[string][]string{}
+	for name := range mf.tasks {
+		out[name] = mf.expand(name, map[string]bool{})
+	}
+	return out
+}
+
+func (mf *misefile) expand(name string, seen map[string]bool) []string {
+	t, ok := mf.tasks[name]
+	if !ok || seen[name] {
+		return nil
+	}
+	seen[name] = true
+	defer delete(seen, name)
+	var out []string
+	for _, d := range t.depends {
+		out = append(out, mf.expand(d, seen)...)
+	}
+	for _, line := range t.run {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		// mise run X (or mise X) inside a task runs that task.
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "mise" && f[1] == "run" {
+			if _, ok := mf.tasks[f[2]]; ok {
+				out = append(out, mf.expand(f[2], seen)...)
+				continue
+			}
+		}
+		out = append(out, line)
 	}
 	return out
 }

@@ -100,6 +100,38 @@ gc:
 	}
 }
 
+func TestReadRefreshMise(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"mise.toml": `[tasks.switch]
+run = "sudo -E darwin-rebuild switch --flake .#rafiki --show-trace --impure"
+
+[tasks.build]
+run = "mise run switch"
+
+[tasks.update]
+description = "Update flake inputs and rebuild system"
+run = """
+nix flake update
+mise run build
+"""
+
+[tasks.fmt]
+run = ["nixfmt .", "prettier -w ."]
+`,
+	})
+	got, err := ReadRefresh(dir, "darwin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Refresh{File: "mise.toml", Task: "update", Commands: []string{
+		"nix flake update",
+		"sudo -E darwin-rebuild switch --flake .#rafiki --show-trace --impure",
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
 func TestReadRefreshNone(t *testing.T) {
 	dir := writeTree(t, map[string]string{"Taskfile.yml": "version: '3'\ntasks:\n  lint: nixfmt .\n"})
 	got, err := ReadRefresh(dir, "darwin")
