@@ -55,9 +55,7 @@ func Build(r *Repo, m Machine, keys Keys) *File {
 	b := &builder{r: r, m: m, keys: keys, f: &File{}, names: map[string]bool{}}
 	if r.Refresh != nil {
 		for _, c := range r.Refresh.Commands {
-			for _, a := range classify(c) {
-				b.acts = append(b.acts, a)
-			}
+			b.acts = append(b.acts, classify(c)...)
 		}
 	}
 	b.header()
