@@ -146,7 +146,7 @@ With no command, sysinit runs refresh.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
-	root.AddCommand(refresh, a.newPlan(), a.newWhy(), a.newHistory(), a.newForget(), a.newMigrate(), a.newVersion(), a.newBench(), a.newInstallFile())
+	root.AddCommand(refresh, a.newPlan(), a.newWhy(), a.newHistory(), a.newForget(), a.newMigrate(), a.newVersion(), a.newBench(), a.newInstallFile(), a.newInit(), a.newDoctor())
 	a.strictCompletion(root)
 	return root
 }
