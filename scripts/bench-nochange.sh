@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 export HOME=$work/home XDG_CACHE_HOME=$work/home/.cache XDG_STATE_HOME=$work/home/.local/state
 for n in "${sizes[@]}"; do
 	# sysinit bench generates (and caches) the deterministic repos.
-	bin/sysinit bench --sizes "$n" --scenarios no-change --runs 1 --warmup 0 --scale 0.001 --real-nix off >/dev/null
+	bin/sysinit bench --suite --sizes "$n" --scenarios no-change --runs 1 --warmup 0 --scale 0.001 --real-nix off >/dev/null
 	repo=$work/repo-$n
 	cp -r "$XDG_CACHE_HOME/sysinit/bench/repo-v1-$n" "$repo"
 	cat > "$repo/sysinit.toml" <<'TOML'

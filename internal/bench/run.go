@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -563,9 +564,9 @@ func warmNote(i, warmup int) string {
 
 // rotate starts the order at a different tool each round, so that no tool
 // always runs right after another.
-func rotate(tools []string, i int) []string {
+func rotate[T any](tools []T, i int) []T {
 	n := len(tools)
-	out := make([]string, n)
+	out := make([]T, n)
 	for j := range tools {
 		out[j] = tools[(i+j)%n]
 	}
@@ -683,7 +684,13 @@ type runEvents struct {
 	note      map[string]string
 	durations map[string]time.Duration // steps that ran
 	wall      time.Duration
+	started   []startedStep // in the order they started
+	// ran, failed and blocked are the run's summary.
+	ran, failed, blocked int
 }
+
+// startedStep is a step-start event: the step and why it ran.
+type startedStep struct{ name, why string }
 
 // parseEvents reads the JSON events of a refresh.
 func parseEvents(out []byte) (*runEvents, error) {
@@ -698,12 +705,19 @@ func parseEvents(out []byte) (*runEvents, error) {
 				Name   string `json:"name"`
 				Status string `json:"status"`
 			} `json:"steps"`
-			Step       string  `json:"step"`
-			Status     string  `json:"status"`
+			Step    string `json:"step"`
+			Status  string `json:"status"`
+			Reasons []struct {
+				Kind   string `json:"kind"`
+				Detail string `json:"detail"`
+			} `json:"reasons"`
 			Note       string  `json:"note"`
 			DurationMS float64 `json:"duration_ms"` // docs/json.md
 			Summary    *struct {
-				WallMS float64 `json:"wall_ms"`
+				Ran     int     `json:"ran"`
+				Failed  int     `json:"failed"`
+				Blocked int     `json:"blocked"`
+				WallMS  float64 `json:"wall_ms"`
 			} `json:"summary"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
@@ -714,6 +728,12 @@ func parseEvents(out []byte) (*runEvents, error) {
 			for _, s := range ev.Steps {
 				r.status[s.Name] = s.Status
 			}
+		case "step-start":
+			var why []string
+			for _, rs := range ev.Reasons {
+				why = append(why, cmp.Or(rs.Detail, rs.Kind))
+			}
+			r.started = append(r.started, startedStep{ev.Step, strings.Join(why, "; ")})
 		case "step-end":
 			r.status[ev.Step], r.note[ev.Step] = ev.Status, ev.Note
 			if ev.Status == "done" {
@@ -723,6 +743,7 @@ func parseEvents(out []byte) (*runEvents, error) {
 			ended = true
 			if ev.Summary != nil {
 				r.wall = fromMillis(ev.Summary.WallMS)
+				r.ran, r.failed, r.blocked = ev.Summary.Ran, ev.Summary.Failed, ev.Summary.Blocked
 			}
 		}
 	}

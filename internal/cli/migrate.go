@@ -27,9 +27,22 @@ against a package index — and a verdict: move, keep (with the reason), or
 check (low confidence). With nix installed, every proposal is evaluated on
 the target system (available, broken, unfree, platforms).
 
+When nix is missing, or cannot reach the default nixpkgs (offline, no
+flake registry entry, a pinned revision not fetched yet), the report is
+made from the alias table and any --index, every entry's VERIFIED column
+says what its verdict rests on (nix, index, none), and the notes say how
+to verify: --nixpkgs PATH|FLAKEREF, or --index FILE. A --nixpkgs that nix
+cannot resolve is an error.
+
 --write writes the packages to move as a nix list (brew-migrated.nix) and
 trims them from the Brewfile, after a backup copy; afterwards, sysinit plan
-shows the steps the change will run.`,
+shows the steps the change will run. Moves nixpkgs did not confirm stay in
+the Brewfile, each listed, unless --unverified is given.
+
+Exit status: 0 when the report is printed, whatever its verdicts and
+however much was verified; 1 when there is no report (an unreadable
+Brewfile or index, a --nixpkgs nix cannot resolve) or --write failed; 2
+for bad flags.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runMigrate(cmd.Context(), o)
@@ -44,6 +57,7 @@ shows the steps the change will run.`,
 	f.BoolVar(&o.AllowUnfree, "allow-unfree", false, "your nixpkgs config allows unfree packages: move them too")
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	f.BoolVar(&o.Write, "write", false, "write the nix list and the trimmed Brewfile")
+	f.BoolVar(&o.Unverified, "unverified", false, "with --write, also move what nixpkgs did not confirm (the alias table's word alone)")
 	f.StringVar(&o.NixFile, "nix-file", "", "where --write puts the nix list (default: brew-migrated.nix beside the Brewfile)")
 	f.StringVar(&o.Output, "output", "", "where --write puts the trimmed Brewfile (default: the Brewfile itself, after a backup)")
 	f.BoolVar(&o.Force, "force", false, "replace existing output files (a backup is kept)")
@@ -53,6 +67,9 @@ shows the steps the change will run.`,
 func (a *app) runMigrate(ctx context.Context, o migrate.Options) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if o.Unverified && !o.Write {
+		return usageError{errors.New("--unverified only changes what --write moves: add --write")}
 	}
 	// The repo's config, when there is one, says where the Brewfile and
 	// flake.lock are.
@@ -91,5 +108,12 @@ func (a *app) runMigrate(ctx context.Context, o migrate.Options) error {
 		o.CacheDir = filepath.Join(cache, "sysinit")
 	}
 	_, err := migrate.Run(ctx, o, a.stdout, a.stderr)
+	var re *migrate.ResolveError
+	if errors.As(err, &re) {
+		a.errorf("%v", err)
+		a.hint("give --nixpkgs a nixpkgs checkout (PATH) or a flake reference nix can fetch, " +
+			"or leave it out to get a report from the alias table and --index FILE, marked unverified")
+		return &exitError{code: ExitFailed}
+	}
 	return err
 }

@@ -51,6 +51,10 @@ func TestScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	examples, err := filepath.Abs("../../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -88,6 +92,7 @@ func TestScript(t *testing.T) {
 			// prefix from where it is started, as brew does).
 			env.Setenv("BREW_STANDIN", brewStandin)
 			env.Setenv("MIGRATE_FIXTURES", migrateFixtures)
+			env.Setenv("EXAMPLES", examples)
 			env.Setenv("BREW_LOG", filepath.Join(work, "brew.log"))
 			return os.MkdirAll(filepath.Join(work, "home"), 0o755)
 		},

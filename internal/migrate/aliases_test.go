@@ -1,8 +1,15 @@
 package migrate
 
 import (
+	"bytes"
+	"context"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sysinit/sysinit/internal/command"
 )
 
 func TestDefaultAliases(t *testing.T) {
@@ -34,6 +41,16 @@ func TestDefaultAliases(t *testing.T) {
 		{"brew", "docker", "docker-client"},
 		{"cask", "visual-studio-code", "vscode"},
 		{"cask", "docker", NoPackage},
+		// …and the ones real Brewfiles missed (issue 14).
+		{"cask", "aerospace", "aerospace"},
+		{"cask", "nikitabobko/tap/aerospace", "aerospace"},
+		{"cask", "docker-desktop", NoPackage},
+		{"brew", "python@3.10", "python310"},
+		{"brew", "gnupg", "gnupg"},
+		{"brew", "gpg", "gnupg"},
+		{"brew", "postgresql", "postgresql_16"},
+		{"brew", "zsh", "zsh"},
+		{"brew", "fish", "fish"},
 	} {
 		al, ok := a.Lookup(w.kind, w.name)
 		if !ok || al.Attr != w.attr {
@@ -76,5 +93,86 @@ func TestParseAliasesAccepts(t *testing.T) {
 	}
 	if al, _ := a.Lookup("cask", "node"); al.Attr != NoPackage {
 		t.Errorf("cask node: %+v", al)
+	}
+}
+
+// nixIdentRE is a Nix identifier (the ID token of Nix's lexer); keywords
+// are checked apart.
+var nixIdentRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_'-]*$`)
+
+// TestAliasAttrsAreAttrPaths: every row's attribute is a path of Nix
+// identifiers, so `pkgs.<attr>` reads as that path with no quoting. A part
+// such as 3270 would not: `pkgs.nerd-fonts.3270` parses as pkgs.nerd-fonts
+// followed by the number .3270.
+func TestAliasAttrsAreAttrPaths(t *testing.T) {
+	a, err := DefaultAliases()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, al := range a {
+		if al.Attr == NoPackage {
+			continue
+		}
+		for _, part := range strings.Split(al.Attr, ".") {
+			if !nixIdentRE.MatchString(part) || nixKeywords[part] {
+				t.Errorf("aliases.tsv:%d: %q: %q is not a Nix identifier", al.Line, al.Attr, part)
+			}
+		}
+	}
+}
+
+// TestAliasAttrsParseWithNix has nix itself read every attribute as one
+// selection: a list of pkgs.<attr>, one per row, must have as many
+// elements as there are rows (pkgs is never forced, so nothing needs to
+// exist).
+func TestAliasAttrsParseWithNix(t *testing.T) {
+	needNix(t)
+	a, err := DefaultAliases()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	n := 0
+	b.WriteString("let pkgs = { }; in builtins.length [")
+	for _, al := range a {
+		if al.Attr == NoPackage {
+			continue
+		}
+		b.WriteString(" pkgs." + al.Attr)
+		n++
+	}
+	b.WriteString(" ]")
+	var out bytes.Buffer
+	argv := []string{"nix", "eval", "--expr", b.String()}
+	if err := (command.Exec{}).Run(context.Background(), &command.Cmd{Argv: argv, Stdout: &out}); err != nil {
+		t.Fatalf("nix eval of the alias attributes: %v", withTail(err))
+	}
+	if got := strings.TrimSpace(out.String()); got != strconv.Itoa(n) {
+		t.Errorf("nix reads %s elements in a list of %d attributes: one of them is not a single attribute path", got, n)
+	}
+}
+
+// TestAliasRowsSayHowChecked: from the section grown from real Brewfiles
+// on, every row has a "# checked:" line above it saying where its
+// attribute was found in nixpkgs.
+func TestAliasRowsSayHowChecked(t *testing.T) {
+	lines := strings.Split(string(aliasData), "\n")
+	start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "# Grown from") })
+	if start < 0 {
+		t.Fatal(`aliases.tsv has no "# Grown from" section`)
+	}
+	rows := 0
+	for i := start; i < len(lines); i++ {
+		l := lines[i]
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		rows++
+		if !strings.HasPrefix(lines[i-1], "# checked: ") || len(lines[i-1]) < len("# checked: ")+5 {
+			t.Errorf("aliases.tsv:%d: %q has no \"# checked: WHERE\" line above it", i+1, l)
+		}
+	}
+	if rows == 0 {
+		t.Error("the checked section has no rows")
 	}
 }

@@ -87,6 +87,10 @@ func TestParseBrewfileError(t *testing.T) {
 }
 
 func TestTrimBrewfile(t *testing.T) {
+	mergedWith := func(rs []Result, more ...Entry) []Result {
+		rs[0].Merged = more
+		return rs
+	}
 	moved := func(lines ...int) []Result {
 		var rs []Result
 		for _, l := range lines {
@@ -109,6 +113,10 @@ func TestTrimBrewfile(t *testing.T) {
 		{name: "nothing moved", src: "brew \"keep\"\n", want: "brew \"keep\"\n", removed: 0},
 		{name: "refuses a line that is not the entry", src: "brew \"other\"\n", moved: moved(1), err: "line 1 is not"},
 		{name: "refuses a line past the end", src: "brew \"keep\"\n", moved: moved(4), err: "line 4 is not"},
+		{name: "merged lines go too", src: "brew \"n1\"\nbrew \"keep\"\nbrew \"n3\"\nbrew \"gpg\"\n",
+			want: "brew \"keep\"\n", moved: mergedWith(moved(1), Entry{Kind: "brew", Name: "n3", Line: 3}, Entry{Kind: "brew", Name: "gpg", Line: 4}), removed: 3},
+		{name: "refuses a merged line that is not the entry", src: "brew \"n1\"\nbrew \"other\"\n",
+			moved: mergedWith(moved(1), Entry{Kind: "brew", Name: "n2", Line: 2}), err: "line 2 is not"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, n, err := TrimBrewfile([]byte(tc.src), tc.moved)

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -21,7 +22,24 @@ type Result struct {
 	Reason  string
 	Version string // the nixpkgs version, when known
 	Unfree  bool   // moving it needs allowUnfree
+	// Verification says what the verdict's nixpkgs facts rest on:
+	// VerifiedByNix, VerifiedByIndex, NotVerified, or "" when there was
+	// nothing to verify (a tap, an App Store app, an alias saying nixpkgs
+	// has no such package).
+	Verification string
 }
+
+// What a verdict's nixpkgs facts rest on (Result.Verification).
+const (
+	// VerifiedByNix: nix evaluated the attribute for the system, or nix
+	// listed the pinned nixpkgs and it has no such package.
+	VerifiedByNix = "nix"
+	// VerifiedByIndex: a package index file (--index), its metadata or
+	// its list of attributes.
+	VerifiedByIndex = "index"
+	// NotVerified: nothing from nixpkgs; the alias table alone.
+	NotVerified = "none"
+)
 
 // verification is how an attribute's metadata was learnt.
 type verification int
@@ -32,23 +50,47 @@ const (
 	byIndex                 // the index's recorded metadata (packages.json)
 )
 
+func (v verification) String() string {
+	switch v {
+	case byNix:
+		return VerifiedByNix
+	case byIndex:
+		return VerifiedByIndex
+	}
+	return NotVerified
+}
+
 // decider turns a match and what nixpkgs says into a verdict.
 type decider struct {
 	system      string
 	allowUnfree bool
-	index       *Index // nil without one
+	index       *Index       // nil without one
+	indexBy     verification // where index came from: nix search (byNix) or a file (byIndex)
 	how         verification
 	metas       map[string]*Meta // by attribute, when how != unverified
 	evalErrs    map[string]error // attributes whose evaluation failed alone
 	unverWhy    string           // why nothing was verified, for reasons
 }
 
+// decide gives the verdict on an entry and the entries merged into it
+// (see MergeDuplicates): one package, so one verdict, which must hold for
+// every line a move would remove.
 func (d *decider) decide(e Entry, c Candidate) Result {
+	r := d.verdict(e, c)
+	if len(e.Merged) > 0 {
+		r.Reason += "; " + mergedText(e)
+	}
+	return r
+}
+
+func (d *decider) verdict(e Entry, c Candidate) Result {
 	r := Result{Entry: e, Attr: c.Attr, Match: c.Match}
 	set := func(v, why string, args ...any) Result {
 		r.Verdict, r.Reason = v, fmt.Sprintf(why, args...)
 		return r
 	}
+	// by names what the verdict about to be set rests on.
+	by := func(v verification) { r.Verification = v.String() }
 	switch e.Kind {
 	case "brew", "cask":
 	case "tap":
@@ -66,11 +108,13 @@ func (d *decider) decide(e Entry, c Candidate) Result {
 		return set(Keep, "%s", c.Why)
 	}
 	if c.Attr == "" {
-		switch {
-		case tap != "" && d.index != nil:
-			return set(Keep, "formula from tap %s; nixpkgs has nothing by that name", tap)
-		case d.index == nil:
+		if d.index == nil {
+			by(unverified)
 			return set(Check, "no alias, and no package index to look it up in")
+		}
+		by(d.indexBy)
+		if tap != "" {
+			return set(Keep, "formula from tap %s; nixpkgs has nothing by that name", tap)
 		}
 		return set(Keep, "not in nixpkgs")
 	}
@@ -78,11 +122,13 @@ func (d *decider) decide(e Entry, c Candidate) Result {
 	meta, how := d.metas[c.Attr], d.how
 	if how != unverified && meta == nil {
 		if err := d.evalErrs[c.Attr]; err != nil {
+			by(how)
 			return set(Check, "could not evaluate %s: %v", c.Attr, err)
 		}
 		// The index knew nothing of an alias target and nix did not run.
 		how = unverified
 	}
+	by(how)
 	if meta != nil {
 		r.Version = meta.Version
 		where := ""
@@ -141,6 +187,7 @@ func (d *decider) decide(e Entry, c Candidate) Result {
 		if _, ok := d.index.Lookup(c.Attr); !ok {
 			// Only an alias gets here; nix search lists every top-level
 			// package whatever its platforms, so absence means absence.
+			by(d.indexBy)
 			return set(Keep, "the package index has no attribute %s", c.Attr)
 		}
 	}
@@ -154,14 +201,21 @@ func (d *decider) decide(e Entry, c Candidate) Result {
 	if e.Kind == "cask" && strings.HasPrefix(nameOf(e.Name), "font-") {
 		caution("font: add it to fonts.packages, not a package list")
 	}
-	if len(e.Options) > 0 {
-		caution("options %s have no nix equivalent", strings.Join(e.Options, ", "))
+	lines := append([]Entry{e}, e.Merged...)
+	if opts := optionsOf(lines); len(opts) > 0 {
+		caution("options %s have no nix equivalent", strings.Join(opts, ", "))
 	}
-	if e.Conditional {
-		caution("installed only conditionally (line %d sits in a condition or loop)", e.Line)
+	for _, l := range lines {
+		if l.Conditional {
+			caution("installed only conditionally (line %d sits in a condition or loop)", l.Line)
+			break
+		}
 	}
-	if !e.Plain && verdict == Move {
-		caution("line %d holds more than this entry: move it by hand", e.Line)
+	for _, l := range lines {
+		if !l.Plain && verdict == Move {
+			caution("line %d holds more than this entry: move it by hand", l.Line)
+			break
+		}
 	}
 	if r.Unfree {
 		cautions = append(cautions, "unfree: needs allowUnfree; not in the binary cache")
@@ -186,6 +240,20 @@ func (d *decider) decide(e Entry, c Candidate) Result {
 	}
 	r.Verdict, r.Reason = verdict, strings.Join(parts, "; ")
 	return r
+}
+
+// optionsOf is the sorted union of the lines' option names.
+func optionsOf(lines []Entry) []string {
+	var out []string
+	for _, l := range lines {
+		for _, o := range l.Options {
+			if !slices.Contains(out, o) {
+				out = append(out, o)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func nameOf(full string) string {

@@ -21,8 +21,12 @@ import (
 //	unverified alias target absent from the index    keep
 //	matched, then "check" if any of: normalised or homepage match, cask
 //	by exact name, tap formula not by alias, unverified (except formula
-//	aliases), font cask, options, conditional, line not plain;
+//	aliases), font cask, options, conditional, line not plain (on any
+//	line merged into the entry);
 //	otherwise                                        move
+//
+// Each verdict also says what it rests on: nix, the index, nothing (the
+// alias table alone), or "" when there is nothing to verify.
 func TestDecide(t *testing.T) {
 	const sys = "aarch64-darwin"
 	ok := func(mod func(*Meta)) *Meta {
@@ -43,6 +47,21 @@ func TestDecide(t *testing.T) {
 	}
 	exact := func(attr string) Candidate {
 		return Candidate{Attr: attr, Match: MatchExact, Why: "same attribute name"}
+	}
+	merged := func(e Entry, more ...Entry) Entry {
+		for i := range more {
+			more[i].Line = 9 + i
+		}
+		e.Merged = more
+		return e
+	}
+	// What each verdict rests on; "" = nothing to verify.
+	wantBy := map[string]string{
+		"tap": "", "mas": "", "vscode": "", "cargo": "", "no-package alias": "",
+		"no match, no index": NotVerified, "no match, tap": VerifiedByIndex, "no match": VerifiedByIndex,
+		"by index metadata":        VerifiedByIndex,
+		"unverified formula alias": NotVerified, "unverified cask alias": NotVerified, "unverified exact": NotVerified,
+		"unverified alias absent from index": VerifiedByIndex, "unverified nested alias": NotVerified,
 	}
 
 	for _, tc := range []struct {
@@ -111,9 +130,17 @@ func TestDecide(t *testing.T) {
 		{name: "unverified exact", entry: plain("brew", "tool"), cand: exact("tool"), verdict: Check, reasonHas: "not verified"},
 		{name: "unverified alias absent from index", entry: plain("brew", "old"), cand: alias("absent"), verdict: Keep, reasonHas: "index has no attribute absent"},
 		{name: "unverified nested alias", entry: plain("cask", "font-hack-nerd-font"), cand: alias("nerd-fonts.hack"), verdict: Check, reasonHas: "not verified"},
+		{name: "merged lines move together", entry: merged(plain("brew", "gnupg"), plain("brew", "gpg")), cand: alias("tool"),
+			meta: ok(nil), how: byNix, verdict: Move, reasonHas: `merged with line 9 (brew "gpg")`},
+		{name: "merged line with options", entry: merged(plain("brew", "tool"), Entry{Kind: "brew", Name: "tool", Line: 9, Options: []string{"args"}}),
+			cand: alias("tool"), meta: ok(nil), how: byNix, verdict: Check, reasonHas: "options args"},
+		{name: "merged line not plain", entry: merged(plain("brew", "tool"), Entry{Kind: "brew", Name: "tool", Line: 9}),
+			cand: alias("tool"), meta: ok(nil), how: byNix, verdict: Check, reasonHas: "line 9 holds more"},
+		{name: "merged line conditional", entry: merged(plain("brew", "tool"), Entry{Kind: "brew", Name: "tool", Line: 9, Plain: true, Conditional: true}),
+			cand: alias("tool"), meta: ok(nil), how: byNix, verdict: Check, reasonHas: "conditionally (line 9"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &decider{system: sys, allowUnfree: tc.allowUnfree, index: index, how: tc.how, unverWhy: "nix not found"}
+			d := &decider{system: sys, allowUnfree: tc.allowUnfree, index: index, indexBy: byIndex, how: tc.how, unverWhy: "nix not found"}
 			if tc.noIndex {
 				d.index = nil
 			}
@@ -132,6 +159,13 @@ func TestDecide(t *testing.T) {
 			}
 			if r.Verdict == Keep && r.Attr == NoPackage {
 				t.Error("the no-package marker leaked into the result's attribute")
+			}
+			by, ok := wantBy[tc.name]
+			if !ok {
+				by = VerifiedByNix // every other case has nix's metadata
+			}
+			if r.Verification != by {
+				t.Errorf("verification %q, want %q", r.Verification, by)
 			}
 		})
 	}

@@ -32,6 +32,11 @@ type Entry struct {
 	// Homepage is the project's homepage as Homebrew knows it, if given
 	// (see LoadBrewInfo); it allows matching by homepage.
 	Homepage string
+	// Merged are later lines of the Brewfile naming the same package —
+	// the same name again, or another name of it that matches the same
+	// attribute — folded into this entry (see MergeDuplicates). A move
+	// removes their lines too.
+	Merged []Entry
 }
 
 // Candidate is the attribute an entry matched, and how.

@@ -4,8 +4,10 @@
 // gives a verdict — move, keep or check — and, asked to, writes a nix
 // package list and a Brewfile without the moved lines.
 //
-// Everything runs through command.Runner; without nix, matching falls back
-// to the alias table and every other entry is marked "check".
+// Everything runs through command.Runner. Without nix, or when nix cannot
+// reach the default nixpkgs (offline, no registry entry), matching falls
+// back to the alias table, every entry says it is unverified, and --write
+// holds unverified entries back unless told otherwise.
 package migrate
 
 import (
@@ -46,6 +48,10 @@ type Options struct {
 	JSON        bool   // print the JSON report instead of the table
 
 	Write bool // write the nix list and the trimmed Brewfile
+	// Unverified lets Write move entries nixpkgs did not confirm (the
+	// alias table's word alone); without it they stay in the Brewfile and
+	// the report lists them.
+	Unverified bool
 	// NixFile is where the nix list goes; "" = brew-migrated.nix beside
 	// the Brewfile.
 	NixFile string
@@ -65,6 +71,10 @@ type Report struct {
 	Nixpkgs  string // the reference as given
 	Revision string // its revision key, when nix resolved it
 	Verified bool   // nix evaluated every proposed attribute
+	// Unverified says why nixpkgs could not be consulted ("nix not found",
+	// "nix could not resolve nixpkgs …"); "" when it was, by nix or an
+	// index file.
+	Unverified string
 	// IndexSource says where the package index came from; "" = none.
 	IndexSource string
 	Results     []Result
@@ -79,6 +89,9 @@ type Summary struct {
 	Move  int `json:"move"`
 	Keep  int `json:"keep"`
 	Check int `json:"check"`
+	// Unverified counts the moves nixpkgs did not confirm: --write holds
+	// them back unless given --unverified.
+	Unverified int `json:"unverified"`
 }
 
 // Summary counts the report's verdicts.
@@ -88,6 +101,9 @@ func (r *Report) Summary() Summary {
 		switch res.Verdict {
 		case Move:
 			s.Move++
+			if res.Verification == NotVerified {
+				s.Unverified++
+			}
 		case Keep:
 			s.Keep++
 		default:
@@ -127,7 +143,8 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Report, 
 			now = opts.Now
 		}
 		rep.Written, werr = WriteMigration(rep, src, WriteOptions{
-			Brewfile: opts.Brewfile, NixFile: opts.NixFile, Output: opts.Output, Force: opts.Force, Now: now(),
+			Brewfile: opts.Brewfile, NixFile: opts.NixFile, Output: opts.Output, Force: opts.Force,
+			Unverified: opts.Unverified, Now: now(),
 		})
 	}
 	if opts.JSON {
@@ -167,14 +184,15 @@ func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Wri
 	if !systemName.MatchString(system) {
 		return nil, fmt.Errorf("system %q: want something like aarch64-darwin", system)
 	}
-	ref := opts.Nixpkgs
+	ref, from := opts.Nixpkgs, ""
 	if ref == "" && opts.FlakeLock != "" {
 		if ref, err = NixpkgsFromLock(opts.FlakeLock, "nixpkgs"); err != nil {
 			return nil, err
 		}
+		from = " (pinned in " + filepath.Base(opts.FlakeLock) + ")"
 	}
 	if ref == "" {
-		ref = DefaultNixpkgs
+		ref, from = DefaultNixpkgs, " (from the flake registry)"
 	}
 	rep := &Report{System: system, Nixpkgs: ref}
 
@@ -201,9 +219,20 @@ func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Wri
 	switch {
 	case errors.As(err, &nf):
 		rev = nil
+		rep.Unverified = "nix not found"
 		rep.Notes = append(rep.Notes, fmt.Sprintf("nix not found: nothing was verified for %s", system))
+	case err != nil && (opts.Nixpkgs != "" || ctx.Err() != nil):
+		// A nixpkgs asked for by name that nix cannot read is a mistake to
+		// show, not a reason to verify nothing.
+		return nil, &ResolveError{Ref: ref, Err: err}
 	case err != nil:
-		return nil, err
+		// The default nixpkgs out of reach (offline, no registry entry,
+		// a pinned revision not fetched yet): report what the alias table
+		// and an index file can tell, and say how to verify.
+		rev = nil
+		rep.Unverified = "nix could not resolve nixpkgs"
+		rep.Notes = append(rep.Notes, fmt.Sprintf("nothing was verified for %s: nix could not resolve nixpkgs %q%s: %v",
+			system, ref, from, errors.Unwrap(err)))
 	default:
 		rep.Revision = rev.Key
 	}
@@ -219,22 +248,29 @@ func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Wri
 		rep.IndexSource = fmt.Sprintf("%s of %s (%d packages)", how, ref, idx.Len())
 	}
 	if idx == nil {
-		rep.Notes = append(rep.Notes, "no package index (nix not found and no --index): matched by the alias table alone; the rest is marked check")
+		rep.Notes = append(rep.Notes, "no package index (nixpkgs not listed and no --index): matched by the alias table alone; the rest is marked check")
 	} else if opts.BrewInfo != "" && !idx.HasHomepages() {
 		rep.Notes = append(rep.Notes, "the package index has no homepages (nix search lists none): no matching by homepage; use packages.json for that")
 	}
 
 	m := &Matcher{Aliases: aliases, Index: idx}
 	cands := make([]Candidate, len(entries))
-	var attrs []string
 	for i, e := range entries {
 		cands[i] = m.Match(e)
-		if a := cands[i].Attr; a != "" && a != NoPackage {
-			attrs = append(attrs, a)
+	}
+	entries, cands, merged := MergeDuplicates(entries, cands)
+	rep.Notes = append(rep.Notes, merged...)
+	var attrs []string
+	for _, c := range cands {
+		if c.Attr != "" && c.Attr != NoPackage {
+			attrs = append(attrs, c.Attr)
 		}
 	}
 
-	d := &decider{system: system, allowUnfree: opts.AllowUnfree, index: idx}
+	d := &decider{system: system, allowUnfree: opts.AllowUnfree, index: idx, indexBy: byNix}
+	if opts.Index != "" {
+		d.indexBy = byIndex
+	}
 	switch {
 	case rev != nil:
 		v := &Verifier{Runner: runner, Nixpkgs: rev.Locked, System: system, Commands: &rep.Commands}
@@ -252,18 +288,61 @@ func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Wri
 				d.metas[a] = p.Meta
 			}
 		}
-		d.unverWhy = "nix not found"
+		d.unverWhy = rep.Unverified
 		rep.Notes = append(rep.Notes, "verified from the index's metadata, not by evaluating nixpkgs for "+system)
 	default:
-		d.unverWhy = "nix not found"
+		d.unverWhy = rep.Unverified
 	}
 	for i, e := range entries {
 		rep.Results = append(rep.Results, d.decide(e, cands[i]))
+	}
+	if n := countVerification(rep.Results, NotVerified); n > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d %s not verified for %s (%s): %s the alias table's word alone, and --write moves none of them without --unverified",
+			n, plural(n, "entry was", "entries were"), system, rep.Unverified, plural(n, "its verdict is", "their verdicts are")))
+		rep.Notes = append(rep.Notes, howToVerify(rep.Unverified == "nix not found"))
 	}
 	if n := countUnfree(rep.Results); n > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d package(s) to move are unfree: the nixpkgs that installs them needs allowUnfree", n))
 	}
 	return rep, nil
+}
+
+// ResolveError is a nixpkgs given with --nixpkgs that nix could not
+// resolve: migrate stops rather than verify nothing.
+type ResolveError struct {
+	Ref string
+	Err error
+}
+
+func (e *ResolveError) Error() string { return e.Err.Error() }
+func (e *ResolveError) Unwrap() error { return e.Err }
+
+// howToVerify is the note that says how to get entries verified.
+func howToVerify(noNix bool) string {
+	first := "give a nixpkgs nix can read with --nixpkgs PATH (a nixpkgs checkout) or --nixpkgs FLAKEREF " +
+		"(github:NixOS/nixpkgs/nixpkgs-unstable when online)"
+	if noNix {
+		first = "install nix"
+	}
+	return "to verify: " + first + ", or give a package index with --index FILE " +
+		"(packages.json carries platforms and licences; `nix search nixpkgs --json ^` output only names)"
+}
+
+func countVerification(rs []Result, v string) int {
+	n := 0
+	for _, r := range rs {
+		if r.Verification == v {
+			n++
+		}
+	}
+	return n
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func countUnfree(rs []Result) int {

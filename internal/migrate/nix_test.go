@@ -206,7 +206,7 @@ var allVerdicts = map[string][3]string{
 	"firefox":                       {"firefox", MatchAlias, Keep},
 	"visual-studio-code":            {"vscode", MatchAlias, Keep},
 	"wezterm":                       {"wezterm", MatchAlias, Check},
-	"ghostty":                       {"ghostty", MatchExact, Check},
+	"ghostty":                       {"ghostty-bin", MatchAlias, Move},
 	"font-fira-code":                {"fira-code", MatchAlias, Check},
 	"docker":                        {"", MatchAlias, Keep},
 	"Xcode":                         {"", "", Keep},
@@ -285,7 +285,7 @@ func TestRunAllVerdicts(t *testing.T) {
 			changed[e.Name] = e.Verdict
 		}
 	}
-	want := map[string]string{"cowsay": Move, "iterm2": Keep, "firefox": Move, "visual-studio-code": Move,
+	want := map[string]string{"cowsay": Move, "iterm2": Keep, "ghostty": Keep, "firefox": Move, "visual-studio-code": Move,
 		"hashicorp/tap/terraform": Check} // unfree allowed, still a tap formula
 	if !mapsEqual(changed, want) {
 		t.Errorf("on x86_64-linux with unfree allowed, changed %v; want %v", changed, want)
@@ -304,7 +304,7 @@ func TestRunTable(t *testing.T) {
 	for _, want := range []string{
 		"ENTRY  ", "VERDICT  REASON\n",
 		"\nnode  ", " nodejs ", " alias table ", " move ",
-		"31 entries: 7 move, 15 keep, 9 check — aarch64-darwin, verified with nix against " + fixtureRef(t),
+		"31 entries: 8 move, 15 keep, 8 check — aarch64-darwin, verified with nix against " + fixtureRef(t),
 		"package index: nix search of",
 	} {
 		if !strings.Contains(s, want) {
@@ -482,7 +482,7 @@ func TestRunFlakeLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Nixpkgs != "path:"+abs || !rep.Verified || rep.Summary().Move != 7 {
+	if rep.Nixpkgs != "path:"+abs || !rep.Verified || rep.Summary().Move != 8 {
 		t.Errorf("nixpkgs %q verified %v summary %+v", rep.Nixpkgs, rep.Verified, rep.Summary())
 	}
 }

@@ -16,36 +16,49 @@ var matchLabels = map[string]string{
 }
 
 // WriteTable prints the report for people: one row per entry, a summary
-// line, then the notes and what was written.
+// line, then the notes and what was written. VERIFIED says what each
+// verdict rests on: nix, index, none (the alias table alone) or - (nothing
+// to verify).
 func WriteTable(out io.Writer, r *Report) error {
 	w := &errWriter{w: out}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENTRY\tKIND\tATTRIBUTE\tMATCH\tVERDICT\tREASON")
+	fmt.Fprintln(tw, "ENTRY\tKIND\tATTRIBUTE\tMATCH\tVERIFIED\tVERDICT\tREASON")
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
 	for _, res := range r.Results {
-		attr, match := res.Attr, matchLabels[res.Match]
-		if attr == "" {
-			attr = "-"
-		}
-		if match == "" {
-			match = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(res.Name), res.Kind, attr, match, res.Verdict, oneLine(res.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(res.Name), res.Kind, dash(res.Attr),
+			dash(matchLabels[res.Match]), dash(res.Verification), res.Verdict, oneLine(res.Reason))
 	}
 	_ = tw.Flush() // errors are kept by w
 	s := r.Summary()
-	how := "not verified: nix not found"
-	if r.Verified {
+	var how string
+	switch {
+	case r.Verified:
 		how = "verified with nix against " + r.Nixpkgs
 		if r.Revision != "" {
 			how += " (" + shortRev(r.Revision) + ")"
 		}
+	case r.Unverified != "" && r.IndexSource != "":
+		how = "not verified by nix: " + r.Unverified + "; from the package index"
+	case r.Unverified != "":
+		how = "not verified: " + r.Unverified
+	default:
+		how = "from the package index"
 	}
 	noun := "entries"
 	if len(r.Results) == 1 {
 		noun = "entry"
 	}
-	fmt.Fprintf(w, "\n%d %s: %d move, %d keep, %d check — %s, %s\n",
-		len(r.Results), noun, s.Move, s.Keep, s.Check, r.System, how)
+	moves := fmt.Sprintf("%d move", s.Move)
+	if s.Unverified > 0 {
+		moves += fmt.Sprintf(" (%d unverified)", s.Unverified)
+	}
+	fmt.Fprintf(w, "\n%d %s: %s, %d keep, %d check — %s, %s\n",
+		len(r.Results), noun, moves, s.Keep, s.Check, r.System, how)
 	if r.IndexSource != "" {
 		fmt.Fprintf(w, "package index: %s\n", r.IndexSource)
 	}
@@ -79,38 +92,56 @@ func (e *errWriter) Write(p []byte) (int, error) {
 // jsonReport is the stable --json contract: entries and summary always
 // present, other fields only added to.
 type jsonReport struct {
-	Entries  []jsonEntry `json:"entries"`
-	Summary  Summary     `json:"summary"`
-	System   string      `json:"system"`
-	Nixpkgs  string      `json:"nixpkgs"`
-	Verified bool        `json:"verified"`
-	Notes    []string    `json:"notes"`
-	Written  *Written    `json:"written,omitempty"`
+	Entries    []jsonEntry `json:"entries"`
+	Summary    Summary     `json:"summary"`
+	System     string      `json:"system"`
+	Nixpkgs    string      `json:"nixpkgs"`
+	Verified   bool        `json:"verified"`
+	Unverified string      `json:"unverified"`
+	Notes      []string    `json:"notes"`
+	Written    *Written    `json:"written,omitempty"`
 }
 
 type jsonEntry struct {
-	Name    string `json:"name"`
-	Kind    string `json:"kind"`
-	Attr    string `json:"attr"`
-	Match   string `json:"match"`
-	Verdict string `json:"verdict"`
-	Reason  string `json:"reason"`
-	Line    int    `json:"line"`
+	Name         string     `json:"name"`
+	Kind         string     `json:"kind"`
+	Attr         string     `json:"attr"`
+	Match        string     `json:"match"`
+	Verification string     `json:"verification"`
+	Verdict      string     `json:"verdict"`
+	Reason       string     `json:"reason"`
+	Line         int        `json:"line"`
+	Merged       []jsonLine `json:"merged,omitempty"`
+}
+
+type jsonLine struct {
+	Name string `json:"name"`
+	Line int    `json:"line"`
 }
 
 // WriteJSON prints the report as one JSON object:
 //
-//	{"entries":[{"name","kind","attr","match","verdict","reason","line"}…],
-//	 "summary":{"move","keep","check"}, "system", "nixpkgs", "verified",
-//	 "notes":[…], "written":{…} (after --write)}
+//	{"entries":[{"name","kind","attr","match","verification","verdict",
+//	   "reason","line","merged":[{"name","line"}…]}…],
+//	 "summary":{"move","keep","check","unverified"}, "system", "nixpkgs",
+//	 "verified", "unverified", "notes":[…], "written":{…} (after --write)}
 //
-// attr and match are "" when nothing matched.
+// attr and match are "" when nothing matched. verification is "nix",
+// "index", "none" (the alias table alone) or "" (nothing to verify);
+// merged, present only when not empty, lists the later lines naming the
+// same package. The top-level unverified says why nixpkgs could not be
+// consulted, "" when it was; summary.unverified counts the moves it did
+// not confirm.
 func WriteJSON(w io.Writer, r *Report) error {
 	out := jsonReport{Entries: []jsonEntry{}, Summary: r.Summary(), System: r.System, Nixpkgs: r.Nixpkgs,
-		Verified: r.Verified, Notes: append([]string{}, r.Notes...), Written: r.Written}
+		Verified: r.Verified, Unverified: r.Unverified, Notes: append([]string{}, r.Notes...), Written: r.Written}
 	for _, res := range r.Results {
-		out.Entries = append(out.Entries, jsonEntry{Name: res.Name, Kind: res.Kind, Attr: res.Attr, Match: res.Match,
-			Verdict: res.Verdict, Reason: res.Reason, Line: res.Line})
+		e := jsonEntry{Name: res.Name, Kind: res.Kind, Attr: res.Attr, Match: res.Match, Verification: res.Verification,
+			Verdict: res.Verdict, Reason: res.Reason, Line: res.Line}
+		for _, m := range res.Merged {
+			e.Merged = append(e.Merged, jsonLine{Name: m.Name, Line: m.Line})
+		}
+		out.Entries = append(out.Entries, e)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

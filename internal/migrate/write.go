@@ -21,7 +21,10 @@ type WriteOptions struct {
 	NixFile  string // "" = NixFileName beside the Brewfile
 	Output   string // trimmed Brewfile; "" = the Brewfile itself, after a backup
 	Force    bool   // replace an existing NixFile or Output, after a backup
-	Now      time.Time
+	// Unverified moves entries whose verdict nixpkgs did not confirm
+	// (Verification NotVerified); without it they are held back.
+	Unverified bool
+	Now        time.Time
 }
 
 // Written says what WriteMigration wrote.
@@ -32,13 +35,31 @@ type Written struct {
 	Backup       string `json:"backup,omitempty"`    // the Brewfile before trimming (or the replaced Output)
 	Packages     int    `json:"packages"`
 	LinesRemoved int    `json:"linesRemoved"`
+	// HeldBack are the moves left in the Brewfile because nixpkgs did not
+	// confirm them (no --unverified); MovedUnverified those moved anyway
+	// (--unverified). Each is `kind "name" (line N) → attribute`.
+	HeldBack        []string `json:"heldBack,omitempty"`
+	MovedUnverified []string `json:"movedUnverified,omitempty"`
 }
 
 func (w *Written) lines() []string {
-	if w.Packages == 0 {
-		return []string{"nothing to move: wrote nothing"}
+	var out []string
+	if len(w.HeldBack) > 0 {
+		out = append(out, fmt.Sprintf("not moved, not verified (--unverified moves them anyway): %d", len(w.HeldBack)))
+		for _, h := range w.HeldBack {
+			out = append(out, "  "+h)
+		}
 	}
-	out := []string{fmt.Sprintf("wrote %s: %d packages", w.NixFile, w.Packages)}
+	if len(w.MovedUnverified) > 0 {
+		out = append(out, fmt.Sprintf("moved without verification (--unverified): %d", len(w.MovedUnverified)))
+		for _, h := range w.MovedUnverified {
+			out = append(out, "  "+h)
+		}
+	}
+	if w.Packages == 0 {
+		return append(out, "nothing to move: wrote nothing")
+	}
+	out = append(out, fmt.Sprintf("wrote %s: %d packages", w.NixFile, w.Packages))
 	if w.NixBackup != "" {
 		out = append(out, fmt.Sprintf("  (the previous one is in %s)", w.NixBackup))
 	}
@@ -53,19 +74,30 @@ func (w *Written) lines() []string {
 }
 
 // WriteMigration writes the entries to move as a nix list and the Brewfile
-// without their lines. It never replaces an existing file it was not told
-// to (the Brewfile itself, or NixFile/Output with Force), and copies every
-// file it replaces to a backup first. src is the Brewfile the report was
-// made from; if the file changed since, nothing is written.
+// without their lines. Moves nixpkgs did not confirm are held back, and
+// listed, unless o.Unverified. It never replaces an existing file it was
+// not told to (the Brewfile itself, or NixFile/Output with Force), and
+// copies every file it replaces to a backup first. src is the Brewfile the
+// report was made from; if the file changed since, nothing is written.
 func WriteMigration(r *Report, src []byte, o WriteOptions) (*Written, error) {
 	var moved []Result
+	var held, anyway []string
 	for _, res := range r.Results {
-		if res.Verdict == Move {
-			moved = append(moved, res)
+		if res.Verdict != Move {
+			continue
 		}
+		if res.Verification == NotVerified {
+			what := fmt.Sprintf("%s %q (line %d) → %s", res.Kind, res.Name, res.Line, res.Attr)
+			if !o.Unverified {
+				held = append(held, what)
+				continue
+			}
+			anyway = append(anyway, what)
+		}
+		moved = append(moved, res)
 	}
 	if len(moved) == 0 {
-		return &Written{}, nil
+		return &Written{HeldBack: held}, nil
 	}
 	trimmed, removed, err := TrimBrewfile(src, moved)
 	if err != nil {
@@ -113,7 +145,8 @@ func WriteMigration(r *Report, src []byte, o WriteOptions) (*Written, error) {
 		return nil, fmt.Errorf("the nix list and the Brewfile would both be %s", out)
 	}
 
-	w := &Written{NixFile: nixFile, Brewfile: out, Packages: len(uniqueAttrs(moved)), LinesRemoved: removed}
+	w := &Written{NixFile: nixFile, Brewfile: out, Packages: len(uniqueAttrs(moved)), LinesRemoved: removed,
+		HeldBack: held, MovedUnverified: anyway}
 	stamp := o.Now.Format("20060102-150405")
 	if inPlace {
 		if w.Backup, err = backup(brewfile, src, info.Mode().Perm(), stamp); err != nil {
@@ -186,18 +219,20 @@ func backup(path string, data []byte, mode fs.FileMode, stamp string) (string, e
 	return "", fmt.Errorf("backing up %s: %s-2 … -100 all exist", path, base)
 }
 
-// TrimBrewfile removes the lines of the moved entries and keeps every
-// other byte as it was: comments, blank lines, line endings, a missing
-// final newline. Only plain lines are moved (see Entry.Plain), so a
-// removed line never takes anything else with it.
+// TrimBrewfile removes the lines of the moved entries, and of the entries
+// merged into them, and keeps every other byte as it was: comments, blank
+// lines, line endings, a missing final newline. Only plain lines are moved
+// (see Entry.Plain), so a removed line never takes anything else with it.
 func TrimBrewfile(src []byte, moved []Result) ([]byte, int, error) {
 	lines := bytes.SplitAfter(src, []byte("\n"))
 	drop := map[int]bool{}
 	for _, r := range moved {
-		if r.Line < 1 || r.Line > len(lines) || !plainLine(strings.TrimRight(string(lines[r.Line-1]), "\n"), r.Kind, r.Name) {
-			return nil, 0, fmt.Errorf("line %d is not `%s %q` alone: not removing it", r.Line, r.Kind, r.Name)
+		for _, e := range append([]Entry{r.Entry}, r.Merged...) {
+			if e.Line < 1 || e.Line > len(lines) || !plainLine(strings.TrimRight(string(lines[e.Line-1]), "\n"), e.Kind, e.Name) {
+				return nil, 0, fmt.Errorf("line %d is not `%s %q` alone: not removing it", e.Line, e.Kind, e.Name)
+			}
+			drop[e.Line] = true
 		}
-		drop[r.Line] = true
 	}
 	var out bytes.Buffer
 	out.Grow(len(src))
@@ -256,8 +291,16 @@ func NixList(moved []Result, from string) []byte {
 	for _, a := range uniqueAttrs(moved) {
 		var from []string
 		for _, r := range moved {
-			if r.Attr == a {
-				from = append(from, fmt.Sprintf("%s %q (line %d, %s)", r.Kind, r.Name, r.Line, matchLabels[r.Match]))
+			if r.Attr != a {
+				continue
+			}
+			how := matchLabels[r.Match]
+			if r.Verification == NotVerified {
+				how += ", not verified"
+			}
+			from = append(from, fmt.Sprintf("%s %q (line %d, %s)", r.Kind, r.Name, r.Line, how))
+			for _, m := range r.Merged {
+				from = append(from, fmt.Sprintf("%s %q (line %d, the same package)", m.Kind, m.Name, m.Line))
 			}
 		}
 		b.WriteString("  " + nixAttrRef(a) + " # " + oneLine(strings.Join(from, "; ")) + "\n")

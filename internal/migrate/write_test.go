@@ -189,6 +189,67 @@ func TestWriteNothingToMove(t *testing.T) {
 	}
 }
 
+// TestWriteHoldsBackUnverified: a move nixpkgs did not confirm stays in
+// the Brewfile and is listed, unless Unverified; then it moves, is listed
+// as such, and its line in the nix list says so.
+func TestWriteHoldsBackUnverified(t *testing.T) {
+	report := func() *Report {
+		r := writeReport()
+		r.Results[0].Verification = NotVerified // ripgrep: the alias table's word alone
+		r.Results[2].Verification = VerifiedByNix
+		return r
+	}
+	_, bf := writeFixture(t)
+	w, err := WriteMigration(report(), []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Packages != 1 || w.LinesRemoved != 1 || len(w.HeldBack) != 1 || w.HeldBack[0] != `brew "ripgrep" (line 2) → ripgrep` ||
+		len(w.MovedUnverified) != 0 {
+		t.Errorf("written %+v, want iterm2 moved and ripgrep held back", w)
+	}
+	if got := readFile(t, bf); got != "# tools\nbrew \"ripgrep\"\nbrew \"keep\" # stays\n" {
+		t.Errorf("trimmed Brewfile %q: ripgrep must stay", got)
+	}
+	if nix := readFile(t, w.NixFile); strings.Contains(nix, "ripgrep") {
+		t.Errorf("nix list names an unverified package:\n%s", nix)
+	}
+	if lines := strings.Join(w.lines(), "\n"); !strings.Contains(lines, "not moved, not verified (--unverified moves them anyway): 1\n  brew \"ripgrep\" (line 2) → ripgrep") {
+		t.Errorf("report lines do not list the held-back entry:\n%s", lines)
+	}
+
+	_, bf = writeFixture(t)
+	w, err = WriteMigration(report(), []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow, Unverified: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Packages != 2 || len(w.HeldBack) != 0 || len(w.MovedUnverified) != 1 {
+		t.Errorf("written %+v, want both moved, ripgrep listed as unverified", w)
+	}
+	if nix := readFile(t, w.NixFile); !strings.Contains(nix, "pkgs.ripgrep # brew \"ripgrep\" (line 2, alias table, not verified)") {
+		t.Errorf("nix list does not mark ripgrep unverified:\n%s", nix)
+	}
+	if lines := strings.Join(w.lines(), "\n"); !strings.Contains(lines, "moved without verification (--unverified): 1\n  brew \"ripgrep\"") {
+		t.Errorf("report lines do not list the unverified move:\n%s", lines)
+	}
+
+	// Only unverified moves: nothing is written, and each is still listed.
+	dir, bf := writeFixture(t)
+	r := report()
+	r.Results = r.Results[:2]
+	before := listDir(t, dir)
+	w, err = WriteMigration(r, []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow})
+	if err != nil || w.Packages != 0 || len(w.HeldBack) != 1 {
+		t.Fatalf("got %+v, %v", w, err)
+	}
+	if listDir(t, dir) != before {
+		t.Error("files changed")
+	}
+	if lines := strings.Join(w.lines(), "\n"); !strings.Contains(lines, `brew "ripgrep" (line 2)`) || !strings.Contains(lines, "wrote nothing") {
+		t.Errorf("report lines:\n%s", lines)
+	}
+}
+
 func TestNixAttrRef(t *testing.T) {
 	for in, want := range map[string]string{
 		"ripgrep":         "pkgs.ripgrep",

@@ -54,7 +54,10 @@
         hello-unwrapped = m { pname = "hello"; version = "2.12.1"; };
         lazygit = m { pname = "lazygit"; version = "0.44.1"; };
         fira-code = m { pname = "fira-code"; version = "6.2"; };
-        ghostty = m { pname = "ghostty"; version = "1.0.0"; };
+        # As in nixpkgs: ghostty builds from source for Linux, the macOS
+        # app is ghostty-bin.
+        ghostty = m { pname = "ghostty"; version = "1.0.0"; platforms = linux; };
+        ghostty-bin = m { pname = "ghostty-bin"; version = "1.0.0"; platforms = darwin; };
         # Platform-bound.
         iterm2 = m { pname = "iterm2"; version = "3.5.4"; platforms = darwin; check = false; };
         firefox = m { pname = "firefox"; version = "132.0"; platforms = linux; };

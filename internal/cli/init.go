@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/kinds"
+	"github.com/sysinit/sysinit/internal/scaffold"
+)
+
+type initOptions struct {
+	print, noEval bool
+	host, user    string
+}
+
+func (a *app) newInit() *cobra.Command {
+	o := &initOptions{}
+	c := &cobra.Command{
+		Use:   "init",
+		Short: "Write a first sysinit.toml from what the repository holds",
+		Long: `init reads the repository — the configurations its flake defines (nix eval,
+or a static read of flake.nix when nix cannot evaluate it), Brewfiles,
+nix.custom.conf, and the refresh task of a Taskfile or justfile — and writes
+a commented sysinit.toml: this machine's configuration active, the other
+hosts' steps commented out, and what the old refresh ran carried over.
+
+It never replaces an existing sysinit.toml; --print writes to stdout instead.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runInit(cmd.Context(), o)
+		},
+	}
+	f := c.Flags()
+	f.BoolVar(&o.print, "print", false, "print the config instead of writing sysinit.toml")
+	f.BoolVar(&o.noEval, "no-eval", false, "read flake.nix without asking nix to evaluate it")
+	f.StringVar(&o.host, "host", "", "this machine's configuration `NAME` (default: the host name)")
+	f.StringVar(&o.user, "user", "", "the home-manager `USER` (default: $USER)")
+	return c
+}
+
+func (a *app) runInit(ctx context.Context, o *initOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	dir := a.dir
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("finding the working directory: %w", err)
+		}
+		dir = wd
+	} else if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usageError{fmt.Errorf("-C %s: no such directory", dir)}
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	target := filepath.Join(dir, config.FileName)
+	if a.configFile != "" {
+		target = a.configFile
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(dir, target)
+		}
+	}
+	if !o.print {
+		if _, err := os.Lstat(target); err == nil {
+			return fmt.Errorf("%s already exists; init never replaces it (--print shows what it would write)", target)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	m := scaffold.ThisMachine(ctx, command.Exec{}, runtime.GOOS, a.getenv)
+	if o.host != "" {
+		m.Host = o.host
+	}
+	if o.user != "" {
+		m.User = o.user
+	}
+	if o.noEval {
+		m.Nix, m.NoNixWhy = "", "--no-eval"
+	}
+	repo, err := scaffold.Read(ctx, dir, m)
+	if err != nil {
+		return err
+	}
+	f := scaffold.Build(repo, m, scaffold.LoaderKeys())
+	data := f.Render()
+	// What init writes must load: a config that does not is sysinit's bug,
+	// and is not written.
+	if _, err := config.Parse(target, data, kinds.Decls()); err != nil {
+		return fmt.Errorf("the config init made does not load (a bug in sysinit init):\n%v", err)
+	}
+	if o.print {
+		_, err := a.stdout.Write(data)
+		return err
+	}
+	out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", target, err)
+	}
+	if _, err := out.Write(data); err != nil {
+		out.Close()
+		return fmt.Errorf("writing %s: %w", target, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", target, err)
+	}
+	on, off := 0, 0
+	for _, s := range f.Steps {
+		if s.Off {
+			off++
+		} else {
+			on++
+		}
+	}
+	fmt.Fprintf(a.stderr, "sysinit: wrote %s: %d steps, %d more commented out\n", target, on, off)
+	a.hint("check it with `sysinit plan`, then refresh with `sysinit`")
+	return nil
+}

@@ -1,0 +1,1 @@
+{ text = [ "decoy V1" ]; }

@@ -1,0 +1,1 @@
+{ text = [ "alpha unused V1" ]; }

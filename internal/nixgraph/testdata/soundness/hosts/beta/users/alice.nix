@@ -1,0 +1,1 @@
+{ text = [ "alice V1" ]; }

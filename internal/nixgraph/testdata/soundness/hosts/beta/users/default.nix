@@ -1,0 +1,1 @@
+{ imports = [ ./alice.nix ]; text = [ "users V1" ]; }

@@ -1,0 +1,1 @@
+{ ... }: { text = [ "delta V1" (builtins.readFile ./motd) ]; }

@@ -1,0 +1,1 @@
+-- init V1 ./not/a/reference.lua

@@ -1,0 +1,1 @@
+{ name = "plugin a V1"; }

@@ -1,0 +1,1 @@
+{ name = "plugin b V1"; }

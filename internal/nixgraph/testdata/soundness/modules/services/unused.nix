@@ -1,0 +1,1 @@
+{ text = [ "services unused V1" ]; }

@@ -1,0 +1,1 @@
+{ text = [ "other V1" ]; }

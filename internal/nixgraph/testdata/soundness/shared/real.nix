@@ -1,0 +1,1 @@
+{ text = [ "real V1" (import ./dep.nix) ]; }

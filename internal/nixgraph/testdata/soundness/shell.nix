@@ -1,0 +1,1 @@
+{ text = "shell V1"; }

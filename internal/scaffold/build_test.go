@@ -1,0 +1,41 @@
+package scaffold
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/kinds"
+)
+
+// TestBuildByHostName: when the flake's configurations cannot be read and
+// the old command left the choice to the host name, the step does too
+// (flake = "."), rather than naming a configuration after this host that
+// the flake may not define.
+func TestBuildByHostName(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"flake.nix": `{ outputs = { nixpkgs, ... }: { nixosConfigurations = nixpkgs.lib.mapAttrs mkHost hosts; }; }`,
+		"justfile":  "[linux]\ninstall:\n\tsudo nixos-rebuild switch --flake . --builders ''\n\n[macos]\ninstall:\n\tsudo darwin-rebuild switch --flake .\n",
+	})
+	m := Machine{GOOS: "linux", Host: "vm", User: "sam"}
+	r, err := Read(t.Context(), dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := string(Build(r, m, LoaderKeys()).Render())
+	for _, want := range []string{
+		"[steps.system]\nkind       = \"nixos\"\nflake      = \".\"  # the host name picks the configuration, as the old command did\nextra-args = [\"--builders\", \"\"]\n",
+		"# this machine: nixosConfigurations by the host name (vm)\n",
+	} {
+		if !strings.Contains(data, want) {
+			t.Errorf("missing %q in\n%s", want, data)
+		}
+	}
+	if strings.Contains(data, "darwin-rebuild") {
+		t.Errorf("the [macos] recipe was read on Linux:\n%s", data)
+	}
+	if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
+		t.Errorf("does not load: %v\n%s", err, data)
+	}
+}

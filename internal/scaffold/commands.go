@@ -1,0 +1,544 @@
+package scaffold
+
+import (
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/sysinit/sysinit/internal/command"
+)
+
+// Action kinds: what one command of an old refresh did, as sysinit sees it.
+const (
+	actFlakeUpdate = "flake-update"
+	actDarwin      = "nix-darwin"
+	actNixOS       = "nixos"
+	actHome        = "home-manager"
+	actBrewBundle  = "brew-bundle"
+	actBrewUpdate  = "brew-update"  // brew update: becomes update-every
+	actBrewUpgrade = "brew-upgrade" // brew upgrade: becomes upgrade = true
+	actCopy        = "file"         // cp/install SRC DEST
+	actRestart     = "restart"      // restart the nix daemon
+	actIgnore      = "ignore"       // echo, cd, sysinit itself: nothing to do
+	actCommand     = "command"      // anything else
+)
+
+// action is one command of an old refresh, mapped.
+type action struct {
+	kind string
+	text string   // the command as written
+	argv []string // its words past sudo, env and the like
+
+	// nix system steps
+	flake     string // the flake reference given, "" = none
+	hostAttr  bool   // its configuration is this machine's ($(hostname), nh's default)
+	impure    bool
+	env       map[string]string
+	extraArgs []string
+	maxJobs   int
+	cores     int
+	nixAction string   // nixos: switch | boot | test
+	remote    bool     // --target-host: another machine
+	dropped   []string // flags left out, for the comment
+	logFlags  []string // flags about output, which sysinit has its own of
+	sudo      bool     // ran under sudo
+
+	// flake-update
+	inputs []string
+	commit bool
+
+	// brew-bundle
+	brewfile string
+	cleanup  bool
+
+	// file
+	source, dest string
+
+	note string // why it was ignored
+}
+
+func (a action) recognized() bool {
+	return a.kind != actCommand && a.kind != actIgnore
+}
+
+// classify maps one shell command line to the actions its simple commands
+// perform.
+func classify(line string) []action {
+	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(line), "")
+	if err != nil {
+		return []action{{kind: actCommand, text: line}}
+	}
+	var out []action
+	syntax.Walk(f, func(n syntax.Node) bool {
+		c, ok := n.(*syntax.CallExpr)
+		if !ok {
+			return true
+		}
+		if len(c.Args) == 0 {
+			return false
+		}
+		out = append(out, classifyCall(c))
+		// A command substitution inside the arguments ($(hostname)) is
+		// part of this command, not a step of its own.
+		return false
+	})
+	if len(out) == 0 {
+		return []action{{kind: actIgnore, text: line}}
+	}
+	return out
+}
+
+// word is one argument: its static value, or its source text when it
+// expands something.
+type word struct {
+	s      string
+	static bool
+}
+
+func words(c *syntax.CallExpr) []word {
+	var out []word
+	for _, w := range c.Args {
+		if s, ok := staticWord(w); ok {
+			out = append(out, word{s: s, static: true})
+			continue
+		}
+		var b strings.Builder
+		_ = syntax.NewPrinter().Print(&b, w)
+		out = append(out, word{s: b.String()})
+	}
+	return out
+}
+
+// staticWord is a word's value when it expands nothing.
+func staticWord(w *syntax.Word) (string, bool) {
+	var b strings.Builder
+	for _, p := range w.Parts {
+		switch p := p.(type) {
+		case *syntax.Lit:
+			b.WriteString(p.Value)
+		case *syntax.SglQuoted:
+			b.WriteString(p.Value)
+		case *syntax.DblQuoted:
+			for _, q := range p.Parts {
+				l, ok := q.(*syntax.Lit)
+				if !ok {
+					return "", false
+				}
+				b.WriteString(l.Value)
+			}
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+func printed(n syntax.Node) string {
+	var b strings.Builder
+	_ = syntax.NewPrinter().Print(&b, n)
+	return strings.TrimSpace(b.String())
+}
+
+// sudoValueFlags are sudo's options that take a value.
+var sudoValueFlags = []string{"-u", "-g", "-p", "-C", "-D", "-h", "-r", "-t", "-T", "-U"}
+
+func classifyCall(c *syntax.CallExpr) action {
+	a := action{kind: actCommand, text: printed(c), env: map[string]string{}}
+	for _, as := range c.Assigns {
+		if as.Value != nil {
+			if v, ok := staticWord(as.Value); ok {
+				a.env[as.Name.Value] = v
+			}
+		}
+	}
+	ws := words(c)
+	// Unwrap sudo, env, time, nice, command, exec.
+	for len(ws) > 0 {
+		switch ws[0].s {
+		case "sudo", "doas":
+			a.sudo = true
+			ws = ws[1:]
+			for len(ws) > 0 && strings.HasPrefix(ws[0].s, "-") {
+				if slices.Contains(sudoValueFlags, ws[0].s) && len(ws) > 1 {
+					ws = ws[1:]
+				}
+				ws = ws[1:]
+			}
+			continue
+		case "env":
+			ws = ws[1:]
+			for len(ws) > 0 && (strings.HasPrefix(ws[0].s, "-") || strings.Contains(ws[0].s, "=")) {
+				if k, v, ok := strings.Cut(ws[0].s, "="); ok && !strings.HasPrefix(k, "-") {
+					a.env[k] = v
+				}
+				ws = ws[1:]
+			}
+			continue
+		case "time", "nice", "command", "exec", "caffeinate", "nohup":
+			ws = ws[1:]
+			continue
+		}
+		break
+	}
+	if len(ws) == 0 {
+		a.kind = actIgnore
+		return a
+	}
+	for _, w := range ws {
+		a.argv = append(a.argv, w.s)
+	}
+	prog := path.Base(ws[0].s)
+	args := ws[1:]
+	switch prog {
+	case "echo", "printf", "true", ":", "cd", "set", "sleep", "clear", "say", "osascript", "terminal-notifier", "notify-send":
+		a.kind = actIgnore
+	case "sysinit":
+		a.kind, a.note = actIgnore, "already sysinit"
+	case "nix-collect-garbage":
+		a.note = "garbage collection is not part of a refresh; keep it as a task of its own, or a command step with every = \"7d\""
+	case "nix":
+		classifyNix(&a, args)
+	case "darwin-rebuild":
+		classifyRebuild(&a, actDarwin, args)
+	case "nixos-rebuild", "nixos-rebuild-ng":
+		classifyRebuild(&a, actNixOS, args)
+	case "home-manager":
+		classifyRebuild(&a, actHome, args)
+	case "nh":
+		classifyNH(&a, args)
+	case "brew":
+		classifyBrew(&a, args)
+	case "cp", "install", "rsync":
+		classifyCopy(&a, prog, args)
+	case "launchctl", "systemctl", "pkill", "killall":
+		if restartsNixDaemon(args) {
+			a.kind = actRestart
+		}
+	}
+	return a
+}
+
+// classifyNix handles `nix flake update`, `nix flake lock --update-input`
+// and `nix run nix-darwin -- switch …`.
+func classifyNix(a *action, args []word) {
+	// Global options before the subcommand (--extra-experimental-features X).
+	for len(args) > 0 && strings.HasPrefix(args[0].s, "-") {
+		if len(args) > 1 && !strings.HasPrefix(args[1].s, "-") && nixValueFlag(args[0].s) {
+			args = args[1:]
+		}
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return
+	}
+	switch {
+	case args[0].s == "flake" && len(args) > 1 && (args[1].s == "update" || args[1].s == "lock"):
+		lock := args[1].s == "lock"
+		rest := args[2:]
+		updates := false
+		for i := 0; i < len(rest); i++ {
+			switch w := rest[i].s; {
+			case w == "--commit-lock-file":
+				a.commit = true
+			case w == "--update-input" && i+1 < len(rest):
+				a.inputs = append(a.inputs, rest[i+1].s)
+				updates = true
+				i++
+			case w == "--flake" && i+1 < len(rest):
+				a.flake = rest[i+1].s
+				i++
+			case strings.HasPrefix(w, "-"):
+				a.dropped = append(a.dropped, w)
+			case !lock && a.flake == "" && looksLikeFlake(w) && i == 0:
+				// Nix ≤ 2.18: nix flake update FLAKE.
+				a.flake = w
+			case !lock:
+				a.inputs = append(a.inputs, w)
+			}
+		}
+		if lock && !updates {
+			// nix flake lock alone moves no pin: the flake-update step
+			// does it whenever flake.nix changes.
+			a.kind, a.note = actIgnore, "nix flake lock: the flake-update step locks new inputs when flake.nix changes"
+			return
+		}
+		a.kind = actFlakeUpdate
+	case args[0].s == "run" && len(args) > 1 && strings.Contains(args[1].s, "nix-darwin"):
+		for i, w := range args {
+			if w.s == "--" {
+				classifyRebuild(a, actDarwin, args[i+1:])
+				return
+			}
+		}
+	case args[0].s == "run" && len(args) > 1 && strings.Contains(args[1].s, "home-manager"):
+		for i, w := range args {
+			if w.s == "--" {
+				classifyRebuild(a, actHome, args[i+1:])
+				return
+			}
+		}
+	case args[0].s == "store" && len(args) > 1 && (args[1].s == "gc" || args[1].s == "optimise"):
+		a.note = "garbage collection is not part of a refresh; keep it as a task of its own, or a command step with every = \"7d\""
+	}
+}
+
+// looksLikeFlake reports whether w is a flake reference rather than an
+// input name: a path or a URL-like reference.
+func looksLikeFlake(w string) bool {
+	return w == "." || strings.HasPrefix(w, "./") || strings.HasPrefix(w, "/") || strings.HasPrefix(w, "~") || strings.Contains(w, ":")
+}
+
+// nixValueFlag reports whether a global nix option takes a value.
+func nixValueFlag(f string) bool {
+	switch f {
+	case "--extra-experimental-features", "--experimental-features", "--option", "--log-format", "--store", "--max-jobs", "-j", "--cores":
+		return true
+	}
+	return false
+}
+
+// classifyRebuild reads `darwin-rebuild switch --flake REF …` and its
+// NixOS and home-manager siblings.
+func classifyRebuild(a *action, kind string, args []word) {
+	if len(args) == 0 {
+		return
+	}
+	verb := args[0].s
+	switch {
+	case verb == "switch", kind == actDarwin && verb == "activate", kind == actNixOS && (verb == "boot" || verb == "test"):
+	default:
+		// build, check, dry-run, edit, rollback: not what a refresh does.
+		a.note = verb + " does not switch"
+		return
+	}
+	a.kind = kind
+	if kind == actNixOS {
+		a.nixAction = verb
+	}
+	readNixFlags(a, args[1:], true)
+}
+
+// readNixFlags sets what the flags of a rebuild command mean for the step.
+func readNixFlags(a *action, args []word, flakeFlag bool) {
+	for i := 0; i < len(args); i++ {
+		w := args[i]
+		next := func() (word, bool) {
+			if i+1 < len(args) {
+				i++
+				return args[i], true
+			}
+			return word{}, false
+		}
+		switch w.s {
+		case "--flake", "-f":
+			if v, ok := next(); ok && flakeFlag {
+				a.flake = v.s
+				if !v.static {
+					a.flake, a.hostAttr = flakeBase(v.s), true
+				}
+			}
+		case "--impure":
+			a.impure = true
+		case "--show-trace", "--accept-flake-config", "--fallback", "--keep-going", "--refresh", "--no-write-lock-file", "--offline":
+			a.extraArgs = append(a.extraArgs, w.s)
+		case "--option":
+			k, ok1 := next()
+			v, ok2 := next()
+			if ok1 && ok2 {
+				a.extraArgs = append(a.extraArgs, "--option", k.s, v.s)
+			}
+		case "--override-input":
+			k, ok1 := next()
+			v, ok2 := next()
+			if ok1 && ok2 {
+				a.extraArgs = append(a.extraArgs, "--override-input", k.s, v.s)
+			}
+		case "--max-jobs", "-j":
+			if v, ok := next(); ok {
+				a.maxJobs, _ = strconv.Atoi(v.s)
+				if v.s == "auto" {
+					a.dropped = append(a.dropped, "--max-jobs auto")
+				}
+			}
+		case "--cores":
+			if v, ok := next(); ok {
+				a.cores, _ = strconv.Atoi(v.s)
+			}
+		case "--target-host", "--build-host":
+			if _, ok := next(); ok {
+				a.remote = true
+			}
+		case "--builders", "--substituters", "--extra-substituters", "--store", "--eval-store":
+			if v, ok := next(); ok {
+				a.extraArgs = append(a.extraArgs, w.s, v.s)
+			}
+		case "-L", "--print-build-logs", "-v", "--verbose", "--no-nom", "--quiet", "-q", "--log-format":
+			if w.s == "--log-format" {
+				next()
+			}
+			a.logFlags = append(a.logFlags, w.s)
+		case "-b", "--backup", "--profile-name", "-p", "--specialisation", "-c":
+			if v, ok := next(); ok {
+				a.dropped = append(a.dropped, w.s+" "+command.Quote(v.s))
+			}
+		default:
+			a.dropped = append(a.dropped, w.s)
+		}
+	}
+}
+
+// flakeBase is the flake of a reference whose attribute is computed:
+// .#$(scutil --get LocalHostName) → ".".
+func flakeBase(ref string) string {
+	if i := strings.IndexByte(ref, '#'); i >= 0 {
+		ref = ref[:i]
+	}
+	ref = strings.Trim(ref, `"'`)
+	if ref == "" {
+		return "."
+	}
+	return ref
+}
+
+// classifyNH reads nh: `nh darwin switch [FLAKE] [-H HOST]`, `nh os switch`,
+// `nh home switch [-c CONFIG]`.
+func classifyNH(a *action, args []word) {
+	if len(args) < 2 {
+		return
+	}
+	kinds := map[string]string{"darwin": actDarwin, "os": actNixOS, "home": actHome}
+	kind, ok := kinds[args[0].s]
+	verb := args[1].s
+	if !ok {
+		return
+	}
+	if verb != "switch" && !(kind == actNixOS && (verb == "boot" || verb == "test")) {
+		a.note = "nh " + args[0].s + " " + verb + " does not switch"
+		return
+	}
+	a.kind = kind
+	if kind == actNixOS {
+		a.nixAction = verb
+	}
+	a.hostAttr = true
+	rest := args[2:]
+	var nixArgs []word
+	base, attr := "", ""
+	for i := 0; i < len(rest); i++ {
+		w := rest[i]
+		switch {
+		case w.s == "--":
+			nixArgs = append(nixArgs, rest[i+1:]...)
+			i = len(rest)
+		case (w.s == "-H" || w.s == "--hostname" || w.s == "-c" || w.s == "--configuration") && i+1 < len(rest):
+			if rest[i+1].static {
+				a.hostAttr = false
+				attr = rest[i+1].s
+			}
+			i++
+		case w.s == "--ask" || w.s == "-a" || w.s == "--dry" || w.s == "-n":
+			a.logFlags = append(a.logFlags, w.s)
+		case w.s == "--impure":
+			a.impure = true
+		case strings.HasPrefix(w.s, "-"):
+			a.dropped = append(a.dropped, w.s)
+		default:
+			if w.static {
+				base = w.s
+			}
+		}
+	}
+	switch {
+	case attr != "":
+		if base == "" {
+			base = "."
+		}
+		a.flake = base + "#" + attr
+	default:
+		a.flake = base
+	}
+	readNixFlags(a, nixArgs, false)
+}
+
+// classifyBrew reads brew bundle, brew update and brew upgrade.
+func classifyBrew(a *action, args []word) {
+	if len(args) == 0 {
+		return
+	}
+	switch args[0].s {
+	case "update":
+		a.kind = actBrewUpdate
+	case "upgrade":
+		if len(args) == 1 {
+			a.kind = actBrewUpgrade
+		}
+	case "bundle":
+		rest := args[1:]
+		sub := "install"
+		if len(rest) > 0 && !strings.HasPrefix(rest[0].s, "-") {
+			sub, rest = rest[0].s, rest[1:]
+		}
+		for i := 0; i < len(rest); i++ {
+			w := rest[i].s
+			switch {
+			case w == "--file" && i+1 < len(rest):
+				a.brewfile = rest[i+1].s
+				i++
+			case strings.HasPrefix(w, "--file="):
+				a.brewfile = strings.TrimPrefix(w, "--file=")
+			case w == "--cleanup", w == "--force" && sub == "cleanup", w == "--zap":
+				a.cleanup = true
+			case w == "--global":
+				a.brewfile = "~/.Brewfile"
+			}
+		}
+		switch sub {
+		case "install", "cleanup":
+			a.kind = actBrewBundle
+		case "check", "list", "dump":
+			a.kind, a.note = actIgnore, "brew bundle "+sub+": the brew-bundle step checks"
+		}
+	}
+}
+
+// classifyCopy reads `cp SRC DEST` (and install, rsync): a file step when
+// there is one source and it is a relative path in the repository.
+func classifyCopy(a *action, prog string, args []word) {
+	var operands []string
+	for i := 0; i < len(args); i++ {
+		w := args[i]
+		if !w.static {
+			return
+		}
+		if strings.HasPrefix(w.s, "-") {
+			if prog == "install" && (w.s == "-m" || w.s == "-o" || w.s == "-g") {
+				i++
+			}
+			continue
+		}
+		operands = append(operands, w.s)
+	}
+	if len(operands) != 2 || strings.HasPrefix(operands[0], "/") || strings.HasPrefix(operands[0], "~") {
+		return
+	}
+	a.kind = actCopy
+	a.source = strings.TrimPrefix(operands[0], "./")
+	a.dest = operands[1]
+	if strings.HasSuffix(a.dest, "/") {
+		a.dest += path.Base(a.source)
+	}
+}
+
+// restartsNixDaemon reports whether launchctl/systemctl/pkill arguments
+// restart the nix daemon.
+func restartsNixDaemon(args []word) bool {
+	for _, w := range args {
+		if strings.Contains(w.s, "nix-daemon") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,210 @@
+// Package scaffold writes a first sysinit.toml for a repository: it reads
+// what the repository holds — the configurations its flake defines, its
+// Brewfiles, a nix.custom.conf, the refresh task of its Taskfile or
+// justfile — and renders it as commented TOML text, with this machine's
+// steps active and the other hosts' steps commented out.
+package scaffold
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sysinit/sysinit/internal/brew"
+	"github.com/sysinit/sysinit/internal/command"
+)
+
+// Machine is what init needs to know of the machine it runs on.
+type Machine struct {
+	GOOS string // runtime.GOOS
+	// Host is this machine's configuration name: `scutil --get
+	// LocalHostName` on macOS, else the short host name.
+	Host string
+	User string
+	// Nix is the nix program, "" when there is none or it must not be
+	// asked; Exec runs it.
+	Nix  string
+	Exec command.Runner
+	// Linuxbrew is set when this is Linux and a Homebrew installation is
+	// there: Brewfiles are then for this machine too.
+	Linuxbrew bool
+	// NoNixWhy says why Nix is "": "nix is not installed", "--no-eval".
+	NoNixWhy string
+}
+
+// Repo is what a repository holds, as init reads it.
+type Repo struct {
+	Dir   string
+	Flake bool // flake.nix exists
+	// Configs are the flake's configurations; ConfigsFrom says how they
+	// were read ("nix eval" or "a static read of flake.nix") and EvalNote
+	// why nix eval was not used, when it was not.
+	Configs     Configurations
+	ConfigsFrom string
+	EvalNote    string
+	Brewfiles   []string // relative paths
+	NixConfs    []string // nix.custom.conf files, relative paths
+	// HomebrewModule is where a .nix file turns on nix-darwin's Homebrew
+	// module ("modules/darwin/homebrew.nix:3"), "" when none does.
+	HomebrewModule string
+	Refresh        *Refresh
+}
+
+// Read reads the repository at dir.
+func Read(ctx context.Context, dir string, m Machine) (*Repo, error) {
+	r := &Repo{Dir: dir}
+	if _, err := os.Stat(filepath.Join(dir, "flake.nix")); err == nil {
+		r.Flake = true
+		if err := r.readConfigs(ctx, m); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := r.findFiles(); err != nil {
+		return nil, err
+	}
+	if file, line, ok := brew.ManagedByNixDarwin(dir); ok {
+		r.HomebrewModule = fmt.Sprintf("%s:%d", filepath.ToSlash(file), line)
+	}
+	ref, err := ReadRefresh(dir, m.GOOS)
+	if err != nil {
+		return nil, err
+	}
+	r.Refresh = ref
+	return r, nil
+}
+
+// readConfigs asks nix for the flake's configurations when nix is there,
+// and reads flake.nix when it is not or cannot evaluate it (inputs not
+// fetched, offline, flakes not enabled). The static read also gives each
+// configuration its entry files, which evaluation does not.
+func (r *Repo) readConfigs(ctx context.Context, m Machine) error {
+	c, from, note, err := ReadConfigurations(ctx, r.Dir, m)
+	if err != nil {
+		return err
+	}
+	r.Configs, r.ConfigsFrom, r.EvalNote = *c, from, note
+	return nil
+}
+
+// ReadConfigurations reads the configurations of the flake in dir: from
+// nix eval when m.Nix is set and nix can evaluate it, else from flake.nix
+// itself. from says which; note says why nix eval was not used.
+func ReadConfigurations(ctx context.Context, dir string, m Machine) (c *Configurations, from, note string, err error) {
+	static, err := ReadFlake(dir)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("reading flake.nix: %w", err)
+	}
+	if m.Nix == "" {
+		return static, "a static read of flake.nix", m.NoNixWhy, nil
+	}
+	evaluated, err := evalConfigs(ctx, m, dir)
+	if err != nil {
+		return static, "a static read of flake.nix", err.Error(), nil
+	}
+	// Names from nix; entries from the static read where it found them.
+	for _, out := range configOutputs {
+		for i, c := range *evaluated.of(out) {
+			for _, s := range *static.of(out) {
+				if s.Name == c.Name {
+					(*evaluated.of(out))[i].Entry, (*evaluated.of(out))[i].Where = s.Entry, s.Where
+				}
+			}
+		}
+	}
+	return evaluated, "nix eval", "", nil
+}
+
+// evalConfigs runs `nix eval --json .#OUTPUT --apply builtins.attrNames`
+// for each kind of configuration. An output the flake does not have is no
+// error; any other failure is.
+func evalConfigs(ctx context.Context, m Machine, dir string) (*Configurations, error) {
+	var out Configurations
+	for _, o := range configOutputs {
+		var stdout, stderr bytes.Buffer
+		err := m.Exec.Run(ctx, &command.Cmd{
+			// Init reads the repository and changes nothing in it: no
+			// flake.lock written for a flake that has none.
+			Argv:   []string{m.Nix, "eval", "--json", "--no-write-lock-file", ".#" + o, "--apply", "builtins.attrNames"},
+			Dir:    dir,
+			Stdout: &stdout, Stderr: &stderr,
+		})
+		if err != nil {
+			if strings.Contains(stderr.String(), "does not provide attribute") {
+				continue
+			}
+			return nil, fmt.Errorf("nix eval .#%s: %s", o, lastError(stderr.String(), err))
+		}
+		var names []string
+		if err := json.Unmarshal(stdout.Bytes(), &names); err != nil {
+			return nil, fmt.Errorf("nix eval .#%s: reading its output: %w", o, err)
+		}
+		for _, n := range names {
+			out.add(o, Configuration{Name: n})
+		}
+	}
+	return &out, nil
+}
+
+// lastError is the last line of nix's stderr that says error, or err.
+func lastError(stderr string, err error) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); strings.HasPrefix(l, "error:") {
+			if l == "error:" && i+1 < len(lines) {
+				return strings.TrimSpace(lines[i+1])
+			}
+			return strings.TrimPrefix(l, "error: ")
+		}
+	}
+	return err.Error()
+}
+
+// skipDirs are never searched for Brewfiles and nix.custom.conf.
+var skipDirs = []string{".git", "node_modules", ".direnv", "result", ".cache"}
+
+// findFiles looks for Brewfiles and nix.custom.conf files, at most three
+// directories deep.
+func (r *Repo) findFiles() error {
+	root := r.Dir
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root {
+				return err
+			}
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if p != root && (slices.Contains(skipDirs, d.Name()) || strings.Count(rel, "/") >= 3) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		switch name := d.Name(); {
+		case name == "Brewfile" || strings.HasSuffix(name, ".Brewfile") || name == ".Brewfile":
+			r.Brewfiles = append(r.Brewfiles, rel)
+		case name == "nix.custom.conf":
+			r.NixConfs = append(r.NixConfs, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", root, err)
+	}
+	// The Brewfile at the top first.
+	slices.SortStableFunc(r.Brewfiles, func(a, b string) int { return strings.Count(a, "/") - strings.Count(b, "/") })
+	return nil
+}

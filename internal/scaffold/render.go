@@ -1,0 +1,185 @@
+package scaffold
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// File is a sysinit.toml to write: a header and steps, each with its
+// comments, some active and some commented out.
+type File struct {
+	Header []string // comment lines, without "# "
+	Steps  []*Step
+	Notes  []string // comment lines after the steps
+}
+
+// Step is one [steps.NAME] table.
+type Step struct {
+	Name    string
+	Comment []string // lines above the table, without "# "
+	Keys    []KV
+	// Off renders the step commented out; Comment says how to turn it on.
+	Off bool
+}
+
+// KV is one key: its value is a string, bool, int, []string or
+// map[string]string.
+type KV struct {
+	Key     string
+	Value   any
+	Comment string // after the value, on the same line
+}
+
+func (s *Step) set(key string, v any, comment string) {
+	for i := range s.Keys {
+		if s.Keys[i].Key == key {
+			s.Keys[i].Value, s.Keys[i].Comment = v, comment
+			return
+		}
+	}
+	s.Keys = append(s.Keys, KV{Key: key, Value: v, Comment: comment})
+}
+
+func (s *Step) get(key string) (any, bool) {
+	for _, kv := range s.Keys {
+		if kv.Key == key {
+			return kv.Value, true
+		}
+	}
+	return nil, false
+}
+
+// Render writes f as TOML text.
+func (f *File) Render() []byte {
+	var b strings.Builder
+	comment(&b, "", f.Header)
+	for _, s := range f.Steps {
+		b.WriteByte('\n')
+		comment(&b, "", s.Comment)
+		prefix := ""
+		if s.Off {
+			prefix = "# "
+		}
+		fmt.Fprintf(&b, "%s[steps.%s]\n", prefix, tomlKey(s.Name))
+		width := 0
+		for _, kv := range s.Keys {
+			width = max(width, len(kv.Key))
+		}
+		for _, kv := range s.Keys {
+			line := fmt.Sprintf("%s%-*s = %s", prefix, width, kv.Key, tomlValue(kv.Value))
+			if kv.Comment != "" {
+				line += "  # " + kv.Comment
+			}
+			b.WriteString(line + "\n")
+		}
+	}
+	// Notes are groups of lines, each group after a "" line.
+	for _, l := range f.Notes {
+		if l == "" {
+			b.WriteByte('\n')
+			continue
+		}
+		comment(&b, "", []string{l})
+	}
+	return []byte(b.String())
+}
+
+// commentWidth is where comment lines are wrapped.
+const commentWidth = 100
+
+func comment(b *strings.Builder, prefix string, lines []string) {
+	for _, l := range lines {
+		if l == "" {
+			b.WriteString(prefix + "#\n")
+			continue
+		}
+		for _, w := range wrap(l, commentWidth-2-len(prefix)) {
+			b.WriteString(prefix + "# " + w + "\n")
+		}
+	}
+}
+
+// wrap breaks s into lines of at most width bytes at spaces (a longer word
+// gets a line of its own); the lines after the first keep s's indent.
+func wrap(s string, width int) []string {
+	indent := s[:len(s)-len(strings.TrimLeft(s, " "))]
+	var out []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = indent + w
+		case len(line)+1+len(w) > width:
+			out = append(out, line)
+			line = indent + w
+		default:
+			line += " " + w
+		}
+	}
+	return append(out, line)
+}
+
+// tomlKey quotes a key that is not bare.
+func tomlKey(k string) string {
+	for _, c := range k {
+		if !(c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return tomlString(k)
+		}
+	}
+	return k
+}
+
+func tomlValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return tomlString(v)
+	case bool:
+		return strconv.FormatBool(v)
+	case int:
+		return strconv.Itoa(v)
+	case []string:
+		q := make([]string, len(v))
+		for i, s := range v {
+			q[i] = tomlString(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	case map[string]string:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		q := make([]string, len(keys))
+		for i, k := range keys {
+			q[i] = tomlKey(k) + " = " + tomlString(v[k])
+		}
+		return "{ " + strings.Join(q, ", ") + " }"
+	}
+	return tomlString(fmt.Sprint(v))
+}
+
+// tomlString is a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

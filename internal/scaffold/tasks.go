@@ -1,0 +1,640 @@
+package scaffold
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+	"go.yaml.in/yaml/v3"
+)
+
+// Refresh is what a repository's task runner runs to refresh the machine:
+// the commands of one task, with the tasks it calls flattened in, in order.
+type Refresh struct {
+	File     string   // the Taskfile or justfile, relative to the repository
+	Task     string   // the task chosen, e.g. "nix:refresh"
+	Commands []string // shell text, templates resolved where they could be
+}
+
+// taskfileNames and justfileNames are the names go-task and just look for.
+var (
+	taskfileNames = []string{"Taskfile.yml", "taskfile.yml", "Taskfile.yaml", "taskfile.yaml", "Taskfile.dist.yml", "taskfile.dist.yml", "Taskfile.dist.yaml", "taskfile.dist.yaml"}
+	justfileNames = []string{"justfile", "Justfile", ".justfile"}
+	miseNames     = []string{"mise.toml", ".mise.toml"}
+)
+
+// refreshNames rank task names: the task a person runs to refresh.
+var refreshNames = map[string]int{
+	"refresh": 6, "switch": 5, "rebuild": 5, "apply": 4, "update": 4, "up": 3, "deploy": 3,
+	"install": 2, "sync": 2, "bootstrap": 1, "default": 1, "all": 1,
+}
+
+// ReadRefresh finds the task runner file in repo (a Taskfile, else a
+// justfile) and the task in it that refreshes the machine: the one whose
+// commands switch a system, update the flake or run brew bundle, preferring
+// names like refresh and switch. It returns nil when there is no such file
+// or no such task.
+//
+// goos picks among a justfile's recipes of one name the one for this
+// system ([macos], [linux], [unix]).
+func ReadRefresh(repo, goos string) (*Refresh, error) {
+	for _, n := range taskfileNames {
+		if _, err := os.Stat(filepath.Join(repo, n)); err == nil {
+			tf := &taskfile{repo: repo, tasks: map[string]*task{}}
+			if err := tf.load(filepath.Join(repo, n), "", nil, nil, 0); err != nil {
+				return nil, fmt.Errorf("reading %s: %w", n, err)
+			}
+			return choose(n, tf.flatten), nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	for _, n := range justfileNames {
+		data, err := os.ReadFile(filepath.Join(repo, n))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		jf := parseJustfile(string(data), goos)
+		return choose(n, jf.flatten), nil
+	}
+	for _, n := range miseNames {
+		data, err := os.ReadFile(filepath.Join(repo, n))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		mf, err := parseMise(data)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", n, err)
+		}
+		if ref := choose(n, mf.flatten); ref != nil {
+			return ref, nil
+		}
+	}
+	return nil, nil
+}
+
+// choose picks the refresh task among all, by what its commands do and
+// then by its name.
+func choose(file string, flatten func() map[string][]string) *Refresh {
+	all := flatten()
+	best, bestScore := "", 0
+	names := make([]string, 0, len(all))
+	for n := range all {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		kinds := map[string]bool{}
+		for _, c := range all[n] {
+			for _, a := range classify(c) {
+				if a.recognized() {
+					kinds[a.kind] = true
+				}
+			}
+		}
+		if len(kinds) == 0 {
+			continue
+		}
+		base := n[strings.LastIndexByte(n, ':')+1:]
+		score := 10*len(kinds) + refreshNames[base]
+		if score > bestScore || score == bestScore && len(n) < len(best) {
+			best, bestScore = n, score
+		}
+	}
+	if best == "" {
+		return nil
+	}
+	return &Refresh{File: file, Task: best, Commands: all[best]}
+}
+
+// A Taskfile (go-task v3): tasks with cmds and deps, vars, includes
+// under a namespace.
+
+type taskfile struct {
+	repo  string
+	tasks map[string]*task // by full name, "nix:refresh"
+}
+
+type task struct {
+	ns    string // namespace, "" or "nix:"
+	cmds  []taskCmd
+	deps  []string // full names
+	vars  map[string]string
+	fvars map[string]string // the file's vars
+}
+
+type taskCmd struct {
+	shell string
+	call  string // full name of a task called
+}
+
+type taskfileDoc struct {
+	Vars     map[string]yaml.Node `yaml:"vars"`
+	Includes map[string]yaml.Node `yaml:"includes"`
+	Tasks    map[string]yaml.Node `yaml:"tasks"`
+}
+
+func (tf *taskfile) load(file, ns string, vars, includeVars map[string]string, depth int) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var doc taskfileDoc
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return err
+	}
+	// A file sees the vars of the files that include it, then its own
+	// (which the include's vars override).
+	fvars := map[string]string{"ROOT_DIR": tf.repo, "USER_WORKING_DIR": tf.repo, "CLI_ARGS": ""}
+	for k, v := range vars {
+		fvars[k] = v
+	}
+	fvars["TASKFILE_DIR"] = filepath.Dir(file)
+	for k, n := range doc.Vars {
+		if _, set := includeVars[k]; !set {
+			fvars[k] = varValue(&n)
+		}
+	}
+	for name, n := range doc.Tasks {
+		t := &task{ns: ns, vars: map[string]string{}, fvars: fvars}
+		tf.decodeTask(t, &n)
+		tf.tasks[ns+name] = t
+	}
+	if depth >= 3 {
+		return nil
+	}
+	for name, n := range doc.Includes {
+		inc := ""
+		sub := ns + name + ":"
+		ivars := map[string]string{}
+		inherited := map[string]string{}
+		for k, v := range fvars {
+			inherited[k] = v
+		}
+		switch n.Kind {
+		case yaml.ScalarNode:
+			inc = n.Value
+		case yaml.MappingNode:
+			var m struct {
+				Taskfile string               `yaml:"taskfile"`
+				Flatten  bool                 `yaml:"flatten"`
+				Vars     map[string]yaml.Node `yaml:"vars"`
+			}
+			if err := n.Decode(&m); err != nil {
+				continue
+			}
+			inc = m.Taskfile
+			if m.Flatten {
+				sub = ns
+			}
+			for k, v := range m.Vars {
+				ivars[k] = varValue(&v)
+			}
+		}
+		inc = expand(inc, fvars)
+		if inc == "" || strings.Contains(inc, "{{") {
+			continue
+		}
+		p := resolvePath(filepath.Dir(file), inc)
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			for _, tn := range taskfileNames {
+				if _, err := os.Stat(filepath.Join(p, tn)); err == nil {
+					p = filepath.Join(p, tn)
+					break
+				}
+			}
+		}
+		// An include that cannot be read is passed over: the tasks of the
+		// files that could be read still say what the refresh ran.
+		for k, v := range ivars {
+			inherited[k] = v
+		}
+		_ = tf.load(p, sub, inherited, ivars, depth+1)
+	}
+	return nil
+}
+
+// varValue is a var's static value, or $(CMD) for a `sh:` var, which a
+// command reads as a command substitution.
+func varValue(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return n.Value
+	case yaml.MappingNode:
+		var m struct {
+			Sh string `yaml:"sh"`
+		}
+		if n.Decode(&m) == nil && m.Sh != "" {
+			return "$(" + strings.TrimSpace(m.Sh) + ")"
+		}
+	}
+	return "{{?}}"
+}
+
+func (tf *taskfile) decodeTask(t *task, n *yaml.Node) {
+	switch n.Kind {
+	case yaml.ScalarNode: // task: echo hi
+		t.cmds = append(t.cmds, taskCmd{shell: n.Value})
+		return
+	case yaml.SequenceNode: // task: [a, b]
+		for _, c := range n.Content {
+			tf.decodeCmd(t, c)
+		}
+		return
+	}
+	var m struct {
+		Cmds []yaml.Node          `yaml:"cmds"`
+		Cmd  yaml.Node            `yaml:"cmd"`
+		Deps []yaml.Node          `yaml:"deps"`
+		Vars map[string]yaml.Node `yaml:"vars"`
+	}
+	if err := n.Decode(&m); err != nil {
+		return
+	}
+	for k, v := range m.Vars {
+		t.vars[k] = varValue(&v)
+	}
+	for _, d := range m.Deps {
+		switch d.Kind {
+		case yaml.ScalarNode:
+			t.deps = append(t.deps, t.ref(d.Value))
+		case yaml.MappingNode:
+			var c struct {
+				Task string `yaml:"task"`
+			}
+			if d.Decode(&c) == nil && c.Task != "" {
+				t.deps = append(t.deps, t.ref(c.Task))
+			}
+		}
+	}
+	if m.Cmd.Kind != 0 {
+		tf.decodeCmd(t, &m.Cmd)
+	}
+	for i := range m.Cmds {
+		tf.decodeCmd(t, &m.Cmds[i])
+	}
+}
+
+func (tf *taskfile) decodeCmd(t *task, n *yaml.Node) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		t.cmds = append(t.cmds, taskCmd{shell: n.Value})
+	case yaml.MappingNode:
+		var c struct {
+			Cmd   string    `yaml:"cmd"`
+			Task  string    `yaml:"task"`
+			Defer yaml.Node `yaml:"defer"`
+		}
+		if n.Decode(&c) != nil || c.Defer.Kind != 0 {
+			return
+		}
+		switch {
+		case c.Task != "":
+			t.cmds = append(t.cmds, taskCmd{call: t.ref(c.Task)})
+		case c.Cmd != "":
+			t.cmds = append(t.cmds, taskCmd{shell: c.Cmd})
+		}
+	}
+}
+
+// ref is the full name of a task named in t's file: ":x" is the root's x.
+func (t *task) ref(name string) string {
+	if strings.HasPrefix(name, ":") {
+		return name[1:]
+	}
+	return t.ns + name
+}
+
+// flatten lists, for every task, the shell commands it runs with its deps
+// and called tasks expanded in place (`task X` in a command too).
+func (tf *taskfile) flatten() map[string][]string {
+	out := map[string][]string{}
+	for name := range tf.tasks {
+		out[name] = tf.expand(name, map[string]bool{})
+	}
+	return out
+}
+
+func (tf *taskfile) expand(name string, seen map[string]bool) []string {
+	t, ok := tf.tasks[name]
+	if !ok || seen[name] {
+		return nil
+	}
+	seen[name] = true
+	defer delete(seen, name)
+	vars := map[string]string{"TASK": name}
+	for k, v := range t.fvars {
+		vars[k] = v
+	}
+	for k, v := range t.vars {
+		vars[k] = v
+	}
+	var out []string
+	for _, d := range t.deps {
+		out = append(out, tf.expand(d, seen)...)
+	}
+	for _, c := range t.cmds {
+		if c.call != "" {
+			out = append(out, tf.expand(c.call, seen)...)
+			continue
+		}
+		sh := expand(c.shell, vars)
+		// `task other` inside a command runs that task.
+		if called := calledTask(sh, "task"); called != "" {
+			if _, ok := tf.tasks[called]; ok {
+				out = append(out, tf.expand(called, seen)...)
+				continue
+			}
+			if _, ok := tf.tasks[t.ns+called]; ok {
+				out = append(out, tf.expand(t.ns+called, seen)...)
+				continue
+			}
+		}
+		out = append(out, sh)
+	}
+	return out
+}
+
+var goTemplate = regexp.MustCompile(`\{\{-?\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}`)
+
+// expand substitutes {{.VAR}} with vars; other templates are left as they
+// are.
+func expand(s string, vars map[string]string) string {
+	return goTemplate.ReplaceAllStringFunc(s, func(m string) string {
+		name := goTemplate.FindStringSubmatch(m)[1]
+		if v, ok := vars[name]; ok {
+			return v
+		}
+		return m
+	})
+}
+
+// calledTask returns NAME when the whole command is `RUNNER NAME` (task
+// nix:switch, just switch).
+func calledTask(sh, runner string) string {
+	f := strings.Fields(sh)
+	if len(f) == 2 && f[0] == runner && !strings.HasPrefix(f[1], "-") {
+		return f[1]
+	}
+	return ""
+}
+
+// A justfile: recipes with dependencies and indented bodies, := variables,
+// {{name}} interpolation.
+
+type justfile struct {
+	vars    map[string]string
+	recipes map[string]*recipe
+	aliases map[string]string
+}
+
+type recipe struct {
+	osMatch bool              // its OS attributes name this system, or it has none
+	params  map[string]string // parameter defaults; "" when none
+	deps    []string
+	body    []string
+}
+
+var (
+	justAssign = regexp.MustCompile(`^(?:export\s+)?([A-Za-z_][A-Za-z0-9_-]*)\s*:=\s*(.*)$`)
+	justAlias  = regexp.MustCompile(`^alias\s+([A-Za-z_][A-Za-z0-9_-]*)\s*:=\s*([A-Za-z_][A-Za-z0-9_-]*)`)
+	justHeader = regexp.MustCompile(`^@?([A-Za-z_][A-Za-z0-9_-]*)((?:\s+[^:]*?)?)\s*:([^=].*)?$`)
+	justInterp = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}`)
+)
+
+// justOS are just's OS attributes and the systems they select.
+var justOS = map[string][]string{"macos": {"darwin"}, "linux": {"linux"}, "unix": {"darwin", "linux", "freebsd", "openbsd", "netbsd"}, "windows": {"windows"}, "openbsd": {"openbsd"}, "freebsd": {"freebsd"}}
+
+func parseJustfile(src, goos string) *justfile {
+	jf := &justfile{vars: map[string]string{}, recipes: map[string]*recipe{}, aliases: map[string]string{}}
+	var cur *recipe
+	sc := bufio.NewScanner(strings.NewReader(src))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	var cont string
+	var attrs []string // the attributes above the next recipe
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), " \t\r")
+		if cur != nil && (strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t")) {
+			body := strings.TrimSpace(line)
+			if strings.HasSuffix(body, "\\") {
+				cont += strings.TrimSpace(strings.TrimSuffix(body, "\\")) + " "
+				continue
+			}
+			body, cont = cont+body, ""
+			if body == "" || strings.HasPrefix(body, "#") {
+				continue
+			}
+			cur.body = append(cur.body, strings.TrimLeft(body, "@-"))
+			continue
+		}
+		if line == "" {
+			continue
+		}
+		cur = nil
+		switch {
+		case strings.HasPrefix(line, "["):
+			for _, a := range strings.Split(strings.Trim(line, "[] "), ",") {
+				attrs = append(attrs, strings.TrimSpace(a))
+			}
+		case strings.HasPrefix(line, "#"), strings.HasPrefix(line, "set "), strings.HasPrefix(line, "import "), strings.HasPrefix(line, "mod "):
+		case justAlias.MatchString(line):
+			m := justAlias.FindStringSubmatch(line)
+			jf.aliases[m[1]] = m[2]
+		case justAssign.MatchString(line):
+			m := justAssign.FindStringSubmatch(line)
+			jf.vars[m[1]] = justValue(m[2])
+		case justHeader.MatchString(line):
+			m := justHeader.FindStringSubmatch(line)
+			r := &recipe{params: map[string]string{}, osMatch: true}
+			hasOS := false
+			for _, a := range attrs {
+				if systems, ok := justOS[a]; ok {
+					if !hasOS {
+						r.osMatch = false
+					}
+					hasOS = true
+					if slices.Contains(systems, goos) {
+						r.osMatch = true
+					}
+				}
+			}
+			attrs = nil
+			for _, p := range strings.Fields(m[2]) {
+				p = strings.TrimLeft(p, "+*$")
+				name, def, _ := strings.Cut(p, "=")
+				r.params[name] = def
+			}
+			deps := m[3]
+			if i := strings.Index(deps, "&&"); i >= 0 {
+				deps = deps[:i] + " " + deps[i+2:]
+			}
+			for _, d := range strings.Fields(deps) {
+				if d = strings.Trim(d, "()"); d != "" && isIdentStart(d[0]) {
+					r.deps = append(r.deps, d)
+				}
+			}
+			// Recipes of one name for several systems: this system's.
+			if old, ok := jf.recipes[m[1]]; !ok || r.osMatch && !old.osMatch {
+				jf.recipes[m[1]] = r
+			}
+			cur = r
+		}
+	}
+	return jf
+}
+
+// justValue reads a string literal, or a backtick command as $(CMD).
+func justValue(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) >= 2 {
+		switch {
+		case v[0] == '"' && v[len(v)-1] == '"', v[0] == '\'' && v[len(v)-1] == '\'':
+			return v[1 : len(v)-1]
+		case v[0] == '`' && v[len(v)-1] == '`':
+			return "$(" + v[1:len(v)-1] + ")"
+		}
+	}
+	if v == "" {
+		return ""
+	}
+	return "{{?}}"
+}
+
+func (jf *justfile) flatten() map[string][]string {
+	out := map[string][]string{}
+	for name := range jf.recipes {
+		out[name] = jf.expand(name, map[string]bool{})
+	}
+	return out
+}
+
+func (jf *justfile) expand(name string, seen map[string]bool) []string {
+	if a, ok := jf.aliases[name]; ok {
+		name = a
+	}
+	r, ok := jf.recipes[name]
+	if !ok || seen[name] {
+		return nil
+	}
+	seen[name] = true
+	defer delete(seen, name)
+	var out []string
+	for _, d := range r.deps {
+		out = append(out, jf.expand(d, seen)...)
+	}
+	for _, b := range r.body {
+		if strings.HasPrefix(b, "!") { // the #! of a script recipe was dropped as a comment
+			continue
+		}
+		sh := justInterp.ReplaceAllStringFunc(b, func(m string) string {
+			v := justInterp.FindStringSubmatch(m)[1]
+			if d, ok := r.params[v]; ok && d != "" {
+				if val, isVar := jf.vars[d]; isVar {
+					return val
+				}
+				return justValue(d)
+			}
+			if d, ok := jf.vars[v]; ok {
+				return d
+			}
+			return m
+		})
+		if called := calledTask(sh, "just"); called != "" {
+			if _, ok := jf.recipes[called]; ok {
+				out = append(out, jf.expand(called, seen)...)
+				continue
+			}
+		}
+		out = append(out, sh)
+	}
+	return out
+}
+
+// A mise.toml: [tasks.NAME] with run (a string or a list) and depends.
+
+type misefile struct {
+	tasks map[string]*miseTask
+}
+
+type miseTask struct {
+	run     []string
+	depends []string
+}
+
+func parseMise(data []byte) (*misefile, error) {
+	var doc struct {
+		Tasks map[string]struct {
+			Run     any      `toml:"run"`
+			Depends []string `toml:"depends"`
+		} `toml:"tasks"`
+	}
+	if err := toml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	mf := &misefile{tasks: map[string]*miseTask{}}
+	for name, t := range doc.Tasks {
+		mt := &miseTask{depends: t.Depends}
+		switch run := t.Run.(type) {
+		case string:
+			mt.run = strings.Split(strings.TrimSpace(run), "\n")
+		case []any:
+			for _, r := range run {
+				if s, ok := r.(string); ok {
+					mt.run = append(mt.run, s)
+				}
+			}
+		}
+		mf.tasks[name] = mt
+	}
+	return mf, nil
+}
+
+func (mf *misefile) flatten() map[string][]string {
+	out := map[string][]string{}
+	for name := range mf.tasks {
+		out[name] = mf.expand(name, map[string]bool{})
+	}
+	return out
+}
+
+func (mf *misefile) expand(name string, seen map[string]bool) []string {
+	t, ok := mf.tasks[name]
+	if !ok || seen[name] {
+		return nil
+	}
+	seen[name] = true
+	defer delete(seen, name)
+	var out []string
+	for _, d := range t.depends {
+		out = append(out, mf.expand(d, seen)...)
+	}
+	for _, line := range t.run {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		// mise run X (or mise X) inside a task runs that task.
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "mise" && f[1] == "run" {
+			if _, ok := mf.tasks[f[2]]; ok {
+				out = append(out, mf.expand(f[2], seen)...)
+				continue
+			}
+		}
+		out = append(out, line)
+	}
+	return out
+}

@@ -1,0 +1,203 @@
+package scaffold
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestReadRefreshTaskfile(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"Taskfile.yml": `version: '3'
+vars:
+  HOST:
+    sh: scutil --get LocalHostName
+includes:
+  nix: ./taskfiles/nix.yml
+  brew:
+    taskfile: ./taskfiles/brew.yml
+tasks:
+  default:
+    cmds:
+      - task: nix:refresh
+  lint: nixfmt .
+  fmt: [nixfmt ., prettier -w .]
+`,
+		"taskfiles/nix.yml": `version: '3'
+tasks:
+  refresh:
+    desc: refresh the machine
+    deps: [conf]
+    cmds:
+      - nix flake update
+      - sudo darwin-rebuild switch --flake .#{{.HOST}} --impure
+      - task: :brew:bundle
+      - cmd: echo done
+  conf:
+    cmds:
+      - sudo cp nix.custom.conf /etc/nix/ && sudo launchctl kickstart -k system/org.nixos.nix-daemon
+  build: darwin-rebuild build --flake .
+`,
+		"taskfiles/brew.yml": `version: '3'
+tasks:
+  bundle:
+    cmds:
+      - brew update && brew bundle --cleanup
+`,
+	})
+	got, err := ReadRefresh(dir, "darwin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Refresh{File: "Taskfile.yml", Task: "nix:refresh", Commands: []string{
+		"sudo cp nix.custom.conf /etc/nix/ && sudo launchctl kickstart -k system/org.nixos.nix-daemon",
+		"nix flake update",
+		"sudo darwin-rebuild switch --flake .#$(scutil --get LocalHostName) --impure",
+		"brew update && brew bundle --cleanup",
+		"echo done",
+	}}
+	// default calls nix:refresh and does the same; nix:refresh wins by name.
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestReadRefreshJustfile(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"justfile": `host := ` + "`hostname -s`" + `
+flake := "."
+
+# rebuild and switch
+[macos]
+switch target=host: update
+    @echo switching {{target}}
+    sudo darwin-rebuild switch --flake {{flake}}#{{target}} \
+      --show-trace
+
+update:
+    nix flake update
+
+alias s := switch
+
+[linux]
+switch:
+    sudo nixos-rebuild switch --flake .
+
+gc:
+    nix-collect-garbage -d
+`,
+	})
+	got, err := ReadRefresh(dir, "darwin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Refresh{File: "justfile", Task: "switch", Commands: []string{
+		"nix flake update",
+		"echo switching $(hostname -s)",
+		"sudo darwin-rebuild switch --flake .#$(hostname -s) --show-trace",
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestReadRefreshMise(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"mise.toml": `[tasks.switch]
+run = "sudo -E darwin-rebuild switch --flake .#rafiki --show-trace --impure"
+
+[tasks.build]
+run = "mise run switch"
+
+[tasks.update]
+description = "Update flake inputs and rebuild system"
+run = """
+nix flake update
+mise run build
+"""
+
+[tasks.fmt]
+run = ["nixfmt .", "prettier -w ."]
+`,
+	})
+	got, err := ReadRefresh(dir, "darwin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Refresh{File: "mise.toml", Task: "update", Commands: []string{
+		"nix flake update",
+		"sudo -E darwin-rebuild switch --flake .#rafiki --show-trace --impure",
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestReadRefreshNone(t *testing.T) {
+	dir := writeTree(t, map[string]string{"Taskfile.yml": "version: '3'\ntasks:\n  lint: nixfmt .\n"})
+	got, err := ReadRefresh(dir, "darwin")
+	if err != nil || got != nil {
+		t.Errorf("got %+v, %v; want nil (no task refreshes anything)", got, err)
+	}
+	if got, err := ReadRefresh(t.TempDir(), "darwin"); err != nil || got != nil {
+		t.Errorf("no task file: got %+v, %v", got, err)
+	}
+	bad := writeTree(t, map[string]string{"Taskfile.yml": "tasks: [unclosed\n"})
+	if _, err := ReadRefresh(bad, "darwin"); err == nil {
+		t.Error("a broken Taskfile: no error")
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		line string
+		want []action
+	}{
+		{"nix flake update", []action{{kind: actFlakeUpdate}}},
+		{"nix flake update nixpkgs home-manager --commit-lock-file", []action{{kind: actFlakeUpdate, inputs: []string{"nixpkgs", "home-manager"}, commit: true}}},
+		{"nix flake update --flake . nixpkgs", []action{{kind: actFlakeUpdate, flake: ".", inputs: []string{"nixpkgs"}}}},
+		{"nix flake update ~/dots", []action{{kind: actFlakeUpdate, flake: "~/dots"}}},
+		{"nix flake lock --update-input nixpkgs", []action{{kind: actFlakeUpdate, inputs: []string{"nixpkgs"}}}},
+		{"nix flake lock", []action{{kind: actIgnore}}},
+		{"NIXPKGS_ALLOW_UNFREE=1 sudo -E darwin-rebuild switch --flake .#lv426 --impure --show-trace -L",
+			[]action{{kind: actDarwin, flake: ".#lv426", impure: true, sudo: true, env: map[string]string{"NIXPKGS_ALLOW_UNFREE": "1"}, extraArgs: []string{"--show-trace"}, logFlags: []string{"-L"}}}},
+		{"sudo darwin-rebuild switch --flake \".#$(scutil --get LocalHostName)\"", []action{{kind: actDarwin, flake: ".", hostAttr: true, sudo: true}}},
+		{"darwin-rebuild build --flake .", []action{{kind: actCommand}}},
+		{"nix run nix-darwin -- switch --flake .#m1 --max-jobs 8 --cores 2", []action{{kind: actDarwin, flake: ".#m1", maxJobs: 8, cores: 2}}},
+		{"sudo nixos-rebuild switch --flake . --builders '' --max-jobs 1 --cores 32 --fast",
+			[]action{{kind: actNixOS, flake: ".", nixAction: "switch", sudo: true, extraArgs: []string{"--builders", ""}, maxJobs: 1, cores: 32, dropped: []string{"--fast"}}}},
+		{"sudo nixos-rebuild boot --flake .#nostromo", []action{{kind: actNixOS, flake: ".#nostromo", nixAction: "boot", sudo: true}}},
+		{"nixos-rebuild switch --flake .#web --target-host root@web", []action{{kind: actNixOS, flake: ".#web", nixAction: "switch", remote: true}}},
+		{"home-manager switch --flake .#ripley@nostromo -b backup", []action{{kind: actHome, flake: ".#ripley@nostromo", dropped: []string{"-b backup"}}}},
+		{"nh darwin switch . -H lv426", []action{{kind: actDarwin, flake: ".#lv426"}}},
+		{"nh os switch --ask", []action{{kind: actNixOS, nixAction: "switch", hostAttr: true, logFlags: []string{"--ask"}}}},
+		{"nh home switch ~/nix -c ripley", []action{{kind: actHome, flake: "~/nix#ripley"}}},
+		{"brew update && brew bundle --file=homebrew/Brewfile --cleanup", []action{{kind: actBrewUpdate}, {kind: actBrewBundle, brewfile: "homebrew/Brewfile", cleanup: true}}},
+		{"brew bundle check || brew bundle install", []action{{kind: actIgnore}, {kind: actBrewBundle}}},
+		{"brew upgrade", []action{{kind: actBrewUpgrade}}},
+		{"sudo cp ./nix.custom.conf /etc/nix/ && sudo launchctl kickstart -k system/org.nixos.nix-daemon",
+			[]action{{kind: actCopy, source: "nix.custom.conf", dest: "/etc/nix/nix.custom.conf", sudo: true}, {kind: actRestart, sudo: true}}},
+		{"sudo install -m 0644 conf/nix.conf /etc/nix/nix.conf", []action{{kind: actCopy, source: "conf/nix.conf", dest: "/etc/nix/nix.conf", sudo: true}}},
+		{"sudo systemctl restart nix-daemon.service", []action{{kind: actRestart, sudo: true}}},
+		{"echo 'done' && sysinit", []action{{kind: actIgnore}, {kind: actIgnore, note: "already sysinit"}}},
+		{"git pull --rebase", []action{{kind: actCommand}}},
+		{"if true; then", []action{{kind: actCommand}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			got := classify(tt.line)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d actions %+v, want %d", len(got), got, len(tt.want))
+			}
+			for i := range got {
+				g, w := got[i], tt.want[i]
+				g.text, g.argv, g.note = "", nil, map[bool]string{true: g.note}[w.note != ""]
+				if len(g.env) == 0 {
+					g.env = nil
+				}
+				if !reflect.DeepEqual(g, w) {
+					t.Errorf("action %d:\n got %+v\nwant %+v", i, g, w)
+				}
+			}
+		})
+	}
+}
