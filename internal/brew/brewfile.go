@@ -75,8 +75,15 @@ func (b *Brewfile) On(p Platform) (entries []Entry, dyn []Dynamic) {
 			}
 			next++
 		}
-		if v, u := e.Guard.Eval(p); !v || u != nil {
-			// Unknown only under a line DynamicOn lists.
+		v, u := e.Guard.Eval(p)
+		if u != nil && !slices.ContainsFunc(dyn, func(d Dynamic) bool { return d.Line <= e.Line }) {
+			// A guard sysinit cannot decide, under no line that computes
+			// here (a construct the parser took apart oddly): only brew
+			// can tell whether the entry is declared, so say so rather
+			// than leave it out.
+			dyn = append(dyn, Dynamic{Line: e.Line, Why: "a condition sysinit cannot decide", Text: e.String()})
+		}
+		if !v || u != nil {
 			continue
 		}
 		if e.Type == "cask" && len(caskArgs) > 0 {
