@@ -147,12 +147,12 @@ func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observe
 	if o.Elevate != nil && p.NeedsSudo() {
 		release, err := o.Elevate(ctx)
 		if err != nil {
-			for _, d := range p.Steps {
+			for i, d := range p.Steps {
 				n := r.nodes[d.Name]
 				if d.Run || d.Recheck {
 					r.end(n, StatusFailed, "could not get root: "+err.Error(), 0, "", "", nil)
 				} else {
-					n.status, n.reason = infos[indexOf(p, d.Name)].Status, d.Summary()
+					n.status, n.reason = infos[i].Status, d.Summary()
 				}
 				close(n.done)
 			}
@@ -186,28 +186,19 @@ func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observe
 	}()
 
 	var wg sync.WaitGroup
-	for _, d := range p.Steps {
+	for i, d := range p.Steps {
 		wg.Add(1)
-		go func(n *node) {
+		go func(n *node, initial Status) {
 			defer wg.Done()
 			defer close(n.done)
 			defer n.started()
-			r.step(ctx, n, infos[indexOf(p, n.d.Name)].Status)
-		}(r.nodes[d.Name])
+			r.step(ctx, n, initial)
+		}(r.nodes[d.Name], infos[i].Status)
 	}
 	wg.Wait()
 	stopBackground()
 	<-bgDone
 	return r.finish(p, start, ctx)
-}
-
-func indexOf(p *plan.Plan, name string) int {
-	for i, d := range p.Steps {
-		if d.Name == name {
-			return i
-		}
-	}
-	return -1
 }
 
 func (r *run) finish(p *plan.Plan, start time.Time, ctx context.Context) *Result {
