@@ -140,7 +140,14 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	}
 
 	root := os.Geteuid() == 0
-	s, err := a.openConfig(cfg, false, command.Exec{Root: root, Kill: kill})
+	// Should sysinit be killed, the reaper ends the steps it started.
+	reaper := &command.Reaper{}
+	defer func() {
+		if err := reaper.Close(); err != nil {
+			a.warn(err.Error())
+		}
+	}()
+	s, err := a.openConfig(cfg, false, command.Exec{Root: root, Kill: kill, Reaper: reaper})
 	if err != nil {
 		return err
 	}

@@ -97,6 +97,9 @@ type Exec struct {
 	Kill <-chan struct{}
 	// Root says sysinit already runs as root: Sudo commands run directly.
 	Root bool
+	// Reaper, when set, kills the process group of each child still
+	// running should sysinit die without ending it.
+	Reaper *Reaper
 }
 
 // TailLines is how many lines of stderr an ExitError keeps.
@@ -154,6 +157,8 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	target := -cmd.Process.Pid
 	if c.Interactive {
 		target = cmd.Process.Pid
+	} else {
+		x.Reaper.add(cmd.Process.Pid)
 	}
 
 	done := make(chan struct{})
@@ -181,6 +186,7 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	if !c.Interactive {
 		// The leader is gone; take down anything it left behind in its group.
 		_ = syscall.Kill(target, syscall.SIGKILL)
+		x.Reaper.remove(cmd.Process.Pid)
 	}
 
 	if err == nil || errors.Is(err, exec.ErrWaitDelay) {

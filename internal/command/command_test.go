@@ -753,3 +753,80 @@ func TestExecChildDiesWithParent(t *testing.T) {
 	parent.Wait()
 	waitGone(t, child)
 }
+
+// helperReapEnv names a pid file: the test binary, re-run with it, runs
+// through Exec with a Reaper a program that starts a grandchild deaf to
+// SIGTERM, writes the grandchild's pid there and waits, and is killed.
+const helperReapEnv = "SYSINIT_COMMAND_TEST_REAP"
+
+// TestHelperReaped is not a test: TestReaperKillsTheGroup re-runs the test
+// binary with it to be the sysinit that dies.
+func TestHelperReaped(t *testing.T) {
+	pidFile := os.Getenv(helperReapEnv)
+	if pidFile == "" {
+		t.Skip("helper process; runs only when a test re-executes the test binary")
+	}
+	x := command.Exec{Reaper: &command.Reaper{}}
+	err := x.Run(context.Background(), &command.Cmd{
+		Argv: []string{"sh", "-c", `(trap '' TERM; exec sleep 3600) & echo $! > "$1.tmp" && mv "$1.tmp" "$1"; wait`, "sh", pidFile},
+	})
+	t.Fatalf("the program ended: %v", err)
+}
+
+// TestReaperKillsTheGroup: when the process that ran a program through an
+// Exec with a Reaper is killed with SIGKILL, what that program started —
+// which no parent-death signal reaches, on any system — dies too.
+func TestReaperKillsTheGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "grandchild.pid")
+	parent := exec.Command(os.Args[0], "-test.run=^TestHelperReaped$")
+	parent.Env = append(os.Environ(), helperReapEnv+"="+pidFile)
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(pidFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			parent.Process.Kill()
+			parent.Wait()
+			t.Fatal("the helper did not start its program")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	grandchild := readPID(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(grandchild, syscall.SIGKILL) })
+	if err := parent.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	parent.Wait()
+	waitGone(t, grandchild)
+}
+
+// TestReaperCleanRun: after programs that ended, Close ends the reaper
+// without killing anything: a group taken off its list is left alone even
+// when a process of that group id lives on (here, one that left it).
+func TestReaperCleanRun(t *testing.T) {
+	dir := t.TempDir()
+	r := &command.Reaper{}
+	x := command.Exec{Reaper: r}
+	for range 3 {
+		if err := x.Run(context.Background(), &command.Cmd{Argv: []string{"true"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A daemon a step detached (setsid) is not the reaper's to kill.
+	pidFile := filepath.Join(dir, "daemon.pid")
+	if err := x.Run(context.Background(), &command.Cmd{Argv: []string{"sh", "-c", `setsid sh -c 'echo $$ > "$1"; exec sleep 3600' sh "$1" & while [ ! -s "$1" ]; do sleep 0.01; done`, "sh", pidFile}}); err != nil {
+		t.Fatal(err)
+	}
+	daemon := readPID(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(daemon, syscall.SIGKILL) })
+	if err := r.Close(); err != nil || r.Err() != nil {
+		t.Fatalf("Close: %v, %v", err, r.Err())
+	}
+	if gone(daemon) {
+		t.Error("the reaper killed a process that left the step's group")
+	}
+}
