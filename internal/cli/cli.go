@@ -27,12 +27,15 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/plan"
+	"github.com/sysinit/sysinit/internal/runner"
 	"github.com/sysinit/sysinit/internal/state"
 )
 
@@ -90,6 +93,11 @@ type app struct {
 	json       bool   // the command was given --json: errors are JSON too
 
 	givenConfig string // the config file loaded, as found (before symlinks are resolved)
+
+	// kill closes at a second interrupt: children still running are
+	// killed at once. notices is where the first one is told.
+	kill    <-chan struct{}
+	notices atomic.Pointer[runner.Observer]
 }
 
 // Main runs sysinit with args (without the program name) and returns the
@@ -102,12 +110,23 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		debug.SetGCPercent(400)
 	}
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	// Signals are caught before anything else, so that one arriving while
+	// the config loads or the lock is awaited ends a refresh as one
+	// arriving later would (exit 130, nothing recorded). Their notices go
+	// to the view once steps may run.
+	ctx, kill, stop := interrupts(context.Background(), func(msg string) {
+		if obs := a.notices.Load(); obs != nil {
+			(*obs).Event(runner.Event{Type: runner.EventNotice, Time: time.Now(), Line: msg})
+		}
+	})
+	defer stop()
+	a.kill = kill
 	root := a.newRoot()
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	return a.report(err)
 }
 

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -88,16 +87,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	// Signals are caught from the start, so that one arriving while the
-	// config loads or the lock is awaited ends the run as one arriving
-	// later would. Their notices go to the view once steps may run.
-	var notices atomic.Pointer[runner.Observer]
-	ctx, kill, stop := interrupts(ctx, func(msg string) {
-		if obs := notices.Load(); obs != nil {
-			(*obs).Event(runner.Event{Type: runner.EventNotice, Time: time.Now(), Line: msg})
-		}
-	})
-	defer stop()
+	kill := a.kill
 	// Everything that can be refused is checked before waiting for the lock.
 	cfg, err := a.loadConfig()
 	if err != nil {
@@ -172,7 +162,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	notices.Store(&obs)
+	a.notices.Store(&obs)
 	warnings := newStepWarnings(p)
 	book.set(p.Steps...)
 	id := runID()
