@@ -432,7 +432,10 @@ func TestNoUpdateEvery(t *testing.T) {
 // TestNoAutoUpdate: every brew sysinit starts has HOMEBREW_NO_AUTO_UPDATE
 // set; the stand-in logs an automatic update otherwise.
 func TestNoAutoUpdate(t *testing.T) {
-	f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Own.(*bundleKeys).Cleanup = "uninstall"; s.Own.(*bundleKeys).UpdateEvery = time.Hour })
+	f := newFixture(t, baseBrewfile, "", func(s *config.Step) {
+		s.Own.(*bundleKeys).Cleanup = "uninstall"
+		s.Own.(*bundleKeys).UpdateEvery = time.Hour
+	})
 	f.mustRun(true)
 	for _, c := range f.calls() {
 		if strings.Contains(c, "--auto-update") {

@@ -51,7 +51,7 @@ func TestRefreshDiskFull(t *testing.T) {
 	var st syscall.Statfs_t
 	must(t, syscall.Statfs(cache, &st))
 	filler := filepath.Join(cache, "filler")
-	must(t, os.WriteFile(filler, make([]byte, (int64(st.Bavail)-1)*st.Bsize), 0o600))
+	must(t, os.WriteFile(filler, make([]byte, (int64(st.Bavail)-1)*int64(st.Bsize)), 0o600))
 	for i := range 400 {
 		write(t, filepath.Join(repo, "src", fmt.Sprintf("file-%03d", i)), "v2")
 	}

@@ -87,19 +87,6 @@ func (l *loader) kindsWith(key string) []string {
 	return kinds
 }
 
-// exampleOf is how to write key for the kind of s.
-func (l *loader) exampleOf(s *Step, key string) string {
-	if k := l.kinds.Get(s.Kind); k != nil {
-		if d, _ := declFor(k, key); d != nil {
-			return d.example
-		}
-	}
-	if d := sharedDecl(key); d != nil {
-		return d.example
-	}
-	return ""
-}
-
 // unknownKey explains a key that the step's kind k (nil when the kind
 // itself is wrong) does not take: a typo of a valid key, a key of another
 // kind, a shared key this kind does not honour, or nothing sysinit knows.

@@ -209,7 +209,7 @@ var (
 func parseDecls(v any) ([]*keyDecl, error) {
 	t := reflect.TypeOf(v)
 	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
-		return nil, fmt.Errorf("Keys must point to a struct, not %s", t)
+		return nil, fmt.Errorf("the declared keys must be a pointer to a struct, not %s", t)
 	}
 	return declsOfType(t.Elem())
 }

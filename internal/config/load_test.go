@@ -18,7 +18,6 @@ import (
 // nix.custom.conf, scripts/, fonts/, adir/).
 var root = filepath.Join("testdata", "root")
 
-
 func parseIn(t *testing.T, src string) (*config.Config, error) {
 	t.Helper()
 	return config.Parse(filepath.Join(root, config.FileName), []byte(src), kinds.Decls())

@@ -99,7 +99,9 @@ func TestRedefinedSwitches(t *testing.T) {
 			if n := strings.Count(readFile(t, marker), out); n != activations+1 {
 				t.Errorf("after changing %s: activated %d times more, want 1\n%s", tt.key, n-activations, readFile(t, marker))
 			}
-			if tt.key != "action" && !slices.ContainsFunc(r.nix, func(c string) bool { return strings.HasPrefix(c, "nix-env -p "+changed.Own.(*systemKeys).Profile+" --set "+out) }) {
+			if tt.key != "action" && !slices.ContainsFunc(r.nix, func(c string) bool {
+				return strings.HasPrefix(c, "nix-env -p "+changed.Own.(*systemKeys).Profile+" --set "+out)
+			}) {
 				t.Errorf("after changing %s: the profile was not set: %q", tt.key, r.nix)
 			}
 			if tt.check != nil {

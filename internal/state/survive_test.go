@@ -122,7 +122,7 @@ func fullDisk(t *testing.T) (dir string, fill func(free int64), unfill func()) {
 		if err := syscall.Statfs(dir, &st); err != nil {
 			t.Fatal(err)
 		}
-		n := int64(st.Bavail)*st.Bsize - free
+		n := int64(st.Bavail)*int64(st.Bsize) - free
 		if n <= 0 {
 			return
 		}
