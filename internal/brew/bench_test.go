@@ -86,19 +86,19 @@ func benchPrefix(b *testing.B, n int) (dir, prefix string) {
 	return dir, prefix
 }
 
-func benchStep(b *testing.B, dir, prefix string) *Bundle {
+func benchStep(b *testing.B, dir, prefix string) *bundle {
 	b.Helper()
 	s := &config.Step{
 		Name: "brew",
-		Kind: StepKind,
+		Kind: stepKind,
 		Env:  map[string]string{"BREW_ALLOW_ROOT": "1"},
 		Own:  &bundleKeys{Brewfile: "Brewfile", Cleanup: "none", Prefix: prefix},
 	}
-	st, err := New(&config.Config{Dir: dir}, s, &step.Env{Exec: command.Exec{}, Getenv: os.Getenv, LookPath: exec.LookPath})
+	st, err := newBundle(&config.Config{Dir: dir}, s, &step.Env{Exec: command.Exec{}, Getenv: os.Getenv, LookPath: exec.LookPath})
 	if err != nil {
 		b.Fatal(err)
 	}
-	bs := st.(*Bundle)
+	bs := st.(*bundle)
 	bs.geteuid = func() int { return 501 }
 	return bs
 }

@@ -14,15 +14,15 @@ import (
 // Brewfile is what a Brewfile says, read without running Ruby.
 type Brewfile struct {
 	Name    string  // as given to Parse, for messages
-	Entries []Entry // in file order
+	Entries []entry // in file order
 	// CaskArgs merges every cask_args line, later keys winning as in Ruby.
-	CaskArgs map[string]Value
+	CaskArgs map[string]value
 	// Dynamic lists the lines that compute something — conditions other
 	// than the platform's, loops, commands, interpolation — so that what
 	// the file installs may change while its text does not. Only `brew
 	// bundle check` can tell then. A line guarded by a platform condition
 	// computes something only where that condition holds: see On.
-	Dynamic []Dynamic
+	Dynamic []dynamic
 
 	caskArgs []caskArgsLine // every cask_args line, in file order
 	// platform is set when some condition asks about the platform, so
@@ -33,8 +33,8 @@ type Brewfile struct {
 // caskArgsLine is one cask_args call: the casks declared after it (from
 // entry index from on) get its arguments, where guard holds.
 type caskArgsLine struct {
-	guard *Cond
-	pairs []Pair
+	guard *cond
+	pairs []pair
 	from  int
 }
 
@@ -49,8 +49,8 @@ func (b *Brewfile) PlatformDependent() bool { return b.platform }
 // DynamicOn lists the lines that compute something when the file is read
 // on p: those whose platform guards hold there, or depend on what only
 // Ruby can evaluate.
-func (b *Brewfile) DynamicOn(p Platform) []Dynamic {
-	var out []Dynamic
+func (b *Brewfile) DynamicOn(p platform) []dynamic {
+	var out []dynamic
 	for _, d := range b.Dynamic {
 		if v, u := d.at.Eval(p); v || u != nil {
 			out = append(out, d)
@@ -64,9 +64,9 @@ func (b *Brewfile) DynamicOn(p Platform) []Dynamic {
 // order, each cask's args merged over the cask_args called before it.
 // dyn lists the lines that compute something on p; unless it is empty,
 // only brew can tell what the file declares.
-func (b *Brewfile) On(p Platform) (entries []Entry, dyn []Dynamic) {
+func (b *Brewfile) On(p platform) (entries []entry, dyn []dynamic) {
 	dyn = b.DynamicOn(p)
-	var caskArgs []Pair
+	var caskArgs []pair
 	next := 0
 	for i, e := range b.Entries {
 		for next < len(b.caskArgs) && b.caskArgs[next].from <= i {
@@ -76,12 +76,12 @@ func (b *Brewfile) On(p Platform) (entries []Entry, dyn []Dynamic) {
 			next++
 		}
 		v, u := e.Guard.Eval(p)
-		if u != nil && !slices.ContainsFunc(dyn, func(d Dynamic) bool { return d.Line <= e.Line }) {
+		if u != nil && !slices.ContainsFunc(dyn, func(d dynamic) bool { return d.Line <= e.Line }) {
 			// A guard sysinit cannot decide, under no line that computes
 			// here (a construct the parser took apart oddly): only brew
 			// can tell whether the entry is declared, so say so rather
 			// than leave it out.
-			dyn = append(dyn, Dynamic{Line: e.Line, Why: "a condition sysinit cannot decide", Text: e.String()})
+			dyn = append(dyn, dynamic{Line: e.Line, Why: "a condition sysinit cannot decide", Text: e.String()})
 		}
 		if !v || u != nil {
 			continue
@@ -89,11 +89,11 @@ func (b *Brewfile) On(p Platform) (entries []Entry, dyn []Dynamic) {
 		if e.Type == "cask" && len(caskArgs) > 0 {
 			own, ok := e.Options["args"]
 			if !ok || own.Kind == Hash {
-				opts := make(map[string]Value, len(e.Options)+1)
+				opts := make(map[string]value, len(e.Options)+1)
 				for k, v := range e.Options {
 					opts[k] = v
 				}
-				opts["args"] = Value{Kind: Hash, Pairs: mergePairs(caskArgs, own.Pairs)}
+				opts["args"] = value{Kind: Hash, Pairs: mergePairs(caskArgs, own.Pairs)}
 				e.Options = opts
 			}
 		}
@@ -104,10 +104,10 @@ func (b *Brewfile) On(p Platform) (entries []Entry, dyn []Dynamic) {
 
 // mergePairs is Ruby's Hash#merge: a key of over replaces the value in
 // place, a new key goes last.
-func mergePairs(base, over []Pair) []Pair {
-	out := append([]Pair(nil), base...)
+func mergePairs(base, over []pair) []pair {
+	out := append([]pair(nil), base...)
 	for _, o := range over {
-		i := slices.IndexFunc(out, func(p Pair) bool { return p.Key == o.Key })
+		i := slices.IndexFunc(out, func(p pair) bool { return p.Key == o.Key })
 		if i >= 0 {
 			out[i].Value = o.Value
 			continue
@@ -117,11 +117,11 @@ func mergePairs(base, over []Pair) []Pair {
 	return out
 }
 
-// Entry is one dependency line: `brew "wget", args: ["with-x"]`.
-type Entry struct {
+// entry is one dependency line: `brew "wget", args: ["with-x"]`.
+type entry struct {
 	Type    string // tap, brew, cask, mas, vscode, go, cargo, npm, uv, flatpak, whalebrew
 	Name    string // as written
-	Options map[string]Value
+	Options map[string]value
 	Line    int
 	Comment string // a comment ending the line, without the #
 	// Conditional is set when the entry sits inside (or is guarded by) a
@@ -131,32 +131,32 @@ type Entry struct {
 	// conditions around it, in the order Ruby evaluates them. Nil when it
 	// is always declared. Leaves that are not platform questions stand for
 	// what only Ruby can evaluate (a loop, an ENV lookup).
-	Guard *Cond
+	Guard *cond
 }
 
-// Dynamic is a line that could not be read statically.
-type Dynamic struct {
+// dynamic is a line that could not be read statically.
+type dynamic struct {
 	Line int
 	Why  string // "conditional", "runs a command", "string interpolation", …
 	Text string // the line, shortened
 	// at reaches an unknown leaf on the platforms where the line computes
 	// something: its guards, then what it computes.
-	at *Cond
+	at *cond
 }
 
-func (d Dynamic) String() string { return fmt.Sprintf("line %d: %s (%s)", d.Line, d.Text, d.Why) }
+func (d dynamic) String() string { return fmt.Sprintf("line %d: %s (%s)", d.Line, d.Text, d.Why) }
 
-// EntryTypes are the dependency kinds a Brewfile can declare.
-var EntryTypes = []string{"tap", "brew", "cask", "mas", "vscode", "go", "cargo", "npm", "uv", "flatpak", "whalebrew"}
+// entryTypes are the dependency kinds a Brewfile can declare.
+var entryTypes = []string{"tap", "brew", "cask", "mas", "vscode", "go", "cargo", "npm", "uv", "flatpak", "whalebrew"}
 
-// SyntaxError is a line that is wrong whatever Ruby would make of the rest.
-type SyntaxError struct {
+// syntaxError is a line that is wrong whatever Ruby would make of the rest.
+type syntaxError struct {
 	File string
 	Line int
 	Msg  string
 }
 
-func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+func (e *syntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
 // Parse reads a Brewfile. name is used in errors ("Brewfile:3: …"). A line
 // that computes something is recorded in Dynamic, not an error; an error
@@ -175,7 +175,7 @@ func Parse(name string, r io.Reader) (*Brewfile, error) {
 		name:     name,
 		lines:    strings.Split(string(src), "\n"),
 		comments: comments,
-		bf:       &Brewfile{Name: name, CaskArgs: map[string]Value{}},
+		bf:       &Brewfile{Name: name, CaskArgs: map[string]value{}},
 	}
 	stmts, err := p.split(toks)
 	if err != nil {
@@ -189,12 +189,12 @@ func Parse(name string, r io.Reader) (*Brewfile, error) {
 	return p.bf, nil
 }
 
-// Kind is the type of a Value.
-type Kind uint8
+// valueKind is the type of a Value.
+type valueKind uint8
 
 // The kinds of literal a Brewfile option can hold.
 const (
-	String Kind = iota + 1
+	String valueKind = iota + 1
 	Symbol
 	Int
 	Float
@@ -204,23 +204,23 @@ const (
 	Hash
 )
 
-// Value is a Ruby literal.
-type Value struct {
-	Kind  Kind
+// value is a Ruby literal.
+type value struct {
+	Kind  valueKind
 	Text  string  // String and Symbol: the text; Int and Float: the literal
 	Bool  bool    // Bool
-	Items []Value // Array
-	Pairs []Pair  // Hash, in file order
+	Items []value // Array
+	Pairs []pair  // Hash, in file order
 }
 
-// Pair is one key and value of a hash.
-type Pair struct {
+// pair is one key and value of a hash.
+type pair struct {
 	Key   string // the label, symbol or string key
-	Value Value
+	Value value
 }
 
 // Int64 returns an Int's value.
-func (v Value) Int64() (int64, bool) {
+func (v value) Int64() (int64, bool) {
 	if v.Kind != Int {
 		return 0, false
 	}
@@ -229,7 +229,7 @@ func (v Value) Int64() (int64, bool) {
 }
 
 // Strings returns an Array of strings or symbols as strings.
-func (v Value) Strings() ([]string, bool) {
+func (v value) Strings() ([]string, bool) {
 	if v.Kind != Array {
 		return nil, false
 	}
@@ -244,13 +244,13 @@ func (v Value) Strings() ([]string, bool) {
 }
 
 // String renders v as Ruby that Parse reads back to the same value.
-func (v Value) String() string {
+func (v value) String() string {
 	var b strings.Builder
 	v.write(&b)
 	return b.String()
 }
 
-func (v Value) write(b *strings.Builder) {
+func (v value) write(b *strings.Builder) {
 	switch v.Kind {
 	case String:
 		b.WriteString(quote(v.Text))
@@ -288,7 +288,7 @@ func (v Value) write(b *strings.Builder) {
 	}
 }
 
-func writePairs(b *strings.Builder, ps []Pair) {
+func writePairs(b *strings.Builder, ps []pair) {
 	for i, p := range ps {
 		if i > 0 {
 			b.WriteString(", ")
@@ -338,7 +338,7 @@ func quote(s string) string {
 }
 
 // String renders the entry as a Brewfile line, options sorted by key.
-func (e Entry) String() string {
+func (e entry) String() string {
 	var b strings.Builder
 	b.WriteString(e.Type)
 	b.WriteByte(' ')
@@ -361,13 +361,13 @@ func (e Entry) String() string {
 	return b.String()
 }
 
-func (e Entry) sortedOptions() []Pair {
-	var ps []Pair
+func (e entry) sortedOptions() []pair {
+	var ps []pair
 	for k, v := range e.Options {
 		if e.Type == "tap" && k == "clone_target" && v.Kind == String {
 			continue
 		}
-		ps = append(ps, Pair{Key: k, Value: v})
+		ps = append(ps, pair{Key: k, Value: v})
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Key < ps[j].Key })
 	return ps

@@ -232,7 +232,7 @@ func TestParseErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error; parsed %v", summary(bf))
 			}
-			var se *SyntaxError
+			var se *syntaxError
 			if !errors.As(err, &se) {
 				t.Fatalf("error %v (%T) is not a *SyntaxError", err, err)
 			}

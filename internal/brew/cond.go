@@ -5,28 +5,28 @@ import (
 	"strings"
 )
 
-// Platform is what a Brewfile's static conditions ask about the machine.
+// platform is what a Brewfile's static conditions ask about the machine.
 // Homebrew answers OS.mac? and OS.linux? from Ruby's host_os, and
 // Hardware::CPU.arm? and intel? from the CPU type it runs on (os.rb and
 // hardware.rb in Homebrew/brew's Library/Homebrew); sysinit answers them
 // from the platform it was built for, which is the one brew runs on when
 // sysinit starts it.
-type Platform struct {
+type platform struct {
 	OS   string // a GOOS: darwin, linux; "" answers no to both OS questions
 	Arch string // a GOARCH: arm64, amd64
 }
 
-// HostPlatform is the platform sysinit runs on.
-func HostPlatform() Platform { return Platform{OS: runtime.GOOS, Arch: runtime.GOARCH} }
+// runningPlatform is the platform sysinit runs on.
+func runningPlatform() platform { return platform{OS: runtime.GOOS, Arch: runtime.GOARCH} }
 
-func (p Platform) String() string { return p.OS + "/" + p.Arch }
+func (p platform) String() string { return p.OS + "/" + p.Arch }
 
 // predicates are the questions sysinit decides, as Brewfiles write them.
-var predicates = map[string]func(Platform) bool{
-	"OS.mac?":              func(p Platform) bool { return p.OS == "darwin" },
-	"OS.linux?":            func(p Platform) bool { return p.OS == "linux" },
-	"Hardware::CPU.arm?":   func(p Platform) bool { return p.Arch == "arm64" || p.Arch == "arm" },
-	"Hardware::CPU.intel?": func(p Platform) bool { return p.Arch == "amd64" || p.Arch == "386" },
+var predicates = map[string]func(platform) bool{
+	"OS.mac?":              func(p platform) bool { return p.OS == "darwin" },
+	"OS.linux?":            func(p platform) bool { return p.OS == "linux" },
+	"Hardware::CPU.arm?":   func(p platform) bool { return p.Arch == "arm64" || p.Arch == "arm" },
+	"Hardware::CPU.intel?": func(p platform) bool { return p.Arch == "amd64" || p.Arch == "386" },
 }
 
 type condOp uint8
@@ -41,42 +41,42 @@ const (
 	condOr
 )
 
-// Cond is a Ruby condition as far as sysinit can read it: the platform
+// cond is a Ruby condition as far as sysinit can read it: the platform
 // predicates, true, false and nil, joined by !, not, &&, ||, and, or and
 // parentheses. What else it holds is an unknown leaf, which only Ruby can
 // evaluate.
-type Cond struct {
+type cond struct {
 	op   condOp
 	text string // condPred: the predicate; condUnknown: the code
-	x, y *Cond
+	x, y *cond
 }
 
 // andCond is x && y; nil stands for true.
-func andCond(x, y *Cond) *Cond {
+func andCond(x, y *cond) *cond {
 	switch {
 	case x == nil:
 		return y
 	case y == nil:
 		return x
 	}
-	return &Cond{op: condAnd, x: x, y: y}
+	return &cond{op: condAnd, x: x, y: y}
 }
 
 // notCond is !x.
-func notCond(x *Cond) *Cond {
+func notCond(x *cond) *cond {
 	if x.op == condNot {
 		return x.x
 	}
-	return &Cond{op: condNot, x: x}
+	return &cond{op: condNot, x: x}
 }
 
-func unknownCond(text string) *Cond { return &Cond{op: condUnknown, text: text} }
+func unknownCond(text string) *cond { return &cond{op: condUnknown, text: text} }
 
 // Eval evaluates c on p as Ruby would, left to right with short circuits.
 // When the evaluation reaches an unknown leaf it stops and returns it:
 // then only Ruby knows the value — and what evaluating it does. A nil c is
 // true.
-func (c *Cond) Eval(p Platform) (value bool, unknown *Cond) {
+func (c *cond) Eval(p platform) (value bool, unknown *cond) {
 	if c == nil {
 		return true, nil
 	}
@@ -107,7 +107,7 @@ func (c *Cond) Eval(p Platform) (value bool, unknown *Cond) {
 }
 
 // HasUnknown reports whether some leaf of c is not a platform question.
-func (c *Cond) HasUnknown() bool {
+func (c *cond) HasUnknown() bool {
 	if c == nil {
 		return false
 	}
@@ -118,7 +118,7 @@ func (c *Cond) HasUnknown() bool {
 }
 
 // usesPlatform reports whether c asks about the platform.
-func (c *Cond) usesPlatform() bool {
+func (c *cond) usesPlatform() bool {
 	if c == nil {
 		return false
 	}
@@ -126,7 +126,7 @@ func (c *Cond) usesPlatform() bool {
 }
 
 // String renders c as Ruby, fully parenthesized.
-func (c *Cond) String() string {
+func (c *cond) String() string {
 	if c == nil {
 		return "true"
 	}
@@ -147,7 +147,7 @@ func (c *Cond) String() string {
 	return "?"
 }
 
-func (c *Cond) wrapped() string {
+func (c *cond) wrapped() string {
 	if c.op == condAnd || c.op == condOr || c.op == condUnknown && strings.ContainsAny(c.text, " ") {
 		return "(" + c.String() + ")"
 	}
@@ -156,7 +156,7 @@ func (c *Cond) wrapped() string {
 
 // parseCond reads a Ruby condition, as written after `if`. It never fails:
 // what it cannot read becomes an unknown leaf.
-func parseCond(src string) *Cond {
+func parseCond(src string) *cond {
 	toks, _, err := lex("condition", []byte(src))
 	if err != nil {
 		return unknownCond(strings.TrimSpace(src))
@@ -183,7 +183,7 @@ var poison = map[string]bool{
 }
 
 // readCond reads toks, a whole condition.
-func readCond(toks []token) *Cond {
+func readCond(toks []token) *cond {
 	if len(toks) == 0 {
 		return unknownCond("")
 	}
@@ -238,7 +238,7 @@ func (r *condReader) isPunct(p string) bool {
 
 // Ruby's precedence, loosest first: `and`/`or` (equal, from the left),
 // `not`, `||`, `&&`, `!`.
-func (r *condReader) expr() *Cond {
+func (r *condReader) expr() *cond {
 	x := r.notExpr()
 	for r.isWord("and", "or") {
 		op := condAnd
@@ -246,12 +246,12 @@ func (r *condReader) expr() *Cond {
 			op = condOr
 		}
 		r.i++
-		x = &Cond{op: op, x: x, y: r.notExpr()}
+		x = &cond{op: op, x: x, y: r.notExpr()}
 	}
 	return x
 }
 
-func (r *condReader) notExpr() *Cond {
+func (r *condReader) notExpr() *cond {
 	if r.isWord("not") {
 		r.i++
 		return notCond(r.notExpr())
@@ -259,25 +259,25 @@ func (r *condReader) notExpr() *Cond {
 	return r.orExpr()
 }
 
-func (r *condReader) orExpr() *Cond {
+func (r *condReader) orExpr() *cond {
 	x := r.andExpr()
 	for r.isPunct("||") {
 		r.i++
-		x = &Cond{op: condOr, x: x, y: r.andExpr()}
+		x = &cond{op: condOr, x: x, y: r.andExpr()}
 	}
 	return x
 }
 
-func (r *condReader) andExpr() *Cond {
+func (r *condReader) andExpr() *cond {
 	x := r.unary()
 	for r.isPunct("&&") {
 		r.i++
-		x = &Cond{op: condAnd, x: x, y: r.unary()}
+		x = &cond{op: condAnd, x: x, y: r.unary()}
 	}
 	return x
 }
 
-func (r *condReader) unary() *Cond {
+func (r *condReader) unary() *cond {
 	if r.isPunct("!") {
 		r.i++
 		return notCond(r.unary())
@@ -287,7 +287,7 @@ func (r *condReader) unary() *Cond {
 
 // primary reads a parenthesized condition or a leaf: the tokens up to the
 // next boolean operator outside brackets.
-func (r *condReader) primary() *Cond {
+func (r *condReader) primary() *cond {
 	start := r.i
 	if r.isPunct("(") {
 		end := r.i + closing(r.toks[r.i:])
@@ -323,20 +323,20 @@ func (r *condReader) endsOperand(i int) bool {
 
 // leaf reads one operand: a platform predicate, true, false, nil, or code
 // only Ruby can evaluate.
-func leaf(toks []token) *Cond {
+func leaf(toks []token) *cond {
 	text := render(toks)
 	if len(toks) == 1 && toks[0].kind == tIdent {
 		switch toks[0].text {
 		case "true":
-			return &Cond{op: condTrue}
+			return &cond{op: condTrue}
 		case "false", "nil":
-			return &Cond{op: condFalse}
+			return &cond{op: condFalse}
 		}
 	}
 	// ::OS.mac? names the same constant as OS.mac?.
 	name := strings.TrimPrefix(text, "::")
 	if _, ok := predicates[name]; ok && plainCall(toks) {
-		return &Cond{op: condPred, text: name}
+		return &cond{op: condPred, text: name}
 	}
 	return unknownCond(text)
 }

@@ -11,7 +11,7 @@ import (
 
 // platforms are the four Homebrew runs on, in the order the tables give
 // their results.
-var platforms = []Platform{
+var platforms = []platform{
 	{OS: "darwin", Arch: "arm64"},
 	{OS: "darwin", Arch: "amd64"},
 	{OS: "linux", Arch: "amd64"},
@@ -20,7 +20,7 @@ var platforms = []Platform{
 
 // evalAll renders c's value on each platform: T, F, or ? when Ruby would
 // reach code sysinit cannot evaluate.
-func evalAll(c *Cond) string {
+func evalAll(c *cond) string {
 	var b strings.Builder
 	for _, p := range platforms {
 		switch v, u := c.Eval(p); {
@@ -112,7 +112,7 @@ func TestParseCond(t *testing.T) {
 
 // onSummary renders what a Brewfile declares on p: entry lines, then
 // the lines that compute something there.
-func onSummary(bf *Brewfile, p Platform) []string {
+func onSummary(bf *Brewfile, p platform) []string {
 	entries, dyn := bf.On(p)
 	var out []string
 	for _, e := range entries {
@@ -132,51 +132,51 @@ func TestOn(t *testing.T) {
 	tests := []struct {
 		name string
 		src  string
-		want map[Platform][]string
+		want map[platform][]string
 	}{
 		{"if elsif else", "if OS.mac?\n  cask \"a\"\nelsif OS.linux?\n  brew \"b\"\nelse\n  brew \"c\"\nend\nbrew \"d\"\n",
-			map[Platform][]string{macArm: {`2 cask "a"`, `8 brew "d"`}, linux: {`4 brew "b"`, `8 brew "d"`}}},
+			map[platform][]string{macArm: {`2 cask "a"`, `8 brew "d"`}, linux: {`4 brew "b"`, `8 brew "d"`}}},
 		{"if then on the header", "if OS.mac? then\n  cask \"a\"\nend\n",
-			map[Platform][]string{macArm: {`2 cask "a"`}, linux: nil}},
+			map[platform][]string{macArm: {`2 cask "a"`}, linux: nil}},
 		{"unless else", "unless OS.linux?\n  cask \"a\"\nelse\n  brew \"b\"\nend\n",
-			map[Platform][]string{macArm: {`2 cask "a"`}, linux: {`4 brew "b"`}}},
+			map[platform][]string{macArm: {`2 cask "a"`}, linux: {`4 brew "b"`}}},
 		{"nested", "if OS.mac?\n  if Hardware::CPU.arm?\n    brew \"arm\"\n  else\n    brew \"intel\"\n  end\n  brew \"mac\"\nend\n",
-			map[Platform][]string{macArm: {`3 brew "arm"`, `7 brew "mac"`}, macIntel: {`5 brew "intel"`, `7 brew "mac"`}, linux: nil}},
+			map[platform][]string{macArm: {`3 brew "arm"`, `7 brew "mac"`}, macIntel: {`5 brew "intel"`, `7 brew "mac"`}, linux: nil}},
 		{"modifiers", "brew \"a\" if OS.mac?\nbrew \"b\" unless OS.mac?\nmas \"X\", id: 1 if OS.mac? && Hardware::CPU.arm?\n",
-			map[Platform][]string{macArm: {`1 brew "a"`, `3 mas "X", id: 1`}, macIntel: {`1 brew "a"`}, linux: {`2 brew "b"`}}},
+			map[platform][]string{macArm: {`1 brew "a"`, `3 mas "X", id: 1`}, macIntel: {`1 brew "a"`}, linux: {`2 brew "b"`}}},
 		{"semicolons", "if OS.mac?; cask \"a\"; end\n",
-			map[Platform][]string{macArm: {`1 cask "a"`}, linux: nil}},
+			map[platform][]string{macArm: {`1 cask "a"`}, linux: nil}},
 		{"multi-line condition", "if OS.mac? &&\n   Hardware::CPU.arm?\n  brew \"a\"\nend\n",
-			map[Platform][]string{macArm: {`3 brew "a"`}, macIntel: nil}},
+			map[platform][]string{macArm: {`3 brew "a"`}, macIntel: nil}},
 		{"dynamic only where reached", "if OS.mac?\n  system \"defaults write x\"\n  cask \"a\"\nend\nbrew \"b\"\n",
-			map[Platform][]string{macArm: {`3 cask "a"`, `5 brew "b"`, `dynamic 2 runs a command`}, linux: {`5 brew "b"`}}},
+			map[platform][]string{macArm: {`3 cask "a"`, `5 brew "b"`, `dynamic 2 runs a command`}, linux: {`5 brew "b"`}}},
 		{"unknown elsif after a taken branch", "if OS.mac?\n  cask \"a\"\nelsif ENV[\"X\"]\n  brew \"b\"\nelse\n  brew \"c\"\nend\n",
-			map[Platform][]string{macArm: {`2 cask "a"`}, linux: {`dynamic 3 conditional`}}},
+			map[platform][]string{macArm: {`2 cask "a"`}, linux: {`dynamic 3 conditional`}}},
 		{"unknown condition", "if ENV[\"WORK\"]\n  cask \"a\"\nend\nbrew \"b\"\n",
-			map[Platform][]string{macArm: {`4 brew "b"`, `dynamic 1 conditional`}, linux: {`4 brew "b"`, `dynamic 1 conditional`}}},
+			map[platform][]string{macArm: {`4 brew "b"`, `dynamic 1 conditional`}, linux: {`4 brew "b"`, `dynamic 1 conditional`}}},
 		{"known side decides", "if OS.mac? && ENV[\"WORK\"]\n  cask \"a\"\nend\nbrew \"b\"\n",
-			map[Platform][]string{macArm: {`4 brew "b"`, `dynamic 1 conditional`}, linux: {`4 brew "b"`}}},
+			map[platform][]string{macArm: {`4 brew "b"`, `dynamic 1 conditional`}, linux: {`4 brew "b"`}}},
 		{"loop inside a platform block", "if OS.linux?\n  %w[a b].each do |f|\n    brew f\n  end\nend\nbrew \"c\"\n",
-			map[Platform][]string{macArm: {`6 brew "c"`}, linux: {`6 brew "c"`, `dynamic 2 loop`, `dynamic 3 computed name (uses f)`}}},
+			map[platform][]string{macArm: {`6 brew "c"`}, linux: {`6 brew "c"`, `dynamic 2 loop`, `dynamic 3 computed name (uses f)`}}},
 		{"platform block inside a loop", "[1].each do\n  if OS.mac?\n    brew \"a\"\n  end\nend\n",
-			map[Platform][]string{macArm: {`dynamic 1 loop`}, linux: {`dynamic 1 loop`}}},
+			map[platform][]string{macArm: {`dynamic 1 loop`}, linux: {`dynamic 1 loop`}}},
 		{"else with a statement on its line", "if OS.mac?\n  brew \"a\"\nelse brew \"b\"\n  brew \"c\"\nend\nbrew \"d\"\n",
-			map[Platform][]string{macArm: {`2 brew "a"`, `6 brew "d"`, `dynamic 3 conditional`}, linux: {`6 brew "d"`, `dynamic 3 conditional`}}},
+			map[platform][]string{macArm: {`2 brew "a"`, `6 brew "d"`, `dynamic 3 conditional`}, linux: {`6 brew "d"`, `dynamic 3 conditional`}}},
 		{"stray else", "else\nbrew \"a\"\n",
-			map[Platform][]string{macArm: {`2 brew "a"`, `dynamic 1 conditional`}}},
+			map[platform][]string{macArm: {`2 brew "a"`, `dynamic 1 conditional`}}},
 		{"elsif after unless", "unless OS.mac?\n  brew \"a\"\nelsif OS.linux?\n  brew \"b\"\nend\n",
-			map[Platform][]string{macArm: {`dynamic 3 conditional`}, linux: {`2 brew "a"`, `dynamic 3 conditional`}}},
+			map[platform][]string{macArm: {`dynamic 3 conditional`}, linux: {`2 brew "a"`, `dynamic 3 conditional`}}},
 		{"one-line if stays dynamic", "if OS.mac? then brew \"a\" end\nbrew \"b\"\n",
-			map[Platform][]string{macArm: {`2 brew "b"`, `dynamic 1 conditional`}, linux: {`2 brew "b"`, `dynamic 1 conditional`}}},
+			map[platform][]string{macArm: {`2 brew "b"`, `dynamic 1 conditional`}, linux: {`2 brew "b"`, `dynamic 1 conditional`}}},
 		{"while modifier", "brew \"a\" while OS.mac?\n",
-			map[Platform][]string{macArm: {`dynamic 1 loop`}, linux: {`dynamic 1 loop`}}},
+			map[platform][]string{macArm: {`dynamic 1 loop`}, linux: {`dynamic 1 loop`}}},
 		{"cask_args in force where the cask is", "cask \"early\"\ncask_args appdir: \"/A\"\nif OS.mac?\n  cask_args require_sha: true\nend\ncask \"late\", args: { appdir: \"/B\", x: 1 }\n",
-			map[Platform][]string{
+			map[platform][]string{
 				macArm: {`1 cask "early"`, `6 cask "late", args: { appdir: "/B", require_sha: true, x: 1 }`},
 				linux:  {`1 cask "early"`, `6 cask "late", args: { appdir: "/B", x: 1 }`},
 			}},
 		{"cask_args modifier", "cask_args appdir: \"/A\" if OS.linux?\ncask \"c\"\n",
-			map[Platform][]string{macArm: {`2 cask "c"`}, linux: {`2 cask "c", args: { appdir: "/A" }`}}},
+			map[platform][]string{macArm: {`2 cask "c"`}, linux: {`2 cask "c", args: { appdir: "/A" }`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,9 +196,9 @@ func TestOn(t *testing.T) {
 // TestMergePairsOrder: cask args come out in Ruby's Hash#merge order,
 // which is the order brew bundle passes them to brew install.
 func TestMergePairsOrder(t *testing.T) {
-	base := []Pair{{"a", Value{Kind: Int, Text: "1"}}, {"b", Value{Kind: Int, Text: "2"}}}
-	got := mergePairs(base, []Pair{{"c", Value{Kind: Int, Text: "3"}}, {"a", Value{Kind: Int, Text: "9"}}})
-	if s := (Value{Kind: Hash, Pairs: got}).String(); s != "{ a: 9, b: 2, c: 3 }" {
+	base := []pair{{"a", value{Kind: Int, Text: "1"}}, {"b", value{Kind: Int, Text: "2"}}}
+	got := mergePairs(base, []pair{{"c", value{Kind: Int, Text: "3"}}, {"a", value{Kind: Int, Text: "9"}}})
+	if s := (value{Kind: Hash, Pairs: got}).String(); s != "{ a: 9, b: 2, c: 3 }" {
 		t.Errorf("merged %s", s)
 	}
 	if base[0].Value.Text != "1" {
@@ -241,7 +241,7 @@ func TestRealBrewfiles(t *testing.T) {
 				t.Fatalf("Parse: %v", err)
 			}
 			for _, c := range []struct {
-				p       Platform
+				p       platform
 				entries int
 				static  bool
 			}{{platforms[0], tt.macEntries, tt.macStatic}, {platforms[2], tt.linEntries, tt.linStatic}} {

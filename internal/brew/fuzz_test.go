@@ -41,7 +41,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src string) {
 		bf, err := Parse("Brewfile", strings.NewReader(src))
 		if err != nil {
-			se, ok := err.(*SyntaxError)
+			se, ok := err.(*syntaxError)
 			if !ok {
 				t.Fatalf("error %v is a %T, not a *SyntaxError", err, err)
 			}
@@ -90,9 +90,9 @@ func FuzzParse(f *testing.F) {
 			b.WriteString(e.String() + "\n")
 		}
 		if len(bf.CaskArgs) > 0 {
-			var ps []Pair
+			var ps []pair
 			for _, k := range slices.Sorted(maps.Keys(bf.CaskArgs)) {
-				ps = append(ps, Pair{Key: k, Value: bf.CaskArgs[k]})
+				ps = append(ps, pair{Key: k, Value: bf.CaskArgs[k]})
 			}
 			var cb strings.Builder
 			writePairs(&cb, ps)

@@ -100,7 +100,7 @@ var bundleOnly = map[string]string{
 // findMissing works out the brew calls that install what entries (a
 // Brewfile read on p) need and in lacks. skip holds the names listed in
 // HOMEBREW_BUNDLE_<TYPE>_SKIP, by type.
-func findMissing(entries []Entry, in *install, p Platform, skip map[string][]string) missing {
+func findMissing(entries []entry, in *install, p platform, skip map[string][]string) missing {
 	var m missing
 	seen := map[string]bool{}
 	type group struct {
@@ -121,7 +121,7 @@ func findMissing(entries []Entry, in *install, p Platform, skip map[string][]str
 		}
 		*groups = append(*groups, &group{flags: flags, names: []string{name}, what: []installed{what}})
 	}
-	leave := func(e Entry, why string) {
+	leave := func(e entry, why string) {
 		m.bundle = append(m.bundle, fmt.Sprintf("%s %s (line %d): %s", e.Type, quote(e.Name), e.Line, why))
 	}
 	for _, e := range entries {
@@ -214,7 +214,7 @@ func findMissing(entries []Entry, in *install, p Platform, skip map[string][]str
 
 // optionsBeyond says which option of e, other than those allowed, only
 // brew bundle applies; "" when there is none.
-func optionsBeyond(e Entry, allowed ...string) string {
+func optionsBeyond(e entry, allowed ...string) string {
 	for _, k := range e.sortedOptionKeys() {
 		if slices.Contains(allowed, k) {
 			continue
@@ -227,7 +227,7 @@ func optionsBeyond(e Entry, allowed ...string) string {
 	return ""
 }
 
-func (e Entry) sortedOptionKeys() []string {
+func (e entry) sortedOptionKeys() []string {
 	keys := make([]string, 0, len(e.Options))
 	for k := range e.Options {
 		keys = append(keys, k)
@@ -239,7 +239,7 @@ func (e Entry) sortedOptionKeys() []string {
 // formulaFlags maps a brew entry's options to brew install's flags as
 // Homebrew::Bundle::Brew#install_formula! does: each of args as --ARG,
 // and link: false as --skip-link.
-func formulaFlags(e Entry) ([]string, string) {
+func formulaFlags(e entry) ([]string, string) {
 	var flags []string
 	for _, k := range e.sortedOptionKeys() {
 		v := e.Options[k]
@@ -255,7 +255,7 @@ func formulaFlags(e Entry) ([]string, string) {
 		case k == "link" && v.Kind == Bool && !v.Bool:
 			flags = append(flags, "--skip-link")
 		default:
-			return nil, optionsBeyond(Entry{Options: map[string]Value{k: v}})
+			return nil, optionsBeyond(entry{Options: map[string]value{k: v}})
 		}
 	}
 	return flags, ""
@@ -265,7 +265,7 @@ func formulaFlags(e Entry) ([]string, string) {
 // install's flags as Homebrew::Bundle::Cask.install! does: true as --KEY,
 // false and nil left out, anything else as --KEY=VALUE, and --adopt
 // unless --force is among them. greedy only changes upgrades.
-func caskFlags(e Entry) ([]string, string) {
+func caskFlags(e entry) ([]string, string) {
 	var flags []string
 	for _, k := range e.sortedOptionKeys() {
 		v := e.Options[k]
@@ -289,7 +289,7 @@ func caskFlags(e Entry) ([]string, string) {
 				}
 			}
 		default:
-			return nil, optionsBeyond(Entry{Options: map[string]Value{k: v}})
+			return nil, optionsBeyond(entry{Options: map[string]value{k: v}})
 		}
 	}
 	if !slices.Contains(flags, "--force") {

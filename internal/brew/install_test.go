@@ -378,8 +378,8 @@ func TestSharedPrefix(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, b := tt.a, tt.b
-			a.Name, a.Kind, a.Pos = "a", StepKind, config.Pos{File: "sysinit.toml", Line: 1}
-			b.Name, b.Kind, b.Pos = "b", StepKind, config.Pos{File: "sysinit.toml", Line: 9}
+			a.Name, a.Kind, a.Pos = "a", stepKind, config.Pos{File: "sysinit.toml", Line: 1}
+			b.Name, b.Kind, b.Pos = "b", stepKind, config.Pos{File: "sysinit.toml", Line: 9}
 			cmd := config.Step{Name: "c", Kind: "command", Pos: config.Pos{File: "sysinit.toml", Line: 5}}
 			cfg := &config.Config{Dir: f.dir, Steps: []*config.Step{&a, &cmd, &b}}
 			env := &step.Env{Exec: f.runner, Getenv: func(k string) string {
@@ -388,10 +388,10 @@ func TestSharedPrefix(t *testing.T) {
 				}
 				return ""
 			}, LookPath: exec.LookPath}
-			if _, err := New(cfg, &a, env); err != nil {
+			if _, err := newBundle(cfg, &a, env); err != nil {
 				t.Fatalf("the first step: %v", err)
 			}
-			_, err := New(cfg, &b, env)
+			_, err := newBundle(cfg, &b, env)
 			var ce config.Errors
 			switch {
 			case tt.want == "" && err != nil:

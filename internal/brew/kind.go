@@ -35,15 +35,15 @@ import (
 	"github.com/sysinit/sysinit/internal/step"
 )
 
-// StepKind is the name of the step kind.
-const StepKind = "brew-bundle"
+// stepKind is the name of the step kind.
+const stepKind = "brew-bundle"
 
 // Register adds the brew-bundle kind to r.
 func Register(r *step.Registry) { r.Add(bundleKind) }
 
 var bundleKind = &step.Kind{
 	Kind: config.Kind{
-		Name:    StepKind,
+		Name:    stepKind,
 		Summary: "install a Brewfile's packages, only what is missing",
 		Doc: `Inputs: the Brewfile. Probe: Homebrew's installed set, read from its
 Cellar, Caskroom and Taps — no brew process on a no-change refresh. Only
@@ -53,7 +53,7 @@ what is missing is installed, in batched ` + "`brew install`" + ` calls; what on
 		Keys:   &bundleKeys{},
 		NoSudo: "remove it; Homebrew refuses to run as root, and under sudo brew runs as you",
 	},
-	New: New,
+	New: newBundle,
 }
 
 type bundleKeys struct {
@@ -67,7 +67,7 @@ type bundleKeys struct {
 // BrewfileOf returns the Brewfile a brew-bundle step installs from, for
 // commands that read it (migrate); ok is false for a step of another kind.
 func BrewfileOf(cfg *config.Config, s *config.Step) (path string, ok bool) {
-	if s.Kind != StepKind {
+	if s.Kind != stepKind {
 		return "", false
 	}
 	name := config.KeysOf[bundleKeys](s).Brewfile
@@ -82,14 +82,14 @@ func BrewfileOf(cfg *config.Config, s *config.Step) (path string, ok bool) {
 var geteuid = os.Geteuid
 
 // hostPlatform is a seam: tests read Brewfiles as another platform would.
-var hostPlatform = HostPlatform
+var hostPlatform = runningPlatform
 
-// ErrRoot is returned when sysinit runs as root without sudo: brew refuses
+// errRoot is returned when sysinit runs as root without sudo: brew refuses
 // root, and there is no user to run it as.
-var ErrRoot = errors.New("brew refuses to run as root; run sysinit as your user")
+var errRoot = errors.New("brew refuses to run as root; run sysinit as your user")
 
-// Bundle is a brew-bundle step.
-type Bundle struct {
+// bundle is a brew-bundle step.
+type bundle struct {
 	s        *config.Step
 	k        *bundleKeys
 	env      *step.Env
@@ -100,7 +100,7 @@ type Bundle struct {
 	findErr  error
 	geteuid  func() int
 	now      func() time.Time
-	platform Platform // what the Brewfile's OS.mac? and the like answer
+	platform platform // what the Brewfile's OS.mac? and the like answer
 
 	mu     sync.Mutex
 	parsed struct { // the last parse, by content
@@ -110,9 +110,9 @@ type Bundle struct {
 	}
 }
 
-// New builds a brew-bundle step. A missing Homebrew is not an error here —
+// newBundle builds a brew-bundle step. A missing Homebrew is not an error here —
 // the step may be for another OS — but Probe and Run report it.
-func New(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
+func newBundle(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
 	k := config.KeysOf[bundleKeys](s)
 	switch k.Cleanup {
 	case "", "none", "check", "uninstall", "zap":
@@ -123,7 +123,7 @@ func New(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
 	if name == "" {
 		name = "Brewfile"
 	}
-	b := &Bundle{
+	b := &bundle{
 		s:        s,
 		k:        k,
 		env:      env,
@@ -179,7 +179,7 @@ func sharedPrefix(cfg *config.Config, s *config.Step, env *step.Env, home *insta
 		if o == s {
 			return nil
 		}
-		if o.Kind != StepKind || !applies(o, env) {
+		if o.Kind != stepKind || !applies(o, env) {
 			continue
 		}
 		other, _, err := find(cfg, o, env)
@@ -222,7 +222,7 @@ func realPath(p string) string {
 	return filepath.Clean(p)
 }
 
-func (b *Bundle) relBrewfile() string {
+func (b *bundle) relBrewfile() string {
 	rel, err := filepath.Rel(b.cfgDir, b.brewfile)
 	if err != nil {
 		return b.brewfile
@@ -232,7 +232,7 @@ func (b *Bundle) relBrewfile() string {
 
 // parse reads the Brewfile. Definition and Probe both need it in one
 // plan; the second parse is skipped when the bytes are the same.
-func (b *Bundle) parse() (*Brewfile, error) {
+func (b *bundle) parse() (*Brewfile, error) {
 	src, err := os.ReadFile(b.brewfile)
 	if err != nil {
 		return nil, fmt.Errorf("reading Brewfile: %w", err)
@@ -251,9 +251,9 @@ func (b *Bundle) parse() (*Brewfile, error) {
 
 // Definition is everything but the Brewfile's content that decides what
 // the step does.
-func (b *Bundle) Definition() []string {
+func (b *bundle) Definition() []string {
 	var l step.Lines
-	l.Add("kind", StepKind)
+	l.Add("kind", stepKind)
 	l.Add("brewfile", b.relBrewfile())
 	brew := ""
 	if b.home != nil {
@@ -282,7 +282,7 @@ func (b *Bundle) Definition() []string {
 	return l.Sorted()
 }
 
-func (b *Bundle) cleanup() string {
+func (b *bundle) cleanup() string {
 	if b.k.Cleanup == "" {
 		return "none"
 	}
@@ -290,17 +290,17 @@ func (b *Bundle) cleanup() string {
 }
 
 // Inputs are the Brewfile and any extra globs.
-func (b *Bundle) Inputs(context.Context) (fingerprint.Spec, error) {
+func (b *bundle) Inputs(context.Context) (fingerprint.Spec, error) {
 	return step.FileSpec(b.cfgDir, b.brewfile, b.s.Inputs)
 }
 
 // Updates is true: `refresh --update` runs `brew update` now.
-func (b *Bundle) Updates() bool { return true }
+func (b *bundle) Updates() bool { return true }
 
 // Probe compares Homebrew's installed set with the one the last success
 // recorded, and says when the Brewfile is dynamic or `brew update` is due.
 // It reads files only.
-func (b *Bundle) Probe(_ context.Context, token string) (string, error) {
+func (b *bundle) Probe(_ context.Context, token string) (string, error) {
 	if b.findErr != nil {
 		return "", b.findErr
 	}
@@ -333,20 +333,20 @@ func (b *Bundle) Probe(_ context.Context, token string) (string, error) {
 // runAs says whom brew runs as: "" for the current user, SUDO_USER under
 // sudo. Plain root is refused, and so is a SUDO_USER that is root under
 // another name ("#0", an alias of uid 0): it is the uid that counts.
-func (b *Bundle) runAs() (string, error) {
+func (b *bundle) runAs() (string, error) {
 	if b.geteuid() != 0 {
 		return "", nil
 	}
 	name := b.env.Getenv("SUDO_USER")
 	if name == "" {
-		return "", ErrRoot
+		return "", errRoot
 	}
 	uid, err := lookupUID(name)
 	if err != nil {
 		return "", fmt.Errorf("finding SUDO_USER %q to run brew as: %w", name, err)
 	}
 	if uid == 0 {
-		return "", fmt.Errorf("SUDO_USER %q is uid 0: %w", name, ErrRoot)
+		return "", fmt.Errorf("SUDO_USER %q is uid 0: %w", name, errRoot)
 	}
 	return name, nil
 }
@@ -386,7 +386,7 @@ func lookupUID(name string) (uint64, error) {
 // HOMEBREW_NO_AUTO_UPDATE=1, and as SUDO_USER when sysinit runs under
 // sudo. The token is the installed set as listed after all of it, and
 // what the nix-darwin check found (see Advice).
-func (b *Bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, error) {
+func (b *bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, error) {
 	if b.findErr != nil {
 		return step.Outcome{}, b.findErr
 	}
@@ -464,8 +464,8 @@ func (b *Bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, er
 func (r *brewRun) install(force bool) ([]string, error) {
 	b := r.b
 	bf, err := b.parse()
-	var entries []Entry
-	var dyn []Dynamic
+	var entries []entry
+	var dyn []dynamic
 	if err == nil {
 		entries, dyn = bf.On(b.platform)
 	}
@@ -603,7 +603,7 @@ func reported(err error, said bool) bool {
 
 // brewRun starts brew processes for one Run.
 type brewRun struct {
-	b        *Bundle
+	b        *bundle
 	ctx      context.Context
 	out      io.Writer
 	user     string
@@ -747,8 +747,8 @@ func (o *bundleOutput) removedNote() string {
 // Unavailable reports that no Homebrew is installed: the step fails
 // before anything runs. A `prefix` set in the config that holds no brew
 // is reported when the step runs.
-func (b *Bundle) Unavailable() string {
-	if b.findErr != nil && errors.Is(b.findErr, ErrNotFound) && b.k.Prefix == "" {
+func (b *bundle) Unavailable() string {
+	if b.findErr != nil && errors.Is(b.findErr, errNotFound) && b.k.Prefix == "" {
 		return "Homebrew is not installed (install it from https://brew.sh; if it is, set `prefix` in the step or HOMEBREW_PREFIX)"
 	}
 	return ""

@@ -45,13 +45,13 @@ type fixture struct {
 	runner *countingRunner
 	cfg    *config.Config
 	s      *config.Step
-	b      *Bundle
+	b      *bundle
 	out    syncBuffer
 	euid   int
 	// platform is what the Brewfile's conditions answer, for sysinit and
 	// for the stand-in brew (BREW_OS, BREW_ARCH): an Apple Silicon Mac
 	// unless a test says otherwise.
-	platform Platform
+	platform platform
 }
 
 // syncBuffer is a bytes.Buffer for stdout and stderr at once, as the
@@ -87,7 +87,7 @@ cask "firefox", greedy: true
 
 func newFixture(t *testing.T, brewfile string, layout string, mod func(*config.Step)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), env: map[string]string{}, euid: 501, platform: Platform{OS: "darwin", Arch: "arm64"}}
+	f := &fixture{t: t, dir: t.TempDir(), env: map[string]string{}, euid: 501, platform: platform{OS: "darwin", Arch: "arm64"}}
 	f.prefix = filepath.Join(t.TempDir(), "homebrew")
 	if layout == "intel" {
 		// /usr/local: the repository is a subdirectory of the prefix.
@@ -101,7 +101,7 @@ func newFixture(t *testing.T, brewfile string, layout string, mod func(*config.S
 	f.cfg = &config.Config{Dir: f.dir, File: filepath.Join(f.dir, "sysinit.toml")}
 	f.s = &config.Step{
 		Name: "brew",
-		Kind: StepKind,
+		Kind: stepKind,
 		Own:  &bundleKeys{Brewfile: "Brewfile", Cleanup: "none", Prefix: f.prefix},
 		// The tests run as root here; the stand-in brew refuses root
 		// unless told otherwise, as the real one does.
@@ -112,7 +112,7 @@ func newFixture(t *testing.T, brewfile string, layout string, mod func(*config.S
 	}
 	f.runner = &countingRunner{inner: command.Exec{}}
 	old := hostPlatform
-	hostPlatform = func() Platform { return f.platform }
+	hostPlatform = func() platform { return f.platform }
 	t.Cleanup(func() { hostPlatform = old })
 	f.rebuild()
 	return f
@@ -136,18 +136,18 @@ func (f *fixture) installStandIn(dst string) {
 func (f *fixture) rebuild() {
 	f.t.Helper()
 	env := &step.Env{Exec: f.runner, Getenv: func(k string) string { return f.env[k] }, LookPath: exec.LookPath}
-	st, err := New(f.cfg, f.s, env)
+	st, err := newBundle(f.cfg, f.s, env)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.b = st.(*Bundle)
+	f.b = st.(*bundle)
 	f.b.geteuid = func() int { return f.euid }
 }
 
 // onLinux makes the fixture an x86 Linux machine, for sysinit and the
 // stand-in alike.
 func (f *fixture) onLinux() {
-	f.platform = Platform{OS: "linux", Arch: "amd64"}
+	f.platform = platform{OS: "linux", Arch: "amd64"}
 	f.s.Env["BREW_OS"], f.s.Env["BREW_ARCH"] = "linux", "intel"
 	f.rebuild()
 }
@@ -489,11 +489,11 @@ func TestDynamic(t *testing.T) {
 func TestPlatformConditions(t *testing.T) {
 	src := "brew \"wget\"\nif OS.mac?\n  system \"defaults write x\"\nend\ncask \"iterm2\" if OS.mac? && Hardware::CPU.arm?\n"
 	for _, tt := range []struct {
-		p       Platform
+		p       platform
 		dynamic bool
 	}{
-		{Platform{OS: "linux", Arch: "amd64"}, false},
-		{Platform{OS: "darwin", Arch: "arm64"}, true}, // the system call runs there
+		{platform{OS: "linux", Arch: "amd64"}, false},
+		{platform{OS: "darwin", Arch: "arm64"}, true}, // the system call runs there
 	} {
 		t.Run(tt.p.String(), func(t *testing.T) {
 			f := newFixture(t, src, "", nil)
@@ -541,7 +541,7 @@ func TestNeverAsRoot(t *testing.T) {
 			f.env["SUDO_USER"] = sudoUser
 			f.rebuild()
 			_, err := f.run(false)
-			if !errors.Is(err, ErrRoot) || err.Error() != want {
+			if !errors.Is(err, errRoot) || err.Error() != want {
 				t.Errorf("SUDO_USER=%q: error %v", sudoUser, err)
 			}
 			if n := f.runner.n.Load(); n != 0 {
@@ -568,7 +568,7 @@ func TestNeverAsRoot(t *testing.T) {
 		f.euid = 0
 		f.env["SUDO_USER"] = alias
 		f.rebuild()
-		if _, err := f.run(false); !errors.Is(err, ErrRoot) {
+		if _, err := f.run(false); !errors.Is(err, errRoot) {
 			t.Errorf("error %v, want ErrRoot", err)
 		}
 		if n := f.runner.n.Load(); n != 0 {
@@ -759,10 +759,10 @@ func TestProbeErrors(t *testing.T) {
 	t.Run("no brew", func(t *testing.T) {
 		f := newFixture(t, baseBrewfile, "", func(s *config.Step) { s.Own.(*bundleKeys).Prefix = t.TempDir() })
 		_, err := f.b.Probe(context.Background(), "")
-		if !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, errNotFound) {
 			t.Errorf("Probe error %v", err)
 		}
-		if _, err := f.run(false); !errors.Is(err, ErrNotFound) {
+		if _, err := f.run(false); !errors.Is(err, errNotFound) {
 			t.Errorf("Run error %v", err)
 		}
 	})
@@ -826,7 +826,7 @@ func TestDefinition(t *testing.T) {
 	} {
 		s := *f.s
 		mod(&s)
-		st, err := New(f.cfg, &s, &step.Env{Exec: f.runner, Getenv: os.Getenv, LookPath: exec.LookPath})
+		st, err := newBundle(f.cfg, &s, &step.Env{Exec: f.runner, Getenv: os.Getenv, LookPath: exec.LookPath})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -851,7 +851,7 @@ func TestInputs(t *testing.T) {
 }
 
 func TestNewRejectsBadCleanup(t *testing.T) {
-	_, err := New(&config.Config{Dir: t.TempDir()}, &config.Step{Own: &bundleKeys{Cleanup: "force"}}, &step.Env{Getenv: os.Getenv, LookPath: exec.LookPath})
+	_, err := newBundle(&config.Config{Dir: t.TempDir()}, &config.Step{Own: &bundleKeys{Cleanup: "force"}}, &step.Env{Getenv: os.Getenv, LookPath: exec.LookPath})
 	if err == nil || !strings.Contains(err.Error(), `cleanup = "force"`) {
 		t.Errorf("error %v", err)
 	}
@@ -860,7 +860,7 @@ func TestNewRejectsBadCleanup(t *testing.T) {
 func TestRegister(t *testing.T) {
 	r := step.NewRegistry()
 	Register(r)
-	if r.Kinds().Get(StepKind) == nil {
+	if r.Kinds().Get(stepKind) == nil {
 		t.Fatal("brew-bundle not registered")
 	}
 }

@@ -95,7 +95,7 @@ func lex(name string, src []byte) ([]token, map[int]string, error) {
 }
 
 func (l *lexer) errorf(line int, format string, args ...any) error {
-	return &SyntaxError{File: l.name, Line: line, Msg: fmt.Sprintf(format, args...)}
+	return &syntaxError{File: l.name, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (l *lexer) emit(t token) {

@@ -24,8 +24,8 @@ type install struct {
 	cellar string
 }
 
-// ErrNotFound is returned when no Homebrew installation can be found.
-var ErrNotFound = errors.New("homebrew not found")
+// errNotFound is returned when no Homebrew installation can be found.
+var errNotFound = errors.New("homebrew not found")
 
 // locate finds Homebrew without running it: the configured prefix if one
 // is set (and then only there), else $HOMEBREW_PREFIX, the standard
@@ -34,7 +34,7 @@ func locate(cfgPrefix string, getenv func(string) string, lookPath func(string) 
 	if cfgPrefix != "" {
 		brew := filepath.Join(cfgPrefix, "bin", "brew")
 		if !isExecutable(brew) {
-			return nil, fmt.Errorf("%w: prefix = %q, but there is no executable %s", ErrNotFound, cfgPrefix, brew)
+			return nil, fmt.Errorf("%w: prefix = %q, but there is no executable %s", errNotFound, cfgPrefix, brew)
 		}
 		return newInstall(cfgPrefix, brew), nil
 	}
@@ -60,7 +60,7 @@ func locate(cfgPrefix string, getenv func(string) string, lookPath func(string) 
 			return newInstall(filepath.Dir(filepath.Dir(brew)), brew), nil
 		}
 	}
-	return nil, fmt.Errorf("%w: no %s, and no brew on PATH (set prefix in the step, or HOMEBREW_PREFIX)", ErrNotFound, strings.Join(tried, ", "))
+	return nil, fmt.Errorf("%w: no %s, and no brew on PATH (set prefix in the step, or HOMEBREW_PREFIX)", errNotFound, strings.Join(tried, ", "))
 }
 
 func newInstall(prefix, brew string) *install {

@@ -84,7 +84,7 @@ func TestLocate(t *testing.T) {
 			}
 			in, err := locate(tt.cfgPrefix, getenv, lookPath(tt.path), tt.standard)
 			if tt.wantErr != "" {
-				if err == nil || !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), tt.wantErr) {
+				if err == nil || !errors.Is(err, errNotFound) || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want ErrNotFound with %q", err, tt.wantErr)
 				}
 				return

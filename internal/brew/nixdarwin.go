@@ -283,7 +283,7 @@ func withoutNixCheck(token string) string {
 // activation (so it cannot run in parallel with the system step) and this
 // step repeats its work. The check the last success recorded holds while
 // no .nix file changed.
-func (b *Bundle) Advice(token string) []string {
+func (b *bundle) Advice(token string) []string {
 	files := nixFiles(b.cfgDir)
 	c, ok := recordedNixCheck(token)
 	if ok {

@@ -13,7 +13,7 @@ type parser struct {
 	comments map[int]string
 	bf       *Brewfile
 	blocks   []block // open if/while/do … blocks, innermost last
-	guard    *Cond   // what holds where the current statement starts
+	guard    *cond   // what holds where the current statement starts
 }
 
 // block is an open block. Its guard is what holds inside its current
@@ -22,8 +22,8 @@ type parser struct {
 // unknown leaf.
 type block struct {
 	kind  string  // "if", "unless", or "other"
-	taken []*Cond // if and unless: the condition of each branch so far
-	guard *Cond
+	taken []*cond // if and unless: the condition of each branch so far
+	guard *cond
 }
 
 type stmt struct {
@@ -68,11 +68,11 @@ func (p *parser) split(toks []token) ([]stmt, error) {
 		case t.kind == tEOF:
 			if len(open) > 0 {
 				o := open[len(open)-1]
-				return nil, &SyntaxError{File: p.name, Line: o.line, Msg: fmt.Sprintf("%q is never closed", o.text)}
+				return nil, &syntaxError{File: p.name, Line: o.line, Msg: fmt.Sprintf("%q is never closed", o.text)}
 			}
 			if len(cur) > 0 {
 				last := cur[len(cur)-1]
-				return nil, &SyntaxError{File: p.name, Line: last.line, Msg: fmt.Sprintf("the file ends after %q", last.text)}
+				return nil, &syntaxError{File: p.name, Line: last.line, Msg: fmt.Sprintf("the file ends after %q", last.text)}
 			}
 		case t.kind == tNewline:
 			if len(open) > 0 || t.text == "\n" && len(cur) > 0 && continues(cur[len(cur)-1]) {
@@ -88,11 +88,11 @@ func (p *parser) split(toks []token) ([]stmt, error) {
 			cur = append(cur, t)
 		case t.closes():
 			if len(open) == 0 {
-				return nil, &SyntaxError{File: p.name, Line: t.line, Msg: fmt.Sprintf("unexpected %q: nothing to close", t.text)}
+				return nil, &syntaxError{File: p.name, Line: t.line, Msg: fmt.Sprintf("unexpected %q: nothing to close", t.text)}
 			}
 			o := open[len(open)-1]
 			if openers[o.text] != t.text {
-				return nil, &SyntaxError{File: p.name, Line: t.line, Msg: fmt.Sprintf("%q does not close %q from line %d", t.text, o.text, o.line)}
+				return nil, &syntaxError{File: p.name, Line: t.line, Msg: fmt.Sprintf("%q does not close %q from line %d", t.text, o.text, o.line)}
 			}
 			open = open[:len(open)-1]
 			cur = append(cur, t)
@@ -183,8 +183,8 @@ func (p *parser) open(line int, why string) {
 }
 
 // guardHere is what holds inside the open blocks.
-func (p *parser) guardHere() *Cond {
-	var g *Cond
+func (p *parser) guardHere() *cond {
+	var g *cond
 	for _, b := range p.blocks {
 		g = andCond(g, b.guard)
 	}
@@ -242,7 +242,7 @@ func (p *parser) branch(st stmt) bool {
 		if c.HasUnknown() {
 			p.dynamicAt(st.line, "conditional", andCond(p.guardHere(), c))
 		}
-		p.blocks = append(p.blocks, block{kind: first.text, taken: []*Cond{taken}, guard: taken})
+		p.blocks = append(p.blocks, block{kind: first.text, taken: []*cond{taken}, guard: taken})
 		return true
 	case "elsif", "else":
 		b := p.top()
@@ -264,7 +264,7 @@ func (p *parser) branch(st stmt) bool {
 		}
 		// A branch holds when the ones before it did not, and its own
 		// condition does; Ruby evaluates them in that order.
-		var g *Cond
+		var g *cond
 		for _, t := range b.taken {
 			g = andCond(g, notCond(t))
 		}
@@ -283,8 +283,8 @@ func (p *parser) branch(st stmt) bool {
 }
 
 // guardOutside is what holds where the innermost open block starts.
-func (p *parser) guardOutside() *Cond {
-	var g *Cond
+func (p *parser) guardOutside() *cond {
+	var g *cond
 	for _, b := range p.blocks[:len(p.blocks)-1] {
 		g = andCond(g, b.guard)
 	}
@@ -292,7 +292,7 @@ func (p *parser) guardOutside() *Cond {
 }
 
 // cond reads a condition and notes whether it asks about the platform.
-func (p *parser) cond(toks []token) *Cond {
+func (p *parser) cond(toks []token) *cond {
 	c := readCond(toks)
 	if c.usesPlatform() {
 		p.bf.platform = true
@@ -320,15 +320,15 @@ func (p *parser) dynamic(line int, why string) {
 
 // dynamicAt records a line that computes something where evaluating at
 // reaches an unknown leaf.
-func (p *parser) dynamicAt(line int, why string, at *Cond) {
+func (p *parser) dynamicAt(line int, why string, at *cond) {
 	if n := len(p.bf.Dynamic); n > 0 && p.bf.Dynamic[n-1].Line == line {
 		return // one reason per line is enough
 	}
-	p.bf.Dynamic = append(p.bf.Dynamic, Dynamic{Line: line, Why: why, Text: p.text(line), at: at})
+	p.bf.Dynamic = append(p.bf.Dynamic, dynamic{Line: line, Why: why, Text: p.text(line), at: at})
 }
 
 func (p *parser) errorf(line int, format string, args ...any) error {
-	return &SyntaxError{File: p.name, Line: line, Msg: fmt.Sprintf(format, args...)}
+	return &syntaxError{File: p.name, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (p *parser) statement(st stmt) error {
@@ -341,7 +341,7 @@ func (p *parser) statement(st stmt) error {
 	first := st.toks[0]
 	if first.kind == tIdent {
 		switch {
-		case slices.Contains(EntryTypes, first.text) && !isAssignment(st.toks):
+		case slices.Contains(entryTypes, first.text) && !isAssignment(st.toks):
 			return p.entry(st)
 		case first.text == "cask_args" && !isAssignment(st.toks):
 			return p.caskArgs(st)
@@ -439,7 +439,7 @@ func splitTop(toks []token) [][]token {
 
 // args reads positional values and key/value options. Options that cannot
 // be read are left out and returned as notStatic.
-func (p *parser) args(toks []token) (pos []Value, posErr []error, opts []Pair, dyn []*notStatic, err error) {
+func (p *parser) args(toks []token) (pos []value, posErr []error, opts []pair, dyn []*notStatic, err error) {
 	if len(toks) == 0 {
 		return nil, nil, nil, nil, nil
 	}
@@ -459,7 +459,7 @@ func (p *parser) args(toks []token) (pos []Value, posErr []error, opts []Pair, d
 					dyn = append(dyn, ns)
 					continue
 				}
-				pos = append(pos, Value{})
+				pos = append(pos, value{})
 				posErr = append(posErr, err)
 				continue
 			}
@@ -467,7 +467,7 @@ func (p *parser) args(toks []token) (pos []Value, posErr []error, opts []Pair, d
 		}
 		switch {
 		case isPair:
-			opts = append(opts, Pair{Key: key, Value: val})
+			opts = append(opts, pair{Key: key, Value: val})
 		case val.Kind == Hash && i == len(items)-1 && it[0].is(tPunct, "{"):
 			opts = append(opts, val.Pairs...) // brew "x", { args: [...] }
 		case len(opts) > 0:
@@ -496,10 +496,10 @@ func asNotStatic(err error, target **notStatic) bool {
 }
 
 // pair reads `key: value`, `:key => value`, `"key" => value` or a value.
-func (p *parser) pair(it []token) (key string, val Value, isPair bool, err error) {
+func (p *parser) pair(it []token) (key string, val value, isPair bool, err error) {
 	if it[0].kind == tLabel {
 		if it[0].dyn != "" {
-			return "", Value{}, true, &notStatic{tok: it[0], why: it[0].dyn}
+			return "", value{}, true, &notStatic{tok: it[0], why: it[0].dyn}
 		}
 		v, err := p.valueAll(it[1:], it[0])
 		return it[0].text, v, true, err
@@ -514,10 +514,10 @@ func (p *parser) pair(it []token) (key string, val Value, isPair bool, err error
 		case depth == 0 && t.is(tPunct, "=>"):
 			k, err := p.valueAll(it[:i], t)
 			if err != nil {
-				return "", Value{}, true, err
+				return "", value{}, true, err
 			}
 			if k.Kind != String && k.Kind != Symbol {
-				return "", Value{}, true, &notStatic{tok: it[0], why: "hash key that is not a name"}
+				return "", value{}, true, &notStatic{tok: it[0], why: "hash key that is not a name"}
 			}
 			v, err := p.valueAll(it[i+1:], t)
 			return k.Text, v, true, err
@@ -528,17 +528,17 @@ func (p *parser) pair(it []token) (key string, val Value, isPair bool, err error
 }
 
 // valueAll reads one value that must use every token.
-func (p *parser) valueAll(toks []token, at token) (Value, error) {
+func (p *parser) valueAll(toks []token, at token) (value, error) {
 	if len(toks) == 0 {
 		if at.kind == tLabel {
 			// Ruby 3.1's `key:` shorthand takes a variable's value.
-			return Value{}, &notStatic{tok: at, why: "uses " + at.text}
+			return value{}, &notStatic{tok: at, why: "uses " + at.text}
 		}
-		return Value{}, p.errorf(at.line, "a value is missing after %q", at.text)
+		return value{}, p.errorf(at.line, "a value is missing after %q", at.text)
 	}
 	v, n, err := p.value(toks)
 	if err != nil {
-		return Value{}, err
+		return value{}, err
 	}
 	if n < len(toks) {
 		t := toks[n]
@@ -546,17 +546,17 @@ func (p *parser) valueAll(toks []token, at token) (Value, error) {
 		if t.kind == tIdent && modifiers[t.text] != "" {
 			why = modifiers[t.text]
 		}
-		return Value{}, &notStatic{tok: t, why: why}
+		return value{}, &notStatic{tok: t, why: why}
 	}
 	return v, nil
 }
 
 // value reads one literal at the start of toks and says how many tokens it
 // used.
-func (p *parser) value(toks []token) (Value, int, error) {
+func (p *parser) value(toks []token) (value, int, error) {
 	t := toks[0]
 	if t.dyn != "" {
-		return Value{}, 0, &notStatic{tok: t, why: t.dyn}
+		return value{}, 0, &notStatic{tok: t, why: t.dyn}
 	}
 	switch t.kind {
 	case tString:
@@ -566,31 +566,31 @@ func (p *parser) value(toks []token) (Value, int, error) {
 			s += toks[n].text
 			n++
 		}
-		return Value{Kind: String, Text: s}, n, nil
+		return value{Kind: String, Text: s}, n, nil
 	case tSymbol:
-		return Value{Kind: Symbol, Text: t.text}, 1, nil
+		return value{Kind: Symbol, Text: t.text}, 1, nil
 	case tInt:
-		return Value{Kind: Int, Text: t.text}, 1, nil
+		return value{Kind: Int, Text: t.text}, 1, nil
 	case tFloat:
-		return Value{Kind: Float, Text: t.text}, 1, nil
+		return value{Kind: Float, Text: t.text}, 1, nil
 	case tWords:
-		v := Value{Kind: Array, Items: []Value{}}
+		v := value{Kind: Array, Items: []value{}}
 		for _, w := range t.words {
 			k := String
 			if t.sym {
 				k = Symbol
 			}
-			v.Items = append(v.Items, Value{Kind: k, Text: w})
+			v.Items = append(v.Items, value{Kind: k, Text: w})
 		}
 		return v, 1, nil
 	case tIdent:
 		switch t.text {
 		case "true", "false":
-			return Value{Kind: Bool, Bool: t.text == "true"}, 1, nil
+			return value{Kind: Bool, Bool: t.text == "true"}, 1, nil
 		case "nil":
-			return Value{Kind: Nil}, 1, nil
+			return value{Kind: Nil}, 1, nil
 		}
-		return Value{}, 0, &notStatic{tok: t, why: "uses " + t.text}
+		return value{}, 0, &notStatic{tok: t, why: "uses " + t.text}
 	case tPunct:
 		switch t.text {
 		case "-":
@@ -605,7 +605,7 @@ func (p *parser) value(toks []token) (Value, int, error) {
 				if toks[1].kind == tFloat {
 					k = Float
 				}
-				return Value{Kind: k, Text: text}, 2, nil
+				return value{Kind: k, Text: text}, 2, nil
 			}
 		case "[":
 			return p.list(toks)
@@ -613,7 +613,7 @@ func (p *parser) value(toks []token) (Value, int, error) {
 			return p.hash(toks)
 		}
 	}
-	return Value{}, 0, &notStatic{tok: t, why: "expression"}
+	return value{}, 0, &notStatic{tok: t, why: "expression"}
 }
 
 // closing returns the index of the bracket closing toks[0].
@@ -632,9 +632,9 @@ func closing(toks []token) int {
 	return len(toks) - 1 // split guarantees balance
 }
 
-func (p *parser) list(toks []token) (Value, int, error) {
+func (p *parser) list(toks []token) (value, int, error) {
 	end := closing(toks)
-	v := Value{Kind: Array, Items: []Value{}}
+	v := value{Kind: Array, Items: []value{}}
 	inner := toks[1:end]
 	if len(inner) > 0 {
 		items := splitTop(inner)
@@ -643,11 +643,11 @@ func (p *parser) list(toks []token) (Value, int, error) {
 				if i == len(items)-1 && i > 0 {
 					continue
 				}
-				return Value{}, 0, p.errorf(toks[0].line, "an item is missing between commas")
+				return value{}, 0, p.errorf(toks[0].line, "an item is missing between commas")
 			}
 			x, err := p.valueAll(it, it[0])
 			if err != nil {
-				return Value{}, 0, err
+				return value{}, 0, err
 			}
 			v.Items = append(v.Items, x)
 		}
@@ -655,13 +655,13 @@ func (p *parser) list(toks []token) (Value, int, error) {
 	return v, end + 1, nil
 }
 
-func (p *parser) hash(toks []token) (Value, int, error) {
+func (p *parser) hash(toks []token) (value, int, error) {
 	end := closing(toks)
-	v := Value{Kind: Hash, Pairs: []Pair{}}
+	v := value{Kind: Hash, Pairs: []pair{}}
 	inner := toks[1:end]
 	if len(inner) > 0 {
 		if inner[0].is(tPunct, "|") {
-			return Value{}, 0, &notStatic{tok: toks[0], why: "block"}
+			return value{}, 0, &notStatic{tok: toks[0], why: "block"}
 		}
 		items := splitTop(inner)
 		for i, it := range items {
@@ -669,16 +669,16 @@ func (p *parser) hash(toks []token) (Value, int, error) {
 				if i == len(items)-1 && i > 0 {
 					continue
 				}
-				return Value{}, 0, p.errorf(toks[0].line, "a pair is missing between commas")
+				return value{}, 0, p.errorf(toks[0].line, "a pair is missing between commas")
 			}
 			k, x, isPair, err := p.pair(it)
 			if err != nil {
-				return Value{}, 0, err
+				return value{}, 0, err
 			}
 			if !isPair {
-				return Value{}, 0, &notStatic{tok: it[0], why: "block"}
+				return value{}, 0, &notStatic{tok: it[0], why: "block"}
 			}
-			v.Pairs = append(v.Pairs, Pair{Key: k, Value: x})
+			v.Pairs = append(v.Pairs, pair{Key: k, Value: x})
 		}
 	}
 	return v, end + 1, nil
@@ -697,7 +697,7 @@ func multiLine(toks []token) (token, bool) {
 // modifier reads a trailing `if COND` or `unless COND`: what must hold for
 // the statement to run. ok is false for any other tail (`while`,
 // `rescue`, a method call).
-func (p *parser) modifier(rest []token) (c *Cond, ok bool) {
+func (p *parser) modifier(rest []token) (c *cond, ok bool) {
 	if len(rest) < 2 || rest[0].kind != tIdent || rest[0].text != "if" && rest[0].text != "unless" {
 		return nil, false
 	}
@@ -749,7 +749,7 @@ func (p *parser) entry(st stmt) error {
 	if name.Text == "" {
 		return p.errorf(typ.line, "%s has an empty name", typ.text)
 	}
-	e := Entry{Type: typ.text, Name: name.Text, Line: typ.line, Comment: p.comments[typ.line], Guard: p.guard}
+	e := entry{Type: typ.text, Name: name.Text, Line: typ.line, Comment: p.comments[typ.line], Guard: p.guard}
 	extra := pos[1:]
 	if typ.text == "tap" && len(extra) > 0 {
 		// tap "user/repo", "https://…clone URL"
@@ -757,7 +757,7 @@ func (p *parser) entry(st stmt) error {
 		case posErr[1] != nil:
 			dyn = append(dyn, posErr[1].(*notStatic))
 		case extra[0].Kind == String:
-			opts = append([]Pair{{Key: "clone_target", Value: extra[0]}}, opts...)
+			opts = append([]pair{{Key: "clone_target", Value: extra[0]}}, opts...)
 		case extra[0].Kind == Nil:
 		default:
 			return p.errorf(typ.line, "tap's clone URL must be a string, not %s", extra[0])
@@ -772,7 +772,7 @@ func (p *parser) entry(st stmt) error {
 		return p.errorf(typ.line, "%s takes one name, not also %s; options go after it as key: value", typ.text, x)
 	}
 	if len(opts) > 0 {
-		e.Options = make(map[string]Value, len(opts))
+		e.Options = make(map[string]value, len(opts))
 	}
 	for _, o := range opts {
 		e.Options[o.Key] = o.Value

@@ -14,12 +14,12 @@ import (
 //go:embed aliases.tsv
 var aliasData []byte
 
-// NoPackage is the attribute an alias gives when nixpkgs has no package for
+// noPackage is the attribute an alias gives when nixpkgs has no package for
 // the Homebrew name: the entry stays in Homebrew.
-const NoPackage = "-"
+const noPackage = "-"
 
-// Alias maps one Homebrew formula or cask to a nixpkgs attribute.
-type Alias struct {
+// alias maps one Homebrew formula or cask to a nixpkgs attribute.
+type alias struct {
 	Kind   string // brew or cask
 	Name   string // the Homebrew name, as in a Brewfile
 	Attr   string // nixpkgs attribute path, or NoPackage
@@ -27,24 +27,24 @@ type Alias struct {
 	Line   int // in aliases.tsv
 }
 
-// Aliases is the alias table, by kind and Homebrew name.
-type Aliases map[aliasKey]Alias
+// aliasTable is the alias table, by kind and Homebrew name.
+type aliasTable map[aliasKey]alias
 
 type aliasKey struct{ kind, name string }
 
 // Lookup returns the alias for a Homebrew name of the given kind.
-func (a Aliases) Lookup(kind, name string) (Alias, bool) {
+func (a aliasTable) Lookup(kind, name string) (alias, bool) {
 	al, ok := a[aliasKey{kind, name}]
 	return al, ok
 }
 
-// DefaultAliases parses the table shipped with sysinit (aliases.tsv).
-func DefaultAliases() (Aliases, error) { return ParseAliases(aliasData) }
+// defaultAliases parses the table shipped with sysinit (aliases.tsv).
+func defaultAliases() (aliasTable, error) { return parseAliases(aliasData) }
 
-// ParseAliases reads an alias table: lines of kind, Homebrew name, nixpkgs
+// parseAliases reads an alias table: lines of kind, Homebrew name, nixpkgs
 // attribute and reason separated by tabs; # starts a comment line.
-func ParseAliases(data []byte) (Aliases, error) {
-	out := Aliases{}
+func parseAliases(data []byte) (aliasTable, error) {
+	out := aliasTable{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	n := 0
 	for sc.Scan() {
@@ -62,11 +62,11 @@ func ParseAliases(data []byte) (Aliases, error) {
 				return nil, fmt.Errorf("aliases.tsv:%d: %s is empty or has surrounding spaces", n, what)
 			}
 		}
-		al := Alias{Kind: f[0], Name: f[1], Attr: f[2], Reason: f[3], Line: n}
+		al := alias{Kind: f[0], Name: f[1], Attr: f[2], Reason: f[3], Line: n}
 		if al.Kind != "brew" && al.Kind != "cask" {
 			return nil, fmt.Errorf("aliases.tsv:%d: kind %q: want brew or cask", n, al.Kind)
 		}
-		if al.Attr != NoPackage && !validAttrPath(al.Attr) {
+		if al.Attr != noPackage && !validAttrPath(al.Attr) {
 			return nil, fmt.Errorf("aliases.tsv:%d: %q is not a nixpkgs attribute path", n, al.Attr)
 		}
 		k := aliasKey{al.Kind, al.Name}

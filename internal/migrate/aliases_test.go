@@ -13,7 +13,7 @@ import (
 )
 
 func TestDefaultAliases(t *testing.T) {
-	a, err := DefaultAliases()
+	a, err := defaultAliases()
 	if err != nil {
 		t.Fatalf("the shipped alias table does not parse: %v", err)
 	}
@@ -40,11 +40,11 @@ func TestDefaultAliases(t *testing.T) {
 		{"brew", "awscli", "awscli2"},
 		{"brew", "docker", "docker-client"},
 		{"cask", "visual-studio-code", "vscode"},
-		{"cask", "docker", NoPackage},
+		{"cask", "docker", noPackage},
 		// …and the ones real Brewfiles missed (issue 14).
 		{"cask", "aerospace", "aerospace"},
 		{"cask", "nikitabobko/tap/aerospace", "aerospace"},
-		{"cask", "docker-desktop", NoPackage},
+		{"cask", "docker-desktop", noPackage},
 		{"brew", "python@3.10", "python310"},
 		{"brew", "gnupg", "gnupg"},
 		{"brew", "gpg", "gnupg"},
@@ -59,7 +59,7 @@ func TestDefaultAliases(t *testing.T) {
 	}
 	// A formula alias must not answer for a cask of the same name: cask
 	// "docker" is Docker Desktop, formula "docker" the CLI.
-	if f, _ := a.Lookup("brew", "docker"); f.Attr == NoPackage {
+	if f, _ := a.Lookup("brew", "docker"); f.Attr == noPackage {
 		t.Error("formula docker took the cask's mapping")
 	}
 }
@@ -75,7 +75,7 @@ func TestParseAliasesRejects(t *testing.T) {
 		{"duplicate", "# c\nbrew\tnode\tnodejs\twhy\n\nbrew\tnode\tnodejs_22\twhy\n", "already mapped on line 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseAliases([]byte(tc.data))
+			_, err := parseAliases([]byte(tc.data))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
@@ -84,14 +84,14 @@ func TestParseAliasesRejects(t *testing.T) {
 }
 
 func TestParseAliasesAccepts(t *testing.T) {
-	a, err := ParseAliases([]byte("# comment\n\nbrew\tnode\tnodejs\twhy\r\ncask\tnode\t-\tno app\n"))
+	a, err := parseAliases([]byte("# comment\n\nbrew\tnode\tnodejs\twhy\r\ncask\tnode\t-\tno app\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if al, _ := a.Lookup("brew", "node"); al.Attr != "nodejs" || al.Line != 3 {
 		t.Errorf("brew node: %+v", al)
 	}
-	if al, _ := a.Lookup("cask", "node"); al.Attr != NoPackage {
+	if al, _ := a.Lookup("cask", "node"); al.Attr != noPackage {
 		t.Errorf("cask node: %+v", al)
 	}
 }
@@ -105,12 +105,12 @@ var nixIdentRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_'-]*$`)
 // such as 3270 would not: `pkgs.nerd-fonts.3270` parses as pkgs.nerd-fonts
 // followed by the number .3270.
 func TestAliasAttrsAreAttrPaths(t *testing.T) {
-	a, err := DefaultAliases()
+	a, err := defaultAliases()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, al := range a {
-		if al.Attr == NoPackage {
+		if al.Attr == noPackage {
 			continue
 		}
 		for _, part := range strings.Split(al.Attr, ".") {
@@ -127,7 +127,7 @@ func TestAliasAttrsAreAttrPaths(t *testing.T) {
 // exist).
 func TestAliasAttrsParseWithNix(t *testing.T) {
 	needNix(t)
-	a, err := DefaultAliases()
+	a, err := defaultAliases()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestAliasAttrsParseWithNix(t *testing.T) {
 	n := 0
 	b.WriteString("let pkgs = { }; in builtins.length [")
 	for _, al := range a {
-		if al.Attr == NoPackage {
+		if al.Attr == noPackage {
 			continue
 		}
 		b.WriteString(" pkgs." + al.Attr)

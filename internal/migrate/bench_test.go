@@ -31,7 +31,7 @@ func BenchmarkParseIndex(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
-				if _, err := ParseIndex(data); err != nil {
+				if _, err := parseIndex(data); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -40,23 +40,23 @@ func BenchmarkParseIndex(b *testing.B) {
 }
 
 func BenchmarkMatch(b *testing.B) {
-	aliases, err := DefaultAliases()
+	aliases, err := defaultAliases()
 	if err != nil {
 		b.Fatal(err)
 	}
-	x, err := ParseIndex(syntheticSearch(120000))
+	x, err := parseIndex(syntheticSearch(120000))
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := &Matcher{Aliases: aliases, Index: x}
+	m := &matcher{Aliases: aliases, Index: x}
 	for _, tc := range []struct {
 		name string
-		e    Entry
+		e    entry
 	}{
-		{"alias", Entry{Kind: "brew", Name: "node"}},
-		{"exact", Entry{Kind: "brew", Name: "pkg-4242"}},
-		{"normalised", Entry{Kind: "brew", Name: "lua@5.4"}},
-		{"miss", Entry{Kind: "cask", Name: "no-such-app"}},
+		{"alias", entry{Kind: "brew", Name: "node"}},
+		{"exact", entry{Kind: "brew", Name: "pkg-4242"}},
+		{"normalised", entry{Kind: "brew", Name: "lua@5.4"}},
+		{"miss", entry{Kind: "cask", Name: "no-such-app"}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -76,7 +76,7 @@ func BenchmarkVerify(b *testing.B) {
 	needNix(b)
 	attrs := []string{"ripgrep", "fd", "jq", "tokei", "nodejs", "delta", "yq-go", "postgresql_16", "python312", "lua5_4",
 		"iterm2", "firefox", "cowsay", "vscode", "terraform", "openssl_1_1", "mpv", "wezterm", "lazygit", "ghostty"}
-	v := &Verifier{Runner: command.Exec{}, Nixpkgs: fixtureRef(b), System: "aarch64-darwin"}
+	v := &verifier{Runner: command.Exec{}, Nixpkgs: fixtureRef(b), System: "aarch64-darwin"}
 	ctx := context.Background()
 	b.Run(fmt.Sprintf("batch-%d", len(attrs)), func(b *testing.B) {
 		b.ReportAllocs()

@@ -12,16 +12,16 @@ import (
 	"github.com/sysinit/sysinit/internal/brew"
 )
 
-// ParseBrewfile reads a Brewfile into entries, with a note for each line
+// parseBrewfile reads a Brewfile into entries, with a note for each line
 // that computes entries migrate cannot see (loops, commands, computed
 // names). Conditions are not noted: the entries under them are listed and
 // marked Conditional.
-func ParseBrewfile(name string, src []byte) ([]Entry, []string, error) {
+func parseBrewfile(name string, src []byte) ([]entry, []string, error) {
 	bf, err := brew.Parse(name, bytes.NewReader(src))
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading Brewfile: %w", err)
 	}
-	entries := FromBrewfile(bf, src)
+	entries := fromBrewfile(bf, src)
 	onEntry := map[int]bool{}
 	for _, e := range entries {
 		onEntry[e.Line] = true
@@ -36,17 +36,17 @@ func ParseBrewfile(name string, src []byte) ([]Entry, []string, error) {
 	return entries, notes, nil
 }
 
-// FromBrewfile converts the parser's entries. src is the Brewfile the
+// fromBrewfile converts the parser's entries. src is the Brewfile the
 // parser read; it decides which entries sit alone on their line.
-func FromBrewfile(bf *brew.Brewfile, src []byte) []Entry {
+func fromBrewfile(bf *brew.Brewfile, src []byte) []entry {
 	lines := strings.Split(string(src), "\n")
 	perLine := map[int]int{}
 	for _, e := range bf.Entries {
 		perLine[e.Line]++
 	}
-	out := make([]Entry, 0, len(bf.Entries))
+	out := make([]entry, 0, len(bf.Entries))
 	for _, be := range bf.Entries {
-		e := Entry{Kind: be.Type, Name: be.Name, Line: be.Line, Conditional: be.Conditional}
+		e := entry{Kind: be.Type, Name: be.Name, Line: be.Line, Conditional: be.Conditional}
 		for k := range be.Options {
 			e.Options = append(e.Options, k)
 		}
@@ -74,9 +74,9 @@ func plainLine(line, kind, name string) bool {
 	return err == nil && m
 }
 
-// LoadBrewInfo reads `brew info --json=v2` output into homepages by
+// loadBrewInfo reads `brew info --json=v2` output into homepages by
 // kind and name (both the short and the full tap-qualified name).
-func LoadBrewInfo(path string) (map[string]string, error) {
+func loadBrewInfo(path string) (map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading brew info: %w", err)

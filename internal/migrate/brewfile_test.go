@@ -46,7 +46,7 @@ func TestParseBrewfile(t *testing.T) {
 		"brew \"x\",\n  restart_service: true, link: false\n" +
 		"%w[a b].each { |f| brew f }\n" +
 		"brew(\"y\") # c\n"
-	entries, notes, err := ParseBrewfile("Brewfile", []byte(src))
+	entries, notes, err := parseBrewfile("Brewfile", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,27 +80,27 @@ func TestParseBrewfile(t *testing.T) {
 }
 
 func TestParseBrewfileError(t *testing.T) {
-	_, _, err := ParseBrewfile("Brewfile", []byte("brew \"unterminated\n"))
+	_, _, err := parseBrewfile("Brewfile", []byte("brew \"unterminated\n"))
 	if err == nil || !strings.Contains(err.Error(), "reading Brewfile: Brewfile:1") {
 		t.Fatalf("got %v", err)
 	}
 }
 
 func TestTrimBrewfile(t *testing.T) {
-	mergedWith := func(rs []Result, more ...Entry) []Result {
+	mergedWith := func(rs []result, more ...entry) []result {
 		rs[0].Merged = more
 		return rs
 	}
-	moved := func(lines ...int) []Result {
-		var rs []Result
+	moved := func(lines ...int) []result {
+		var rs []result
 		for _, l := range lines {
-			rs = append(rs, Result{Entry: Entry{Kind: "brew", Name: "n" + string(rune('0'+l)), Line: l}})
+			rs = append(rs, result{entry: entry{Kind: "brew", Name: "n" + string(rune('0'+l)), Line: l}})
 		}
 		return rs
 	}
 	for _, tc := range []struct {
 		name, src, want string
-		moved           []Result
+		moved           []result
 		removed         int
 		err             string
 	}{
@@ -114,12 +114,12 @@ func TestTrimBrewfile(t *testing.T) {
 		{name: "refuses a line that is not the entry", src: "brew \"other\"\n", moved: moved(1), err: "line 1 is not"},
 		{name: "refuses a line past the end", src: "brew \"keep\"\n", moved: moved(4), err: "line 4 is not"},
 		{name: "merged lines go too", src: "brew \"n1\"\nbrew \"keep\"\nbrew \"n3\"\nbrew \"gpg\"\n",
-			want: "brew \"keep\"\n", moved: mergedWith(moved(1), Entry{Kind: "brew", Name: "n3", Line: 3}, Entry{Kind: "brew", Name: "gpg", Line: 4}), removed: 3},
+			want: "brew \"keep\"\n", moved: mergedWith(moved(1), entry{Kind: "brew", Name: "n3", Line: 3}, entry{Kind: "brew", Name: "gpg", Line: 4}), removed: 3},
 		{name: "refuses a merged line that is not the entry", src: "brew \"n1\"\nbrew \"other\"\n",
-			moved: mergedWith(moved(1), Entry{Kind: "brew", Name: "n2", Line: 2}), err: "line 2 is not"},
+			moved: mergedWith(moved(1), entry{Kind: "brew", Name: "n2", Line: 2}), err: "line 2 is not"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, n, err := TrimBrewfile([]byte(tc.src), tc.moved)
+			got, n, err := trimBrewfile([]byte(tc.src), tc.moved)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("got %v, want an error with %q", err, tc.err)
@@ -137,7 +137,7 @@ func TestTrimBrewfile(t *testing.T) {
 }
 
 func TestLoadBrewInfo(t *testing.T) {
-	h, err := LoadBrewInfo("testdata/brew-info.json")
+	h, err := loadBrewInfo("testdata/brew-info.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestLoadBrewInfo(t *testing.T) {
 	if h[homeKey("cask", "dust")] != "" {
 		t.Error("a formula's homepage answered for a cask")
 	}
-	if _, err := LoadBrewInfo("testdata/Brewfile.all"); err == nil || !strings.Contains(err.Error(), "brew info --json=v2") {
+	if _, err := loadBrewInfo("testdata/Brewfile.all"); err == nil || !strings.Contains(err.Error(), "brew info --json=v2") {
 		t.Errorf("non-JSON brew info: got %v", err)
 	}
 }

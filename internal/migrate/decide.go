@@ -13,9 +13,9 @@ const (
 	Check = "check" // a person should look: the match or its verification is uncertain
 )
 
-// Result is the proposal for one Brewfile entry.
-type Result struct {
-	Entry
+// result is the proposal for one Brewfile entry.
+type result struct {
+	entry
 	Attr    string // proposed nixpkgs attribute; "" when none
 	Match   string // MatchAlias, …; "" when nothing matched
 	Verdict string // Move, Keep or Check
@@ -64,10 +64,10 @@ func (v verification) String() string {
 type decider struct {
 	system      string
 	allowUnfree bool
-	index       *Index       // nil without one
+	index       *index       // nil without one
 	indexBy     verification // where index came from: nix search (byNix) or a file (byIndex)
 	how         verification
-	metas       map[string]*Meta // by attribute, when how != unverified
+	metas       map[string]*meta // by attribute, when how != unverified
 	evalErrs    map[string]error // attributes whose evaluation failed alone
 	unverWhy    string           // why nothing was verified, for reasons
 }
@@ -75,7 +75,7 @@ type decider struct {
 // decide gives the verdict on an entry and the entries merged into it
 // (see MergeDuplicates): one package, so one verdict, which must hold for
 // every line a move would remove.
-func (d *decider) decide(e Entry, c Candidate) Result {
+func (d *decider) decide(e entry, c candidate) result {
 	r := d.verdict(e, c)
 	if len(e.Merged) > 0 {
 		r.Reason += "; " + mergedText(e)
@@ -83,9 +83,9 @@ func (d *decider) decide(e Entry, c Candidate) Result {
 	return r
 }
 
-func (d *decider) verdict(e Entry, c Candidate) Result {
-	r := Result{Entry: e, Attr: c.Attr, Match: c.Match}
-	set := func(v, why string, args ...any) Result {
+func (d *decider) verdict(e entry, c candidate) result {
+	r := result{entry: e, Attr: c.Attr, Match: c.Match}
+	set := func(v, why string, args ...any) result {
 		r.Verdict, r.Reason = v, fmt.Sprintf(why, args...)
 		return r
 	}
@@ -103,7 +103,7 @@ func (d *decider) verdict(e Entry, c Candidate) Result {
 		return set(Keep, "%s package: Homebrew installs it through %s, not migrated", e.Kind, e.Kind)
 	}
 	tap, _ := splitTap(e.Name)
-	if c.Attr == NoPackage {
+	if c.Attr == noPackage {
 		r.Attr = ""
 		return set(Keep, "%s", c.Why)
 	}
@@ -201,7 +201,7 @@ func (d *decider) verdict(e Entry, c Candidate) Result {
 	if e.Kind == "cask" && strings.HasPrefix(nameOf(e.Name), "font-") {
 		caution("font: add it to fonts.packages, not a package list")
 	}
-	lines := append([]Entry{e}, e.Merged...)
+	lines := append([]entry{e}, e.Merged...)
 	if opts := optionsOf(lines); len(opts) > 0 {
 		caution("options %s have no nix equivalent", strings.Join(opts, ", "))
 	}
@@ -243,7 +243,7 @@ func (d *decider) verdict(e Entry, c Candidate) Result {
 }
 
 // optionsOf is the sorted union of the lines' option names.
-func optionsOf(lines []Entry) []string {
+func optionsOf(lines []entry) []string {
 	var out []string
 	for _, l := range lines {
 		for _, o := range l.Options {
@@ -263,7 +263,7 @@ func nameOf(full string) string {
 
 func isTrue(b *bool) bool { return b != nil && *b }
 
-func platformsText(m *Meta) string {
+func platformsText(m *meta) string {
 	if len(m.Platforms) == 0 {
 		if len(m.BadPlatforms) > 0 {
 			return "bad platforms: " + strings.Join(m.BadPlatforms, ", ")

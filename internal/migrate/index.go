@@ -13,61 +13,61 @@ import (
 	"strings"
 )
 
-// Index is what a nixpkgs revision offers: attribute paths with their
+// index is what a nixpkgs revision offers: attribute paths with their
 // package names, and with metadata when the source carries it.
-type Index struct {
+type index struct {
 	// Format is "nix-search" (the output of `nix search --json NIXPKGS ^`)
 	// or "packages.json" (nixpkgs' channel package list).
 	Format string
 	// Systems are those the index was listed for: the <system> of
 	// nix-search keys, or packages.json's per-package system.
 	Systems []string
-	pkgs    map[string]*Package
+	pkgs    map[string]*pkgInfo
 	lower   map[string][]string // lowercased top-level attribute → attributes
 	pnames  map[string][]string // package name → attributes
 	homes   map[string][]string // normalised homepage → attributes
 }
 
-// Package is one index entry.
-type Package struct {
+// pkgInfo is one index entry.
+type pkgInfo struct {
 	Attr        string // attribute path under legacyPackages.<system>
 	Pname       string
 	Version     string
 	Description string
 	Homepage    string
 	// Meta is set by packages.json indexes, which record nixpkgs' meta.
-	Meta *Meta
+	Meta *meta
 }
 
 // Len is the number of packages in the index.
-func (x *Index) Len() int { return len(x.pkgs) }
+func (x *index) Len() int { return len(x.pkgs) }
 
 // Lookup returns the package at an attribute path.
-func (x *Index) Lookup(attr string) (*Package, bool) {
+func (x *index) Lookup(attr string) (*pkgInfo, bool) {
 	p, ok := x.pkgs[attr]
 	return p, ok
 }
 
 // HasHomepages reports whether the index can match by homepage.
-func (x *Index) HasHomepages() bool { return len(x.homes) > 0 }
+func (x *index) HasHomepages() bool { return len(x.homes) > 0 }
 
-// LoadIndex reads an index file in either format.
-func LoadIndex(path string) (*Index, error) {
+// loadIndex reads an index file in either format.
+func loadIndex(path string) (*index, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading package index: %w", err)
 	}
-	x, err := ParseIndex(data)
+	x, err := parseIndex(data)
 	if err != nil {
 		return nil, fmt.Errorf("reading package index %s: %w", path, err)
 	}
 	return x, nil
 }
 
-// ParseIndex reads the JSON of `nix search --json NIXPKGS ^` or nixpkgs'
+// parseIndex reads the JSON of `nix search --json NIXPKGS ^` or nixpkgs'
 // packages.json, telling them apart by shape: packages.json is an object
 // with a "packages" object; nix search's keys are flake output paths.
-func ParseIndex(data []byte) (*Index, error) {
+func parseIndex(data []byte) (*index, error) {
 	// One pass for the common, large case (nix search: ~120k entries); a
 	// packages.json shows itself by its "packages" key, and is read again.
 	var entries map[string]searchEntry
@@ -98,7 +98,7 @@ type searchEntry struct {
 	Description string `json:"description"`
 }
 
-func parseNixSearch(entries map[string]searchEntry) (*Index, error) {
+func parseNixSearch(entries map[string]searchEntry) (*index, error) {
 	x := newIndex("nix-search", len(entries))
 	systems := map[string]bool{}
 	for key, e := range entries {
@@ -110,7 +110,7 @@ func parseNixSearch(entries map[string]searchEntry) (*Index, error) {
 		if _, dup := x.pkgs[attr]; dup {
 			continue // the same attribute listed for another system
 		}
-		x.add(&Package{Attr: attr, Pname: e.Pname, Version: e.Version, Description: e.Description})
+		x.add(&pkgInfo{Attr: attr, Pname: e.Pname, Version: e.Version, Description: e.Description})
 	}
 	x.Systems = slices.Sorted(maps.Keys(systems))
 	return x, nil
@@ -146,7 +146,7 @@ type packagesJSONEntry struct {
 	} `json:"meta"`
 }
 
-func parsePackagesJSON(raw json.RawMessage) (*Index, error) {
+func parsePackagesJSON(raw json.RawMessage) (*index, error) {
 	var pkgs map[string]packagesJSONEntry
 	if err := json.Unmarshal(raw, &pkgs); err != nil {
 		return nil, fmt.Errorf("packages.json: %w", err)
@@ -160,7 +160,7 @@ func parsePackagesJSON(raw json.RawMessage) (*Index, error) {
 		if e.System != "" {
 			systems[e.System] = true
 		}
-		m := &Meta{
+		m := &meta{
 			Found:       true,
 			Derivation:  true,
 			Broken:      e.Meta.Broken,
@@ -174,7 +174,7 @@ func parsePackagesJSON(raw json.RawMessage) (*Index, error) {
 		if m.Unfree == nil {
 			m.Unfree = unfreeLicense(e.Meta.License)
 		}
-		x.add(&Package{Attr: attr, Pname: e.Pname, Version: e.Version, Description: e.Meta.Description,
+		x.add(&pkgInfo{Attr: attr, Pname: e.Pname, Version: e.Version, Description: e.Meta.Description,
 			Homepage: m.Homepage, Meta: m})
 	}
 	x.Systems = slices.Sorted(maps.Keys(systems))
@@ -249,12 +249,12 @@ func unfreeLicense(raw json.RawMessage) *bool {
 	return said
 }
 
-func newIndex(format string, n int) *Index {
-	return &Index{Format: format, pkgs: make(map[string]*Package, n), lower: make(map[string][]string, n),
+func newIndex(format string, n int) *index {
+	return &index{Format: format, pkgs: make(map[string]*pkgInfo, n), lower: make(map[string][]string, n),
 		pnames: make(map[string][]string, n), homes: map[string][]string{}}
 }
 
-func (x *Index) add(p *Package) {
+func (x *index) add(p *pkgInfo) {
 	x.pkgs[p.Attr] = p
 	if !strings.Contains(p.Attr, ".") {
 		l := strings.ToLower(p.Attr)

@@ -10,7 +10,7 @@ import (
 )
 
 func TestLoadIndexNixSearch(t *testing.T) {
-	x, err := LoadIndex("testdata/nix-search.json")
+	x, err := loadIndex("testdata/nix-search.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestLoadIndexNixSearch(t *testing.T) {
 }
 
 func TestLoadIndexPackagesJSON(t *testing.T) {
-	x, err := LoadIndex("testdata/packages.json")
+	x, err := loadIndex("testdata/packages.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestParseIndexRejects(t *testing.T) {
 		{"empty attr", `{"packages":{"":{}}}`, "empty attribute name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseIndex([]byte(tc.data))
+			_, err := parseIndex([]byte(tc.data))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
@@ -105,14 +105,14 @@ func TestParseIndexRejects(t *testing.T) {
 func TestParseIndexEmptySearch(t *testing.T) {
 	// nix search with no results prints {}; that is an empty index, not an
 	// error.
-	x, err := ParseIndex([]byte("{}"))
+	x, err := parseIndex([]byte("{}"))
 	if err != nil || x.Len() != 0 || x.Format != "nix-search" {
 		t.Fatalf("got %v, %+v", err, x)
 	}
 }
 
 func TestLoadIndexMissingFile(t *testing.T) {
-	_, err := LoadIndex(filepath.Join(t.TempDir(), "none.json"))
+	_, err := loadIndex(filepath.Join(t.TempDir(), "none.json"))
 	if err == nil || !strings.Contains(err.Error(), "reading package index") || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("got %v", err)
 	}

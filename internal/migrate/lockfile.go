@@ -8,11 +8,11 @@ import (
 	"strings"
 )
 
-// NixpkgsFromLock reads a flake.lock and returns a flake reference to the
+// nixpkgsFromLock reads a flake.lock and returns a flake reference to the
 // exact nixpkgs revision its root input (usually "nixpkgs") is locked to,
 // so that migrate verifies against what the user's configuration builds,
 // not whatever the registry's nixpkgs is today.
-func NixpkgsFromLock(path, input string) (string, error) {
+func nixpkgsFromLock(path, input string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("reading flake.lock: %w", err)

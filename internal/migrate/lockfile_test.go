@@ -47,11 +47,11 @@ func TestLockedRef(t *testing.T) {
 
 func TestNixpkgsFromLockFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "flake.lock")
-	if _, err := NixpkgsFromLock(p, "nixpkgs"); err == nil || !strings.Contains(err.Error(), "reading flake.lock") {
+	if _, err := nixpkgsFromLock(p, "nixpkgs"); err == nil || !strings.Contains(err.Error(), "reading flake.lock") {
 		t.Errorf("missing file: %v", err)
 	}
 	must(t, os.WriteFile(p, []byte(`{"nodes":{"root":{"inputs":{"nixpkgs":"n"}},"n":{"locked":{"type":"github","owner":"NixOS","repo":"nixpkgs","rev":"r"}}},"root":"root","version":7}`), 0o644))
-	if got, err := NixpkgsFromLock(p, "nixpkgs"); err != nil || got != "github:NixOS/nixpkgs/r" {
+	if got, err := nixpkgsFromLock(p, "nixpkgs"); err != nil || got != "github:NixOS/nixpkgs/r" {
 		t.Errorf("got %q, %v", got, err)
 	}
 }

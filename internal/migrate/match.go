@@ -15,8 +15,8 @@ const (
 	MatchHomepage   = "homepage"   // the same project homepage
 )
 
-// Entry is one Brewfile line as migrate sees it.
-type Entry struct {
+// entry is one Brewfile line as migrate sees it.
+type entry struct {
 	Kind string // tap, brew, cask, mas, vscode, …
 	Name string // as written: "ripgrep", "homebrew/cask/firefox", "user/tap/tool"
 	Line int    // 1-based line in the Brewfile
@@ -36,11 +36,11 @@ type Entry struct {
 	// the same name again, or another name of it that matches the same
 	// attribute — folded into this entry (see MergeDuplicates). A move
 	// removes their lines too.
-	Merged []Entry
+	Merged []entry
 }
 
-// Candidate is the attribute an entry matched, and how.
-type Candidate struct {
+// candidate is the attribute an entry matched, and how.
+type candidate struct {
 	Attr  string // "" when nothing matched
 	Match string // MatchAlias, …; "" when nothing matched
 	// Why says more about the match: the alias's reason, the rewritten
@@ -48,18 +48,18 @@ type Candidate struct {
 	Why string
 }
 
-// Matcher finds the nixpkgs attribute for Brewfile entries.
-type Matcher struct {
-	Aliases Aliases
-	Index   *Index // nil: only the alias table matches
+// matcher finds the nixpkgs attribute for Brewfile entries.
+type matcher struct {
+	Aliases aliasTable
+	Index   *index // nil: only the alias table matches
 }
 
 // Match finds the attribute for a brew or cask entry: the alias table,
 // then in the index the exact name, normalised names, the package name
 // and the homepage. Other kinds never match.
-func (m *Matcher) Match(e Entry) Candidate {
+func (m *matcher) Match(e entry) candidate {
 	if e.Kind != "brew" && e.Kind != "cask" {
-		return Candidate{}
+		return candidate{}
 	}
 	tap, base := splitTap(e.Name)
 	// A formula from a third-party tap is matched by alias on its full name
@@ -74,23 +74,23 @@ func (m *Matcher) Match(e Entry) Candidate {
 	}
 	x := m.Index
 	if x == nil {
-		return Candidate{}
+		return candidate{}
 	}
 	if p, ok := x.pkgs[base]; ok && !strings.Contains(p.Attr, ".") {
-		return Candidate{Attr: base, Match: MatchExact, Why: "same attribute name"}
+		return candidate{Attr: base, Match: MatchExact, Why: "same attribute name"}
 	}
 	for _, n := range normalisedNames(e.Kind, base) {
 		if _, ok := x.pkgs[n]; ok {
-			return Candidate{Attr: n, Match: MatchNormalised, Why: "normalised name " + n}
+			return candidate{Attr: n, Match: MatchNormalised, Why: "normalised name " + n}
 		}
 	}
 	if attrs := x.lower[strings.ToLower(base)]; len(attrs) > 0 {
 		a := preferred(attrs)
-		return Candidate{Attr: a, Match: MatchNormalised, Why: "name differs only in case"}
+		return candidate{Attr: a, Match: MatchNormalised, Why: "name differs only in case"}
 	}
 	if attrs := x.pnames[base]; len(attrs) > 0 {
 		a := preferred(attrs)
-		return Candidate{Attr: a, Match: MatchNormalised, Why: "package name (pname) " + base}
+		return candidate{Attr: a, Match: MatchNormalised, Why: "package name (pname) " + base}
 	}
 	if h := normaliseHomepage(e.Homepage); h != "" {
 		if attrs := x.homes[h]; len(attrs) > 0 {
@@ -99,14 +99,14 @@ func (m *Matcher) Match(e Entry) Candidate {
 			if len(attrs) > 1 {
 				why += " (shared by " + strconv.Itoa(len(attrs)) + " attributes)"
 			}
-			return Candidate{Attr: a, Match: MatchHomepage, Why: why}
+			return candidate{Attr: a, Match: MatchHomepage, Why: why}
 		}
 	}
-	return Candidate{}
+	return candidate{}
 }
 
-func aliasCandidate(al Alias) Candidate {
-	return Candidate{Attr: al.Attr, Match: MatchAlias, Why: al.Reason}
+func aliasCandidate(al alias) candidate {
+	return candidate{Attr: al.Attr, Match: MatchAlias, Why: al.Reason}
 }
 
 // splitTap splits "user/tap/name" into the tap and the name. Homebrew's own

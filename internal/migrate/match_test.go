@@ -7,62 +7,62 @@ import (
 )
 
 func TestMatch(t *testing.T) {
-	aliases, err := DefaultAliases()
+	aliases, err := defaultAliases()
 	if err != nil {
 		t.Fatal(err)
 	}
-	search, err := LoadIndex("testdata/nix-search.json")
+	search, err := loadIndex("testdata/nix-search.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkgsJSON, err := LoadIndex("testdata/packages.json")
+	pkgsJSON, err := loadIndex("testdata/packages.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name     string
-		index    *Index
-		entry    Entry
+		index    *index
+		entry    entry
 		attr     string
 		match    string
 		whyHas   string
 		noAnswer bool
 		noAlias  bool // match without the alias table
 	}{
-		{name: "alias", index: search, entry: Entry{Kind: "brew", Name: "node"}, attr: "nodejs", match: MatchAlias},
-		{name: "alias without index", entry: Entry{Kind: "brew", Name: "git-delta"}, attr: "delta", match: MatchAlias},
-		{name: "alias before exact", index: search, entry: Entry{Kind: "brew", Name: "ripgrep"}, attr: "ripgrep", match: MatchAlias},
-		{name: "alias on core-qualified name", entry: Entry{Kind: "brew", Name: "homebrew/core/yq"}, attr: "yq-go", match: MatchAlias},
-		{name: "alias on full tap name", entry: Entry{Kind: "brew", Name: "nikitabobko/tap/aerospace"}, attr: "aerospace", match: MatchAlias},
-		{name: "third-party tap is not the core alias", entry: Entry{Kind: "brew", Name: "someone/tap/node"}, noAnswer: true},
-		{name: "cask alias is per kind", entry: Entry{Kind: "cask", Name: "node"}, noAnswer: true},
-		{name: "no-package alias", entry: Entry{Kind: "cask", Name: "docker"}, attr: NoPackage, match: MatchAlias},
-		{name: "no index, no alias", entry: Entry{Kind: "brew", Name: "tokei"}, noAnswer: true},
-		{name: "cask alias on full tap name", entry: Entry{Kind: "cask", Name: "nikitabobko/tap/aerospace"}, attr: "aerospace", match: MatchAlias},
-		{name: "cask alias on short name", entry: Entry{Kind: "cask", Name: "aerospace"}, attr: "aerospace", match: MatchAlias},
-		{name: "Homebrew's other name", entry: Entry{Kind: "brew", Name: "gpg"}, attr: "gnupg", match: MatchAlias},
-		{name: "exact", index: search, entry: Entry{Kind: "brew", Name: "gnused"}, attr: "gnused", match: MatchExact},
-		{name: "exact through tap", index: search, entry: Entry{Kind: "brew", Name: "someone/tap/gnused"}, attr: "gnused", match: MatchExact},
-		{name: "versioned", index: search, entry: Entry{Kind: "brew", Name: "lua@5.4"}, attr: "lua5_4", match: MatchNormalised, whyHas: "lua5_4"},
-		{name: "case", index: search, entry: Entry{Kind: "brew", Name: "r-lang"}, noAnswer: true},
-		{name: "case only", index: search, entry: Entry{Kind: "brew", Name: "r"}, attr: "R", match: MatchNormalised, whyHas: "case", noAlias: true},
-		{name: "suffix stripped", index: search, entry: Entry{Kind: "brew", Name: "speedtest-cli"}, attr: "speedtest", match: MatchNormalised},
-		{name: "cask suffix added", index: search, entry: Entry{Kind: "cask", Name: "signal"}, attr: "signal-desktop", match: MatchNormalised, noAlias: true},
-		{name: "formula gets no app suffix", index: search, entry: Entry{Kind: "brew", Name: "signal"}, noAnswer: true},
-		{name: "pname", index: search, entry: Entry{Kind: "brew", Name: "hello"}, attr: "hello-unwrapped", match: MatchNormalised, whyHas: "pname"},
-		{name: "nested attr is not exact", index: search, entry: Entry{Kind: "brew", Name: "hack"}, noAnswer: true},
-		{name: "homepage", index: pkgsJSON, entry: Entry{Kind: "brew", Name: "dust", Homepage: "https://github.com/bootandy/dust"},
+		{name: "alias", index: search, entry: entry{Kind: "brew", Name: "node"}, attr: "nodejs", match: MatchAlias},
+		{name: "alias without index", entry: entry{Kind: "brew", Name: "git-delta"}, attr: "delta", match: MatchAlias},
+		{name: "alias before exact", index: search, entry: entry{Kind: "brew", Name: "ripgrep"}, attr: "ripgrep", match: MatchAlias},
+		{name: "alias on core-qualified name", entry: entry{Kind: "brew", Name: "homebrew/core/yq"}, attr: "yq-go", match: MatchAlias},
+		{name: "alias on full tap name", entry: entry{Kind: "brew", Name: "nikitabobko/tap/aerospace"}, attr: "aerospace", match: MatchAlias},
+		{name: "third-party tap is not the core alias", entry: entry{Kind: "brew", Name: "someone/tap/node"}, noAnswer: true},
+		{name: "cask alias is per kind", entry: entry{Kind: "cask", Name: "node"}, noAnswer: true},
+		{name: "no-package alias", entry: entry{Kind: "cask", Name: "docker"}, attr: noPackage, match: MatchAlias},
+		{name: "no index, no alias", entry: entry{Kind: "brew", Name: "tokei"}, noAnswer: true},
+		{name: "cask alias on full tap name", entry: entry{Kind: "cask", Name: "nikitabobko/tap/aerospace"}, attr: "aerospace", match: MatchAlias},
+		{name: "cask alias on short name", entry: entry{Kind: "cask", Name: "aerospace"}, attr: "aerospace", match: MatchAlias},
+		{name: "Homebrew's other name", entry: entry{Kind: "brew", Name: "gpg"}, attr: "gnupg", match: MatchAlias},
+		{name: "exact", index: search, entry: entry{Kind: "brew", Name: "gnused"}, attr: "gnused", match: MatchExact},
+		{name: "exact through tap", index: search, entry: entry{Kind: "brew", Name: "someone/tap/gnused"}, attr: "gnused", match: MatchExact},
+		{name: "versioned", index: search, entry: entry{Kind: "brew", Name: "lua@5.4"}, attr: "lua5_4", match: MatchNormalised, whyHas: "lua5_4"},
+		{name: "case", index: search, entry: entry{Kind: "brew", Name: "r-lang"}, noAnswer: true},
+		{name: "case only", index: search, entry: entry{Kind: "brew", Name: "r"}, attr: "R", match: MatchNormalised, whyHas: "case", noAlias: true},
+		{name: "suffix stripped", index: search, entry: entry{Kind: "brew", Name: "speedtest-cli"}, attr: "speedtest", match: MatchNormalised},
+		{name: "cask suffix added", index: search, entry: entry{Kind: "cask", Name: "signal"}, attr: "signal-desktop", match: MatchNormalised, noAlias: true},
+		{name: "formula gets no app suffix", index: search, entry: entry{Kind: "brew", Name: "signal"}, noAnswer: true},
+		{name: "pname", index: search, entry: entry{Kind: "brew", Name: "hello"}, attr: "hello-unwrapped", match: MatchNormalised, whyHas: "pname"},
+		{name: "nested attr is not exact", index: search, entry: entry{Kind: "brew", Name: "hack"}, noAnswer: true},
+		{name: "homepage", index: pkgsJSON, entry: entry{Kind: "brew", Name: "dust", Homepage: "https://github.com/bootandy/dust"},
 			attr: "du-dust", match: MatchHomepage, whyHas: "github.com/bootandy/dust"},
-		{name: "bare-domain homepage never matches", index: pkgsJSON, entry: Entry{Kind: "brew", Name: "ff", Homepage: "https://www.mozilla.org/"}, noAnswer: true},
-		{name: "no homepage", index: pkgsJSON, entry: Entry{Kind: "brew", Name: "dust"}, noAnswer: true},
-		{name: "nothing", index: search, entry: Entry{Kind: "brew", Name: "nosuchtool"}, noAnswer: true},
-		{name: "mas never matches", index: search, entry: Entry{Kind: "mas", Name: "ripgrep"}, noAnswer: true},
-		{name: "tap never matches", index: search, entry: Entry{Kind: "tap", Name: "ripgrep"}, noAnswer: true},
+		{name: "bare-domain homepage never matches", index: pkgsJSON, entry: entry{Kind: "brew", Name: "ff", Homepage: "https://www.mozilla.org/"}, noAnswer: true},
+		{name: "no homepage", index: pkgsJSON, entry: entry{Kind: "brew", Name: "dust"}, noAnswer: true},
+		{name: "nothing", index: search, entry: entry{Kind: "brew", Name: "nosuchtool"}, noAnswer: true},
+		{name: "mas never matches", index: search, entry: entry{Kind: "mas", Name: "ripgrep"}, noAnswer: true},
+		{name: "tap never matches", index: search, entry: entry{Kind: "tap", Name: "ripgrep"}, noAnswer: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := &Matcher{Aliases: aliases, Index: tc.index}
+			m := &matcher{Aliases: aliases, Index: tc.index}
 			if tc.noAlias {
-				m.Aliases = Aliases{}
+				m.Aliases = aliasTable{}
 			}
 			c := m.Match(tc.entry)
 			if tc.noAnswer {

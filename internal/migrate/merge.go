@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// MergeDuplicates folds Brewfile entries that name the same package into
+// mergeDuplicates folds Brewfile entries that name the same package into
 // the first of them, keeping the order of first appearance: the same kind
 // and name again (Homebrew installs it once), or another name matched to
 // the same attribute with confidence (gpg and gnupg, both nixpkgs gnupg).
@@ -15,9 +15,9 @@ import (
 //
 // Without the merge, moving one line of two would leave the other in the
 // Brewfile, and brew would go on installing the package.
-func MergeDuplicates(entries []Entry, cands []Candidate) ([]Entry, []Candidate, []string) {
-	var out []Entry
-	var outCands []Candidate
+func mergeDuplicates(entries []entry, cands []candidate) ([]entry, []candidate, []string) {
+	var out []entry
+	var outCands []candidate
 	at := map[string]int{}
 	for i, e := range entries {
 		k := mergeKey(e, cands[i])
@@ -42,9 +42,9 @@ func MergeDuplicates(entries []Entry, cands []Candidate) ([]Entry, []Candidate, 
 // different names only when both matches are sure (the alias table or the
 // exact name) and neither comes from a third-party tap, whose formula may
 // be other software by the same name.
-func mergeKey(e Entry, c Candidate) string {
+func mergeKey(e entry, c candidate) string {
 	tap, _ := splitTap(e.Name)
-	if (e.Kind == "brew" || e.Kind == "cask") && tap == "" && c.Attr != "" && c.Attr != NoPackage &&
+	if (e.Kind == "brew" || e.Kind == "cask") && tap == "" && c.Attr != "" && c.Attr != noPackage &&
 		(c.Match == MatchAlias || c.Match == MatchExact) {
 		return e.Kind + "\x00attr\x00" + c.Attr
 	}
@@ -54,7 +54,7 @@ func mergeKey(e Entry, c Candidate) string {
 // canonicalName is the entry's name as Homebrew resolves it: without
 // homebrew/core or homebrew/cask in front, and in lower case for the kinds
 // whose names Homebrew does not tell apart by case.
-func canonicalName(e Entry) string {
+func canonicalName(e entry) string {
 	tap, base := splitTap(e.Name)
 	name := base
 	if tap != "" {
@@ -66,8 +66,8 @@ func canonicalName(e Entry) string {
 	return name
 }
 
-func mergeNote(e Entry, c Candidate) string {
-	all := append([]Entry{e}, e.Merged...)
+func mergeNote(e entry, c candidate) string {
+	all := append([]entry{e}, e.Merged...)
 	same := true
 	for _, m := range e.Merged {
 		same = same && canonicalName(m) == canonicalName(e)
@@ -89,7 +89,7 @@ func mergeNote(e Entry, c Candidate) string {
 }
 
 // mergedText says, in a result's reason, which lines were folded in.
-func mergedText(e Entry) string {
+func mergedText(e entry) string {
 	var parts []string
 	for _, m := range e.Merged {
 		s := "line " + strconv.Itoa(m.Line)

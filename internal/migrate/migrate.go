@@ -24,8 +24,8 @@ import (
 	"github.com/sysinit/sysinit/internal/command"
 )
 
-// DefaultNixpkgs is the flake reference verified against when none is given.
-const DefaultNixpkgs = "nixpkgs"
+// defaultNixpkgs is the flake reference verified against when none is given.
+const defaultNixpkgs = "nixpkgs"
 
 // Options are everything `sysinit migrate` takes.
 type Options struct {
@@ -64,8 +64,8 @@ type Options struct {
 	Now    func() time.Time // nil = time.Now; names backups
 }
 
-// Report is the outcome of an analysis.
-type Report struct {
+// report is the outcome of an analysis.
+type report struct {
 	Brewfile string
 	System   string
 	Nixpkgs  string // the reference as given
@@ -77,15 +77,15 @@ type Report struct {
 	Unverified string
 	// IndexSource says where the package index came from; "" = none.
 	IndexSource string
-	Results     []Result
+	Results     []result
 	Notes       []string // what the reader must know: missing nix, dynamic lines, …
 	// Commands are the nix command lines run, in order.
 	Commands []string
-	Written  *Written // set after a successful write
+	Written  *written // set after a successful write
 }
 
-// Summary counts the verdicts.
-type Summary struct {
+// summary counts the verdicts.
+type summary struct {
 	Move  int `json:"move"`
 	Keep  int `json:"keep"`
 	Check int `json:"check"`
@@ -95,8 +95,8 @@ type Summary struct {
 }
 
 // Summary counts the report's verdicts.
-func (r *Report) Summary() Summary {
-	var s Summary
+func (r *report) Summary() summary {
+	var s summary
 	for _, res := range r.Results {
 		switch res.Verdict {
 		case Move:
@@ -117,7 +117,7 @@ func (r *Report) Summary() Summary {
 // writes the files when asked, and prints the report (table or JSON) to
 // stdout. Progress goes to stderr. The report is returned for callers that
 // want the counts.
-func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Report, error) {
+func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*report, error) {
 	if opts.Brewfile == "" {
 		return nil, errors.New("no Brewfile given")
 	}
@@ -125,11 +125,11 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Report, 
 	if err != nil {
 		return nil, fmt.Errorf("reading Brewfile: %w", err)
 	}
-	entries, dynamic, err := ParseBrewfile(filepath.Base(opts.Brewfile), src)
+	entries, dynamic, err := parseBrewfile(filepath.Base(opts.Brewfile), src)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := Analyze(ctx, entries, opts, stderr)
+	rep, err := analyze(ctx, entries, opts, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -142,15 +142,15 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Report, 
 		if opts.Now != nil {
 			now = opts.Now
 		}
-		rep.Written, werr = WriteMigration(rep, src, WriteOptions{
+		rep.Written, werr = writeMigration(rep, src, writeOptions{
 			Brewfile: opts.Brewfile, NixFile: opts.NixFile, Output: opts.Output, Force: opts.Force,
 			Unverified: opts.Unverified, Now: now(),
 		})
 	}
 	if opts.JSON {
-		err = WriteJSON(stdout, rep)
+		err = writeJSON(stdout, rep)
 	} else {
-		err = WriteTable(stdout, rep)
+		err = writeTable(stdout, rep)
 	}
 	if werr != nil {
 		return rep, werr
@@ -161,10 +161,10 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (*Report, 
 	return rep, nil
 }
 
-// Analyze matches and verifies entries. Progress lines (the one-off index
+// analyze matches and verifies entries. Progress lines (the one-off index
 // build) go to progress.
-func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Writer) (*Report, error) {
-	aliases, err := DefaultAliases()
+func analyze(ctx context.Context, entries []entry, opts Options, progress io.Writer) (*report, error) {
+	aliases, err := defaultAliases()
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Wri
 	}
 	system := opts.System
 	if system == "" {
-		if system, err = HostSystem(); err != nil {
+		if system, err = hostSystem(); err != nil {
 			return nil, err
 		}
 	}
@@ -186,26 +186,26 @@ func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Wri
 	}
 	ref, from := opts.Nixpkgs, ""
 	if ref == "" && opts.FlakeLock != "" {
-		if ref, err = NixpkgsFromLock(opts.FlakeLock, "nixpkgs"); err != nil {
+		if ref, err = nixpkgsFromLock(opts.FlakeLock, "nixpkgs"); err != nil {
 			return nil, err
 		}
 		from = " (pinned in " + filepath.Base(opts.FlakeLock) + ")"
 	}
 	if ref == "" {
-		ref, from = DefaultNixpkgs, " (from the flake registry)"
+		ref, from = defaultNixpkgs, " (from the flake registry)"
 	}
-	rep := &Report{System: system, Nixpkgs: ref}
+	rep := &report{System: system, Nixpkgs: ref}
 
-	var idx *Index
+	var idx *index
 	if opts.Index != "" {
-		if idx, err = LoadIndex(opts.Index); err != nil {
+		if idx, err = loadIndex(opts.Index); err != nil {
 			return nil, err
 		}
 		rep.IndexSource = fmt.Sprintf("%s (%s, %d packages)", opts.Index, idx.Format, idx.Len())
 	}
 	entries = slices.Clone(entries) // homepages are filled in below
 	if opts.BrewInfo != "" {
-		homes, err := LoadBrewInfo(opts.BrewInfo)
+		homes, err := loadBrewInfo(opts.BrewInfo)
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +214,7 @@ func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Wri
 		}
 	}
 
-	rev, err := Resolve(ctx, runner, ref, &rep.Commands)
+	rev, err := resolve(ctx, runner, ref, &rep.Commands)
 	var nf *command.NotFoundError
 	switch {
 	case errors.As(err, &nf):
@@ -238,7 +238,7 @@ func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Wri
 	}
 	if idx == nil && rev != nil {
 		var built bool
-		if idx, built, err = CachedIndex(ctx, runner, rev, system, opts.CacheDir, progress, &rep.Commands); err != nil {
+		if idx, built, err = cachedIndex(ctx, runner, rev, system, opts.CacheDir, progress, &rep.Commands); err != nil {
 			return nil, err
 		}
 		how := "cached nix search"
@@ -253,16 +253,16 @@ func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Wri
 		rep.Notes = append(rep.Notes, "the package index has no homepages (nix search lists none): no matching by homepage; use packages.json for that")
 	}
 
-	m := &Matcher{Aliases: aliases, Index: idx}
-	cands := make([]Candidate, len(entries))
+	m := &matcher{Aliases: aliases, Index: idx}
+	cands := make([]candidate, len(entries))
 	for i, e := range entries {
 		cands[i] = m.Match(e)
 	}
-	entries, cands, merged := MergeDuplicates(entries, cands)
+	entries, cands, merged := mergeDuplicates(entries, cands)
 	rep.Notes = append(rep.Notes, merged...)
 	var attrs []string
 	for _, c := range cands {
-		if c.Attr != "" && c.Attr != NoPackage {
+		if c.Attr != "" && c.Attr != noPackage {
 			attrs = append(attrs, c.Attr)
 		}
 	}
@@ -273,7 +273,7 @@ func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Wri
 	}
 	switch {
 	case rev != nil:
-		v := &Verifier{Runner: runner, Nixpkgs: rev.Locked, System: system, Commands: &rep.Commands}
+		v := &verifier{Runner: runner, Nixpkgs: rev.Locked, System: system, Commands: &rep.Commands}
 		d.metas, d.evalErrs, err = v.Verify(ctx, attrs)
 		if err != nil {
 			return nil, err
@@ -282,7 +282,7 @@ func Analyze(ctx context.Context, entries []Entry, opts Options, progress io.Wri
 		rep.Verified = true
 	case idx != nil && idx.Format == "packages.json":
 		d.how = byIndex
-		d.metas = map[string]*Meta{}
+		d.metas = map[string]*meta{}
 		for _, a := range attrs {
 			if p, ok := idx.Lookup(a); ok && p.Meta != nil {
 				d.metas[a] = p.Meta
@@ -328,7 +328,7 @@ func howToVerify(noNix bool) string {
 		"(packages.json carries platforms and licences; `nix search nixpkgs --json ^` output only names)"
 }
 
-func countVerification(rs []Result, v string) int {
+func countVerification(rs []result, v string) int {
 	n := 0
 	for _, r := range rs {
 		if r.Verification == v {
@@ -345,7 +345,7 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-func countUnfree(rs []Result) int {
+func countUnfree(rs []result) int {
 	n := 0
 	for _, r := range rs {
 		if r.Verdict == Move && r.Unfree {
@@ -355,8 +355,8 @@ func countUnfree(rs []Result) int {
 	return n
 }
 
-// HostSystem is this machine's nix system name, from how sysinit was built.
-func HostSystem() (string, error) {
+// hostSystem is this machine's nix system name, from how sysinit was built.
+func hostSystem() (string, error) {
 	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "riscv64": "riscv64"}[runtime.GOARCH]
 	if arch == "" || !slices.Contains([]string{"darwin", "linux"}, runtime.GOOS) {
 		return "", fmt.Errorf("no nix system name for %s/%s: give one with --system", runtime.GOOS, runtime.GOARCH)

@@ -52,7 +52,7 @@ func fixtureRef(t testing.TB) string {
 func TestVerifyFixture(t *testing.T) {
 	needNix(t)
 	var cmds []string
-	v := &Verifier{Runner: command.Exec{}, Nixpkgs: fixtureRef(t), System: "aarch64-darwin", Commands: &cmds}
+	v := &verifier{Runner: command.Exec{}, Nixpkgs: fixtureRef(t), System: "aarch64-darwin", Commands: &cmds}
 	attrs := []string{"ripgrep", "iterm2", "firefox", "cowsay", "vscode", "openssl_1_1", "mpv", "wezterm",
 		"neofetch", "nerd-fonts", "nerd-fonts.hack", "nosuch", "ripgrep"}
 	metas, errs, err := v.Verify(context.Background(), attrs)
@@ -65,38 +65,38 @@ func TestVerifyFixture(t *testing.T) {
 	if len(metas) != 12 {
 		t.Errorf("%d results, want 12 (ripgrep asked twice)", len(metas))
 	}
-	check := func(attr string, f func(m *Meta) bool) {
+	check := func(attr string, f func(m *meta) bool) {
 		t.Helper()
 		m := metas[attr]
 		if m == nil || !f(m) {
 			t.Errorf("%s: unexpected %+v", attr, m)
 		}
 	}
-	check("ripgrep", func(m *Meta) bool {
+	check("ripgrep", func(m *meta) bool {
 		ok, known := m.Supports("aarch64-darwin")
 		return m.Found && m.Derivation && m.Pname == "ripgrep" && m.Version == "14.1.0" && ok && known &&
 			m.Homepage == "https://github.com/BurntSushi/ripgrep" && isFalse(m.Unfree) && isTrue(m.Available)
 	})
-	check("iterm2", func(m *Meta) bool { // no check-meta fields: decided from platforms
+	check("iterm2", func(m *meta) bool { // no check-meta fields: decided from platforms
 		ok, known := m.Supports("aarch64-darwin")
 		return m.Unsupported == nil && m.Available == nil && ok && known
 	})
-	check("firefox", func(m *Meta) bool {
+	check("firefox", func(m *meta) bool {
 		ok, _ := m.Supports("aarch64-darwin")
 		return isTrue(m.Unsupported) && !ok && slices.Equal(m.Platforms, []string{"x86_64-linux", "aarch64-linux"})
 	})
-	check("cowsay", func(m *Meta) bool { return isTrue(m.Broken) })
-	check("vscode", func(m *Meta) bool { return isTrue(m.Unfree) && isFalse(m.Available) })
-	check("openssl_1_1", func(m *Meta) bool { return isTrue(m.Insecure) })
-	check("mpv", func(m *Meta) bool { return isFalse(m.Available) && isFalse(m.Broken) })
-	check("wezterm", func(m *Meta) bool {
+	check("cowsay", func(m *meta) bool { return isTrue(m.Broken) })
+	check("vscode", func(m *meta) bool { return isTrue(m.Unfree) && isFalse(m.Available) })
+	check("openssl_1_1", func(m *meta) bool { return isTrue(m.Insecure) })
+	check("mpv", func(m *meta) bool { return isFalse(m.Available) && isFalse(m.Broken) })
+	check("wezterm", func(m *meta) bool {
 		_, known := m.Supports("aarch64-darwin")
 		return m.PlatformPatterns && !known
 	})
-	check("neofetch", func(m *Meta) bool { return m.Found && m.EvalError })
-	check("nerd-fonts", func(m *Meta) bool { return m.Found && !m.Derivation })
-	check("nerd-fonts.hack", func(m *Meta) bool { return m.Derivation && m.Pname == "nerd-fonts-hack" })
-	check("nosuch", func(m *Meta) bool { return !m.Found })
+	check("neofetch", func(m *meta) bool { return m.Found && m.EvalError })
+	check("nerd-fonts", func(m *meta) bool { return m.Found && !m.Derivation })
+	check("nerd-fonts.hack", func(m *meta) bool { return m.Derivation && m.Pname == "nerd-fonts-hack" })
+	check("nosuch", func(m *meta) bool { return !m.Found })
 }
 
 func isFalse(b *bool) bool { return b != nil && !*b }
@@ -106,7 +106,7 @@ func isFalse(b *bool) bool { return b != nil && !*b }
 func TestVerifyIsolatesHardErrors(t *testing.T) {
 	needNix(t)
 	var cmds []string
-	v := &Verifier{Runner: command.Exec{}, Nixpkgs: fixtureRef(t), System: "x86_64-linux", Commands: &cmds}
+	v := &verifier{Runner: command.Exec{}, Nixpkgs: fixtureRef(t), System: "x86_64-linux", Commands: &cmds}
 	metas, errs, err := v.Verify(context.Background(), []string{"ripgrep", "broken-set.hardfail"})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func TestCachedIndex(t *testing.T) {
 	needNix(t)
 	ctx := context.Background()
 	var cmds []string
-	rev, err := Resolve(ctx, command.Exec{}, fixtureRef(t), &cmds)
+	rev, err := resolve(ctx, command.Exec{}, fixtureRef(t), &cmds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestCachedIndex(t *testing.T) {
 		t.Errorf("revision %+v: want a file-safe key from the NAR hash and a locked URL", rev)
 	}
 	cache := filepath.Join(t.TempDir(), "sysinit")
-	x, built, err := CachedIndex(ctx, command.Exec{}, rev, "aarch64-darwin", cache, nil, &cmds)
+	x, built, err := cachedIndex(ctx, command.Exec{}, rev, "aarch64-darwin", cache, nil, &cmds)
 	if err != nil || !built {
 		t.Fatalf("first build: built %v, %v", built, err)
 	}
@@ -153,17 +153,17 @@ func TestCachedIndex(t *testing.T) {
 	if _, err := os.Stat(file); err != nil {
 		t.Fatalf("no cache file: %v", err)
 	}
-	x2, built, err := CachedIndex(ctx, command.Exec{}, rev, "aarch64-darwin", cache, nil, &cmds)
+	x2, built, err := cachedIndex(ctx, command.Exec{}, rev, "aarch64-darwin", cache, nil, &cmds)
 	if err != nil || built || x2.Len() != x.Len() {
 		t.Errorf("second call: built %v (want the cache), %v", built, err)
 	}
 	// Another system is another index.
-	if _, built, err := CachedIndex(ctx, command.Exec{}, rev, "x86_64-linux", cache, nil, &cmds); err != nil || !built {
+	if _, built, err := cachedIndex(ctx, command.Exec{}, rev, "x86_64-linux", cache, nil, &cmds); err != nil || !built {
 		t.Errorf("other system: built %v, %v", built, err)
 	}
 	// A cache file that does not parse is rebuilt, not trusted.
 	must(t, os.WriteFile(file, []byte("{truncated"), 0o644))
-	if _, built, err := CachedIndex(ctx, command.Exec{}, rev, "aarch64-darwin", cache, nil, &cmds); err != nil || !built {
+	if _, built, err := cachedIndex(ctx, command.Exec{}, rev, "aarch64-darwin", cache, nil, &cmds); err != nil || !built {
 		t.Errorf("corrupt cache: built %v, %v", built, err)
 	}
 	searches := 0
@@ -218,11 +218,11 @@ type jsonOut struct {
 		Name, Kind, Attr, Match, Verdict, Reason string
 		Line                                     int
 	} `json:"entries"`
-	Summary  Summary  `json:"summary"`
+	Summary  summary  `json:"summary"`
 	System   string   `json:"system"`
 	Verified bool     `json:"verified"`
 	Notes    []string `json:"notes"`
-	Written  *Written `json:"written"`
+	Written  *written `json:"written"`
 }
 
 func runJSON(t *testing.T, o Options) jsonOut {
@@ -247,7 +247,7 @@ func TestRunAllVerdicts(t *testing.T) {
 		t.Errorf("verified %v system %q", got.Verified, got.System)
 	}
 	seen := map[string]bool{}
-	var sum Summary
+	var sum summary
 	for _, e := range got.Entries {
 		seen[e.Name] = true
 		want, ok := allVerdicts[e.Name]
@@ -413,7 +413,7 @@ func TestWriteEvaluatesWithNix(t *testing.T) {
 		t.Fatalf("written %+v, want 9 packages from 9 lines", w)
 	}
 
-	expr := `map (p: p.name) (import ` + filepath.Join(dir, NixFileName) +
+	expr := `map (p: p.name) (import ` + filepath.Join(dir, nixFileName) +
 		` { pkgs = (builtins.getFlake "` + fixtureRef(t) + `").legacyPackages.x86_64-linux; })`
 	var out bytes.Buffer
 	argv := []string{"nix", "eval", "--json", "--impure", "--expr", expr}

@@ -15,8 +15,8 @@ import (
 	"github.com/sysinit/sysinit/internal/command"
 )
 
-// Revision is a nixpkgs flake reference pinned by `nix flake metadata`.
-type Revision struct {
+// revision is a nixpkgs flake reference pinned by `nix flake metadata`.
+type revision struct {
 	Ref    string // as given
 	Locked string // the locked URL: the same revision for every later command
 	// Key names the revision in cache file names: the git revision, or the
@@ -25,9 +25,9 @@ type Revision struct {
 	Key string
 }
 
-// Resolve pins a flake reference with `nix flake metadata --json REF`. A
+// resolve pins a flake reference with `nix flake metadata --json REF`. A
 // missing nix comes back as *command.NotFoundError.
-func Resolve(ctx context.Context, r command.Runner, ref string, cmds *[]string) (*Revision, error) {
+func resolve(ctx context.Context, r command.Runner, ref string, cmds *[]string) (*revision, error) {
 	argv := []string{"nix", "flake", "metadata", "--json", ref}
 	record(cmds, argv)
 	var out bytes.Buffer
@@ -44,7 +44,7 @@ func Resolve(ctx context.Context, r command.Runner, ref string, cmds *[]string) 
 	if err := json.Unmarshal(out.Bytes(), &md); err != nil {
 		return nil, fmt.Errorf("reading nix flake metadata for %s: %w", ref, err)
 	}
-	rev := &Revision{Ref: ref, Locked: md.URL}
+	rev := &revision{Ref: ref, Locked: md.URL}
 	if rev.Locked == "" {
 		rev.Locked = ref
 	}
@@ -66,7 +66,7 @@ func record(cmds *[]string, argv []string) {
 	}
 }
 
-// CachedIndex returns the package index of a nixpkgs revision for a
+// cachedIndex returns the package index of a nixpkgs revision for a
 // system, from cacheDir when an earlier run built it, else by running
 //
 //	nix search --json --system SYSTEM LOCKED ^
@@ -76,7 +76,7 @@ func record(cmds *[]string, argv []string) {
 // only. cacheDir "" or a revision without a key means no caching; built
 // says whether nix search ran; progress (may be nil) hears of it first,
 // as it takes a while on the real nixpkgs.
-func CachedIndex(ctx context.Context, r command.Runner, rev *Revision, system, cacheDir string, progress io.Writer, cmds *[]string) (x *Index, built bool, err error) {
+func cachedIndex(ctx context.Context, r command.Runner, rev *revision, system, cacheDir string, progress io.Writer, cmds *[]string) (x *index, built bool, err error) {
 	if !systemName.MatchString(system) {
 		return nil, false, fmt.Errorf("system %q: want something like aarch64-darwin", system)
 	}
@@ -86,7 +86,7 @@ func CachedIndex(ctx context.Context, r command.Runner, rev *Revision, system, c
 		data, err := os.ReadFile(path)
 		switch {
 		case err == nil:
-			if x, perr := ParseIndex(data); perr == nil {
+			if x, perr := parseIndex(data); perr == nil {
 				return x, false, nil
 			}
 			// A cache file that does not parse (an older format, a full
@@ -104,7 +104,7 @@ func CachedIndex(ctx context.Context, r command.Runner, rev *Revision, system, c
 	if err := r.Run(ctx, &command.Cmd{Argv: argv, Stdout: &out}); err != nil {
 		return nil, false, fmt.Errorf("listing nixpkgs packages: %w", withTail(err))
 	}
-	x, err = ParseIndex(out.Bytes())
+	x, err = parseIndex(out.Bytes())
 	if err != nil {
 		return nil, false, fmt.Errorf("reading nix search output: %w", err)
 	}

@@ -21,7 +21,7 @@ type offlineJSON struct {
 			Line int
 		}
 	} `json:"entries"`
-	Summary    Summary  `json:"summary"`
+	Summary    summary  `json:"summary"`
 	Verified   bool     `json:"verified"`
 	Unverified string   `json:"unverified"`
 	Notes      []string `json:"notes"`

@@ -15,11 +15,11 @@ var matchLabels = map[string]string{
 	MatchHomepage:   "homepage",
 }
 
-// WriteTable prints the report for people: one row per entry, a summary
+// writeTable prints the report for people: one row per entry, a summary
 // line, then the notes and what was written. VERIFIED says what each
 // verdict rests on: nix, index, none (the alias table alone) or - (nothing
 // to verify).
-func WriteTable(out io.Writer, r *Report) error {
+func writeTable(out io.Writer, r *report) error {
 	w := &errWriter{w: out}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENTRY\tKIND\tATTRIBUTE\tMATCH\tVERIFIED\tVERDICT\tREASON")
@@ -93,13 +93,13 @@ func (e *errWriter) Write(p []byte) (int, error) {
 // present, other fields only added to.
 type jsonReport struct {
 	Entries    []jsonEntry `json:"entries"`
-	Summary    Summary     `json:"summary"`
+	Summary    summary     `json:"summary"`
 	System     string      `json:"system"`
 	Nixpkgs    string      `json:"nixpkgs"`
 	Verified   bool        `json:"verified"`
 	Unverified string      `json:"unverified"`
 	Notes      []string    `json:"notes"`
-	Written    *Written    `json:"written,omitempty"`
+	Written    *written    `json:"written,omitempty"`
 }
 
 type jsonEntry struct {
@@ -119,7 +119,7 @@ type jsonLine struct {
 	Line int    `json:"line"`
 }
 
-// WriteJSON prints the report as one JSON object:
+// writeJSON prints the report as one JSON object:
 //
 //	{"entries":[{"name","kind","attr","match","verification","verdict",
 //	   "reason","line","merged":[{"name","line"}…]}…],
@@ -132,7 +132,7 @@ type jsonLine struct {
 // same package. The top-level unverified says why nixpkgs could not be
 // consulted, "" when it was; summary.unverified counts the moves it did
 // not confirm.
-func WriteJSON(w io.Writer, r *Report) error {
+func writeJSON(w io.Writer, r *report) error {
 	out := jsonReport{Entries: []jsonEntry{}, Summary: r.Summary(), System: r.System, Nixpkgs: r.Nixpkgs,
 		Verified: r.Verified, Unverified: r.Unverified, Notes: append([]string{}, r.Notes...), Written: r.Written}
 	for _, res := range r.Results {

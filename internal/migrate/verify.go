@@ -14,9 +14,9 @@ import (
 	"github.com/sysinit/sysinit/internal/command"
 )
 
-// Meta is what nixpkgs says about one attribute on the target system.
+// meta is what nixpkgs says about one attribute on the target system.
 // Pointers are nil when nixpkgs does not say.
-type Meta struct {
+type meta struct {
 	Found      bool // the attribute exists
 	EvalError  bool // evaluating it threw (removed packages are aliases that throw)
 	Derivation bool // it is a package, not a set of them or a function
@@ -39,7 +39,7 @@ type Meta struct {
 
 // Supports reports whether the package builds for system, and whether that
 // could be decided.
-func (m *Meta) Supports(system string) (ok, known bool) {
+func (m *meta) Supports(system string) (ok, known bool) {
 	if m.Unsupported != nil {
 		return !*m.Unsupported, true
 	}
@@ -58,9 +58,9 @@ func (m *Meta) Supports(system string) (ok, known bool) {
 	return false, true
 }
 
-// Verifier asks nix what a nixpkgs revision says about attributes on one
+// verifier asks nix what a nixpkgs revision says about attributes on one
 // system.
-type Verifier struct {
+type verifier struct {
 	Runner  command.Runner
 	Nixpkgs string // flake reference
 	System  string // e.g. aarch64-darwin
@@ -127,8 +127,8 @@ type probeResult struct {
 	BadPlatforms []*string `json:"badPlatforms"`
 }
 
-func (p probeResult) meta() *Meta {
-	m := &Meta{Found: p.Found, EvalError: p.EvalError, Derivation: p.Derivation != nil && *p.Derivation,
+func (p probeResult) meta() *meta {
+	m := &meta{Found: p.Found, EvalError: p.EvalError, Derivation: p.Derivation != nil && *p.Derivation,
 		Pname: deref(p.Pname), Version: deref(p.Version), Homepage: deref(p.Homepage),
 		Available: p.Available, Broken: p.Broken, Unfree: p.Unfree, Unsupported: p.Unsupported, Insecure: p.Insecure}
 	if p.Platforms != nil {
@@ -167,7 +167,7 @@ var systemName = regexp.MustCompile(`^[A-Za-z0-9_]+-[A-Za-z0-9_]+$`)
 // error tryEval cannot catch), each attribute is tried alone so one bad
 // package does not hide the rest; attributes that still fail come back
 // with an error of their own.
-func (v *Verifier) Verify(ctx context.Context, attrs []string) (map[string]*Meta, map[string]error, error) {
+func (v *verifier) Verify(ctx context.Context, attrs []string) (map[string]*meta, map[string]error, error) {
 	if !systemName.MatchString(v.System) {
 		return nil, nil, fmt.Errorf("system %q: want something like aarch64-darwin", v.System)
 	}
@@ -178,7 +178,7 @@ func (v *Verifier) Verify(ctx context.Context, attrs []string) (map[string]*Meta
 		}
 	}
 	if len(attrs) == 0 {
-		return map[string]*Meta{}, nil, nil
+		return map[string]*meta{}, nil, nil
 	}
 	metas, err := v.eval(ctx, attrs)
 	if err == nil {
@@ -189,7 +189,7 @@ func (v *Verifier) Verify(ctx context.Context, attrs []string) (map[string]*Meta
 		return nil, nil, err
 	}
 	// Two at a time: the machine is shared with builds.
-	metas = map[string]*Meta{}
+	metas = map[string]*meta{}
 	perAttr := map[string]error{}
 	var mu sync.Mutex
 	sem := make(chan struct{}, 2)
@@ -219,7 +219,7 @@ func (v *Verifier) Verify(ctx context.Context, attrs []string) (map[string]*Meta
 	return metas, perAttr, nil
 }
 
-func (v *Verifier) eval(ctx context.Context, attrs []string) (map[string]*Meta, error) {
+func (v *verifier) eval(ctx context.Context, attrs []string) (map[string]*meta, error) {
 	var list strings.Builder
 	list.WriteString("[")
 	for _, a := range attrs {
@@ -245,7 +245,7 @@ func (v *Verifier) eval(ctx context.Context, attrs []string) (map[string]*Meta, 
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		return nil, fmt.Errorf("reading nix eval output: %w", err)
 	}
-	metas := make(map[string]*Meta, len(res))
+	metas := make(map[string]*meta, len(res))
 	for _, a := range attrs {
 		r, ok := res[a]
 		if !ok {

@@ -12,11 +12,11 @@ import (
 	"time"
 )
 
-// NixFileName is the nix list's name when none is given.
-const NixFileName = "brew-migrated.nix"
+// nixFileName is the nix list's name when none is given.
+const nixFileName = "brew-migrated.nix"
 
-// WriteOptions say where WriteMigration writes.
-type WriteOptions struct {
+// writeOptions say where WriteMigration writes.
+type writeOptions struct {
 	Brewfile string // the Brewfile the report was made from
 	NixFile  string // "" = NixFileName beside the Brewfile
 	Output   string // trimmed Brewfile; "" = the Brewfile itself, after a backup
@@ -27,8 +27,8 @@ type WriteOptions struct {
 	Now        time.Time
 }
 
-// Written says what WriteMigration wrote.
-type Written struct {
+// written says what WriteMigration wrote.
+type written struct {
 	NixFile      string `json:"nixFile,omitempty"`
 	NixBackup    string `json:"nixBackup,omitempty"` // the replaced nix file (--force)
 	Brewfile     string `json:"brewfile,omitempty"`  // the trimmed Brewfile
@@ -42,7 +42,7 @@ type Written struct {
 	MovedUnverified []string `json:"movedUnverified,omitempty"`
 }
 
-func (w *Written) lines() []string {
+func (w *written) lines() []string {
 	var out []string
 	if len(w.HeldBack) > 0 {
 		out = append(out, fmt.Sprintf("not moved, not verified (--unverified moves them anyway): %d", len(w.HeldBack)))
@@ -73,14 +73,14 @@ func (w *Written) lines() []string {
 	return out
 }
 
-// WriteMigration writes the entries to move as a nix list and the Brewfile
+// writeMigration writes the entries to move as a nix list and the Brewfile
 // without their lines. Moves nixpkgs did not confirm are held back, and
 // listed, unless o.Unverified. It never replaces an existing file it was
 // not told to (the Brewfile itself, or NixFile/Output with Force), and
 // copies every file it replaces to a backup first. src is the Brewfile the
 // report was made from; if the file changed since, nothing is written.
-func WriteMigration(r *Report, src []byte, o WriteOptions) (*Written, error) {
-	var moved []Result
+func writeMigration(r *report, src []byte, o writeOptions) (*written, error) {
+	var moved []result
 	var held, anyway []string
 	for _, res := range r.Results {
 		if res.Verdict != Move {
@@ -97,9 +97,9 @@ func WriteMigration(r *Report, src []byte, o WriteOptions) (*Written, error) {
 		moved = append(moved, res)
 	}
 	if len(moved) == 0 {
-		return &Written{HeldBack: held}, nil
+		return &written{HeldBack: held}, nil
 	}
-	trimmed, removed, err := TrimBrewfile(src, moved)
+	trimmed, removed, err := trimBrewfile(src, moved)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func WriteMigration(r *Report, src []byte, o WriteOptions) (*Written, error) {
 	}
 	nixFile := o.NixFile
 	if nixFile == "" {
-		nixFile = filepath.Join(filepath.Dir(o.Brewfile), NixFileName)
+		nixFile = filepath.Join(filepath.Dir(o.Brewfile), nixFileName)
 	}
 	out := o.Output
 	inPlace := out == ""
@@ -145,7 +145,7 @@ func WriteMigration(r *Report, src []byte, o WriteOptions) (*Written, error) {
 		return nil, fmt.Errorf("the nix list and the Brewfile would both be %s", out)
 	}
 
-	w := &Written{NixFile: nixFile, Brewfile: out, Packages: len(uniqueAttrs(moved)), LinesRemoved: removed,
+	w := &written{NixFile: nixFile, Brewfile: out, Packages: len(uniqueAttrs(moved)), LinesRemoved: removed,
 		HeldBack: held, MovedUnverified: anyway}
 	stamp := o.Now.Format("20060102-150405")
 	if inPlace {
@@ -166,7 +166,7 @@ func WriteMigration(r *Report, src []byte, o WriteOptions) (*Written, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading %s: %w", nixFile, err)
 	}
-	if err := writeFileAtomic(nixFile, NixList(moved, filepath.Base(o.Brewfile)), 0o644); err != nil {
+	if err := writeFileAtomic(nixFile, nixList(moved, filepath.Base(o.Brewfile)), 0o644); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", nixFile, err)
 	}
 	if err := writeFileAtomic(out, trimmed, info.Mode().Perm()); err != nil {
@@ -219,15 +219,15 @@ func backup(path string, data []byte, mode fs.FileMode, stamp string) (string, e
 	return "", fmt.Errorf("backing up %s: %s-2 … -100 all exist", path, base)
 }
 
-// TrimBrewfile removes the lines of the moved entries, and of the entries
+// trimBrewfile removes the lines of the moved entries, and of the entries
 // merged into them, and keeps every other byte as it was: comments, blank
 // lines, line endings, a missing final newline. Only plain lines are moved
 // (see Entry.Plain), so a removed line never takes anything else with it.
-func TrimBrewfile(src []byte, moved []Result) ([]byte, int, error) {
+func trimBrewfile(src []byte, moved []result) ([]byte, int, error) {
 	lines := bytes.SplitAfter(src, []byte("\n"))
 	drop := map[int]bool{}
 	for _, r := range moved {
-		for _, e := range append([]Entry{r.Entry}, r.Merged...) {
+		for _, e := range append([]entry{r.entry}, r.Merged...) {
 			if e.Line < 1 || e.Line > len(lines) || !plainLine(strings.TrimRight(string(lines[e.Line-1]), "\n"), e.Kind, e.Name) {
 				return nil, 0, fmt.Errorf("line %d is not `%s %q` alone: not removing it", e.Line, e.Kind, e.Name)
 			}
@@ -244,7 +244,7 @@ func TrimBrewfile(src []byte, moved []Result) ([]byte, int, error) {
 	return out.Bytes(), len(drop), nil
 }
 
-func uniqueAttrs(rs []Result) []string {
+func uniqueAttrs(rs []result) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, r := range rs {
@@ -256,22 +256,22 @@ func uniqueAttrs(rs []Result) []string {
 	return out
 }
 
-// NixList renders the moved entries as a nix file: a function of pkgs
+// nixList renders the moved entries as a nix file: a function of pkgs
 // returning a list, one attribute per line with the Brewfile entry it
 // replaces as a comment. from names the Brewfile in comments.
 //
 // The list names pkgs.<attr> rather than using `with pkgs;`, so no
 // attribute can be shadowed and a reader sees where each comes from.
-func NixList(moved []Result, from string) []byte {
+func nixList(moved []result, from string) []byte {
 	var b strings.Builder
 	b.WriteString(`# Homebrew packages moved to nixpkgs by ` + "`sysinit migrate`" + ` from ` + oneLine(from) + `.
 #
 # This file is a function returning a list of packages; use it where a
 # package list goes:
-#   environment.systemPackages = import ./` + NixFileName + ` { inherit pkgs; };  # nix-darwin, NixOS
-#   home.packages = import ./` + NixFileName + ` { inherit pkgs; };                # home-manager
+#   environment.systemPackages = import ./` + nixFileName + ` { inherit pkgs; };  # nix-darwin, NixOS
+#   home.packages = import ./` + nixFileName + ` { inherit pkgs; };                # home-manager
 # or append it to a list you already have:
-#   environment.systemPackages = [ pkgs.git ] ++ import ./` + NixFileName + ` { inherit pkgs; };
+#   environment.systemPackages = [ pkgs.git ] ++ import ./` + nixFileName + ` { inherit pkgs; };
 # It is not a module: it does not go in imports. Flakes only see files git
 # tracks: git add it.
 `)

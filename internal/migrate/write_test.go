@@ -12,11 +12,11 @@ const writeSrc = "# tools\nbrew \"ripgrep\"\nbrew \"keep\" # stays\ncask \"iterm
 
 var writeNow = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 
-func writeReport() *Report {
-	return &Report{Results: []Result{
-		{Entry: Entry{Kind: "brew", Name: "ripgrep", Line: 2, Plain: true}, Attr: "ripgrep", Match: MatchAlias, Verdict: Move},
-		{Entry: Entry{Kind: "brew", Name: "keep", Line: 3, Plain: true}, Verdict: Keep},
-		{Entry: Entry{Kind: "cask", Name: "iterm2", Line: 4, Plain: true}, Attr: "iterm2", Match: MatchAlias, Verdict: Move, Unfree: true},
+func writeReport() *report {
+	return &report{Results: []result{
+		{entry: entry{Kind: "brew", Name: "ripgrep", Line: 2, Plain: true}, Attr: "ripgrep", Match: MatchAlias, Verdict: Move},
+		{entry: entry{Kind: "brew", Name: "keep", Line: 3, Plain: true}, Verdict: Keep},
+		{entry: entry{Kind: "cask", Name: "iterm2", Line: 4, Plain: true}, Attr: "iterm2", Match: MatchAlias, Verdict: Move, Unfree: true},
 	}}
 }
 
@@ -41,12 +41,12 @@ func readFile(t *testing.T, p string) string {
 
 func TestWriteInPlace(t *testing.T) {
 	dir, bf := writeFixture(t)
-	w, err := WriteMigration(writeReport(), []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow})
+	w, err := writeMigration(writeReport(), []byte(writeSrc), writeOptions{Brewfile: bf, Now: writeNow})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantBackup := bf + ".bak-20250304-050607"
-	if w.Backup != wantBackup || w.NixFile != filepath.Join(dir, NixFileName) || w.Brewfile != bf ||
+	if w.Backup != wantBackup || w.NixFile != filepath.Join(dir, nixFileName) || w.Brewfile != bf ||
 		w.Packages != 2 || w.LinesRemoved != 2 || w.NixBackup != "" {
 		t.Errorf("written %+v", w)
 	}
@@ -72,7 +72,7 @@ func TestWriteInPlace(t *testing.T) {
 	if err := os.WriteFile(bf, []byte(writeSrc), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	w2, err := WriteMigration(writeReport(), []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow, Force: true})
+	w2, err := writeMigration(writeReport(), []byte(writeSrc), writeOptions{Brewfile: bf, Now: writeNow, Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,19 +89,19 @@ func TestWriteInPlace(t *testing.T) {
 func TestWriteNeverOverwrites(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		setup func(dir string) WriteOptions
+		setup func(dir string) writeOptions
 	}{
-		{"nix file exists", func(dir string) WriteOptions {
-			must(t, os.WriteFile(filepath.Join(dir, NixFileName), []byte("mine"), 0o644))
-			return WriteOptions{}
+		{"nix file exists", func(dir string) writeOptions {
+			must(t, os.WriteFile(filepath.Join(dir, nixFileName), []byte("mine"), 0o644))
+			return writeOptions{}
 		}},
-		{"named nix file exists", func(dir string) WriteOptions {
+		{"named nix file exists", func(dir string) writeOptions {
 			must(t, os.WriteFile(filepath.Join(dir, "pkgs.nix"), []byte("mine"), 0o644))
-			return WriteOptions{NixFile: filepath.Join(dir, "pkgs.nix")}
+			return writeOptions{NixFile: filepath.Join(dir, "pkgs.nix")}
 		}},
-		{"output exists", func(dir string) WriteOptions {
+		{"output exists", func(dir string) writeOptions {
 			must(t, os.WriteFile(filepath.Join(dir, "Brewfile.new"), []byte("mine"), 0o644))
-			return WriteOptions{Output: filepath.Join(dir, "Brewfile.new")}
+			return writeOptions{Output: filepath.Join(dir, "Brewfile.new")}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,7 +109,7 @@ func TestWriteNeverOverwrites(t *testing.T) {
 			o := tc.setup(dir)
 			o.Brewfile, o.Now = bf, writeNow
 			before := listDir(t, dir)
-			_, err := WriteMigration(writeReport(), []byte(writeSrc), o)
+			_, err := writeMigration(writeReport(), []byte(writeSrc), o)
 			if err == nil || !strings.Contains(err.Error(), "exists: pass --force") {
 				t.Fatalf("got %v, want a refusal", err)
 			}
@@ -123,7 +123,7 @@ func TestWriteNeverOverwrites(t *testing.T) {
 func TestWriteOutputElsewhere(t *testing.T) {
 	dir, bf := writeFixture(t)
 	out := filepath.Join(dir, "Brewfile.migrated")
-	w, err := WriteMigration(writeReport(), []byte(writeSrc), WriteOptions{Brewfile: bf, Output: out, Now: writeNow})
+	w, err := writeMigration(writeReport(), []byte(writeSrc), writeOptions{Brewfile: bf, Output: out, Now: writeNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestWriteOutputElsewhere(t *testing.T) {
 	}
 	// With --force, the replaced output is backed up.
 	must(t, os.WriteFile(out, []byte("mine"), 0o644))
-	w, err = WriteMigration(writeReport(), []byte(writeSrc), WriteOptions{Brewfile: bf, Output: out, Force: true, Now: writeNow})
+	w, err = writeMigration(writeReport(), []byte(writeSrc), writeOptions{Brewfile: bf, Output: out, Force: true, Now: writeNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestWriteThroughSymlink(t *testing.T) {
 	_, bf := writeFixture(t)
 	link := filepath.Join(t.TempDir(), "Brewfile")
 	must(t, os.Symlink(bf, link))
-	w, err := WriteMigration(writeReport(), []byte(writeSrc), WriteOptions{Brewfile: link, Now: writeNow})
+	w, err := writeMigration(writeReport(), []byte(writeSrc), writeOptions{Brewfile: link, Now: writeNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestWriteRefusesChangedBrewfile(t *testing.T) {
 	dir, bf := writeFixture(t)
 	must(t, os.WriteFile(bf, []byte(writeSrc+"brew \"new\"\n"), 0o640))
 	before := listDir(t, dir)
-	_, err := WriteMigration(writeReport(), []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow})
+	_, err := writeMigration(writeReport(), []byte(writeSrc), writeOptions{Brewfile: bf, Now: writeNow})
 	if err == nil || !strings.Contains(err.Error(), "changed while migrate ran") {
 		t.Fatalf("got %v", err)
 	}
@@ -178,9 +178,9 @@ func TestWriteRefusesChangedBrewfile(t *testing.T) {
 
 func TestWriteNothingToMove(t *testing.T) {
 	dir, bf := writeFixture(t)
-	r := &Report{Results: []Result{{Entry: Entry{Kind: "brew", Name: "keep", Line: 3}, Verdict: Keep}}}
+	r := &report{Results: []result{{entry: entry{Kind: "brew", Name: "keep", Line: 3}, Verdict: Keep}}}
 	before := listDir(t, dir)
-	w, err := WriteMigration(r, []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow})
+	w, err := writeMigration(r, []byte(writeSrc), writeOptions{Brewfile: bf, Now: writeNow})
 	if err != nil || w.Packages != 0 {
 		t.Fatalf("got %+v, %v", w, err)
 	}
@@ -193,14 +193,14 @@ func TestWriteNothingToMove(t *testing.T) {
 // the Brewfile and is listed, unless Unverified; then it moves, is listed
 // as such, and its line in the nix list says so.
 func TestWriteHoldsBackUnverified(t *testing.T) {
-	report := func() *Report {
+	report := func() *report {
 		r := writeReport()
 		r.Results[0].Verification = NotVerified // ripgrep: the alias table's word alone
 		r.Results[2].Verification = VerifiedByNix
 		return r
 	}
 	_, bf := writeFixture(t)
-	w, err := WriteMigration(report(), []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow})
+	w, err := writeMigration(report(), []byte(writeSrc), writeOptions{Brewfile: bf, Now: writeNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestWriteHoldsBackUnverified(t *testing.T) {
 	}
 
 	_, bf = writeFixture(t)
-	w, err = WriteMigration(report(), []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow, Unverified: true})
+	w, err = writeMigration(report(), []byte(writeSrc), writeOptions{Brewfile: bf, Now: writeNow, Unverified: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestWriteHoldsBackUnverified(t *testing.T) {
 	r := report()
 	r.Results = r.Results[:2]
 	before := listDir(t, dir)
-	w, err = WriteMigration(r, []byte(writeSrc), WriteOptions{Brewfile: bf, Now: writeNow})
+	w, err = writeMigration(r, []byte(writeSrc), writeOptions{Brewfile: bf, Now: writeNow})
 	if err != nil || w.Packages != 0 || len(w.HeldBack) != 1 {
 		t.Fatalf("got %+v, %v", w, err)
 	}
@@ -268,11 +268,11 @@ func TestNixAttrRef(t *testing.T) {
 }
 
 func TestNixListDeduplicates(t *testing.T) {
-	moved := []Result{
-		{Entry: Entry{Kind: "brew", Name: "node", Line: 1}, Attr: "nodejs", Match: MatchAlias, Verdict: Move},
-		{Entry: Entry{Kind: "brew", Name: "nodejs", Line: 2}, Attr: "nodejs", Match: MatchExact, Verdict: Move},
+	moved := []result{
+		{entry: entry{Kind: "brew", Name: "node", Line: 1}, Attr: "nodejs", Match: MatchAlias, Verdict: Move},
+		{entry: entry{Kind: "brew", Name: "nodejs", Line: 2}, Attr: "nodejs", Match: MatchExact, Verdict: Move},
 	}
-	got := string(NixList(moved, "Brewfile"))
+	got := string(nixList(moved, "Brewfile"))
 	if strings.Count(got, "pkgs.nodejs #") != 1 ||
 		!strings.Contains(got, `pkgs.nodejs # brew "node" (line 1, alias table); brew "nodejs" (line 2, exact name)`) {
 		t.Errorf("got:\n%s", got)

@@ -15,7 +15,7 @@ import (
 
 // switchTo applies the built system and checks that it is the active one,
 // returning the run's note.
-func (sy *System) switchTo(ctx context.Context, r *runner, built string) (string, error) {
+func (sy *system) switchTo(ctx context.Context, r *runner, built string) (string, error) {
 	if err := sy.apply(ctx, r, built); err != nil {
 		return "", err
 	}
@@ -32,7 +32,7 @@ func (sy *System) switchTo(ctx context.Context, r *runner, built string) (string
 	return sy.switchedNote(), nil
 }
 
-func (sy *System) switchedNote() string {
+func (sy *system) switchedNote() string {
 	gen := generation(sy.profile)
 	switch {
 	case sy.kind == KindNixOS && sy.action() == "test":
@@ -68,7 +68,7 @@ func generation(profile string) int {
 }
 
 // apply sets the profile and activates out, the way each tool does.
-func (sy *System) apply(ctx context.Context, r *runner, out string) error {
+func (sy *system) apply(ctx context.Context, r *runner, out string) error {
 	// home-manager's activate script links the generation itself; setting
 	// the profile first would hide the old generation from its clean-up of
 	// files the new one no longer manages. `nixos-rebuild test` leaves the

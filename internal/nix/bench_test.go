@@ -70,7 +70,7 @@ func synthPaths(n int) []string {
 func TestSynthIndexRoundTrip(t *testing.T) {
 	paths := append(synthPaths(300), "zz/"+string(bytes.Repeat([]byte("y"), 5000)))
 	for _, v := range []uint32{2, 4} {
-		entries, err := ParseIndex(synthIndex(v, paths), 20)
+		entries, err := parseIndex(synthIndex(v, paths), 20)
 		if err != nil {
 			t.Fatalf("v%d: %v", v, err)
 		}
@@ -92,7 +92,7 @@ func BenchmarkParseIndex(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(data)))
 				for b.Loop() {
-					if _, err := ParseIndex(data, 20); err != nil {
+					if _, err := parseIndex(data, 20); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -140,7 +140,7 @@ func BenchmarkMonitor(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
-			m := NewMonitor(nil, func(string) {})
+			m := newMonitor(nil, func(string) {})
 			m.Write(data)
 			m.Flush()
 		}

@@ -9,20 +9,20 @@ import (
 	"github.com/sysinit/sysinit/internal/command"
 )
 
-// ClosureDiff summarises `nix store diff-closures` output.
-type ClosureDiff struct {
+// closureDiff summarises `nix store diff-closures` output.
+type closureDiff struct {
 	Packages int     // lines: packages whose versions or size changed
 	KiB      float64 // sum of the size changes nix printed (it omits those under 8 KiB)
 	Sized    bool    // whether any line had a size
 }
 
-// ParseClosureDiff reads the lines of `nix store diff-closures`, such as
+// parseClosureDiff reads the lines of `nix store diff-closures`, such as
 //
 //	hello: 2.10 → 2.12, +41.5 KiB
 //	zlib: ∅ → 1.3
 //	openssl: -12.0 KiB
-func ParseClosureDiff(out string) ClosureDiff {
-	var d ClosureDiff
+func parseClosureDiff(out string) closureDiff {
+	var d closureDiff
 	for _, line := range strings.Split(command.StripANSI(out), "\n") {
 		line = strings.TrimSpace(line)
 		name, items, ok := strings.Cut(line, ": ")
@@ -45,7 +45,7 @@ func ParseClosureDiff(out string) ClosureDiff {
 }
 
 // String is "3 packages changed, +1.2 MiB", or "no package versions changed".
-func (d ClosureDiff) String() string {
+func (d closureDiff) String() string {
 	if d.Packages == 0 {
 		return "no package versions changed"
 	}

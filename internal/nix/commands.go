@@ -19,7 +19,7 @@ import (
 
 // runner runs the nix commands of one step run.
 type runner struct {
-	sys *System
+	sys *system
 	rc  *step.RunContext
 	out io.Writer // rc.Out, locked: a child's stdout and stderr both write to it
 }
@@ -112,7 +112,7 @@ func (r *runner) build(ctx context.Context, installable string) (string, error) 
 	}
 	argv = append(argv, installable)
 	var stdout bytes.Buffer
-	mon := NewMonitor(r.out, r.progress)
+	mon := newMonitor(r.out, r.progress)
 	err := r.run(ctx, "building "+installable, &command.Cmd{Argv: argv, Stdout: &stdout, Stderr: mon})
 	mon.Flush()
 	if err != nil {
@@ -121,7 +121,7 @@ func (r *runner) build(ctx context.Context, installable string) (string, error) 
 			return "", ue
 		}
 		if msg := buildFailure(mon.Errors(), mon.LogTail); msg != "" {
-			return "", &Error{Op: what, Msg: msg, Err: err}
+			return "", &nixError{Op: what, Msg: msg, Err: err}
 		}
 		return "", r.nixError(what, errs, err)
 	}
@@ -182,5 +182,5 @@ func (r *runner) diffClosures(ctx context.Context, old, cur string) string {
 		fmt.Fprintf(r.out, "%v\n", err)
 		return "closure diff unavailable (see the log)"
 	}
-	return ParseClosureDiff(out.String()).String()
+	return parseClosureDiff(out.String()).String()
 }

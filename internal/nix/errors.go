@@ -12,28 +12,28 @@ import (
 	"github.com/sysinit/sysinit/internal/command"
 )
 
-// Error is a nix command that failed, with nix's own error message.
-type Error struct {
+// nixError is a nix command that failed, with nix's own error message.
+type nixError struct {
 	Op  string // what sysinit was doing: "building /repo#attr"
 	Msg string // nix's error message on one line, without "error: "
 	Err error  // the failure, wrapping the *command.ExitError
 }
 
-func (e *Error) Error() string { return e.Op + ": " + e.Msg }
-func (e *Error) Unwrap() error { return e.Err }
+func (e *nixError) Error() string { return e.Op + ": " + e.Msg }
+func (e *nixError) Unwrap() error { return e.Err }
 
-// UntrackedError is a file the flake imports that git does not track: nix
+// untrackedError is a file the flake imports that git does not track: nix
 // copies only tracked files, so it does not exist for nix.
-type UntrackedError struct {
+type untrackedError struct {
 	Path string // relative to the config directory
 	Err  error  // the nix failure
 }
 
-func (e *UntrackedError) Error() string {
+func (e *untrackedError) Error() string {
 	return e.Path + " is imported by the flake but not tracked by git (nix sees only tracked files): run `git add " + e.Path + "`"
 }
 
-func (e *UntrackedError) Unwrap() error { return e.Err }
+func (e *untrackedError) Unwrap() error { return e.Err }
 
 // The forms nix uses for a file missing from the copied source, oldest first.
 var (
@@ -75,16 +75,16 @@ func (r *runner) nixError(what, stderr string, err error) error {
 		return ue
 	}
 	if msg := firstError(stderr); msg != "" {
-		return &Error{Op: what, Msg: msg, Err: err}
+		return &nixError{Op: what, Msg: msg, Err: err}
 	}
 	return err
 }
 
-func (sy *System) untracked(stderr string, err error) *UntrackedError {
+func (sy *system) untracked(stderr string, err error) *untrackedError {
 	return untrackedIn(sy.cfgDir, sy.ref, stderr, err)
 }
 
-func untrackedIn(cfgDir string, ref flakeRef, stderr string, err error) *UntrackedError {
+func untrackedIn(cfgDir string, ref flakeRef, stderr string, err error) *untrackedError {
 	if !ref.gitFiltered || !ref.local() {
 		return nil
 	}
@@ -106,7 +106,7 @@ func untrackedIn(cfgDir string, ref flakeRef, stderr string, err error) *Untrack
 	if r, rerr := filepath.Rel(cfgDir, abs); rerr == nil {
 		show = filepath.ToSlash(r)
 	}
-	return &UntrackedError{Path: path.Clean(show), Err: err}
+	return &untrackedError{Path: path.Clean(show), Err: err}
 }
 
 // firstError is the first "error: …" line of nix's output, without the

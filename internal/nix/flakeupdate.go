@@ -23,10 +23,10 @@ import (
 	"github.com/sysinit/sysinit/internal/step"
 )
 
-// FlakeUpdate is the flake-update kind: it moves flake.lock to the newest
+// flakeUpdate is the flake-update kind: it moves flake.lock to the newest
 // revisions of the flake's inputs (all, or those listed in `inputs`) and
 // can commit the result.
-type FlakeUpdate struct {
+type flakeUpdate struct {
 	s       *config.Step
 	k       *flakeUpdateKeys
 	env     *step.Env
@@ -41,7 +41,7 @@ type FlakeUpdate struct {
 
 // newFlakeUpdate builds a flake-update step.
 func newFlakeUpdate(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
-	fu := &FlakeUpdate{s: s, k: config.KeysOf[flakeUpdateKeys](s), env: env, cfgDir: cfg.Dir, workDir: filepath.Join(cfg.Dir, s.Dir)}
+	fu := &flakeUpdate{s: s, k: config.KeysOf[flakeUpdateKeys](s), env: env, cfgDir: cfg.Dir, workDir: filepath.Join(cfg.Dir, s.Dir)}
 	flake := fu.k.Flake
 	if flake == "" {
 		flake = "."
@@ -64,10 +64,10 @@ func newFlakeUpdate(cfg *config.Config, s *config.Step, env *step.Env) (step.Ste
 }
 
 // Updates reports that the step fetches: `refresh --update` forces it.
-func (fu *FlakeUpdate) Updates() bool { return true }
+func (fu *flakeUpdate) Updates() bool { return true }
 
 // Definition lists what the step does apart from flake.nix.
-func (fu *FlakeUpdate) Definition() []string {
+func (fu *flakeUpdate) Definition() []string {
 	var l step.Lines
 	l.Add("kind", KindFlakeUpdate)
 	l.Add("flake", fu.ref.raw)
@@ -93,19 +93,19 @@ func (fu *FlakeUpdate) Definition() []string {
 // Inputs is flake.nix alone: a new or changed input must be locked now,
 // while module edits must not trigger an update, and flake.lock is what
 // the step writes.
-func (fu *FlakeUpdate) Inputs(context.Context) (fingerprint.Spec, error) {
+func (fu *flakeUpdate) Inputs(context.Context) (fingerprint.Spec, error) {
 	return step.FileSpec(fu.cfgDir, filepath.Join(fu.ref.dir, "flake.nix"), nil)
 }
 
 // Probe has nothing on the machine to compare: the lock is in the repo.
-func (fu *FlakeUpdate) Probe(context.Context, string) (string, error) { return "", nil }
+func (fu *flakeUpdate) Probe(context.Context, string) (string, error) { return "", nil }
 
 // Run moves pins when the step is due (its `every` passed, or --update or
 // --force): all inputs, or those in `inputs`. Run for any other reason —
 // flake.nix was edited, the definition changed — it only locks what
 // flake.lock lacks (`nix flake lock`), so that an edit never bumps pins.
 // With commit, it commits flake.lock when it changed.
-func (fu *FlakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, error) {
+func (fu *flakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, error) {
 	if fu.nixErr != nil {
 		return step.Outcome{}, fu.nixErr
 	}
@@ -150,13 +150,13 @@ func (fu *FlakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 	after, rerr := readOptional(lock)
 	if names := unmatchedInputs(stderr.String()); len(names) > 0 {
 		// Nix warns and exits 0: the pins the user asked for did not move.
-		e := &UnknownInputError{Names: names, Flake: fu.ref.raw, Known: lockedInputs(after), Err: err}
+		e := &unknownInputError{Names: names, Flake: fu.ref.raw, Known: lockedInputs(after), Err: err}
 		e.Rewritten = rerr == nil && !bytes.Equal(before, after)
 		return step.Outcome{}, e
 	}
 	if err != nil {
 		if msg := firstError(stderr.String()); msg != "" {
-			return step.Outcome{}, &Error{Op: op, Msg: msg, Err: err}
+			return step.Outcome{}, &nixError{Op: op, Msg: msg, Err: err}
 		}
 		return step.Outcome{}, fmt.Errorf("%s: %w", op, err)
 	}
@@ -223,10 +223,10 @@ func flakeArgv(nix string, ver Version, flake string, inputs []string, due bool)
 	return argv
 }
 
-// UnknownInputError is an input name nix found no input for. Nix only
+// unknownInputError is an input name nix found no input for. Nix only
 // warns and exits 0, so without this the step would report "unchanged"
 // while the pin the user asked for stayed where it was.
-type UnknownInputError struct {
+type unknownInputError struct {
 	Names     []string // as nix printed them
 	Flake     string   // the step's flake
 	Known     []string // the inputs flake.lock holds, for the message
@@ -234,7 +234,7 @@ type UnknownInputError struct {
 	Err       error    // nix's failure, if it also failed
 }
 
-func (e *UnknownInputError) Error() string {
+func (e *unknownInputError) Error() string {
 	var b strings.Builder
 	b.WriteString("updating flake.lock: ")
 	quoted := make([]string, len(e.Names))
@@ -256,7 +256,7 @@ func (e *UnknownInputError) Error() string {
 	return b.String()
 }
 
-func (e *UnknownInputError) Unwrap() error { return e.Err }
+func (e *unknownInputError) Unwrap() error { return e.Err }
 
 // What each version prints for an input name that matches nothing (a
 // warning; the exit status is 0):
@@ -352,7 +352,7 @@ func changedInputs(before, after []byte) []string {
 
 // Unavailable reports a missing nix (or git, to commit): the step is not
 // applicable here.
-func (fu *FlakeUpdate) Unavailable() string {
+func (fu *flakeUpdate) Unavailable() string {
 	if why := unavailable(fu.nixErr); why != "" {
 		return why
 	}

@@ -163,7 +163,7 @@ func TestFlakeUpdateUnknownInput(t *testing.T) {
 		lock := readFile(t, filepath.Join(h.repo, "flake.lock"))
 		st := h.newStep(&config.Step{Name: "update-lib", Kind: KindFlakeUpdate, Own: &flakeUpdateKeys{Flake: ".", Commit: true, Inputs: []string{"lbi"}}})
 		r := h.runWith(st, step.RunContext{Due: true})
-		var ue *UnknownInputError
+		var ue *unknownInputError
 		if !errors.As(r.err, &ue) {
 			t.Fatalf("err = %v (note %q), want an UnknownInputError\n%s", r.err, r.out.Note, r.log)
 		}
@@ -182,7 +182,7 @@ func TestFlakeUpdateUnknownInput(t *testing.T) {
 	t.Run("one right, one wrong", func(t *testing.T) {
 		st := h.newStep(&config.Step{Name: "update-two", Kind: KindFlakeUpdate, Own: &flakeUpdateKeys{Flake: ".", Commit: true, Inputs: []string{"lib", "nosuch"}}})
 		r := h.runWith(st, step.RunContext{Due: true})
-		var ue *UnknownInputError
+		var ue *unknownInputError
 		if !errors.As(r.err, &ue) || !slices.Equal(ue.Names, []string{"nosuch"}) {
 			t.Fatalf("err = %v, want an UnknownInputError for nosuch\n%s", r.err, r.log)
 		}

@@ -20,8 +20,8 @@ const (
 	modeDir      = 0o040000 // a sparse-index directory entry
 )
 
-// IndexEntry is one path in git's index.
-type IndexEntry struct {
+// indexEntry is one path in git's index.
+type indexEntry struct {
 	Path         string // slash-separated, relative to the work tree
 	Mode         uint32
 	Stage        int  // 0, or 1–3 while a merge conflict is unresolved
@@ -30,17 +30,17 @@ type IndexEntry struct {
 }
 
 // Gitlink reports whether the entry is a submodule.
-func (e IndexEntry) Gitlink() bool { return e.Mode&modeTypeMask == modeGitlink }
+func (e indexEntry) Gitlink() bool { return e.Mode&modeTypeMask == modeGitlink }
 
-// IndexError is an index file sysinit cannot read.
-type IndexError struct {
+// indexError is an index file sysinit cannot read.
+type indexError struct {
 	File string
 	Msg  string
 }
 
-func (e *IndexError) Error() string { return "reading git index " + e.File + ": " + e.Msg }
+func (e *indexError) Error() string { return "reading git index " + e.File + ": " + e.Msg }
 
-// ParseIndex decodes a git index file (versions 2, 3 and 4) and returns its
+// parseIndex decodes a git index file (versions 2, 3 and 4) and returns its
 // entries in index order. hashLen is the object id size: 20 for SHA-1
 // repositories, 32 for SHA-256. The trailing checksum is not verified: git
 // replaces the index by rename, so a reader never sees a torn file, and
@@ -49,9 +49,9 @@ func (e *IndexError) Error() string { return "reading git index " + e.File + ": 
 // The paths of a version 2 or 3 index share data's memory, which saves a
 // copy of the whole file on every refresh: data must not be modified
 // afterwards.
-func ParseIndex(data []byte, hashLen int) ([]IndexEntry, error) {
+func parseIndex(data []byte, hashLen int) ([]indexEntry, error) {
 	bad := func(format string, args ...any) error {
-		return &IndexError{Msg: fmt.Sprintf(format, args...)}
+		return &indexError{Msg: fmt.Sprintf(format, args...)}
 	}
 	if len(data) < 12 || string(data[:4]) != "DIRC" {
 		return nil, bad("not a git index (no DIRC signature)")
@@ -67,7 +67,7 @@ func ParseIndex(data []byte, hashLen int) ([]IndexEntry, error) {
 		return nil, bad("index claims %d entries in %d bytes", count, len(data))
 	}
 	fixed := 40 + hashLen + 2 // stat data, object id, flags
-	entries := make([]IndexEntry, 0, count)
+	entries := make([]indexEntry, 0, count)
 	off := 12
 	// v2/v3 paths are substrings of data itself: no allocation per path.
 	// v4 paths are rebuilt from the previous one in turn.
@@ -84,7 +84,7 @@ func ParseIndex(data []byte, hashLen int) ([]IndexEntry, error) {
 		mode := binary.BigEndian.Uint32(data[off+24 : off+28])
 		flags := binary.BigEndian.Uint16(data[off+40+hashLen : off+fixed])
 		off += fixed
-		e := IndexEntry{Mode: mode, Stage: int(flags>>12) & 3}
+		e := indexEntry{Mode: mode, Stage: int(flags>>12) & 3}
 		if flags&0x4000 != 0 { // extended flags follow
 			if version < 3 {
 				return nil, bad("entry %d has extended flags in a version %d index", i, version)
@@ -285,9 +285,9 @@ func trackedFiles(r gitRepo, submodules bool) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading git index: %w", err)
 	}
-	entries, err := ParseIndex(data, r.hashLen)
+	entries, err := parseIndex(data, r.hashLen)
 	if err != nil {
-		var ie *IndexError
+		var ie *indexError
 		if errors.As(err, &ie) {
 			ie.File = indexFile
 		}
@@ -302,7 +302,7 @@ func trackedFiles(r gitRepo, submodules bool) ([]string, error) {
 		last = e.Path
 		switch e.Mode & modeTypeMask {
 		case modeDir:
-			return nil, &IndexError{File: indexFile, Msg: "a sparse index is not supported; run `git sparse-checkout disable` or set index.sparse=false"}
+			return nil, &indexError{File: indexFile, Msg: "a sparse index is not supported; run `git sparse-checkout disable` or set index.sparse=false"}
 		case modeGitlink:
 			if !submodules {
 				continue

@@ -289,7 +289,7 @@ func TestParseIndexCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseIndex(good, 20); err != nil {
+	if _, err := parseIndex(good, 20); err != nil {
 		t.Fatalf("good index: %v", err)
 	}
 	bigCount := append([]byte(nil), good...)
@@ -311,7 +311,7 @@ func TestParseIndexCorrupt(t *testing.T) {
 			if name == "wrong hashlen" {
 				data, hashLen = good, 32
 			}
-			if _, err := ParseIndex(data, hashLen); err == nil {
+			if _, err := parseIndex(data, hashLen); err == nil {
 				t.Fatal("no error")
 			}
 		})
@@ -322,7 +322,7 @@ func FuzzParseIndex(f *testing.F) {
 	f.Add([]byte("DIRC\x00\x00\x00\x02\x00\x00\x00\x00"))
 	f.Add([]byte("DIRC\x00\x00\x00\x04\x00\x00\x00\x01" + strings.Repeat("\x00", 62) + "\x05a\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		entries, err := ParseIndex(data, 20)
+		entries, err := parseIndex(data, 20)
 		if err == nil {
 			for _, e := range entries {
 				if e.Path == "" {

@@ -14,14 +14,14 @@ import (
 	"github.com/sysinit/sysinit/internal/fingerprint"
 )
 
-// NotLocalError is a flake whose files sysinit cannot see, so it cannot
+// notLocalError is a flake whose files sysinit cannot see, so it cannot
 // tell when it changed; the step runs every time, saying this.
-type NotLocalError struct {
+type notLocalError struct {
 	Flake  string
 	Reason string
 }
 
-func (e *NotLocalError) Error() string {
+func (e *notLocalError) Error() string {
 	return fmt.Sprintf("flake %q %s, so sysinit cannot see when it changes", e.Flake, e.Reason)
 }
 
@@ -55,10 +55,10 @@ func sourceOf(ref flakeRef) (flakeSource, error) {
 func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec, error) {
 	spec := fingerprint.Spec{Patterns: extra}
 	if !ref.local() {
-		return spec, &NotLocalError{Flake: ref.raw, Reason: "is not on this machine"}
+		return spec, &notLocalError{Flake: ref.raw, Reason: "is not on this machine"}
 	}
 	if ref.pinned {
-		return spec, &NotLocalError{Flake: ref.raw, Reason: "names a git ref or rev, so nix reads a commit rather than the files"}
+		return spec, &notLocalError{Flake: ref.raw, Reason: "names a git ref or rev, so nix reads a commit rather than the files"}
 	}
 	src, err := sourceOf(ref)
 	if err != nil {

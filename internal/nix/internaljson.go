@@ -38,8 +38,8 @@ const (
 	lvlInfo  = 3
 )
 
-// Event is one line of `nix --log-format internal-json` output.
-type Event struct {
+// event is one line of `nix --log-format internal-json` output.
+type event struct {
 	Action string  `json:"action"` // start, stop, result, msg
 	ID     uint64  `json:"id"`
 	Parent uint64  `json:"parent"`
@@ -47,18 +47,18 @@ type Event struct {
 	Type   int     `json:"type"` // activity type (start) or result type (result)
 	Text   string  `json:"text"` // start: what the activity is
 	Msg    string  `json:"msg"`  // msg: the message, with colour codes
-	Fields []Field `json:"fields"`
+	Fields []field `json:"fields"`
 }
 
-// Field is one element of an event's fields: a string or an integer.
-type Field struct {
+// field is one element of an event's fields: a string or an integer.
+type field struct {
 	Str   string
 	Int   int64
 	IsStr bool
 }
 
 // UnmarshalJSON accepts a string, an integer or null.
-func (f *Field) UnmarshalJSON(b []byte) error {
+func (f *field) UnmarshalJSON(b []byte) error {
 	switch {
 	case len(b) > 0 && b[0] == '"':
 		f.IsStr = true
@@ -80,7 +80,7 @@ func (f *Field) UnmarshalJSON(b []byte) error {
 }
 
 // int returns field i as an integer, 0 when absent or a string.
-func (e *Event) int(i int) int64 {
+func (e *event) int(i int) int64 {
 	if i < len(e.Fields) && !e.Fields[i].IsStr {
 		return e.Fields[i].Int
 	}
@@ -88,7 +88,7 @@ func (e *Event) int(i int) int64 {
 }
 
 // str returns field i as a string, "" when absent or a number.
-func (e *Event) str(i int) string {
+func (e *event) str(i int) string {
 	if i < len(e.Fields) && e.Fields[i].IsStr {
 		return e.Fields[i].Str
 	}
@@ -97,21 +97,21 @@ func (e *Event) str(i int) string {
 
 const jsonPrefix = "@nix "
 
-// ErrNotEvent marks a line that carries the @nix prefix but no valid event.
-var ErrNotEvent = errors.New("not a nix log event")
+// errNotEvent marks a line that carries the @nix prefix but no valid event.
+var errNotEvent = errors.New("not a nix log event")
 
-// ParseLine parses one line of internal-json output. ok is false for a
+// parseLine parses one line of internal-json output. ok is false for a
 // line without the "@nix " prefix (nix and builders print some plain text).
-func ParseLine(line []byte) (e Event, ok bool, err error) {
+func parseLine(line []byte) (e event, ok bool, err error) {
 	rest, found := bytes.CutPrefix(line, []byte(jsonPrefix))
 	if !found {
-		return Event{}, false, nil
+		return event{}, false, nil
 	}
 	if err := json.Unmarshal(rest, &e); err != nil {
-		return Event{}, true, fmt.Errorf("%w: %v", ErrNotEvent, err)
+		return event{}, true, fmt.Errorf("%w: %v", errNotEvent, err)
 	}
 	if e.Action == "" {
-		return Event{}, true, fmt.Errorf("%w: no action", ErrNotEvent)
+		return event{}, true, fmt.Errorf("%w: no action", errNotEvent)
 	}
 	return e, true, nil
 }
@@ -130,11 +130,11 @@ type activity struct {
 // copied paths): done, expected, running, failed.
 type counter struct{ done, expected, running, failed int64 }
 
-// Monitor turns the stderr of a nix command run with --log-format
+// monitor turns the stderr of a nix command run with --log-format
 // internal-json into readable log lines on Out and a one-line status
 // ("building 2/5: hello-2.12") sent to Progress when it changes. Write it
 // from one goroutine.
-type Monitor struct {
+type monitor struct {
 	Out      io.Writer
 	Progress func(string)
 
@@ -160,25 +160,25 @@ const (
 	tailDrvs  = 256 // derivations whose tails are kept; builds run in parallel
 )
 
-// NewMonitor returns a Monitor writing to out and progress; either may be nil.
-func NewMonitor(out io.Writer, progress func(string)) *Monitor {
+// newMonitor returns a Monitor writing to out and progress; either may be nil.
+func newMonitor(out io.Writer, progress func(string)) *monitor {
 	if out == nil {
 		out = io.Discard
 	}
-	m := &Monitor{Out: out, Progress: progress, acts: map[uint64]*activity{}, expected: map[uint64]int64{}, tails: map[string][]string{}}
+	m := &monitor{Out: out, Progress: progress, acts: map[uint64]*activity{}, expected: map[uint64]int64{}, tails: map[string][]string{}}
 	m.lines.Emit = func(l string) { m.line([]byte(l)) }
 	return m
 }
 
 // Write splits p into lines and handles each.
-func (m *Monitor) Write(p []byte) (int, error) { return m.lines.Write(p) }
+func (m *monitor) Write(p []byte) (int, error) { return m.lines.Write(p) }
 
 // Flush handles a last line that had no newline.
-func (m *Monitor) Flush() { m.lines.Flush() }
+func (m *monitor) Flush() { m.lines.Flush() }
 
-func (m *Monitor) line(b []byte) {
+func (m *monitor) line(b []byte) {
 	b = bytes.TrimRight(b, "\r")
-	e, ok, err := ParseLine(b)
+	e, ok, err := parseLine(b)
 	if !ok || err != nil {
 		text := command.StripANSI(string(b))
 		if strings.HasPrefix(text, "error:") {
@@ -191,19 +191,19 @@ func (m *Monitor) line(b []byte) {
 }
 
 // Errors returns nix's error messages so far, without colour codes.
-func (m *Monitor) Errors() []string { return m.errs }
+func (m *monitor) Errors() []string { return m.errs }
 
 // Status returns the current status line.
-func (m *Monitor) Status() string { return m.status }
+func (m *monitor) Status() string { return m.status }
 
-func (m *Monitor) print(text string) {
+func (m *monitor) print(text string) {
 	for _, l := range strings.Split(command.StripANSI(text), "\n") {
 		fmt.Fprintln(m.Out, l)
 	}
 }
 
 // Handle applies one event.
-func (m *Monitor) Handle(e Event) {
+func (m *monitor) Handle(e event) {
 	switch e.Action {
 	case "start":
 		a := &activity{typ: e.Type}
@@ -245,7 +245,7 @@ func (m *Monitor) Handle(e Event) {
 	m.update()
 }
 
-func (m *Monitor) result(e Event) {
+func (m *monitor) result(e event) {
 	a := m.acts[e.ID]
 	switch e.Type {
 	case resBuildLogLine, resPostBuildLogLine:
@@ -283,7 +283,7 @@ func (m *Monitor) result(e Event) {
 }
 
 // keepLine adds line to drv's tail.
-func (m *Monitor) keepLine(drv, line string) {
+func (m *monitor) keepLine(drv, line string) {
 	t, ok := m.tails[drv]
 	if !ok {
 		if len(m.tailOrder) == tailDrvs {
@@ -299,9 +299,9 @@ func (m *Monitor) keepLine(drv, line string) {
 }
 
 // LogTail returns the last lines drv's builder printed, if any.
-func (m *Monitor) LogTail(drv string) []string { return m.tails[drv] }
+func (m *monitor) LogTail(drv string) []string { return m.tails[drv] }
 
-func (m *Monitor) dropOrder(id uint64) {
+func (m *monitor) dropOrder(id uint64) {
 	for i, o := range m.order {
 		if o == id {
 			m.order = append(m.order[:i], m.order[i+1:]...)
@@ -310,7 +310,7 @@ func (m *Monitor) dropOrder(id uint64) {
 	}
 }
 
-func (m *Monitor) update() {
+func (m *monitor) update() {
 	s := m.compute()
 	if s == m.status {
 		return
@@ -322,7 +322,7 @@ func (m *Monitor) update() {
 }
 
 // compute renders the status line: running builds first, then copies.
-func (m *Monitor) compute() string {
+func (m *monitor) compute() string {
 	var builds, copies []*activity
 	for _, id := range m.order {
 		a := m.acts[id]

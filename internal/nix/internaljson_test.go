@@ -20,18 +20,18 @@ func TestParseLine(t *testing.T) {
 		err    bool
 		action string
 		id     uint64
-		fields []Field
+		fields []field
 	}{
 		{name: "plain text", line: "warning: Git tree is dirty"},
 		{name: "empty", line: ""},
 		{name: "prefix without space", line: `@nix{"action":"stop","id":1}`},
 		{name: "start", line: `@nix {"action":"start","fields":["/nix/store/x-dep-1.0.drv","",1,1],"id":118906169589764,"level":3,"text":"building","type":105}`,
 			ok: true, action: "start", id: 118906169589764,
-			fields: []Field{{Str: "/nix/store/x-dep-1.0.drv", IsStr: true}, {IsStr: true}, {Int: 1}, {Int: 1}}},
+			fields: []field{{Str: "/nix/store/x-dep-1.0.drv", IsStr: true}, {IsStr: true}, {Int: 1}, {Int: 1}}},
 		{name: "id beyond float precision", line: `@nix {"action":"stop","id":18014398509481985}`,
 			ok: true, action: "stop", id: 18014398509481985},
 		{name: "null and float fields", line: `@nix {"action":"result","id":2,"type":105,"fields":[null,1.5e3]}`,
-			ok: true, action: "result", id: 2, fields: []Field{{}, {Int: 1500}}},
+			ok: true, action: "result", id: 2, fields: []field{{}, {Int: 1500}}},
 		{name: "msg", line: `@nix {"action":"msg","column":null,"file":null,"level":0,"line":null,"msg":"\u001b[31;1merror:\u001b[0m boom"}`,
 			ok: true, action: "msg"},
 		{name: "bad json", line: `@nix {"action":`, ok: true, err: true},
@@ -42,12 +42,12 @@ func TestParseLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, ok, err := ParseLine([]byte(tt.line))
+			e, ok, err := parseLine([]byte(tt.line))
 			if ok != tt.ok || (err != nil) != tt.err {
 				t.Fatalf("ok, err = %v, %v; want %v, error %v", ok, err, tt.ok, tt.err)
 			}
 			if err != nil {
-				if !errors.Is(err, ErrNotEvent) {
+				if !errors.Is(err, errNotEvent) {
 					t.Errorf("error %v is not ErrNotEvent", err)
 				}
 				return
@@ -63,14 +63,14 @@ func TestParseLine(t *testing.T) {
 }
 
 // feed runs a captured nix log through a Monitor, chunk bytes at a time.
-func feed(t *testing.T, file string, chunk int) (log string, statuses []string, m *Monitor) {
+func feed(t *testing.T, file string, chunk int) (log string, statuses []string, m *monitor) {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	m = NewMonitor(&out, func(s string) { statuses = append(statuses, s) })
+	m = newMonitor(&out, func(s string) { statuses = append(statuses, s) })
 	for len(data) > 0 {
 		n := min(chunk, len(data))
 		if _, err := m.Write(data[:n]); err != nil {
@@ -179,14 +179,14 @@ func TestBuildFailure(t *testing.T) {
 // TestMonitorTailBounds: a tail keeps the last lines of each derivation,
 // and only so many derivations are kept.
 func TestMonitorTailBounds(t *testing.T) {
-	m := NewMonitor(nil, nil)
+	m := newMonitor(nil, nil)
 	for d := 0; d <= tailDrvs; d++ {
 		drv := fmt.Sprintf("/nix/store/%032d-d.drv", d)
-		m.Handle(Event{Action: "start", ID: uint64(d + 1), Type: actBuild, Fields: []Field{{Str: drv, IsStr: true}}})
+		m.Handle(event{Action: "start", ID: uint64(d + 1), Type: actBuild, Fields: []field{{Str: drv, IsStr: true}}})
 		for i := 0; i < tailLines+5; i++ {
-			m.Handle(Event{Action: "result", ID: uint64(d + 1), Type: resBuildLogLine, Fields: []Field{{Str: fmt.Sprint("line ", i), IsStr: true}}})
+			m.Handle(event{Action: "result", ID: uint64(d + 1), Type: resBuildLogLine, Fields: []field{{Str: fmt.Sprint("line ", i), IsStr: true}}})
 		}
-		m.Handle(Event{Action: "stop", ID: uint64(d + 1)})
+		m.Handle(event{Action: "stop", ID: uint64(d + 1)})
 	}
 	if got := m.LogTail(fmt.Sprintf("/nix/store/%032d-d.drv", 0)); got != nil {
 		t.Errorf("the oldest derivation's tail was kept: %q", got)
@@ -220,7 +220,7 @@ func TestMonitorDownloads(t *testing.T) {
 	}
 	var out bytes.Buffer
 	var statuses []string
-	m := NewMonitor(&out, func(s string) { statuses = append(statuses, s) })
+	m := newMonitor(&out, func(s string) { statuses = append(statuses, s) })
 	for _, l := range lines {
 		m.Write([]byte(l + "\n"))
 	}
@@ -264,11 +264,11 @@ func FuzzParseLine(f *testing.F) {
 	f.Add([]byte(`@nix {"action":"start","id":0,"type":105,"fields":[]}`))
 	f.Add([]byte("@nix \x1b[31m"))
 	f.Fuzz(func(t *testing.T, line []byte) {
-		e, ok, err := ParseLine(line)
+		e, ok, err := parseLine(line)
 		if !ok && (err != nil || e.Action != "") {
 			t.Fatalf("a line without the prefix gave %+v, %v", e, err)
 		}
-		m := NewMonitor(nil, nil)
+		m := newMonitor(nil, nil)
 		if ok && err == nil {
 			// Replaying the event several times exercises start/stop pairs.
 			m.Handle(e)

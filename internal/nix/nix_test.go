@@ -173,7 +173,7 @@ func TestProfileFailures(t *testing.T) {
 		h.write("modules/extra.nix", "\"extra\"\n")
 		h.write("modules/msg.nix", "\"hello \" + import ./extra.nix\n")
 		r := h.run(st, out1)
-		var ue *UntrackedError
+		var ue *untrackedError
 		if !errors.As(r.err, &ue) {
 			t.Fatalf("err = %v, want an UntrackedError\n%s", r.err, r.log)
 		}
@@ -194,7 +194,7 @@ func TestProfileFailures(t *testing.T) {
 	t.Run("failed build", func(t *testing.T) {
 		h.write("modules/fail.nix", "true\n")
 		r := h.run(st, out1)
-		var ne *Error
+		var ne *nixError
 		if !errors.As(r.err, &ne) {
 			t.Fatalf("err = %v, want a nix Error\n%s", r.err, r.log)
 		}
@@ -282,7 +282,7 @@ func TestProfileFailures(t *testing.T) {
 func TestDarwinKind(t *testing.T) {
 	h := newHarness(t)
 	current := filepath.Join(h.tmp, "run", "current-system")
-	h.vars[CurrentSystemEnv] = current
+	h.vars[currentSystemEnv] = current
 	cs := &config.Step{
 		Kind: KindDarwin,
 		Env:  map[string]string{"MARKER": filepath.Join(h.tmp, "marker"), "CURRENT_SYSTEM": current},
@@ -342,7 +342,7 @@ func TestNixOSKind(t *testing.T) {
 		t.Run(action, func(t *testing.T) {
 			h := newHarness(t)
 			current := filepath.Join(h.tmp, "current-system")
-			h.vars[CurrentSystemEnv] = current
+			h.vars[currentSystemEnv] = current
 			marker := filepath.Join(h.tmp, "marker")
 			cs := &config.Step{
 				Kind: KindNixOS,

@@ -24,7 +24,7 @@ func TestParseClosureDiff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := ParseClosureDiff(tt.out).String(); got != tt.want {
+			if got := parseClosureDiff(tt.out).String(); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
@@ -34,7 +34,7 @@ func TestParseClosureDiff(t *testing.T) {
 func TestParseVersion(t *testing.T) {
 	tests := []struct {
 		out        string
-		flavour    Flavour
+		flavour    flavour
 		major, min int
 		release    string
 		byName     bool // nix flake update takes input names

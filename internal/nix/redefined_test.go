@@ -17,7 +17,7 @@ import (
 func TestRedefinedSwitches(t *testing.T) {
 	h := newHarness(t)
 	current := filepath.Join(h.tmp, "current-system")
-	h.vars[CurrentSystemEnv] = current
+	h.vars[currentSystemEnv] = current
 	marker := filepath.Join(h.tmp, "marker")
 	nixos := func() *config.Step {
 		return &config.Step{

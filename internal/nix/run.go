@@ -17,7 +17,7 @@ import (
 // sysinit last applied, it stops there. Otherwise it builds as the invoking
 // user, sets the profile and activates (with sudo where the kind needs it)
 // and logs the closure diff.
-func (sy *System) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, error) {
+func (sy *system) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, error) {
 	if sy.nixErr != nil {
 		return step.Outcome{}, sy.nixErr
 	}
@@ -97,7 +97,7 @@ func alreadyApplied(evaluated, active, recorded string) bool {
 // resolveAttr settles the default configuration name: the host for
 // nix-darwin (scutil, as darwin-rebuild) and nixos, user@host or user for
 // home-manager, whichever the flake defines.
-func (sy *System) resolveAttr(ctx context.Context, r *runner) (string, error) {
+func (sy *system) resolveAttr(ctx context.Context, r *runner) (string, error) {
 	if sy.name != "" {
 		return sy.attrFor(sy.name), nil
 	}
@@ -136,7 +136,7 @@ func (sy *System) resolveAttr(ctx context.Context, r *runner) (string, error) {
 
 // localHostName asks scutil, falling back to the short host name where
 // there is no scutil (or it fails).
-func (sy *System) localHostName(ctx context.Context) string {
+func (sy *system) localHostName(ctx context.Context) string {
 	var out bytes.Buffer
 	err := sy.env.Exec.Run(ctx, &command.Cmd{Argv: []string{"scutil", "--get", "LocalHostName"}, Stdout: &out})
 	if h := strings.TrimSpace(out.String()); err == nil && h != "" {

@@ -28,18 +28,18 @@ const (
 	KindFlakeUpdate = "flake-update"
 )
 
-// CurrentSystemEnv overrides /run/current-system for nix-darwin and nixos
+// currentSystemEnv overrides /run/current-system for nix-darwin and nixos
 // steps, so that tests (and odd set-ups) need not touch the real one.
-const CurrentSystemEnv = "SYSINIT_CURRENT_SYSTEM"
+const currentSystemEnv = "SYSINIT_CURRENT_SYSTEM"
 
 const (
 	defaultCurrentSystem = "/run/current-system"
 	defaultSystemProfile = "/nix/var/nix/profiles/system"
 )
 
-// System is a step that builds a flake attribute and makes it the active
+// system is a step that builds a flake attribute and makes it the active
 // one: nix-darwin, nixos, home-manager and nix-profile.
-type System struct {
+type system struct {
 	kind    string
 	s       *config.Step
 	k       *systemKeys
@@ -68,7 +68,7 @@ type System struct {
 
 // newSystem builds a nix-darwin, nixos, home-manager or nix-profile step.
 func newSystem(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
-	sy := &System{kind: s.Kind, s: s, k: keysOf(s), env: env, cfgDir: cfg.Dir, workDir: filepath.Join(cfg.Dir, s.Dir)}
+	sy := &system{kind: s.Kind, s: s, k: keysOf(s), env: env, cfgDir: cfg.Dir, workDir: filepath.Join(cfg.Dir, s.Dir)}
 	if sy.k.Flake == "" && s.Kind != KindProfile {
 		sy.k.Flake = "."
 	}
@@ -101,7 +101,7 @@ func newSystem(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, er
 	if s.Kind == KindDarwin || s.Kind == KindNixOS && sy.action() != "boot" {
 		// `boot` only changes the boot default; /run/current-system stays.
 		sy.active = defaultCurrentSystem
-		if p := env.Getenv(CurrentSystemEnv); p != "" {
+		if p := env.Getenv(currentSystemEnv); p != "" {
 			sy.active = p
 		}
 	}
@@ -111,7 +111,7 @@ func newSystem(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, er
 // resolveNix finds nix and its nix-env. A missing nix is reported when the
 // step runs, not when it is built, so that a config with nix steps still
 // loads on a machine without nix.
-func (sy *System) resolveNix() {
+func (sy *system) resolveNix() {
 	sy.nix, sy.nixEnv, sy.nixErr = lookNix(sy.env)
 }
 
@@ -134,7 +134,7 @@ func lookNix(env *step.Env) (nix, nixEnv string, err error) {
 	return nix, nixEnv, nil
 }
 
-func (sy *System) profilePath() (string, error) {
+func (sy *system) profilePath() (string, error) {
 	if sy.k.Profile != "" {
 		p, err := config.ExpandHome("profile", sy.k.Profile, sy.env.Getenv)
 		if err != nil {
@@ -189,7 +189,7 @@ func userName(getenv func(string) string) (string, error) {
 }
 
 // attrFor is the attribute path that kind builds for configuration name.
-func (sy *System) attrFor(name string) string {
+func (sy *system) attrFor(name string) string {
 	switch sy.kind {
 	case KindDarwin:
 		// darwin-rebuild splices the name in unquoted.
@@ -206,7 +206,7 @@ func (sy *System) attrFor(name string) string {
 // Definition runs on every plan and must start no process, so it uses the
 // kernel host name (short, on macOS, where LocalHostName usually equals
 // it); Run asks `scutil --get LocalHostName` like darwin-rebuild does.
-func (sy *System) definitionHost() string {
+func (sy *system) definitionHost() string {
 	h, err := os.Hostname()
 	if err != nil {
 		return "(unknown host: " + err.Error() + ")"
@@ -218,7 +218,7 @@ func (sy *System) definitionHost() string {
 }
 
 // Definition lists what the step does apart from its input files.
-func (sy *System) Definition() []string {
+func (sy *system) Definition() []string {
 	var l step.Lines
 	l.Add("kind", sy.kind)
 	l.Add("flake", sy.k.Flake)
@@ -268,7 +268,7 @@ func (sy *System) Definition() []string {
 	return l.Sorted()
 }
 
-func (sy *System) action() string {
+func (sy *system) action() string {
 	if sy.k.Action == "" {
 		return "switch"
 	}
@@ -277,7 +277,7 @@ func (sy *System) action() string {
 
 // Inputs is what nix sees of the flake: its git-tracked files and
 // flake.lock, plus the step's extra globs.
-func (sy *System) Inputs(context.Context) (fingerprint.Spec, error) {
+func (sy *system) Inputs(context.Context) (fingerprint.Spec, error) {
 	spec, err := flakeInputs(sy.cfgDir, sy.ref, sy.s.Inputs)
 	if err != nil {
 		return spec, err
@@ -288,16 +288,16 @@ func (sy *System) Inputs(context.Context) (fingerprint.Spec, error) {
 
 // Scripts is the files of the repo that a nix-profile step's `activate`
 // runs.
-func (sy *System) Scripts() map[string]string {
+func (sy *system) Scripts() map[string]string {
 	return step.ScriptsOf(sy.cfgDir, step.Script{Key: "activate", Cmd: sy.k.Activate, Dir: sy.workDir})
 }
 
 // NeedsSudo reports whether setting the profile and activating need root.
-func (sy *System) NeedsSudo() bool { return sy.sudo }
+func (sy *system) NeedsSudo() bool { return sy.sudo }
 
 // Probe compares the active system with the out path the last success
 // applied. It only follows symlinks.
-func (sy *System) Probe(_ context.Context, token string) (string, error) {
+func (sy *system) Probe(_ context.Context, token string) (string, error) {
 	if sy.active == "" {
 		return "", sy.profileErr
 	}
@@ -343,7 +343,7 @@ func activePath(link, store string) (string, error) {
 }
 
 // Unavailable reports a missing nix: the step fails with the fix.
-func (sy *System) Unavailable() string { return unavailable(sy.nixErr) }
+func (sy *system) Unavailable() string { return unavailable(sy.nixErr) }
 
 // unavailable says what is missing and how to fix it: a missing nix is
 // most often a PATH without it (cron and launchd start programs with

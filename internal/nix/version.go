@@ -12,22 +12,22 @@ import (
 	"github.com/sysinit/sysinit/internal/command"
 )
 
-// Flavour is which implementation of the nix command is installed. They
+// flavour is which implementation of the nix command is installed. They
 // share the CLI but not its history: Lix forked from Nix 2.18 and numbers
 // its releases from 2.90, so a Lix version says nothing about which Nix
 // features it has. docs/nix.md lists what each argv needs, with sources.
-type Flavour string
+type flavour string
 
 // The flavours `nix --version` names.
 const (
-	FlavourNix         Flavour = "Nix"             // nix (Nix) 2.8.0
-	FlavourDeterminate Flavour = "Determinate Nix" // nix (Determinate Nix 3.6.2) 2.29.0
-	FlavourLix         Flavour = "Lix"             // nix (Lix, like Nix) 2.91.1
+	FlavourNix         flavour = "Nix"             // nix (Nix) 2.8.0
+	FlavourDeterminate flavour = "Determinate Nix" // nix (Determinate Nix 3.6.2) 2.29.0
+	FlavourLix         flavour = "Lix"             // nix (Lix, like Nix) 2.91.1
 )
 
 // Version is what `nix --version` says.
 type Version struct {
-	Flavour Flavour
+	Flavour flavour
 	// Major, Minor, Patch: the version at the end of the line. For Nix and
 	// Determinate Nix it is the Nix release the CLI follows; for Lix, Lix's
 	// own.
