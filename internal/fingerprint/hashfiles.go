@@ -1,0 +1,194 @@
+package fingerprint
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// The hashing phase: content hashes from the stat cache where a file's
+// stat signature is unchanged and not racy, read afresh otherwise.
+
+// hashFiles fills in the hash of every file and symlink in files (sorted by
+// path): from cache when its stat key matches, else by reading it. It then
+// updates the cache: entries for files this scan saw are replaced, entries
+// for files in its scope that it did not see are dropped, and the rest (other
+// specs' files) are kept. Hashes of files changed after racyBefore (ns) are
+// not stored.
+func (r *scanRun) hashFiles(c *Cache, files []*item, racyBefore int64) (hashed int, err error) {
+	target := c
+	if c == nil {
+		c = &Cache{}
+	}
+	var misses []*item
+	var keep []int // old records carried over unchanged, in order
+	dropped := 0
+	j := 0
+	unseen := func(j int) {
+		if r.inScope(c.path(j)) {
+			dropped++
+		} else {
+			keep = append(keep, j)
+		}
+	}
+	for _, it := range files {
+		switch it.kind {
+		case TypeFile, TypeExec, TypeSymlink:
+		default:
+			continue
+		}
+		for j < c.n && c.path(j) < it.path {
+			unseen(j)
+			j++
+		}
+		if j < c.n && c.path(j) == it.path {
+			if c.stat(j) == it.st {
+				it.hash, it.storable = c.hash(j), true
+				j++
+				continue
+			}
+			dropped++ // replaced by a fresh hash, or by nothing if racy
+			j++
+		}
+		misses = append(misses, it)
+	}
+	for ; j < c.n; j++ {
+		unseen(j)
+	}
+	if err := r.hashMisses(misses, racyBefore); err != nil {
+		return len(misses), err
+	}
+	added := 0
+	for _, it := range misses {
+		if it.storable {
+			added++
+		}
+	}
+	// An entry whose file changed or went away can never hit again (its
+	// ctime would have to go back), so a few of them are left in place
+	// rather than paying for a rewrite of the whole cache: the common case
+	// is one file just edited, too recent (racy) to store yet. The next
+	// scan that stores a hash, or finds many stale entries, prunes them.
+	if target == nil || added == 0 && dropped <= staleKept(c.n) {
+		return len(misses), nil
+	}
+	b := cacheBuilder{recs: make([]byte, 0, (len(files)+len(keep))*recSize)}
+	k := 0
+	for _, it := range files {
+		if !it.storable {
+			continue
+		}
+		for k < len(keep) && c.path(keep[k]) < it.path {
+			b.addOld(c, keep[k])
+			k++
+		}
+		b.add(it.path, it.st, it.hash)
+	}
+	for ; k < len(keep); k++ {
+		b.addOld(c, keep[k])
+	}
+	b.install(c)
+	return len(misses), nil
+}
+
+// staleKept is how many stale entries a cache of n entries may keep
+// without being rewritten.
+func staleKept(n int) int { return max(8, n/64) }
+
+// inScope reports whether this scan would have seen path had it existed as a
+// file, so a cache entry for it that the scan did not see is stale.
+func (r *scanRun) inScope(path string) bool {
+	if path != "" && path[0] == '/' {
+		return r.outside != nil && r.outside.inScope(path[1:])
+	}
+	if r.isIgnored(path) {
+		return true // never needed again
+	}
+	if i := sort.Search(len(r.explicit), func(i int) bool { return r.explicit[i].path >= path }); i < len(r.explicit) && r.explicit[i].path == path {
+		return true
+	}
+	return r.specs.decide(path, 0) != 0
+}
+
+// hashMisses hashes files on r.workers goroutines.
+func (r *scanRun) hashMisses(misses []*item, racyBefore int64) error {
+	if len(misses) == 0 {
+		return nil
+	}
+	var next atomic.Int64
+	var failed atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for range min(r.workers, len(misses)) {
+		wg.Go(func() {
+			buf := make([]byte, hashBufSize)
+			for failed.Load() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(len(misses)) {
+					return
+				}
+				err := r.ctx.Err()
+				if err != nil {
+					err = fmt.Errorf("scanning %s: %w", r.root, err)
+				} else {
+					err = r.hashItem(misses[i], buf, racyBefore)
+				}
+				if err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if p := failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
+	abs := r.abs(it.path)
+	if it.kind == TypeSymlink {
+		sum, st, err := hashSymlink(abs, buf[:4096])
+		if isNotExist(err) {
+			r.vanish(it)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading symlink %s: %w", abs, err)
+		}
+		if kindOf(st.mode) != TypeSymlink {
+			return fmt.Errorf("reading symlink %s: %w", abs, errChanged)
+		}
+		it.storable = st == it.st && st.mtime < racyBefore && st.ctime < racyBefore
+		it.hash, it.st = sum, st
+		return nil
+	}
+	sum, st, n, err := hashRegular(abs, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, buf)
+	if isNotExist(err) {
+		r.vanish(it)
+		return nil
+	}
+	if err != nil {
+		if err == errNotRegular || err == unix.ELOOP {
+			err = errChanged
+		}
+		return fmt.Errorf("hashing %s: %w", abs, err)
+	}
+	it.storable = n == st.size && st.mtime < racyBefore && st.ctime < racyBefore
+	st.size = n
+	it.hash, it.st, it.kind = sum, st, kindOf(st.mode)
+	return nil
+}
+
+// vanish marks an item whose file was listed but is gone when it is
+// read (a lock file git just removed, an editor's temp file): as if the
+// listing had not seen it, it stays only in the specs that list it by
+// name, as missing.
+func (r *scanRun) vanish(it *item) {
+	it.kind, it.gone, it.storable = TypeMissing, true, false
+	r.vanished.Add(1)
+}
