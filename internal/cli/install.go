@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -15,9 +16,9 @@ import (
 // DEST` and hands over the content on standard input (see step.Install).
 // It is hidden: it is not for people.
 func (a *app) newInstallFile() *cobra.Command {
-	var mode string
+	var mode, backup string
 	c := &cobra.Command{
-		Use:    step.InstallCommand + " --mode MODE -- DEST",
+		Use:    step.InstallCommand + " --mode MODE [--backup NAME] -- DEST",
 		Short:  "Install standard input as DEST (the helper a file step runs as root)",
 		Hidden: true,
 		Args:   usageArgs(cobra.ExactArgs(1)),
@@ -29,10 +30,14 @@ func (a *app) newInstallFile() *cobra.Command {
 			if a.stdin == nil {
 				return usageError{fmt.Errorf("%s reads the content on standard input", step.InstallCommand)}
 			}
-			return step.Install(args[0], fs.FileMode(m), a.stdin)
+			if backup != "" && (backup != filepath.Base(backup) || backup == "." || backup == "..") {
+				return usageError{fmt.Errorf("--backup %q: a name in the destination's directory", backup)}
+			}
+			return step.Install(args[0], fs.FileMode(m), a.stdin, backup)
 		},
 	}
 	c.Flags().StringVar(&mode, "mode", "", "permission bits, in octal")
+	c.Flags().StringVar(&backup, "backup", "", "keep an existing DEST under this name, in its directory")
 	_ = c.MarkFlagRequired("mode")
 	return c
 }

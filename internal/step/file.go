@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
@@ -28,7 +29,11 @@ hold this content at the last success (a previous ` + "`on-change`" + ` that fai
 followed up), or when someone changed it since; an ` + "`on-change`" + ` that rewrites
 the file itself (a formatter) does not loop. With ` + "`sudo = true`" + ` the file is
 written as root by sysinit's own careful installer, never through a path a
-user could plant a link in. Two file steps with one ` + "`dest`" + ` are an error.`,
+user could plant a link in. A destination edited by hand (or there before
+sysinit's first run) is kept beside the new file, as
+` + "`DEST.sysinit-backup-TIME`" + `. A first run that finds the file already in place
+runs no ` + "`on-change`" + ` (` + "`--force`" + ` does). Two file steps with one ` + "`dest`" + ` are an
+error.`,
 		Keys:     &fileKeys{},
 		Sudo:     true,
 		Check:    checkFile,
@@ -172,6 +177,17 @@ type dest struct {
 	content, sig string
 }
 
+func (d dest) exists() bool { return d.content != "" || d.sig != "" }
+
+// same reports whether d is what o describes: by content when sysinit can
+// read it, else by stat signature.
+func (d dest) same(o dest) bool {
+	if d.content != "" {
+		return d.content == o.content
+	}
+	return d.sig == o.sig
+}
+
 // token is what a success records: the destination as the step left it
 // (after on-change, which may rewrite it — a formatter, a daemon that
 // normalises its config) and the content the step installed, as
@@ -265,20 +281,33 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 	// this very content is in place too.
 	changed := have.content != want && !(have.content != "" && have.content == last.left.content && last.installed == want)
 	if changed {
-		if err := f.install(ctx, rc, mode); err != nil {
+		// A destination that holds neither what the last success left
+		// there nor the new content was edited by hand (or was there
+		// before sysinit): it is kept beside the new one.
+		backup := ""
+		if have.exists() && !have.same(last.left) {
+			backup = filepath.Base(f.dest) + ".sysinit-backup-" + time.Now().UTC().Format("20060102T150405Z")
+		}
+		if err := f.install(ctx, rc, mode, backup); err != nil {
 			return Outcome{}, err
 		}
 		fmt.Fprintf(rc.Out, "installed %s -> %s\n", f.keys.Source, f.dest)
 		note = "installed"
+		if backup != "" {
+			fmt.Fprintf(rc.Out, "it held something else, edited by hand: kept as %s\n", filepath.Join(filepath.Dir(f.dest), backup))
+			note += "; the old file kept as " + backup
+		}
 	} else {
 		fmt.Fprintf(rc.Out, "%s already holds %s\n", f.dest, f.keys.Source)
 	}
-	// on-change runs when we just changed the destination, when it did not
-	// hold this content at the last success (if a previous run installed
-	// the file and then on-change failed, nothing was recorded, and
-	// on-change must run again now), and when someone changed it since the
-	// last success left it (what reads it may hold the other version).
-	if f.keys.OnChange != "" && (changed || last.installed != want || have.content != last.left.content) {
+	// on-change runs only when the file changed: sysinit just changed it;
+	// or, since the last success, its content is another (a previous run
+	// installed it and then on-change failed, which recorded nothing) or
+	// someone changed it (what reads it may hold the other version); or
+	// the user forced the step. A first run that finds the file already
+	// in place leaves what reads it alone.
+	sinceLast := rc.Token != "" && (last.installed != want || have.content != last.left.content)
+	if f.keys.OnChange != "" && (changed || sinceLast || rc.Force) {
 		rc.Progress("on-change: " + f.keys.OnChange)
 		err := f.env.Exec.Run(ctx, &command.Cmd{
 			Argv: []string{f.shell, "-c", f.keys.OnChange}, Dir: f.dir, Env: Environ(f.s.Env),
@@ -300,14 +329,14 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 // sysinit's own privileged helper, `sysinit install-file`, that writes:
 // sysinit opens the source as the user and hands its content over on
 // standard input, so root never opens a path of the user's.
-func (f *File) install(ctx context.Context, rc *RunContext, mode fs.FileMode) error {
+func (f *File) install(ctx context.Context, rc *RunContext, mode fs.FileMode, backup string) error {
 	src, err := os.Open(f.source)
 	if err != nil {
 		return fmt.Errorf("installing %s: %w", f.dest, err)
 	}
 	defer src.Close()
 	if !f.sudo {
-		return Install(f.dest, mode, src)
+		return Install(f.dest, mode, src, backup)
 	}
 	if f.env.Self == nil {
 		return fmt.Errorf("installing %s as root: sysinit's own executable is unknown", f.dest)
@@ -317,9 +346,16 @@ func (f *File) install(ctx context.Context, rc *RunContext, mode fs.FileMode) er
 		return fmt.Errorf("installing %s as root: finding sysinit's own executable: %w", f.dest, err)
 	}
 	return f.env.Exec.Run(ctx, &command.Cmd{
-		Argv:  []string{self, InstallCommand, "--mode", fmt.Sprintf("%04o", uint32(mode)&0o7777), "--", f.dest},
+		Argv:  append([]string{self, InstallCommand, "--mode", fmt.Sprintf("%04o", uint32(mode)&0o7777)}, backupArgs(backup, f.dest)...),
 		Stdin: src, Stdout: rc.Out, Stderr: rc.Out, Sudo: true,
 	})
+}
+
+func backupArgs(backup, dest string) []string {
+	if backup == "" {
+		return []string{"--", dest}
+	}
+	return []string{"--backup", backup, "--", dest}
 }
 
 // InstallCommand is the hidden sysinit command that runs Install as root

@@ -31,7 +31,11 @@ import (
 // path as the config wrote it (~/.config is often a link into a dotfiles
 // repo). Whoever can write one of those directories can choose where the file
 // goes, as with any program that writes there.
-func Install(dest string, mode fs.FileMode, content io.Reader) (err error) {
+//
+// With backup set, a dest that exists is first given that second name in its
+// directory (a hard link: no copy, no link followed), so a file edited by
+// hand is kept beside the one that replaces it.
+func Install(dest string, mode fs.FileMode, content io.Reader, backup string) (err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("installing %s: %w", dest, err)
@@ -64,6 +68,21 @@ func Install(dest string, mode fs.FileMode, content io.Reader) (err error) {
 	}()
 	if closeErr := f.Close(); err == nil {
 		err = closeErr
+	}
+	if err == nil && backup != "" {
+		name := backup
+		for i := 2; ; i++ {
+			err = unix.Linkat(dir, base, dir, name, 0)
+			if !errors.Is(err, unix.EEXIST) || i > 100 {
+				break
+			}
+			name = fmt.Sprintf("%s-%d", backup, i) // two backups in one second
+		}
+		if errors.Is(err, unix.ENOENT) {
+			err = nil // nothing there to keep
+		} else if err != nil {
+			err = &os.LinkError{Op: "link", Old: dest, New: filepath.Join(filepath.Dir(dest), name), Err: err}
+		}
 	}
 	if err == nil {
 		if err = unix.Renameat(dir, tmp, dir, base); err != nil {

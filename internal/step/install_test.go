@@ -96,7 +96,7 @@ func TestInstallNeverFollowsPlantedLinks(t *testing.T) {
 	for _, p := range planted {
 		plant(t, secret, p, uid, gid)
 	}
-	if err := Install(dest, 0o644, strings.NewReader("new content\n")); err != nil {
+	if err := Install(dest, 0o644, strings.NewReader("new content\n"), ""); err != nil {
 		t.Fatal(err)
 	}
 	checkUntouched(t, secret)
@@ -128,7 +128,7 @@ func TestInstallMode(t *testing.T) {
 	defer syscall.Umask(old)
 	for _, mode := range []fs.FileMode{0o440, 0o644, 0o755, 0o4755} {
 		dest := filepath.Join(t.TempDir(), "a", "b", "f")
-		if err := Install(dest, mode, strings.NewReader("x")); err != nil {
+		if err := Install(dest, mode, strings.NewReader("x"), ""); err != nil {
 			t.Fatal(err)
 		}
 		var st syscall.Stat_t
@@ -150,7 +150,7 @@ func TestInstallFailureLeavesNothing(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dest, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	err := Install(dest, 0o644, strings.NewReader("x"))
+	err := Install(dest, 0o644, strings.NewReader("x"), "")
 	if err == nil || !strings.HasPrefix(err.Error(), "installing "+dest+": ") {
 		t.Fatalf("error %v", err)
 	}
