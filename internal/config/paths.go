@@ -61,12 +61,15 @@ func (l *loader) stepHome(s *Step, pat string) (string, *homeError) {
 	if strings.TrimLeft(pat[2:], "/") == "" {
 		return "", &homeError{"names your whole home directory", `name what the step reads, like "~/.config/tool/**"`}
 	}
-	home, set := s.Env["HOME"]
-	if !set {
-		var err error
-		if home, err = os.UserHomeDir(); err != nil {
-			return "", &homeError{fmt.Sprintf("expanding ~: %v", err), "set HOME, or write the pattern as an absolute path"}
+	getenv := func(k string) string {
+		if h, set := s.Env["HOME"]; set && k == "HOME" {
+			return h
 		}
+		return os.Getenv(k)
+	}
+	home, err := ExpandHome("input pattern", "~", getenv)
+	if err != nil {
+		return "", &homeError{fmt.Sprintf("expanding ~: %v", err), "set HOME, or write the pattern as an absolute path"}
 	}
 	if !filepath.IsAbs(home) {
 		return "", &homeError{fmt.Sprintf("expanding ~: HOME %q is not absolute", home), "set HOME to an absolute path"}
@@ -175,17 +178,16 @@ func (l *loader) expandDest(s *Step, dk *keyDecl, d string) string {
 	at := s.Keys[dk.name]
 	switch {
 	case strings.HasPrefix(d, "~/"):
-		home, err := os.UserHomeDir()
-		if err != nil {
-			l.fail(at, "set HOME, or write it as an absolute path", "expanding ~ in %s: %v", dk.name, err)
-			return d
-		}
-		rest := strings.TrimLeft(d[2:], "/")
-		if rest == "" {
+		if strings.TrimLeft(d[2:], "/") == "" {
 			l.fail(at, `name the file, like dest = "~/.config/tool/config"`, "%s = %q is your home directory", dk.name, d)
 			return d
 		}
-		return filepath.Join(home, rest)
+		p, err := ExpandHome(dk.name, d, os.Getenv)
+		if err != nil {
+			l.fail(at, "set HOME, or write it as an absolute path", "expanding ~ in %v", err)
+			return d
+		}
+		return p
 	case strings.HasPrefix(d, "~"):
 		l.fail(at, `write "~/..." for your home directory, or an absolute path`, "%s = %q: only ~/ is expanded", dk.name, d)
 	case !filepath.IsAbs(d):
