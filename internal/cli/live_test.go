@@ -132,8 +132,8 @@ kind  = "command"
 run   = "true"
 after = ["system"]
 `)
-	s.waitScreen(regexp.MustCompile(`(?m)^○ system +waiting for flake-update$`))
-	s.waitScreen(regexp.MustCompile(`(?m)^○ fonts +waiting for system$`))
+	s.waitScreen(regexp.MustCompile(`(?m)^○ system +waiting for flake-update *$`))
+	s.waitScreen(regexp.MustCompile(`(?m)^○ fonts +waiting for system *$`))
 	write(t, filepath.Join(s.repo, "go"), "")
 	screen, exit := s.wait()
 	if exit != "EXIT=0" {
