@@ -24,8 +24,9 @@ import (
 const maxLabel = 64 << 10
 
 // RunDirs returns the ids of the runs under logs that belong to a config —
-// labelled label, or named in ids — newest first (ids start with the time
-// the run started).
+// labelled label, or named in ids — newest first. An id starts with the
+// second its run started, so two runs of one second are ordered by when
+// each made its directory (its lock file's time), then by id.
 func RunDirs(logs, label string, ids map[string]bool) ([]string, error) {
 	ents, err := os.ReadDir(logs)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -34,19 +35,48 @@ func RunDirs(logs, label string, ids map[string]bool) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the logs: %w", err)
 	}
-	var out []string
+	type run struct {
+		id   string
+		made time.Time
+	}
+	var runs []run
 	for _, e := range ents {
 		name := e.Name()
 		// Hidden ones are runs being set up; links are not ours.
 		if !e.IsDir() || strings.HasPrefix(name, ".") {
 			continue
 		}
-		if ids[name] || (label != "" && readLabel(filepath.Join(logs, name)) == label) {
-			out = append(out, name)
+		dir := filepath.Join(logs, name)
+		if ids[name] || (label != "" && readLabel(dir) == label) {
+			r := run{id: name}
+			if fi, err := os.Lstat(filepath.Join(dir, runLock)); err == nil {
+				r.made = fi.ModTime()
+			}
+			runs = append(runs, r)
 		}
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(out)))
+	sort.Slice(runs, func(i, j int) bool {
+		a, b := runs[i], runs[j]
+		if pa, pb := secondOf(a.id), secondOf(b.id); pa != pb {
+			return pa > pb
+		}
+		if !a.made.Equal(b.made) {
+			return a.made.After(b.made)
+		}
+		return a.id > b.id
+	})
+	out := make([]string, len(runs))
+	for i, r := range runs {
+		out[i] = r.id
+	}
 	return out, nil
+}
+
+// secondOf is the part of a run id before its random suffix: the second
+// the run started.
+func secondOf(id string) string {
+	s, _, _ := strings.Cut(id, "-")
+	return s
 }
 
 // readLabel is the label in a run directory's lock file; "" when it has

@@ -39,6 +39,26 @@ func TestRunDirsByLabel(t *testing.T) {
 	if want := []string{"20250104T000000-dddddd", "20250103T000000-cccccc", "20250101T000000-aaaaaa"}; !slices.Equal(got, want) {
 		t.Errorf("RunDirs = %q, want %q", got, want)
 	}
+	// Two runs in one second: the one that made its directory last is the
+	// newer, whatever its random suffix.
+	for i, id := range []string{"20250106T000000-ffffff", "20250106T000000-000000"} {
+		lock, err := makeRunDir(base, filepath.Join(logs, id), "/repo/mine")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lock.Close()
+		made := time.Date(2025, 1, 6, 0, 0, 0, i*1000, time.UTC)
+		if err := os.Chtimes(filepath.Join(logs, id, runLock), made, made); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = RunDirs(logs, "/repo/mine", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"20250106T000000-000000", "20250106T000000-ffffff", "20250103T000000-cccccc", "20250101T000000-aaaaaa"}; !slices.Equal(got, want) {
+		t.Errorf("RunDirs = %q, want %q", got, want)
+	}
 	if got, err := RunDirs(filepath.Join(base, "none"), "x", nil); err != nil || got != nil {
 		t.Errorf("no logs directory: %q, %v", got, err)
 	}
