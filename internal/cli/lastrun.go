@@ -27,31 +27,36 @@ type lastRun struct {
 	Log     string // the step's log of that run, when it is still there
 }
 
-// lastRuns reads the history for each step's newest entry where it ran
-// (or was rolled back) and keeps those that did not succeed. Skipped,
-// blocked and not-applicable entries say nothing of the step itself.
-func lastRuns(st *state.Store, logBase string) (map[string]lastRun, error) {
-	runs, err := st.Runs(0)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
+// lastRuns reads the history for the newest entry of each of the named
+// steps where it ran (or was rolled back) and keeps those that did not
+// succeed. Skipped, blocked and not-applicable entries say nothing of the
+// step itself, and a step's success recorded in records settles it. The
+// history is read from the newest run back, and no further than the
+// steps need: for a plan in which nothing runs, not at all.
+func lastRuns(st *state.Store, logBase string, names []string, records map[string]state.Record) (map[string]lastRun, error) {
 	out := map[string]lastRun{}
-	for _, r := range runs { // newest first
+	open := map[string]bool{}
+	for _, n := range names {
+		open[n] = true
+	}
+	if len(open) == 0 {
+		return out, nil
+	}
+	err := st.EachRun(func(r state.Run) bool {
 		for _, s := range r.Steps {
-			if seen[s.Name] {
+			if !open[s.Name] {
 				continue
 			}
 			switch s.Status {
 			case string(runner.StatusDone):
-				seen[s.Name] = true
+				delete(open, s.Name)
 			case string(runner.StatusInterrupted):
 				if s.Duration == 0 {
 					continue // stopped before it started: it did nothing
 				}
 				fallthrough
 			case string(runner.StatusFailed), statusRolledBack:
-				seen[s.Name] = true
+				delete(open, s.Name)
 				lr := lastRun{RunID: r.ID, Command: r.Command, Time: r.Start, Status: s.Status, Detail: s.Reason}
 				if s.Status != statusRolledBack && logBase != "" {
 					p := runner.LogPath(filepath.Join(logBase, r.ID), s.Name)
@@ -62,8 +67,15 @@ func lastRuns(st *state.Store, logBase string) (map[string]lastRun, error) {
 				out[s.Name] = lr
 			}
 		}
-	}
-	return out, nil
+		// Runs older than a step's recorded success say nothing newer.
+		for n := range open {
+			if rec, ok := records[n]; ok && rec.RunID == r.ID {
+				delete(open, n)
+			}
+		}
+		return len(open) > 0
+	})
+	return out, err
 }
 
 // logsDir is where every run keeps its logs: $XDG_STATE_HOME/sysinit/logs.
@@ -72,16 +84,12 @@ func (a *app) logsDir() (string, error) {
 	return filepath.Join(d, "logs"), err
 }
 
-// print shows lr under a step of the plan or why, each line after indent.
-// willRun is whether the plan runs the step: only then is a rollback
-// still what the machine shows.
-func (lr lastRun) print(w io.Writer, indent string, willRun bool) {
+// print shows lr under a step the plan runs, each line after indent.
+func (lr lastRun) print(w io.Writer, indent string) {
 	when := lr.Time.Local().Format("2006-01-02 15:04:05")
 	switch lr.Status {
 	case statusRolledBack:
-		if willRun {
-			fmt.Fprintf(w, "%srolled back by sysinit rollback at %s (%s): a refresh switches to the config again\n", indent, when, lr.Detail)
-		}
+		fmt.Fprintf(w, "%srolled back by sysinit rollback at %s (%s): a refresh switches to the config again\n", indent, when, lr.Detail)
 		return
 	case string(runner.StatusInterrupted):
 		fmt.Fprintf(w, "%slast %s was interrupted at %s (run %s)\n", indent, lr.Command, when, lr.RunID)

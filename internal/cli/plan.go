@@ -16,7 +16,6 @@ import (
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/kinds"
 	"github.com/sysinit/sysinit/internal/plan"
-	"github.com/sysinit/sysinit/internal/state"
 	"github.com/sysinit/sysinit/internal/step"
 )
 
@@ -82,12 +81,12 @@ func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force,
 	if err != nil {
 		return err
 	}
-	news := a.lastRuns(s.store)
+	news := a.lastRuns(s, p.Steps)
 	if o.json {
 		out := jsonPlan{Steps: []jsonStep{}}
 		for _, d := range p.Steps {
 			js := jsonStep{Name: d.Name, Action: "skip", Reasons: d.Reasons, Recheck: d.Recheck, Notes: advice(d), Warnings: d.Warnings}
-			if lr, ok := news[d.Name]; ok && (lr.Status != statusRolledBack || d.Run) {
+			if lr, ok := news[d.Name]; ok {
 				js.LastRun = &jsonLastRun{Run: lr.RunID, Command: lr.Command, Time: lr.Time, Status: lr.Status, Detail: lr.Detail, Log: lr.Log}
 			}
 			switch {
@@ -115,14 +114,22 @@ func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force,
 // maxFiles is how many changed files plan lists per step; why lists all.
 const maxFiles = 10
 
-// lastRuns is lastRuns for the config's store; what cannot be read is a
-// warning, not a failure of the command that shows it.
-func (a *app) lastRuns(st *state.Store) map[string]lastRun {
+// lastRuns is lastRuns for the steps of ds that will run: for a step
+// the plan skips, what it last did is moot (the machine is as its last
+// success left it). What cannot be read is a warning, not a failure of
+// the command that shows it.
+func (a *app) lastRuns(s *session, ds []*plan.Decision) map[string]lastRun {
+	var names []string
+	for _, d := range ds {
+		if d.Run && d.Applicable() {
+			names = append(names, d.Name)
+		}
+	}
 	logs, err := a.logsDir()
 	if err != nil {
 		logs = ""
 	}
-	news, err := lastRuns(st, logs)
+	news, err := lastRuns(s.store, logs, names, s.records)
 	if err != nil {
 		a.warn("reading the history: " + err.Error())
 	}
@@ -164,8 +171,8 @@ func printPlan(w io.Writer, p *plan.Plan, news map[string]lastRun) {
 		for _, w := range d.Warnings {
 			fmt.Fprintf(tw, "\t\twarning: %s\n", w)
 		}
-		if lr, ok := news[d.Name]; ok && d.Applicable() {
-			lr.print(tw, "\t\t", d.Run)
+		if lr, ok := news[d.Name]; ok {
+			lr.print(tw, "\t\t")
 		}
 	}
 	tw.Flush()
