@@ -40,8 +40,9 @@ const askFlake = `{
 // Nix: the live block gives way to the closure diff and the question,
 // and comes back after the answer. y switches; n, a bare Enter and Ctrl-C
 // leave the profile as it was, n and Enter failing the step with the
-// reason, Ctrl-C ending the run with 130. (Without a terminal --ask
-// refuses unless --yes: testdata/script/nix_daily.txtar.)
+// reason, Ctrl-C ending the run with 130. With stdin not the terminal it
+// refuses before anything runs. (With no terminal at all, and with
+// --yes: testdata/script/nix_daily.txtar.)
 func TestAskInTmux(t *testing.T) {
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
@@ -61,20 +62,25 @@ func TestAskInTmux(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name    string
-		answer  func(p *askPane)
-		exit    string
-		applied bool
-		screen  []string
+		name     string
+		redirect string // appended to the command line
+		answer   func(p *askPane)
+		exit     string
+		applied  bool
+		screen   []string
 	}{
-		{"yes", func(p *askPane) { p.typeLine("y") }, "EXIT=0", true,
+		{"yes", "", func(p *askPane) { p.typeLine("y") }, "EXIT=0", true,
 			[]string{"✓ sys    done", "switched to generation 2; 1 package changed, +39.1 KiB", "ran 1"}},
-		{"no", func(p *askPane) { p.typeLine("n") }, "EXIT=1", false,
+		{"no", "", func(p *askPane) { p.typeLine("n") }, "EXIT=1", false,
 			[]string{"✗ sys", "was built but not applied: declined at the prompt"}},
-		{"enter", func(p *askPane) { p.typeLine("") }, "EXIT=1", false,
+		{"enter", "", func(p *askPane) { p.typeLine("") }, "EXIT=1", false,
 			[]string{"declined at the prompt"}},
-		{"ctrl-c", func(p *askPane) { p.tm("send-keys", "-t", "t", "C-c") }, "EXIT=130", false,
+		{"ctrl-c", "", func(p *askPane) { p.tm("send-keys", "-t", "t", "C-c") }, "EXIT=130", false,
 			[]string{"interrupted"}},
+		// On the terminal, but with nothing to read the answer from: refused
+		// before anything runs.
+		{"stdin not a terminal", " </dev/null", nil, "EXIT=2", false,
+			[]string{"sysinit: --ask needs a terminal to ask on, and stdin is not a terminal", "add --yes"}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,20 +135,22 @@ run  = "echo other"
 			for i, kv := range env {
 				quoted[i] = "'" + strings.ReplaceAll(kv, "'", `'\''`) + "'"
 			}
-			p.typeLine(fmt.Sprintf("env LANG=C.UTF-8 TERM=xterm-256color %s %s -C %s refresh --ask; echo EXIT=$? > %s",
-				strings.Join(quoted, " "), self, repo, done))
+			p.typeLine(fmt.Sprintf("env LANG=C.UTF-8 TERM=xterm-256color %s %s -C %s refresh --ask%s; echo EXIT=$? > %s",
+				strings.Join(quoted, " "), self, repo, tt.redirect, done))
 			question := "sysinit: apply sys? [y/N]"
-			p.waitFor(question)
-			screen := p.screen()
-			for _, want := range []string{"sysinit: sys is ready to apply:", "switch from " + gen1, "dep: 1.0 → 1.1, ", "1 package changed, +39.1 KiB"} {
-				if !strings.Contains(screen, want) {
-					t.Errorf("the question's screen lacks %q:\n%s", want, screen)
+			if tt.answer != nil {
+				p.waitFor(question)
+				screen := p.screen()
+				for _, want := range []string{"sysinit: sys is ready to apply:", "switch from " + gen1, "dep: 1.0 → 1.1, ", "1 package changed, +39.1 KiB"} {
+					if !strings.Contains(screen, want) {
+						t.Errorf("the question's screen lacks %q:\n%s", want, screen)
+					}
 				}
+				if strings.Index(screen, "dep: 1.0 → 1.1") > strings.Index(screen, question) {
+					t.Errorf("the diff is not above the question:\n%s", screen)
+				}
+				tt.answer(p)
 			}
-			if strings.Index(screen, "dep: 1.0 → 1.1") > strings.Index(screen, question) {
-				t.Errorf("the diff is not above the question:\n%s", screen)
-			}
-			tt.answer(p)
 			deadline := time.Now().Add(60 * time.Second)
 			for !fileExists(done) {
 				if time.Now().After(deadline) {
@@ -150,7 +158,7 @@ run  = "echo other"
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			screen = p.screen()
+			screen := p.screen()
 			t.Logf("final screen:\n%s", screen)
 			if got := strings.TrimSpace(readOrEmpty(done)); got != tt.exit {
 				t.Errorf("exit: %s, want %s", got, tt.exit)
@@ -161,7 +169,7 @@ run  = "echo other"
 				}
 			}
 			// The block came back below the question, drawn once.
-			if i, j := strings.Index(screen, question), strings.LastIndex(screen, "sys "); tt.exit != "EXIT=130" && (j < i) {
+			if i, j := strings.Index(screen, question), strings.LastIndex(screen, "sys "); tt.answer != nil && tt.exit != "EXIT=130" && (j < i) {
 				t.Errorf("the block is not below the question")
 			}
 			now, err := filepath.EvalSymlinks(profile)
