@@ -142,6 +142,9 @@ func (a *app) runHistory(asJSON bool, limit int) error {
 			}
 		}
 		status := fmt.Sprintf("ran %d, failed %d, blocked %d", ran, failed, blocked)
+		if r.Command != "" && r.Command != "refresh" {
+			status = r.Command // sysinit rollback: its step says how it went
+		}
 		if r.Interrupted {
 			status += ", interrupted"
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -51,6 +52,19 @@ type jsonStep struct {
 	Notes   []string      `json:"notes,omitempty"`
 	// Warnings: an input pattern that selects no file, say.
 	Warnings []string `json:"warnings,omitempty"`
+	// LastRun: the step's last run did not succeed (failed, interrupted)
+	// or it was rolled back since.
+	LastRun *jsonLastRun `json:"last_run,omitempty"`
+}
+
+// jsonLastRun is a lastRun under --json.
+type jsonLastRun struct {
+	Run     string    `json:"run"`
+	Command string    `json:"command"`
+	Time    time.Time `json:"time"`
+	Status  string    `json:"status"`
+	Detail  string    `json:"detail"`
+	Log     string    `json:"log,omitempty"`
 }
 
 func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force, update bool) error {
@@ -67,10 +81,14 @@ func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force,
 	if err != nil {
 		return err
 	}
+	news := a.lastRuns(s, p.Steps)
 	if o.json {
 		out := jsonPlan{Steps: []jsonStep{}}
 		for _, d := range p.Steps {
 			js := jsonStep{Name: d.Name, Action: "skip", Reasons: d.Reasons, Recheck: d.Recheck, Notes: advice(d), Warnings: d.Warnings}
+			if lr, ok := news[d.Name]; ok {
+				js.LastRun = &jsonLastRun{Run: lr.RunID, Command: lr.Command, Time: lr.Time, Status: lr.Status, Detail: lr.Detail, Log: lr.Log}
+			}
 			switch {
 			case d.Missing() != "":
 				js.Action = "fail"
@@ -85,7 +103,7 @@ func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force,
 			return err
 		}
 	} else {
-		printPlan(a.stdout, p)
+		printPlan(a.stdout, p, news)
 	}
 	if o.exitCode && p.WillRun() {
 		return &exitError{code: ExitFailed}
@@ -96,7 +114,29 @@ func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force,
 // maxFiles is how many changed files plan lists per step; why lists all.
 const maxFiles = 10
 
-func printPlan(w io.Writer, p *plan.Plan) {
+// lastRuns is lastRuns for the steps of ds that will run: for a step
+// the plan skips, what it last did is moot (the machine is as its last
+// success left it). What cannot be read is a warning, not a failure of
+// the command that shows it.
+func (a *app) lastRuns(s *session, ds []*plan.Decision) map[string]lastRun {
+	var names []string
+	for _, d := range ds {
+		if d.Run && d.Applicable() {
+			names = append(names, d.Name)
+		}
+	}
+	logs, err := a.logsDir()
+	if err != nil {
+		logs = ""
+	}
+	news, err := lastRuns(s.store, logs, names, s.records)
+	if err != nil {
+		a.warn("reading the history: " + err.Error())
+	}
+	return news
+}
+
+func printPlan(w io.Writer, p *plan.Plan, news map[string]lastRun) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	var run, skip, na, fail int
 	for _, d := range p.Steps {
@@ -130,6 +170,9 @@ func printPlan(w io.Writer, p *plan.Plan) {
 		}
 		for _, w := range d.Warnings {
 			fmt.Fprintf(tw, "\t\twarning: %s\n", w)
+		}
+		if lr, ok := news[d.Name]; ok {
+			lr.print(tw, "\t\t")
 		}
 	}
 	tw.Flush()

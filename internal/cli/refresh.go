@@ -27,6 +27,7 @@ import (
 
 type refreshOptions struct {
 	force, dryRun, failFast, noWait, update, json, verbose bool
+	ask, yes                                               bool
 	jobs                                                   int
 	progress                                               string
 	heartbeat                                              time.Duration
@@ -49,6 +50,9 @@ run in parallel. Naming steps runs those (and what they come after).`,
 			if o.dryRun {
 				return a.runPlan(cmd.Context(), &planOptions{json: o.json}, args, o.force, o.update)
 			}
+			if err := a.checkAsk(o); err != nil {
+				return err
+			}
 			return a.runRefresh(cmd.Context(), o, args)
 		},
 	}
@@ -63,6 +67,8 @@ run in parallel. Naming steps runs those (and what they come after).`,
 	f.IntVarP(&o.jobs, "jobs", "j", 0, "run at most `N` steps at once (default: all that are ready)")
 	f.StringVar(&o.progress, "progress", "auto", "live view: auto (on a terminal), always, never")
 	f.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "without the live view, say which steps are still running every `DURATION` (0: never)")
+	f.BoolVarP(&o.ask, "ask", "a", false, "show what each nix step would change (its closure diff) and ask before it switches")
+	f.BoolVarP(&o.yes, "yes", "y", false, "with --ask: show the changes but apply them without asking (for scripts)")
 	return c
 }
 
@@ -184,6 +190,10 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		Background: func(ctx context.Context) { s.planner.Warm(ctx, p) },
 		Elevate:    elevate,
 		ETA:        func(name string) time.Duration { return median(s.store, name) },
+		Label:      cfg.StateKey(),
+	}
+	if o.ask {
+		opts.Confirm = a.prompter(o, obs).Confirm
 	}
 	res := runner.Run(ctx, p, opts, s.store, obs)
 	// The stat cache as the plan, the background warming and the steps'

@@ -110,11 +110,12 @@ func TestScript(t *testing.T) {
 			return false, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"settime":  cmdSettime,
-			"waitfor":  cmdWaitfor,
-			"waitgone": cmdWaitgone,
-			"waitlock": cmdWaitlock,
-			"count":    cmdCount,
+			"settime":   cmdSettime,
+			"waitfor":   cmdWaitfor,
+			"waitgone":  cmdWaitgone,
+			"waitlock":  cmdWaitlock,
+			"count":     cmdCount,
+			"waitmatch": cmdWaitmatch,
 		},
 	})
 }
@@ -152,6 +153,25 @@ func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ts.Fatalf("%s did not appear within 10s", args[0])
+}
+
+// waitmatch FILE REGEXP: wait up to 10s for a line of FILE to match
+// REGEXP (a background child printed something).
+func cmdWaitmatch(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: waitmatch FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if data, err := os.ReadFile(ts.MkAbs(args[0])); err == nil && re.Match(data) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	data, _ := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Fatalf("%s never had a line matching %q in 10s; it holds:\n%s", args[0], args[1], data)
 }
 
 // waitgone PIDFILE: wait up to 10s for the process whose pid FILE holds to

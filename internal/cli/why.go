@@ -72,6 +72,9 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 	for _, warning := range d.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warning)
 	}
+	if lr, ok := a.lastRuns(s, []*plan.Decision{d})[name]; ok {
+		lr.print(w, "  ")
+	}
 	return nil
 }
 

@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// ParseDuration reads a duration as the config does (see parseDuration),
+// for flags that take one.
+func ParseDuration(s string) (time.Duration, error) { return parseDuration(s) }
+
 // parseDuration is time.ParseDuration plus a "d" unit of 24 hours, since
 // "every 7 days" is the natural way to say how often to update a flake.
 // Days may be fractional and mixed with other units: "1.5d", "1d12h".

@@ -88,6 +88,17 @@ func (sy *system) apply(ctx context.Context, r *runner, out string) error {
 			return err
 		}
 	}
+	c, err := sy.activation(out)
+	if c == nil || err != nil {
+		return err
+	}
+	r.progress("activating")
+	return r.run(ctx, "activating "+out, c)
+}
+
+// activation is the command that activates out, the way each tool does;
+// nil for a nix-profile step without `activate`.
+func (sy *system) activation(out string) (*command.Cmd, error) {
 	var c *command.Cmd
 	switch sy.kind {
 	case KindDarwin, KindHomeManager:
@@ -96,16 +107,15 @@ func (sy *system) apply(ctx context.Context, r *runner, out string) error {
 		c = &command.Cmd{Argv: []string{filepath.Join(out, "bin/switch-to-configuration"), sy.action()}}
 	case KindProfile:
 		if sy.k.Activate == "" {
-			return nil
+			return nil, nil
 		}
 		sh, err := sy.env.LookPath("sh")
 		if err != nil {
-			return &command.NotFoundError{Name: "sh"}
+			return nil, &command.NotFoundError{Name: "sh"}
 		}
 		c = &command.Cmd{Argv: []string{sh, "-c", sy.k.Activate}, Env: []string{"SYSINIT_OUT=" + out}}
 	}
 	c.Sudo = sy.sudo
 	c.Dir = sy.workDir
-	r.progress("activating")
-	return r.run(ctx, "activating "+out, c)
+	return c, nil
 }

@@ -64,7 +64,14 @@ func (sy *system) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, e
 	// The closure diff needs the two store paths, not the switch: it runs
 	// beside setting the profile and activating, off the critical path.
 	diff := func(bool) string { return "" }
-	if before != "" && before != built {
+	switch {
+	case rc.Confirm != nil:
+		// --ask: the diff is shown, and the user says yes, before
+		// anything is set or activated.
+		if diff, err = r.confirm(ctx, before, built); err != nil {
+			return step.Outcome{}, err
+		}
+	case before != "" && before != built:
 		diff = r.diffClosuresBeside(ctx, before, built)
 	}
 	note, err := sy.switchTo(ctx, r, built)

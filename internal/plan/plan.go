@@ -459,6 +459,17 @@ func (p *Planner) Decide(ctx context.Context, name string) *Decision {
 	return d
 }
 
+// Applicable says whether the step can run on this machine and, if not,
+// why (its `os`, or a program its `requires` names is missing). It reads
+// no input file and runs nothing: commands other than refresh use it.
+func (p *Planner) Applicable(name string) (bool, string) {
+	d := p.start(name)
+	if d.Applicable() {
+		return true, ""
+	}
+	return false, d.Reasons[0].Detail
+}
+
 // start fills in what needs no input files: applicability and definition.
 func (p *Planner) start(name string) *Decision {
 	cs := p.Config.Step(name)

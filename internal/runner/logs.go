@@ -26,9 +26,11 @@ const runLock = "run.lock"
 
 // makeRunDir makes dir, a run's log directory, below base (see
 // state.PrivateDir for what is checked on the way), and returns its lock,
-// held until the file is closed. The directory is made under a hidden name
-// and renamed into place once locked, so pruning never finds it unlocked.
-func makeRunDir(base, dir string) (*os.File, error) {
+// held until the file is closed, with label written in it (see RunLabel).
+// The directory is made under a hidden name and renamed into place once
+// locked and labelled, so pruning never finds it unlocked and `sysinit
+// logs` never finds it unlabelled.
+func makeRunDir(base, dir, label string) (*os.File, error) {
 	logs := filepath.Dir(dir)
 	if err := state.PrivateDir(base, logs); err != nil {
 		return nil, err
@@ -40,6 +42,11 @@ func makeRunDir(base, dir string) (*os.File, error) {
 	lock, err := os.OpenFile(filepath.Join(hidden, runLock), os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	if err == nil {
 		if err = flock(lock, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			lock.Close()
+		}
+	}
+	if err == nil && label != "" {
+		if _, err = lock.WriteString(label); err != nil {
 			lock.Close()
 		}
 	}

@@ -31,7 +31,7 @@ func logDirs(t *testing.T, logs string) []string {
 func TestPruneLogsSparesRunning(t *testing.T) {
 	base := t.TempDir()
 	logs := filepath.Join(base, "sysinit", "logs")
-	lock, err := makeRunDir(base, filepath.Join(logs, "20250101T000000-running"))
+	lock, err := makeRunDir(base, filepath.Join(logs, "20250101T000000-running"), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,14 @@ type Options struct {
 	// Started is when the refresh began (before planning), so the wall
 	// time in the summary is what the user waited; zero = when Run starts.
 	Started time.Time
+	// Confirm, when set (`refresh --ask`), is handed to each step as its
+	// RunContext.Confirm, with the step's name: a step that activates asks
+	// through it before changing anything.
+	Confirm func(ctx context.Context, step, summary string) error
+	// Label is written into the run's log directory (its lock file), so
+	// that `sysinit logs` can tell the runs of one config from those of
+	// the others sharing the logs directory.
+	Label string
 }
 
 // Result is how a run ended.
@@ -331,7 +339,7 @@ func (r *run) logFile(name string) (*os.File, string, error) {
 		if base == "" {
 			base = filepath.Dir(filepath.Dir(r.o.LogDir))
 		}
-		r.logLock, r.logErr = makeRunDir(base, r.o.LogDir)
+		r.logLock, r.logErr = makeRunDir(base, r.o.LogDir, r.o.Label)
 		r.logMade = r.logErr == nil
 	})
 	if r.logErr != nil {
@@ -380,6 +388,9 @@ func (r *run) exec(ctx context.Context, n *node) {
 		Force:     forced(d),
 		Redefined: redefined(d),
 		Due:       due(d),
+	}
+	if r.o.Confirm != nil {
+		rc.Confirm = func(ctx context.Context, summary string) error { return r.o.Confirm(ctx, d.Name, summary) }
 	}
 	sctx := ctx
 	if t := d.Config.Timeout; t > 0 {

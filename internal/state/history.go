@@ -113,3 +113,30 @@ func (s *Store) Runs(limit int) ([]Run, error) {
 	}
 	return out, nil
 }
+
+// EachRun calls fn with each run, newest first, until fn returns false: a
+// reader that needs only the latest runs decodes no more than those. fn
+// runs inside the read and must not call the Store.
+func (s *Store) EachRun(fn func(Run) bool) error {
+	err := s.view(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketRuns)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var r Run
+			if err := json.Unmarshal(v, &r); err != nil {
+				return corrupt("decoding run %x: %v", k, err)
+			}
+			if !fn(r) {
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading run history: %w", err)
+	}
+	return nil
+}

@@ -343,6 +343,14 @@ func TestRunsOrderAndPruning(t *testing.T) {
 	if runs, _ := s.Runs(3); len(runs) != 3 || runs[0].ID != fmt.Sprintf("run-%03d", total-1) {
 		t.Errorf("Runs(3) = %d runs starting %v, want the 3 newest", len(runs), runs)
 	}
+	// EachRun: newest first, stopping when told.
+	var seen []string
+	if err := s.EachRun(func(r Run) bool { seen = append(seen, r.ID); return len(seen) < 2 }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{fmt.Sprintf("run-%03d", total-1), fmt.Sprintf("run-%03d", total-2)}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("EachRun saw %q, want %q", seen, want)
+	}
 
 	// Interrupted survives the round trip (run 3 was pruned; add another).
 	if err := s.AddRun(Run{ID: "cut", Interrupted: true}); err != nil {

@@ -68,6 +68,12 @@ type RunContext struct {
 	// moves pins only when it is due; run for any other reason (its
 	// inputs changed), it does only what that change needs.
 	Due bool
+	// Confirm, when set (`refresh --ask`), is called by a step that
+	// activates with what it is about to apply — a closure diff — after
+	// building and before changing anything. A non-nil error (the user
+	// said no, or was interrupted) means: change nothing and fail with it.
+	// Nil means don't ask.
+	Confirm func(ctx context.Context, summary string) error
 }
 
 // Outcome is what a successful run reports.

@@ -109,6 +109,7 @@ type Live struct {
 	closed    bool
 	events    chan runner.Event
 	syncReq   chan chan struct{} // tests: apply what is queued, repaint, reply
+	holdReq   chan holdReq       // Hold: erase the block, wait for release
 	done      chan struct{}
 	closeOnce sync.Once
 
@@ -154,6 +155,7 @@ func NewLive(w io.Writer, opts LiveOptions) *Live {
 		interval: opts.Interval,
 		events:   make(chan runner.Event, queueSize),
 		syncReq:  make(chan chan struct{}),
+		holdReq:  make(chan holdReq),
 		done:     make(chan struct{}),
 		byName:   map[string]*row{},
 	}
@@ -235,7 +237,53 @@ func (l *Live) loop() {
 			}
 			l.draw(false)
 			close(ack)
+		case req := <-l.holdReq:
+			l.erase()
+			close(req.held)
+			<-req.release
+			l.draw(false)
 		}
+	}
+}
+
+// holdReq asks the screen goroutine to give the terminal up until release
+// is closed; it closes held once it has.
+type holdReq struct{ held, release chan struct{} }
+
+// Hold gives the terminal to the caller — to ask a question — until
+// release is called: failure reports waiting to be printed are printed,
+// the block is erased and the cursor shown, and nothing is drawn until
+// release, when the block is drawn again below what the caller wrote.
+// Events keep arriving meanwhile; they show when the block comes back.
+func (l *Live) Hold() (release func()) {
+	req := holdReq{held: make(chan struct{}), release: make(chan struct{})}
+	select {
+	case l.holdReq <- req:
+		<-req.held
+	case <-l.done:
+		return func() {}
+	}
+	return sync.OnceFunc(func() { close(req.release) })
+}
+
+// erase prints the failure reports still pending, then clears the block
+// and shows the cursor, leaving it where the block began.
+func (l *Live) erase() {
+	if len(l.pending) > 0 {
+		l.draw(false)
+	}
+	var b bytes.Buffer
+	if l.drawn > 0 {
+		fmt.Fprintf(&b, escCursorUp, l.drawn)
+		b.WriteString("\r" + escClearBelow)
+	}
+	if l.hidden {
+		b.WriteString(escShowCursor)
+		l.hidden = false
+	}
+	l.prev, l.drawn = nil, 0
+	if b.Len() > 0 {
+		l.write(b.Bytes())
 	}
 }
 

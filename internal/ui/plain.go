@@ -153,6 +153,13 @@ func (p *Plain) Event(e runner.Event) {
 	p.flush(p.w)
 }
 
+// Hold stops the view writing — to ask a question on the same terminal —
+// until release is called. Events wait meanwhile.
+func (p *Plain) Hold() (release func()) {
+	p.mu.Lock()
+	return sync.OnceFunc(p.mu.Unlock)
+}
+
 // flush writes what buf holds to w.
 func (p *Plain) flush(w io.Writer) {
 	if p.buf.Len() == 0 || p.err != nil {

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/plan"
+	"github.com/sysinit/sysinit/internal/runner"
+	"github.com/sysinit/sysinit/internal/state"
+)
+
+// followEvery is how often `logs -f` looks for more of a log, as tail -f
+// does where it cannot be told.
+const followEvery = 100 * time.Millisecond
+
+func (a *app) newLogs() *cobra.Command {
+	var follow bool
+	c := &cobra.Command{
+		Use:   "logs STEP",
+		Short: "Print the log of a step's last run; -f follows a refresh that is running",
+		Long: `Print the newest log of STEP: the output of its last run, from
+$XDG_STATE_HOME/sysinit/logs/<run>/<step>.log. With -f, when a refresh of this
+config is running, follow STEP's log in it — waiting for the step to start if
+it has not — until that refresh ends.`,
+		Args:              usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.completeSteps,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runLogs(cmd.Context(), args[0], follow)
+		},
+	}
+	c.Flags().BoolVarP(&follow, "follow", "f", false, "follow the log while the refresh writing it runs")
+	return c
+}
+
+func (a *app) runLogs(ctx context.Context, name string, follow bool) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	path, err := a.configPath()
+	if err != nil {
+		return err
+	}
+	// A broken config must not hide the logs of the run that broke things:
+	// the name is checked only when the config loads.
+	if cfg, err := loadQuiet(path); err == nil && cfg.Step(name) == nil {
+		return &plan.UnknownStepError{Name: name, Known: configStepNames(cfg)}
+	}
+	st, _, err := a.openStoreOnly(true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	runs, err := st.Runs(0)
+	if err != nil {
+		return err
+	}
+	ids := map[string]bool{}
+	for _, r := range runs {
+		ids[r.ID] = true
+	}
+	logs, err := a.logsDir()
+	if err != nil {
+		return err
+	}
+	dirs, err := runner.RunDirs(logs, config.StateKeyOf(path), ids)
+	if err != nil {
+		return err
+	}
+	if follow {
+		for _, id := range dirs {
+			dir := filepath.Join(logs, id)
+			running, err := runner.Running(dir)
+			if err != nil {
+				return fmt.Errorf("reading the logs: %w", err)
+			}
+			if !running {
+				continue
+			}
+			a.notice(fmt.Sprintf("following %s in the running refresh %s", name, id))
+			found, err := runner.Follow(ctx, dir, name, a.stdout, followEvery)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return fmt.Errorf("%s did not run in refresh %s (it was up to date, blocked or not applicable: `sysinit history` says which)", name, id)
+			}
+			return nil
+		}
+	}
+	for _, id := range dirs {
+		p := runner.LogPath(filepath.Join(logs, id), name)
+		f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		defer f.Close()
+		a.notice(fmt.Sprintf("%s's log from refresh %s: %s", name, id, p))
+		if _, err := io.Copy(a.stdout, f); err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("no log of %s: it has not run since the oldest log kept (sysinit keeps the logs of the last %d runs)", name, state.MaxRuns)
+}
+
+// notice tells the user something on stderr, as the other messages go.
+func (a *app) notice(msg string) { fmt.Fprintln(a.stderr, "sysinit: "+msg) }
