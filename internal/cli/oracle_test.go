@@ -200,6 +200,7 @@ func (w *oracleWorld) clockStep() {
 	m, err := st.Manifest(w.name)
 	must(w.t, err)
 	rec.Started = time.Now().Add(time.Hour)
+	rec.Due = rec.Started
 	must(w.t, st.Put(rec, m))
 }
 

@@ -110,12 +110,13 @@ func TestScript(t *testing.T) {
 			return false, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"settime":   cmdSettime,
-			"waitfor":   cmdWaitfor,
-			"waitgone":  cmdWaitgone,
-			"waitlock":  cmdWaitlock,
-			"count":     cmdCount,
-			"waitmatch": cmdWaitmatch,
+			"settime":    cmdSettime,
+			"waitfor":    cmdWaitfor,
+			"waitgone":   cmdWaitgone,
+			"waitlock":   cmdWaitlock,
+			"count":      cmdCount,
+			"waitmatch":  cmdWaitmatch,
+			"agerecords": cmdAgeRecords,
 		},
 	})
 }

@@ -169,6 +169,11 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 		s.store.Close()
 		return nil, err
 	}
+	unfinished, err := s.store.Unfinished()
+	if err != nil {
+		s.store.Close()
+		return nil, err
+	}
 	data, err := s.store.StatCache()
 	if err != nil {
 		s.store.Close()
@@ -184,6 +189,7 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 		return nil, fmt.Errorf("finding sh: %w", err)
 	}
 	s.planner.Records, s.planner.OldManifest, s.planner.Shell = s.records, s.store.Manifest, shell
+	s.planner.Unfinished = unfinished
 	s.planner.Scanner.Cache = s.cache
 	return s, nil
 }

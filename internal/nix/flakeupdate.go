@@ -164,10 +164,25 @@ func (fu *flakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 		return step.Outcome{}, rerr
 	}
 	if bytes.Equal(before, after) {
+		note := "flake.lock unchanged"
 		if !rc.Due {
-			return step.Outcome{Note: "flake.lock unchanged (not due: nothing new to lock, no pin moved)"}, nil
+			note += " (not due: nothing new to lock, no pin moved)"
 		}
-		return step.Outcome{Note: "flake.lock unchanged"}, nil
+		// The last run moved the lock and then failed to commit it (a
+		// hook refused, sysinit was killed): the commit is still owed.
+		if fu.k.Commit && rc.Unfinished {
+			owed, err := fu.lockModified(ctx)
+			if err != nil {
+				return step.Outcome{}, err
+			}
+			if owed {
+				if err := fu.commit(ctx, out, "flake.lock: update", progress); err != nil {
+					return step.Outcome{}, err
+				}
+				note = "flake.lock committed (its last run updated it and did not commit it)"
+			}
+		}
+		return step.Outcome{Note: note, Unscheduled: !rc.Due}, nil
 	}
 	verb, label, subject := "updated", "inputs", "flake.lock: update"
 	switch {
@@ -181,23 +196,44 @@ func (fu *flakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 		note += " (" + label + ": " + strings.Join(changed, ", ") + ")"
 	}
 	if fu.k.Commit {
-		progress("committing flake.lock")
-		argv := []string{fu.git, "commit", "-m", subject, "--", "flake.lock"}
-		fmt.Fprintf(out, "+ %s\n", command.Join(argv))
-		var gerr bytes.Buffer
-		err := fu.env.Exec.Run(ctx, &command.Cmd{
-			Argv: argv, Dir: fu.ref.dir, Env: step.Environ(fu.s.Env),
-			Stdout: out, Stderr: io.MultiWriter(out, &gerr),
-		})
-		if err != nil {
-			if last := lastLine(gerr.String()); last != "" {
-				return step.Outcome{}, fmt.Errorf("committing flake.lock (it was updated): %s: %w", last, err)
-			}
-			return step.Outcome{}, fmt.Errorf("committing flake.lock (it was updated): %w", err)
+		if err := fu.commit(ctx, out, subject, progress); err != nil {
+			return step.Outcome{}, err
 		}
 		note += ", committed"
 	}
-	return step.Outcome{Note: note}, nil
+	return step.Outcome{Note: note, Unscheduled: !rc.Due}, nil
+}
+
+// commit commits flake.lock alone.
+func (fu *flakeUpdate) commit(ctx context.Context, out io.Writer, subject string, progress func(string)) error {
+	progress("committing flake.lock")
+	argv := []string{fu.git, "commit", "-m", subject, "--", "flake.lock"}
+	fmt.Fprintf(out, "+ %s\n", command.Join(argv))
+	var gerr bytes.Buffer
+	err := fu.env.Exec.Run(ctx, &command.Cmd{
+		Argv: argv, Dir: fu.ref.dir, Env: step.Environ(fu.s.Env),
+		Stdout: out, Stderr: io.MultiWriter(out, &gerr),
+	})
+	if err != nil {
+		if last := lastLine(gerr.String()); last != "" {
+			return fmt.Errorf("committing flake.lock (it was updated): %s: %w", last, err)
+		}
+		return fmt.Errorf("committing flake.lock (it was updated): %w", err)
+	}
+	return nil
+}
+
+// lockModified reports whether flake.lock differs from what git has
+// committed.
+func (fu *flakeUpdate) lockModified(ctx context.Context) (bool, error) {
+	var st bytes.Buffer
+	err := fu.env.Exec.Run(ctx, &command.Cmd{
+		Argv: []string{fu.git, "status", "--porcelain", "--", "flake.lock"}, Dir: fu.ref.dir, Stdout: &st,
+	})
+	if err != nil {
+		return false, fmt.Errorf("asking git whether flake.lock is committed: %w", err)
+	}
+	return strings.TrimSpace(st.String()) != "", nil
 }
 
 // flakeArgv is the command for nix version ver. Not due, it is `nix flake

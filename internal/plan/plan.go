@@ -11,6 +11,9 @@
 //	probe-failed        the machine no longer matches what the last success left (drift)
 //	forced              --force, or --update for steps that fetch
 //	cannot-tell         an input or probe could not be read: run rather than guess
+//	unfinished          its last run started and did not record a success (it
+//	                    failed, was interrupted or killed): whatever its inputs
+//	                    hold, the machine may be half way
 //	tool-missing        the program its kind needs is not installed: it fails,
 //	                    with the fix, without being started
 //
@@ -50,6 +53,7 @@ const (
 	ProbeFailed       ReasonKind = "probe-failed"
 	Forced            ReasonKind = "forced"
 	CannotTell        ReasonKind = "cannot-tell"
+	Unfinished        ReasonKind = "unfinished"
 	ToolMissing       ReasonKind = "tool-missing"
 	UpToDate          ReasonKind = "up-to-date"
 	NotApplicable     ReasonKind = "not-applicable"
@@ -104,6 +108,12 @@ type Decision struct {
 	Manifest         *fingerprint.Manifest // nil when the inputs could not be read
 	// Token is what the last success's probe recorded ("" if none).
 	Token string
+	// LastDue is when the last success did what the step's schedule asks
+	// (see state.Record.Due); zero if none.
+	LastDue time.Time
+	// Interrupted names the run that last started the step and did not
+	// finish it (failed, interrupted, killed); "" if none.
+	Interrupted string
 	// Warnings are about the step's setup, for plan and refresh to show:
 	// an input pattern that selects no file, say.
 	Warnings []string
@@ -176,6 +186,9 @@ type Planner struct {
 	Config  *config.Config
 	Steps   map[string]step.Step
 	Records map[string]state.Record
+	// Unfinished is, by step, the run that started it and did not record a
+	// success (state.Store.Unfinished).
+	Unfinished map[string]string
 	// OldManifest returns the encoded manifest of a step's last success,
 	// read only when its digest differs, to list the changed files.
 	OldManifest func(step string) ([]byte, error)
@@ -526,6 +539,7 @@ func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
 	if u, ok := d.Step.(step.Updater); ok && p.Update && u.Updates() {
 		rs = append(rs, Reason{Kind: Forced, Detail: "--update"})
 	}
+	d.Interrupted = p.Unfinished[d.Name]
 	rec, ok := p.Records[d.Name]
 	if !ok {
 		rs = append(rs, Reason{Kind: NeverRan, Detail: "no success recorded"})
@@ -533,6 +547,7 @@ func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
 		return
 	}
 	d.Token = rec.Token
+	d.LastDue = rec.DueBase()
 	if rec.DefinitionDigest != d.DefinitionDigest {
 		rs = append(rs, Reason{Kind: DefinitionChanged, Detail: changedKeys(rec.Definition, d.Definition)})
 	}
@@ -543,7 +558,7 @@ func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
 		rs = append(rs, p.inputsChanged(d))
 	}
 	if every := d.Config.Every; every > 0 {
-		switch age := p.Now().Sub(rec.Started); {
+		switch age := p.Now().Sub(rec.DueBase()); {
 		case age < 0:
 			// The clock went back since: how long ago it ran is unknown,
 			// and a time-to-live must not stretch by the clock's jump.
@@ -551,6 +566,9 @@ func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
 		case age >= every:
 			rs = append(rs, Reason{Kind: TTLExpired, Detail: fmt.Sprintf("last ran %s ago; every %s", roundAge(age), every)})
 		}
+	}
+	if d.Interrupted != "" {
+		rs = append(rs, Reason{Kind: Unfinished, Detail: fmt.Sprintf("its last run (%s) did not finish: it failed or was stopped, and may have changed the machine half way", d.Interrupted)})
 	}
 	if len(rs) == 0 {
 		rs = p.probe(ctx, d, rec)

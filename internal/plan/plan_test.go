@@ -259,6 +259,8 @@ var longName = strings.Repeat("n", 300)
 //	clock at Started + every - 1ns             no   up-to-date
 //	clock set back before Started, with every  yes  ttl-expired "… in the future …"
 //	clock set back before Started, no every    no   up-to-date
+//	every, a later success not scheduled       yes  ttl-expired, counted from Due
+//	the last run started and did not finish    yes  unfinished (even with inputs as recorded)
 //	probe reports drift                        yes  probe-failed (the drift)
 //	probe fails                                yes  cannot-tell "probing the machine"
 //	check exits 0 (in the config dir, env set) no   up-to-date
@@ -410,6 +412,23 @@ func TestDecision(t *testing.T) {
 			change:  func(f *fixture) { f.now = f.now.Add(-time.Hour) },
 			reasons: []reason{{plan.UpToDate, "", nil}},
 			probed:  true,
+		},
+		{
+			name: "ttl counts from the last run its schedule asked for",
+			change: func(f *fixture) {
+				f.step("s").Every = time.Hour
+				rec := f.p.Records["s"]
+				rec.Due = f.now.Add(-2 * time.Hour) // a later run only did what its inputs needed
+				f.p.Records["s"] = rec
+			},
+			run:     true,
+			reasons: []reason{{plan.TTLExpired, "last ran 2h0m0s ago; every 1h0m0s", nil}},
+		},
+		{
+			name:    "last run unfinished, inputs as recorded",
+			change:  func(f *fixture) { f.p.Unfinished = map[string]string{"s": "run-7"} },
+			run:     true,
+			reasons: []reason{{plan.Unfinished, "its last run (run-7) did not finish", nil}},
 		},
 		{
 			name:    "probe drift",

@@ -25,6 +25,9 @@ import (
 // Recorder keeps the last success of each step.
 type Recorder interface {
 	Put(r state.Record, manifest []byte) error
+	// Start marks a step as started by a run, before it runs; Put clears
+	// the mark. A mark left says the step's last run did not finish.
+	Start(step, run string) error
 }
 
 // Options tune a run.
@@ -381,13 +384,14 @@ func (r *run) exec(ctx context.Context, n *node) {
 	}}
 	w := &multi{ws: []io.Writer{log, tail, out}}
 	rc := &step.RunContext{
-		Out:       w,
-		Progress:  func(line string) { r.emit(Event{Type: EventStepProgress, Step: d.Name, Line: line}) },
-		Update:    r.o.Update,
-		Token:     d.Token,
-		Force:     forced(d),
-		Redefined: redefined(d),
-		Due:       due(d),
+		Out:        w,
+		Progress:   func(line string) { r.emit(Event{Type: EventStepProgress, Step: d.Name, Line: line}) },
+		Update:     r.o.Update,
+		Token:      d.Token,
+		Force:      forced(d),
+		Redefined:  redefined(d),
+		Due:        due(d),
+		Unfinished: d.Interrupted != "",
 	}
 	if r.o.Confirm != nil {
 		rc.Confirm = func(ctx context.Context, summary string) error { return r.o.Confirm(ctx, d.Name, summary) }
@@ -397,6 +401,16 @@ func (r *run) exec(ctx context.Context, n *node) {
 		var cancel context.CancelFunc
 		sctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
+	}
+	// Marked as started before it starts: if it fails, is stopped or
+	// sysinit is killed, the mark stays, and its last success is no longer
+	// trusted to describe the machine (its inputs may go back to what that
+	// success holds while the machine is half way).
+	if err := r.rec.Start(d.Name, r.o.RunID); err != nil {
+		fmt.Fprintf(log, "# not started: %v\n", err)
+		r.end(n, StatusFailed, "not started: "+err.Error(), 0, "", logPath, nil)
+		r.failed()
+		return
 	}
 	outcome, err := d.Step.Run(sctx, rc)
 	out.Flush()
@@ -461,13 +475,12 @@ func redefined(d *plan.Decision) bool {
 	return false
 }
 
-// due reports whether the step runs because its schedule calls for it.
+// due reports whether the step runs because its schedule calls for it. A
+// step that never ran here is not due: its first run establishes the
+// schedule (a new machine keeps the repo's flake.lock until `every` passes).
 func due(d *plan.Decision) bool {
 	for _, r := range d.Reasons {
-		switch {
-		case r.Kind == plan.Forced, r.Kind == plan.TTLExpired:
-			return true
-		case r.Kind == plan.NeverRan && d.Config.Every > 0:
+		if r.Kind == plan.Forced || r.Kind == plan.TTLExpired {
 			return true
 		}
 	}
@@ -483,6 +496,10 @@ func (r *run) record(d *plan.Decision, o step.Outcome, started time.Time, dur ti
 		Started:          started,
 		Duration:         dur,
 		RunID:            r.o.RunID,
+		Due:              started,
+	}
+	if o.Unscheduled && !d.LastDue.IsZero() {
+		rec.Due = d.LastDue
 	}
 	var manifest []byte
 	if d.Manifest != nil {

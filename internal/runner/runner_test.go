@@ -136,10 +136,19 @@ func (s *signal) fire()  { s.once.Do(func() { close(s.ch) }) }
 
 // store is a Recorder that keeps what it is given.
 type store struct {
-	mu    sync.Mutex
-	puts  []put
-	err   error
-	onPut func(state.Record)
+	mu       sync.Mutex
+	puts     []put
+	err      error
+	onPut    func(state.Record)
+	started  []string // steps marked as started, in order
+	startErr error
+}
+
+func (s *store) Start(step, run string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started = append(s.started, step)
+	return s.startErr
 }
 
 type put struct {

@@ -93,7 +93,7 @@ func (s *Store) claim(tx *bbolt.Tx) error {
 		return nil
 	}
 	if why := s.foreign(tx); why != "" {
-		for _, b := range [][]byte{bucketSteps, bucketManifests, bucketCache} {
+		for _, b := range [][]byte{bucketSteps, bucketManifests, bucketCache, bucketUnfinished} {
 			if tx.Bucket(b) == nil {
 				continue
 			}

@@ -22,9 +22,23 @@ type Record struct {
 	DefinitionDigest string
 	InputsDigest     string
 	Token            string        // the probe token recorded after success (an out path, a file hash)
-	Started          time.Time     // start of the successful run; time-to-live counts from here
+	Started          time.Time     // start of the successful run
 	Duration         time.Duration // how long the successful run took
 	RunID            string
+	// Due is when the step last did what its schedule asks (`every` counts
+	// from here): the start of a success, except one that did only what
+	// changed inputs needed (a flake-update that locked without updating),
+	// which keeps the time of the one before. Zero in records written
+	// before it existed: Started is then taken.
+	Due time.Time
+}
+
+// DueBase is when the step's time-to-live counts from.
+func (r Record) DueBase() time.Time {
+	if r.Due.IsZero() {
+		return r.Started
+	}
+	return r.Due
 }
 
 // storedRecord is Record as stored: the step name is the key.
@@ -36,6 +50,7 @@ type storedRecord struct {
 	Started          time.Time     `json:"start"`
 	Duration         time.Duration `json:"dur"`
 	RunID            string        `json:"run,omitempty"`
+	Due              time.Time     `json:"due,omitzero"`
 }
 
 func checkStep(step string) error {
@@ -75,6 +90,7 @@ func (s *Store) Records() (map[string]Record, error) {
 					Started:          sr.Started,
 					Duration:         sr.Duration,
 					RunID:            sr.RunID,
+					Due:              sr.Due,
 				}
 				return nil
 			})
@@ -157,11 +173,18 @@ func putRecord(tx *bbolt.Tx, r Record, manifest []byte) error {
 		Started:          r.Started,
 		Duration:         r.Duration,
 		RunID:            r.RunID,
+		Due:              r.Due,
 	})
 	if err != nil {
 		return err
 	}
 	key := []byte(r.Step)
+	// The run that started the step has finished it.
+	if b := tx.Bucket(bucketUnfinished); b != nil {
+		if err := b.Delete(key); err != nil {
+			return err
+		}
+	}
 	steps, err := tx.CreateBucketIfNotExists(bucketSteps)
 	if err != nil {
 		return err
@@ -205,7 +228,7 @@ func (s *Store) Forget(steps ...string) error {
 		}
 	}
 	err := s.update(false, func(tx *bbolt.Tx) error {
-		for _, name := range []([]byte){bucketSteps, bucketManifests} {
+		for _, name := range []([]byte){bucketSteps, bucketManifests, bucketUnfinished} {
 			b := tx.Bucket(name)
 			if b == nil {
 				continue
@@ -233,7 +256,7 @@ func (s *Store) Forget(steps ...string) error {
 // durations and the stat cache stay.
 func (s *Store) ForgetAll() error {
 	err := s.update(false, func(tx *bbolt.Tx) error {
-		for _, name := range []([]byte){bucketSteps, bucketManifests} {
+		for _, name := range []([]byte){bucketSteps, bucketManifests, bucketUnfinished} {
 			if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 				return err
 			}
@@ -340,4 +363,48 @@ func decodeDurations(b []byte) ([]time.Duration, error) {
 		b = b[n:]
 	}
 	return list, nil
+}
+
+// Start marks step as started by run, before it runs: until a success of
+// it is recorded (Put clears the mark), its last record cannot be trusted
+// to describe the machine — the run may have changed it half way and then
+// failed, or been killed, and its inputs may go back to what the record
+// holds. Records' second map holds the marks.
+func (s *Store) Start(step, run string) error {
+	if err := checkStep(step); err != nil {
+		return fmt.Errorf("marking a run: %w", err)
+	}
+	err := s.update(true, func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketUnfinished)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(step), []byte(run))
+	})
+	if err != nil {
+		return fmt.Errorf("marking step %s as started: %w", step, err)
+	}
+	return nil
+}
+
+// Unfinished returns, by step, the run that started it and did not record
+// a success: it failed, was interrupted or was killed.
+func (s *Store) Unfinished() (map[string]string, error) {
+	out := map[string]string{}
+	err := s.view(func(tx *bbolt.Tx) error {
+		if s.foreign(tx) != "" {
+			return nil
+		}
+		if b := tx.Bucket(bucketUnfinished); b != nil {
+			return b.ForEach(func(k, v []byte) error {
+				out[string(k)] = string(v)
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading unfinished runs: %w", err)
+	}
+	return out, nil
 }

@@ -50,12 +50,15 @@ const schemaVersion = 1
 const openTimeout = 10 * time.Second
 
 var (
-	bucketMeta      = []byte("meta")
-	bucketSteps     = []byte("steps")
-	bucketManifests = []byte("manifests")
-	bucketDurations = []byte("durations")
-	bucketRuns      = []byte("runs")
-	bucketCache     = []byte("cache")
+	bucketMeta  = []byte("meta")
+	bucketSteps = []byte("steps")
+	// bucketUnfinished marks the steps a run started and did not finish
+	// (see Store.Start).
+	bucketUnfinished = []byte("unfinished")
+	bucketManifests  = []byte("manifests")
+	bucketDurations  = []byte("durations")
+	bucketRuns       = []byte("runs")
+	bucketCache      = []byte("cache")
 
 	keySchema    = []byte("schema")
 	keyStatCache = []byte("stat")

@@ -301,13 +301,14 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 		fmt.Fprintf(rc.Out, "%s already holds %s\n", f.dest, f.keys.Source)
 	}
 	// on-change runs only when the file changed: sysinit just changed it;
-	// or, since the last success, its content is another (a previous run
-	// installed it and then on-change failed, which recorded nothing) or
-	// someone changed it (what reads it may hold the other version); or
-	// the user forced the step. A first run that finds the file already
-	// in place leaves what reads it alone.
+	// or, since the last success, its content is another or someone changed
+	// it (what reads it may hold the other version); or the step's last run
+	// did not finish (it installed the file and then on-change failed, or
+	// was stopped: nothing was recorded); or the user forced the step. A
+	// first run that finds the file already in place leaves what reads it
+	// alone.
 	sinceLast := rc.Token != "" && (last.installed != want || have.content != last.left.content)
-	if f.keys.OnChange != "" && (changed || sinceLast || rc.Force) {
+	if f.keys.OnChange != "" && (changed || sinceLast || rc.Unfinished || rc.Force) {
 		rc.Progress("on-change: " + f.keys.OnChange)
 		err := f.env.Exec.Run(ctx, &command.Cmd{
 			Argv: []string{f.shell, "-c", f.keys.OnChange}, Dir: f.dir, Env: Environ(f.s.Env),

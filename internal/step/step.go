@@ -63,11 +63,15 @@ type RunContext struct {
 	// edits ("the result is already active") must not apply.
 	Redefined bool
 	// Due is set when the step's schedule calls for it: its `every` has
-	// passed (or it never ran and has one), or the user forced it
-	// (--force, or --update for a step that fetches). A step that fetches
-	// moves pins only when it is due; run for any other reason (its
-	// inputs changed), it does only what that change needs.
+	// passed, or the user forced it (--force, or --update for a step that
+	// fetches). A step that fetches moves pins only when it is due; run for
+	// any other reason (its inputs changed, it never ran here), it does only
+	// what that change needs, and says so with Outcome.Unscheduled.
 	Due bool
+	// Unfinished is set when the step's last run started and did not
+	// record a success: what it began (an install, then an on-change that
+	// failed) may be half done, even where its files look in place.
+	Unfinished bool
 	// Confirm, when set (`refresh --ask`), is called by a step that
 	// activates with what it is about to apply — a closure diff — after
 	// building and before changing anything. A non-nil error (the user
@@ -80,6 +84,10 @@ type RunContext struct {
 type Outcome struct {
 	Token string // recorded for the next Probe
 	Note  string // what happened, for the summary ("nothing to switch")
+	// Unscheduled says the run did what its changed inputs needed but not
+	// what its schedule asks (a flake-update that locked a new input and
+	// moved no pin): its `every` keeps counting from the last run that did.
+	Unscheduled bool
 }
 
 // Env is what kinds get when they are built: the machine, seen through

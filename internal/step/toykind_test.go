@@ -122,3 +122,4 @@ func (discard) Event(runner.Event) {}
 type records struct{ put []state.Record }
 
 func (r *records) Put(rec state.Record, _ []byte) error { r.put = append(r.put, rec); return nil }
+func (r *records) Start(string, string) error           { return nil }
