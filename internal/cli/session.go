@@ -184,6 +184,7 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 		return nil, fmt.Errorf("finding sh: %w", err)
 	}
 	s.planner.Records, s.planner.OldManifest, s.planner.Shell = s.records, s.store.Manifest, shell
+	s.planner.Results = s.store.Results
 	s.planner.Scanner.Cache = s.cache
 	return s, nil
 }

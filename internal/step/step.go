@@ -68,12 +68,33 @@ type RunContext struct {
 	// moves pins only when it is due; run for any other reason (its
 	// inputs changed), it does only what that change needs.
 	Due bool
+	// Reuse is a token an earlier success recorded for exactly the inputs
+	// and definition the step has now, still usable (see Reuser): the
+	// step may go back to it instead of doing the work. "" when there is
+	// none; never set on a forced or redefined run.
+	Reuse string
 }
 
 // Outcome is what a successful run reports.
 type Outcome struct {
 	Token string // recorded for the next Probe
 	Note  string // what happened, for the summary ("nothing to switch")
+	// Label names the result should it be offered for reuse later
+	// ("generation 12"); "" when it has no name.
+	Label string
+}
+
+// Reuser is implemented by steps that can go back to a result they
+// recorded before instead of doing the work again: when the inputs are
+// again ones a success had, with the same definition, the plan offers that
+// success's token in RunContext.Reuse (undoing an edit, checking out a
+// branch built before). The runner keeps each success's token by its
+// inputs for such steps.
+type Reuser interface {
+	// Reusable reports whether token, recorded by an earlier success, can
+	// still be used as it is (a store path still present). The plan asks
+	// it only when the step's inputs changed, never on the no-change path.
+	Reusable(ctx context.Context, token string) (bool, error)
 }
 
 // Env is what kinds get when they are built: the machine, seen through
