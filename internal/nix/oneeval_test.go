@@ -391,3 +391,63 @@ func TestEvalFields(t *testing.T) {
 		t.Errorf("the evaluation did not write the derivation: %v", err)
 	}
 }
+
+// TestSwitchBack: offered a result built before (an edit undone), a
+// nix-darwin step sets the profile and activates it as root, and starts
+// no evaluation or build; a result that is already active is recorded
+// without a switch. --force and a redefined step ignore the offer.
+func TestSwitchBack(t *testing.T) {
+	h := newHarness(t)
+	current := filepath.Join(h.tmp, "current-system")
+	h.vars[currentSystemEnv] = current
+	cs := &config.Step{
+		Kind: KindDarwin,
+		Env:  map[string]string{"MARKER": filepath.Join(h.tmp, "marker"), "CURRENT_SYSTEM": current},
+		Own:  &systemKeys{Flake: ".#test", Profile: filepath.Join(h.tmp, "profiles", "system")},
+	}
+	st := h.newStep(cs)
+	a := h.run(st, "")
+	if a.err != nil {
+		t.Fatalf("first run: %v\n%s", a.err, a.log)
+	}
+	if a.out.Label != "generation 1" {
+		t.Errorf("label = %q, want generation 1", a.out.Label)
+	}
+	h.write("modules/depver.nix", "\"1.1\"\n")
+	b := h.run(st, a.out.Token)
+	if b.err != nil {
+		t.Fatalf("change: %v\n%s", b.err, b.log)
+	}
+
+	sudoBefore := len(h.sudoCalls())
+	r := h.runWith(st, step.RunContext{Token: b.out.Token, Reuse: a.out.Token})
+	if r.err != nil {
+		t.Fatalf("switching back: %v\n%s", r.err, r.log)
+	}
+	if evaluations(r.nix) != 0 || slices.Contains(commands(r.nix), "nix build") {
+		t.Errorf("switching back started %q, want no evaluation or build", r.nix)
+	}
+	if readlinkAll(t, current) != a.out.Token || r.out.Token != a.out.Token {
+		t.Errorf("active %s, token %s; want %s", readlinkAll(t, current), r.out.Token, a.out.Token)
+	}
+	if sudo := h.sudoCalls()[sudoBefore:]; len(sudo) != 2 || !strings.Contains(sudo[0], "--set "+a.out.Token) || !strings.HasSuffix(sudo[1], a.out.Token+"/activate") {
+		t.Errorf("sudo calls %q, want the profile set and activate", sudo)
+	}
+	if !strings.HasPrefix(r.out.Note, "built before, nothing evaluated or built: switched to generation 3") || r.out.Label != "generation 3" {
+		t.Errorf("outcome %+v", r.out)
+	}
+
+	// Already active and recorded: nothing to do at all.
+	r = h.runWith(st, step.RunContext{Token: a.out.Token, Reuse: a.out.Token})
+	if r.err != nil || len(r.nix) != 0 || r.out.Note != "built before: identical to the active system; nothing evaluated or switched" {
+		t.Errorf("already active: %+v, %v, started %q", r.out, r.err, r.nix)
+	}
+
+	// --force and a redefinition do the work.
+	for _, rc := range []step.RunContext{{Token: b.out.Token, Reuse: b.out.Token, Force: true}, {Token: b.out.Token, Reuse: b.out.Token, Redefined: true}} {
+		r = h.runWith(st, rc)
+		if r.err != nil || evaluations(r.nix) != 1 {
+			t.Errorf("force %v, redefined %v: %d evaluations, %v", rc.Force, rc.Redefined, evaluations(r.nix), r.err)
+		}
+	}
+}

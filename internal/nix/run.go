@@ -131,7 +131,7 @@ func (sy *system) switchBack(ctx context.Context, r *runner, out, before string)
 	if err != nil {
 		return step.Outcome{}, err
 	}
-	return step.Outcome{Token: out, Note: note + " (built before: nothing evaluated or built)", Label: sy.label(out)}, nil
+	return step.Outcome{Token: out, Note: "built before, nothing evaluated or built: " + note, Label: sy.label(out)}, nil
 }
 
 // label names out for a later reuse: the profile generation that holds
