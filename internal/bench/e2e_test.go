@@ -73,6 +73,11 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("%s: overhead %v, launched %q", name, s.Overhead, s.Launched)
 		}
 	}
+	// A revert: the profile and activation, no evaluation (a run that
+	// evaluated would have stopped the bench).
+	if rv := g.Scenario(bench.Revert); rv.Overhead == nil || !strings.Contains(rv.Launched, "nix-env ×1") || !strings.Contains(rv.Launched, "activate ×1") {
+		t.Errorf("revert: overhead %v, launched %q", rv.Overhead, rv.Launched)
+	}
 	if len(r.Correctness) != 3 {
 		t.Fatalf("correctness rows: %+v", r.Correctness)
 	}

@@ -62,6 +62,23 @@ func evaluateGoals(r *Report, goTask bool) []Goal {
 					"%s (total %s)", FormatDuration(s.Overhead.Median), FormatDuration(s.Tools[0].Wall.Median))
 			}
 		}
+		// A real change costs one evaluation: no slower than the gates
+		// that rebuild on a checksum (issue 13).
+		if s := g.Scenario(Incremental); s != nil {
+			for _, tool := range []string{ToolGoTask, ToolSnippet} {
+				if t := s.Tool(tool); t != nil {
+					ratio := r.ratio(t)
+					add(fmt.Sprintf("incremental, %s: no slower than %s%s", size, tool, r.at()), ratio >= 1,
+						"%s (%s vs %s)", FormatRatio(ratio), FormatDuration(r.median(s.Tools[0])), FormatDuration(r.median(*t)))
+				}
+			}
+		}
+		// A revert costs no evaluation: the profile and activation, and
+		// sysinit's own time (every run that evaluated was refused).
+		if s := g.Scenario(Revert); s != nil && s.Overhead != nil {
+			add(fmt.Sprintf("revert, %s: no evaluation, sysinit's own overhead < 50 ms", size), s.Overhead.Median < 50*time.Millisecond,
+				"%s (total %s%s; launched %s)", FormatDuration(s.Overhead.Median), FormatDuration(r.median(s.Tools[0])), r.at(), s.Launched)
+		}
 		if f := g.Scenario(Full); f != nil && f.CriticalPath != nil {
 			eff, at := f.Efficiency, ""
 			if f.ProjectedEfficiency > 0 {
@@ -72,14 +89,41 @@ func evaluateGoals(r *Report, goTask bool) []Goal {
 			add(fmt.Sprintf("full, %s: parallel efficiency ≥ 0.95%s", size, at), eff >= 0.95,
 				"%.3f (measured at scale %g: %.3f, critical path %s, wall %s)", eff, r.Scale, f.Efficiency, FormatDuration(f.CriticalPath.Median), FormatDuration(f.Tools[0].Wall.Median))
 			if old := f.Tool(ToolOld); old != nil {
-				ratio := old.ProjectedRatio
-				if !r.projects() {
-					ratio = old.Ratio
-				}
-				add(fmt.Sprintf("full, %s: ≥ 2× faster than the old refresh at the default latencies", size), ratio >= 2,
-					"%s (%s vs %s)", FormatRatio(ratio), FormatDuration(f.Tools[0].Projected.Median), FormatDuration(old.Projected.Median))
+				ratio := r.ratio(old)
+				add(fmt.Sprintf("full, %s: ≥ 2.3× faster than the old refresh%s", size, r.at()), ratio >= 2.3,
+					"%s (%s vs %s)", FormatRatio(ratio), FormatDuration(r.median(f.Tools[0])), FormatDuration(r.median(*old)))
+			}
+			if gt := f.Tool(ToolGoTask); gt != nil {
+				ratio := r.ratio(gt)
+				add(fmt.Sprintf("full, %s: no slower than go-task%s", size, r.at()), ratio >= 1,
+					"%s (%s vs %s)", FormatRatio(ratio), FormatDuration(r.median(f.Tools[0])), FormatDuration(r.median(*gt)))
 			}
 		}
 	}
 	return gs
+}
+
+// ratio is t's time over sysinit's, at the default latencies when the
+// report projects to them.
+func (r *Report) ratio(t *ToolResult) float64 {
+	if r.projects() {
+		return t.ProjectedRatio
+	}
+	return t.Ratio
+}
+
+// median is t's median, at the default latencies when the report projects.
+func (r *Report) median(t ToolResult) time.Duration {
+	if r.projects() {
+		return t.Projected.Median
+	}
+	return t.Wall.Median
+}
+
+// at says which latencies the figures of ratio and median are at.
+func (r *Report) at() string {
+	if r.projects() {
+		return " at the default latencies"
+	}
+	return ""
 }

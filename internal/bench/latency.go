@@ -20,7 +20,7 @@ import (
 // activation).
 type Latencies struct {
 	FlakeUpdate     time.Duration // nix flake update / lock: fetches every input
-	Eval            time.Duration // evaluating the system (nix eval, and again inside nix build)
+	Eval            time.Duration // evaluating the system (nix eval; a nix build of a flake attribute evaluates too, one of a .drv does not)
 	BuildModule     time.Duration // realising one module derivation that is not in the store
 	BuildSystem     time.Duration // realising the system derivation when it is new
 	ProfileSet      time.Duration // nix-env -p PROFILE --set OUT
@@ -63,7 +63,7 @@ type latencyKey struct {
 
 var latencyKeys = []latencyKey{
 	{"flake-update", "nix flake update", func(l *Latencies) *time.Duration { return &l.FlakeUpdate }},
-	{"eval", "evaluating the system (nix eval; nix build evaluates too)", func(l *Latencies) *time.Duration { return &l.Eval }},
+	{"eval", "evaluating the system (nix eval; nix build of a flake attribute evaluates too)", func(l *Latencies) *time.Duration { return &l.Eval }},
 	{"build-module", "realising one module not in the store", func(l *Latencies) *time.Duration { return &l.BuildModule }},
 	{"build-system", "realising a new system derivation", func(l *Latencies) *time.Duration { return &l.BuildSystem }},
 	{"profile-set", "nix-env --set of the system profile", func(l *Latencies) *time.Duration { return &l.ProfileSet }},

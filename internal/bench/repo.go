@@ -25,6 +25,7 @@ const (
 	cosmeticFile    = "modules/shell.nix"     // a comment is edited
 	incrementalFile = "modules/env.nix"       // a value really changes
 	importedFile    = "modules/nvim/init.lua" // a non-nix file a module imports
+	revertFile      = "modules/dock.nix"      // a real change, made and undone
 )
 
 // modules are the nix-darwin modules of the generated flake.
@@ -212,6 +213,16 @@ func cosmeticEdit(n int) string {
 // incrementalEdit is modules/env.nix with a real change: a new system.
 func incrementalEdit(n int) string {
 	return strings.Replace(module(indexOf(modules, "env"), "env"), `BENCH_GENERATION = "0"`, fmt.Sprintf(`BENCH_GENERATION = "%d"`, n), 1)
+}
+
+// revertEdit is modules/dock.nix as generated (0) or with a real change
+// (1): the revert scenario goes back and forth between the two.
+func revertEdit(v int) string {
+	m := module(indexOf(modules, "dock"), "dock")
+	if v == 0 {
+		return m
+	}
+	return strings.TrimSuffix(m, "}\n") + "  system.defaults.dock.autohide = true;\n}\n"
 }
 
 func indexOf(list []string, s string) int {

@@ -22,12 +22,13 @@ const (
 	NoChange    = "no-change"
 	Cosmetic    = "cosmetic"
 	Incremental = "incremental"
+	Revert      = "revert"
 	BrewfileOne = "brewfile"
 	Full        = "full"
 )
 
 // Scenarios lists every scenario, in the order they run.
-var Scenarios = []string{NoChange, Cosmetic, Incremental, BrewfileOne, Full}
+var Scenarios = []string{NoChange, Cosmetic, Incremental, Revert, BrewfileOne, Full}
 
 // Tool names.
 const (
@@ -344,6 +345,9 @@ func (e *sizeEnv) launchGap(ctx context.Context, n, skip int) (time.Duration, er
 type scenario struct {
 	name, what string
 	tools      []string
+	// setup, when set, readies the repo and the tools once, before they
+	// are brought up to date.
+	setup func(ctx context.Context, sc *scenario) error
 	// prepare readies the machine before tool's timed run; n is unique.
 	prepare func(tool string, n int) error
 	// expect is what sysinit's steps must end as: step → status, with
@@ -388,6 +392,26 @@ func (e *sizeEnv) scenario(name string) *scenario {
 	case Incremental:
 		return &scenario{name: name, what: "one module really changed", tools: e.tools(false),
 			prepare: edit(incrementalFile, incrementalEdit), expect: with("system", "done:switched")}
+	case Revert:
+		// Each tool goes back and forth between two versions of a module,
+		// both built (setup), so that every run of each tool undoes the
+		// edit of its run before.
+		version := map[string]int{}
+		return &scenario{name: name, what: "a module edit undone: back to inputs built before", tools: e.tools(false),
+			setup: func(ctx context.Context, sc *scenario) error {
+				if err := e.edit(revertFile, revertEdit(1)); err != nil {
+					return err
+				}
+				if err := e.settle(ctx, sc); err != nil {
+					return err
+				}
+				return e.edit(revertFile, revertEdit(0))
+			},
+			prepare: func(tool string, _ int) error {
+				version[tool] ^= 1
+				return e.edit(revertFile, revertEdit(version[tool]))
+			},
+			expect: with("system", "done:built before")}
 	case BrewfileOne:
 		ex := with("brew", "done")
 		// The Brewfile is tracked by git, so nix sees it: the system is
@@ -400,6 +424,12 @@ func (e *sizeEnv) scenario(name string) *scenario {
 			prepare: e.prepareCold, expect: map[string]string{"flake-update": "done", "nix-conf": "done", "system": "done:switched", "brew": "done"}}
 	}
 	return nil
+}
+
+// edit writes one file of the repo.
+func (e *sizeEnv) edit(rel, content string) error {
+	e.changed = time.Now()
+	return writeRepoFile(e.repo, rel, content, 0o644)
 }
 
 // prepareCold empties the machine and the tool's own state.
@@ -464,6 +494,11 @@ func (e *sizeEnv) settle(ctx context.Context, sc *scenario) error {
 // run measures one scenario: warm-up runs, then timed runs, the tools
 // interleaved in a rotating order.
 func (e *sizeEnv) run(ctx context.Context, sc *scenario) (*ScenarioResult, error) {
+	if sc.setup != nil {
+		if err := sc.setup(ctx, sc); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.settle(ctx, sc); err != nil {
 		return nil, err
 	}
@@ -506,7 +541,7 @@ func (e *sizeEnv) run(ctx context.Context, sc *scenario) (*ScenarioResult, error
 					for _, c := range calls {
 						launched[c.Name]++
 					}
-					if sc.name == Cosmetic || sc.name == Incremental {
+					if sc.name == Cosmetic || sc.name == Incremental || sc.name == Revert {
 						// What starting a stand-in costs drifts with the
 						// machine's load: measure it beside each run.
 						gap, err := e.launchGap(ctx, 3, 0)
@@ -599,6 +634,8 @@ func toolNote(scenario, tool string) string {
 		return "its system sources cover the Brewfile: rebuilds too"
 	case tool == ToolGoTask && scenario == Cosmetic:
 		return "content changed: rebuilds"
+	case tool == ToolGoTask && scenario == Revert:
+		return "checksum differs from its last run: evaluates and switches"
 	case tool == ToolFloor:
 		return "stats every file, decides nothing"
 	case tool == ToolStart:
@@ -612,7 +649,7 @@ func describeLaunched(counts map[string]int, runs int) string {
 		return "nothing"
 	}
 	var parts []string
-	for _, name := range []string{"nix", "nix-env", "activate", "launchctl", "brew", "sudo", "darwin-rebuild", "real nix", "real nix-env"} {
+	for _, name := range []string{"nix", "nix-env", "nix-store", "activate", "launchctl", "brew", "sudo", "darwin-rebuild", "real nix", "real nix-env"} {
 		if n := counts[name]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s ×%g", name, float64(n)/float64(runs)))
 		}
@@ -628,7 +665,7 @@ func callGroup(c Call) string {
 			return "flake-update"
 		}
 		return "system"
-	case "nix-env", "activate", "darwin-rebuild":
+	case "nix-env", "nix-store", "activate", "darwin-rebuild":
 		return "system"
 	case "launchctl":
 		return "nix-conf"
@@ -780,6 +817,13 @@ func checkRun(sc *scenario, run *runEvents, calls []Call) error {
 		}
 	}
 	slices.Sort(bad)
+	if sc.name == Revert {
+		for _, c := range calls {
+			if c.Name == "nix" && len(c.Argv) > 0 && (c.Argv[0] == "eval" || c.Argv[0] == "build") {
+				bad = append(bad, "a revert started nix "+strings.Join(c.Argv, " "))
+			}
+		}
+	}
 	if sc.name == NoChange && len(calls) > 0 {
 		names := make([]string, len(calls))
 		for i, c := range calls {

@@ -28,7 +28,7 @@ import (
 // state, and appends one line to the call log.
 
 // StandinNames are the programs bench stands in for.
-var StandinNames = []string{"nix", "nix-env", "darwin-rebuild", "brew", "launchctl", "sudo"}
+var StandinNames = []string{"nix", "nix-env", "nix-store", "darwin-rebuild", "brew", "launchctl", "sudo"}
 
 // standinConfig is what every stand-in reads: where things are and how
 // long each command takes (already scaled).
@@ -175,6 +175,8 @@ func (s *standin) run(name string, args []string) int {
 		return s.nix(args)
 	case "nix-env":
 		return s.nixEnv(args)
+	case "nix-store":
+		return s.nixStore(args)
 	case "darwin-rebuild":
 		return s.darwinRebuild(args)
 	case "activate":

@@ -78,6 +78,15 @@ func splitInstallable(inst string) (dir, attr string, err error) {
 	return dir, attr, nil
 }
 
+// applyRE reads what sysinit's --apply function picks: the derivation
+// of the configuration (`x = c.system;`) and the fields it asks for.
+var applyRE = regexp.MustCompile(`let c = root; x = (c(?:\.[A-Za-z0-9_-]+)*); in .* fields = \{ (.*)\}; \}$`)
+
+// nixEval is `nix eval --json FLAKE#CONFIG --apply FN` as sysinit runs
+// it: FN picks the system in the configuration and returns its
+// derivation, out path and output name. Evaluating writes the
+// derivations into the store, as nix does, so that a build by store path
+// needs no second evaluation.
 func (s *standin) nixEval(args []string) int {
 	pos := positional(args)
 	if len(pos) != 1 {
@@ -87,17 +96,63 @@ func (s *standin) nixEval(args []string) int {
 	if err != nil {
 		return s.fail("%v", err)
 	}
-	attr, ok := strings.CutSuffix(attr, ".outPath")
-	if !ok {
-		return s.fail("nix eval stand-in: only .outPath of a system is supported, not %q", attr)
+	var apply string
+	for i, a := range args {
+		if a == "--apply" && i+1 < len(args) {
+			apply = args[i+1]
+		}
+	}
+	m := applyRE.FindStringSubmatch(apply)
+	if m == nil {
+		return s.fail("nix eval stand-in: only sysinit's record of a configuration's system is supported, not --apply %q", apply)
+	}
+	if strings.TrimSpace(m[2]) != "" {
+		return s.fail("nix eval stand-in: evaluates no fields of a configuration (asked for %s)", m[2])
+	}
+	if pick := strings.TrimPrefix(m[1], "c"); pick != "" {
+		attr += pick
 	}
 	s.sleep(s.cfg.Latency.Eval)
 	cl, err := evalClosure(s.cfg.Store, dir, attr)
 	if err != nil {
 		return s.fail("%v", err)
 	}
-	fmt.Fprint(s.stdout, cl.system)
+	drv, err := writeDrv(cl)
+	if err != nil {
+		return s.fail("%v", err)
+	}
+	name := strings.TrimPrefix(attr, "darwinConfigurations.")
+	name, _, _ = strings.Cut(name, ".")
+	out, err := json.Marshal(map[string]any{"name": name, "drv": drv, "out": cl.system, "output": "out", "fields": map[string]any{}})
+	if err != nil {
+		return s.fail("encoding the evaluation: %v", err)
+	}
+	fmt.Fprintln(s.stdout, string(out))
 	return 0
+}
+
+// drvFile is what the stand-in writes as a system's derivation: enough to
+// build it without evaluating.
+type drvFile struct {
+	System  string   `json:"system"`
+	Modules []string `json:"modules"`
+}
+
+// writeDrv writes cl's derivation into the store and returns its path.
+func writeDrv(cl closure) (string, error) {
+	sum := sha256.Sum256([]byte("drv:" + cl.system))
+	drv := filepath.Join(filepath.Dir(cl.system), nixBase32(sum[:])+"-"+moduleName(cl.system)+".drv")
+	if _, err := os.Lstat(drv); err == nil {
+		return drv, nil
+	}
+	data, err := json.Marshal(drvFile{System: cl.system, Modules: cl.modules})
+	if err != nil {
+		return "", fmt.Errorf("encoding %s: %w", drv, err)
+	}
+	if err := writeFileAtomic(drv, data, 0o444); err != nil {
+		return "", err
+	}
+	return drv, canonicalTime(drv)
 }
 
 func (s *standin) nixBuild(args []string) int {
@@ -105,21 +160,45 @@ func (s *standin) nixBuild(args []string) int {
 	if len(pos) != 1 {
 		return s.fail("nix build stand-in: want one installable, got %q", pos)
 	}
-	dir, attr, err := splitInstallable(pos[0])
-	if err != nil {
-		return s.fail("%v", err)
-	}
 	internalJSON := false
 	for i, a := range args {
 		if a == "--log-format" && i+1 < len(args) && args[i+1] == "internal-json" {
 			internalJSON = true
 		}
 	}
-	out, err := s.realise(dir, attr, internalJSON)
-	if err != nil {
+	var cl closure
+	drvPath := ""
+	if drv, output, ok := strings.Cut(pos[0], "^"); ok || strings.HasSuffix(drv, ".drv") {
+		// A derivation by its store path: built, not evaluated.
+		if ok && output != "out" {
+			return s.fail("nix build stand-in: %s has no output %q", drv, output)
+		}
+		data, err := os.ReadFile(drv)
+		if err != nil {
+			return s.fail("path '%s' is not valid: %v", drv, err)
+		}
+		var d drvFile
+		if err := json.Unmarshal(data, &d); err != nil {
+			return s.fail("reading %s: %v", drv, err)
+		}
+		cl, drvPath = closure{system: d.System, modules: d.Modules}, drv
+	} else {
+		dir, attr, err := splitInstallable(pos[0])
+		if err != nil {
+			return s.fail("%v", err)
+		}
+		s.sleep(s.cfg.Latency.Eval)
+		if cl, err = evalClosure(s.cfg.Store, dir, attr); err != nil {
+			return s.fail("%v", err)
+		}
+		if drvPath, err = writeDrv(cl); err != nil {
+			return s.fail("%v", err)
+		}
+	}
+	if err := s.buildClosure(cl, internalJSON); err != nil {
 		return s.fail("%v", err)
 	}
-	res := []map[string]any{{"drvPath": strings.TrimSuffix(out, "-"+filepath.Base(out)) + ".drv", "outputs": map[string]string{"out": out}}}
+	res := []map[string]any{{"drvPath": drvPath, "outputs": map[string]string{"out": cl.system}}}
 	data, err := json.Marshal(res)
 	if err != nil {
 		return s.fail("encoding build result: %v", err)
@@ -136,6 +215,12 @@ func (s *standin) realise(dir, attr string, internalJSON bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return cl.system, s.buildClosure(cl, internalJSON)
+}
+
+// buildClosure builds every module of cl and its system that are not in
+// the store yet: build time only, no evaluation.
+func (s *standin) buildClosure(cl closure, internalJSON bool) error {
 	id := 1
 	build := func(path string, d time.Duration, files map[string]string) error {
 		if _, err := os.Lstat(path); err == nil {
@@ -156,15 +241,22 @@ func (s *standin) realise(dir, attr string, internalJSON bool) (string, error) {
 	}
 	for _, m := range cl.modules {
 		if err := build(m, s.cfg.Latency.BuildModule, map[string]string{"module": filepath.Base(m) + "\n"}); err != nil {
-			return "", err
+			return err
 		}
 	}
 	activate := fmt.Sprintf("#!/bin/sh\nexec %s bench __standin %s activate %s\n", shQuote(s.cfg.Self), shQuote(s.cfg.Path), shQuote(cl.system))
 	closure := strings.Join(cl.modules, "\n") + "\n"
-	if err := build(cl.system, s.cfg.Latency.BuildSystem, map[string]string{"activate": activate, "closure": closure}); err != nil {
-		return "", err
+	return build(cl.system, s.cfg.Latency.BuildSystem, map[string]string{"activate": activate, "closure": closure})
+}
+
+// canonicalTime dates a store path 1 (the epoch plus a second), as nix
+// dates every valid path.
+func canonicalTime(path string) error {
+	t := time.Unix(1, 0)
+	if err := os.Chtimes(path, t, t); err != nil {
+		return fmt.Errorf("dating %s: %w", path, err)
 	}
-	return cl.system, nil
+	return nil
 }
 
 // writeStorePath creates a store directory whole: written aside, then
@@ -183,6 +275,9 @@ func writeStorePath(path string, files map[string]string) error {
 			return fmt.Errorf("creating %s: %w", path, err)
 		}
 	}
+	if err := canonicalTime(tmp); err != nil {
+		return err
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		_ = os.RemoveAll(tmp)
 		if _, serr := os.Lstat(path); serr == nil {
@@ -191,6 +286,23 @@ func writeStorePath(path string, files map[string]string) error {
 		return fmt.Errorf("creating %s: %w", path, err)
 	}
 	return nil
+}
+
+// nixStore is `nix-store --check-validity PATH…`: a path is valid when it
+// is in the stand-in's store.
+func (s *standin) nixStore(args []string) int {
+	if len(args) < 2 || args[0] != "--check-validity" {
+		return s.fail("nix-store stand-in: only --check-validity PATH… is supported")
+	}
+	for _, p := range args[1:] {
+		if filepath.Dir(p) != s.cfg.Store {
+			return s.fail("path '%s' is not in the Nix store", p)
+		}
+		if _, err := os.Lstat(p); err != nil {
+			return s.fail("path '%s' is not valid", p)
+		}
+	}
+	return 0
 }
 
 func (s *standin) nixFlake(args []string) int {

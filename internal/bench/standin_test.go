@@ -217,23 +217,78 @@ func TestStandinNixBuildAndActivate(t *testing.T) {
 	if err := GenerateTree(repo, len(fixedFiles())); err != nil {
 		t.Fatal(err)
 	}
-	inst := repo + "#darwinConfigurations.bench.system"
-	code, out := runStandin(t, cfg, dir, "nix", "eval", "--raw", "--impure", inst+".outPath")
+	cfg.Latency.Eval, cfg.Latency.BuildModule, cfg.Latency.BuildSystem = 3*time.Millisecond, time.Millisecond, 2*time.Millisecond
+	if err := cfg.write(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(cfg.Store, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// What sysinit evaluates: one record of the configuration's system.
+	apply := `root: let name = "bench"; in if name == null then { name = null; } else let c = root; x = c.system; in { name = name; drv = x.drvPath; out = x.outPath; output = x.outputName or "out"; fields = { }; }`
+	code, out := runStandin(t, cfg, dir, "nix", "eval", "--json", "--impure", repo+"#darwinConfigurations.bench", "--apply", apply)
 	if code != 0 {
 		t.Fatalf("eval: %d %s", code, out)
 	}
-	evaluated := out
-	code, out = runStandin(t, cfg, dir, "nix", "build", "--no-link", "--json", "--log-format", "internal-json", "-v", inst)
+	var rec struct{ Name, Drv, Out, Output string }
+	if err := json.Unmarshal([]byte(out), &rec); err != nil || rec.Name != "bench" || rec.Output != "out" || !strings.HasSuffix(rec.Drv, ".drv") || filepath.Dir(rec.Out) != cfg.Store {
+		t.Fatalf("eval printed %q (%v)", out, err)
+	}
+	evaluated := rec.Out
+	if _, err := os.Stat(rec.Drv); err != nil {
+		t.Fatalf("the evaluation wrote no derivation: %v", err)
+	}
+	if _, err := os.Stat(evaluated); err == nil {
+		t.Fatal("the evaluation built the system")
+	}
+	// The build of the derivation: build time only, no evaluation.
+	code, out = runStandin(t, cfg, dir, "nix", "build", "--no-link", "--json", "--log-format", "internal-json", "-v", "--option", "extra-substituters", "file:///x", rec.Drv+"^out")
 	if code != 0 {
 		t.Fatalf("build: %d %s", code, out)
 	}
 	// stdout then stderr: the JSON line comes first.
-	var res []struct{ Outputs map[string]string }
-	if err := json.NewDecoder(strings.NewReader(out)).Decode(&res); err != nil || res[0].Outputs["out"] != evaluated {
+	var res []struct {
+		DrvPath string
+		Outputs map[string]string
+	}
+	if err := json.NewDecoder(strings.NewReader(out)).Decode(&res); err != nil || res[0].Outputs["out"] != evaluated || res[0].DrvPath != rec.Drv {
 		t.Fatalf("build printed %q (%v), want out %s", out, err, evaluated)
 	}
 	if !strings.Contains(out, `@nix {"action":"start"`) {
 		t.Errorf("build logged no internal-json activity: %q", out)
+	}
+	calls, err := ReadCalls(cfg.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lat := cfg.Latency
+	var drv drvFile
+	if data, err := os.ReadFile(rec.Drv); err != nil || json.Unmarshal(data, &drv) != nil || drv.System != evaluated || len(drv.Modules) < len(modules) {
+		t.Fatalf("derivation %s: %+v, %v", rec.Drv, drv, err)
+	}
+	if c := calls[len(calls)-1]; time.Duration(c.Slept) != time.Duration(len(drv.Modules))*lat.BuildModule+lat.BuildSystem {
+		t.Errorf("the build slept %v, want the builds alone", time.Duration(c.Slept))
+	}
+	if c := calls[len(calls)-2]; time.Duration(c.Slept) != lat.Eval {
+		t.Errorf("the evaluation slept %v, want %v", time.Duration(c.Slept), lat.Eval)
+	}
+	// Built: a valid store path, dated as nix dates one.
+	if fi, err := os.Lstat(evaluated); err != nil || fi.ModTime().Unix() != 1 {
+		t.Errorf("the system is not dated 1: %v %v", fi, err)
+	}
+	if code, _ := runStandin(t, cfg, dir, "nix-store", "--check-validity", evaluated); code != 0 {
+		t.Error("nix-store: the built system is not valid")
+	}
+	if code, _ := runStandin(t, cfg, dir, "nix-store", "--check-validity", evaluated+"-gone"); code == 0 {
+		t.Error("nix-store: a missing path is valid")
+	}
+	// A build by attribute (darwin-rebuild, a fallback) evaluates.
+	code, out = runStandin(t, cfg, dir, "nix", "build", "--no-link", "--json", repo+"#darwinConfigurations.bench.system")
+	if code != 0 || !strings.Contains(out, evaluated) {
+		t.Fatalf("build by attribute: %d %s", code, out)
+	}
+	if calls, _ = ReadCalls(cfg.Log); time.Duration(calls[len(calls)-1].Slept) != lat.Eval {
+		t.Errorf("a build by attribute slept %v, want an evaluation", time.Duration(calls[len(calls)-1].Slept))
 	}
 	if code, out := runStandin(t, cfg, dir, "nix-env", "-p", cfg.Profile, "--set", evaluated); code != 0 {
 		t.Fatalf("nix-env: %d %s", code, out)

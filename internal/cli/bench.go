@@ -82,7 +82,8 @@ package managers whose latencies are set from published figures, against
 the old sequential refresh, the plan's checksum snippet, go-task (with
 --go-task) and the floor (a find that stats every file). Real nix is
 measured too when it is installed. Scenarios: no-change, cosmetic (a comment
-edited), incremental (one module changed), brewfile (one formula added),
+edited), incremental (one module changed), revert (a module edit undone:
+back to inputs built before), brewfile (one formula added),
 full (cold state, empty machine). --scale shrinks every latency (the report
 says which it used). Latency keys for --latency KEY=DURATION and --latencies
 FILE (TOML, key = "duration"):

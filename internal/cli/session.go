@@ -190,6 +190,7 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 	}
 	s.planner.Records, s.planner.OldManifest, s.planner.Shell = s.records, s.store.Manifest, shell
 	s.planner.Unfinished = unfinished
+	s.planner.Results = s.store.Results
 	s.planner.Scanner.Cache = s.cache
 	return s, nil
 }

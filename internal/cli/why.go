@@ -62,6 +62,9 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 		if r.Kind == plan.DefinitionChanged {
 			printDefinitionDiff(w, s.records[name].Definition, d.Definition)
 		}
+		if r.Kind == plan.BuiltBefore && d.Reuse != nil {
+			fmt.Fprintf(w, "    goes back to %s (run %s, %s) without doing the work again\n", d.Reuse.Token, d.Reuse.RunID, d.Reuse.Started.Local().Format("2006-01-02 15:04:05"))
+		}
 	}
 	if d.Recheck {
 		fmt.Fprintf(w, "  checked again after %s runs\n", strings.Join(d.Config.After, ", "))

@@ -20,11 +20,11 @@ func (sy *system) Build(ctx context.Context, out io.Writer) (step.Built, error) 
 		return step.Built{}, sy.nixErr
 	}
 	r := sy.quietRunner(out)
-	attr, err := sy.resolveAttr(ctx, r)
+	ev, err := sy.evaluate(ctx, r)
 	if err != nil {
 		return step.Built{}, err
 	}
-	built, err := r.build(ctx, sy.ref.installable(attr))
+	built, err := sy.buildEvaluated(ctx, r, ev)
 	if err != nil {
 		return step.Built{}, err
 	}

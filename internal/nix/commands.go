@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +24,9 @@ type runner struct {
 	sys *system
 	rc  *step.RunContext
 	out io.Writer // rc.Out, locked: a child's stdout and stderr both write to it
+	// evalStderr is what nix printed while evaluating: the flake
+	// settings it refused are read from it.
+	evalStderr string
 }
 
 // syncWriter serialises writes from the goroutines copying a child's
@@ -79,29 +84,169 @@ func sudoPrefix(sudo bool) string {
 	return ""
 }
 
-// eval prints the store path an installable evaluates to.
-func (r *runner) eval(ctx context.Context, installable string) (string, error) {
-	argv := append([]string{r.sys.nix, "eval", "--raw"}, r.commonArgs()...)
-	return r.evalArgv(ctx, append(argv, installable), "evaluating "+installable)
+// evalQuery is the one evaluation of a run: `nix eval --json
+// FLAKE#CONFIG --apply FN`, where FN picks the derivation in the
+// configuration and returns a small record of it (evalRecord). More
+// attributes of the same configuration can be read in the same evaluation
+// by adding them to fields.
+type evalQuery struct {
+	flake  flakeRef
+	config string // the configuration's attribute path in the flake
+	// name is a nix expression of root (the value at config) that gives
+	// the configuration's name, or null when none fits; conf is the
+	// configuration, of root and name; pick the derivation, of c (the
+	// configuration).
+	name, conf, pick string
+	// attr is the derivation's attribute path (for messages and a build
+	// by attribute); "" when the evaluation picks the name.
+	attr string
+	none string // the error when name is null
+	// fields are more attributes of the configuration, read in the same
+	// evaluation: a key of evalRecord.Fields → a nix expression of c, such
+	// as "c.config.homebrew.brewfile". An expression that can fail fails
+	// the evaluation: write `c.config.x or null` for optional ones. Keep
+	// `outPath` out of a field's value: nix 2.8 prints an attribute set
+	// with an outPath as that string in JSON.
+	fields map[string]string
 }
 
-// evalApply evaluates fn applied to installable, as a raw string.
-func (r *runner) evalApply(ctx context.Context, installable, fn string) (string, error) {
-	argv := append([]string{r.sys.nix, "eval", "--raw"}, r.commonArgs()...)
-	return r.evalArgv(ctx, append(argv, installable, "--apply", fn), "evaluating "+installable)
-}
-
-func (r *runner) evalArgv(ctx context.Context, argv []string, what string) (string, error) {
-	var stdout, stderr bytes.Buffer
-	err := r.run(ctx, what, &command.Cmd{Argv: argv, Stdout: &stdout, Stderr: io.MultiWriter(r.out, &stderr)})
-	if err != nil {
-		return "", r.nixError(what, stderr.String(), err)
+// what names the evaluation for the progress line.
+func (q *evalQuery) what() string {
+	if q.attr != "" {
+		return q.attr
 	}
-	return strings.TrimSpace(stdout.String()), nil
+	return q.config
 }
 
-// build builds installable and returns its out path.
-func (r *runner) build(ctx context.Context, installable string) (string, error) {
+// apply is the function given to --apply. Its keys avoid outPath and
+// drvPath: nix 2.8's JSON turns a set with an outPath into that string.
+func (q *evalQuery) apply() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "root: let name = %s; in if name == null then { name = null; } else let c = %s; x = %s; in { ", q.name, q.conf, q.pick)
+	b.WriteString(`name = name; drv = x.drvPath; out = x.outPath; output = x.outputName or "out"; fields = { `)
+	for _, k := range slices.Sorted(maps.Keys(q.fields)) {
+		fmt.Fprintf(&b, "%s = %s; ", nixString(k), q.fields[k])
+	}
+	b.WriteString("}; }")
+	return b.String()
+}
+
+// evalRecord is what the evaluation returns.
+type evalRecord struct {
+	Name   string                     `json:"name"`
+	Drv    string                     `json:"drv"`    // the derivation's store path
+	Out    string                     `json:"out"`    // its out path: outputs.${Output}
+	Output string                     `json:"output"` // its output name, "out" for a system
+	Fields map[string]json.RawMessage `json:"fields"` // evalQuery.fields, evaluated
+}
+
+// evaluate runs the evaluation. The derivation it returns is in the store
+// (evaluating drvPath writes it, as nix does without --read-only), so a
+// build needs no second evaluation. stderr keeps what nix said, for
+// flake settings it refused.
+func (r *runner) evaluate(ctx context.Context, q *evalQuery) (*evalRecord, error) {
+	argv := append([]string{r.sys.nix, "eval", "--json"}, r.commonArgs()...)
+	inst := q.flake.installable(q.config)
+	argv = append(argv, inst, "--apply", q.apply())
+	var stdout, stderr bytes.Buffer
+	what := "evaluating " + inst
+	if err := r.run(ctx, what, &command.Cmd{Argv: argv, Stdout: &stdout, Stderr: io.MultiWriter(r.out, &stderr)}); err != nil {
+		return nil, r.nixError(what, stderr.String(), err)
+	}
+	r.evalStderr = stderr.String()
+	var rec struct {
+		evalRecord
+		Name *string `json:"name"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rec); err != nil {
+		return nil, fmt.Errorf("%s: reading nix eval --json output: %w", what, err)
+	}
+	if rec.Name == nil {
+		return nil, errors.New(q.none)
+	}
+	rec.evalRecord.Name = *rec.Name
+	if !strings.HasSuffix(rec.Drv, ".drv") || rec.Out == "" || rec.Output == "" {
+		return nil, fmt.Errorf("%s: nix eval gave no derivation: %s", what, strings.TrimSpace(stdout.String()))
+	}
+	return &rec.evalRecord, nil
+}
+
+// buildEvaluated builds the derivation ev names, which the evaluation put
+// in the store, with the flake's nixConfig as nix applied it to the
+// evaluation. When sysinit cannot tell what nix applied, it builds the
+// attribute instead, letting nix evaluate again and apply it itself.
+func (sy *system) buildEvaluated(ctx context.Context, r *runner, ev *evaluation) (string, error) {
+	r.progress("building " + ev.attr)
+	inst := sy.ref.installable(ev.attr)
+	v := ev.v
+	fc := sy.flakeConfig(v, r.evalStderr, r.commonArgs(), "nix build "+inst)
+	if fc.Fallback != "" {
+		fmt.Fprintf(r.out, "note: building %s, which evaluates it again, so that nix applies flake.nix's nixConfig itself: %s\n", inst, fc.Fallback)
+		return r.build(ctx, inst, "out")
+	}
+	for _, n := range fc.Notes {
+		fmt.Fprintln(r.out, "warning: "+n)
+	}
+	return r.build(ctx, drvInstallable(v, ev.Drv, ev.Output), ev.Output, fc.Options...)
+}
+
+// drvInstallable names output of the derivation drv for `nix build`:
+// DRV^OUTPUT from Nix 2.13 (and in every Lix and Determinate Nix); before,
+// a bare DRV, which builds all its outputs. From Nix 2.15 a bare DRV is
+// the .drv file itself, built by nothing.
+func drvInstallable(v Version, drv, output string) string {
+	if v.Flavour == FlavourNix && !v.AtLeast(2, 13) {
+		return drv
+	}
+	return drv + "^" + output
+}
+
+// flakeConfig works out how the build gets the flake's nixConfig: the
+// settings in flake.nix, judged as nix v does, beside what nix said while
+// evaluating (stderr).
+func (sy *system) flakeConfig(v Version, stderr string, args []string, retry string) flakeConfigPlan {
+	fallback := func(format string, a ...any) flakeConfigPlan {
+		return flakeConfigPlan{Fallback: fmt.Sprintf(format, a...)}
+	}
+	if !sy.ref.local() || sy.ref.pinned {
+		return fallback("sysinit reads flake.nix only from a local working tree")
+	}
+	src, err := os.ReadFile(filepath.Join(sy.ref.dir, "flake.nix"))
+	if err != nil {
+		return fallback("%v", err)
+	}
+	settings, err := readNixConfig(src)
+	if err != nil {
+		return fallback("%v", err)
+	}
+	ignored := untrustedSettings(stderr)
+	if len(settings) == 0 {
+		return planFlakeConfig(nil, ignored, retry)
+	}
+	get := nixEnv(func(k string) string {
+		if v, ok := sy.s.Env[k]; ok {
+			return v
+		}
+		return sy.env.Getenv(k)
+	})
+	accept, err := acceptFlakeConfig(v, get, args)
+	if err != nil {
+		return fallback("reading nix's configuration: %v", err)
+	}
+	path, err := trustedListPath(v, get)
+	if err != nil {
+		return fallback("%v", err)
+	}
+	list, err := readTrustedList(path)
+	if err != nil {
+		return fallback("%v", err)
+	}
+	return planFlakeConfig(judgeFlakeSettings(settings, v, accept, list, path), ignored, retry)
+}
+
+// build builds installable and returns the path of its output; options
+// come after the step's own flags, as a flake's settings do.
+func (r *runner) build(ctx context.Context, installable, output string, options ...string) (string, error) {
 	argv := []string{r.sys.nix, "build", "--no-link", "--json", "--log-format", "internal-json", "-v"}
 	argv = append(argv, r.commonArgs()...)
 	if r.sys.k.MaxJobs != nil {
@@ -110,6 +255,7 @@ func (r *runner) build(ctx context.Context, installable string) (string, error) 
 	if r.sys.k.Cores != nil {
 		argv = append(argv, "--cores", strconv.Itoa(*r.sys.k.Cores))
 	}
+	argv = append(argv, options...)
 	argv = append(argv, installable)
 	var stdout bytes.Buffer
 	mon := newMonitor(r.out, r.progress)
@@ -125,12 +271,13 @@ func (r *runner) build(ctx context.Context, installable string) (string, error) 
 		}
 		return "", r.nixError(what, errs, err)
 	}
-	return parseBuildJSON(stdout.Bytes())
+	return parseBuildJSON(stdout.Bytes(), output)
 }
 
-// parseBuildJSON reads the out path from `nix build --json` (nix 2.8 has
-// no --print-out-paths).
-func parseBuildJSON(data []byte) (string, error) {
+// parseBuildJSON reads the path of output from `nix build --json` (nix
+// 2.8 has no --print-out-paths); without that output, "out", else the
+// first by name.
+func parseBuildJSON(data []byte, output string) (string, error) {
 	var res []struct {
 		Outputs map[string]string `json:"outputs"`
 	}
@@ -139,6 +286,9 @@ func parseBuildJSON(data []byte) (string, error) {
 	}
 	if len(res) == 0 {
 		return "", errors.New("reading nix build --json output: no results")
+	}
+	if out, ok := res[0].Outputs[output]; ok {
+		return out, nil
 	}
 	if out, ok := res[0].Outputs["out"]; ok {
 		return out, nil

@@ -140,7 +140,7 @@ func newHarness(t *testing.T) *harness {
 
 	wrap := filepath.Join(h.tmp, "wrap")
 	realDir := filepath.Dir(nix)
-	for _, name := range []string{"nix", "nix-env"} {
+	for _, name := range []string{"nix", "nix-env", "nix-store"} {
 		script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"%s $*\" >> %q\nexec %q \"$@\"\n", name, h.nixLog, filepath.Join(realDir, name))
 		writeFile(t, filepath.Join(wrap, name), script)
 		if err := os.Chmod(filepath.Join(wrap, name), 0o755); err != nil {
@@ -294,11 +294,14 @@ func readFile(t *testing.T, p string) string {
 }
 
 // commands reduces logged invocations to their subcommands ("nix eval").
+// `nix --version` is left out: it runs once per process, beside the first
+// evaluation.
 func commands(starts []string) []string {
 	var out []string
 	for _, s := range starts {
 		f := strings.Fields(s)
 		switch {
+		case len(f) == 2 && f[0] == "nix" && f[1] == "--version":
 		case len(f) >= 3 && f[0] == "nix" && (f[1] == "store" || f[1] == "flake"):
 			out = append(out, strings.Join(f[:3], " "))
 		case len(f) >= 2 && f[0] == "nix":
@@ -308,4 +311,26 @@ func commands(starts []string) []string {
 		}
 	}
 	return out
+}
+
+// evaluations counts the nix processes that evaluated the flake: `nix
+// eval` and a `nix build` of a flake attribute (FLAKE#ATTR). A `nix build`
+// of a derivation by its store path evaluates nothing.
+func evaluations(starts []string) int {
+	n := 0
+	for _, s := range starts {
+		f := strings.Fields(s)
+		if len(f) < 2 || f[0] != "nix" {
+			continue
+		}
+		switch f[1] {
+		case "eval":
+			n++
+		case "build":
+			if strings.Contains(f[len(f)-1], "#") {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -17,6 +17,11 @@
 //	tool-missing        the program its kind needs is not installed: it fails,
 //	                    with the fix, without being started
 //
+// A step that runs only because its inputs changed, to inputs (and a
+// definition) an earlier success had, is also marked built-before when it
+// can go back to that success's result (see step.Reuser): it switches to
+// it instead of doing the work.
+//
 // Otherwise it is skipped as up-to-date; a step for another OS, or whose
 // `requires` are missing, is skipped as not-applicable.
 package plan
@@ -57,6 +62,10 @@ const (
 	ToolMissing       ReasonKind = "tool-missing"
 	UpToDate          ReasonKind = "up-to-date"
 	NotApplicable     ReasonKind = "not-applicable"
+	// BuiltBefore follows inputs-changed when the step's inputs and
+	// definition are those of an earlier success whose result it can go
+	// back to (Decision.Reuse); its detail says which and when.
+	BuiltBefore ReasonKind = "built-before"
 )
 
 // ForceDetail is the detail of a Forced reason that comes from --force.
@@ -76,9 +85,13 @@ type FileChange struct {
 	Note   string `json:"note,omitempty"` // why it is an input when it was not listed ("run executes it")
 }
 
-// String is the reason as people read it: "inputs changed: flake.lock modified".
+// String is the reason as people read it: "inputs changed: flake.lock
+// modified", "built before (generation 12, 3 days ago)".
 func (r Reason) String() string {
 	s := strings.ReplaceAll(string(r.Kind), "-", " ")
+	if r.Kind == BuiltBefore && r.Detail != "" {
+		return s + " (" + r.Detail + ")"
+	}
 	if r.Detail != "" {
 		s += ": " + r.Detail
 	}
@@ -114,6 +127,10 @@ type Decision struct {
 	// Interrupted names the run that last started the step and did not
 	// finish it (failed, interrupted, killed); "" if none.
 	Interrupted string
+	// Reuse is the earlier success whose result the step can go back to
+	// instead of doing the work (a BuiltBefore reason says so); nil when
+	// there is none.
+	Reuse *state.Result
 	// Warnings are about the step's setup, for plan and refresh to show:
 	// an input pattern that selects no file, say.
 	Warnings []string
@@ -192,12 +209,15 @@ type Planner struct {
 	// OldManifest returns the encoded manifest of a step's last success,
 	// read only when its digest differs, to list the changed files.
 	OldManifest func(step string) ([]byte, error)
-	Scanner     *fingerprint.Scanner
-	Exec        command.Runner // runs `check` probes
-	Shell       string         // resolved path of sh, for `check`
-	Now         func() time.Time
-	GOOS        string
-	LookPath    func(string) (string, error)
+	// Results returns the results a step's successes kept by their inputs
+	// (oldest first), read only when its inputs changed; nil = none.
+	Results  func(step string) ([]state.Result, error)
+	Scanner  *fingerprint.Scanner
+	Exec     command.Runner // runs `check` probes
+	Shell    string         // resolved path of sh, for `check`
+	Now      func() time.Time
+	GOOS     string
+	LookPath func(string) (string, error)
 
 	Only   []string // the steps asked for; their dependencies come along; empty = all
 	Force  bool     // force the steps in Only, or all when Only is empty
@@ -576,7 +596,72 @@ func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
 	if len(rs) == 0 {
 		rs = append(rs, Reason{Kind: UpToDate, Detail: "nothing changed since the last success"})
 	}
+	if len(rs) == 1 && rs[0].Kind == InputsChanged {
+		if r := p.reusable(ctx, d); r != nil {
+			d.Reuse = r
+			rs = append(rs, Reason{Kind: BuiltBefore, Detail: p.builtBefore(r)})
+		}
+	}
 	p.conclude(d, rs)
+}
+
+// reusable finds the earlier success of d's step with the inputs and
+// definition d has now, if the step can still go back to its result. A
+// definition change, --force, drift or a time-to-live never get here:
+// only a step whose inputs alone changed may go back. Anything that
+// cannot be read leaves the step to run in full.
+func (p *Planner) reusable(ctx context.Context, d *Decision) *state.Result {
+	ru, ok := d.Step.(step.Reuser)
+	if !ok || p.Results == nil || d.Manifest == nil {
+		return nil
+	}
+	results, err := p.Results(d.Name)
+	if err != nil {
+		return nil
+	}
+	digest := d.Manifest.Digest.String()
+	for i := len(results) - 1; i >= 0; i-- {
+		r := results[i]
+		if r.InputsDigest != digest || r.DefinitionDigest != d.DefinitionDigest || r.Token == "" {
+			continue
+		}
+		if ok, err := ru.Reusable(ctx, r.Token); err != nil || !ok {
+			return nil
+		}
+		return &r
+	}
+	return nil
+}
+
+// builtBefore says which earlier success r is: "generation 12, 3 days ago".
+func (p *Planner) builtBefore(r *state.Result) string {
+	ago := Ago(p.Now().Sub(r.Started))
+	if r.Label == "" {
+		return ago
+	}
+	return r.Label + ", " + ago
+}
+
+// Ago says how long ago something was, as people say it: "just now",
+// "5 minutes ago", "3 days ago".
+func Ago(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "1 " + one + " ago"
+		}
+		return fmt.Sprintf("%d %ss ago", n, one)
+	}
+	switch {
+	case d < 0:
+		return "recorded in the future (the clock was set back?)"
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return unit(int64(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return unit(int64(d/time.Hour), "hour")
+	}
+	return unit(int64(d/(24*time.Hour)), "day")
 }
 
 func (p *Planner) conclude(d *Decision, rs []Reason) {

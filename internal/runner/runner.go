@@ -396,6 +396,9 @@ func (r *run) exec(ctx context.Context, n *node) {
 	if r.o.Confirm != nil {
 		rc.Confirm = func(ctx context.Context, summary string) error { return r.o.Confirm(ctx, d.Name, summary) }
 	}
+	if d.Reuse != nil && !rc.Force && !rc.Redefined {
+		rc.Reuse = d.Reuse.Token
+	}
 	sctx := ctx
 	if t := d.Config.Timeout; t > 0 {
 		var cancel context.CancelFunc
@@ -496,11 +499,15 @@ func (r *run) record(d *plan.Decision, o step.Outcome, started time.Time, dur ti
 		Started:          started,
 		Duration:         dur,
 		RunID:            r.o.RunID,
+		Label:            o.Label,
 		Due:              started,
 	}
 	if o.Unscheduled && !d.LastDue.IsZero() {
 		rec.Due = d.LastDue
 	}
+	// A step that can go back to an earlier result has this one kept by
+	// its inputs (see step.Reuser).
+	_, rec.KeepResult = d.Step.(step.Reuser)
 	var manifest []byte
 	if d.Manifest != nil {
 		rec.InputsDigest = d.Manifest.Digest.String()

@@ -1195,3 +1195,55 @@ func TestRunInterruptedWhileDeciding(t *testing.T) {
 		t.Errorf("step-start emitted for a step that did not start: %+v", h.obs.list()[i])
 	}
 }
+
+// reuseStep is a testStep that can go back to an earlier result.
+type reuseStep struct{ *testStep }
+
+func (reuseStep) Reusable(context.Context, string) (bool, error) { return true, nil }
+
+// TestRunReuse: a decision that offers an earlier result passes its token
+// to the step — unless the step is forced or redefined, which never go
+// back — and a success of a step that can go back keeps its result, with
+// its label; one of a step that cannot keeps none.
+func TestRunReuse(t *testing.T) {
+	cases := []struct {
+		name    string
+		reasons []plan.Reason
+		reuse   string
+	}{
+		{"inputs back to a built result", []plan.Reason{{Kind: plan.InputsChanged}, {Kind: plan.BuiltBefore}}, "tok-before"},
+		{"--force", []plan.Reason{{Kind: plan.Forced, Detail: plan.ForceDetail}, {Kind: plan.InputsChanged}}, ""},
+		{"definition changed", []plan.Reason{{Kind: plan.DefinitionChanged}, {Kind: plan.InputsChanged}}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			var got string
+			d := decision("s", reuseStep{runs(func(_ context.Context, rc *step.RunContext) (step.Outcome, error) {
+				got = rc.Reuse
+				return step.Outcome{Token: "tok-new", Label: "generation 7"}, nil
+			})})
+			d.Reasons, d.Reuse = c.reasons, &state.Result{Token: "tok-before"}
+			d.Manifest = &fingerprint.Manifest{}
+			plain := decision("plain", runs(func(context.Context, *step.RunContext) (step.Outcome, error) {
+				return step.Outcome{Token: "tok", Label: "x"}, nil
+			}))
+			h.run(context.Background(), d, plain)
+			if got != c.reuse {
+				t.Errorf("RunContext.Reuse = %q, want %q", got, c.reuse)
+			}
+			for _, p := range h.store.puts {
+				switch p.rec.Step {
+				case "s":
+					if !p.rec.KeepResult || p.rec.Label != "generation 7" || p.rec.Token != "tok-new" {
+						t.Errorf("s recorded %+v, want its result kept as generation 7", p.rec)
+					}
+				case "plain":
+					if p.rec.KeepResult {
+						t.Errorf("a step that cannot go back kept its result")
+					}
+				}
+			}
+		})
+	}
+}

@@ -86,14 +86,14 @@ func (s *Store) foreign(tx *bbolt.Tx) string {
 }
 
 // claim makes tx's store this owner's before a write: the records,
-// manifests and stat cache of another owner are dropped (history and
+// manifests, results and stat cache of another owner are dropped (history and
 // durations are kept: they describe past runs, not the machine).
 func (s *Store) claim(tx *bbolt.Tx) error {
 	if s.opts.Owner == nil {
 		return nil
 	}
 	if why := s.foreign(tx); why != "" {
-		for _, b := range [][]byte{bucketSteps, bucketManifests, bucketCache, bucketUnfinished} {
+		for _, b := range [][]byte{bucketSteps, bucketManifests, bucketCache, bucketUnfinished, bucketResults} {
 			if tx.Bucket(b) == nil {
 				continue
 			}

@@ -31,6 +31,11 @@ type Record struct {
 	// which keeps the time of the one before. Zero in records written
 	// before it existed: Started is then taken.
 	Due time.Time
+	// KeepResult also keeps Token among the step's results, by its inputs
+	// and definition, for a later run with the same ones to go back to
+	// (see Results). Label names it there ("generation 12").
+	KeepResult bool
+	Label      string
 }
 
 // DueBase is when the step's time-to-live counts from.
@@ -204,6 +209,11 @@ func putRecord(tx *bbolt.Tx, r Record, manifest []byte) error {
 	if err != nil {
 		return err
 	}
+	if r.KeepResult && r.InputsDigest != "" && r.Token != "" {
+		if err := putResult(tx, r); err != nil {
+			return err
+		}
+	}
 	durations, err := tx.CreateBucketIfNotExists(bucketDurations)
 	if err != nil {
 		return err
@@ -219,8 +229,8 @@ func putRecord(tx *bbolt.Tx, r Record, manifest []byte) error {
 	return durations.Put(key, encodeDurations(list))
 }
 
-// Forget removes the last success (and manifest) of each step, so each runs
-// next time. Durations are history and stay.
+// Forget removes the last success (and manifest and results) of each step,
+// so each runs next time, in full. Durations are history and stay.
 func (s *Store) Forget(steps ...string) error {
 	for _, step := range steps {
 		if err := checkStep(step); err != nil {
@@ -228,7 +238,7 @@ func (s *Store) Forget(steps ...string) error {
 		}
 	}
 	err := s.update(false, func(tx *bbolt.Tx) error {
-		for _, name := range []([]byte){bucketSteps, bucketManifests, bucketUnfinished} {
+		for _, name := range []([]byte){bucketSteps, bucketManifests, bucketUnfinished, bucketResults} {
 			b := tx.Bucket(name)
 			if b == nil {
 				continue
@@ -252,11 +262,11 @@ func (s *Store) Forget(steps ...string) error {
 	return nil
 }
 
-// ForgetAll removes every step's last success and manifest. History,
-// durations and the stat cache stay.
+// ForgetAll removes every step's last success, manifest and results.
+// History, durations and the stat cache stay.
 func (s *Store) ForgetAll() error {
 	err := s.update(false, func(tx *bbolt.Tx) error {
-		for _, name := range []([]byte){bucketSteps, bucketManifests, bucketUnfinished} {
+		for _, name := range []([]byte){bucketSteps, bucketManifests, bucketUnfinished, bucketResults} {
 			if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 				return err
 			}

@@ -59,6 +59,7 @@ var (
 	bucketDurations  = []byte("durations")
 	bucketRuns       = []byte("runs")
 	bucketCache      = []byte("cache")
+	bucketResults    = []byte("results")
 
 	keySchema    = []byte("schema")
 	keyStatCache = []byte("stat")

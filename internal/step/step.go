@@ -78,6 +78,11 @@ type RunContext struct {
 	// said no, or was interrupted) means: change nothing and fail with it.
 	// Nil means don't ask.
 	Confirm func(ctx context.Context, summary string) error
+	// Reuse is a token an earlier success recorded for exactly the inputs
+	// and definition the step has now, still usable (see Reuser): the
+	// step may go back to it instead of doing the work. "" when there is
+	// none; never set on a forced or redefined run.
+	Reuse string
 }
 
 // Outcome is what a successful run reports.
@@ -88,6 +93,22 @@ type Outcome struct {
 	// what its schedule asks (a flake-update that locked a new input and
 	// moved no pin): its `every` keeps counting from the last run that did.
 	Unscheduled bool
+	// Label names the result should it be offered for reuse later
+	// ("generation 12"); "" when it has no name.
+	Label string
+}
+
+// Reuser is implemented by steps that can go back to a result they
+// recorded before instead of doing the work again: when the inputs are
+// again ones a success had, with the same definition, the plan offers that
+// success's token in RunContext.Reuse (undoing an edit, checking out a
+// branch built before). The runner keeps each success's token by its
+// inputs for such steps.
+type Reuser interface {
+	// Reusable reports whether token, recorded by an earlier success, can
+	// still be used as it is (a store path still present). The plan asks
+	// it only when the step's inputs changed, never on the no-change path.
+	Reusable(ctx context.Context, token string) (bool, error)
 }
 
 // Env is what kinds get when they are built: the machine, seen through
