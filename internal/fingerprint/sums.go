@@ -30,9 +30,15 @@ func (c *Cache) Sums() *Sums {
 // not modified just before it was hashed — that hash, with ok set. It
 // reads nothing but the file's inode.
 func (s *Sums) Lstat(abs, rel string) (typ byte, sum Sum, ok bool, err error) {
+	return s.LstatAt(unix.AT_FDCWD, abs, rel)
+}
+
+// LstatAt is Lstat of name in the directory dirfd (as OpenDir opens it):
+// the kernel resolves one name instead of a whole path.
+func (s *Sums) LstatAt(dirfd int, name, rel string) (typ byte, sum Sum, ok bool, err error) {
 	var st unix.Stat_t
 	for {
-		err = unix.Lstat(abs, &st)
+		err = unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 		if err != unix.EINTR {
 			break
 		}
@@ -40,7 +46,11 @@ func (s *Sums) Lstat(abs, rel string) (typ byte, sum Sum, ok bool, err error) {
 	if err != nil {
 		return 0, Sum{}, false, err
 	}
-	fs := toFileStat(&st)
+	return s.lookup(&st, rel)
+}
+
+func (s *Sums) lookup(st *unix.Stat_t, rel string) (typ byte, sum Sum, ok bool, err error) {
+	fs := toFileStat(st)
 	typ = kindOf(fs.mode)
 	if s == nil || s.c.n == 0 || (typ != TypeFile && typ != TypeExec && typ != TypeSymlink) {
 		return typ, Sum{}, false, nil
@@ -52,3 +62,17 @@ func (s *Sums) Lstat(abs, rel string) (typ byte, sum Sum, ok bool, err error) {
 	}
 	return typ, Sum{}, false, nil
 }
+
+// OpenDir opens a directory only to stat the names in it, for LstatAt;
+// close it with CloseDir.
+func OpenDir(path string) (int, error) {
+	for {
+		fd, err := unix.Open(path, statOnlyDir|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// CloseDir closes a directory OpenDir opened.
+func CloseDir(fd int) error { return unix.Close(fd) }

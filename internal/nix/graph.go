@@ -163,6 +163,29 @@ type Graphs struct {
 	mu       sync.Mutex
 	steps    []*system
 	analysed map[*system]bool
+
+	// analysing serialises the steps' analyses, so that stats serves all
+	// but the first: the steps of a config share most of what they reach,
+	// and the analysis is lstats and look-ups, which gain little from
+	// running side by side.
+	analysing sync.Mutex
+	// stats are the files' lstats, by path relative to the repository's
+	// root (held with analysing), made once for every step. A file that
+	// changes later in the run (a step before this one wrote it) is seen
+	// as it was: that makes the inputs those of the old content, while the
+	// scan hashes the new one — a change of its own, so the step runs, and
+	// the next refresh, which stats afresh, finds the new references. No
+	// step is skipped on the strength of a stale stat.
+	stats map[statKey]statResult
+}
+
+type statKey struct{ root, path string }
+
+type statResult struct {
+	typ byte
+	sum fingerprint.Sum
+	ok  bool
+	err error
 }
 
 // AttachGraphs makes the nix steps among steps that name an `entry` share
@@ -185,7 +208,7 @@ func AttachGraphs(steps map[string]step.Step) *Graphs {
 }
 
 func newGraphs() *Graphs {
-	return &Graphs{ready: make(chan struct{}), analysed: map[*system]bool{}}
+	return &Graphs{ready: make(chan struct{}), analysed: map[*system]bool{}, stats: map[statKey]statResult{}}
 }
 
 // Load gives the steps the stored cache (nil: none) and the stat cache's
@@ -273,22 +296,68 @@ func (sy *system) graphsOf() *Graphs {
 type graphSource struct {
 	v     *flakeView
 	sums  *fingerprint.Sums
+	g     *Graphs
 	reads atomic.Int64 // files read, for tests
+	// dirs are the directories opened to stat the names in them, by path
+	// relative to the repository ("" for its root; -1: could not open).
+	// An analysis reaches its files a directory at a time, and a name
+	// costs the kernel less to resolve than a whole path.
+	dirs map[string]int
 }
 
+// close closes the directories the source opened.
+func (s *graphSource) close() {
+	for _, fd := range s.dirs {
+		if fd >= 0 {
+			_ = fingerprint.CloseDir(fd)
+		}
+	}
+	s.dirs = nil
+}
+
+// lstat lstats the tracked file p, whose stat cache key is key.
+func (s *graphSource) lstat(p, key string, sums *fingerprint.Sums) (byte, fingerprint.Sum, bool, error) {
+	dir, name := path.Split(p)
+	if s.dirs == nil {
+		s.dirs = map[string]int{}
+	}
+	fd, seen := s.dirs[dir]
+	if !seen {
+		var err error
+		if fd, err = fingerprint.OpenDir(s.abs(strings.TrimSuffix(dir, "/"))); err != nil {
+			fd = -1 // gone, not a directory, …: the whole path's lstat says
+		}
+		s.dirs[dir] = fd
+	}
+	if fd < 0 {
+		return sums.Lstat(s.abs(p), key)
+	}
+	return sums.LstatAt(fd, name, key)
+}
+
+// abs is the file's path: git's paths are clean and slash-separated.
 func (s *graphSource) abs(p string) string {
-	return filepath.Join(s.v.repo.root, filepath.FromSlash(p))
+	if p == "" {
+		return s.v.repo.root
+	}
+	return s.v.repo.root + string(filepath.Separator) + filepath.FromSlash(p)
 }
 
 // Stat reports the file at p. A tracked file gone from the work tree reads
 // nothing (nix cannot read it either); the scan records it as missing.
 func (s *graphSource) Stat(p string) (nixgraph.Stat, error) {
-	key, cached := s.v.specKey(p)
-	sums := s.sums
-	if !cached {
-		sums = nil
+	k := statKey{s.v.repo.root, p}
+	r, seen := s.g.stats[k]
+	if !seen {
+		key, cached := s.v.specKey(p)
+		sums := s.sums
+		if !cached {
+			sums = nil
+		}
+		r.typ, r.sum, r.ok, r.err = s.lstat(p, key, sums)
+		s.g.stats[k] = r
 	}
-	typ, sum, ok, err := sums.Lstat(s.abs(p), key)
+	typ, sum, ok, err := r.typ, r.sum, r.ok, r.err
 	if gone(err) {
 		return nixgraph.Stat{}, nil
 	}
@@ -355,7 +424,11 @@ type graphResult struct {
 // inputs: the reachable tracked files, flake.nix and flake.lock; every
 // tracked file and HEAD when the analysis says git metadata or the whole
 // tree is read, or when it cannot run.
-func (sy *system) analyse(ctx context.Context) (*graphResult, fingerprint.Spec, error) {
+//
+// Unless full, the analysis stops at a reference to the whole tree: the
+// inputs are then every tracked file and HEAD whatever it would find
+// after. `sysinit graph` asks for the full one.
+func (sy *system) analyse(ctx context.Context, full bool) (*graphResult, fingerprint.Spec, error) {
 	v, err := viewFlake(sy.cfgDir, sy.ref, sy.s.Inputs)
 	if err != nil {
 		return nil, v.spec, err
@@ -365,13 +438,18 @@ func (sy *system) analyse(ctx context.Context) (*graphResult, fingerprint.Spec, 
 		gr.fallback = "entry cannot narrow it: " + v.detail
 		return gr, v.spec, nil
 	}
-	cache, sums, err := sy.graphsOf().wait(ctx)
+	g := sy.graphsOf()
+	cache, sums, err := g.wait(ctx)
 	if err != nil {
 		return nil, v.spec, err
 	}
 	gr.req = sy.request(v)
-	src := &graphSource{v: v, sums: sums}
+	gr.req.StopAtWhole = !full
+	src := &graphSource{v: v, sums: sums, g: g}
+	g.analysing.Lock()
 	res, err := nixgraph.Analyze(src, gr.req, cache)
+	g.analysing.Unlock()
+	src.close()
 	gr.reads = src.reads.Load()
 	if err != nil {
 		var ee *nixgraph.EntryError
@@ -385,7 +463,7 @@ func (sy *system) analyse(ctx context.Context) (*graphResult, fingerprint.Spec, 
 	}
 	sy.graphsOf().done(sy)
 	gr.res = res
-	gr.head = len(res.GitHead) > 0 || readsWhole(res)
+	gr.head = len(res.GitHead) > 0 || res.Stopped || readsWhole(res)
 	if gr.head {
 		spec, err := v.specOf(v.tracked, true)
 		return gr, spec, err
@@ -454,7 +532,7 @@ func (sy *system) roots(root string) []string {
 // narrowedInputs is Inputs for a step with entry; the analysis is kept
 // for Advice, InputChain and Graph.
 func (sy *system) narrowedInputs(ctx context.Context) (fingerprint.Spec, error) {
-	gr, spec, err := sy.analyse(ctx)
+	gr, spec, err := sy.analyse(ctx, false)
 	if err != nil {
 		return spec, err
 	}
@@ -512,8 +590,8 @@ func (gr *graphResult) notes(stepName string) []string {
 			more = fmt.Sprintf(" and %d more places", len(res.GitHead)-1)
 		}
 		out = append(out, fmt.Sprintf("inputs are every tracked file and HEAD's commit: %s at %s:%d%s reads git metadata", h.Construct, h.File, h.Line, more))
-	} else if readsWhole(res) {
-		out = append(out, "inputs are every tracked file and HEAD's commit: the whole flake is read (see the widenings)")
+	} else if readsWhole(res) || res.Stopped {
+		out = append(out, "inputs are every tracked file and HEAD's commit: the whole flake is read (sysinit graph "+stepName+" shows where)")
 	}
 	for i, w := range res.Widenings {
 		if i == maxNotes {
@@ -614,7 +692,7 @@ func (sy *system) Graph(ctx context.Context) (*GraphReport, error) {
 	if len(sy.k.Entry) == 0 {
 		return r, nil
 	}
-	gr, _, err := sy.analyse(ctx)
+	gr, _, err := sy.analyse(ctx, true)
 	if err != nil {
 		return nil, err
 	}
