@@ -117,3 +117,39 @@ func useEnv(b *testing.B, fx *bench.Fixture) {
 		b.Setenv(k, v)
 	}
 }
+
+// BenchmarkNoChangeEntry is a whole no-change `sysinit plan` and
+// `sysinit refresh`, in process, of a flake of three configurations in a
+// 2,000-file repo: with entry (each step analyses its import graph from
+// the stored edge cache and the stat cache's hashes, reading no file) and
+// with the whole flake as each step's input, as without entry.
+func BenchmarkNoChangeEntry(b *testing.B) {
+	if _, err := exec.LookPath("git"); err != nil {
+		b.Skip("git is not installed; the bench repos are git repositories")
+	}
+	fx, err := bench.NewHostsFixture(context.Background(), b.TempDir(), 2000, self(b), os.Environ(), bench.Latencies{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	useEnv(b, fx)
+	for _, cmd := range []string{"plan", "refresh"} {
+		for _, variant := range []struct {
+			name string
+			args []string
+		}{{"entry", nil}, {"whole", []string{"--config", bench.WholeConfig}}} {
+			args := append(append([]string{"-C", fx.Repo}, variant.args...), cmd)
+			b.Run(cmd+"/"+variant.name, func(b *testing.B) {
+				var out, errOut bytes.Buffer
+				if code := cli.Main(append(args, "--json"), nil, &out, &errOut); code != 0 || strings.Contains(out.String(), `"action": "run"`) || strings.Contains(out.String(), `"step-start"`) {
+					b.Fatalf("not a no-change %s (exit %d):\n%s%s", cmd, code, out.String(), errOut.String())
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if code := cli.Main(args, nil, io.Discard, &errOut); code != 0 {
+						b.Fatalf("%s exited %d: %s", cmd, code, errOut.String())
+					}
+				}
+			})
+		}
+	}
+}
