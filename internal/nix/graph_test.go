@@ -142,6 +142,8 @@ func TestEntryInputs(t *testing.T) {
 			"inputs are every tracked file and HEAD's commit: self.rev at hosts/a/hw.nix:1 reads git metadata"},
 		{"self as a value", map[string]string{"hosts/a/hw.nix": "{ environment.etc.src.source = toString self; }\n"}, twoHosts,
 			"widened to the whole flake by self used as a value at hosts/a/hw.nix:1"},
+		{"the root", map[string]string{"hosts/a/hw.nix": "{ environment.etc.src.source = ../..; }\n"}, twoHosts,
+			"inputs are every tracked file and HEAD's commit: the whole flake is read (sysinit graph a shows where)"},
 		{"untracked entry", nil, strings.Replace(twoHosts, `["hosts/a", "modules/shared.nix"]`, `["hosts/a", "hosts/c"]`, 1),
 			`inputs are every tracked file of the flake: entry "hosts/c" names no file git tracks (git add it, or fix entry)`},
 	} {
