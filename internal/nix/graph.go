@@ -160,9 +160,6 @@ type Graphs struct {
 	sums   *fingerprint.Sums
 	loaded int // entries the cache held when loaded
 
-	mu       sync.Mutex
-	steps    []*system
-	analysed map[*system]bool
 
 	// analysing serialises the steps' analyses, so that stats serves all
 	// but the first: the steps of a config share most of what they reach,
@@ -202,13 +199,12 @@ func AttachGraphs(steps map[string]step.Step) *Graphs {
 			g = newGraphs()
 		}
 		sy.graphs = g
-		g.steps = append(g.steps, sy)
 	}
 	return g
 }
 
 func newGraphs() *Graphs {
-	return &Graphs{ready: make(chan struct{}), analysed: map[*system]bool{}, stats: map[statKey]statResult{}}
+	return &Graphs{ready: make(chan struct{}), stats: map[statKey]statResult{}}
 }
 
 // Load gives the steps the stored cache (nil: none) and the stat cache's
@@ -245,15 +241,11 @@ func (g *Graphs) wait(ctx context.Context) (*nixgraph.Cache, *fingerprint.Sums, 
 	}
 }
 
-func (g *Graphs) done(sy *system) {
-	g.mu.Lock()
-	g.analysed[sy] = true
-	g.mu.Unlock()
-}
-
 // Save returns the cache to store, and false when it holds nothing new
-// since Load (then there is nothing to write). When every step was
-// analysed, the contents none of them read any more are dropped first.
+// since Load (then there is nothing to write). What this run's analyses
+// did not read — old contents of edited files, mostly — is dropped: a
+// step not analysed this time (another OS's, one not asked for) parses
+// its own files again when it is, which costs a parse, never a decision.
 func (g *Graphs) Save() ([]byte, bool) {
 	if g == nil {
 		return nil, false
@@ -263,18 +255,10 @@ func (g *Graphs) Save() ([]byte, bool) {
 	default:
 		return nil, false
 	}
-	changed := g.cache.Len() != g.loaded
-	g.mu.Lock()
-	all := len(g.analysed) == len(g.steps)
-	g.mu.Unlock()
-	if all && changed {
-		// Only worth a rewrite when something was added: old contents
-		// cost bytes, not decisions.
-		g.cache.Prune()
-	}
-	if !changed {
+	if g.cache.Len() == g.loaded {
 		return nil, false
 	}
+	g.cache.Prune()
 	return g.cache.Marshal(), true
 }
 
@@ -461,7 +445,6 @@ func (sy *system) analyse(ctx context.Context, full bool) (*graphResult, fingerp
 		spec, err := v.specOf(v.tracked, true)
 		return gr, spec, err
 	}
-	sy.graphsOf().done(sy)
 	gr.res = res
 	gr.head = len(res.GitHead) > 0 || res.Stopped || readsWhole(res)
 	if gr.head {
