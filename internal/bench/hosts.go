@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -61,7 +62,8 @@ func NewHostsFixture(ctx context.Context, dir string, files int, self string, en
 	if err := refresh("second"); err != nil {
 		return nil, err
 	}
-	return &Fixture{Repo: repo, Env: m.env, Log: m.log}, nil
+	env := append(m.env[:len(m.env):len(m.env)], "SYSINIT_BENCH_SELF="+self)
+	return &Fixture{Repo: repo, Env: env, Log: m.log}, nil
 }
 
 // WholeConfig is the multi-host fixture's config without entry, for
@@ -71,6 +73,29 @@ const WholeConfig = hostsWholeToml
 // EditHost makes the n-th edit of a module only host h0 reads.
 func (f *Fixture) EditHost(n int) error {
 	return writeRepoFile(f.Repo, hostEditFile, hardware(0, n), 0o644)
+}
+
+// ShareSelf makes the module every host imports use self as a value (as
+// nix.registry built from inputs does), so that each configuration reads
+// the whole flake, and refreshes until nothing is left to do.
+func (f *Fixture) ShareSelf(ctx context.Context) error {
+	if err := writeRepoFile(f.Repo, "modules/common.nix", "# Every host, and the flake's source.\n{ self, ... }:\n\n{\n  environment.etc.\"flake-source\".text = toString self;\n}\n", 0o644); err != nil {
+		return err
+	}
+	changed := time.Now()
+	self := lookupEnv(f.Env, "SYSINIT_BENCH_SELF")
+	if self == "" {
+		return errors.New("the fixture does not know its sysinit binary")
+	}
+	for i := 0; i < 2; i++ {
+		if _, _, err := timed(ctx, f.Repo, f.Env, self, "refresh", "--progress=never"); err != nil {
+			return err
+		}
+		if i == 0 {
+			time.Sleep(racyWindow - time.Since(changed))
+		}
+	}
+	return nil
 }
 
 // runMultiHost measures the multi-host scenario.
