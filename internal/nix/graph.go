@@ -160,7 +160,6 @@ type Graphs struct {
 	sums   *fingerprint.Sums
 	loaded int // entries the cache held when loaded
 
-
 	// analysing serialises the steps' analyses, so that stats serves all
 	// but the first: the steps of a config share most of what they reach,
 	// and the analysis is lstats and look-ups, which gain little from
