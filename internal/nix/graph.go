@@ -288,6 +288,9 @@ type graphSource struct {
 	dirs map[string]int
 }
 
+// maxOpenDirs bounds the directories a source holds open at once.
+const maxOpenDirs = 64
+
 // close closes the directories the source opened.
 func (s *graphSource) close() {
 	for _, fd := range s.dirs {
@@ -306,6 +309,12 @@ func (s *graphSource) lstat(p, key string, sums *fingerprint.Sums) (byte, finger
 	}
 	fd, seen := s.dirs[dir]
 	if !seen {
+		if len(s.dirs) == maxOpenDirs {
+			// Files are reached a directory at a time: starting afresh
+			// costs a few opens, and keeps descriptors for the scan.
+			s.close()
+			s.dirs = map[string]int{}
+		}
 		var err error
 		if fd, err = fingerprint.OpenDir(s.abs(strings.TrimSuffix(dir, "/"))); err != nil {
 			fd = -1 // gone, not a directory, …: the whole path's lstat says
