@@ -31,8 +31,17 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Groups) != 1 || r.Groups[0].Files != 80 {
+	if len(r.Groups) != 2 || r.Groups[0].Files != 80 {
 		t.Fatalf("groups = %+v", r.Groups)
+	}
+	// The multi-host group: with entry, an edit of one host's module
+	// evaluates that host alone; without, all three.
+	mh := r.Groups[1].Scenario(bench.MultiHost)
+	if mh == nil {
+		t.Fatalf("no multi-host scenario: %+v", r.Groups[1])
+	}
+	if sys, whole := mh.Tool(bench.ToolSysinit), mh.Tool(bench.ToolSysinitWhole); sys == nil || whole == nil || sys.Evaluations != 1 || whole.Evaluations != 3 {
+		t.Errorf("multi-host: tools %+v; want 1 evaluation with entry, 3 without", mh.Tools)
 	}
 	g := r.Groups[0]
 	var names []string
@@ -50,8 +59,8 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("%s: baselines missing: %+v", s.Name, s.Tools)
 		}
 	}
-	if !slices.Equal(names, bench.Scenarios) {
-		t.Errorf("scenarios %v, want %v", names, bench.Scenarios)
+	if want := slices.DeleteFunc(slices.Clone(bench.Scenarios), func(s string) bool { return s == bench.MultiHost }); !slices.Equal(names, want) {
+		t.Errorf("scenarios %v, want %v", names, want)
 	}
 	nc := g.Scenario(bench.NoChange)
 	if nc.Launched != "nothing" {
@@ -99,7 +108,7 @@ func TestRunEndToEnd(t *testing.T) {
 	if err := r.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"### 80 files, stand-in managers", "| **no-change** | **sysinit** |", "| **full** |", "### Goals"} {
+	for _, want := range []string{"### 80 files, stand-in managers", "| **no-change** | **sysinit** |", "| **full** |", "### 3 configurations", "| **multi-host** | **sysinit** |", "1 nix evaluation per run", "3 nix evaluations per run", "### Goals"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q", want)
 		}

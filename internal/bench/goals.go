@@ -14,6 +14,13 @@ func evaluateGoals(r *Report, goTask bool) []Goal {
 	}
 	for _, g := range r.Groups {
 		size := thousands(g.Files) + " files"
+		if s := g.Scenario(MultiHost); s != nil {
+			if sys, whole := s.Tool(ToolSysinit), s.Tool(ToolSysinitWhole); sys != nil && whole != nil {
+				add("multi-host: editing one host's module evaluates that host alone (3 → 1 with entry)", sys.Evaluations == 1 && whole.Evaluations == 3,
+					"%g with entry (%s), %g without (%s)", sys.Evaluations, FormatDuration(sys.Wall.Median), whole.Evaluations, FormatDuration(whole.Wall.Median))
+			}
+			continue
+		}
 		if g.RealNix {
 			if nc := g.Scenario(NoChange); nc != nil {
 				if nb := nc.Tool(ToolNixBuild); nb != nil {

@@ -117,3 +117,44 @@ func useEnv(b *testing.B, fx *bench.Fixture) {
 		b.Setenv(k, v)
 	}
 }
+
+// BenchmarkNoChangeEntry is a whole no-change `sysinit plan` and
+// `sysinit refresh`, in process, of a flake of three configurations in a
+// 2,000-file repo: with entry (each step analyses its import graph from
+// the stored edge cache and the stat cache's hashes, reading no file) and
+// with the whole flake as each step's input, as without entry. Then, in
+// "entry-reads-whole", the module every host shares uses self as a value,
+// so entry narrows nothing: what it costs then.
+func BenchmarkNoChangeEntry(b *testing.B) {
+	if _, err := exec.LookPath("git"); err != nil {
+		b.Skip("git is not installed; the bench repos are git repositories")
+	}
+	fx, err := bench.NewHostsFixture(context.Background(), b.TempDir(), 2000, self(b), os.Environ(), bench.Latencies{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	useEnv(b, fx)
+	run := func(name string, args ...string) {
+		for _, cmd := range []string{"plan", "refresh"} {
+			args := append(append([]string{"-C", fx.Repo}, args...), cmd)
+			b.Run(cmd+"/"+name, func(b *testing.B) {
+				var out, errOut bytes.Buffer
+				if code := cli.Main(append(args, "--json"), nil, &out, &errOut); code != 0 || strings.Contains(out.String(), `"action": "run"`) || strings.Contains(out.String(), `"step-start"`) {
+					b.Fatalf("not a no-change %s (exit %d):\n%s%s", cmd, code, out.String(), errOut.String())
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if code := cli.Main(args, nil, io.Discard, &errOut); code != 0 {
+						b.Fatalf("%s exited %d: %s", cmd, code, errOut.String())
+					}
+				}
+			})
+		}
+	}
+	run("entry")
+	run("whole", "--config", bench.WholeConfig)
+	if err := fx.ShareSelf(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	run("entry-reads-whole")
+}

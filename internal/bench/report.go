@@ -86,7 +86,10 @@ type ToolResult struct {
 	// Ratio and ProjectedRatio are this tool's median over sysinit's.
 	Ratio          float64 `json:"ratio"`
 	ProjectedRatio float64 `json:"projected_ratio"`
-	Note           string  `json:"note,omitempty"`
+	// Evaluations is the median number of nix evaluations per run, in
+	// the scenarios that count them (multi-host).
+	Evaluations float64 `json:"evaluations,omitempty"`
+	Note        string  `json:"note,omitempty"`
 }
 
 // Correctness is whether each tool notices one kind of change.
@@ -378,7 +381,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 				}
 				note := t.Note
 				if i == 0 {
-					note = joinNonEmpty("; ", s.What, scenarioExtra(s))
+					note = joinNonEmpty("; ", s.What, t.Note, scenarioExtra(s))
 				}
 				fmt.Fprintf(ew, " %s |\n", mdEscape(note))
 			}

@@ -28,7 +28,7 @@ const (
 )
 
 // Scenarios lists every scenario, in the order they run.
-var Scenarios = []string{NoChange, Cosmetic, Incremental, Revert, BrewfileOne, Full}
+var Scenarios = []string{NoChange, Cosmetic, Incremental, Revert, BrewfileOne, Full, MultiHost}
 
 // Tool names.
 const (
@@ -150,10 +150,21 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.Machine = describeMachine(ctx, o.GoTask)
 	r.Machine.LoadBefore = loadAverage()
 	lat := o.Latencies.Scaled(o.Scale)
+	sized := slices.ContainsFunc(o.Scenarios, func(s string) bool { return s != MultiHost })
 	for _, size := range o.Sizes {
+		if !sized {
+			break // multi-host alone: its own repo
+		}
 		g, err := runSize(ctx, &o, r, work, size, lat)
 		if err != nil {
 			return nil, fmt.Errorf("%s files: %w", thousands(size), err)
+		}
+		r.Groups = append(r.Groups, *g)
+	}
+	if slices.Contains(o.Scenarios, MultiHost) {
+		g, err := runMultiHost(ctx, &o, r, work, lat)
+		if err != nil {
+			return nil, err
 		}
 		r.Groups = append(r.Groups, *g)
 	}
@@ -252,6 +263,9 @@ func runSize(ctx context.Context, o *Options, r *Report, work string, size int, 
 	}
 	g := &Group{Label: fmt.Sprintf("%s files, stand-in managers", thousands(size)), Files: size}
 	for _, name := range o.Scenarios {
+		if name == MultiHost {
+			continue // a repo of its own: runMultiHost
+		}
 		sc := e.scenario(name)
 		res, err := e.run(ctx, sc)
 		if err != nil {
@@ -353,6 +367,10 @@ type scenario struct {
 	// expect is what sysinit's steps must end as: step → status, with
 	// "done:TEXT" requiring TEXT in the step's note and "a|b" either.
 	expect map[string]string
+	// expectWhole is expect for ToolSysinitWhole.
+	expectWhole map[string]string
+	// evaluations: count each sysinit tool's nix evaluations per run.
+	evaluations bool
 }
 
 func (e *sizeEnv) tools(floor bool) []string {
@@ -422,6 +440,8 @@ func (e *sizeEnv) scenario(name string) *scenario {
 	case Full:
 		return &scenario{name: name, what: "cold state and an empty machine: every step runs", tools: e.tools(false),
 			prepare: e.prepareCold, expect: map[string]string{"flake-update": "done", "nix-conf": "done", "system": "done:switched", "brew": "done"}}
+	case MultiHost:
+		return e.hostsScenario()
 	}
 	return nil
 }
@@ -458,6 +478,8 @@ func (e *sizeEnv) argv(tool string) []string {
 	switch tool {
 	case ToolSysinit:
 		return []string{e.o.Self, "refresh", "--json"}
+	case ToolSysinitWhole:
+		return []string{e.o.Self, "--config", hostsWholeToml, "refresh", "--json"}
 	case ToolOld:
 		return []string{"/bin/sh", e.old}
 	case ToolSnippet:
@@ -478,7 +500,7 @@ func (e *sizeEnv) argv(tool string) []string {
 // the racy window so that sysinit's stat cache holds every file.
 func (e *sizeEnv) settle(ctx context.Context, sc *scenario) error {
 	for _, t := range sc.tools {
-		if t == ToolSysinit || t == ToolSnippet || t == ToolGoTask {
+		if t == ToolSysinit || t == ToolSysinitWhole || t == ToolSnippet || t == ToolGoTask {
 			if _, _, err := timed(ctx, e.repo, e.m.env, e.argv(t)...); err != nil {
 				return fmt.Errorf("settling: %w", err)
 			}
@@ -506,6 +528,7 @@ func (e *sizeEnv) run(ctx context.Context, sc *scenario) (*ScenarioResult, error
 	proj := map[string][]time.Duration{}
 	var overheads, gaps, crits []time.Duration
 	var effs, projEffs []float64
+	evals := map[string][]float64{}
 	launched := map[string]int{}
 	total := e.o.Warmup + e.o.Runs
 	for i := 0; i < total; i++ {
@@ -529,6 +552,20 @@ func (e *sizeEnv) run(ctx context.Context, sc *scenario) (*ScenarioResult, error
 				return nil, err
 			}
 			calls := all[len(before):]
+			if tool == ToolSysinitWhole {
+				run, err := parseEvents(p.stdout.Bytes())
+				if err != nil {
+					return nil, err
+				}
+				whole := *sc
+				whole.expect = sc.expectWhole
+				if err := checkRun(&whole, run, calls); err != nil {
+					return nil, fmt.Errorf("%s run %d: %w", tool, i+1, err)
+				}
+			}
+			if sc.evaluations && i >= e.o.Warmup {
+				evals[tool] = append(evals[tool], float64(countEvals(calls)))
+			}
 			if tool == ToolSysinit {
 				run, err := parseEvents(p.stdout.Bytes())
 				if err != nil {
@@ -574,8 +611,13 @@ func (e *sizeEnv) run(ctx context.Context, sc *scenario) (*ScenarioResult, error
 		res.Tools = append(res.Tools, ToolResult{Tool: t, Wall: NewStats(walls[t]), Projected: NewStats(proj[t]), Note: toolNote(sc.name, t)})
 	}
 	for i := range res.Tools {
-		res.Tools[i].Ratio = Ratio(res.Tools[i].Wall, res.Tools[0].Wall)
-		res.Tools[i].ProjectedRatio = Ratio(res.Tools[i].Projected, res.Tools[0].Projected)
+		t := &res.Tools[i]
+		t.Ratio = Ratio(t.Wall, res.Tools[0].Wall)
+		t.ProjectedRatio = Ratio(t.Projected, res.Tools[0].Projected)
+		if ev, ok := evals[t.Tool]; ok {
+			t.Evaluations = medianFloat(ev)
+			t.Note = joinNonEmpty("; ", evaluationsNote(t.Evaluations), t.Note)
+		}
 	}
 	if len(overheads) > 0 {
 		s, g := NewStats(overheads), NewStats(gaps)

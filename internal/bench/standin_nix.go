@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -478,10 +480,11 @@ type closure struct {
 }
 
 // evalClosure computes the store paths of a flake's system, the way the
-// bench repo's flake is built: one derivation per file under modules/
-// (depending on flake.lock, as nixpkgs does), and the system from those,
-// flake.nix and hosts/. Comments and blank space in .nix files do not
-// change a store path; the name of the attribute does.
+// bench repo's flake is built: one derivation per module file (depending
+// on flake.lock, as nixpkgs does), and the system from those, flake.nix
+// and the host's files. Comments and blank space in .nix files do not
+// change a store path; the name of the attribute does. Which files a
+// system reads is closureFiles's to say.
 func evalClosure(store, dir, attr string) (closure, error) {
 	var cl closure
 	flake, err := os.ReadFile(filepath.Join(dir, "flake.nix"))
@@ -495,31 +498,22 @@ func evalClosure(store, dir, attr string) (closure, error) {
 	lockSum := sha256.Sum256(lock)
 	sys := sha256.New()
 	fmt.Fprintf(sys, "attr %s\nflake %s\n", attr, stripNix(flake))
-	for _, sub := range []string{"hosts", "modules"} {
-		var files []string
-		err := filepath.WalkDir(filepath.Join(dir, sub), func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.Type().IsRegular() {
-				files = append(files, p)
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return cl, fmt.Errorf("reading %s: %w", sub, err)
-		}
-		sort.Strings(files)
-		for _, p := range files {
+	hosts, modules, err := closureFiles(dir, attr)
+	if err != nil {
+		return cl, err
+	}
+	for _, group := range [][]string{hosts, modules} {
+		for _, p := range group {
 			data, err := os.ReadFile(p)
 			if err != nil {
 				return cl, fmt.Errorf("reading %s: %w", p, err)
 			}
 			rel, _ := filepath.Rel(dir, p)
+			rel = filepath.ToSlash(rel)
 			if strings.HasSuffix(p, ".nix") {
 				data = stripNix(data)
 			}
-			if sub == "hosts" {
+			if strings.HasPrefix(rel, "hosts/") {
 				fmt.Fprintf(sys, "host %s %x\n", rel, sha256.Sum256(data))
 				continue
 			}
@@ -534,6 +528,61 @@ func evalClosure(store, dir, attr string) (closure, error) {
 	}
 	cl.system = filepath.Join(store, nixBase32(sys.Sum(nil))+"-darwin-system-25.05.1")
 	return cl, nil
+}
+
+// hostModuleRE finds the modules a host of a multi-host repo imports.
+var hostModuleRE = regexp.MustCompile(`\.\./\.\./(modules/[A-Za-z0-9_.-]+\.nix)`)
+
+// closureFiles lists the files attr's system reads, sorted: in the bench
+// repo of one host, every file under hosts/ and modules/; in a repo of
+// several (hosts/NAME/ directories, see hostsFiles), NAME's directory,
+// modules/common.nix that flake.nix gives every host, and the modules
+// NAME's files import — as nix would read them, so that a host whose
+// files did not change evaluates to the same system.
+func closureFiles(dir, attr string) (hosts, modules []string, err error) {
+	walk := func(sub string) ([]string, error) {
+		var files []string
+		err := filepath.WalkDir(filepath.Join(dir, sub), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("reading %s: %w", sub, err)
+		}
+		sort.Strings(files)
+		return files, nil
+	}
+	name, ok := strings.CutPrefix(attr, "darwinConfigurations.")
+	name, ok2 := strings.CutSuffix(name, ".system")
+	if ok && ok2 && isDir(filepath.Join(dir, "hosts", name)) {
+		if hosts, err = walk(filepath.Join("hosts", name)); err != nil {
+			return nil, nil, err
+		}
+		named := map[string]bool{"modules/common.nix": true}
+		for _, h := range hosts {
+			data, err := os.ReadFile(h)
+			if err != nil {
+				return nil, nil, fmt.Errorf("reading %s: %w", h, err)
+			}
+			for _, m := range hostModuleRE.FindAllSubmatch(data, -1) {
+				named[string(m[1])] = true
+			}
+		}
+		for _, m := range slices.Sorted(maps.Keys(named)) {
+			modules = append(modules, filepath.Join(dir, filepath.FromSlash(m)))
+		}
+		return hosts, modules, nil
+	}
+	if hosts, err = walk("hosts"); err != nil {
+		return nil, nil, err
+	}
+	modules, err = walk("modules")
+	return hosts, modules, err
 }
 
 // stripNix removes comments and collapses blank space in nix source,

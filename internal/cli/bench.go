@@ -84,7 +84,8 @@ the old sequential refresh, the plan's checksum snippet, go-task (with
 measured too when it is installed. Scenarios: no-change, cosmetic (a comment
 edited), incremental (one module changed), revert (a module edit undone:
 back to inputs built before), brewfile (one formula added),
-full (cold state, empty machine). --scale shrinks every latency (the report
+full (cold state, empty machine), multi-host (one host's module edited in a
+flake of three configurations, with entry and without). --scale shrinks every latency (the report
 says which it used). Latency keys for --latency KEY=DURATION and --latencies
 FILE (TOML, key = "duration"):
   ` + strings.Join(bench.LatencyKeys()[:7], ", ") + `,

@@ -166,7 +166,7 @@ With no command, sysinit runs refresh.`,
 		return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.SetHelpCommand(a.newHelp())
-	root.AddCommand(refresh, a.newPlan(), a.newWhy(), a.newHistory(), a.newForget(), a.newMigrate(), a.newVersion(), a.newBench(), a.newInstallFile(), a.newInit(), a.newDoctor(), a.newBuild(), a.newRollback(), a.newClean(), a.newLogs())
+	root.AddCommand(refresh, a.newPlan(), a.newWhy(), a.newGraph(), a.newHistory(), a.newForget(), a.newMigrate(), a.newVersion(), a.newBench(), a.newInstallFile(), a.newInit(), a.newDoctor(), a.newBuild(), a.newRollback(), a.newClean(), a.newLogs())
 	a.strictCompletion(root)
 	return root
 }

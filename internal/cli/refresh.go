@@ -199,12 +199,12 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	// The stat cache as the plan, the background warming and the steps'
 	// own scans left it: written once, after the run (writing it while
 	// steps run would hold up their reads and records of the store).
-	cacheErr := saveStatCache(s)
+	cacheErr := errors.Join(saveStatCache(s), saveGraphCache(s))
 	if err := closeView(); err != nil {
 		return err
 	}
 	if cacheErr != nil {
-		a.warn("saving the stat cache: " + cacheErr.Error())
+		a.warn("saving the caches: " + cacheErr.Error())
 	}
 	// A step that left the config must not find its old success if its
 	// name comes back.

@@ -15,6 +15,7 @@ import (
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/fingerprint"
 	"github.com/sysinit/sysinit/internal/kinds"
+	"github.com/sysinit/sysinit/internal/nix"
 	"github.com/sysinit/sysinit/internal/plan"
 	"github.com/sysinit/sysinit/internal/state"
 	"github.com/sysinit/sysinit/internal/step"
@@ -30,6 +31,7 @@ type session struct {
 	store     *state.Store
 	records   map[string]state.Record
 	cache     *fingerprint.Cache
+	graphs    *nix.Graphs // nil when no nix step names an entry
 	exec      command.Runner
 	planner   *plan.Planner
 }
@@ -139,6 +141,10 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 		}
 		s.steps[cs.Name] = st
 	}
+	// The nix steps with entry wait for the stored graph cache: they get
+	// it below, or nothing if the session fails first.
+	s.graphs = nix.AttachGraphs(s.steps)
+	defer func() { _ = s.graphs.Load(nil, nil) }()
 	if s.storePath, err = a.storePath(a.givenConfig, !readOnly); err != nil {
 		return nil, err
 	}
@@ -174,7 +180,7 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 		s.store.Close()
 		return nil, err
 	}
-	data, err := s.store.StatCache()
+	data, graphData, err := s.store.Caches()
 	if err != nil {
 		s.store.Close()
 		return nil, err
@@ -183,6 +189,8 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 		// A bad stat cache only costs re-hashing; start empty.
 		s.cache, _ = fingerprint.LoadCache(nil)
 	}
+	// Likewise a bad graph cache only costs parsing the Nix files again.
+	_ = s.graphs.Load(graphData, s.cache.Sums())
 	shell, err := look("sh")
 	if err != nil {
 		s.store.Close()

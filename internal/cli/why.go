@@ -58,7 +58,11 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 	}
 	for _, r := range d.Reasons {
 		fmt.Fprintf(w, "  %s\n", reasonText(r))
-		printFiles(w, "    ", r.Files, 0)
+		if c, ok := d.Step.(inputChainer); ok && r.Kind == plan.InputsChanged {
+			printChains(w, "    ", r.Files, c)
+		} else {
+			printFiles(w, "    ", r.Files, 0)
+		}
 		if r.Kind == plan.DefinitionChanged {
 			printDefinitionDiff(w, s.records[name].Definition, d.Definition)
 		}

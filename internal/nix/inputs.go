@@ -53,21 +53,46 @@ func sourceOf(ref flakeRef) (flakeSource, error) {
 // flake.nix and flake.lock (listed even when untracked or missing, so that
 // their appearance is a change), and extra globs.
 func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec, error) {
-	spec := fingerprint.Spec{Patterns: extra}
+	v, err := viewFlake(cfgDir, ref, extra)
+	if err != nil || v.whole {
+		return v.spec, err
+	}
+	return v.specOf(v.tracked, true)
+}
+
+// flakeView is what nix sees of a local flake, and how to name its files
+// in a Spec.
+type flakeView struct {
+	spec fingerprint.Spec // Root and Patterns; Files too when whole
+	// whole: the flake is not read through git (a path: flake, or one
+	// outside any repository): spec holds the whole directory already.
+	whole    bool
+	detail   string // why, when whole
+	repo     gitRepo
+	tracked  []string // relative to repo.root
+	flakeDir string   // the flake's directory, relative to repo.root ("." at the top)
+	relRoot  string   // repo.root relative to cfgDir
+	cfgDir   string
+}
+
+// viewFlake reads what nix sees of ref: its repository's tracked files, or,
+// for a flake nix copies whole, the directory.
+func viewFlake(cfgDir string, ref flakeRef, extra []string) (*flakeView, error) {
+	v := &flakeView{spec: fingerprint.Spec{Patterns: extra}, cfgDir: cfgDir}
 	if !ref.local() {
-		return spec, &notLocalError{Flake: ref.raw, Reason: "is not on this machine"}
+		return v, &notLocalError{Flake: ref.raw, Reason: "is not on this machine"}
 	}
 	if ref.pinned {
-		return spec, &notLocalError{Flake: ref.raw, Reason: "names a git ref or rev, so nix reads a commit rather than the files"}
+		return v, &notLocalError{Flake: ref.raw, Reason: "names a git ref or rev, so nix reads a commit rather than the files"}
 	}
 	src, err := sourceOf(ref)
 	if err != nil {
-		return spec, err
+		return v, err
 	}
 	if !src.inGit {
 		relDir, err := relSlash(cfgDir, ref.dir)
 		if err != nil {
-			return spec, err
+			return v, err
 		}
 		// Nix copies the whole directory as it is: every .git directory
 		// in it (a path: flake in a git checkout changes with every
@@ -77,8 +102,9 @@ func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec,
 		if outside(relDir) {
 			relDir = filepath.ToSlash(filepath.Clean(ref.dir))
 		}
-		spec.Trees = []string{relDir}
-		return spec, nil
+		v.spec.Trees = []string{relDir}
+		v.whole, v.detail = true, src.detail
+		return v, nil
 	}
 	subs := ref.submodules
 	if !subs {
@@ -87,40 +113,29 @@ func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec,
 		// cost an evaluation, a missing one a wrong skip.
 		data, err := os.ReadFile(filepath.Join(ref.dir, "flake.nix"))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return spec, fmt.Errorf("reading flake.nix: %w", err)
+			return v, fmt.Errorf("reading flake.nix: %w", err)
 		}
 		subs = bytes.Contains(data, []byte("submodules"))
 	}
-	tracked, err := trackedFiles(src.repo, subs)
-	if err != nil {
-		return spec, err
+	v.repo = src.repo
+	if v.tracked, err = trackedFiles(src.repo, subs); err != nil {
+		return v, err
 	}
-	relRoot, err := relSlash(cfgDir, src.repo.root)
-	if err != nil {
-		return spec, err
+	if v.relRoot, err = relSlash(cfgDir, src.repo.root); err != nil {
+		return v, err
 	}
-	flakeDir, err := relSlash(src.repo.root, ref.dir)
-	if err != nil {
-		return spec, err
+	if v.flakeDir, err = relSlash(src.repo.root, ref.dir); err != nil {
+		return v, err
 	}
-	files := make([]string, 0, len(tracked)+4)
-	files = append(files, tracked...)
-	files = append(files, path.Join(flakeDir, "flake.nix"), path.Join(flakeDir, "flake.lock"))
-	heads, err := src.repo.headFiles()
-	if err != nil {
-		return spec, err
-	}
-	switch {
-	case relRoot == ".":
-	case outside(relRoot):
+	if outside(v.relRoot) {
 		// The repository starts above the config directory: its paths
 		// are relative to its own root, and so must the extra patterns be.
 		down, err := relSlash(src.repo.root, cfgDir)
 		if err != nil {
-			return spec, err
+			return v, err
 		}
-		spec.Root = src.repo.root
-		spec.Patterns = nil
+		v.spec.Root = src.repo.root
+		v.spec.Patterns = nil
 		for _, p := range extra {
 			bang, rest := "", p
 			if r, ok := strings.CutPrefix(p, "!"); ok {
@@ -129,33 +144,64 @@ func flakeInputs(cfgDir string, ref flakeRef, extra []string) (fingerprint.Spec,
 			if !strings.HasPrefix(rest, "/") { // absolute ones name the same files from anywhere
 				rest = path.Join(down, rest)
 			}
-			spec.Patterns = append(spec.Patterns, bang+rest)
+			v.spec.Patterns = append(v.spec.Patterns, bang+rest)
 		}
-	default:
+	}
+	return v, nil
+}
+
+// specKey is the path a Spec (and the stat cache) names the tracked file p
+// by; ok is false when the stat cache does not hold it (a repository above
+// the config directory is scanned apart).
+func (v *flakeView) specKey(p string) (string, bool) {
+	switch {
+	case v.relRoot == ".":
+		return p, true
+	case outside(v.relRoot):
+		return p, false
+	}
+	return v.relRoot + "/" + p, true
+}
+
+// specOf is the spec of the tracked files files (relative to the
+// repository), the flake's flake.nix and flake.lock, and with head, the
+// files that say which commit HEAD is.
+func (v *flakeView) specOf(files []string, head bool) (fingerprint.Spec, error) {
+	spec := v.spec
+	out := make([]string, 0, len(files)+4)
+	out = append(out, files...)
+	out = append(out, path.Join(v.flakeDir, "flake.nix"), path.Join(v.flakeDir, "flake.lock"))
+	if v.relRoot != "." && !outside(v.relRoot) {
 		// A repository inside the config directory: its paths gain its prefix.
-		for i, f := range files {
-			files[i] = relRoot + "/" + f
+		for i, f := range out {
+			out[i] = v.relRoot + "/" + f
 		}
 	}
-	// HEAD and its ref live in the git directory, which for a submodule
-	// or a linked worktree is not the work tree's .git: named relative to
-	// the spec's root when below it, else by absolute path.
-	base := cfgDir
-	if spec.Root != "" {
-		base = spec.Root
-	}
-	for _, h := range heads {
-		rel, err := relSlash(base, h)
+	if head {
+		heads, err := v.repo.headFiles()
 		if err != nil {
 			return spec, err
 		}
-		if outside(rel) {
-			rel = filepath.ToSlash(h)
+		// HEAD and its ref live in the git directory, which for a submodule
+		// or a linked worktree is not the work tree's .git: named relative to
+		// the spec's root when below it, else by absolute path.
+		base := v.cfgDir
+		if spec.Root != "" {
+			base = spec.Root
 		}
-		files = append(files, rel)
+		for _, h := range heads {
+			rel, err := relSlash(base, h)
+			if err != nil {
+				return spec, err
+			}
+			if outside(rel) {
+				rel = filepath.ToSlash(h)
+			}
+			out = append(out, rel)
+		}
 	}
-	sort.Strings(files)
-	spec.Files = dedupSorted(files)
+	sort.Strings(out)
+	spec.Files = dedupSorted(out)
 	return spec, nil
 }
 

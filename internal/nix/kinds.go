@@ -14,7 +14,9 @@ func Register(r *step.Registry) {
 
 const systemDoc = `Inputs: what nix sees of the flake — the files git tracks in its
 repository (working-tree contents) and flake.lock — plus any ` + "`inputs`" + `.
-A step that must run evaluates the configuration first; when the result is
+With ` + "`entry`" + `, only the tracked files the configuration can read from there
+(and flake.nix, flake.lock): editing another host's module, or the README,
+no longer evaluates this one. A step that must run evaluates the configuration first; when the result is
 already the active system and only inputs changed, nothing is built or
 switched. Otherwise it builds as you and elevates only setting the profile
 and activating. See docs/nix.md.`
@@ -29,6 +31,7 @@ var (
 			Sudo:        true,
 			SudoDefault: true,
 			OS:          []string{"darwin"},
+			Check:       checkEntry,
 		},
 		New: newSystem,
 	}
@@ -41,6 +44,7 @@ var (
 			Sudo:        true,
 			SudoDefault: true,
 			OS:          []string{"linux"},
+			Check:       checkEntry,
 		},
 		New: newSystem,
 	}
@@ -51,6 +55,7 @@ var (
 			Doc:     systemDoc,
 			Keys:    &homeKeys{},
 			Sudo:    true,
+			Check:   checkEntry,
 		},
 		New: newSystem,
 	}
@@ -61,6 +66,7 @@ var (
 			Doc:     systemDoc,
 			Keys:    &profileKeys{},
 			Sudo:    true,
+			Check:   checkEntry,
 		},
 		New: newSystem,
 	}
@@ -82,6 +88,7 @@ input name that matches nothing fails the step.`,
 
 // buildKeys are the keys of every kind that builds with nix.
 type buildKeys struct {
+	Entry     []string `key:"entry" items:"paths in the flake" example:"entry = [\"hosts/lv426\", \"modules/darwin\"]" doc:"where the configuration starts: the files and directories flake.nix lists in its modules (relative to the flake); the inputs are then the tracked files reachable from them, flake.nix and flake.lock (docs/graph.md); default: every tracked file"`
 	Impure    bool     `key:"impure" example:"impure = true" doc:"pass --impure (nix's evaluation cache is then off)"`
 	ExtraArgs []string `key:"extra-args" items:"arguments" empty:"ok" example:"extra-args = [\"--show-trace\"]" doc:"more arguments for nix build and nix eval"`
 	MaxJobs   *int     `key:"max-jobs" example:"max-jobs = 4" doc:"nix's --max-jobs; default: nix's setting"`

@@ -64,11 +64,22 @@ type system struct {
 
 	hostOnce sync.Once
 	host     string
+
+	// The import graph, for a step with entry (see graph.go).
+	cfg          *config.Config
+	graphs       *Graphs
+	graphsOnce   sync.Once
+	othersOnce   sync.Once
+	otherConfigs []otherConfig
+	rootsOnce    sync.Once
+	rootPaths    []string
+	lastMu       sync.Mutex
+	last         *graphResult
 }
 
 // newSystem builds a nix-darwin, nixos, home-manager or nix-profile step.
 func newSystem(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
-	sy := &system{kind: s.Kind, s: s, k: keysOf(s), env: env, cfgDir: cfg.Dir, workDir: filepath.Join(cfg.Dir, s.Dir)}
+	sy := &system{kind: s.Kind, s: s, k: keysOf(s), env: env, cfgDir: cfg.Dir, workDir: filepath.Join(cfg.Dir, s.Dir), cfg: cfg}
 	if sy.k.Flake == "" && s.Kind != KindProfile {
 		sy.k.Flake = "."
 	}
@@ -276,9 +287,16 @@ func (sy *system) action() string {
 }
 
 // Inputs is what nix sees of the flake: its git-tracked files and
-// flake.lock, plus the step's extra globs.
-func (sy *system) Inputs(context.Context) (fingerprint.Spec, error) {
-	spec, err := flakeInputs(sy.cfgDir, sy.ref, sy.s.Inputs)
+// flake.lock — with entry, those the configuration can read — plus the
+// step's extra globs.
+func (sy *system) Inputs(ctx context.Context) (fingerprint.Spec, error) {
+	var spec fingerprint.Spec
+	var err error
+	if len(sy.k.Entry) > 0 {
+		spec, err = sy.narrowedInputs(ctx)
+	} else {
+		spec, err = flakeInputs(sy.cfgDir, sy.ref, sy.s.Inputs)
+	}
 	if err != nil {
 		return spec, err
 	}

@@ -51,6 +51,13 @@ type Request struct {
 	// to the tree's root. The result is then not sound: it must never
 	// decide that a step is up to date.
 	SetAsideWhole bool
+	// StopAtWhole stops at the first reference that reaches the whole
+	// tree (self used as a value, ./. …), for a caller that then takes
+	// every tracked file and HEAD as inputs and needs no more: the rest
+	// of the tree is neither stat'ed nor read. The Result has Stopped
+	// set; what the analysis would have found after — more widenings,
+	// impure inputs, git metadata read — is not in it.
+	StopAtWhole bool
 }
 
 // Widening is a reference the analysis could not follow exactly, and the
@@ -134,6 +141,10 @@ type Result struct {
 	// dirty are then inputs, which no tracked file's content shows. The
 	// caller adds .git/HEAD and the ref it names, and the tree's dirtiness.
 	GitHead []Site
+	// Stopped says the analysis stopped at a reference to the whole tree
+	// (Request.StopAtWhole): every tracked file is reached, and git
+	// metadata may be read where it did not look, so HEAD is an input.
+	Stopped bool
 
 	tracked []string
 	parent  []parentRec
@@ -222,6 +233,7 @@ type analysis struct {
 	followed  map[string]bool
 	flakeIdx  int
 	note      string // why the references being followed are read, for chains
+	stop      bool   // StopAtWhole, and the whole tree is reached
 	res       *Result
 	scratch   []Token
 }
@@ -304,6 +316,7 @@ func Analyze(src FileSource, req Request, cache *Cache) (*Result, error) {
 			a.res.Files = append(a.res.Files, a.tracked[i])
 		}
 	}
+	a.res.Stopped = a.stop
 	// A file visited again (reached freely after flake.nix reached it)
 	// reports its findings again.
 	a.res.Widenings = unique(a.res.Widenings)
@@ -490,7 +503,10 @@ func (a *analysis) reachAncestors(p string, pr parentRec, restricted bool) int {
 }
 
 func (a *analysis) drain() error {
-	for len(a.queue) > 0 {
+	if a.stop {
+		a.queue = nil
+	}
+	for len(a.queue) > 0 && !a.stop {
 		i := int(a.queue[0])
 		a.queue = a.queue[1:]
 		if err := a.visit(i); err != nil {
@@ -655,6 +671,7 @@ func (a *analysis) follow(i int, dir string, r ref) {
 		// The whole tree, other configurations' entries included: the
 		// flake's store path hashes every tracked file.
 		a.reachPrefix("", parentRec{from: int32(i), line: r.Line, ref: ".", via: a.withNote(r.Construct)}, false)
+		a.stop = a.req.StopAtWhole
 		return
 	}
 	if r.Kind != refPath {
@@ -712,6 +729,9 @@ func (a *analysis) follow(i int, dir string, r ref) {
 	}
 	// An import of a computed path may read any file it can name.
 	a.reachMatching(target, tail, r.Code && r.Construct != "", pr, restricted)
+	if target == "" && len(tail) == 0 && !restricted {
+		a.stop = a.req.StopAtWhole
+	}
 	a.reachAncestors(strings.TrimSuffix(target, "/"), pr, restricted)
 }
 

@@ -570,3 +570,32 @@ func TestCacheMarshal(t *testing.T) {
 		t.Errorf("after Prune with nothing used: %d entries", d.Len())
 	}
 }
+
+// TestStopAtWhole: stopping at a reference to the whole tree still
+// reaches every tracked file, says it stopped, and visits fewer files than
+// the whole analysis, which finds git metadata read after the stop.
+func TestStopAtWhole(t *testing.T) {
+	files := map[string]string{
+		"flake.nix":           "{ outputs = { self, nixpkgs }: { nixosConfigurations.a = nixpkgs.lib.nixosSystem { modules = [ ./hosts/a ]; }; }; }",
+		"hosts/a/default.nix": "{ self, ... }: { imports = [ ../../modules/late.nix ]; environment.etc.src.source = toString self; }",
+		"modules/late.nix":    "{ self, ... }: { system.configurationRevision = self.rev; }",
+		"README.md":           "# a",
+		"docs/x.md":           "x",
+	}
+	for _, stop := range []bool{false, true} {
+		src := &memSource{files: files}
+		res, err := Analyze(src, Request{Tracked: src.tracked(), Config: Config{Entries: []string{"hosts/a"}}, StopAtWhole: stop}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Files) != len(files) || res.Stopped != stop {
+			t.Errorf("stop %v: %d of %d files, stopped %v", stop, len(res.Files), len(files), res.Stopped)
+		}
+		if stop && (len(res.GitHead) != 0 || src.stats >= len(files)) {
+			t.Errorf("stopped, yet looked on: git metadata %v, %d stats", res.GitHead, src.stats)
+		}
+		if !stop && len(res.GitHead) != 1 {
+			t.Errorf("the whole analysis finds git metadata at %v, want modules/late.nix", res.GitHead)
+		}
+	}
+}

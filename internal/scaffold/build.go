@@ -30,7 +30,7 @@ type Keys struct {
 // each on when its key lands in internal/config; TestLoaderKeys fails
 // while this and the loader disagree.
 func LoaderKeys() Keys {
-	return Keys{BrewFromNixDarwin: false, Entry: false}
+	return Keys{BrewFromNixDarwin: false, Entry: true}
 }
 
 // The daemon restarts, by the system the file is for.

@@ -1,0 +1,1 @@
+{ homebrew.enable = true; }
