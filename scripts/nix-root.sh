@@ -26,12 +26,12 @@ set -euo pipefail
 
 build() {
 	local suite=$1 dir=$2
-	if [ -x "$dir/usr/bin/nix" ] && [ -f "$dir/etc/nix/nix.conf" ]; then return 0; fi
+	if [ -x "$dir/usr/bin/nix" ] && [ -f "$dir/etc/nix/nix.conf" ] && [ -x "$dir/usr/sbin/sshd" ] && [ -x "$dir/usr/bin/ssh" ]; then return 0; fi
 	command -v mmdebstrap >/dev/null || { apt-get install -y --no-install-recommends mmdebstrap >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y --no-install-recommends mmdebstrap >/dev/null; }; }
 	rm -rf "$dir"
 	# A frozen mirror can serve a suite whose Release file has expired: accept it.
 	mmdebstrap --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' \
-		--include=nix-bin,git,ca-certificates,openssh-server "$suite" "$dir" >/dev/null
+		--include=nix-bin,git,ca-certificates,openssh-server,openssh-client "$suite" "$dir" >/dev/null
 	mkdir -p "$dir/etc/nix"
 	echo '{"flakes":[],"version":2}' > "$dir/etc/nix/registry-empty.json"
 	cat > "$dir/etc/nix/nix.conf" <<'CONF'
@@ -55,13 +55,17 @@ run() {
 	# Paths mounted at the same place inside the root: the toolchain, Go's caches, the current
 	# directory, /tmp (tests use it), and the kernel's file systems.
 	local mounts=("$here" /tmp)
+	# The roots themselves, so that tests run inside one can start the
+	# others as second machines (internal/cli's fleet scripts).
+	local roots=${SYSINIT_NIX_ROOTS:-/var/tmp}
+	[ -d "$roots/nix-trixie" ] && mounts+=("$roots")
 	for p in "$goroot" "$gomodcache" "$gocache"; do [ -n "$p" ] && [ -d "$p" ] && mounts+=("$p"); done
 	local script='set -e; d=$1; shift
 mount -t proc proc "$d/proc"; mount --rbind /dev "$d/dev"
 n=$1; shift; i=0
 while [ $i -lt $n ]; do p=$1; shift; mkdir -p "$d$p"; mount --rbind "$p" "$d$p"; i=$((i+1)); done
 cwd=$1; shift
-exec chroot "$d" /usr/bin/env PATH="'"${goroot:+$goroot/bin:}"'/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/root CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-}" GOMODCACHE="'"$gomodcache"'" GOCACHE="'"$gocache"'" SYSINIT_REQUIRE_NIX="${SYSINIT_REQUIRE_NIX:-}" sh -c '"'"'cd "$0" && exec "$@"'"'"' "$cwd" "$@"'
+exec chroot "$d" /usr/bin/env PATH="'"${goroot:+$goroot/bin:}"'/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/root CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-}" GOMODCACHE="'"$gomodcache"'" GOCACHE="'"$gocache"'" SYSINIT_REQUIRE_NIX="${SYSINIT_REQUIRE_NIX:-}" SYSINIT_NIX_ROOTS="${SYSINIT_NIX_ROOTS:-}" sh -c '"'"'cd "$0" && exec "$@"'"'"' "$cwd" "$@"'
 	unshare --mount --propagation private sh -c "$script" sh "$dir" "${#mounts[@]}" "${mounts[@]}" "$here" "$@"
 }
 

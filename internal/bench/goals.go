@@ -21,6 +21,19 @@ func evaluateGoals(r *Report, goTask bool) []Goal {
 			}
 			continue
 		}
+		if g.Fleet > 0 {
+			if fs := g.Scenario(Fleet); fs != nil {
+				if old := fs.Tool(ToolOld); old != nil {
+					ratio, at := old.ProjectedRatio, " at the default latencies"
+					if !r.projects() {
+						ratio, at = old.Ratio, ""
+					}
+					add(fmt.Sprintf("fleet of %d, no-change: ≥ %d× faster than refreshing host by host%s (one connection and one probe per machine, all at once)", g.Fleet, g.Fleet, at),
+						ratio >= float64(g.Fleet), "%s (host by host %s)", FormatRatio(ratio), FormatDuration(old.Projected.Median))
+				}
+			}
+			continue
+		}
 		if g.RealNix {
 			if nc := g.Scenario(NoChange); nc != nil {
 				if nb := nc.Tool(ToolNixBuild); nb != nil {

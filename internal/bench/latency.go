@@ -32,6 +32,8 @@ type Latencies struct {
 	BrewInstall     time.Duration // brew bundle install with nothing to install
 	BrewInstallEach time.Duration // added per formula, cask or tap it installs
 	BrewCleanup     time.Duration // brew bundle cleanup
+	SSHConnect      time.Duration // a new ssh connection: TCP, key exchange, authentication
+	SSHRoundTrip    time.Duration // one command through an open ssh connection
 }
 
 // DefaultLatencies are the published figures, at scale 1. With them the old
@@ -51,6 +53,11 @@ func DefaultLatencies() Latencies {
 		BrewInstall:     40 * time.Second,
 		BrewInstallEach: 2 * time.Second,
 		BrewCleanup:     2 * time.Second,
+		// A machine across the internet: 40 ms round trips, and a new
+		// connection takes about four of them (TCP, key exchange,
+		// authentication) — a model, not a measurement.
+		SSHConnect:   160 * time.Millisecond,
+		SSHRoundTrip: 40 * time.Millisecond,
 	}
 }
 
@@ -75,6 +82,8 @@ var latencyKeys = []latencyKey{
 	{"brew-install", "brew bundle install, nothing to install", func(l *Latencies) *time.Duration { return &l.BrewInstall }},
 	{"brew-install-each", "added per package brew bundle installs", func(l *Latencies) *time.Duration { return &l.BrewInstallEach }},
 	{"brew-cleanup", "brew bundle cleanup", func(l *Latencies) *time.Duration { return &l.BrewCleanup }},
+	{"ssh-connect", "a new ssh connection to a fleet machine", func(l *Latencies) *time.Duration { return &l.SSHConnect }},
+	{"ssh-round-trip", "a command through an open ssh connection", func(l *Latencies) *time.Duration { return &l.SSHRoundTrip }},
 }
 
 // LatencyKeys lists the keys Set accepts, for help texts.

@@ -52,6 +52,7 @@ type Group struct {
 	Label     string           `json:"label"`
 	Files     int              `json:"files"`
 	RealNix   bool             `json:"real_nix,omitempty"`
+	Fleet     int              `json:"fleet,omitempty"` // the fleet group: how many machines
 	Scenarios []ScenarioResult `json:"scenarios"`
 }
 

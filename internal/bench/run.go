@@ -27,8 +27,9 @@ const (
 	Full        = "full"
 )
 
-// Scenarios lists every scenario, in the order they run.
-var Scenarios = []string{NoChange, Cosmetic, Incremental, Revert, BrewfileOne, Full, MultiHost}
+// Scenarios lists every scenario, in the order they run. MultiHost and
+// Fleet run once, each in a group of its own, not for each repo size.
+var Scenarios = []string{NoChange, Cosmetic, Incremental, Revert, BrewfileOne, Full, MultiHost, Fleet}
 
 // Tool names.
 const (
@@ -72,12 +73,15 @@ type Options struct {
 	GoTask    string    // path of a `task` binary; "" leaves go-task out
 	// RealNix: "auto" measures real nix when it is on PATH, "on" requires
 	// it, "off" skips it.
-	RealNix  string
-	WorkDir  string // "" = a new temp dir, removed after unless Keep
-	Keep     bool
-	CacheDir string   // where generated repos are kept between runs; "" = none
-	Environ  []string // the environment to start from
-	Progress func(string)
+	RealNix string
+	WorkDir string // "" = a new temp dir, removed after unless Keep
+	Keep    bool
+	// FleetHosts is how many machines the fleet scenario refreshes; 0 =
+	// DefaultFleetHosts.
+	FleetHosts int
+	CacheDir   string   // where generated repos are kept between runs; "" = none
+	Environ    []string // the environment to start from
+	Progress   func(string)
 }
 
 func (o *Options) progress(format string, a ...any) {
@@ -150,10 +154,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.Machine = describeMachine(ctx, o.GoTask)
 	r.Machine.LoadBefore = loadAverage()
 	lat := o.Latencies.Scaled(o.Scale)
-	sized := slices.ContainsFunc(o.Scenarios, func(s string) bool { return s != MultiHost })
+	sized := slices.ContainsFunc(o.Scenarios, func(s string) bool { return s != MultiHost && s != Fleet })
 	for _, size := range o.Sizes {
 		if !sized {
-			break // multi-host alone: its own repo
+			break // multi-host and fleet alone: groups of their own
 		}
 		g, err := runSize(ctx, &o, r, work, size, lat)
 		if err != nil {
@@ -165,6 +169,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		g, err := runMultiHost(ctx, &o, r, work, lat)
 		if err != nil {
 			return nil, err
+		}
+		r.Groups = append(r.Groups, *g)
+	}
+	if slices.Contains(o.Scenarios, Fleet) {
+		g, err := runFleet(ctx, &o, r, work, lat)
+		if err != nil {
+			return nil, fmt.Errorf("fleet: %w", err)
 		}
 		r.Groups = append(r.Groups, *g)
 	}
@@ -263,8 +274,8 @@ func runSize(ctx context.Context, o *Options, r *Report, work string, size int, 
 	}
 	g := &Group{Label: fmt.Sprintf("%s files, stand-in managers", thousands(size)), Files: size}
 	for _, name := range o.Scenarios {
-		if name == MultiHost {
-			continue // a repo of its own: runMultiHost
+		if name == MultiHost || name == Fleet {
+			continue // groups of their own: runMultiHost, runFleet
 		}
 		sc := e.scenario(name)
 		res, err := e.run(ctx, sc)
@@ -371,6 +382,8 @@ type scenario struct {
 	expectWhole map[string]string
 	// evaluations: count each sysinit tool's nix evaluations per run.
 	evaluations bool
+	// calls, when set, checks what a sysinit run started.
+	calls func([]Call) error
 }
 
 func (e *sizeEnv) tools(floor bool) []string {
@@ -691,7 +704,7 @@ func describeLaunched(counts map[string]int, runs int) string {
 		return "nothing"
 	}
 	var parts []string
-	for _, name := range []string{"nix", "nix-env", "nix-store", "activate", "launchctl", "brew", "sudo", "darwin-rebuild", "real nix", "real nix-env"} {
+	for _, name := range []string{"nix", "nix-env", "nix-store", "activate", "launchctl", "brew", "sudo", "darwin-rebuild", "ssh", "real nix", "real nix-env"} {
 		if n := counts[name]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s ×%g", name, float64(n)/float64(runs)))
 		}
@@ -708,6 +721,14 @@ func callGroup(c Call) string {
 		}
 		return "system"
 	case "nix-env", "nix-store", "activate", "darwin-rebuild":
+		return "system"
+	case "ssh":
+		// Each fleet machine is reached apart from the others, at once.
+		for _, a := range c.Argv {
+			if !strings.HasPrefix(a, "-") && !strings.ContainsAny(a, "=/") && strings.Contains(a, "@") {
+				return "ssh " + a
+			}
+		}
 		return "system"
 	case "launchctl":
 		return "nix-conf"
@@ -864,6 +885,11 @@ func checkRun(sc *scenario, run *runEvents, calls []Call) error {
 			if c.Name == "nix" && len(c.Argv) > 0 && (c.Argv[0] == "eval" || c.Argv[0] == "build") {
 				bad = append(bad, "a revert started nix "+strings.Join(c.Argv, " "))
 			}
+		}
+	}
+	if sc.calls != nil {
+		if err := sc.calls(calls); err != nil {
+			bad = append(bad, err.Error())
 		}
 	}
 	if sc.name == NoChange && len(calls) > 0 {

@@ -41,7 +41,8 @@ type standinConfig struct {
 	Profile       string    `json:"profile"` // the system profile darwin-rebuild sets
 	BrewPrefix    string    `json:"brew_prefix"`
 	Latency       Latencies `json:"latency"`
-	RealBin       string    `json:"real_bin,omitempty"` // where `timed` finds the real program
+	RealBin       string    `json:"real_bin,omitempty"`    // where `timed` finds the real program
+	FleetHosts    string    `json:"fleet_hosts,omitempty"` // the machines the stand-in ssh reaches, one directory each
 }
 
 func loadStandinConfig(path string) (*standinConfig, error) {
@@ -93,12 +94,18 @@ func Standin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if name == "timed" && len(rest) > 0 {
 		call.Name, call.Argv = "real "+rest[0], rest[1:]
 	}
+	logged := false
 	logCall := func(code int) {
+		if logged {
+			return
+		}
+		logged = true
 		call.End, call.Exit, call.Slept = time.Now().UnixNano(), code, int64(s.slept)
 		if err := appendCall(cfg.Log, call); err != nil {
 			fmt.Fprintln(stderr, "stand-in:", err)
 		}
 	}
+	s.logNow = logCall
 	if name == "sudo" {
 		// sudo becomes the program it runs: log it now.
 		logCall(0)
@@ -157,6 +164,9 @@ type standin struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	slept          time.Duration // latency spent, for projections to other scales
+	// logNow logs the call before the stand-in ends: for an ssh master,
+	// whose latency is its start, not its end at the session's close.
+	logNow func(code int)
 }
 
 func (s *standin) sleep(d time.Duration) {
@@ -193,6 +203,8 @@ func (s *standin) run(name string, args []string) int {
 		return 0
 	case "timed":
 		return s.timed(args)
+	case "ssh":
+		return s.ssh(args)
 	case "noop":
 		return 0
 	}

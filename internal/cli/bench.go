@@ -50,12 +50,13 @@ type benchOptions struct {
 	workDir       string
 	keep, noCache bool
 	from          string
+	fleetHosts    int
 }
 
 // The flags of one mode only; the other refuses them.
 var (
 	ownFlags   = []string{"against", "yes", "timeout", "refresh-first"}
-	suiteFlags = []string{"sizes", "scenarios", "scale", "latency", "latencies", "go-task", "real-nix", "markdown", "svg", "work-dir", "keep", "no-cache", "report"}
+	suiteFlags = []string{"sizes", "scenarios", "scale", "latency", "latencies", "go-task", "real-nix", "markdown", "svg", "work-dir", "keep", "no-cache", "report", "fleet-hosts"}
 )
 
 func (a *app) newBench() *cobra.Command {
@@ -85,7 +86,9 @@ measured too when it is installed. Scenarios: no-change, cosmetic (a comment
 edited), incremental (one module changed), revert (a module edit undone:
 back to inputs built before), brewfile (one formula added),
 full (cold state, empty machine), multi-host (one host's module edited in a
-flake of three configurations, with entry and without). --scale shrinks every latency (the report
+flake of three configurations, with entry and without), and fleet
+(--fleet-hosts machines behind a stand-in ssh that models a connection and
+a round trip, nothing changed, against refreshing them one by one). --scale shrinks every latency (the report
 says which it used). Latency keys for --latency KEY=DURATION and --latencies
 FILE (TOML, key = "duration"):
   ` + strings.Join(bench.LatencyKeys()[:7], ", ") + `,
@@ -140,6 +143,7 @@ regenerate); everything else lives in a temp dir. See BENCHMARKS.md.`,
 	f.StringVar(&o.workDir, "work-dir", "", "--suite: work in `DIR` instead of a new temp dir")
 	f.BoolVar(&o.keep, "keep", false, "--suite: keep the work dir")
 	f.BoolVar(&o.noCache, "no-cache", false, "--suite: generate the repos afresh instead of reusing cached ones")
+	f.IntVar(&o.fleetHosts, "fleet-hosts", bench.DefaultFleetHosts, "--suite: how many machines the fleet scenario refreshes")
 	f.StringVar(&o.from, "report", "", "--suite: measure nothing: print the report saved by --json in `FILE` (as a table, --markdown, --svg)")
 	c.AddCommand(a.newStandin())
 	return c
@@ -221,7 +225,7 @@ func (a *app) runBench(cmd *cobra.Command, o *benchOptions) error {
 			Self: self, Version: version(), Command: "sysinit " + strings.Join(os.Args[1:], " "),
 			Sizes: o.sizes, Scenarios: o.scenarios, Runs: o.runs, Warmup: o.warmup, Scale: o.scale,
 			Latencies: lat, GoTask: goTask, RealNix: o.realNix, WorkDir: o.workDir, Keep: o.keep,
-			CacheDir: cache, Environ: os.Environ(), Progress: progress,
+			CacheDir: cache, Environ: os.Environ(), Progress: progress, FleetHosts: o.fleetHosts,
 		})
 		if err != nil {
 			return err

@@ -184,11 +184,16 @@ func (a *app) runForget(names []string, all bool) error {
 	if err != nil {
 		return err
 	}
+	var resolved []string
 	for _, n := range names {
-		if cfg.Step(n) == nil {
+		// A step with `hosts` stands for all its (step, host) pairs.
+		pairs := cfg.Resolve(n)
+		if len(pairs) == 0 {
 			return &plan.UnknownStepError{Name: n, Known: configStepNames(cfg)}
 		}
+		resolved = append(resolved, pairs...)
 	}
+	names = resolved
 	sp, err := a.storePath(a.givenConfig, true)
 	if err != nil {
 		return err

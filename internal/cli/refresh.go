@@ -100,7 +100,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 		return err
 	}
 	for _, name := range args {
-		if cfg.Step(name) == nil {
+		if len(cfg.Resolve(name)) == 0 {
 			return &plan.UnknownStepError{Name: name, Known: configStepNames(cfg)}
 		}
 	}

@@ -34,6 +34,7 @@ type session struct {
 	graphs    *nix.Graphs // nil when no nix step names an entry
 	exec      command.Runner
 	planner   *plan.Planner
+	shared    *step.Session // what the steps share: ssh connections to hosts
 }
 
 // registry lists the step kinds this build knows.
@@ -132,7 +133,8 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 	var err error
 	s := &session{cfg: cfg, exec: x, steps: map[string]step.Step{}}
 	look := lookPathOnce()
-	env := &step.Env{Exec: s.exec, Getenv: a.getenv, LookPath: look, Self: os.Executable}
+	s.shared = step.NewSession()
+	env := &step.Env{Exec: s.exec, Getenv: a.getenv, LookPath: look, Self: os.Executable, Session: s.shared}
 	reg := registry()
 	for _, cs := range cfg.Steps {
 		st, err := reg.New(cfg, cs, env)
@@ -203,7 +205,9 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 	return s, nil
 }
 
-func (s *session) close() error { return s.store.Close() }
+func (s *session) close() error {
+	return errors.Join(s.shared.Close(), s.store.Close())
+}
 
 // plan decides the selected steps.
 func (s *session) plan(ctx context.Context) (*plan.Plan, error) {

@@ -35,6 +35,9 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 		return err
 	}
 	defer s.close()
+	if pairs := s.cfg.Pairs(name); len(pairs) > 0 {
+		return usageError{fmt.Errorf("step %q runs on several machines; name one: %s", name, joinNames(pairs))}
+	}
 	if s.cfg.Step(name) == nil {
 		return &plan.UnknownStepError{Name: name, Known: configStepNames(s.cfg)}
 	}

@@ -17,7 +17,12 @@ const FileName = "sysinit.toml"
 type Config struct {
 	File  string  // absolute path of the config file
 	Dir   string  // absolute directory holding it; relative paths resolve here
-	Steps []*Step // in the order they appear in the file
+	Hosts []*Host // [hosts.NAME], in file order
+	// Steps are in the order they appear in the file; a step with `hosts`
+	// is there as one step per host, STEP@HOST (see expandHosts).
+	Steps []*Step
+
+	groups map[string][]string // a step with `hosts` -> its pairs' names
 
 	// byName indexes Steps, built at the first Step call: planning looks
 	// up every step and its `after` names, which must not cost a scan each.
@@ -99,6 +104,15 @@ type Step struct {
 	Sudo     *bool             `key:"sudo" example:"sudo = true" doc:"run the step's commands as root through sudo, which asks for the password once, before anything starts; env reaches the root side through a pipe, never a command line. Only kinds that run something as root take it"`
 	OS       []string          `key:"os" items:"OS names" example:"os = [\"darwin\"]" doc:"run only on these systems (darwin, linux, … as Go's GOOS); elsewhere the step is not applicable. A step meant for this machine whose tool is missing fails, with the fix"`
 	Requires []string          `key:"requires" items:"program names" example:"requires = [\"git\"]" doc:"programs that must be on PATH; when one is missing the step is not applicable, with the reason"`
+	Hosts    []string          `key:"hosts" items:"host names" example:"hosts = [\"local\", \"box\"]" doc:"the machines the step acts on: [hosts.NAME] tables, and \"local\" for this one; default this machine alone. Each (step, host) pair is a step of its own, STEP@HOST, planned, run and recorded apart; its os is the host's. Only kinds that can act on another machine take it"`
+
+	// Target is the host a step expanded from `hosts` acts on; nil for
+	// this machine. HostName is the name it was listed under ("local" for
+	// this machine) and Base the step's name as configured; both are ""
+	// for a step without `hosts`.
+	Target   *Host
+	HostName string
+	Base     string
 
 	// Own is the kind's own keys: a pointer to its declared struct (see
 	// KeysOf).

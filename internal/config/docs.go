@@ -27,7 +27,7 @@ func WriteDocs(w io.Writer, kinds *Kinds, only string, markdown bool) error {
 	d := &docWriter{w: w, markdown: markdown}
 	if only == "" {
 		d.heading("Keys every kind takes")
-		d.para("`sudo` is taken only by the kinds that run something as root; each kind below says whether it does.")
+		d.para("`sudo` is taken only by the kinds that run something as root, `hosts` only by those that can act on another machine; each kind below says whether it does.")
 		var rows [][3]string
 		rows = append(rows, [3]string{"kind", "string, required", kindDecl.doc})
 		for _, k := range sharedDecls {
@@ -49,6 +49,9 @@ func WriteDocs(w io.Writer, kinds *Kinds, only string, markdown bool) error {
 		if len(k.OS) > 0 {
 			notes = append(notes, fmt.Sprintf("`os` defaults to %q", k.OS))
 		}
+		if k.Targets {
+			notes = append(notes, "takes `hosts`")
+		}
 		d.para(fmt.Sprintf("A %s step %s.", k.Name, strings.Join(notes, "; ")))
 		if len(k.keys) == 0 {
 			d.para("It has no keys of its own.")
@@ -64,6 +67,20 @@ func WriteDocs(w io.Writer, kinds *Kinds, only string, markdown bool) error {
 				typ += fmt.Sprintf(", default %q", kd.def)
 			}
 			rows = append(rows, [3]string{kd.name, typ, kd.doc + " — `" + kd.example + "`"})
+		}
+		d.table([3]string{"key", "type", "meaning"}, rows)
+	}
+	if only == "" {
+		d.heading("`[hosts.NAME]`: another machine")
+		d.para("A host is a machine that steps taking `hosts` act on, reached over ssh; \"local\" names this one and no table may take it. " +
+			"sysinit keeps one ssh connection per host while it runs and never prompts (BatchMode): keys and host keys come from your ssh config and known_hosts. See docs/fleet.md.")
+		var rows [][3]string
+		for _, hd := range hostDecls {
+			typ := hd.typeText()
+			if hd.required {
+				typ += ", required"
+			}
+			rows = append(rows, [3]string{hd.name, typ, hd.doc + " — `" + hd.example + "`"})
 		}
 		d.table([3]string{"key", "type", "meaning"}, rows)
 	}

@@ -58,7 +58,7 @@ func TestParseErrors(t *testing.T) {
 
 		// structure
 		{"top-level key", "name = \"x\"\n[steps.a]\nkind = \"command\"\nrun = \"x\"\n",
-			[]wantErr{{1, `unknown top-level key "name"`, "only [steps.NAME] tables"}}},
+			[]wantErr{{1, `unknown top-level key "name"`, "only [steps.NAME] and [hosts.NAME] tables"}}},
 		{"top-level table that looks like a step", "[fonts]\nkind = \"command\"\nrun = \"x\"\n",
 			[]wantErr{{1, `unknown top-level key "fonts"`, "[steps.fonts]"}}},
 		{"step instead of steps", "[step.fonts]\nkind = \"command\"\nrun = \"x\"\n",

@@ -39,10 +39,22 @@ func declFor(k *Kind, key string) (d *keyDecl, own bool) {
 		return d, true
 	}
 	d = sharedDecl(key)
-	if d == nil || key == "sudo" && !k.Sudo {
+	if d == nil || !honours(k, key) {
 		return nil, false
 	}
 	return d, false
+}
+
+// honours reports whether kind k takes the shared key: sudo and hosts only
+// where the kind says so.
+func honours(k *Kind, key string) bool {
+	switch key {
+	case "sudo":
+		return k.Sudo
+	case "hosts":
+		return k.Targets
+	}
+	return true
 }
 
 // validKeys lists the keys kind k takes, its own first.
@@ -53,7 +65,7 @@ func validKeys(k *Kind) []string {
 	}
 	keys = append(keys, "kind")
 	for _, d := range sharedDecls {
-		if (d.name != "sudo" || k.Sudo) && !slices.Contains(keys, d.name) {
+		if honours(k, d.name) && !slices.Contains(keys, d.name) {
 			keys = append(keys, d.name)
 		}
 	}
@@ -76,11 +88,11 @@ func (l *loader) allKeys() []string {
 	return slices.Compact(keys)
 }
 
-// kindsWith lists the kinds that take key (their own, or sudo).
+// kindsWith lists the kinds that take key (their own, sudo or hosts).
 func (l *loader) kindsWith(key string) []string {
 	var kinds []string
 	for _, k := range l.kinds.List() {
-		if d, _ := declFor(k, key); d != nil && (k.key(key) != nil || key == "sudo") {
+		if d, _ := declFor(k, key); d != nil && (k.key(key) != nil || key == "sudo" || key == "hosts") {
 			kinds = append(kinds, k.Name)
 		}
 	}
@@ -98,6 +110,11 @@ func (l *loader) unknownKey(s *Step, k *Kind, key string) {
 			hint = "remove it; nothing this kind runs needs root"
 		}
 		l.fail(at, hint, "%s steps do not take `sudo`", k.Name)
+		return
+	}
+	if k != nil && key == "hosts" {
+		l.fail(at, fmt.Sprintf("only %s steps act on other machines; remove it", joinList(l.kindsWith("hosts"), "and")),
+			"%s steps do not take `hosts`", k.Name)
 		return
 	}
 	owners := l.kindsWith(key)

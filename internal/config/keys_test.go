@@ -38,10 +38,20 @@ func TestKindExamples(t *testing.T) {
 				}
 			}
 			lines = append(lines, d.Example)
-			src := strings.Join(lines, "\n") + "\n"
+			// Examples that name a host (hosts, build-on) name box.
+			src := strings.Join(lines, "\n") + "\n[hosts.box]\nssh = \"root@box.lan\"\n"
 			if _, err := config.Parse(filepath.Join(root, config.FileName), []byte(src), kinds.Decls()); err != nil {
 				t.Errorf("%s: the example of %q does not load:\n%s%v", k.Name, key, src, err)
 			}
+		}
+	}
+	for _, d := range config.HostKeyDocs() {
+		src := "[hosts.box]\n" + d.Example + "\n"
+		if d.Name != "ssh" {
+			src += "ssh = \"root@box.lan\"\n"
+		}
+		if _, err := config.Parse(filepath.Join(root, config.FileName), []byte(src), kinds.Decls()); err != nil {
+			t.Errorf("hosts: the example of %q does not load:\n%s%v", d.Name, src, err)
 		}
 	}
 }

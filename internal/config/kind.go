@@ -47,6 +47,10 @@ type Kind struct {
 	NoSudo      string
 	// OS is the default of the shared `os` key (nix-darwin: darwin).
 	OS []string
+	// Targets says the kind's steps can act on other machines: it takes
+	// the shared `hosts` key, and each (step, host) pair becomes a step of
+	// its own (see Step.Target).
+	Targets bool
 	// Check checks a decoded step as a whole; it runs only when every key
 	// decoded. Optional.
 	Check func(cfg *Config, s *Step, r Reporter)

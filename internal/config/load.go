@@ -201,16 +201,22 @@ func (l *loader) byOffset(base *posNode, t map[string]any) []string {
 
 func (l *loader) load(doc map[string]any) {
 	for _, k := range l.byOffset(l.pos.root, doc) {
-		if k == "steps" {
+		if k == "steps" || k == "hosts" {
 			continue
 		}
-		hint := "sysinit.toml holds only [steps.NAME] tables"
+		hint := "sysinit.toml holds only [steps.NAME] and [hosts.NAME] tables"
 		if t, ok := doc[k].(map[string]any); ok && t["kind"] != nil {
 			hint = fmt.Sprintf("steps are declared as [steps.%s]", k)
-		} else if closest(k, []string{"steps"}) != "" {
-			hint = "did you mean [steps.NAME]?"
+		} else if t, ok := doc[k].(map[string]any); ok && t["ssh"] != nil {
+			hint = fmt.Sprintf("hosts are declared as [hosts.%s]", k)
+		} else if c := closest(k, []string{"steps", "hosts"}); c != "" {
+			hint = fmt.Sprintf("did you mean [%s.NAME]?", c)
 		}
 		l.fail(l.at(l.pos.root.key(k)), hint, "unknown top-level key %q", k)
+	}
+	// Hosts first: steps' `hosts` and their kinds' checks name them.
+	if raw, ok := doc["hosts"]; ok {
+		l.hosts(raw)
 	}
 
 	raw, ok := doc["steps"]
@@ -242,6 +248,9 @@ func (l *loader) load(doc map[string]any) {
 		if len(steps) > 0 {
 			k.CheckAll(l.cfg, steps, l)
 		}
+	}
+	if len(l.errs) == 0 {
+		l.expandHosts()
 	}
 }
 

@@ -395,6 +395,7 @@ func (l *loader) checkValues(s *Step, k *Kind, own reflect.Value) {
 	if s.Dir != "" {
 		l.checkExists(s, sharedDecl("dir"), s.Dir, true)
 	}
+	l.checkHosts(s)
 	if k == nil || !own.IsValid() {
 		return
 	}

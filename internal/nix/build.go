@@ -20,11 +20,11 @@ func (sy *system) Build(ctx context.Context, out io.Writer) (step.Built, error) 
 		return step.Built{}, sy.nixErr
 	}
 	r := sy.quietRunner(out)
-	ev, err := sy.evaluate(ctx, r)
+	ev, err := sy.evaluate(ctx, r, "", "")
 	if err != nil {
 		return step.Built{}, err
 	}
-	built, err := sy.buildEvaluated(ctx, r, ev)
+	built, _, err := sy.buildFor(ctx, r, ev, nil)
 	if err != nil {
 		return step.Built{}, err
 	}

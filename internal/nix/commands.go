@@ -24,9 +24,10 @@ type runner struct {
 	sys *system
 	rc  *step.RunContext
 	out io.Writer // rc.Out, locked: a child's stdout and stderr both write to it
-	// evalStderr is what nix printed while evaluating: the flake
-	// settings it refused are read from it.
-	evalStderr string
+	// Where the build happens when not here (see buildPlace): more
+	// arguments for nix build, more environment for every command.
+	buildArgs []string
+	env       []string
 }
 
 // syncWriter serialises writes from the goroutines copying a child's
@@ -60,7 +61,7 @@ func (r *runner) commonArgs() []string {
 // run runs c with the step's env and working directory, its output into
 // the log.
 func (r *runner) run(ctx context.Context, what string, c *command.Cmd) error {
-	c.Env = append(step.Environ(r.sys.s.Env), c.Env...)
+	c.Env = append(append(step.Environ(r.sys.s.Env), r.env...), c.Env...)
 	if c.Dir == "" {
 		c.Dir = r.sys.workDir
 	}
@@ -138,6 +139,9 @@ type evalRecord struct {
 	Out    string                     `json:"out"`    // its out path: outputs.${Output}
 	Output string                     `json:"output"` // its output name, "out" for a system
 	Fields map[string]json.RawMessage `json:"fields"` // evalQuery.fields, evaluated
+	// stderr is what nix said while evaluating: the flake settings it
+	// refused are read from it.
+	stderr string
 }
 
 // evaluate runs the evaluation. The derivation it returns is in the store
@@ -153,7 +157,6 @@ func (r *runner) evaluate(ctx context.Context, q *evalQuery) (*evalRecord, error
 	if err := r.run(ctx, what, &command.Cmd{Argv: argv, Stdout: &stdout, Stderr: io.MultiWriter(r.out, &stderr)}); err != nil {
 		return nil, r.nixError(what, stderr.String(), err)
 	}
-	r.evalStderr = stderr.String()
 	var rec struct {
 		evalRecord
 		Name *string `json:"name"`
@@ -165,6 +168,7 @@ func (r *runner) evaluate(ctx context.Context, q *evalQuery) (*evalRecord, error
 		return nil, errors.New(q.none)
 	}
 	rec.evalRecord.Name = *rec.Name
+	rec.evalRecord.stderr = stderr.String()
 	if !strings.HasSuffix(rec.Drv, ".drv") || rec.Out == "" || rec.Output == "" {
 		return nil, fmt.Errorf("%s: nix eval gave no derivation: %s", what, strings.TrimSpace(stdout.String()))
 	}
@@ -179,7 +183,7 @@ func (sy *system) buildEvaluated(ctx context.Context, r *runner, ev *evaluation)
 	r.progress("building " + ev.attr)
 	inst := sy.ref.installable(ev.attr)
 	v := ev.v
-	fc := sy.flakeConfig(v, r.evalStderr, r.commonArgs(), "nix build "+inst)
+	fc := sy.flakeConfig(v, ev.stderr, r.commonArgs(), "nix build "+inst)
 	if fc.Fallback != "" {
 		fmt.Fprintf(r.out, "note: building %s, which evaluates it again, so that nix applies flake.nix's nixConfig itself: %s\n", inst, fc.Fallback)
 		return r.build(ctx, inst, "out")
@@ -255,6 +259,7 @@ func (r *runner) build(ctx context.Context, installable, output string, options 
 	if r.sys.k.Cores != nil {
 		argv = append(argv, "--cores", strconv.Itoa(*r.sys.k.Cores))
 	}
+	argv = append(argv, r.buildArgs...)
 	argv = append(argv, options...)
 	argv = append(argv, installable)
 	var stdout bytes.Buffer

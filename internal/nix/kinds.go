@@ -31,7 +31,8 @@ var (
 			Sudo:        true,
 			SudoDefault: true,
 			OS:          []string{"darwin"},
-			Check:       checkEntry,
+			Targets:     true,
+			Check:       checkSystem,
 		},
 		New: newSystem,
 	}
@@ -44,7 +45,8 @@ var (
 			Sudo:        true,
 			SudoDefault: true,
 			OS:          []string{"linux"},
-			Check:       checkEntry,
+			Targets:     true,
+			Check:       checkSystem,
 		},
 		New: newSystem,
 	}
@@ -55,7 +57,8 @@ var (
 			Doc:     systemDoc,
 			Keys:    &homeKeys{},
 			Sudo:    true,
-			Check:   checkEntry,
+			Targets: true,
+			Check:   checkSystem,
 		},
 		New: newSystem,
 	}
@@ -66,7 +69,8 @@ var (
 			Doc:     systemDoc,
 			Keys:    &profileKeys{},
 			Sudo:    true,
-			Check:   checkEntry,
+			Targets: true,
+			Check:   checkSystem,
 		},
 		New: newSystem,
 	}
@@ -86,6 +90,13 @@ input name that matches nothing fails the step.`,
 	}
 )
 
+// checkSystem checks what a system step's keys name beyond their own
+// values: the files of its entry and the hosts it acts on or builds on.
+func checkSystem(cfg *config.Config, s *config.Step, r config.Reporter) {
+	checkEntry(cfg, s, r)
+	checkFleet(cfg, s, r)
+}
+
 // buildKeys are the keys of every kind that builds with nix.
 type buildKeys struct {
 	Entry     []string `key:"entry" items:"paths in the flake" example:"entry = [\"hosts/lv426\", \"modules/darwin\"]" doc:"where the configuration starts: the files and directories flake.nix lists in its modules (relative to the flake); the inputs are then the tracked files reachable from them, flake.nix and flake.lock (docs/graph.md); default: every tracked file"`
@@ -99,6 +110,7 @@ type darwinKeys struct {
 	Flake string `key:"flake" default:"." example:"flake = \".#lv426\"" doc:"the flake and configuration: .#NAME builds darwinConfigurations.NAME.system; without #NAME, the host's LocalHostName picks it"`
 	buildKeys
 	Profile string `key:"profile" example:"profile = \"/nix/var/nix/profiles/system\"" doc:"the profile to set; default /nix/var/nix/profiles/system"`
+	fleetKeys
 }
 
 type nixosKeys struct {
@@ -106,12 +118,14 @@ type nixosKeys struct {
 	buildKeys
 	Profile string `key:"profile" example:"profile = \"/nix/var/nix/profiles/system\"" doc:"the profile to set; default /nix/var/nix/profiles/system"`
 	Action  string `key:"action" default:"switch" enum:"switch,boot,test" example:"action = \"boot\"" doc:"switch-to-configuration's action: switch, boot (the next boot's default only) or test (not added to the boot menu)"`
+	fleetKeys
 }
 
 type homeKeys struct {
 	Flake string `key:"flake" default:"." example:"flake = \".#me@laptop\"" doc:"the flake and configuration: .#NAME builds homeConfigurations.\"NAME\"; without #NAME, USER@HOST or USER, whichever the flake defines"`
 	buildKeys
 	Profile string `key:"profile" example:"profile = \"~/.local/state/nix/profiles/home-manager\"" doc:"the profile home-manager keeps its generations in; default as home-manager does"`
+	fleetKeys
 }
 
 type profileKeys struct {
@@ -119,6 +133,7 @@ type profileKeys struct {
 	buildKeys
 	Profile  string `key:"profile" required:"true" example:"profile = \"~/.local/state/nix/profiles/tools\"" doc:"the profile to set"`
 	Activate string `key:"activate" example:"activate = \"$SYSINIT_OUT/bin/setup\"" doc:"a command (sh -c) run after the profile is set, with the out path in $SYSINIT_OUT"`
+	fleetKeys
 }
 
 // systemKeys is any nix system kind's keys, as one struct.
@@ -126,6 +141,7 @@ type systemKeys struct {
 	Flake string
 	buildKeys
 	Profile, Activate, Action string
+	fleetKeys
 }
 
 // keysOf returns s's keys whatever its kind; tests may hand a
@@ -135,13 +151,13 @@ func keysOf(s *config.Step) *systemKeys {
 	case *systemKeys:
 		return k
 	case *darwinKeys:
-		return &systemKeys{Flake: k.Flake, buildKeys: k.buildKeys, Profile: k.Profile}
+		return &systemKeys{Flake: k.Flake, buildKeys: k.buildKeys, Profile: k.Profile, fleetKeys: k.fleetKeys}
 	case *nixosKeys:
-		return &systemKeys{Flake: k.Flake, buildKeys: k.buildKeys, Profile: k.Profile, Action: k.Action}
+		return &systemKeys{Flake: k.Flake, buildKeys: k.buildKeys, Profile: k.Profile, Action: k.Action, fleetKeys: k.fleetKeys}
 	case *homeKeys:
-		return &systemKeys{Flake: k.Flake, buildKeys: k.buildKeys, Profile: k.Profile}
+		return &systemKeys{Flake: k.Flake, buildKeys: k.buildKeys, Profile: k.Profile, fleetKeys: k.fleetKeys}
 	case *profileKeys:
-		return &systemKeys{Flake: k.Flake, buildKeys: k.buildKeys, Profile: k.Profile, Activate: k.Activate}
+		return &systemKeys{Flake: k.Flake, buildKeys: k.buildKeys, Profile: k.Profile, Activate: k.Activate, fleetKeys: k.fleetKeys}
 	}
 	return &systemKeys{}
 }

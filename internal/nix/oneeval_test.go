@@ -368,7 +368,7 @@ func TestEvalFields(t *testing.T) {
 	sy := st.(*system)
 	var log strings.Builder
 	r := &runner{sys: sy, rc: &step.RunContext{Out: &log}, out: &log}
-	q, err := sy.query(t.Context(), r)
+	q, err := sy.query(t.Context(), r, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

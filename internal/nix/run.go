@@ -43,7 +43,7 @@ func (sy *system) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, e
 	if rc.Reuse != "" && !rc.Force && !rc.Redefined {
 		return sy.switchBack(ctx, r, rc.Reuse, before)
 	}
-	ev, err := sy.evaluate(ctx, r)
+	ev, err := sy.evaluate(ctx, r, "", "")
 	if err != nil {
 		return step.Outcome{}, err
 	}
@@ -55,7 +55,7 @@ func (sy *system) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, e
 		fmt.Fprintf(r.out, "%s is already the active system\n", out)
 		return step.Outcome{Token: out, Note: "evaluated: identical to the active system; nothing built or switched", Label: sy.label(out)}, nil
 	}
-	built, err := sy.buildEvaluated(ctx, r, ev)
+	built, _, err := sy.buildFor(ctx, r, ev, nil) // build-on, push-to: remote.go
 	if err != nil {
 		return step.Outcome{}, err
 	}
@@ -78,35 +78,50 @@ type evaluation struct {
 	v    Version
 }
 
-// evaluate evaluates the step's configuration once, asking nix its
-// version beside it, which costs no time.
-func (sy *system) evaluate(ctx context.Context, r *runner) (*evaluation, error) {
-	q, err := sy.query(ctx, r)
+// evaluate evaluates the step's configuration, asking nix its version
+// beside it, which costs no time. Steps that evaluate the same
+// configuration the same way (the pairs of a step with hosts) share one
+// evaluation. user and host name whose home-manager configuration a step
+// without #NAME picks; "" is whoever runs sysinit here.
+func (sy *system) evaluate(ctx context.Context, r *runner, user, host string) (*evaluation, error) {
+	q, err := sy.query(ctx, r, user, host)
 	if err != nil {
 		return nil, err
 	}
-	type versionResult struct {
-		v   Version
-		err error
-	}
-	ver := make(chan versionResult, 1)
-	go func() {
-		v, err := nixVersion(ctx, sy.env.Exec, sy.nix)
-		ver <- versionResult{v, err}
-	}()
+	key := sy.buildKey(q.flake.installable(q.config) + "\x00" + q.name + "\x00" + q.conf + "\x00" + q.pick)
 	r.progress("evaluating " + q.what())
-	rec, err := r.evaluate(ctx, q)
-	vr := <-ver
+	ev, by, err := fleetOf(sy.env).evals.do(ctx, key, sy.s.Name, func() (*evaluation, error) {
+		type versionResult struct {
+			v   Version
+			err error
+		}
+		ver := make(chan versionResult, 1)
+		go func() {
+			v, err := nixVersion(ctx, sy.env.Exec, sy.nix)
+			ver <- versionResult{v, err}
+		}()
+		rec, err := r.evaluate(ctx, q)
+		vr := <-ver
+		if err != nil {
+			return nil, err
+		}
+		if vr.err != nil {
+			return nil, vr.err
+		}
+		ev := &evaluation{evalRecord: rec, attr: q.attr, v: vr.v}
+		if ev.attr == "" {
+			ev.attr = sy.attrFor(rec.Name)
+		}
+		return ev, nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, sharedErr(err, by, sy.s.Name)
 	}
-	if vr.err != nil {
-		return nil, vr.err
+	if by != sy.s.Name {
+		fmt.Fprintf(r.out, "evaluated by %s: %s\n", by, ev.Out)
 	}
-	ev := &evaluation{evalRecord: rec, attr: q.attr, v: vr.v}
-	if ev.attr == "" {
-		fmt.Fprintf(r.out, "configuration: %s\n", rec.Name)
-		ev.attr = sy.attrFor(rec.Name)
+	if q.attr == "" {
+		fmt.Fprintf(r.out, "configuration: %s\n", ev.Name)
 	}
 	return ev, nil
 }
@@ -225,7 +240,7 @@ func alreadyApplied(evaluated, active, recorded string) bool {
 // The default name is the host for nix-darwin (scutil, as darwin-rebuild)
 // and nixos, and user@host or user for home-manager, whichever the flake
 // defines — picked inside the same evaluation.
-func (sy *system) query(ctx context.Context, r *runner) (*evalQuery, error) {
+func (sy *system) query(ctx context.Context, r *runner, u, h string) (*evalQuery, error) {
 	name := sy.name
 	if name == "" {
 		switch sy.kind {
@@ -234,13 +249,16 @@ func (sy *system) query(ctx context.Context, r *runner) (*evalQuery, error) {
 			fmt.Fprintf(r.out, "configuration: %s (this host)\n", sy.host)
 			name = sy.host
 		case KindHomeManager:
-			u, err := userName(sy.env.Getenv)
-			if err != nil {
-				return nil, err
+			var err error
+			if u == "" {
+				if u, err = userName(sy.env.Getenv); err != nil {
+					return nil, err
+				}
 			}
-			h, err := os.Hostname()
-			if err != nil {
-				return nil, fmt.Errorf("finding the host name: %w", err)
+			if h == "" {
+				if h, err = os.Hostname(); err != nil {
+					return nil, fmt.Errorf("finding the host name: %w", err)
+				}
 			}
 			long := u + "@" + h
 			return &evalQuery{

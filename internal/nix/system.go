@@ -75,6 +75,7 @@ type system struct {
 	rootPaths    []string
 	lastMu       sync.Mutex
 	last         *graphResult
+	buildOn      *config.Host // build-on's host; nil: build here
 }
 
 // newSystem builds a nix-darwin, nixos, home-manager or nix-profile step.
@@ -104,6 +105,13 @@ func newSystem(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, er
 		sy.sudo = s.Sudo != nil && *s.Sudo
 	default:
 		return nil, fmt.Errorf("kind %q is not a nix system kind", s.Kind)
+	}
+	if sy.k.BuildOn != "" {
+		sy.buildOn = cfg.Host(sy.k.BuildOn)
+	}
+	if s.Target != nil {
+		// Acting on another machine: where it keeps its profile is its own.
+		return newRemote(sy, s.Target)
 	}
 	// A profile that cannot be located (no $HOME) fails the probe and the
 	// run, not the loading of the whole config.
@@ -276,6 +284,12 @@ func (sy *system) Definition() []string {
 	}
 	l.Add("sudo", strconv.FormatBool(sy.sudo))
 	l.Add("dir", sy.s.Dir)
+	if sy.k.BuildOn != "" {
+		l.Add("build-on", sy.k.BuildOn)
+	}
+	if sy.k.PushTo != "" {
+		l.Add("push-to", sy.k.PushTo)
+	}
 	return l.Sorted()
 }
 

@@ -134,6 +134,10 @@ type Decision struct {
 	// Warnings are about the step's setup, for plan and refresh to show:
 	// an input pattern that selects no file, say.
 	Warnings []string
+
+	// unreached is why the machine a remote step acts on did not say
+	// what it is: the step runs, its reasons led by cannot-tell.
+	unreached error
 }
 
 // Applicable reports whether the step can run on this machine.
@@ -320,10 +324,12 @@ func (p *Planner) Select() ([]string, error) {
 	want := map[string]bool{}
 	var todo []string
 	for _, n := range p.Only {
-		if p.Config.Step(n) == nil {
+		// A step with `hosts` stands for all its (step, host) pairs.
+		names := p.Config.Resolve(n)
+		if len(names) == 0 {
 			return nil, &UnknownStepError{Name: n, Known: p.stepNames()}
 		}
-		todo = append(todo, n)
+		todo = append(todo, names...)
 	}
 	// Each step is visited once, whatever the depth of the graph.
 	for len(todo) > 0 {
@@ -371,12 +377,13 @@ func (p *Planner) Plan(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.reach(ctx, names)
 	decisions := make([]*Decision, len(names))
 	var specs []fingerprint.Spec
 	var specOf []int
 	specErr := map[int]error{}
 	for i, n := range names {
-		d := p.start(n)
+		d := p.start(ctx, n)
 		decisions[i] = d
 		if !d.Applicable() || d.Missing() != "" {
 			continue
@@ -415,11 +422,32 @@ func (p *Planner) Plan(ctx context.Context) (*Plan, error) {
 
 // scan fingerprints all specs in one walk. If that fails, each spec is
 // scanned alone so that an unreadable file makes only the steps that
-// include it "cannot-tell".
+// include it "cannot-tell". Identical specs — the (step, host) pairs of a
+// step with `hosts` — are fingerprinted once and share the manifest.
 func (p *Planner) scan(ctx context.Context, specs []fingerprint.Spec) ([]*fingerprint.Manifest, []error) {
 	ms := make([]*fingerprint.Manifest, len(specs))
 	errs := make([]error, len(specs))
 	if len(specs) == 0 {
+		return ms, errs
+	}
+	seen := make(map[string]int, len(specs))
+	var uniq []fingerprint.Spec
+	at := make([]int, len(specs))
+	for i, sp := range specs {
+		k := specKey(sp)
+		j, ok := seen[k]
+		if !ok {
+			j = len(uniq)
+			seen[k] = j
+			uniq = append(uniq, sp)
+		}
+		at[i] = j
+	}
+	if len(uniq) < len(specs) {
+		ums, uerrs := p.scan(ctx, uniq)
+		for i, j := range at {
+			ms[i], errs[i] = ums[j], uerrs[j]
+		}
 		return ms, errs
 	}
 	p.scanMu.Lock()
@@ -441,6 +469,18 @@ func (p *Planner) scan(ctx context.Context, specs []fingerprint.Spec) ([]*finger
 		ms[i] = one[0]
 	}
 	return ms, errs
+}
+
+// specKey is a spec as a string: equal keys, equal specs.
+func specKey(sp fingerprint.Spec) string {
+	var b strings.Builder
+	for _, part := range [][]string{sp.Patterns, sp.Files, sp.Trees, {sp.Root}} {
+		fmt.Fprintf(&b, "%d;", len(part))
+		for _, s := range part {
+			fmt.Fprintf(&b, "%d:%s", len(s), s)
+		}
+	}
+	return b.String()
 }
 
 // Warm hashes, into the stat cache only, the inputs of the unscanned steps
@@ -479,7 +519,7 @@ func (p *Planner) Warm(ctx context.Context, pl *Plan) {
 // it when a step that this one depends on has just run, and before an
 // unscanned step runs.
 func (p *Planner) Decide(ctx context.Context, name string) *Decision {
-	d := p.start(name)
+	d := p.start(ctx, name)
 	if !d.Applicable() || d.Missing() != "" {
 		return d
 	}
@@ -494,21 +534,52 @@ func (p *Planner) Decide(ctx context.Context, name string) *Decision {
 
 // Applicable says whether the step can run on this machine and, if not,
 // why (its `os`, or a program its `requires` names is missing). It reads
-// no input file and runs nothing: commands other than refresh use it.
+// no input file and runs nothing: commands other than refresh use it,
+// which act on this machine only (build, rollback, clean).
 func (p *Planner) Applicable(name string) (bool, string) {
-	d := p.start(name)
+	if r, ok := p.Steps[name].(step.Remote); ok {
+		return false, "it acts on " + r.Target() + "; this command works on this machine's steps (run it on " + r.Target() + ")"
+	}
+	d := p.start(context.Background(), name)
 	if d.Applicable() {
 		return true, ""
 	}
 	return false, d.Reasons[0].Detail
 }
 
+// reach has every selected step that acts on another machine ask it for
+// its platform, all at once: each machine answers once (its steps share the
+// answer), and the round trips overlap instead of adding up as start meets
+// them one by one.
+func (p *Planner) reach(ctx context.Context, names []string) {
+	for _, n := range names {
+		if r, ok := p.Steps[n].(step.Remote); ok {
+			go func() { _, _ = r.Platform(ctx) }()
+		}
+	}
+}
+
 // start fills in what needs no input files: applicability and definition.
-func (p *Planner) start(name string) *Decision {
+func (p *Planner) start(ctx context.Context, name string) *Decision {
 	cs := p.Config.Step(name)
 	d := &Decision{Name: name, Config: cs, Step: p.Steps[name]}
-	if len(cs.OS) > 0 && !slices.Contains(cs.OS, p.GOOS) {
-		d.Reasons = []Reason{{Kind: NotApplicable, Detail: fmt.Sprintf("only for %s; this is %s", strings.Join(cs.OS, ", "), p.GOOS)}}
+	goos, where := p.GOOS, "this is "+p.GOOS
+	if r, ok := d.Step.(step.Remote); ok {
+		// Its machine is asked whatever its os: the same read tells
+		// whether it answers at all.
+		var err error
+		if goos, err = r.Platform(ctx); err != nil {
+			// Whether it applies there, and what it runs, is unknown: it
+			// runs, and fails with what keeps the machine from answering.
+			d.unreached = err
+			d.Definition = d.Step.Definition()
+			d.DefinitionDigest = Digest(d.Definition)
+			return d
+		}
+		where = r.Target() + " is " + goos
+	}
+	if len(cs.OS) > 0 && !slices.Contains(cs.OS, goos) {
+		d.Reasons = []Reason{{Kind: NotApplicable, Detail: fmt.Sprintf("only for %s; %s", strings.Join(cs.OS, ", "), where)}}
 		return d
 	}
 	for _, prog := range cs.Requires {
@@ -539,8 +610,9 @@ func Digest(lines []string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (p *Planner) forced(name string) bool {
-	return p.Force && (len(p.Only) == 0 || slices.Contains(p.Only, name))
+func (p *Planner) forced(d *Decision) bool {
+	return p.Force && (len(p.Only) == 0 || slices.Contains(p.Only, d.Name) ||
+		d.Config.Base != "" && slices.Contains(p.Only, d.Config.Base))
 }
 
 func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
@@ -553,13 +625,16 @@ func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
 		}
 	}
 	var rs []Reason
-	if p.forced(d.Name) {
+	if p.forced(d) {
 		rs = append(rs, Reason{Kind: Forced, Detail: ForceDetail})
 	}
 	if u, ok := d.Step.(step.Updater); ok && p.Update && u.Updates() {
 		rs = append(rs, Reason{Kind: Forced, Detail: "--update"})
 	}
 	d.Interrupted = p.Unfinished[d.Name]
+	if d.unreached != nil {
+		rs = append(rs, Reason{Kind: CannotTell, Detail: d.unreached.Error()})
+	}
 	rec, ok := p.Records[d.Name]
 	if !ok {
 		rs = append(rs, Reason{Kind: NeverRan, Detail: "no success recorded"})

@@ -120,6 +120,8 @@ type Env struct {
 	// Self returns the path of the running sysinit, for the steps that run
 	// its privileged helper (see InstallCommand); nil when there is none.
 	Self func() (string, error)
+	// Session is what the steps of this command share (nil: nothing).
+	Session *Session
 }
 
 // Factory builds a step of one kind.

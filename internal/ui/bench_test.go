@@ -13,7 +13,7 @@ import (
 // benchRows fills a Live model with n steps in assorted states, as the
 // screen goroutine would hold them mid-run.
 func benchLive(n int) *Live {
-	l := &Live{width: func() int { return 120 }, color: true, byName: map[string]*row{}, now: time.Now}
+	l := &Live{width: func() int { return 120 }, color: true, sym: unicodeSymbols, byName: map[string]*row{}, now: time.Now}
 	l.epoch = t0
 	states := []runner.Status{runner.StatusDone, runner.StatusRunning, runner.StatusSkipped, runner.StatusWaiting, runner.StatusFailed}
 	for i := range n {

@@ -1,0 +1,398 @@
+package cli_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// A second machine for the fleet scripts: a Debian root with its own /nix
+// store and its own Nix (trixie's 2.26, sid's 2.34, built by
+// ../shared/reference/nix-root.sh), run as an sshd on a loopback port.
+// The root itself is never written: each remote is an overlay on it, in the
+// script's work directory, mounted in a mount namespace of its own that
+// ends with its processes. So the remote is a separate store, reached only
+// through ssh, and every script starts from the root as built.
+//
+// Each remote logs the command of every ssh session it serves (a forced
+// command in authorized_keys), so scripts can count what sysinit asked it.
+
+// nixRootsDir holds the roots: nix-trixie, nix-sid.
+func nixRootsDir() string {
+	if d := os.Getenv("SYSINIT_NIX_ROOTS"); d != "" {
+		return d
+	}
+	return "/var/tmp"
+}
+
+var (
+	fleetOnce sync.Once
+	fleetWhy  string // why the fleet scripts cannot run here; "" when they can
+)
+
+// fleetUsable says why the fleet scripts cannot run here, or "".
+func fleetUsable() string {
+	fleetOnce.Do(func() {
+		switch {
+		case os.Geteuid() != 0:
+			fleetWhy = "the fleet scripts need root (mount namespaces, overlays, chroot)"
+			return
+		}
+		for _, prog := range []string{"unshare", "nsenter", "ssh", "ssh-keygen", "nix"} {
+			if _, err := exec.LookPath(prog); err != nil {
+				fleetWhy = prog + " is not installed"
+				return
+			}
+		}
+		root := filepath.Join(nixRootsDir(), "nix-trixie")
+		if _, err := os.Stat(filepath.Join(root, "usr/sbin/sshd")); err != nil {
+			fleetWhy = fmt.Sprintf("no Debian root with sshd at %s (sudo bash ../shared/reference/nix-root.sh build trixie %s)", root, root)
+			return
+		}
+		// An overlay on the root must mount here.
+		d, err := os.MkdirTemp("", "fleet-probe-")
+		if err != nil {
+			fleetWhy = err.Error()
+			return
+		}
+		defer os.RemoveAll(d)
+		for _, s := range []string{"u", "w", "m"} {
+			_ = os.Mkdir(filepath.Join(d, s), 0o755)
+		}
+		out, err := exec.Command("unshare", "--mount", "--propagation", "unchanged", "sh", "-c",
+			privateMounts+`mount -t overlay overlay -o lowerdir="$1",upperdir="$2/u",workdir="$2/w" "$2/m" && test -x "$2/m/usr/sbin/sshd"`, "sh", root, d).CombinedOutput()
+		if err != nil {
+			fleetWhy = fmt.Sprintf("cannot mount an overlay on %s: %v: %s", root, err, out)
+		}
+	})
+	return fleetWhy
+}
+
+// fleetWhyNot says why the roots of suites cannot serve as machines here,
+// or "".
+func fleetWhyNot(suites []string) string {
+	if why := fleetUsable(); why != "" {
+		return why
+	}
+	for _, suite := range suites {
+		root := filepath.Join(nixRootsDir(), "nix-"+suite)
+		if _, err := os.Stat(filepath.Join(root, "usr/sbin/sshd")); err != nil {
+			return fmt.Sprintf("no Debian root with sshd at %s (sudo bash scripts/nix-root.sh build %s %s)", root, suite, root)
+		}
+	}
+	return ""
+}
+
+// testingT keys the script's testscript.T in its values.
+type testingT struct{}
+
+// privateMounts keeps the mounts of a machine's namespace from reaching
+// the one it was made from. Inside a chroot (the tests run in a Debian
+// root by nix-root.sh run), / is no mount point and cannot be made
+// private; that root's namespace is a private one already.
+const privateMounts = "mount --make-rprivate / 2>/dev/null || true\n"
+
+// remote is one running second machine.
+type remote struct {
+	name, suite string
+	dir         string // $WORK/.remote/NAME: u, w, m (the overlay), hostkey
+	port        int
+	cmd         *exec.Cmd
+}
+
+// remotes are a script's machines, by name.
+type remotes struct {
+	mu sync.Mutex
+	m  map[string]*remote
+}
+
+var scriptRemotes sync.Map // *testscript.TestScript -> *remotes
+
+func remotesOf(ts *testscript.TestScript) *remotes {
+	v, loaded := scriptRemotes.LoadOrStore(ts, &remotes{m: map[string]*remote{}})
+	rs := v.(*remotes)
+	if !loaded {
+		ts.Defer(func() {
+			rs.mu.Lock()
+			defer rs.mu.Unlock()
+			for _, r := range rs.m {
+				r.stop()
+			}
+			scriptRemotes.Delete(ts)
+		})
+	}
+	return rs
+}
+
+// cmdRemote drives the script's machines:
+//
+//	remote require SUITE...                 skip the script, saying why, unless
+//	    the roots of SUITEs can serve as machines here (root, the roots,
+//	    overlays, ssh, nix); under SYSINIT_REQUIRE_NIX=1, fail instead
+//	remote start NAME SUITE [KEY=VALUE...]  start a machine on the root
+//	    nix-SUITE; append its [hosts.NAME] table (with the extra keys) to
+//	    $WORK/hosts.toml; its client key and known_hosts are the script's
+//	remote dead NAME                        append a host nothing listens for
+//	remote stop NAME                        stop a machine (it becomes unreachable)
+//	remote rekey NAME                       restart it with a new host key,
+//	    which known_hosts does not hold
+//	remote exec NAME CMD [ARG...]           run CMD on the machine, not
+//	    through ssh (its output is the command's)
+//	remote log NAME                         print the commands its sshd served
+func cmdRemote(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) >= 1 && args[0] == "require" {
+		if why := fleetWhyNot(args[1:]); why != "" {
+			if os.Getenv("SYSINIT_REQUIRE_NIX") == "1" {
+				ts.Fatalf("SYSINIT_REQUIRE_NIX=1, but the fleet scripts cannot run: %s", why)
+			}
+			ts.Value(testingT{}).(testscript.T).Skip("the fleet scripts cannot run: " + why)
+		}
+		return
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: remote require|start|dead|stop|rekey|exec|log NAME ...")
+	}
+	rs := remotesOf(ts)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	op, name := args[0], args[1]
+	r := rs.m[name]
+	if op != "start" && op != "dead" && (r == nil || op == "exec" && r.cmd == nil) {
+		ts.Fatalf("no remote %s running", name)
+	}
+	switch op {
+	case "start":
+		if len(args) < 3 {
+			ts.Fatalf("usage: remote start NAME SUITE [KEY=VALUE...]")
+		}
+		r = &remote{name: name, suite: args[2], dir: ts.MkAbs(filepath.Join(".remote", name))}
+		rs.m[name] = r
+		ts.Check(r.start(ts, true))
+		ts.Check(appendHost(ts, name, r.port, args[3:]))
+	case "dead":
+		// A port nothing listens on: refused at once.
+		ts.Check(appendHost(ts, name, freePort(ts), args[2:]))
+	case "stop":
+		r.stop()
+	case "rekey":
+		r.stop()
+		ts.Check(os.Remove(filepath.Join(r.dir, "hostkey")))
+		ts.Check(os.Remove(filepath.Join(r.dir, "hostkey.pub")))
+		ts.Check(r.start(ts, false))
+	case "exec":
+		if len(args) < 3 {
+			ts.Fatalf("usage: remote exec NAME CMD [ARG...]")
+		}
+		// Its mount namespace, and its sshd's root: the overlay.
+		cmd := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(r.cmd.Process.Pid), "-m", "-r"}, args[2:]...)...)
+		out, err := cmd.CombinedOutput()
+		ts.Logf("remote %s: %s\n%s", name, strings.Join(args[2:], " "), out)
+		if (err != nil) != neg {
+			ts.Fatalf("remote exec %s: %v", strings.Join(args[2:], " "), err)
+		}
+		_, _ = ts.Stdout().Write(out)
+	case "log":
+		data, err := os.ReadFile(filepath.Join(r.dir, "u/var/log/sysinit-commands.log"))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			ts.Fatalf("%v", err)
+		}
+		_, _ = ts.Stdout().Write(data)
+	default:
+		ts.Fatalf("unknown remote command %q", op)
+	}
+}
+
+// clientKey is the script's ssh key pair, made once.
+func clientKey(ts *testscript.TestScript) string {
+	key := ts.MkAbs(".remote/key")
+	if _, err := os.Stat(key); err == nil {
+		return key
+	}
+	ts.Check(os.MkdirAll(filepath.Dir(key), 0o700))
+	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sysinit-test", "-f", key).CombinedOutput()
+	if err != nil {
+		ts.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	return key
+}
+
+func knownHosts(ts *testscript.TestScript) string { return ts.MkAbs(".remote/known_hosts") }
+
+// appendHost writes the [hosts.NAME] table of a machine on port.
+func appendHost(ts *testscript.TestScript, name string, port int, extra []string) error {
+	key := clientKey(ts)
+	f, err := os.OpenFile(ts.MkAbs("hosts.toml"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "[hosts.%s]\nssh = \"root@127.0.0.1:%d\"\nssh-options = [\"-i\", %q, \"-o\", \"UserKnownHostsFile=%s\", \"-o\", \"IdentitiesOnly=yes\"]\n",
+		name, port, key, knownHosts(ts))
+	for _, kv := range extra {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("remote: %q is not KEY=VALUE", kv)
+		}
+		fmt.Fprintf(f, "%s = %q\n", k, v)
+	}
+	_, err = fmt.Fprintln(f)
+	return err
+}
+
+// freePort is a loopback port nothing listens on, for now.
+func freePort(ts *testscript.TestScript) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := l.Addr().(*net.TCPAddr).Port
+	ts.Check(l.Close())
+	return port
+}
+
+// forcedCommand logs each session's command, then runs it as sshd would.
+const forcedCommand = `#!/bin/sh
+printf '%s\n' "${SSH_ORIGINAL_COMMAND:-(login shell)}" >> /var/log/sysinit-commands.log
+if [ -n "${SSH_ORIGINAL_COMMAND:-}" ]; then exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"; fi
+exec /bin/sh -l
+`
+
+// start mounts the overlay and starts sshd in it, with a new host key
+// when there is none; first, it also sets up the overlay's files and adds
+// the host key to known_hosts.
+func (r *remote) start(ts *testscript.TestScript, first bool) error {
+	lower := filepath.Join(nixRootsDir(), "nix-"+r.suite)
+	if _, err := os.Stat(filepath.Join(lower, "usr/sbin/sshd")); err != nil {
+		return fmt.Errorf("remote %s: no root at %s: %v", r.name, lower, err)
+	}
+	for _, d := range []string{"u", "w", "m"} {
+		if err := os.MkdirAll(filepath.Join(r.dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	hostKey := filepath.Join(r.dir, "hostkey")
+	if _, err := os.Stat(hostKey); err != nil {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", hostKey).CombinedOutput(); err != nil {
+			return fmt.Errorf("ssh-keygen: %v: %s", err, out)
+		}
+	}
+	key := clientKey(ts)
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		return err
+	}
+	if first {
+		r.port = freePort(ts)
+		hostPub, err := os.ReadFile(hostKey + ".pub")
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(knownHosts(ts), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(f, "[127.0.0.1]:%d %s", r.port, hostPub)
+		f.Close()
+		// What the overlay adds to the root: the client's key behind the
+		// logging forced command.
+		files := map[string]string{
+			"u/usr/local/sbin/sysinit-logcmd": forcedCommand,
+			"u/root/.ssh/authorized_keys":     `command="/usr/local/sbin/sysinit-logcmd" ` + string(pub),
+			"u/etc/ssh/sysinit_host_key":      "",
+		}
+		for p, content := range files {
+			full := filepath.Join(r.dir, p)
+			if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
+				return err
+			}
+			if err := os.WriteFile(full, []byte(content), 0o700); err != nil {
+				return err
+			}
+		}
+	}
+	// The host key is copied in at every start: rekey replaces it.
+	hk, err := os.ReadFile(hostKey)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, "u/etc/ssh/sysinit_host_key"), hk, 0o600); err != nil {
+		return err
+	}
+	script := privateMounts + `set -e; l=$1 d=$2 p=$3
+mount -t overlay overlay -o lowerdir="$l",upperdir="$d/u",workdir="$d/w" "$d/m"
+mount -t proc proc "$d/m/proc"; mount --rbind /dev "$d/m/dev"; mkdir -p "$d/m/run/sshd"
+exec chroot "$d/m" /usr/sbin/sshd -D -e -p "$p" -o ListenAddress=127.0.0.1 -o HostKey=/etc/ssh/sysinit_host_key \
+	-o PermitRootLogin=prohibit-password -o PasswordAuthentication=no -o MaxStartups=100 -o MaxSessions=100`
+	cmd := exec.Command("unshare", "--mount", "--propagation", "unchanged", "sh", "-c", script, "sh", lower, r.dir, strconv.Itoa(r.port))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	r.cmd = cmd
+	// sshd says when it listens: no waiting on a clock, only on it.
+	listening := make(chan error, 1)
+	logf, err := os.Create(filepath.Join(r.dir, "sshd.log"))
+	if err != nil {
+		return err
+	}
+	go func() {
+		defer logf.Close()
+		sc := bufio.NewScanner(stderr)
+		said := false
+		for sc.Scan() {
+			fmt.Fprintln(logf, sc.Text())
+			if !said && strings.Contains(sc.Text(), "Server listening") {
+				said = true
+				listening <- nil
+			}
+		}
+		if !said {
+			listening <- fmt.Errorf("sshd of remote %s exited before it listened (see %s)", r.name, logf.Name())
+		}
+	}()
+	select {
+	case err := <-listening:
+		return err
+	case <-time.After(30 * time.Second):
+		r.stop()
+		return fmt.Errorf("sshd of remote %s did not listen within 30s", r.name)
+	}
+}
+
+// stop kills every process of the machine — its sshd and whatever its
+// sessions left running (a rollback job) — which ends its mount namespace.
+func (r *remote) stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", r.cmd.Process.Pid))
+	if err == nil {
+		if mine, _ := os.Readlink("/proc/self/ns/mnt"); ns != mine {
+			entries, _ := os.ReadDir("/proc")
+			for _, e := range entries {
+				pid, err := strconv.Atoi(e.Name())
+				if err != nil {
+					continue
+				}
+				if other, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); err == nil && other == ns {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
