@@ -399,12 +399,45 @@ func (b *builder) systems(after []string) {
 			}
 		}
 	}
+	if b.r.Flake && b.r.ConfigsFrom != "nix eval" && len(b.r.Configs.Dynamic) == 0 && !slices.ContainsFunc(b.f.Steps, func(s *Step) bool { return outOf(s) != "" }) {
+		b.unnamedSystem(after)
+	}
 	// Remote deployments stay commands: sysinit refreshes the machine it runs on.
 	for i, a := range b.acts {
 		if a.remote && !b.used[i] {
 			b.acts[i].note = "deploys to another machine (--target-host); run sysinit on that machine instead"
 		}
 	}
+}
+
+// outOf is the flake output a step's kind builds from, "" for other kinds.
+func outOf(s *Step) string {
+	k, _ := s.get("kind")
+	for out, kind := range kindOf {
+		if k == kind {
+			return out
+		}
+	}
+	return ""
+}
+
+// unnamedSystem writes, commented out, the step for this machine's
+// configuration when flake.nix names none that init could read (they come
+// from a file it imports, or nix could not evaluate them): the user names
+// it and turns it on, rather than finding no nix step and no reason.
+func (b *builder) unnamedSystem(after []string) {
+	out := b.systemKinds()[0]
+	kind := kindOf[out]
+	s := &Step{Name: b.name("system"), Off: true}
+	s.set("kind", kind, "")
+	s.set("flake", ".#"+quoteFragment(b.m.Host), "the name of this machine's configuration")
+	if deps := b.afterFor(kind, after); len(deps) > 0 {
+		s.set("after", deps, "")
+	}
+	s.Comment = append(s.Comment,
+		"init found no "+out+" in flake.nix itself; a file it imports may define them",
+		"(`nix eval .#"+out+" --apply builtins.attrNames` lists them): name this machine's, then uncomment")
+	b.f.Steps = append(b.f.Steps, s)
 }
 
 // afterFor leaves out of after the steps that never apply where a step

@@ -39,3 +39,39 @@ func TestBuildByHostName(t *testing.T) {
 		t.Errorf("does not load: %v\n%s", err, data)
 	}
 }
+
+// TestBuildConfigsInAnImportedFile: a flake whose configurations live in a
+// file it imports (outputs = inputs: import ./outputs inputs) gets this
+// machine's step commented out, saying why and how to name it, rather than
+// no nix step and no word.
+func TestBuildConfigsInAnImportedFile(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"flake.nix":           `{ outputs = inputs: import ./outputs inputs; }`,
+		"outputs/default.nix": `inputs: { darwinConfigurations.mac = inputs.darwin.lib.darwinSystem { modules = [ ../hosts/mac ]; }; }`,
+	})
+	m := Machine{GOOS: "darwin", Host: "mac", User: "sam"}
+	r, err := Read(t.Context(), dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := string(Build(r, m, LoaderKeys()).Render())
+	for _, want := range []string{
+		"# init found no darwinConfigurations in flake.nix itself; a file it imports may define them\n",
+		"# [steps.system]\n# kind  = \"nix-darwin\"\n# flake = \".#mac\"  # the name of this machine's configuration\n",
+	} {
+		if !strings.Contains(data, want) {
+			t.Errorf("missing %q in\n%s", want, data)
+		}
+	}
+	if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
+		t.Errorf("does not load: %v\n%s", err, data)
+	}
+	// Uncommented, it loads as the step it says.
+	on := strings.ReplaceAll(data, "# [steps.system]\n# kind  = \"nix-darwin\"\n# flake = \".#mac\"", "[steps.system]\nkind  = \"nix-darwin\"\nflake = \".#mac\"")
+	if on == data {
+		t.Fatal("the step was not there to uncomment")
+	}
+	if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(on), kinds.Decls()); err != nil {
+		t.Errorf("uncommented, does not load: %v\n%s", err, on)
+	}
+}
