@@ -407,6 +407,15 @@ func TestUpdateEvery(t *testing.T) {
 			if got := f.probe(o.Token); got != "" {
 				t.Errorf("drift %q at 23h of 24h", got)
 			}
+			// Dated a day ahead (the clock was stepped back): due, as its
+			// age says nothing.
+			ahead := time.Now().Add(25 * time.Hour)
+			if err := os.Chtimes(fetchHead, ahead, ahead); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.probe(o.Token); !strings.Contains(got, "is dated in the future (1d ahead): the clock moved back") {
+				t.Errorf("drift %q with FETCH_HEAD a day ahead", got)
+			}
 			// --update forces it.
 			n = len(f.calls())
 			f.mustRun(true)

@@ -97,6 +97,11 @@ func (in *install) updateDue(every time.Duration, now time.Time) (due bool, why 
 		return false, "", fmt.Errorf("reading the age of brew's last update: %w", err)
 	}
 	age := now.Sub(fi.ModTime())
+	if age < -time.Minute {
+		// A fetch "in the future" says the clock was stepped back since:
+		// its age tells nothing, as a success in the future does for every.
+		return true, "brew update due: " + in.fetchHead() + " is dated in the future (" + roundAge(-age) + " ahead): the clock moved back", nil
+	}
 	if age < every {
 		return false, "", nil
 	}
