@@ -48,10 +48,15 @@ func (a *app) configPath() (string, error) {
 			return "", usageError{fmt.Errorf("-C %s: no such directory", dir)}
 		}
 	}
+	if a.configFile != "" && filepath.IsAbs(a.configFile) {
+		// No working directory needed: it may be gone (a deleted
+		// directory a shell or launchd left sysinit in).
+		return a.configFile, nil
+	}
 	if dir == "" {
 		wd, err := os.Getwd()
 		if err != nil {
-			return "", fmt.Errorf("finding the working directory: %w", err)
+			return "", fmt.Errorf("finding the working directory (use -C DIR or an absolute --config): %w", err)
 		}
 		dir = wd
 	}
