@@ -21,6 +21,7 @@
 package state
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -30,7 +31,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -554,8 +557,75 @@ func (s *Store) unreadable(ce *corruptError) error {
 			what = "kept what this run recorded (1 step); every other step will run"
 		}
 	}
+	if n, err := pruneCorrupt(s.path); err != nil {
+		what += fmt.Sprintf("; removing older copies: %v", err)
+	} else if n > 0 {
+		what += fmt.Sprintf("; removed %d older %s", n, plural(n, "copy", "copies"))
+	}
 	s.warn(fmt.Sprintf("state store %s was unreadable (%v); moved it to %s; %s", s.path, ce.err, aside, what))
 	return nil
+}
+
+// keepCorrupt is how many unreadable stores moved aside are kept, newest
+// first, for a look at what broke them: a store that keeps breaking (a
+// failing disk) must not fill the cache directory run after run.
+const keepCorrupt = 3
+
+// pruneCorrupt removes all but the newest keepCorrupt of path's copies
+// moved aside (path.corrupt-SECONDS or path.corrupt-SECONDS-N), ordered by
+// the time in their names, and returns how many it removed.
+func pruneCorrupt(path string) (int, error) {
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return 0, err
+	}
+	type aside struct {
+		name     string
+		sec, seq int64
+	}
+	prefix := filepath.Base(path) + ".corrupt-"
+	var asides []aside
+	for _, e := range entries {
+		stamp, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		secs, seqs, _ := strings.Cut(stamp, "-")
+		sec, err := strconv.ParseInt(secs, 10, 64)
+		if err != nil {
+			continue // not a name unreadable() gives
+		}
+		var seq int64
+		if seqs != "" {
+			if seq, err = strconv.ParseInt(seqs, 10, 64); err != nil {
+				continue
+			}
+		}
+		asides = append(asides, aside{e.Name(), sec, seq})
+	}
+	if len(asides) <= keepCorrupt {
+		return 0, nil
+	}
+	slices.SortFunc(asides, func(a, b aside) int {
+		return cmp.Or(cmp.Compare(b.sec, a.sec), cmp.Compare(b.seq, a.seq))
+	})
+	var errs []error
+	removed := 0
+	for _, a := range asides[keepCorrupt:] {
+		if err := os.Remove(filepath.Join(filepath.Dir(path), a.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		removed++
+	}
+	return removed, errors.Join(errs...)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func (s *Store) warn(msg string) {
