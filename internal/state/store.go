@@ -68,12 +68,27 @@ var (
 	keyStatCache = []byte("stat")
 )
 
-// Path returns the store file for a config directory:
-// <cache>/sysinit/<base>-<hash>.db, where cache is $XDG_CACHE_HOME or
+// Path returns the store file of a config:
+// <cache>/sysinit/config-<hash>.db, where cache is $XDG_CACHE_HOME or
 // $HOME/.cache (read through getenv; see BaseDir for what root refuses) and
-// hash is a short digest of the absolute directory, so two checkouts with the
-// same name never share state.
-func Path(getenv func(string) string, configDir string) (string, error) {
+// hash a short digest of the config's identity (device, inode, file name)
+// and of nothing else, not even the directory's name as reached (a bind
+// mount or a case variant has its own): every path to one repo finds the
+// same store, and two checkouts with the same name never share one.
+func Path(getenv func(string) string, cfg ConfigID) (string, error) {
+	cache, err := BaseDir(getenv, "XDG_CACHE_HOME", ".cache")
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte("config " + cfg.Key()))
+	return filepath.Join(cache, "sysinit", "config-"+hex.EncodeToString(sum[:6])+".db"), nil
+}
+
+// LegacyPath is where sysinit kept the store of a config before stores
+// were named by the config's identity: by a digest of its path, configDir
+// (a directory, or a file of another name than the usual), so that an
+// upgrade can find it and move it to Path.
+func LegacyPath(getenv func(string) string, configDir string) (string, error) {
 	cache, err := BaseDir(getenv, "XDG_CACHE_HOME", ".cache")
 	if err != nil {
 		return "", err
@@ -121,6 +136,7 @@ type Store struct {
 	ignored       atomic.Bool // read-only: the file was unreadable, behave as empty
 	closed        atomic.Bool
 	foreignWarned atomic.Bool
+	verdict       ownerVerdict
 	dirOK         atomic.Bool // the store's directory passed CheckDir
 
 	// puts are the successes this Store recorded, by step, to write again
