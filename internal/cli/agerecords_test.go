@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -21,10 +20,12 @@ func cmdAgeRecords(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	secs, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	key := config.StateKeyOf(filepath.Join(ts.MkAbs("."), config.FileName))
-	path, err := state.Path(ts.Getenv, key)
+	id, err := state.IdentifyConfig(config.StateDirOf(filepath.Join(ts.MkAbs("."), config.FileName)))
 	ts.Check(err)
-	st, err := state.Open(path, state.Options{Owner: &state.Owner{Machine: state.LocalMachineID(), UID: os.Geteuid(), Config: key}})
+	path, err := state.Path(ts.Getenv, id)
+	ts.Check(err)
+	owner := state.LocalOwner(ts.Getenv, id)
+	st, err := state.Open(path, state.Options{Owner: &owner})
 	ts.Check(err)
 	defer st.Close()
 	recs, err := st.Records()

@@ -84,7 +84,7 @@ func (a *app) runClean(ctx context.Context, names []string, o *cleanOptions, kee
 		return err
 	}
 	if !o.dryRun {
-		sp, err := a.storePath(a.givenConfig, true)
+		sp, _, err := a.storePath(a.givenConfig, true)
 		if err != nil {
 			return err
 		}

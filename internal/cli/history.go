@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/plan"
 	"github.com/sysinit/sysinit/internal/runner"
 	"github.com/sysinit/sysinit/internal/state"
@@ -93,11 +92,11 @@ func (a *app) openStoreOnly(readOnly bool) (*state.Store, string, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, "", fmt.Errorf("reading config: %w", err)
 	}
-	sp, err := a.storePath(path, !readOnly)
+	sp, id, err := a.storePath(path, !readOnly)
 	if err != nil {
 		return nil, "", err
 	}
-	st, err := state.Open(sp, a.storeOptions(readOnly, config.StateKeyOf(path)))
+	st, err := state.Open(sp, a.storeOptions(readOnly, id))
 	return st, path, err
 }
 
@@ -194,7 +193,7 @@ func (a *app) runForget(names []string, all bool) error {
 		resolved = append(resolved, pairs...)
 	}
 	names = resolved
-	sp, err := a.storePath(a.givenConfig, true)
+	sp, id, err := a.storePath(a.givenConfig, true)
 	if err != nil {
 		return err
 	}
@@ -208,7 +207,7 @@ func (a *app) runForget(names []string, all bool) error {
 	if err := a.adoptLegacyStore(a.givenConfig, sp); err != nil {
 		a.warn(err.Error())
 	}
-	st, err := state.Open(sp, a.storeOptions(false, cfg.StateKey()))
+	st, err := state.Open(sp, a.storeOptions(false, id))
 	if err != nil {
 		return err
 	}

@@ -185,10 +185,12 @@ func (w *oracleWorld) shell() string {
 // clockStep moves the step's last success an hour into the future, as a
 // clock set back by an hour leaves it.
 func (w *oracleWorld) clockStep() {
-	key := config.StateKeyOf(filepath.Join(w.repo, "sysinit.toml"))
-	path, err := state.Path(os.Getenv, key)
+	id, err := state.IdentifyConfig(config.StateDirOf(filepath.Join(w.repo, "sysinit.toml")))
 	must(w.t, err)
-	st, err := state.Open(path, state.Options{Owner: &state.Owner{Machine: state.LocalMachineID(), UID: os.Geteuid(), Config: key}})
+	path, err := state.Path(os.Getenv, id)
+	must(w.t, err)
+	owner := state.LocalOwner(os.Getenv, id)
+	st, err := state.Open(path, state.Options{Owner: &owner})
 	must(w.t, err)
 	defer st.Close()
 	recs, err := st.Records()

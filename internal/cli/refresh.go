@@ -107,7 +107,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	book := &decisions{}
 	obs, closeView := a.view(o, book)
 	defer closeView()
-	storePath, err := a.storePath(a.givenConfig, true)
+	storePath, _, err := a.storePath(a.givenConfig, true)
 	if err != nil {
 		return err
 	}

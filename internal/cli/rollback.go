@@ -62,7 +62,7 @@ func (a *app) runRollback(ctx context.Context, name string, o *rollbackOptions) 
 	if !o.dryRun {
 		// A refresh must not switch the step while it rolls back, and the
 		// history it writes is the refresh's too.
-		sp, err := a.storePath(a.givenConfig, true)
+		sp, _, err := a.storePath(a.givenConfig, true)
 		if err != nil {
 			return err
 		}

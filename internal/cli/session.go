@@ -152,7 +152,8 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 	// it below, or nothing if the session fails first.
 	s.graphs = nix.AttachGraphs(s.steps)
 	defer func() { _ = s.graphs.Load(nil, nil) }()
-	if s.storePath, err = a.storePath(a.givenConfig, !readOnly); err != nil {
+	var id state.ConfigID
+	if s.storePath, id, err = a.storePath(a.givenConfig, !readOnly); err != nil {
 		return nil, err
 	}
 	stateDir, err := a.stateDir()
@@ -174,7 +175,7 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 	// Reading the steps' inputs (a git index of 20,000 files takes a few
 	// milliseconds) overlaps loading the state.
 	s.planner.Prefetch(context.Background())
-	s.store, err = state.Open(s.storePath, a.storeOptions(readOnly, cfg.StateKey()))
+	s.store, err = state.Open(s.storePath, a.storeOptions(readOnly, id))
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,9 @@ func TestRefreshSavesStatCache(t *testing.T) {
 	if !refresh(t, repo) {
 		t.Fatal("the first refresh did not run the step")
 	}
-	path, err := state.Path(os.Getenv, repo)
+	id, err := state.IdentifyConfig(repo, "")
+	must(t, err)
+	path, err := state.Path(os.Getenv, id)
 	must(t, err)
 	st, err := state.Open(path, state.Options{ReadOnly: true})
 	must(t, err)

@@ -11,37 +11,55 @@ import (
 	"github.com/sysinit/sysinit/internal/state"
 )
 
+// configID identifies the config file at path (as the user gave it) for
+// its state store: by what its directory is, not the path taken to it.
+func configID(path string) (state.ConfigID, error) {
+	return state.IdentifyConfig(config.StateDirOf(path))
+}
+
 // storePath locates the state store of the config file at path (as the
-// user gave it). Readers use a store left under the repo's unresolved
-// path (see legacyStore); writers use the new one and adopt the old.
-func (a *app) storePath(path string, write bool) (string, error) {
-	sp, err := state.Path(a.getenv, config.StateKeyOf(path))
+// user gave it), named by the config's identity (see state.Path). Readers
+// use a store an older sysinit left under a name made of the repo's path
+// (see legacyStore); writers use the new one and adopt the old.
+func (a *app) storePath(path string, write bool) (string, state.ConfigID, error) {
+	id, err := configID(path)
 	if err != nil {
-		return "", err
+		return "", id, err
+	}
+	sp, err := state.Path(a.getenv, id)
+	if err != nil {
+		return "", id, err
 	}
 	if legacy := a.legacyStore(path, sp); legacy != "" && !write {
-		return legacy, nil
+		return legacy, id, nil
 	}
-	return sp, nil
+	return sp, id, nil
 }
 
-// legacyStore is the store of path's repo kept under its unresolved
-// directory, before records were keyed by the real one — when it exists
-// and sp does not. A repo reached through a symlink finds its records
-// there, so an upgrade does not re-run everything.
+// legacyStore is the store of path's config that an older sysinit named
+// by a path — the real directory's, or before that the directory as
+// reached — when it exists and sp does not. Found there, and moved to sp
+// by the next writer, it keeps its records across the upgrade; its owner,
+// which names the config by path, is checked against the config's
+// identity (state.Owner).
 func (a *app) legacyStore(path, sp string) string {
-	abs, err := filepath.Abs(path)
-	if err != nil || filepath.Base(abs) != config.FileName {
+	if exists(sp) {
 		return ""
 	}
-	legacy, err := state.Path(a.getenv, filepath.Dir(abs))
-	if err != nil || legacy == sp || exists(sp) || !exists(legacy) {
-		return ""
+	keys := []string{config.StateKeyOf(path)}
+	if abs, err := filepath.Abs(path); err == nil && filepath.Base(abs) == config.FileName {
+		keys = append(keys, filepath.Dir(abs))
 	}
-	return legacy
+	for _, k := range keys {
+		legacy, err := state.LegacyPath(a.getenv, k)
+		if err == nil && legacy != sp && exists(legacy) {
+			return legacy
+		}
+	}
+	return ""
 }
 
-// adoptLegacyStore moves the legacy store of path's repo to sp. Call it
+// adoptLegacyStore moves the legacy store of path's config to sp. Call it
 // holding sp's run lock.
 func (a *app) adoptLegacyStore(path, sp string) error {
 	legacy := a.legacyStore(path, sp)
@@ -59,11 +77,13 @@ func exists(p string) bool {
 	return !errors.Is(err, fs.ErrNotExist)
 }
 
-// storeOptions binds the store to this machine, this user and cfgKey.
-func (a *app) storeOptions(readOnly bool, cfgKey string) state.Options {
+// storeOptions binds the store to this machine, this user and HOME, and
+// the config cfg.
+func (a *app) storeOptions(readOnly bool, cfg state.ConfigID) state.Options {
+	owner := state.LocalOwner(a.getenv, cfg)
 	return state.Options{
 		ReadOnly: readOnly,
 		Warn:     a.warn,
-		Owner:    &state.Owner{Machine: state.LocalMachineID(), UID: os.Geteuid(), Config: cfgKey},
+		Owner:    &owner,
 	}
 }

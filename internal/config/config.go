@@ -40,18 +40,29 @@ func (c *Config) StateKey() string { return StateKeyOf(c.File) }
 // works while the config is broken): its directory is resolved through
 // symlinks as Load resolves it.
 func StateKeyOf(file string) string {
+	dir, name := StateDirOf(file)
+	if name == "" {
+		return dir
+	}
+	return filepath.Join(dir, name)
+}
+
+// StateDirOf splits the config file into the directory whose records it
+// has (resolved through symlinks) and, for a file not named sysinit.toml,
+// its name ("" for sysinit.toml): what state.IdentifyConfig identifies.
+func StateDirOf(file string) (dir, name string) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		abs = file
 	}
-	dir := filepath.Dir(abs)
+	dir = filepath.Dir(abs)
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real
 	}
 	if filepath.Base(abs) == FileName {
-		return dir
+		return dir, ""
 	}
-	return filepath.Join(dir, filepath.Base(abs))
+	return dir, filepath.Base(abs)
 }
 
 // Step returns the step named name, or nil.

@@ -38,7 +38,7 @@ func (d Digest) String() string { return hex.EncodeToString(d[:]) }
 const (
 	TypeFile    byte = 'f' // regular file, no exec bit
 	TypeExec    byte = 'x' // regular file with any exec bit
-	TypeSymlink byte = 'l' // symlink; Hash is the hash of its target string
+	TypeSymlink byte = 'l' // symlink; Hash is of its target string and, when its chain of links ends at a file, that file's type and content
 	TypeMissing byte = '-' // an explicitly listed file that does not exist
 	TypeDir     byte = 'd' // an explicitly listed path that is a directory (contents not included)
 	TypeOther   byte = 'o' // a fifo, socket or device; present, but never read

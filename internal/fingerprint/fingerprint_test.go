@@ -271,10 +271,11 @@ func TestHashFile(t *testing.T) {
 	if _, err := HashFile(root); err == nil {
 		t.Error("HashFile(directory) succeeded")
 	}
-	// The scan's symlink hash is of the target string, not the content.
+	// The scan's symlink hash is of the target string and of the content
+	// the link leads to (what a reader through it sees).
 	m := scanOne(t, &Scanner{Root: root}, Spec{Files: []string{"l"}})
-	if m.Entries[0].Hash != sum("f") {
-		t.Errorf("symlink entry hash = %v, want hash of %q", m.Entries[0].Hash, "f")
+	if want := (&linkTarget{kind: TypeFile, sum: sum("content")}).combine(sum("f")); m.Entries[0].Hash != want {
+		t.Errorf("symlink entry hash = %v, want %v (target %q, content %q)", m.Entries[0].Hash, want, "f", "content")
 	}
 }
 

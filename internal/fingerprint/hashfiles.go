@@ -2,10 +2,14 @@ package fingerprint
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/zeebo/xxh3"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,18 +44,43 @@ func (r *scanRun) hashFiles(c *Cache, files []*item, racyBefore int64) (hashed i
 		default:
 			continue
 		}
+		if it.kind == TypeSymlink {
+			// The one stat a symlink costs beyond the walk's lstat: what
+			// its chain ends at, whose content is part of the input.
+			if err := r.statTarget(it); err != nil {
+				return 0, err
+			}
+		}
 		for j < c.n && c.path(j) < it.path {
 			unseen(j)
 			j++
 		}
+		hit := false
 		if j < c.n && c.path(j) == it.path {
 			if c.stat(j) == it.st {
-				it.hash, it.storable = c.hash(j), true
-				j++
-				continue
+				it.hash, hit = c.hash(j), true
+			} else {
+				dropped++ // replaced by a fresh hash, or by nothing if racy
 			}
-			dropped++ // replaced by a fresh hash, or by nothing if racy
 			j++
+		}
+		if it.kind == TypeSymlink {
+			// Right after the link's entry comes its target's, if any:
+			// the content hash of the file the chain ended at, keyed by
+			// that file's stat (not the link's).
+			if j < c.n && isTargetKey(c.path(j), it.path) {
+				if t := it.link; hit && t.kind != 0 && c.stat(j) == t.st {
+					t.sum, t.storable = c.hash(j), true
+				} else {
+					dropped++
+				}
+				j++
+			}
+			hit = hit && (it.link.kind == 0 || it.link.storable)
+		}
+		if hit {
+			it.storable = true
+			continue
 		}
 		misses = append(misses, it)
 	}
@@ -86,6 +115,9 @@ func (r *scanRun) hashFiles(c *Cache, files []*item, racyBefore int64) (hashed i
 			k++
 		}
 		b.add(it.path, it.st, it.hash)
+		if t := it.link; t != nil && t.kind != 0 {
+			b.add(it.path+targetKeySuffix, t.st, t.sum)
+		}
 	}
 	for ; k < len(keep); k++ {
 		b.addOld(c, keep[k])
@@ -101,6 +133,7 @@ func staleKept(n int) int { return max(8, n/64) }
 // inScope reports whether this scan would have seen path had it existed as a
 // file, so a cache entry for it that the scan did not see is stale.
 func (r *scanRun) inScope(path string) bool {
+	path = strings.TrimSuffix(path, targetKeySuffix) // a link's target goes with the link
 	if path != "" && path[0] == '/' {
 		return r.outside != nil && r.outside.inScope(path[1:])
 	}
@@ -165,6 +198,21 @@ func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
 		}
 		it.storable = st == it.st && st.mtime < racyBefore && st.ctime < racyBefore
 		it.hash, it.st = sum, st
+		if t := it.link; t != nil && t.kind != 0 {
+			// Through the link, as whatever uses it reads it.
+			tsum, tst, n, err := hashRegular(abs, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, buf)
+			if isNotExist(err) || err == errNotRegular || err == unix.ELOOP {
+				return fmt.Errorf("reading %s through symlink %s: %w", t.path(abs), abs, errChanged)
+			}
+			if err != nil {
+				return fmt.Errorf("reading %s through symlink %s: %w", t.path(abs), abs, err)
+			}
+			// Stored only when the file read is the one stat'ed (the chain
+			// did not move meanwhile) and not modified just now.
+			t.storable = tst == t.st && n == tst.size && tst.mtime < racyBefore && tst.ctime < racyBefore
+			it.storable = it.storable && t.storable
+			t.sum, t.st, t.kind = tsum, tst, kindOf(tst.mode)
+		}
 		return nil
 	}
 	sum, st, n, err := hashRegular(abs, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, buf)
@@ -191,4 +239,77 @@ func (r *scanRun) hashItem(it *item, buf []byte, racyBefore int64) error {
 func (r *scanRun) vanish(it *item) {
 	it.kind, it.gone, it.storable = TypeMissing, true, false
 	r.vanished.Add(1)
+}
+
+// linkTarget is what a symlinked input's chain of links ends at. Whatever
+// uses the input (a script, an impure evaluation) reads through the link,
+// so the content there is part of the input as much as the link's target
+// string is: an edit of that file, or any link of the chain pointed
+// elsewhere (a home-manager profile link moved to a new generation), is a
+// change even though the link in the repo stays as it is.
+type linkTarget struct {
+	st       fileStat // stat through the link: of the file the chain ends at
+	kind     byte     // TypeFile or TypeExec; 0 when the chain ends at no regular file
+	sum      Sum      // its content hash, when kind is set
+	storable bool     // sum is the content of the file st describes, safe to cache
+}
+
+// targetKeySuffix marks a stat cache entry holding the content hash of the
+// file a symlink leads to, keyed by that file's stat: the entry for path
+// "a/link" is followed by one for "a/link\x00", the least path after it.
+const targetKeySuffix = "\x00"
+
+// isTargetKey reports whether cache path key is the target entry of path.
+func isTargetKey(key, path string) bool {
+	return len(key) == len(path)+1 && key[len(path)] == 0 && key[:len(path)] == path
+}
+
+// statTarget stats what symlink it leads to, following every link of the
+// chain. A chain that ends nowhere (a dangling link, a loop) or at a
+// directory (whose files a pattern follows on its own) or a device has no
+// content of its own; any other failure to tell is an error, never a
+// silent "unchanged".
+func (r *scanRun) statTarget(it *item) error {
+	it.link = &linkTarget{}
+	var ust unix.Stat_t
+	abs := r.abs(it.path)
+	var err error
+	for {
+		err = unix.Stat(abs, &ust)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	switch {
+	case err == unix.ENOENT || err == unix.ENOTDIR || err == unix.ELOOP:
+		return nil
+	case err != nil:
+		return fmt.Errorf("following symlink %s: %w", abs, err)
+	}
+	st := toFileStat(&ust)
+	if k := kindOf(st.mode); k == TypeFile || k == TypeExec {
+		it.link.st, it.link.kind = st, k
+	}
+	return nil
+}
+
+// combine is the hash of a symlink entry whose chain ends at a file: its
+// target string's hash with the file's type and content.
+func (t *linkTarget) combine(linkSum Sum) Sum {
+	var b [33]byte
+	copy(b[:], linkSum[:])
+	b[16] = t.kind
+	copy(b[17:], t.sum[:])
+	return Sum(xxh3.Hash128(b[:]).Bytes())
+}
+
+// path names, for an error, where the chain of the link at abs ends.
+func (t *linkTarget) path(abs string) string {
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	if target, err := os.Readlink(abs); err == nil {
+		return target
+	}
+	return "its target"
 }

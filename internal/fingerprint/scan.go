@@ -146,6 +146,8 @@ type item struct {
 	child    *node
 	st       fileStat
 	hash     Sum
+	// link, for a symlink, is what its chain of links ends at.
+	link *linkTarget
 }
 
 type node struct {
@@ -408,6 +410,9 @@ func entryOf(it *item) Entry {
 	switch it.kind {
 	case TypeFile, TypeExec, TypeSymlink:
 		e.Size, e.Hash = it.st.size, it.hash
+	}
+	if it.kind == TypeSymlink && it.link != nil && it.link.kind != 0 {
+		e.Hash = it.link.combine(it.hash)
 	}
 	return e
 }

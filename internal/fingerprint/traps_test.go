@@ -635,3 +635,89 @@ func TestFileGoneBeforeHashing(t *testing.T) {
 		})
 	}
 }
+
+// TestSymlinkTargetChangesDigest: a symlinked input is read through by
+// whatever uses it, so the content it leads to is part of it — not only
+// its target string. An edit of the file it leads to (outside the repo,
+// same size), and a link further down the chain pointed elsewhere (a
+// profile link repointed, as home-manager does: ~/.config/x ->
+// …-home-manager-files/x -> /nix/store/…-x), are changes, with and
+// without a cache.
+func TestSymlinkTargetChangesDigest(t *testing.T) {
+	for name, s := range scanners(t) {
+		t.Run(name, func(t *testing.T) {
+			out := t.TempDir()
+			writeTree(t, out, map[string]string{"x1": "one", "x2": "two", "mid": "->x1"})
+			link := filepath.Join(s.Root, "cfg")
+			if err := os.Symlink(filepath.Join(out, "mid"), link); err != nil {
+				t.Fatal(err)
+			}
+			spec := Spec{Patterns: []string{"cfg"}}
+			before := scanOne(t, s, spec)
+			if again := scanOne(t, s, spec); again.Digest != before.Digest {
+				t.Fatalf("nothing changed, yet the digest did")
+			}
+
+			// Repoint the link in the middle of the chain.
+			mid := filepath.Join(out, "mid")
+			if err := os.Remove(mid); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("x2", mid); err != nil {
+				t.Fatal(err)
+			}
+			repointed := scanOne(t, s, spec)
+			requireChange(t, before, repointed, Change{"cfg", ChangeModified})
+
+			// Edit the file at the end of the chain, keeping its size.
+			if err := os.WriteFile(filepath.Join(out, "x2"), []byte("TWO"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			requireChange(t, repointed, scanOne(t, s, spec), Change{"cfg", ChangeModified})
+		})
+	}
+}
+
+// TestSymlinkChainThroughNixStore: the home-manager chain with real store
+// paths: a link in the repo leads to a profile-like link outside it, which
+// leads into /nix/store. Pointing the profile at another store path is a
+// change, though the repo's link is untouched.
+func TestSymlinkChainThroughNixStore(t *testing.T) {
+	nixStore, err := exec.LookPath("nix-store")
+	if err != nil {
+		t.Skip("nix-store is not installed")
+	}
+	src := t.TempDir()
+	var paths []string
+	for _, content := range []string{"generation one\n", "generation two\n"} {
+		f := filepath.Join(src, "x")
+		if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(nixStore, "--add", f).Output()
+		if err != nil {
+			t.Skipf("nix-store --add: %v", err)
+		}
+		paths = append(paths, strings.TrimSpace(string(out)))
+	}
+	for name, s := range scanners(t) {
+		t.Run(name, func(t *testing.T) {
+			profile := filepath.Join(t.TempDir(), "home-files-x")
+			if err := os.Symlink(paths[0], profile); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(profile, filepath.Join(s.Root, "x")); err != nil {
+				t.Fatal(err)
+			}
+			spec := Spec{Patterns: []string{"x"}}
+			before := scanOne(t, s, spec)
+			if err := os.Remove(profile); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(paths[1], profile); err != nil {
+				t.Fatal(err)
+			}
+			requireChange(t, before, scanOne(t, s, spec), Change{"x", ChangeModified})
+		})
+	}
+}

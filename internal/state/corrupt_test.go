@@ -342,3 +342,56 @@ func truncate(t *testing.T, path string, size int64) {
 		t.Fatal(err)
 	}
 }
+
+// TestCorruptCopiesPruned: each unreadable store moved aside is kept for a
+// look, but only the newest few: a store that keeps breaking (a full disk,
+// a bad sector) must not fill the cache directory run after run. The
+// warning says how many older copies went.
+func TestCorruptCopiesPruned(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sysinit")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "dots-0123.db")
+	// Older copies, oldest first by their stamp, and another store's copy
+	// that is not this store's to delete.
+	old := []string{path + ".corrupt-1000", path + ".corrupt-2000", path + ".corrupt-3000-1", path + ".corrupt-4000"}
+	for _, p := range old {
+		writeFile(t, p, []byte("old"))
+	}
+	other := filepath.Join(dir, "other-4567.db.corrupt-500")
+	writeFile(t, other, []byte("other"))
+	writeFile(t, path, bytes.Repeat([]byte("garbage!"), 4096))
+
+	s, warnings := openAt(t, path, false)
+	mustPut(t, s, sampleRecord("new"), nil)
+	if len(*warnings) != 1 {
+		t.Fatalf("warnings = %q, want one", *warnings)
+	}
+	if want := "removed 2 older copies"; !bytes.Contains([]byte((*warnings)[0]), []byte(want)) {
+		t.Errorf("warning %q does not say %q", (*warnings)[0], want)
+	}
+	var left []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	want := map[string]bool{
+		"dots-0123.db.corrupt-3000-1": true, "dots-0123.db.corrupt-4000": true,
+		"other-4567.db.corrupt-500": true, "dots-0123.db": true,
+	}
+	var asides int
+	for _, n := range left {
+		if regexp.MustCompile(`^dots-0123\.db\.corrupt-\d{6,}$`).MatchString(n) {
+			asides++ // the one just moved aside
+			continue
+		}
+		if !want[n] {
+			t.Errorf("unexpected file %s left (all: %q)", n, left)
+		}
+		delete(want, n)
+	}
+	if asides != 1 || len(want) != 0 {
+		t.Errorf("left %q: want the new copy, the two newest old ones, the other store's copy and the store", left)
+	}
+}

@@ -130,18 +130,29 @@ func checkRootComponent(p, dir string) error {
 	if err != nil {
 		return fmt.Errorf("checking state directory %s: %w", p, err)
 	}
-	if who := othersMayWrite(fi, true); who != "" {
+	who := othersMayWrite(fi, true)
+	if who == "" && fi.Mode()&fs.ModeSticky == 0 {
+		// Mode bits do not say everything: an ACL entry can let another
+		// user write a directory whose group is 0.
+		var err error
+		if who, err = aclWriters(dir); err != nil {
+			return fmt.Errorf("checking state directory %s: reading the access control list of %s: %w", p, dir, err)
+		}
+	}
+	if who != "" {
 		return &UnsafeDirError{Dir: p, Problem: dir + " " + who + ": other users could redirect root's writes below it"}
 	}
 	return nil
 }
 
 // othersMayWrite says who other than the owner may change the entries of
-// directory fi ("" = no one). On root's way to its directories (above) a
-// sticky directory (/tmp) will do, as others may add entries there but not
-// replace root's, and so will one writable by group 0 (root, wheel), whose
-// members are root already. sysinit's own directories allow neither: an
-// entry planted before sysinit creates its file is as bad as a replaced one.
+// directory fi ("" = no one), as its mode bits tell (see aclWriters for
+// what they do not). On root's way to its directories (above) a sticky
+// directory (/tmp) will do, as others may add entries there but not replace
+// root's, and so will one writable by group 0 (root, wheel) when that
+// group's members are root alone. sysinit's own directories allow neither:
+// an entry planted before sysinit creates its file is as bad as a replaced
+// one.
 func othersMayWrite(fi fs.FileInfo, above bool) string {
 	perm := fi.Mode().Perm()
 	if above && fi.Mode()&fs.ModeSticky != 0 {
@@ -150,10 +161,60 @@ func othersMayWrite(fi fs.FileInfo, above bool) string {
 	switch {
 	case perm&0o002 != 0:
 		return "is writable by every user"
-	case perm&0o020 != 0 && !(above && groupOf(fi) == 0):
+	case perm&0o020 != 0 && above && groupOf(fi) == 0:
+		if other, err := rootGroupMember(); err != nil {
+			return "is writable by its group (gid 0), whose members sysinit cannot tell (" + err.Error() + ")"
+		} else if other != "" {
+			return "is writable by its group (gid 0), whose members include " + other
+		}
+	case perm&0o020 != 0:
 		return "is writable by its group"
 	}
 	return ""
+}
+
+// groupFile and passwdFile are where group 0's members are listed; tests
+// point them elsewhere.
+var (
+	groupFile  = "/etc/group"
+	passwdFile = "/etc/passwd"
+)
+
+// rootGroupMember returns a member of group 0 other than root ("" when
+// there is none): one listed in the group file's line of gid 0, or a user
+// whose primary group is 0. Only the files are read: on macOS, members
+// that Directory Services adds to wheel and that /etc/group does not list
+// are not seen (docs/decisions.md).
+func rootGroupMember() (string, error) {
+	groups, err := os.ReadFile(groupFile)
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(groups), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 4 || f[2] != "0" {
+			continue
+		}
+		for _, m := range strings.Split(f[3], ",") {
+			if m = strings.TrimSpace(m); m != "" && m != "root" {
+				return m, nil
+			}
+		}
+	}
+	users, err := os.ReadFile(passwdFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(users), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 4 && f[3] == "0" && f[2] != "0" && !strings.HasPrefix(f[0], "#") {
+			return f[0], nil
+		}
+	}
+	return "", nil
 }
 
 func splitPath(p string) []string {

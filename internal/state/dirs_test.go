@@ -359,3 +359,80 @@ func TestLeftoverRootFilesHelper(t *testing.T) {
 		t.Errorf("Records: %v", err)
 	}
 }
+
+// TestBaseDirAsRootRefusesACLWriters: mode bits do not tell everyone who
+// may write a directory. A POSIX ACL entry can give another user write
+// access to a directory whose group is 0 (which root's rules otherwise
+// accept, as that group's members are root already), and group 0 itself
+// may have members other than root. Root refuses both; an ACL entry the
+// mask takes write from is harmless.
+func TestBaseDirAsRootRefusesACLWriters(t *testing.T) {
+	uid, gid := mallory(t)
+	if _, err := exec.LookPath("setfacl"); err != nil {
+		t.Skip("setfacl is not installed")
+	}
+	root := t.TempDir()
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mkdir := func(name string, acl string) string {
+		t.Helper()
+		p := filepath.Join(root, name)
+		if err := os.Mkdir(p, 0o775); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, 0o775); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(p, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		if acl != "" {
+			if out, err := exec.Command("setfacl", "-m", acl, p).CombinedOutput(); err != nil {
+				t.Fatalf("setfacl -m %s %s: %v: %s", acl, p, err, out)
+			}
+		}
+		return p
+	}
+	plain := mkdir("plain", "")
+	hers := mkdir("acl-user", "u:"+strconv.Itoa(uid)+":rwx")
+	herGroup := mkdir("acl-group", "g:"+strconv.Itoa(gid)+":rwx")
+	masked := mkdir("acl-masked", "u:"+strconv.Itoa(uid)+":rwx,m::r-x")
+	env := func(home string) func(string) string {
+		return func(k string) string {
+			if k == "HOME" {
+				return home
+			}
+			return ""
+		}
+	}
+	// Group 0 as this machine has it, and with a member other than root.
+	dir := t.TempDir()
+	onlyRoot, withHer := filepath.Join(dir, "group"), filepath.Join(dir, "group-her")
+	writeFile(t, onlyRoot, []byte("root:x:0:\nusers:x:100:sysinit-mallory\n"))
+	writeFile(t, withHer, []byte("root:x:0:root,sysinit-mallory\n"))
+	defer func(g string) { groupFile = g }(groupFile)
+	groupFile = onlyRoot
+
+	for _, ok := range []string{plain, masked} {
+		if _, err := BaseDir(env(filepath.Join(ok, "x")), "XDG_CACHE_HOME", ".cache"); err != nil {
+			t.Errorf("below %s: %v; want accepted", ok, err)
+		}
+	}
+	for _, bad := range []struct{ dir, problem string }{
+		{hers, hers + " grants write to uid " + strconv.Itoa(uid) + " (sysinit-mallory) in its access control list"},
+		{herGroup, herGroup + " grants write to group"},
+	} {
+		_, err := BaseDir(env(filepath.Join(bad.dir, "x")), "XDG_CACHE_HOME", ".cache")
+		var ue *UnsafeDirError
+		if !errors.As(err, &ue) || !strings.Contains(ue.Problem, bad.problem) {
+			t.Errorf("below %s: %v; want refused for %q", bad.dir, err, bad.problem)
+		}
+	}
+	groupFile = withHer
+	_, err := BaseDir(env(filepath.Join(plain, "x")), "XDG_CACHE_HOME", ".cache")
+	var ue *UnsafeDirError
+	if !errors.As(err, &ue) || !strings.Contains(ue.Problem, plain+" is writable by its group (gid 0), whose members include sysinit-mallory") {
+		t.Errorf("group 0 with her in it: %v; want refused", err)
+	}
+}

@@ -12,7 +12,7 @@ import (
 func TestGraphCache(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sysinit")
 	path := filepath.Join(dir, "dots-0123.db")
-	s, err := Open(path, Options{Owner: &Owner{Machine: "here", UID: 1, Config: "/x"}})
+	s, err := Open(path, Options{Owner: &Owner{Machine: "here", UID: 1, Config: ConfigID{Path: "/x"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestGraphCache(t *testing.T) {
 	if err := ro.PutGraphCache([]byte("x")); err == nil {
 		t.Error("a read-only store wrote the graph cache")
 	}
-	other, err := Open(path, Options{Owner: &Owner{Machine: "elsewhere", UID: 1, Config: "/x"}})
+	other, err := Open(path, Options{Owner: &Owner{Machine: "elsewhere", UID: 1, Config: ConfigID{Path: "/x"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

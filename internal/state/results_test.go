@@ -101,8 +101,8 @@ func TestResults(t *testing.T) {
 // read as absent, and the first write drops them.
 func TestResultsOwner(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
-	me := Owner{Machine: "m1", UID: 501, Config: "/src/dots"}
-	other := Owner{Machine: "m2", UID: 501, Config: "/src/dots"}
+	me := Owner{Machine: "m1", UID: 501, Config: ConfigID{Path: "/src/dots"}}
+	other := Owner{Machine: "m2", UID: 501, Config: ConfigID{Path: "/src/dots"}}
 	a, _ := Open(path, Options{Owner: &me})
 	mustPut(t, a, resultRecord("system", "in-a", "/nix/store/a", 1), nil)
 	b, _ := Open(path, Options{Owner: &other, Warn: func(string) {}})

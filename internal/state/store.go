@@ -21,6 +21,7 @@
 package state
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -30,7 +31,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -65,12 +68,27 @@ var (
 	keyStatCache = []byte("stat")
 )
 
-// Path returns the store file for a config directory:
-// <cache>/sysinit/<base>-<hash>.db, where cache is $XDG_CACHE_HOME or
+// Path returns the store file of a config:
+// <cache>/sysinit/config-<hash>.db, where cache is $XDG_CACHE_HOME or
 // $HOME/.cache (read through getenv; see BaseDir for what root refuses) and
-// hash is a short digest of the absolute directory, so two checkouts with the
-// same name never share state.
-func Path(getenv func(string) string, configDir string) (string, error) {
+// hash a short digest of the config's identity (device, inode, file name)
+// and of nothing else, not even the directory's name as reached (a bind
+// mount or a case variant has its own): every path to one repo finds the
+// same store, and two checkouts with the same name never share one.
+func Path(getenv func(string) string, cfg ConfigID) (string, error) {
+	cache, err := BaseDir(getenv, "XDG_CACHE_HOME", ".cache")
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte("config " + cfg.Key()))
+	return filepath.Join(cache, "sysinit", "config-"+hex.EncodeToString(sum[:6])+".db"), nil
+}
+
+// LegacyPath is where sysinit kept the store of a config before stores
+// were named by the config's identity: by a digest of its path, configDir
+// (a directory, or a file of another name than the usual), so that an
+// upgrade can find it and move it to Path.
+func LegacyPath(getenv func(string) string, configDir string) (string, error) {
 	cache, err := BaseDir(getenv, "XDG_CACHE_HOME", ".cache")
 	if err != nil {
 		return "", err
@@ -118,6 +136,7 @@ type Store struct {
 	ignored       atomic.Bool // read-only: the file was unreadable, behave as empty
 	closed        atomic.Bool
 	foreignWarned atomic.Bool
+	verdict       ownerVerdict
 	dirOK         atomic.Bool // the store's directory passed CheckDir
 
 	// puts are the successes this Store recorded, by step, to write again
@@ -554,8 +573,75 @@ func (s *Store) unreadable(ce *corruptError) error {
 			what = "kept what this run recorded (1 step); every other step will run"
 		}
 	}
+	if n, err := pruneCorrupt(s.path); err != nil {
+		what += fmt.Sprintf("; removing older copies: %v", err)
+	} else if n > 0 {
+		what += fmt.Sprintf("; removed %d older %s", n, plural(n, "copy", "copies"))
+	}
 	s.warn(fmt.Sprintf("state store %s was unreadable (%v); moved it to %s; %s", s.path, ce.err, aside, what))
 	return nil
+}
+
+// keepCorrupt is how many unreadable stores moved aside are kept, newest
+// first, for a look at what broke them: a store that keeps breaking (a
+// failing disk) must not fill the cache directory run after run.
+const keepCorrupt = 3
+
+// pruneCorrupt removes all but the newest keepCorrupt of path's copies
+// moved aside (path.corrupt-SECONDS or path.corrupt-SECONDS-N), ordered by
+// the time in their names, and returns how many it removed.
+func pruneCorrupt(path string) (int, error) {
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return 0, err
+	}
+	type aside struct {
+		name     string
+		sec, seq int64
+	}
+	prefix := filepath.Base(path) + ".corrupt-"
+	var asides []aside
+	for _, e := range entries {
+		stamp, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		secs, seqs, _ := strings.Cut(stamp, "-")
+		sec, err := strconv.ParseInt(secs, 10, 64)
+		if err != nil {
+			continue // not a name unreadable() gives
+		}
+		var seq int64
+		if seqs != "" {
+			if seq, err = strconv.ParseInt(seqs, 10, 64); err != nil {
+				continue
+			}
+		}
+		asides = append(asides, aside{e.Name(), sec, seq})
+	}
+	if len(asides) <= keepCorrupt {
+		return 0, nil
+	}
+	slices.SortFunc(asides, func(a, b aside) int {
+		return cmp.Or(cmp.Compare(b.sec, a.sec), cmp.Compare(b.seq, a.seq))
+	})
+	var errs []error
+	removed := 0
+	for _, a := range asides[keepCorrupt:] {
+		if err := os.Remove(filepath.Join(filepath.Dir(path), a.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		removed++
+	}
+	return removed, errors.Join(errs...)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func (s *Store) warn(msg string) {

@@ -37,7 +37,7 @@ func TestPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Path(env(tt.env), tt.dir)
+			got, err := LegacyPath(env(tt.env), tt.dir)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Path() error = %v, wantErr %v", err, tt.wantErr)
 			}
@@ -56,9 +56,9 @@ func TestPath(t *testing.T) {
 
 	t.Run("same name, different dirs", func(t *testing.T) {
 		e := env(map[string]string{"HOME": "/home/u"})
-		a, _ := Path(e, "/src/a/dots")
-		b, _ := Path(e, "/src/b/dots")
-		c, _ := Path(e, "/src/a/./dots")
+		a, _ := LegacyPath(e, "/src/a/dots")
+		b, _ := LegacyPath(e, "/src/b/dots")
+		c, _ := LegacyPath(e, "/src/a/./dots")
 		if a == b {
 			t.Errorf("two directories share store %s", a)
 		}
@@ -66,6 +66,37 @@ func TestPath(t *testing.T) {
 			t.Errorf("one directory has two stores: %s and %s", a, c)
 		}
 	})
+}
+
+// TestPathByIdentity: the store of a config is named by what the config
+// directory is (device, inode, file name), never by the path it was
+// reached through, which a bind mount or a case variant changes.
+func TestPathByIdentity(t *testing.T) {
+	e := func(k string) string { return map[string]string{"HOME": "/home/u"}[k] }
+	dots := ConfigID{Dev: 7, Ino: 42, Path: "/home/u/src/dots"}
+	path := func(c ConfigID) string {
+		p, err := Path(e, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Dir(p) != "/home/u/.cache/sysinit" || !strings.HasSuffix(p, ".db") {
+			t.Errorf("Path() = %s, want /home/u/.cache/sysinit/….db", p)
+		}
+		return p
+	}
+	want := path(dots)
+	for _, p := range []string{"/mnt/bound", "/Home/U/Src/Dots", "/System/Volumes/Data/home/u/src/dots"} {
+		c := dots
+		c.Path = p
+		if got := path(c); got != want {
+			t.Errorf("through %s: store %s, want %s", p, got, want)
+		}
+	}
+	for _, c := range []ConfigID{{Dev: 7, Ino: 43, Path: dots.Path}, {Dev: 8, Ino: 42, Path: dots.Path}, {Dev: 7, Ino: 42, Name: "work.toml", Path: dots.Path}} {
+		if got := path(c); got == want {
+			t.Errorf("%+v shares the store of %+v", c, dots)
+		}
+	}
 }
 
 // newStore opens a read-write store in a fresh directory, collecting warnings.
