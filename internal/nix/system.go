@@ -305,11 +305,26 @@ func (sy *system) action() string {
 // step's extra globs.
 func (sy *system) Inputs(ctx context.Context) (fingerprint.Spec, error) {
 	var spec fingerprint.Spec
+	var v *flakeView
 	var err error
 	if len(sy.k.Entry) > 0 {
 		spec, err = sy.narrowedInputs(ctx)
+		if err == nil {
+			sy.lastMu.Lock()
+			v = sy.last.view
+			sy.lastMu.Unlock()
+		}
 	} else {
-		spec, err = flakeInputs(sy.cfgDir, sy.ref, sy.s.Inputs)
+		v, err = viewFlake(sy.cfgDir, sy.ref, sy.s.Inputs)
+		spec = v.spec
+		if err == nil && !v.whole {
+			spec, err = v.specOf(v.tracked, true)
+		}
+	}
+	if err == nil {
+		// What nix reads of this machine beyond the flake's source:
+		// local overrides, inputs flake.lock holds no hash of.
+		err = sy.addLocalInputs(&spec, v)
 	}
 	if err != nil {
 		return spec, err
