@@ -3,12 +3,12 @@ package nix
 import (
 	"context"
 	"errors"
-
-	"github.com/sysinit/sysinit/internal/config"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/sysinit/sysinit/internal/config"
 )
 
 func TestOverrides(t *testing.T) {
