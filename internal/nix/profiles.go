@@ -105,4 +105,3 @@ func osOverlap(a, b *config.Step) bool {
 	}
 	return false
 }
-
