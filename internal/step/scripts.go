@@ -69,7 +69,6 @@ type executed struct {
 	files []string
 	dyn   []string // directories (relative to root) a dynamic program may be in
 	why   []string
-	src   string // the command line being read, for heredoc bodies
 }
 
 // maxDepth bounds `sh -c` within `sh -c`.
