@@ -88,7 +88,7 @@ type lockNode struct {
 // directories nix reads as they are on each evaluation (see above), with
 // the input each belongs to. A missing flake.lock names none: nix writes
 // one, and flake.lock is an input of its own.
-func liveLockedDirs(flakeDir string) (dirs, names []string, git []bool, err error) {
+func liveLockedDirs(flakeDir string) (dirs, names []string, modes []readMode, err error) {
 	file := filepath.Join(flakeDir, "flake.lock")
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -97,16 +97,16 @@ func liveLockedDirs(flakeDir string) (dirs, names []string, git []bool, err erro
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("reading %s: %w", file, err)
 	}
-	dirs, names, git, err = liveDirsOf(data, flakeDir)
+	dirs, names, modes, err = liveDirsOf(data, flakeDir)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("reading %s: %w", file, err)
 	}
-	return dirs, names, git, nil
+	return dirs, names, modes, nil
 }
 
 // liveDirsOf is liveLockedDirs of the flake.lock data of the flake in
 // flakeDir.
-func liveDirsOf(data []byte, flakeDir string) (dirs, names []string, git []bool, err error) {
+func liveDirsOf(data []byte, flakeDir string) (dirs, names []string, modes []readMode, err error) {
 	var lf lockFile
 	if err := json.Unmarshal(data, &lf); err != nil {
 		return nil, nil, nil, err
@@ -125,11 +125,17 @@ func liveDirsOf(data []byte, flakeDir string) (dirs, names []string, git []bool,
 			return nil, nil, nil, fmt.Errorf("input %q: %w", k, err)
 		}
 		if live {
-			t, _ := lf.Nodes[k].Locked["type"].(string)
-			dirs, names, git = append(dirs, d), append(names, k), append(git, t == "git")
+			m := readTree
+			switch p, _ := lf.Nodes[k].Locked["path"].(string); {
+			case lf.Nodes[k].Locked["type"] == "git":
+				m = readGit
+			case !filepath.IsAbs(p):
+				m = readParent
+			}
+			dirs, names, modes = append(dirs, d), append(names, k), append(modes, m)
 		}
 	}
-	return dirs, names, git, nil
+	return dirs, names, modes, nil
 }
 
 // maxLockDepth bounds the chains of parents and follows in a flake.lock.
@@ -217,7 +223,7 @@ func (lf *lockFile) resolve(inputPath []string, depth int) (string, error) {
 func (sy *system) addLocalInputs(spec *fingerprint.Spec, v *flakeView) error {
 	var dirs, why []string
 	names, refs := overrides(sy.k.ExtraArgs)
-	var gitDirs []bool // per dir: nix copies its git repository, if it is in one
+	var modes []readMode
 	for i, r := range refs {
 		ref, err := parseFlakeRef(r, sy.workDir)
 		if err != nil {
@@ -234,15 +240,19 @@ func (sy *system) addLocalInputs(spec *fingerprint.Spec, v *flakeView) error {
 		case ref.pinned:
 			continue // a commit; extra-args are in the definition
 		}
-		dirs, why, gitDirs = append(dirs, ref.dir), append(why, names[i]), append(gitDirs, ref.gitFiltered)
+		m := readTree
+		if ref.gitFiltered {
+			m = readGit
+		}
+		dirs, why, modes = append(dirs, ref.dir), append(why, names[i]), append(modes, m)
 	}
 	if sy.ref.local() {
-		ld, ln, lg, err := liveLockedDirs(sy.ref.dir)
+		ld, ln, lm, err := liveLockedDirs(sy.ref.dir)
 		if err != nil {
 			return err
 		}
 		for i, d := range ld {
-			dirs, why, gitDirs = append(dirs, d), append(why, "flake.lock input "+ln[i]), append(gitDirs, lg[i])
+			dirs, why, modes = append(dirs, d), append(why, "flake.lock input "+ln[i]), append(modes, lm[i])
 		}
 	}
 	if len(dirs) == 0 {
@@ -264,14 +274,14 @@ func (sy *system) addLocalInputs(spec *fingerprint.Spec, v *flakeView) error {
 			// Nix fails on it; the step runs and shows that.
 			return fmt.Errorf("%s: %w", why[i], err)
 		}
-		if v != nil && !v.whole && v.repo.root != "" && within(v.repo.root, d) {
+		if modes[i] != readTree && v != nil && !v.whole && v.repo.root != "" && within(v.repo.root, d) {
 			// Read from the flake's own source: the tracked files under it;
 			// all of them when nix copies the repository for it.
 			sub, err := relSlash(v.repo.root, d)
 			if err != nil {
 				return err
 			}
-			if gitDirs[i] {
+			if modes[i] == readGit {
 				sub = "."
 			}
 			for _, f := range v.tracked {
@@ -289,7 +299,7 @@ func (sy *system) addLocalInputs(spec *fingerprint.Spec, v *flakeView) error {
 			continue // inside the tree already read whole
 		}
 		repo, inGit := gitRepo{}, false
-		if gitDirs[i] {
+		if modes[i] == readGit {
 			var err error
 			if repo, inGit, err = findRepo(d); err != nil {
 				return fmt.Errorf("%s: %w", why[i], err)
@@ -330,6 +340,20 @@ func (sy *system) addLocalInputs(spec *fingerprint.Spec, v *flakeView) error {
 	spec.Trees = dedupSorted(spec.Trees)
 	return nil
 }
+
+// readMode is how nix reads a directory it takes an input from.
+type readMode int
+
+const (
+	// readTree: a path: reference, copied whole.
+	readTree readMode = iota
+	// readGit: a directory in a git repository, read through git: the
+	// repository's tracked files and its commit.
+	readGit
+	// readParent: a relative path input, read from the parent flake's
+	// source: in the flake's repository, the tracked files under it.
+	readParent
+)
 
 // within reports whether p is dir or below it.
 func within(dir, p string) bool {

@@ -45,26 +45,26 @@ func TestLiveLockedDirs(t *testing.T) {
 	tests := []struct {
 		name, lock string
 		want       []string
-		git        []bool
+		modes      []readMode
 	}{
 		{"nix 2.8 relative, hashed", `{"nodes":{"root":{"inputs":{"shared":"shared"}},"shared":{"locked":{"lastModified":1,"narHash":"sha256-4=","path":"../shared","type":"path"},"original":{"path":"../shared","type":"path"}}},"root":"root","version":7}`, nil, nil},
 		{"absolute, hashed", `{"nodes":{"root":{"inputs":{"abs":"abs"}},"abs":{"locked":{"narHash":"sha256-E=","path":"/x/abs","type":"path"}}},"root":"root","version":7}`, nil, nil},
-		{"nix 2.26 relative", `{"nodes":{"root":{"inputs":{"shared":"shared"}},"shared":{"locked":{"path":"../shared","type":"path"},"original":{"path":"../shared","type":"path"},"parent":[]}},"root":"root","version":7}`, []string{"/f/shared"}, []bool{false}},
-		{"relative in relative", `{"nodes":{"root":{"inputs":{"a":"a"}},"a":{"inputs":{"b":"b"},"locked":{"path":"./a","type":"path"},"parent":[]},"b":{"locked":{"path":"./b","type":"path"},"parent":["a"]}},"root":"root","version":7}`, []string{"/f/main/a", "/f/main/a/b"}, []bool{false, false}},
+		{"nix 2.26 relative", `{"nodes":{"root":{"inputs":{"shared":"shared"}},"shared":{"locked":{"path":"../shared","type":"path"},"original":{"path":"../shared","type":"path"},"parent":[]}},"root":"root","version":7}`, []string{"/f/shared"}, []readMode{readParent}},
+		{"relative in relative", `{"nodes":{"root":{"inputs":{"a":"a"}},"a":{"inputs":{"b":"b"},"locked":{"path":"./a","type":"path"},"parent":[]},"b":{"locked":{"path":"./b","type":"path"},"parent":["a"]}},"root":"root","version":7}`, []string{"/f/main/a", "/f/main/a/b"}, []readMode{readParent, readParent}},
 		{"relative in hashed", `{"nodes":{"root":{"inputs":{"a":"a"}},"a":{"inputs":{"b":"b"},"locked":{"narHash":"sha256-x","path":"/x/a","type":"path"}},"b":{"locked":{"path":"./b","type":"path"},"parent":["a"]}},"root":"root","version":7}`, nil, nil},
-		{"relative through follows", `{"nodes":{"root":{"inputs":{"a":"a","c":["a"]}},"a":{"inputs":{"b":"b"},"locked":{"path":"./a","type":"path"},"parent":[]},"b":{"locked":{"path":"./b","type":"path"},"parent":["c"]}},"root":"root","version":7}`, []string{"/f/main/a", "/f/main/a/b"}, []bool{false, false}},
-		{"git on this machine, no rev", `{"nodes":{"root":{"inputs":{"g":"g"}},"g":{"locked":{"type":"git","url":"file:///x/g"}}},"root":"root","version":7}`, []string{"/x/g"}, []bool{true}},
+		{"relative through follows", `{"nodes":{"root":{"inputs":{"a":"a","c":["a"]}},"a":{"inputs":{"b":"b"},"locked":{"path":"./a","type":"path"},"parent":[]},"b":{"locked":{"path":"./b","type":"path"},"parent":["c"]}},"root":"root","version":7}`, []string{"/f/main/a", "/f/main/a/b"}, []readMode{readParent, readParent}},
+		{"git on this machine, no rev", `{"nodes":{"root":{"inputs":{"g":"g"}},"g":{"locked":{"type":"git","url":"file:///x/g"}}},"root":"root","version":7}`, []string{"/x/g"}, []readMode{readGit}},
 		{"git with a rev", `{"nodes":{"root":{"inputs":{"g":"g"}},"g":{"locked":{"type":"git","url":"file:///x/g","rev":"0123456789abcdef0123456789abcdef01234567","narHash":"sha256-x"}}},"root":"root","version":7}`, nil, nil},
 		{"github", `{"nodes":{"root":{"inputs":{"nixpkgs":"nixpkgs"}},"nixpkgs":{"locked":{"type":"github","owner":"NixOS","repo":"nixpkgs","rev":"0123456789abcdef0123456789abcdef01234567","narHash":"sha256-x"}}},"root":"root","version":7}`, nil, nil},
 	}
 	for _, tt := range tests {
-		dirs, _, git, err := liveDirsOf([]byte(tt.lock), "/f/main")
+		dirs, _, modes, err := liveDirsOf([]byte(tt.lock), "/f/main")
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
 		}
-		if !slices.Equal(dirs, tt.want) || !slices.Equal(git, tt.git) {
-			t.Errorf("%s: dirs %q git %v, want %q %v", tt.name, dirs, git, tt.want, tt.git)
+		if !slices.Equal(dirs, tt.want) || !slices.Equal(modes, tt.modes) {
+			t.Errorf("%s: dirs %q modes %v, want %q %v", tt.name, dirs, modes, tt.want, tt.modes)
 		}
 	}
 	dir := t.TempDir()
