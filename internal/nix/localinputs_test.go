@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/fingerprint"
 )
 
 func TestOverrides(t *testing.T) {
@@ -131,5 +133,43 @@ func TestOverrideInputs(t *testing.T) {
 		if !slices.Equal(spec.Trees, tt.trees) {
 			t.Errorf("%q: trees %q, want %q", tt.args, spec.Trees, tt.trees)
 		}
+	}
+}
+
+// TestOverrideInRepo: an override inside the flake's own repository is
+// read as nix reads it: a path: one whole (untracked files too), a
+// path-like one through git (every tracked file of the repository).
+func TestOverrideInRepo(t *testing.T) {
+	cfg := t.TempDir()
+	for _, f := range []string{"flake.nix", "lib/a.nix", "lib/untracked", "other.nix"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(cfg, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cfg, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "flake.nix", "lib/a.nix", "other.nix"}} {
+		if out, err := exec.Command("git", append([]string{"-C", cfg}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	inputs := func(extra ...string) fingerprint.Spec {
+		s := &config.Step{Name: "s", Kind: KindProfile, Own: &systemKeys{Flake: ".#sys", Profile: "/p/sys", buildKeys: buildKeys{Entry: []string{"lib"}, ExtraArgs: extra}}}
+		st, err := newSystem(&config.Config{Dir: cfg}, s, fakeEnv(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec, err := st.Inputs(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return spec
+	}
+	if spec := inputs("--override-input", "x", "path:./lib"); !slices.Contains(spec.Trees, "lib") {
+		t.Errorf("path:./lib: trees %q, want lib copied whole", spec.Trees)
+	}
+	if spec := inputs("--override-input", "x", "./lib"); !slices.Contains(spec.Files, "other.nix") {
+		t.Errorf("./lib: files %q, want every tracked file", spec.Files)
 	}
 }
