@@ -132,6 +132,10 @@ type Step struct {
 	decoded bool // every key decoded and checked: kinds' CheckAll may look at it
 }
 
+// Decoded reports whether every key of s decoded and passed its checks:
+// a check spanning kinds looks only at steps whose keys it can trust.
+func (s *Step) Decoded() bool { return s.decoded }
+
 // Error is a problem in the config file, with where it is and how to fix it.
 type Error struct {
 	Pos  Pos

@@ -558,14 +558,16 @@ const maxNotes = 8
 // widening and impure reference, git metadata read, or why the whole
 // flake is the input.
 func (sy *system) Advice(string) []string {
+	// A program of activate named by a variable other than $SYSINIT_OUT.
+	scripts := step.ScriptNotes(sy.cfgDir, step.Script{Key: "activate", Cmd: sy.k.Activate, Dir: sy.workDir})
 	if len(sy.k.Entry) == 0 {
-		return nil
+		return scripts
 	}
 	gr := sy.analysis()
 	if gr == nil {
-		return nil // Inputs failed: the plan says why
+		return scripts // Inputs failed: the plan says why
 	}
-	return gr.notes(sy.s.Name)
+	return append(gr.notes(sy.s.Name), scripts...)
 }
 
 func (gr *graphResult) notes(stepName string) []string {

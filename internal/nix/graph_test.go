@@ -85,9 +85,10 @@ flake = ".#a"
 entry = ["hosts/a", "modules/shared.nix"]
 
 [steps.b]
-kind  = "nixos"
-flake = ".#b"
-entry = ["hosts/b", "modules/shared.nix"]
+kind    = "nixos"
+flake   = ".#b"
+entry   = ["hosts/b", "modules/shared.nix"]
+profile = "profiles/b"
 `
 
 func inputs(t *testing.T, st step.Step) fingerprint.Spec {
@@ -272,9 +273,10 @@ func TestOthers(t *testing.T) {
 	dir := graphRepo(t, map[string]string{"other/flake.nix": "{ }\n", "other/hosts/c/default.nix": "{ }\n"})
 	toml := twoHosts + `
 [steps.a-again]
-kind  = "nixos"
-flake = ".#a"
-entry = ["hosts/a"]
+kind    = "nixos"
+flake   = ".#a"
+entry   = ["hosts/a"]
+profile = "profiles/a-again"
 
 [steps.home]
 kind  = "home-manager"
@@ -286,9 +288,10 @@ kind  = "nix-darwin"
 flake = ".#mac"
 
 [steps.elsewhere]
-kind  = "nixos"
-flake = "./other#c"
-entry = ["hosts/c"]
+kind    = "nixos"
+flake   = "./other#c"
+entry   = ["hosts/c"]
+profile = "profiles/c"
 `
 	steps, _ := graphSteps(t, dir, toml, nil, nil)
 	got := steps["a"].others()

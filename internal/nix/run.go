@@ -40,8 +40,9 @@ func (sy *system) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, e
 	} else if err != nil {
 		return step.Outcome{}, err
 	}
+	applied := sy.applied(before)
 	if rc.Reuse != "" && !rc.Force && !rc.Redefined {
-		return sy.switchBack(ctx, r, rc.Reuse, before)
+		return sy.switchBack(ctx, r, rc.Reuse, before, applied)
 	}
 	ev, err := sy.evaluate(ctx, r, "", "")
 	if err != nil {
@@ -51,7 +52,7 @@ func (sy *system) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, e
 	// The shortcut absorbs input edits only: a changed activation command,
 	// env value, action, profile or flag acts after the build, so it must
 	// run even when the out path is the active one.
-	if !rc.Force && !rc.Redefined && alreadyApplied(out, before, rc.Token) {
+	if !rc.Force && !rc.Redefined && alreadyApplied(out, applied, rc.Token) {
 		fmt.Fprintf(r.out, "%s is already the active system\n", out)
 		return step.Outcome{Token: out, Note: "evaluated: identical to the active system; nothing built or switched", Label: sy.label(out)}, nil
 	}
@@ -158,8 +159,8 @@ func (sy *system) switchWithDiff(ctx context.Context, r *runner, before, out str
 // switchBack applies out, the result a success built for exactly these
 // inputs and definition: no evaluation, no build (a revert, a branch
 // built before).
-func (sy *system) switchBack(ctx context.Context, r *runner, out, before string) (step.Outcome, error) {
-	if alreadyApplied(out, before, r.rc.Token) {
+func (sy *system) switchBack(ctx context.Context, r *runner, out, before, applied string) (step.Outcome, error) {
+	if alreadyApplied(out, applied, r.rc.Token) {
 		fmt.Fprintf(r.out, "%s, built before for these inputs, is already the active system\n", out)
 		return step.Outcome{Token: out, Note: "built before: identical to the active system; nothing evaluated or switched", Label: sy.label(out)}, nil
 	}

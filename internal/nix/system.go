@@ -55,8 +55,13 @@ type system struct {
 	profile    string // the profile nix-env sets
 	profileErr error
 	active     string // the link whose target is the active system
-	sudo       bool
-	store      string // the nix store directory
+	// bootDefault is the profile when the step sets it beside the running
+	// system (nix-darwin, nixos switch): the boot default, which must hold
+	// the step's system too. "" when active is the profile, or the action
+	// leaves it alone (test).
+	bootDefault string
+	sudo        bool
+	store       string // the nix store directory
 
 	// name is the configuration name from the flake fragment; "" means the
 	// default, which is resolved at Run.
@@ -122,6 +127,13 @@ func newSystem(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, er
 		sy.active = defaultCurrentSystem
 		if p := env.Getenv(currentSystemEnv); p != "" {
 			sy.active = p
+		}
+		if sy.action() == "switch" && sy.active != sy.profile {
+			// Switching sets the profile too: a profile moved since
+			// (`nixos-rebuild boot` from another checkout, a rollback of
+			// the profile alone) boots another system, which is drift
+			// while the running one is still this step's.
+			sy.bootDefault = sy.profile
 		}
 	}
 	return sy, nil
@@ -305,11 +317,26 @@ func (sy *system) action() string {
 // step's extra globs.
 func (sy *system) Inputs(ctx context.Context) (fingerprint.Spec, error) {
 	var spec fingerprint.Spec
+	var v *flakeView
 	var err error
 	if len(sy.k.Entry) > 0 {
 		spec, err = sy.narrowedInputs(ctx)
+		if err == nil {
+			sy.lastMu.Lock()
+			v = sy.last.view
+			sy.lastMu.Unlock()
+		}
 	} else {
-		spec, err = flakeInputs(sy.cfgDir, sy.ref, sy.s.Inputs)
+		v, err = viewFlake(sy.cfgDir, sy.ref, sy.s.Inputs)
+		spec = v.spec
+		if err == nil && !v.whole {
+			spec, err = v.specOf(v.tracked, true)
+		}
+	}
+	if err == nil {
+		// What nix reads of this machine beyond the flake's source:
+		// local overrides, inputs flake.lock holds no hash of.
+		err = sy.addLocalInputs(&spec, v)
 	}
 	if err != nil {
 		return spec, err
@@ -343,7 +370,32 @@ func (sy *system) Probe(_ context.Context, token string) (string, error) {
 	if active != token {
 		return fmt.Sprintf("changed outside sysinit: active %s, last applied %s", active, token), nil
 	}
+	if sy.bootDefault != "" {
+		def, err := activePath(sy.bootDefault, sy.store)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Sprintf("changed outside sysinit: the boot default %s is missing, last applied %s", sy.bootDefault, token), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if def != token {
+			return fmt.Sprintf("changed outside sysinit: the boot default %s points at %s, last applied %s", sy.bootDefault, def, token), nil
+		}
+	}
 	return "", nil
+}
+
+// applied is what the shortcuts compare a result with: the active system
+// when the boot default (for a step that sets it beside the running
+// system) holds it too, else "" — switching again then sets the profile.
+func (sy *system) applied(active string) string {
+	if sy.bootDefault == "" || active == "" {
+		return active
+	}
+	if def, err := activePath(sy.bootDefault, sy.store); err != nil || def != active {
+		return ""
+	}
+	return active
 }
 
 // activePath follows the symlink chain from link (a profile, or

@@ -74,6 +74,12 @@ func (c *Command) Scripts() map[string]string {
 	return ScriptsOf(c.cfgDir, Script{Key: "run", Cmd: c.keys.Run, Dir: c.dir})
 }
 
+// Advice names the programs of `run` that a variable names: every file
+// where they may be is an input.
+func (c *Command) Advice(string) []string {
+	return ScriptNotes(c.cfgDir, Script{Key: "run", Cmd: c.keys.Run, Dir: c.dir})
+}
+
 // Probe has nothing of its own to compare: a command's effect on the
 // machine is only known through the step's `check`, which plan runs.
 func (c *Command) Probe(context.Context, string) (string, error) { return "", nil }

@@ -168,6 +168,12 @@ func (f *File) Scripts() map[string]string {
 	return ScriptsOf(f.dir, Script{Key: "on-change", Cmd: f.keys.OnChange, Dir: f.dir})
 }
 
+// Advice names the programs of on-change that a variable names: every file
+// where they may be is an input.
+func (f *File) Advice(string) []string {
+	return ScriptNotes(f.dir, Script{Key: "on-change", Cmd: f.keys.OnChange, Dir: f.dir})
+}
+
 // dest is what sysinit can see of the destination: its content (hash and
 // permission bits, "" when only root may read it) and its stat signature.
 // The probe compares the content when it can read it and the signature
