@@ -142,9 +142,22 @@ type extractor struct {
 
 // extract lexes src and returns its references.
 func extract(src []byte, scratch []Token) ([]ref, []Token) {
+	// Growing the token slice append by append copies it again and again,
+	// which on a large file (a dynamic import may read megabytes of data)
+	// costs many times the lexing: one allocation sized for the file does
+	// not. Code holds a token per several bytes, data up to one per two.
+	if need := len(src)/2 + 64; cap(scratch) < need {
+		scratch = make([]Token, 0, need)
+	}
 	toks := Lex(scratch[:0], src)
 	x := &extractor{src: src, toks: toks}
-	x.sig = make([]int32, 0, len(toks)/2+1)
+	n := 0
+	for _, t := range toks {
+		if t.Kind != Space && t.Kind != Comment {
+			n++
+		}
+	}
+	x.sig = make([]int32, 0, n)
 	for i, t := range toks {
 		if t.Kind != Space && t.Kind != Comment {
 			x.sig = append(x.sig, int32(i))
