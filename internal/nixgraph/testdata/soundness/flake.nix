@@ -22,8 +22,8 @@
         # An inline module that reaches into another configuration's entry.
         delta = mk "delta-1.0" [ ./hosts/delta { imports = [ ./hosts/beta/users/alice.nix ]; }
           # A cycle of let bindings; a binding passed whole to a function;
-          # a flake output read here, before flake.nix defines it.
-          { text = [ cyc2.back self.legacyPackages.${system}.probe ] ++ builtins.attrValues valSet; } ];
+          # an output that reads a deferred one before flake.nix defines it.
+          { text = [ cyc2.back self.probe ] ++ builtins.attrValues valSet; } ];
         # Reads self.apps, which flake.nix defines through two let bindings.
         epsilon = mk "epsilon-1.0" [ ./hosts/epsilon ];
       };
@@ -43,6 +43,7 @@
     in {
       nixosConfigurations = configs;
       outs = builtins.mapAttrs (n: c: c.outPath) configs;
+      probe = self.legacyPackages.${system}.probe;
       # Read by beta through self.packages: followed for beta only.
       packages.${system}.tool = import ./pkgs/tool.nix;
       # Read by no configuration: never followed.
