@@ -541,9 +541,10 @@ func (a *analysis) visit(i int) error {
 	if p == a.flake {
 		// What flake.nix defines under a deferred output is read only
 		// when a reached file reads that output.
-		// So is what a let binding's value holds, when it is used
-		// only there. Every deferred reference is set aside before any
-		// is followed: a use may come before what it reads.
+		// So is what a let binding's value holds: it is read once the
+		// binding's name is used at a place that is (refLetUse). Every
+		// deferred reference is set aside before any is followed: a use
+		// may come before what it reads.
 		a.flakeIdx = i
 		a.deferred = map[string][]ref{}
 		a.followed = map[string]bool{}
@@ -672,7 +673,8 @@ func (a *analysis) follow(i int, dir string, r ref) {
 		if i != a.flakeIdx {
 			return
 		}
-		if k := letScope + r.Attr; !a.seenTrigger(k) {
+		k := letScope + r.Attr
+		if _, seen := a.triggered[k]; !seen {
 			a.triggered[k] = fmt.Sprintf("%s:%d", file, line)
 			a.followOutput(k)
 		}
@@ -760,11 +762,6 @@ func (a *analysis) follow(i int, dir string, r ref) {
 		a.stop = a.req.StopAtWhole
 	}
 	a.reachAncestors(strings.TrimSuffix(target, "/"), pr, restricted)
-}
-
-func (a *analysis) seenTrigger(k string) bool {
-	_, ok := a.triggered[k]
-	return ok
 }
 
 func (a *analysis) withNote(via string) string {
