@@ -14,7 +14,7 @@ import (
 // factsVersion names the rules that turn a file into references. Bump it
 // whenever the lexer or extractor changes what it finds: a cache written
 // under other rules is then dropped rather than trusted.
-const factsVersion = 1
+const factsVersion = 2
 
 const cacheMagic = "nixgraph"
 
@@ -181,7 +181,7 @@ func UnmarshalCache(data []byte) (*Cache, error) {
 			r.Attr = d.str()
 			r.Tail = d.str()
 			r.Scope = d.str()
-			if r.Kind > refFlakeOutput {
+			if r.Kind > refLetUse {
 				d.fail("unknown reference kind %d", r.Kind)
 			}
 			refs = append(refs, r)

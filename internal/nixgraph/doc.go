@@ -95,8 +95,18 @@
 // deferredOutputs) — is followed only when a reached file reads that
 // output (self.packages, inputs.self.overlays, outputs.nixosModules as
 // handed down by inherit (self) outputs, self'.packages, config.flake.X).
-// A rec set in flake.nix defers nothing; so does a let binding, whose
-// value may go anywhere.
+// A let binding of flake.nix (outside any output's definition) waits the
+// same way: what its value references is followed only when its name is
+// used at a place that is followed — outside every deferred output, under
+// a deferred output a reached file reads, or in the value of another let
+// binding that is followed (transitively; cycles end). A binding's value
+// can only be reached through its name (let names are lexical: with,
+// inherit (x) and attrValues see only attribute sets), so every
+// identifier with the name counts as a use, shadowed or not: with name;,
+// inherit name; into a set that is not deferred, f name passed to a
+// function — each is a use where it stands. A rec set in flake.nix (or the
+// old let { … }) defers nothing; neither does what follows an assert …;
+// or with …; written directly in a let binding's value.
 //
 // # Caching
 //

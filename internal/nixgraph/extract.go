@@ -26,6 +26,10 @@ const (
 	// refFlakeOutput reads the flake output Attr ("*": any of them), so
 	// what flake.nix defines it with is read too.
 	refFlakeOutput
+	// refLetUse is a use of the let binding Attr, at a place whose Scope
+	// says when it is evaluated: what the binding's value references is
+	// read when that place is. It matters in flake.nix.
+	refLetUse
 )
 
 // ref is one fact about a file, independent of where the file is: resolving
@@ -49,9 +53,14 @@ type ref struct {
 	Tail string
 	// Scope is the flake output whose definition holds the reference, when
 	// that output is one a configuration reads only by name (checks,
-	// packages, deploy …; see deferredOutputs). It matters in flake.nix.
+	// packages, deploy …; see deferredOutputs), or, after letScope, the
+	// let binding whose value holds it. It matters in flake.nix.
 	Scope string
 }
+
+// letScope starts the Scope of what a let binding's value holds: "let
+// mkApp". No output name holds a space.
+const letScope = "let "
 
 // dirOwn is the Text that stands for the file's own directory, with a
 // trailing slash so that it reaches only what is under it.
@@ -138,13 +147,29 @@ type extractor struct {
 	scope []string // for each sig token, the deferred output it is defined under, or ""
 	cur   int      // the sig index being handled: its scope goes to new references
 	refs  []ref
+	// lets are the names of the let bindings that are a scope (those not
+	// inside a deferred output's definition).
+	lets map[string]bool
 }
 
 // extract lexes src and returns its references.
 func extract(src []byte, scratch []Token) ([]ref, []Token) {
+	// Growing the token slice append by append copies it again and again,
+	// which on a large file (a dynamic import may read megabytes of data)
+	// costs many times the lexing: one allocation sized for the file does
+	// not. Code holds a token per several bytes, data up to one per two.
+	if need := len(src)/2 + 64; cap(scratch) < need {
+		scratch = make([]Token, 0, need)
+	}
 	toks := Lex(scratch[:0], src)
 	x := &extractor{src: src, toks: toks}
-	x.sig = make([]int32, 0, len(toks)/2+1)
+	n := 0
+	for _, t := range toks {
+		if t.Kind != Space && t.Kind != Comment {
+			n++
+		}
+	}
+	x.sig = make([]int32, 0, n)
 	for i, t := range toks {
 		if t.Kind != Space && t.Kind != Comment {
 			x.sig = append(x.sig, int32(i))
@@ -153,6 +178,7 @@ func extract(src []byte, scratch []Token) ([]ref, []Token) {
 	x.pair()
 	x.scopes()
 	x.walk()
+	x.letUses()
 	return x.refs, toks
 }
 
@@ -263,8 +289,10 @@ func (x *extractor) add(r ref) {
 
 // scopes finds, for each token, the flake output whose definition holds
 // it, when that output is deferred: the first flake output name among the
-// attributes being defined around it, counted only through attribute sets
-// (a let binding or a rec set may hand its value to anything).
+// attributes being defined around it, counted only through attribute
+// sets. Inside a let binding's value (outside any flake output's
+// definition), the scope is that binding: its value is evaluated only
+// where its name is used, which letUses records.
 func (x *extractor) scopes() {
 	x.scope = make([]string, len(x.sig))
 	// Scopes matter in flake.nix, which defines outputs; sparing other
@@ -275,6 +303,9 @@ func (x *extractor) scopes() {
 	for i := range x.sig {
 		if x.kind(i) == Ident && x.text(i) == "rec" {
 			return // rec { packages = …; a = f packages; }: names cross scopes
+		}
+		if x.is(i, "let") && x.kind(i+1) == LBrace {
+			return // let { body = …; }: a rec set by another name
 		}
 	}
 	type frame struct {
@@ -291,7 +322,14 @@ func (x *extractor) scopes() {
 				continue
 			}
 			if f.let {
-				return // defined in a let: may be used by anything
+				// The value of a let binding: it is evaluated where the
+				// name is used, so its scope is the binding.
+				cur = letScope + f.binding[0]
+				if x.lets == nil {
+					x.lets = map[string]bool{}
+				}
+				x.lets[f.binding[0]] = true
+				return
 			}
 			for _, n := range f.binding {
 				if isFlakeOutput(n) {
@@ -351,6 +389,40 @@ func (x *extractor) scopes() {
 			top.start = false
 		}
 		x.scope[i] = cur
+	}
+}
+
+// letUses records where the let bindings that are scopes are used: each
+// identifier that is not an attribute name, a binding or a parameter, with
+// the scope of the place it is used at. Any identifier of the same name
+// counts, shadowed or not, which can only make a binding count more often.
+// A binding's value can only be reached through its name (let names are
+// lexical: no with, inherit or attrValues sees them unnamed), so a binding
+// none of whose uses is evaluated is never evaluated either.
+func (x *extractor) letUses() {
+	if len(x.lets) == 0 {
+		return
+	}
+	seen := map[[2]string]bool{}
+	for i := range x.sig {
+		if x.kind(i) != Ident || x.is(i-1, ".") {
+			continue
+		}
+		name := x.text(i)
+		if !x.lets[name] || keywords[name] {
+			continue
+		}
+		names, end := x.chain(i)
+		if x.binding(i, end, len(names)) {
+			continue
+		}
+		k := [2]string{name, x.scope[i]}
+		if seen[k] || k[1] == letScope+name {
+			continue
+		}
+		seen[k] = true
+		x.cur = i
+		x.add(ref{Kind: refLetUse, Line: x.line(i), Text: name, Attr: name, Construct: "let binding " + name})
 	}
 }
 

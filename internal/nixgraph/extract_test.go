@@ -9,7 +9,7 @@ import (
 // show renders a reference compactly: kind, text, +suffix, [construct],
 // and "code" when its target is read as Nix.
 func (r ref) show() string {
-	k := map[refKind]string{refPath: "path", refImpure: "impure", refFlake: "flake", refHead: "head", refOutputs: "outputs", refFlakeOutput: "output"}[r.Kind]
+	k := map[refKind]string{refPath: "path", refImpure: "impure", refFlake: "flake", refHead: "head", refOutputs: "outputs", refFlakeOutput: "output", refLetUse: "use"}[r.Kind]
 	s := k + " " + r.Text
 	if r.Suffix != "" {
 		s += fmt.Sprintf(" +%q", r.Suffix)
@@ -121,9 +121,31 @@ func TestExtract(t *testing.T) {
 				lib = let h = import ./lib/h.nix; in h;
 			};
 		}`,
-			[]string{"path ./sub [local flake reference]", "path ./shared code",
+			[]string{"path ./sub [local flake reference]", "path ./shared code scope=let shared",
 				"path ./pkgs code scope=packages", "outputs self.nixosConfigurations [another configuration's outputs] scope=checks",
 				"path ./hosts/a", "path ./p2 code", "path ./lib/h.nix code scope=lib"}},
+		{"let bindings: their references wait for a use, and each use has a scope", `{
+			outputs = { self }: let
+				mkApp = n: "${self}/apps/${n}";
+				apps' = s: { x = mkApp s; };
+				cfg = { a = shared; };
+				shared = import ./shared;
+				w = import ./w;
+				b = { inherit w; };
+				z = assert true; import ./z;
+			in {
+				apps.x = apps' "x";
+				nixosConfigurations.a = mk { modules = [ (with cfg; a) b.w ]; };
+				packages.y = let mkApp = 1; in mkApp;
+			};
+		}`,
+			[]string{"flake self [self used as a value] scope=let mkApp", "path ./shared code scope=let shared",
+				"path ./w code scope=let w", "path ./z code",
+				"use mkApp [let binding mkApp] scope=let apps'", "use shared [let binding shared] scope=let cfg",
+				"use w [let binding w] scope=let b", "use apps' [let binding apps'] scope=apps",
+				"use cfg [let binding cfg]", "use b [let binding b]", "use mkApp [let binding mkApp] scope=packages"}},
+		{"let bindings in a rec set or an old let: every scope is lost", `{ outputs = { self }: let a = import ./a; in rec { packages.x = a; }; }`,
+			[]string{"path ./a code"}},
 		{"another configuration", `[ self.nixosConfigurations.b.config outputs.homeConfigurations.me config.flake.darwinConfigurations.m ]`,
 			[]string{"outputs self.nixosConfigurations.b [another configuration's outputs] attr=nixosConfigurations.b",
 				"outputs outputs.homeConfigurations.me [another configuration's outputs] attr=homeConfigurations.me",

@@ -26,6 +26,9 @@ var fuzzSeeds = []string{
 	"a./b",
 	"'''''''",
 	"\"$\\",
+	"{ outputs = { self }: let a = n: \"${self}\"; b = { inherit a; }; c = d; d = c; in { apps = b; x = with c; [ d ]; }; }",
+	"outputs let { body = ./x; } let a.b = 1; \"c\" = 2; in let in in",
+	"{ outputs = _: let a = assert x; ./y; in { packages = a; }; }",
 }
 
 // FuzzLex: the lexer never panics and always ends; its tokens cover the

@@ -541,17 +541,29 @@ func (a *analysis) visit(i int) error {
 	if p == a.flake {
 		// What flake.nix defines under a deferred output is read only
 		// when a reached file reads that output.
+		// So is what a let binding's value holds: it is read once the
+		// binding's name is used at a place that is (refLetUse). Every
+		// deferred reference is set aside before any is followed: a use
+		// may come before what it reads.
 		a.flakeIdx = i
 		a.deferred = map[string][]ref{}
 		a.followed = map[string]bool{}
 		for _, r := range refs {
 			if r.Scope != "" {
 				a.deferred[r.Scope] = append(a.deferred[r.Scope], r)
-				continue
 			}
-			a.follow(i, dir, r)
 		}
+		for _, r := range refs {
+			if r.Scope == "" {
+				a.follow(i, dir, r)
+			}
+		}
+		outs := make([]string, 0, len(a.triggered))
 		for out := range a.triggered {
+			outs = append(outs, out)
+		}
+		sort.Strings(outs)
+		for _, out := range outs {
 			a.followOutput(out)
 		}
 		return nil
@@ -585,11 +597,16 @@ func (a *analysis) followOutput(out string) {
 			continue
 		}
 		a.followed[o] = true
-		a.note = "flake output " + o + ", read at " + a.triggered[out]
+		outer := a.note
+		if name, ok := strings.CutPrefix(o, letScope); ok {
+			a.note = "let binding " + name + " of " + a.flake + ", used at " + a.triggered[out]
+		} else {
+			a.note = "flake output " + o + ", read at " + a.triggered[out]
+		}
 		for _, r := range a.deferred[o] {
 			a.follow(a.flakeIdx, dir, r)
 		}
-		a.note = ""
+		a.note = outer
 	}
 }
 
@@ -648,6 +665,18 @@ func (a *analysis) follow(i int, dir string, r ref) {
 		if _, seen := a.triggered[r.Attr]; !seen {
 			a.triggered[r.Attr] = fmt.Sprintf("%s:%d", file, line)
 			a.followOutput(r.Attr)
+		}
+		return
+	case refLetUse:
+		// Only flake.nix's let bindings wait for a use; another file's
+		// references are all followed.
+		if i != a.flakeIdx {
+			return
+		}
+		k := letScope + r.Attr
+		if _, seen := a.triggered[k]; !seen {
+			a.triggered[k] = fmt.Sprintf("%s:%d", file, line)
+			a.followOutput(k)
 		}
 		return
 	case refOutputs:

@@ -60,8 +60,8 @@ func TestRealRepoReport(t *testing.T) {
 	cache := NewCache()
 	aside := false
 	results := map[string]*Result{}
-	run := func(c *Cache) time.Duration {
-		start := time.Now()
+	run := func(c *Cache) (time.Duration, time.Duration) {
+		start, cpu := time.Now(), cpuTime()
 		for _, cfg := range configs {
 			var others []Config
 			for _, o := range configs {
@@ -75,12 +75,13 @@ func TestRealRepoReport(t *testing.T) {
 			}
 			results[cfg.name] = res
 		}
-		return time.Since(start)
+		return time.Since(start), cpuTime() - cpu
 	}
-	cold := run(cache)
+	cold, coldCPU := run(cache)
 	src.reads = 0
-	warm := run(cache)
-	t.Logf("all %d configurations: cold %v, warm %v (%d file reads warm; sums from a stat cache)", len(configs), cold, warm, src.reads)
+	warm, warmCPU := run(cache)
+	t.Logf("all %d configurations: cold %v (CPU %v), warm %v (CPU %v) (%d file reads warm; sums from a stat cache)",
+		len(configs), cold, coldCPU, warm, warmCPU, src.reads)
 	t.Log("== sound:")
 	report(t, tracked, configs, results)
 	aside = true

@@ -13,13 +13,19 @@ import (
 // The fixture's configurations and where each starts, as flake.nix lists
 // them. alpha and beta share modules; gamma reads the whole tree through
 // self; alpha reads delta by name; beta reads a flake output (packages);
-// flake.nix gives delta a file inside beta's entry.
+// flake.nix gives delta a file inside beta's entry; epsilon reads the whole
+// tree through a flake output (apps) that flake.nix defines with let
+// bindings no other configuration uses.
 var fixtureEntries = map[string][]string{
-	"alpha": {"hosts/alpha", "modules/shared.nix"},
-	"beta":  {"hosts/beta", "modules/shared.nix"},
-	"gamma": {"hosts/gamma"},
-	"delta": {"hosts/delta"},
+	"alpha":   {"hosts/alpha", "modules/shared.nix"},
+	"beta":    {"hosts/beta", "modules/shared.nix"},
+	"gamma":   {"hosts/gamma"},
+	"delta":   {"hosts/delta"},
+	"epsilon": {"hosts/epsilon"},
 }
+
+// wholeTree are the configurations whose out path hashes every tracked file.
+var wholeTree = map[string]bool{"gamma": true, "epsilon": true}
 
 func fixtureOthers(name string) []Config {
 	var o []Config
@@ -32,14 +38,15 @@ func fixtureOthers(name string) []Config {
 	return o
 }
 
-// Files of the fixture whose content no configuration reads (gamma hashes
-// every file through self, so it reads none as such). Editing one must
-// change no out path but gamma's; editing any other must change one, or the
-// fixture's edits are not meaningful.
+// Files of the fixture whose content no configuration reads (gamma and
+// epsilon hash every file through self, so they read none as such).
+// Editing one must change no out path but theirs; editing any other must
+// change one, or the fixture's edits are not meaningful.
 var readByNobody = map[string]bool{
 	".github/ci.yml": true, "README.md": true, "decoy.nix": true, "decoy2.nix": true,
 	"dirty.txt": true, "hosts/alpha/unused.nix": true, "modules/services/unused.nix": true,
 	"shared/other.nix": true, "shell.nix": true, "modules/keys/beta-1.0/notes.txt": true,
+	"lets/shell.txt": true,
 }
 
 // mustBeUnaffected says when the analysis has to call a configuration
@@ -65,12 +72,12 @@ func mustBeUnaffected(config, file string) bool {
 	default:
 		return false
 	}
-	if strings.HasPrefix(file, "hosts/gamma/") {
+	if strings.HasPrefix(file, "hosts/gamma/") || strings.HasPrefix(file, "hosts/epsilon/") {
 		return true
 	}
 	switch file {
 	case ".github/ci.yml", "README.md", "decoy.nix", "decoy2.nix", "dirty.txt", "shared/other.nix", "shell.nix",
-		"modules/keys/beta-1.0/notes.txt":
+		"modules/keys/beta-1.0/notes.txt", "lets/shell.txt":
 		return true
 	}
 	return false
@@ -275,7 +282,7 @@ func (f *fixture) relink(full, target string) {
 func TestSoundnessOnNix(t *testing.T) {
 	f := newFixture(t)
 	f.write("dirty.txt", "dirty V1 — uncommitted\n") // the tree stays dirty from here
-	names := []string{"alpha", "beta", "gamma", "delta"}
+	names := []string{"alpha", "beta", "gamma", "delta", "epsilon"}
 	before := map[string]map[string]string{}
 	for _, n := range names {
 		before[n], _ = f.inputs(n)
@@ -291,14 +298,14 @@ func TestSoundnessOnNix(t *testing.T) {
 			after, _ := f.inputs(n)
 			affected := !sameInputs(before[n], after)
 			changed := outs[n] != base[n]
-			if n != "gamma" {
+			if !wholeTree[n] {
 				changedAny = changedAny || changed
 			}
 			switch {
 			case changed && !affected:
 				t.Errorf("%s: %s's out path changed, but the analysis says it is unaffected", what, n)
-			case n == "gamma" && !changed:
-				t.Errorf("%s: gamma hashes the whole tree, yet its out path did not change", what)
+			case wholeTree[n] && !changed:
+				t.Errorf("%s: %s hashes the whole tree, yet its out path did not change", what, n)
 			case affected && changedFile != "" && mustBeUnaffected(n, changedFile):
 				t.Errorf("%s: the analysis says %s is affected: it is too wide", what, n)
 			}
@@ -306,7 +313,7 @@ func TestSoundnessOnNix(t *testing.T) {
 		switch {
 		case readByNobody[changedFile] && changedAny:
 			t.Errorf("%s: %s is read by nobody, yet alpha's or beta's out path changed", what, changedFile)
-		case changedFile != "" && !readByNobody[changedFile] && !changedAny && !strings.HasPrefix(changedFile, "hosts/gamma/"):
+		case changedFile != "" && !readByNobody[changedFile] && !changedAny && !strings.HasPrefix(changedFile, "hosts/gamma/") && !strings.HasPrefix(changedFile, "hosts/epsilon/"):
 			t.Errorf("%s: no out path changed: the fixture's edit of %s is not seen by nix", what, changedFile)
 		}
 	}
