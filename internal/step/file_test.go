@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/fingerprint"
 )
 
@@ -82,5 +84,169 @@ func checkUnreadableProbe(t *testing.T, dst string) {
 	}
 	if drift, err := f.Probe(context.Background(), token{left: dest{content: "abc 0440", sig: "1:2:3:4:5:6"}}.String()); err != nil || drift == "" {
 		t.Errorf("another signature: drift %q, err %v; want drift", drift, err)
+	}
+}
+
+// fileStep builds a file step of a config in dir.
+func fileStep(t *testing.T, dir string, k *fileKeys, stepDir string) *File {
+	t.Helper()
+	cfg := &config.Config{Dir: dir}
+	s := &config.Step{Name: "f", Kind: "file", Own: k, Dir: stepDir}
+	st, err := newFile(cfg, s, &Env{Getenv: os.Getenv, LookPath: exec.LookPath, Exec: command.Exec{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.(*File)
+}
+
+// TestFileProbeNeverFollowsDestLink: a link at the destination (planted in
+// a directory someone else may write) is drift in itself; the probe does not
+// read what it leads to, even when that holds the very content installed.
+func TestFileProbeNeverFollowsDestLink(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "src.conf"), []byte("real\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(dir, "out", "dest.conf")
+	f := fileStep(t, dir, &fileKeys{Source: "src.conf", Dest: dest}, "")
+	out, err := f.Run(context.Background(), &RunContext{Out: &strings.Builder{}, Progress: func(string) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if drift, err := f.Probe(context.Background(), out.Token); drift != "" || err != nil {
+		t.Fatalf("probe after install: %q, %v", drift, err)
+	}
+	twin := filepath.Join(dir, "twin")
+	if err := os.Rename(dest, twin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(twin, dest); err != nil {
+		t.Fatal(err)
+	}
+	if drift, err := f.Probe(context.Background(), out.Token); err != nil || !strings.Contains(drift, dest+" is a symbolic link") {
+		t.Errorf("probe of a link to the same content: %q, %v; want drift naming the link", drift, err)
+	}
+	// A file of another size is drift without reading it.
+	if err := os.Remove(dest); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dest, []byte("something longer\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := readDest(dest, 5)
+	if err != nil || !d.unread || d.content != "" {
+		t.Errorf("readDest of a file of another size: %+v, %v; want it left unread", d, err)
+	}
+	if drift, err := f.Probe(context.Background(), out.Token); err != nil || !strings.Contains(drift, "changed outside sysinit") {
+		t.Errorf("probe of another size: %q, %v", drift, err)
+	}
+}
+
+// TestFileStepKeepsWhatOthersWroteDuringOnChange: when the destination is
+// rewritten while on-change runs (by on-change itself, or anyone), the
+// record still says what sysinit installed: the run warns, and the next
+// probe sees drift, so the source is installed again rather than the other
+// content taken for it.
+func TestFileStepKeepsWhatOthersWroteDuringOnChange(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "src.conf"), []byte("real\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(dir, "dest.conf")
+	f := fileStep(t, dir, &fileKeys{Source: "src.conf", Dest: dest, OnChange: "echo intruder > dest.conf"}, "")
+	var log strings.Builder
+	out, err := f.Run(context.Background(), &RunContext{Out: &log, Progress: func(string) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "on-change rewrote "+dest+"; it will be installed again next run") {
+		t.Errorf("no warning; the log says:\n%s", log.String())
+	}
+	if drift, err := f.Probe(context.Background(), out.Token); err != nil || drift == "" {
+		t.Fatalf("probe after on-change rewrote the file: drift %q, %v; want drift", drift, err)
+	}
+	// The next run installs the source again; the rewritten file was
+	// on-change's doing, not an edit by hand: no backup.
+	log.Reset()
+	if _, err := f.Run(context.Background(), &RunContext{Out: &log, Progress: func(string) {}, Token: out.Token}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "installed src.conf") || strings.Contains(log.String(), "kept as") {
+		t.Errorf("second run:\n%s", log.String())
+	}
+}
+
+// TestFileStepAbsoluteSource: an absolute source is read where it is (not
+// below the config directory), and fingerprinted from its own directory; an
+// on-change runs in the step's dir, a relative source stays relative to the
+// config directory.
+func TestFileStepAbsoluteSource(t *testing.T) {
+	repo := t.TempDir()
+	elsewhere := t.TempDir()
+	abs := filepath.Join(elsewhere, "app.conf")
+	if err := os.WriteFile(abs, []byte("from elsewhere\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(repo, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(repo, "out.conf")
+	f := fileStep(t, repo, &fileKeys{Source: abs, Dest: dest, OnChange: "pwd > where"}, "sub")
+	if f.source != abs {
+		t.Errorf("source %s, want %s", f.source, abs)
+	}
+	spec, err := f.Inputs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	realElsewhere, _ := filepath.EvalSymlinks(elsewhere)
+	if spec.Root != realElsewhere || len(spec.Files) != 1 || spec.Files[0] != "app.conf" {
+		t.Errorf("inputs %+v, want app.conf in %s", spec, realElsewhere)
+	}
+	if _, err := f.Run(context.Background(), &RunContext{Out: &strings.Builder{}, Progress: func(string) {}}); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(dest); err != nil || string(data) != "from elsewhere\n" {
+		t.Errorf("dest holds %q, %v", data, err)
+	}
+	where, err := os.ReadFile(filepath.Join(repo, "sub", "where"))
+	if err != nil || strings.TrimSpace(string(where)) != filepath.Join(repo, "sub") {
+		t.Errorf("on-change ran in %q (%v), want the step's dir %s", where, err, filepath.Join(repo, "sub"))
+	}
+	// The definition names the dir on-change runs in.
+	if !strings.Contains(strings.Join(f.Definition(), "\n"), "dir=sub") {
+		t.Errorf("definition %q does not name dir", f.Definition())
+	}
+
+	// A relative source is the config directory's, whatever dir says.
+	if err := os.WriteFile(filepath.Join(repo, "rel.conf"), []byte("relative\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := fileStep(t, repo, &fileKeys{Source: "rel.conf", Dest: dest}, "sub")
+	if g.source != filepath.Join(repo, "rel.conf") {
+		t.Errorf("relative source %s, want %s", g.source, filepath.Join(repo, "rel.conf"))
+	}
+}
+
+// TestFileStepSetuidModeInPlace: a mode with setuid (mode = "4755") is read
+// back as installed, so the next run finds the file in place rather than
+// installing it again every time.
+func TestFileStepSetuidModeInPlace(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tool"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := fileStep(t, dir, &fileKeys{Source: "tool", Dest: filepath.Join(dir, "bin", "tool"), Mode: "4755"}, "")
+	var log strings.Builder
+	out, err := f.Run(context.Background(), &RunContext{Out: &log, Progress: func(string) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if drift, err := f.Probe(context.Background(), out.Token); drift != "" || err != nil {
+		t.Errorf("probe after install: %q, %v", drift, err)
+	}
+	out, err = f.Run(context.Background(), &RunContext{Out: &log, Progress: func(string) {}, Token: out.Token})
+	if err != nil || out.Note != "already in place" {
+		t.Errorf("second run: %q, %v\n%s", out.Note, err, log.String())
 	}
 }
