@@ -23,11 +23,11 @@ import (
 // dest in one rename. It is what a file step does, as root too, so it never
 // writes through a name someone else could have prepared:
 //
-//   - dest's directory is reached from / one component at a time, each
-//     opened relative to the one before without following a link
-//     (O_NOFOLLOW|O_DIRECTORY); a link on the way is read and its target
-//     walked the same way; directories that are missing are created (0755)
-//     one at a time;
+//   - as root, dest's directory is reached from / one component at a
+//     time, each opened relative to the one before without following a
+//     link (O_NOFOLLOW|O_DIRECTORY); a link on the way is read and its
+//     target walked the same way; directories that are missing are created
+//     (0755) one at a time;
 //   - the new file gets an unpredictable name and is created in that
 //     directory's descriptor with O_EXCL|O_NOFOLLOW, so a link or file
 //     planted under any name is never opened; it is written, fsynced and
@@ -36,9 +36,10 @@ import (
 //     name, which replaces whatever is there (a link included) and never
 //     writes through it.
 //
-// Run as another user, links on the way are followed wherever they lead:
-// they are the path as the config wrote it (~/.config is often a link into
-// a dotfiles repo), and that user writes only where she may anyway. As
+// Run as another user, links on the way are followed wherever they lead,
+// by the kernel: they are the path as the config wrote it (~/.config is
+// often a link into a dotfiles repo), that user writes only where she may
+// anyway, and a directory she may only search (0711) must not stop her. As
 // root, every link and directory on the way must belong to root, or to the
 // user root installs for — the one who ran sudo (SUDO_UID), who could write
 // there herself — and no directory may be writable by others (a sticky one,
@@ -61,7 +62,12 @@ func Install(dest string, mode fs.FileMode, content io.Reader, backup string) (e
 	if err != nil {
 		return err
 	}
-	dir, err := openDir(filepath.Dir(abs), rootTrust())
+	var dir int
+	if t := rootTrust(); t != nil {
+		dir, err = openDir(filepath.Dir(abs), t)
+	} else {
+		dir, err = openDirFollow(filepath.Dir(abs))
+	}
 	if err != nil {
 		return err
 	}
@@ -311,4 +317,31 @@ func readlinkat(dir int, name string) (string, error) {
 			return string(buf[:n]), nil
 		}
 	}
+}
+
+// openDirFollow opens the directory path, following links as the kernel
+// does, creating what is missing of it: the way for a user other than root.
+func openDirFollow(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		return fd, nil
+	}
+	parent := filepath.Dir(path)
+	if !errors.Is(err, unix.ENOENT) || parent == path {
+		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	pfd, err := openDirFollow(parent)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(pfd)
+	name := filepath.Base(path)
+	if err := unix.Mkdirat(pfd, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return -1, &fs.PathError{Op: "mkdir", Path: path, Err: err}
+	}
+	fd, err = unix.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return fd, nil
 }
