@@ -154,14 +154,28 @@ func checkRootComponent(p, dir string) error {
 // an entry planted before sysinit creates its file is as bad as a replaced
 // one.
 func othersMayWrite(fi fs.FileInfo, above bool) string {
-	perm := fi.Mode().Perm()
-	if above && fi.Mode()&fs.ModeSticky != 0 {
+	return mayWrite(fi.Mode(), groupOf(fi), above)
+}
+
+// OthersMayWrite is othersMayWrite's rule for a directory on root's way to
+// a file it writes, for callers that hold a stat rather than an
+// fs.FileInfo (file steps' installer, which walks directory descriptors):
+// mode holds the permission bits and fs.ModeSticky, gid the group.
+func OthersMayWrite(mode fs.FileMode, gid int) string { return mayWrite(mode, gid, true) }
+
+// ACLWriters says whom the access control list of dir lets write it, as
+// mode bits do not tell ("" = no one; see aclWriters for the platforms).
+func ACLWriters(dir string) (string, error) { return aclWriters(dir) }
+
+func mayWrite(mode fs.FileMode, gid int, above bool) string {
+	perm := mode.Perm()
+	if above && mode&fs.ModeSticky != 0 {
 		return ""
 	}
 	switch {
 	case perm&0o002 != 0:
 		return "is writable by every user"
-	case perm&0o020 != 0 && above && groupOf(fi) == 0:
+	case perm&0o020 != 0 && above && gid == 0:
 		if other, err := rootGroupMember(); err != nil {
 			return "is writable by its group (gid 0), whose members sysinit cannot tell (" + err.Error() + ")"
 		} else if other != "" {
@@ -241,7 +255,9 @@ func groupOf(fi fs.FileInfo) int {
 	return -1
 }
 
-// describeUID is "uid 1000 (alice)", or "uid 1000" for an unknown user.
+// DescribeUID is "uid 1000 (alice)", or "uid 1000" for an unknown user.
+func DescribeUID(uid int) string { return describeUID(uid) }
+
 func describeUID(uid int) string {
 	s := "uid " + strconv.Itoa(uid)
 	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {

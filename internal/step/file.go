@@ -7,9 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
@@ -22,18 +25,26 @@ var FileKind = &Kind{
 		Name:    "file",
 		Summary: "install a file, and run on-change when it really changed",
 		Doc: `Inputs: ` + "`source`" + ` (plus any ` + "`inputs`" + `, and the script ` + "`on-change`" + ` runs).
+An absolute ` + "`source`" + ` outside the repo is read and fingerprinted where it is;
+a relative one lies in the config directory. ` + "`on-change`" + ` runs in the step's
+` + "`dir`" + ` (default: the config directory).
 The destination's content and mode are recorded after each success; if
-someone edits or deletes it, the next refresh puts it back (` + "`probe-failed`" + `).
+someone edits or deletes it, or puts a link in its place, the next refresh
+puts it back (` + "`probe-failed`" + `).
 ` + "`on-change`" + ` runs when the step just changed the destination, when it did not
 hold this content at the last success (a previous ` + "`on-change`" + ` that failed is
-followed up), or when someone changed it since; an ` + "`on-change`" + ` that rewrites
-the file itself (a formatter) does not loop. With ` + "`sudo = true`" + ` the file is
-written as root by sysinit's own careful installer, never through a path a
-user could plant a link in. A destination edited by hand (or there before
+followed up), or when someone changed it since. If the destination is
+another file after ` + "`on-change`" + ` (a formatter that rewrites it), the run says so
+and what ` + "`on-change`" + ` left counts as in place, so it does not loop; any later
+change is drift. (A write by someone else while ` + "`on-change`" + ` runs cannot be told
+from on-change's own.) With ` + "`sudo = true`" + ` the file is written as root by sysinit's own careful
+installer, which never follows a link or enters a directory that another
+user owns or may write (other than the one who ran sudo) on the way to the
+destination. A destination edited by hand (or there before
 sysinit's first run) is kept beside the new file, as
 ` + "`DEST.sysinit-backup-TIME`" + `. A first run that finds the file already in place
 runs no ` + "`on-change`" + ` (` + "`--force`" + ` does). Two file steps with one ` + "`dest`" + ` are an
-error.`,
+error, also when one reaches it through a linked directory.`,
 		Keys:     &fileKeys{},
 		Sudo:     true,
 		Check:    checkFile,
@@ -43,7 +54,7 @@ error.`,
 }
 
 type fileKeys struct {
-	Source   string `key:"source" required:"true" path:"file" example:"source = \"nix.custom.conf\"" doc:"the file to install, in the repo (an absolute path for one elsewhere)"`
+	Source   string `key:"source" required:"true" path:"file" example:"source = \"nix.custom.conf\"" doc:"the file to install: relative to the config directory, or an absolute path for one outside the repo"`
 	Dest     string `key:"dest" required:"true" path:"dest" example:"dest = \"/etc/nix/nix.custom.conf\"" doc:"where it goes: absolute, ~/…, or relative to the config directory"`
 	Mode     string `key:"mode" example:"mode = \"0644\"" doc:"octal permission bits; default: the source's"`
 	OnChange string `key:"on-change" example:"on-change = \"launchctl kickstart -k system/org.nixos.nix-daemon\"" doc:"a command (sh -c) run after the destination's content changed, e.g. to restart what reads it"`
@@ -71,9 +82,17 @@ func isOctalMode(m string) bool {
 
 // checkDests refuses two file steps that install to one destination: each
 // would overwrite the other's file, and each refresh would see the other's
-// install as drift and run again.
+// install as drift and run again. One destination may be written two ways
+// (~/b/x.conf where ~/b is a link to ~/a, a bind mount, a case-insensitive
+// file system): dests that share a file name are compared as the file
+// system sees them, by the device and inode of their directory (of the
+// nearest one that exists, when it is not made yet), and, when both files
+// exist, of the files. Only those are looked at, so a config whose file
+// names all differ costs no system call here.
 func checkDests(_ *config.Config, steps []*config.Step, r config.StepReporter) {
 	first := map[string]*config.Step{}
+	byName := map[string]int{}
+	var distinct []*config.Step
 	for _, s := range steps {
 		d := filepath.Clean(config.KeysOf[fileKeys](s).Dest)
 		if o, ok := first[d]; ok {
@@ -82,7 +101,54 @@ func checkDests(_ *config.Config, steps []*config.Step, r config.StepReporter) {
 			continue
 		}
 		first[d] = s
+		distinct = append(distinct, s)
+		byName[strings.ToLower(filepath.Base(d))]++
 	}
+	seen := map[string]*config.Step{}
+	for _, s := range distinct {
+		d := filepath.Clean(config.KeysOf[fileKeys](s).Dest)
+		if byName[strings.ToLower(filepath.Base(d))] < 2 {
+			continue
+		}
+		for _, id := range fileIDs(d) {
+			if o, ok := seen[id]; ok {
+				od := filepath.Clean(config.KeysOf[fileKeys](o).Dest)
+				how := "through a linked directory"
+				if strings.HasPrefix(id, "file ") {
+					how = "the same file by another name"
+				}
+				r.FailStep(s, "dest", fmt.Sprintf("give each step its own dest, or remove one of them (step %q installs it at %s)", o.Name, o.Keys["dest"]),
+					"step %q: dest %s is also step %q's (%s, %s)", s.Name, d, o.Name, od, how)
+				break
+			}
+			seen[id] = s
+		}
+	}
+}
+
+// fileIDs names the file path as the file system sees it: by the device
+// and inode of its directory, or of the nearest one that exists, and the
+// rest of the path; and, when the file exists, by its own device and inode.
+func fileIDs(path string) []string {
+	var ids []string
+	var st unix.Stat_t
+	dir, rest := filepath.Dir(path), filepath.Base(path)
+	for {
+		if unix.Stat(dir, &st) == nil {
+			ids = append(ids, fmt.Sprintf("dir %d:%d %s", st.Dev, st.Ino, rest))
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			ids = append(ids, "path "+path)
+			break
+		}
+		dir, rest = parent, filepath.Base(dir)+"/"+rest
+	}
+	if unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+		ids = append(ids, fmt.Sprintf("file %d:%d", st.Dev, st.Ino))
+	}
+	return ids
 }
 
 // File is the "file" kind: install a file, and run on-change only when the
@@ -92,6 +158,7 @@ type File struct {
 	keys   *fileKeys
 	env    *Env
 	dir    string // config dir
+	runDir string // where on-change runs: the step's dir, or the config dir
 	source string // absolute
 	dest   string // absolute
 	mode   fs.FileMode
@@ -101,8 +168,14 @@ type File struct {
 
 func newFile(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
 	k := config.KeysOf[fileKeys](s)
-	f := &File{s: s, keys: k, env: env, dir: cfg.Dir, sudo: s.Sudo != nil && *s.Sudo}
-	f.source = filepath.Join(cfg.Dir, k.Source)
+	f := &File{s: s, keys: k, env: env, dir: cfg.Dir, runDir: cfg.Dir, sudo: s.Sudo != nil && *s.Sudo}
+	// An absolute source is read where it is (the loader checked that it
+	// exists there); a relative one lies in the repo, whatever dir says:
+	// dir is where on-change runs.
+	f.source = cfg.Path(k.Source)
+	if s.Dir != "" {
+		f.runDir = cfg.Path(s.Dir)
+	}
 	dest, err := config.ExpandHome("dest", k.Dest, env.Getenv)
 	if err != nil {
 		return nil, err
@@ -139,6 +212,11 @@ func (f *File) Definition() []string {
 		l.Add("source-mode", sourceMode(f.source))
 	}
 	l.Add("on-change", f.keys.OnChange)
+	if f.s.Dir != "" {
+		// Where on-change runs. Named only when set, so that the steps
+		// without one keep their definition.
+		l.Add("dir", f.s.Dir)
+	}
 	l.Add("sudo", strconv.FormatBool(f.sudo))
 	for _, kv := range Environ(f.s.Env) {
 		l.Add("env", kv)
@@ -165,7 +243,7 @@ func (f *File) Inputs(context.Context) (fingerprint.Spec, error) {
 
 // Scripts is the files of the repo that `on-change` executes.
 func (f *File) Scripts() map[string]string {
-	return ScriptsOf(f.dir, Script{Key: "on-change", Cmd: f.keys.OnChange, Dir: f.dir})
+	return ScriptsOf(f.dir, Script{Key: "on-change", Cmd: f.keys.OnChange, Dir: f.runDir})
 }
 
 // Advice names the programs of on-change that a variable names: every file
@@ -175,99 +253,178 @@ func (f *File) Advice(string) []string {
 }
 
 // dest is what sysinit can see of the destination: its content (hash and
-// permission bits, "" when only root may read it) and its stat signature.
-// The probe compares the content when it can read it and the signature
-// otherwise, so a root-only file (sudoers, 0440) is neither re-installed on
-// every refresh nor missed when someone edits it.
+// permission bits; "" when only root may read it, or when it was not worth
+// reading: unread) and its stat signature
+// (of the name itself: a link is described, not followed). The probe
+// compares the content when it can read it and the signature otherwise, so
+// a root-only file (sudoers, 0440) is neither re-installed on every refresh
+// nor missed when someone edits it.
 type dest struct {
 	content, sig string
+	link         bool
+	unread       bool // of a size none of the compared contents have
 }
 
 func (d dest) exists() bool { return d.content != "" || d.sig != "" }
 
-// same reports whether d is what o describes: by content when sysinit can
-// read it, else by stat signature.
+// same reports whether d is what o describes: by content when both were
+// read, else by stat signature.
 func (d dest) same(o dest) bool {
-	if d.content != "" {
+	if d.content != "" && o.content != "" {
 		return d.content == o.content
 	}
 	return d.sig == o.sig
 }
 
-// token is what a success records: the destination as the step left it
-// (after on-change, which may rewrite it — a formatter, a daemon that
-// normalises its config) and the content the step installed, as
-// "CONTENT|SIGNATURE|INSTALLED". The probe compares the first two, so an
-// on-change that rewrites the file does not read as drift on every run.
+// size is the size the signature recorded, or -1.
+func (d dest) size() int64 {
+	f := strings.Split(d.sig, ":")
+	if len(f) != 6 {
+		return -1
+	}
+	n, err := strconv.ParseInt(f[3], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// token is what a success records, as
+// "CONTENT|SIGNATURE|INSTALLED[|AFTER-CONTENT|AFTER-SIGNATURE]": the
+// destination as sysinit installed it (or found it in place), the content
+// it installed ("HASH MODE"), and, when on-change rewrote the file (a
+// formatter, a daemon that normalises its config), what was there after.
+// The probe takes either for the file in place: installing the source
+// again would make on-change rewrite it again, on every run. The cost is
+// that a write by someone else during on-change — which sysinit cannot
+// tell from on-change's own — counts as on-change's; the run says that the
+// file changed under on-change, and any later change is drift.
 type token struct {
 	left      dest
 	installed string
+	after     dest
 }
 
-func (t token) String() string { return t.left.content + "|" + t.left.sig + "|" + t.installed }
+func (t token) String() string {
+	s := t.left.content + "|" + t.left.sig + "|" + t.installed
+	if t.after.exists() {
+		s += "|" + t.after.content + "|" + t.after.sig
+	}
+	return s
+}
+
+// leftByOnChange reports whether d is what on-change left of the file
+// sysinit installed at the last success.
+func (t token) leftByOnChange(d dest) bool {
+	return t.after.exists() && t.after.content != "missing" && d.exists() && d.same(t.after)
+}
 
 func parseToken(s string) token {
-	content, rest, _ := strings.Cut(s, "|")
-	sig, installed, ok := strings.Cut(rest, "|")
-	if !ok {
-		installed = content // recorded before on-change's rewrites were kept
+	f := strings.Split(s, "|")
+	var t token
+	t.left.content = f[0]
+	if len(f) > 1 {
+		t.left.sig = f[1]
 	}
-	return token{left: dest{content: content, sig: sig}, installed: installed}
+	t.installed = t.left.content // recorded before the installed content was kept
+	if len(f) > 2 {
+		t.installed = f[2]
+	}
+	if len(f) > 4 {
+		t.after = dest{content: f[3], sig: f[4]}
+	}
+	return t
+}
+
+// sizes is what sizes of the destination are worth reading: the ones d
+// recorded.
+func sizes(ds ...dest) []int64 {
+	var out []int64
+	for _, d := range ds {
+		if n := d.size(); n >= 0 {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // readDest looks at path; a missing file is an error wrapping fs.ErrNotExist.
-func readDest(path string) (dest, error) {
-	sig, err := fingerprint.StatSignature(path)
-	if err != nil {
-		return dest{}, err
+// A link at path is never followed (someone who can write the directory
+// may have planted one to a huge file, a FIFO or a secret), and a file of a
+// size not among sizes is not read: its content is none of the ones it is
+// compared with, and it is judged by its signature (sizes nil: read
+// whatever the size).
+func readDest(path string, sizes ...int64) (dest, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return dest{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return dest{}, err
-	}
-	// Reading a FIFO or a device (a link to one planted in a directory
-	// others can write) would block or never end; it is not the file.
-	if !fi.Mode().IsRegular() {
+	sig := fingerprint.Signature(&st)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFLNK:
+		return dest{content: "symbolic link", sig: sig, link: true}, nil
+	default:
+		// Reading a FIFO or a device would block or never end; it is
+		// not the file.
 		return dest{content: "not a regular file", sig: sig}, nil
 	}
-	sum, err := fingerprint.HashFile(path)
+	if sizes != nil && !slices.Contains(sizes, st.Size) {
+		return dest{sig: sig, unread: true}, nil
+	}
+	sum, err := fingerprint.HashFileOfSize(path, st.Size)
 	switch {
 	case errors.Is(err, fs.ErrPermission):
 		return dest{sig: sig}, nil
+	case errors.Is(err, fingerprint.ErrChanged), errors.Is(err, unix.ELOOP):
+		return dest{content: "changed while read", sig: sig}, nil
 	case err != nil:
 		return dest{}, err
 	}
-	return dest{content: fmt.Sprintf("%x %04o", sum[:], fi.Mode().Perm()), sig: sig}, nil
+	return dest{content: contentOf(sum, uint32(st.Mode)), sig: sig}, nil
 }
 
-func (f *File) Probe(_ context.Context, token string) (string, error) {
-	d, err := readDest(f.dest)
+// contentOf is how a destination's content is recorded: hash and
+// permission bits, setuid, setgid and sticky included.
+func contentOf(sum fingerprint.Sum, mode uint32) string {
+	return fmt.Sprintf("%x %04o", sum[:], mode&0o7777)
+}
+
+func (f *File) Probe(_ context.Context, tok string) (string, error) {
+	last := parseToken(tok)
+	d, err := readDest(f.dest, sizes(last.left, last.after)...)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f.dest + " is missing", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", f.dest, err)
 	}
-	last := parseToken(token).left
-	if d.content != "" && d.content != last.content || d.content == "" && d.sig != last.sig {
+	switch {
+	case d.link:
+		return f.dest + " is a symbolic link, not the file sysinit installed", nil
+	case last.leftByOnChange(d):
+		return "", nil
+	case d.content != "" && d.content != last.installed || d.content == "" && d.sig != last.left.sig:
 		return f.dest + " was changed outside sysinit", nil
 	}
 	return "", nil
 }
 
-func (f *File) wantMode() (fs.FileMode, error) {
-	if f.mode != 0 {
-		return f.mode, nil
-	}
+// wantMode returns the permission bits the destination gets, and the
+// source's size.
+func (f *File) wantMode() (fs.FileMode, int64, error) {
 	fi, err := os.Stat(f.source)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return fi.Mode().Perm(), nil
+	if f.mode != 0 {
+		return f.mode, fi.Size(), nil
+	}
+	return fi.Mode().Perm(), fi.Size(), nil
 }
 
 func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
-	mode, err := f.wantMode()
+	mode, size, err := f.wantMode()
 	if err != nil {
 		return Outcome{}, fmt.Errorf("reading %s: %w", f.source, err)
 	}
@@ -275,23 +432,28 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, fmt.Errorf("reading %s: %w", f.source, err)
 	}
-	want := fmt.Sprintf("%x %04o", sum[:], mode)
-	have, err := readDest(f.dest)
+	want := contentOf(sum, uint32(mode))
+	last := parseToken(rc.Token)
+	have, err := readDest(f.dest, append(sizes(last.left, last.after), size)...)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Outcome{}, fmt.Errorf("reading %s: %w", f.dest, err)
 	}
 	note := "already in place"
-	last := parseToken(rc.Token)
 	// A destination only root can read is installed again: sysinit
-	// cannot tell what it holds. One that holds what on-change made of
-	// this very content is in place too.
-	changed := have.content != want && !(have.content != "" && have.content == last.left.content && last.installed == want)
+	// cannot tell what it holds.
+	changed := have.content != want
+	left := have
+	var after dest
+	if changed && last.installed == want && last.leftByOnChange(have) {
+		// What on-change made of this very source last time: in place.
+		changed, left, after = false, last.left, last.after
+	}
 	if changed {
 		// A destination that holds neither what the last success left
-		// there nor the new content was edited by hand (or was there
-		// before sysinit): it is kept beside the new one.
+		// there nor what on-change made of it then was edited by hand (or
+		// was there before sysinit): it is kept beside the new one.
 		backup := ""
-		if have.exists() && !have.same(last.left) {
+		if have.exists() && !have.same(last.left) && !have.same(last.after) {
 			backup = filepath.Base(f.dest) + ".sysinit-backup-" + time.Now().UTC().Format("20060102T150405Z")
 		}
 		if err := f.install(ctx, rc, mode, backup); err != nil {
@@ -303,9 +465,19 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 			fmt.Fprintf(rc.Out, "it held something else, edited by hand: kept as %s\n", filepath.Join(filepath.Dir(f.dest), backup))
 			note += "; the old file kept as " + backup
 		}
+		if left, err = readDest(f.dest, size); err != nil {
+			return Outcome{}, fmt.Errorf("reading %s after installing it: %w", f.dest, err)
+		}
+		if left.content != "" && left.content != want {
+			// Rewritten already, between the rename and this look.
+			fmt.Fprintf(rc.Out, "warning: %s was rewritten as soon as it was installed; it will be installed again next run\n", f.dest)
+			note += "; rewritten at once by someone else"
+			left = dest{content: want, sig: left.sig}
+		}
 	} else {
 		fmt.Fprintf(rc.Out, "%s already holds %s\n", f.dest, f.keys.Source)
 	}
+	sameAsLast := have.content == last.left.content || last.leftByOnChange(have)
 	// on-change runs only when the file changed: sysinit just changed it;
 	// or, since the last success, its content is another or someone changed
 	// it (what reads it may hold the other version); or the step's last run
@@ -313,23 +485,35 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 	// was stopped: nothing was recorded); or the user forced the step. A
 	// first run that finds the file already in place leaves what reads it
 	// alone.
-	sinceLast := rc.Token != "" && (last.installed != want || have.content != last.left.content)
+	sinceLast := rc.Token != "" && (last.installed != want || !sameAsLast)
 	if f.keys.OnChange != "" && (changed || sinceLast || rc.Unfinished || rc.Force) {
 		rc.Progress("on-change: " + f.keys.OnChange)
 		err := f.env.Exec.Run(ctx, &command.Cmd{
-			Argv: []string{f.shell, "-c", f.keys.OnChange}, Dir: f.dir, Env: Environ(f.s.Env),
+			Argv: []string{f.shell, "-c", f.keys.OnChange}, Dir: f.runDir, Env: Environ(f.s.Env),
 			Stdout: rc.Out, Stderr: rc.Out, Sudo: f.sudo,
 		})
 		if err != nil {
 			return Outcome{}, fmt.Errorf("on-change after installing %s: %w", f.dest, err)
 		}
 		note += ", on-change ran"
+		// If the file is another now, on-change rewrote it (or someone
+		// wrote it meanwhile: sysinit cannot tell which). What it left
+		// counts as in place (see token); the run says so.
+		after = dest{}
+		a, err := readDest(f.dest)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			a = dest{content: "missing"}
+		case err != nil:
+			return Outcome{}, fmt.Errorf("reading %s after on-change: %w", f.dest, err)
+		}
+		if !a.same(left) {
+			after = a
+			fmt.Fprintf(rc.Out, "%s changed while on-change ran; what it holds now counts as in place (a later change is drift)\n", f.dest)
+			note += "; " + f.dest + " changed while on-change ran"
+		}
 	}
-	left, err := readDest(f.dest)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("reading %s after installing it: %w", f.dest, err)
-	}
-	return Outcome{Token: token{left: left, installed: want}.String(), Note: note}, nil
+	return Outcome{Token: token{left: left, installed: want, after: after}.String(), Note: note}, nil
 }
 
 // install puts the source in place (see Install). With sudo it is

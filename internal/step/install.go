@@ -9,8 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysinit/sysinit/internal/state"
 )
 
 // Install makes dest a new file holding what content reads, with the
@@ -18,19 +23,31 @@ import (
 // dest in one rename. It is what a file step does, as root too, so it never
 // writes through a name someone else could have prepared:
 //
-//   - dest's directory is opened once and everything happens relative to it;
-//     directories that are missing are created (0755) one at a time, each
-//     opened without following a link;
-//   - the new file gets an unpredictable name and is created with
-//     O_EXCL|O_NOFOLLOW, so a link or file planted under any name is never
-//     opened; it is written, fsynced and chmodded through its descriptor;
-//   - it is then renamed over dest's name, which replaces whatever is
-//     there (a link included) and never writes through it.
+//   - as root, dest's directory is reached from / one component at a
+//     time, each opened relative to the one before without following a
+//     link (O_NOFOLLOW|O_DIRECTORY); a link on the way is read and its
+//     target walked the same way; directories that are missing are created
+//     (0755) one at a time;
+//   - the new file gets an unpredictable name and is created in that
+//     directory's descriptor with O_EXCL|O_NOFOLLOW, so a link or file
+//     planted under any name is never opened; it is written, fsynced and
+//     chmodded through its descriptor;
+//   - it is then renamed (renameat, in the same descriptor) over dest's
+//     name, which replaces whatever is there (a link included) and never
+//     writes through it.
 //
-// Links among dest's existing parent directories are followed: they are the
-// path as the config wrote it (~/.config is often a link into a dotfiles
-// repo). Whoever can write one of those directories can choose where the file
-// goes, as with any program that writes there.
+// Run as another user, links on the way are followed wherever they lead,
+// by the kernel: they are the path as the config wrote it (~/.config is
+// often a link into a dotfiles repo), that user writes only where she may
+// anyway, and a directory she may only search (0711) must not stop her. As
+// root, every link and directory on the way must belong to root, or to the
+// user root installs for — the one who ran sudo (SUDO_UID), who could write
+// there herself — and no directory may be writable by others (a sticky one,
+// like /tmp, or one writable by group 0, will do). Anyone else who owns a
+// link could point it anywhere, and anyone who can write a directory could
+// swap what lies below it between root's checks and its writes: root
+// refuses the way, saying which component and how to fix it, rather than
+// write where another user chose.
 //
 // With backup set, a dest that exists is first given that second name in its
 // directory (a hard link: no copy, no link followed), so a file edited by
@@ -41,12 +58,21 @@ func Install(dest string, mode fs.FileMode, content io.Reader, backup string) (e
 			err = fmt.Errorf("installing %s: %w", dest, err)
 		}
 	}()
-	dir, err := openDir(filepath.Dir(dest))
+	abs, err := filepath.Abs(dest)
+	if err != nil {
+		return err
+	}
+	var dir int
+	if t := rootTrust(); t != nil {
+		dir, err = openDir(filepath.Dir(abs), t)
+	} else {
+		dir, err = openDirFollow(filepath.Dir(abs))
+	}
 	if err != nil {
 		return err
 	}
 	defer unix.Close(dir)
-	base := filepath.Base(dest)
+	base := filepath.Base(abs)
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return err
@@ -54,9 +80,9 @@ func Install(dest string, mode fs.FileMode, content io.Reader, backup string) (e
 	tmp := "." + base + ".sysinit-" + hex.EncodeToString(b[:])
 	fd, err := unix.Openat(dir, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return &fs.PathError{Op: "create", Path: filepath.Join(filepath.Dir(dest), tmp), Err: err}
+		return &fs.PathError{Op: "create", Path: filepath.Join(filepath.Dir(abs), tmp), Err: err}
 	}
-	f := os.NewFile(uintptr(fd), filepath.Join(filepath.Dir(dest), tmp))
+	f := os.NewFile(uintptr(fd), filepath.Join(filepath.Dir(abs), tmp))
 	err = func() error {
 		if _, err := io.Copy(f, content); err != nil {
 			return err
@@ -81,12 +107,12 @@ func Install(dest string, mode fs.FileMode, content io.Reader, backup string) (e
 		if errors.Is(err, unix.ENOENT) {
 			err = nil // nothing there to keep
 		} else if err != nil {
-			err = &os.LinkError{Op: "link", Old: dest, New: filepath.Join(filepath.Dir(dest), name), Err: err}
+			err = &os.LinkError{Op: "link", Old: abs, New: filepath.Join(filepath.Dir(abs), name), Err: err}
 		}
 	}
 	if err == nil {
 		if err = unix.Renameat(dir, tmp, dir, base); err != nil {
-			err = &os.LinkError{Op: "rename", Old: f.Name(), New: dest, Err: err}
+			err = &os.LinkError{Op: "rename", Old: f.Name(), New: abs, Err: err}
 		}
 	}
 	if err != nil {
@@ -96,8 +122,213 @@ func Install(dest string, mode fs.FileMode, content io.Reader, backup string) (e
 	return nil
 }
 
-// openDir opens the directory path, creating what is missing of it.
-func openDir(path string) (int, error) {
+// trust is who may own the links and directories on the way to a file
+// Install writes; nil: anyone (sysinit does not run as root).
+type trust []int
+
+// rootTrust is root, and the user who ran sudo, when sysinit runs as root.
+func rootTrust() trust {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	t := trust{0}
+	// sudo sets SUDO_UID itself: the user cannot choose it.
+	if uid, err := strconv.Atoi(os.Getenv("SUDO_UID")); err == nil && uid > 0 {
+		t = append(t, uid)
+	}
+	return t
+}
+
+func (t trust) owns(uid uint32) bool {
+	return t == nil || slices.Contains(t, int(uid))
+}
+
+// UnsafePathError is a link or directory on the way to a file that root
+// will not go through.
+type UnsafePathError struct {
+	Path    string // the component, as reached (links resolved)
+	Problem string
+}
+
+func (e *UnsafePathError) Error() string {
+	return fmt.Sprintf("refusing, as root, the way through %s: %s; fix: make it root's alone (chown root, chmod go-w), or install the file as the user it belongs to (sudo = false, sysinit run as that user)", e.Path, e.Problem)
+}
+
+// check refuses, for root, a directory or link st at path that another
+// user owns or may change.
+func (t trust) check(path string, st *unix.Stat_t) error {
+	if t == nil {
+		return nil
+	}
+	what := "a directory"
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		what = "a symbolic link"
+	}
+	if !t.owns(st.Uid) {
+		return &UnsafePathError{Path: path, Problem: fmt.Sprintf("%s that belongs to %s, who could redirect root's write below it", what, state.DescribeUID(int(st.Uid)))}
+	}
+	if what != "a directory" {
+		return nil // a link's own permission bits mean nothing
+	}
+	mode := fs.FileMode(st.Mode & 0o777)
+	if st.Mode&unix.S_ISVTX != 0 {
+		mode |= fs.ModeSticky
+	}
+	if who := state.OthersMayWrite(mode, int(st.Gid)); who != "" {
+		return &UnsafePathError{Path: path, Problem: "it " + who + ": others could redirect root's write below it"}
+	}
+	who, err := state.ACLWriters(path)
+	if err != nil {
+		return &UnsafePathError{Path: path, Problem: "its access control list cannot be read (" + err.Error() + "), so sysinit cannot tell who may redirect root's write below it"}
+	}
+	if who != "" {
+		return &UnsafePathError{Path: path, Problem: "it " + who + ": others could redirect root's write below it"}
+	}
+	return nil
+}
+
+// openDir opens the absolute directory path, creating what is missing of
+// it, walking from / as Install says: no link is followed by the kernel;
+// sysinit reads each and walks its target, after t has checked it.
+func openDir(path string, t trust) (int, error) {
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	root, err := unix.Open("/", flags, 0)
+	if err != nil {
+		return -1, &fs.PathError{Op: "open", Path: "/", Err: err}
+	}
+	// The walk so far: descriptors and names of real directories, / first.
+	// A link's target replaces the link, so the stack never holds one, and
+	// ".." is the directory below on the stack, as the kernel would see it.
+	fds, names := []int{root}, []string{"/"}
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	var st unix.Stat_t
+	if err := fstat(root, &st); err != nil {
+		return -1, &fs.PathError{Op: "stat", Path: "/", Err: err}
+	}
+	if err := t.check("/", &st); err != nil {
+		return -1, err
+	}
+	rest := splitPath(path)
+	links, made := 0, 0
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		cur := fds[len(fds)-1]
+		here := filepath.Join(names[len(names)-1], name)
+		switch name {
+		case ".":
+			continue
+		case "..":
+			if len(fds) > 1 {
+				unix.Close(cur)
+				fds, names = fds[:len(fds)-1], names[:len(names)-1]
+			}
+			continue
+		}
+		fd, err := openat(cur, name, flags)
+		if errors.Is(err, unix.ENOENT) {
+			// Made one at a time; one that appears meanwhile (EEXIST) is
+			// opened and checked like any other.
+			if err := unix.Mkdirat(cur, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+				return -1, &fs.PathError{Op: "mkdir", Path: here, Err: err}
+			}
+			if made++; made > 100 {
+				return -1, &fs.PathError{Op: "mkdir", Path: here, Err: errors.New("it keeps disappearing")}
+			}
+			rest = append([]string{name}, rest...)
+			continue
+		}
+		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+			// O_NOFOLLOW met a link (or this is not a directory at all).
+			if err := unix.Fstatat(cur, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return -1, &fs.PathError{Op: "stat", Path: here, Err: err}
+			}
+			if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+				return -1, &fs.PathError{Op: "open", Path: here, Err: unix.ENOTDIR}
+			}
+			if err := t.check(here, &st); err != nil {
+				return -1, err
+			}
+			if links++; links > 40 {
+				return -1, &fs.PathError{Op: "open", Path: path, Err: unix.ELOOP}
+			}
+			target, err := readlinkat(cur, name)
+			if err != nil {
+				return -1, &fs.PathError{Op: "readlink", Path: here, Err: err}
+			}
+			if filepath.IsAbs(target) {
+				for _, fd := range fds[1:] {
+					unix.Close(fd)
+				}
+				fds, names = fds[:1], names[:1]
+			}
+			rest = append(splitPath(target), rest...)
+			continue
+		}
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: here, Err: err}
+		}
+		fds, names = append(fds, fd), append(names, here)
+		if err := fstat(fd, &st); err != nil {
+			return -1, &fs.PathError{Op: "stat", Path: here, Err: err}
+		}
+		if err := t.check(here, &st); err != nil {
+			return -1, err
+		}
+	}
+	top := fds[len(fds)-1]
+	fds = fds[:len(fds)-1] // kept open for the caller
+	return top, nil
+}
+
+func splitPath(p string) []string {
+	var out []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func openat(dir int, name string, flags int) (int, error) {
+	for {
+		fd, err := unix.Openat(dir, name, flags, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+func fstat(fd int, st *unix.Stat_t) error {
+	for {
+		err := unix.Fstat(fd, st)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+func readlinkat(dir int, name string) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(dir, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+}
+
+// openDirFollow opens the directory path, following links as the kernel
+// does, creating what is missing of it: the way for a user other than root.
+func openDirFollow(path string) (int, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err == nil {
 		return fd, nil
@@ -106,7 +337,7 @@ func openDir(path string) (int, error) {
 	if !errors.Is(err, unix.ENOENT) || parent == path {
 		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	pfd, err := openDir(parent)
+	pfd, err := openDirFollow(parent)
 	if err != nil {
 		return -1, err
 	}
