@@ -105,6 +105,10 @@ var (
 		"make": {"Makefile", "makefile", "GNUmakefile"}, "gmake": {"Makefile", "makefile", "GNUmakefile"},
 		"just": {"justfile", "Justfile", ".justfile"},
 	}
+	// writers are programs whose file operands are what they create,
+	// change, remove or test; copiers read all but their last operand.
+	writers = []string{"touch", "mkdir", "rm", "rmdir", "tee", "chmod", "chown", "chgrp", "ln", "mktemp", "truncate", "test", "[", "[[", "shred", "unlink"}
+	copiers = []string{"cp", "mv", "install", "rsync", "scp"}
 	// outsideVars name directories that are never the repository's: a
 	// program under one is not a file of the repo.
 	outsideVars = []string{"SYSINIT_OUT", "HOME", "TMPDIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "PREFIX", "HOMEBREW_PREFIX"}
@@ -179,8 +183,20 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 		e.dynamic(words[0], "its program")
 		return false
 	}
-	for _, a := range rest {
-		e.named(a)
+	switch base := path.Base(prog); {
+	case slices.Contains(writers, base):
+		// What they create, remove or test is their output, not what the
+		// step reads: naming it would re-run the step once it exists.
+	case slices.Contains(copiers, base):
+		for i, a := range rest {
+			if i < len(rest)-1 {
+				e.named(a) // the sources; the last word is the destination
+			}
+		}
+	default:
+		for _, a := range rest {
+			e.named(a)
+		}
 	}
 	switch base := path.Base(prog); {
 	case prog == "eval":

@@ -84,6 +84,8 @@ func TestExecuted(t *testing.T) {
 		{"pip install -e . && python3 setup.py", root, []string{"setup.py"}},
 		{"cat < conf/app.yaml", root, []string{"conf/app.yaml"}},
 		{"touch ran out/missing.txt", root, nil},
+		{"mkdir -p conf && touch conf/app.yaml && test -f conf/app.yaml", root, nil}, // outputs, not inputs
+		{"cp conf/app.yaml setup.py", root, []string{"conf/app.yaml"}},
 	}
 	for _, tt := range tests {
 		got := Executed(tt.cmd, tt.dir, root)
