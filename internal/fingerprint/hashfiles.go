@@ -69,14 +69,14 @@ func (r *scanRun) hashFiles(c *Cache, files []*item, racyBefore int64) (hashed i
 			// the content hash of the file the chain ended at, keyed by
 			// that file's stat (not the link's).
 			if j < c.n && isTargetKey(c.path(j), it.path) {
-				if t := it.link; hit && t.kind != 0 && c.stat(j) == t.st {
+				if t := it.link; hit && t != nil && c.stat(j) == t.st {
 					t.sum, t.storable = c.hash(j), true
 				} else {
 					dropped++
 				}
 				j++
 			}
-			hit = hit && (it.link.kind == 0 || it.link.storable)
+			hit = hit && (it.link == nil || it.link.storable)
 		}
 		if hit {
 			it.storable = true
@@ -270,7 +270,7 @@ func isTargetKey(key, path string) bool {
 // content of its own; any other failure to tell is an error, never a
 // silent "unchanged".
 func (r *scanRun) statTarget(it *item) error {
-	it.link = &linkTarget{}
+	it.link = nil // none but a file's: most links in a tree dangle or lead to directories
 	var ust unix.Stat_t
 	abs := r.abs(it.path)
 	var err error
@@ -288,7 +288,7 @@ func (r *scanRun) statTarget(it *item) error {
 	}
 	st := toFileStat(&ust)
 	if k := kindOf(st.mode); k == TypeFile || k == TypeExec {
-		it.link.st, it.link.kind = st, k
+		it.link = &linkTarget{st: st, kind: k}
 	}
 	return nil
 }

@@ -146,7 +146,8 @@ type item struct {
 	child    *node
 	st       fileStat
 	hash     Sum
-	// link, for a symlink, is what its chain of links ends at.
+	// link, for a symlink whose chain of links ends at a file, is that
+	// file; nil for any other item.
 	link *linkTarget
 }
 
