@@ -157,9 +157,10 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	target := -cmd.Process.Pid
 	if c.Interactive {
 		target = cmd.Process.Pid
-	} else {
-		x.Reaper.add(cmd.Process.Pid)
 	}
+	// Should sysinit die, the reaper kills the group, or the interactive
+	// program alone (sudo left asking for a password on the terminal).
+	x.Reaper.add(target)
 
 	done := make(chan struct{})
 	go func() {
@@ -186,8 +187,8 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	if !c.Interactive {
 		// The leader is gone; take down anything it left behind in its group.
 		_ = syscall.Kill(target, syscall.SIGKILL)
-		x.Reaper.remove(cmd.Process.Pid)
 	}
+	x.Reaper.remove(target)
 
 	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
 		if ctx.Err() != nil {
