@@ -96,7 +96,7 @@ func (a *app) runClean(ctx context.Context, names []string, o *cleanOptions, kee
 		defer lock.Release()
 	}
 	root := os.Geteuid() == 0
-	s, err := a.openConfig(cfg, true, command.Exec{Root: root, Kill: a.kill})
+	s, err := a.openConfig(cfg, true, command.Exec{Root: root, Kill: a.kill, Lifeline: lifeline()})
 	if err != nil {
 		return err
 	}

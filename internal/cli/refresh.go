@@ -143,7 +143,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 			a.warn(err.Error())
 		}
 	}()
-	s, err := a.openConfig(cfg, false, command.Exec{Root: root, Kill: kill, Reaper: reaper})
+	s, err := a.openConfig(cfg, false, command.Exec{Root: root, Kill: kill, Reaper: reaper, Lifeline: lifeline()})
 	if err != nil {
 		return err
 	}
@@ -422,6 +422,18 @@ func waitingFor(pid int) string {
 // counts: sysinit may have run under sudo). 0 is unknown, so alive.
 func alive(pid int) bool {
 	return pid <= 0 || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+// lifeline is sysinit's own binary, which sudo runs around a step's
+// program so that the program dies with sysinit even as root (see
+// command.Lifeline); "" when it can't be found, and such programs run
+// without one.
+func lifeline() string {
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return self
 }
 
 // joinNames lists step names for messages.

@@ -76,7 +76,7 @@ func (a *app) runRollback(ctx context.Context, name string, o *rollbackOptions) 
 		}
 	}
 	root := os.Geteuid() == 0
-	s, err := a.openConfig(cfg, o.dryRun, command.Exec{Root: root, Kill: a.kill})
+	s, err := a.openConfig(cfg, o.dryRun, command.Exec{Root: root, Kill: a.kill, Lifeline: lifeline()})
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -210,4 +212,70 @@ func readOrEmpty(path string) string {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// TestSudoStepDiesWithKilledRefresh: a refresh, run by a user with no
+// terminal, has a sudo step whose program (root's, deaf to SIGTERM and
+// SIGHUP) is still running when the refresh is killed with SIGKILL. The
+// program dies too: the user's reaper cannot kill root's processes, the
+// lifeline sudo runs around it can.
+func TestSudoStepDiesWithKilledRefresh(t *testing.T) {
+	u := sudotest.New(t, sudotest.Options{})
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := u.Copy(t, self, 0o755)
+	work := u.Mkdir(t, "killed")
+	repo := u.Mkdir(t, "killed/repo")
+	pidFile := filepath.Join(work, "root.pid")
+	write(t, filepath.Join(repo, "sysinit.toml"), fmt.Sprintf(`
+[steps.as-root]
+kind = "command"
+sudo = true
+run  = "trap '' TERM HUP; id -u > %[1]s.uid; echo $$ > %[1]s.tmp && mv %[1]s.tmp %[1]s; exec sleep 3600"
+`, pidFile))
+	u.Own(t, filepath.Join(repo, "sysinit.toml"))
+	cmd := u.Command([]string{"SYSINIT_TEST_MAIN=1", "XDG_CACHE_HOME=" + work + "/cache", "XDG_STATE_HOME=" + work + "/state"},
+		bin, "-C", repo, "refresh", "--progress=never")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	// The bound only turns a step that never started into a failure.
+	deadline := time.Now().Add(30 * time.Second)
+	for readOrEmpty(pidFile) == "" {
+		select {
+		case err := <-errc:
+			t.Fatalf("the refresh ended before its step ran: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the step did not start\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(readOrEmpty(pidFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	if uid := strings.TrimSpace(readOrEmpty(pidFile + ".uid")); uid != "0" {
+		t.Fatalf("the step ran as uid %q, want root", uid)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-errc
+	deadline = time.Now().Add(10 * time.Second)
+	for !processGone(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("root's program %d still runs after the refresh was killed\n%s", pid, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -100,6 +100,9 @@ type Exec struct {
 	// Reaper, when set, kills the process group of each child still
 	// running should sysinit die without ending it.
 	Reaper *Reaper
+	// Lifeline is the path of sysinit's own binary. When set, a Sudo
+	// program runs under it, as root (see Lifeline).
+	Lifeline string
 }
 
 // TailLines is how many lines of stderr an ExitError keeps.
@@ -109,12 +112,18 @@ const TailLines = 20
 // group gets SIGTERM, then SIGKILL after the grace period; Run returns only
 // once the child has exited, with ctx.Err() wrapped in the error.
 func (x Exec) Run(ctx context.Context, c *Cmd) error {
-	argv, wrapped := c.argv(x.Root)
+	argv, wrapped, life := c.argv(x.Root, x.Lifeline)
 	if len(argv) == 0 {
 		return errors.New("running command: empty argv")
 	}
 	stdin := c.Stdin
-	if wrapped && len(c.Env) > 0 {
+	switch {
+	case life:
+		// The env and stdin go through the lifeline's pipe (feedLifeline).
+		if err := checkEnv(c.Env); err != nil {
+			return fmt.Errorf("running %s: %w", progName(c.Argv), err)
+		}
+	case wrapped && len(c.Env) > 0:
 		line, err := elevatedEnv(c.Env)
 		if err != nil {
 			return fmt.Errorf("running %s: %w", progName(c.Argv), err)
@@ -135,6 +144,16 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 		cmd.Env = append(os.Environ(), c.Env...)
 	}
 	cmd.Stdin = stdin
+	var lifeline *os.File // sysinit's end: open until sudo has exited
+	if life {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fmt.Errorf("starting %s: %w", argv[0], err)
+		}
+		defer r.Close()
+		defer w.Close()
+		cmd.Stdin, lifeline = r, w
+	}
 	tail := &Tail{Max: TailLines}
 	cmd.Stdout = orDiscard(c.Stdout)
 	cmd.Stderr = io.MultiWriter(orDiscard(c.Stderr), tail)
@@ -151,6 +170,10 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", argv[0], err)
+	}
+	if life {
+		cmd.Stdin.(*os.File).Close()
+		go feedLifeline(lifeline, c.Env, c.Stdin)
 	}
 	// Signals go to the child's process group, or to the child alone when
 	// it shares sysinit's.
@@ -184,6 +207,11 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	}()
 	err = cmd.Wait()
 	close(done)
+	if life {
+		// sudo has exited: should the lifeline still run (sudo was
+		// killed), this tells it to kill what it runs.
+		lifeline.Close()
+	}
 	if !c.Interactive {
 		// The leader is gone; take down anything it left behind in its group.
 		_ = syscall.Kill(target, syscall.SIGKILL)
@@ -211,23 +239,26 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	return xe
 }
 
-// argv is what actually runs: c.Argv, or c.Argv behind sudo (wrapped).
-// With Env, the program is started by envScript, which reads the
-// variables from standard input.
-func (c *Cmd) argv(root bool) (argv []string, wrapped bool) {
+// argv is what actually runs: c.Argv, or c.Argv behind sudo (wrapped),
+// and behind the lifeline when one is given for a Sudo program (life).
+// With Env, a program wrapped without the lifeline is started by
+// envScript, which reads the variables from standard input.
+func (c *Cmd) argv(root bool, lifeline string) (argv []string, wrapped, life bool) {
 	var sudo []string
 	switch {
 	case c.AsUser != "":
 		sudo = []string{"sudo", "-n", "-H", "-u", c.AsUser, "--"}
+	case c.Sudo && !root && lifeline != "":
+		return append([]string{"sudo", "-n", "--", lifeline, LifelineArg}, c.Argv...), true, true
 	case c.Sudo && !root:
 		sudo = []string{"sudo", "-n", "--"}
 	default:
-		return c.Argv, false
+		return c.Argv, false, false
 	}
 	if len(c.Env) > 0 {
 		sudo = append(sudo, "/bin/sh", "-c", envScript, "sh")
 	}
-	return append(sudo, c.Argv...), true
+	return append(sudo, c.Argv...), true, false
 }
 
 // envScript sets the variables of its first line of standard input, then

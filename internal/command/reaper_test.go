@@ -17,6 +17,7 @@ import (
 const (
 	helperScenarioEnv = "SYSINIT_COMMAND_TEST_SCENARIO"
 	helperDirEnv      = "SYSINIT_COMMAND_TEST_DIR"
+	helperLifelineEnv = "SYSINIT_COMMAND_TEST_LIFELINE"
 )
 
 // deafProgram starts a grandchild that ignores SIGTERM (only SIGKILL ends
@@ -54,6 +55,18 @@ func TestHelperScenario(t *testing.T) {
 		err := x.Run(context.Background(), &command.Cmd{
 			Argv:        []string{"/bin/sh", "-c", `trap '' TERM; echo $$ > "$1/int.tmp" && mv "$1/int.tmp" "$1/int.pid"; exec sleep 3600`, "sh", dir},
 			Interactive: true,
+		})
+		t.Fatalf("the program ended: %v", err)
+	case "sudo-sleep":
+		// A sudo step (with a secret in its env) whose program ignores
+		// SIGTERM and SIGHUP, run with a reaper and the lifeline, as a
+		// refresh runs it.
+		x := command.Exec{Reaper: &command.Reaper{}, Lifeline: os.Getenv(helperLifelineEnv)}
+		err := x.Run(context.Background(), &command.Cmd{
+			Argv:   []string{"/bin/sh", "-c", `trap '' TERM HUP; echo $$ > "$1/root.tmp" && mv "$1/root.tmp" "$1/root.pid"; exec sleep 3600`, "sh", dir},
+			Env:    []string{"SYSINIT_TEST_SECRET=s"},
+			Sudo:   true,
+			Stderr: os.Stderr,
 		})
 		t.Fatalf("the program ended: %v", err)
 	default:
