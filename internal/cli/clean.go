@@ -12,6 +12,7 @@ import (
 
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/state"
 	"github.com/sysinit/sysinit/internal/step"
 )
 
@@ -89,7 +90,7 @@ func (a *app) runClean(ctx context.Context, names []string, o *cleanOptions, kee
 			return err
 		}
 		// A refresh must not make a generation while this one deletes.
-		lock, err := acquire(ctx, sp, true, func(pid int) { a.warn(waitingFor(pid)) })
+		lock, err := acquire(ctx, sp, true, func(h state.Holder) { a.warn(waitingFor(h)) })
 		if err != nil {
 			return err
 		}

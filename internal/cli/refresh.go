@@ -115,8 +115,8 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err != nil {
 		return err
 	}
-	lock, err := acquire(ctx, storePath, !o.noWait, func(pid int) {
-		a.warn(waitingFor(pid))
+	lock, err := acquire(ctx, storePath, !o.noWait, func(h state.Holder) {
+		a.warn(waitingFor(h))
 	})
 	var le *state.LockedError
 	if errors.As(err, &le) && !alive(le.PID) {
@@ -387,7 +387,7 @@ func (a *app) cannotPrompt() string {
 
 // acquire is state.Acquire that gives up waiting when ctx ends. A lock got
 // after that is released at once.
-func acquire(ctx context.Context, storePath string, wait bool, onWait func(int)) (*state.Lock, error) {
+func acquire(ctx context.Context, storePath string, wait bool, onWait func(state.Holder)) (*state.Lock, error) {
 	type result struct {
 		lock *state.Lock
 		err  error
@@ -410,12 +410,15 @@ func acquire(ctx context.Context, storePath string, wait bool, onWait func(int))
 	}
 }
 
-// waitingFor says who holds the run lock, given the pid its holder wrote.
-func waitingFor(pid int) string {
-	if pid > 0 && !alive(pid) {
-		return fmt.Sprintf("programs started by a sysinit that was killed (pid %d) still run; waiting for them to exit", pid)
+// waitingFor says who holds the run lock, from what its holder wrote.
+func waitingFor(h state.Holder) string {
+	if h.PID > 0 && !alive(h.PID) {
+		return fmt.Sprintf("programs started by a sysinit that was killed (%s) still run; waiting for them to exit", h)
 	}
-	return fmt.Sprintf("another sysinit (pid %d) is refreshing this repo; waiting for it to finish", pid)
+	if h.PID <= 0 {
+		return "another sysinit is refreshing this repo; waiting for it to finish"
+	}
+	return fmt.Sprintf("another sysinit (%s) is refreshing this repo; waiting for it to finish", h)
 }
 
 // alive reports whether a process pid may still exist (another user's

@@ -66,7 +66,7 @@ func (a *app) runRollback(ctx context.Context, name string, o *rollbackOptions) 
 		if err != nil {
 			return err
 		}
-		lock, err := acquire(ctx, sp, true, func(pid int) { a.warn(waitingFor(pid)) })
+		lock, err := acquire(ctx, sp, true, func(h state.Holder) { a.warn(waitingFor(h)) })
 		if err != nil {
 			return err
 		}
