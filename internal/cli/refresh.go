@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -44,6 +45,9 @@ run in parallel. Naming steps runs those (and what they come after).`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: a.completeSteps,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("jobs") {
+				o.jobs = defaultJobs()
+			}
 			if err := o.check(); err != nil {
 				return err
 			}
@@ -64,13 +68,21 @@ run in parallel. Naming steps runs those (and what they come after).`,
 	f.BoolVar(&o.update, "update", false, "also run the steps that fetch (flake update, brew update) now")
 	f.BoolVar(&o.json, "json", false, "print one JSON event per line")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "with plain output, also print every step's output")
-	f.IntVarP(&o.jobs, "jobs", "j", 0, "run at most `N` steps at once (default: all that are ready)")
+	f.IntVarP(&o.jobs, "jobs", "j", 0, fmt.Sprintf("run at most `N` steps at once (default: twice the CPUs, at least 4: %d here; 0: no limit)", defaultJobs()))
 	f.StringVar(&o.progress, "progress", "auto", "live view: auto (on a terminal), always, never")
 	f.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "without the live view, say which steps are still running every `DURATION` (0: never)")
 	f.BoolVarP(&o.ask, "ask", "a", false, "show what each nix step would change (its closure diff) and ask before it switches")
 	f.BoolVarP(&o.yes, "yes", "y", false, "with --ask: show the changes but apply them without asking (for scripts)")
 	return c
 }
+
+// defaultJobs is --jobs when it is not given: twice the CPUs, at least 4.
+// Steps mostly wait (on nix builds, the network, a daemon), so more than
+// one per CPU keeps a machine busy; the bound keeps a config of many steps
+// from starting a program — and holding an OS thread — for each of them
+// at once, which under a low `ulimit -u` ends in failed forks, or in a Go
+// runtime that cannot start a thread and dies.
+func defaultJobs() int { return max(4, 2*runtime.NumCPU()) }
 
 func (a *app) completeSteps(_ *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
 	path, err := a.configPath()

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Cmd describes one program to run.
@@ -169,6 +171,11 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
+		if errors.Is(err, syscall.EAGAIN) {
+			// fork(2) refused: the user runs as many processes as
+			// RLIMIT_NPROC allows (or the system its maximum).
+			return fmt.Errorf("starting %s: %w: %s", argv[0], err, processLimit())
+		}
 		return fmt.Errorf("starting %s: %w", argv[0], err)
 	}
 	if life {
@@ -237,6 +244,15 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 		return fmt.Errorf("%w: %w", ctx.Err(), xe)
 	}
 	return xe
+}
+
+// processLimit says which limit a fork that failed with EAGAIN hit.
+func processLimit() string {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY {
+		return "the system's limit on processes is reached; run fewer steps at once"
+	}
+	return fmt.Sprintf("the limit on processes (ulimit -u %d) is reached; run fewer steps at once, or raise it", lim.Cur)
 }
 
 // argv is what actually runs: c.Argv, or c.Argv behind sudo (wrapped),

@@ -2,12 +2,15 @@ package command_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sysinit/sysinit/internal/command"
 )
@@ -69,6 +72,20 @@ func TestHelperScenario(t *testing.T) {
 			Stderr: os.Stderr,
 		})
 		t.Fatalf("the program ended: %v", err)
+	case "nproc":
+		// The user may run no more tasks than this process has threads:
+		// starting a program fails with EAGAIN. The error is printed for
+		// TestExecProcessLimit.
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lim := &unix.Rlimit{Cur: uint64(len(tasks)), Max: uint64(len(tasks))}
+		if err := unix.Setrlimit(unix.RLIMIT_NPROC, lim); err != nil {
+			t.Fatal(err)
+		}
+		err = command.Exec{}.Run(context.Background(), &command.Cmd{Argv: []string{"/bin/true"}})
+		fmt.Printf("error: %v\n", err)
 	default:
 		t.Fatalf("unknown scenario %q", os.Getenv(helperScenarioEnv))
 	}

@@ -218,3 +218,21 @@ func procUID(t *testing.T, pid int) string {
 	t.Fatalf("no Uid in /proc/%d/status", pid)
 	return ""
 }
+
+// TestExecProcessLimit: when the user's process limit (ulimit -u) is
+// reached, starting a program fails with an error that says so, rather
+// than a bare EAGAIN. The limit binds only an unprivileged user, so the
+// program runs as one.
+func TestExecProcessLimit(t *testing.T) {
+	u := sudotest.New(t, sudotest.Options{})
+	bin := u.Copy(t, os.Args[0], 0o755)
+	helper := u.Command([]string{helperScenarioEnv + "=nproc"}, bin, "-test.run=^TestHelperScenario$")
+	out, err := helper.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	const want = "error: starting /bin/true: fork/exec /bin/true: resource temporarily unavailable: the limit on processes (ulimit -u "
+	if !strings.Contains(string(out), want) {
+		t.Errorf("helper said:\n%s\nwant %q", out, want)
+	}
+}
