@@ -77,6 +77,7 @@ type profileClean struct {
 }
 
 func (a *app) runClean(ctx context.Context, names []string, o *cleanOptions, keepSince time.Duration) error {
+	outlastReaders()
 	if ctx == nil {
 		ctx = context.Background()
 	}

@@ -102,6 +102,7 @@ func (a *app) completeSteps(_ *cobra.Command, _ []string, _ string) ([]string, c
 
 func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) error {
 	started := time.Now()
+	outlastReaders()
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -212,8 +213,12 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	// own scans left it: written once, after the run (writing it while
 	// steps run would hold up their reads and records of the store).
 	cacheErr := errors.Join(saveStatCache(s), saveGraphCache(s))
-	if err := closeView(); err != nil {
-		return err
+	// The output failing does not undo the run: its records, the
+	// history and the exit status still follow. A reader that went away
+	// (EPIPE) is no error at all.
+	viewErr := closeView()
+	if errors.Is(viewErr, syscall.EPIPE) {
+		viewErr = nil
 	}
 	if cacheErr != nil {
 		a.warn("saving the caches: " + cacheErr.Error())
@@ -238,7 +243,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	case res.Failed():
 		return &exitError{code: ExitFailed}
 	}
-	return nil
+	return viewErr
 }
 
 // saveStatCache writes the stat cache back if a scan changed it (an empty
@@ -260,6 +265,21 @@ func configStepNames(cfg *config.Config) []string {
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// outlastReaders keeps sysinit alive, for the rest of its run, when a
+// reader of its stdout or stderr goes away (`sysinit refresh | head -1`, a
+// log viewer closed). By default Go dies of SIGPIPE at a write to a closed
+// pipe on those two descriptors (on any other, the write fails with EPIPE),
+// as git and gh do: right for a command that only prints (plan, why,
+// history exit quietly with 141). A command that changes the machine must
+// not stop half way, with a step cut short and its run unrecorded, for
+// want of a reader: once SIGPIPE is caught, such writes fail with EPIPE,
+// the output is lost and the run goes on to its own exit status. Catching
+// it (not ignoring it: an ignored signal is inherited) leaves the programs
+// sysinit starts with the default SIGPIPE.
+func outlastReaders() {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 }
 
 // interrupts cancels the returned context at the first SIGINT, SIGTERM or

@@ -48,6 +48,7 @@ config first if it is what broke.`,
 }
 
 func (a *app) runRollback(ctx context.Context, name string, o *rollbackOptions) error {
+	outlastReaders()
 	if ctx == nil {
 		ctx = context.Background()
 	}
