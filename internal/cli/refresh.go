@@ -385,6 +385,16 @@ func (a *app) elevate(x command.Runner, root bool) func(ctx context.Context) (fu
 		case err != nil:
 			return nil, fmt.Errorf("sudo -v: %w", err)
 		}
+		if cmd.Interactive {
+			// The password was taken; steps run `sudo -n`, which needs the
+			// ticket it left. A sudo told to keep none (timestamp_timeout=0)
+			// would fail every step "a password is required" and ask again
+			// at each keep-alive: say so now, with the fix.
+			if err := x.Run(ctx, &command.Cmd{Argv: []string{"sudo", "-n", "-v"}}); err != nil && ctx.Err() == nil {
+				return nil, errors.New("sudo keeps no ticket after the password (timestamp_timeout=0 in sudoers?), " +
+					"so steps can't run as root without asking again; set `Defaults timestamp_timeout=5` (or more) with `sudo visudo`, or run sysinit as root")
+			}
+		}
 		kctx, cancel := context.WithCancel(ctx)
 		go func() {
 			t := time.NewTicker(60 * time.Second)

@@ -279,3 +279,59 @@ run  = "trap '' TERM HUP; id -u > %[1]s.uid; echo $$ > %[1]s.tmp && mv %[1]s.tmp
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSudoNoTicketHint: with `timestamp_timeout=0` sudo keeps no ticket
+// after the password, so every later `sudo -n` — each step's — would fail
+// "a password is required". Right after the password is taken, sysinit
+// finds that out and says what to change; as when the password is wrong,
+// nothing runs.
+func TestSudoNoTicketHint(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv(sudotest.RequireEnv) == "1" {
+			t.Fatal("tmux is required for the sudo prompt test: apt-get install tmux")
+		}
+		t.Skip("tmux not installed; apt-get install tmux")
+	}
+	u := sudotest.New(t, sudotest.Options{Password: true, Defaults: []string{"timestamp_timeout=0"}})
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := u.Copy(t, self, 0o755)
+	work := u.Mkdir(t, "noticket")
+	repo := u.Mkdir(t, "noticket/repo")
+	write(t, filepath.Join(repo, "sysinit.toml"), `
+[steps.as-root]
+kind = "command"
+sudo = true
+run  = "id -u > ran-as"
+
+[steps.plain]
+kind = "command"
+run  = "touch plain-ran"
+`)
+	u.Own(t, filepath.Join(repo, "sysinit.toml"))
+	done := filepath.Join(work, "done")
+	p := &pane{t: t, tmux: tmux, u: u, socket: filepath.Join(work, "tmux")}
+	p.tm("new-session", "-d", "-x", "200", "-y", "40", "-s", "t", "/bin/sh -i")
+	t.Cleanup(func() { _ = u.Command(nil, tmux, "-S", p.socket, "kill-server").Run() })
+	p.typeLine(fmt.Sprintf("env SYSINIT_TEST_MAIN=1 XDG_CACHE_HOME=%[1]s/cache XDG_STATE_HOME=%[1]s/state TERM=dumb %[2]s -C %[3]s refresh --progress=never; echo EXIT=$? > %[4]s",
+		work, bin, repo, done))
+	p.waitFor(fmt.Sprintf("sysinit: password for %s", u.Name), 1)
+	p.typeLine(u.Password)
+	screen := p.waitDone(done)
+	t.Logf("final screen:\n%s", screen)
+	if got := strings.TrimSpace(readOrEmpty(done)); got != "EXIT=1" {
+		t.Errorf("exit: %s, want EXIT=1", got)
+	}
+	if want := "timestamp_timeout"; !strings.Contains(strings.Join(strings.Fields(screen), " "), want) {
+		t.Errorf("screen does not name %q", want)
+	}
+	if fileExists(filepath.Join(repo, "ran-as")) {
+		t.Error("the root step ran")
+	}
+	if fileExists(filepath.Join(repo, "plain-ran")) {
+		t.Error("the plain step ran")
+	}
+}
