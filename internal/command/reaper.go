@@ -123,6 +123,9 @@ func (r *Reaper) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.err != nil {
+		return fmt.Errorf("%w: had sysinit been killed, the programs it started would not be ended", r.err)
+	}
 	if r.w == nil {
 		return nil
 	}

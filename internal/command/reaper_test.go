@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -160,4 +161,18 @@ func TestReaperKillsInteractiveProgram(t *testing.T) {
 	pid := readPID(t, filepath.Join(dir, "int.pid"))
 	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
 	waitGone(t, pid)
+}
+
+// TestReaperSaysItDidNotRun: a reaper that could not start (here its shell
+// is missing; a process limit does the same) does not stop the programs,
+// and Close says they were not covered.
+func TestReaperSaysItDidNotRun(t *testing.T) {
+	r := &command.Reaper{Shell: filepath.Join(t.TempDir(), "no-sh")}
+	if err := (command.Exec{Reaper: r}).Run(context.Background(), &command.Cmd{Argv: []string{"true"}}); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	err := r.Close()
+	if err == nil || !strings.Contains(err.Error(), "not be ended") {
+		t.Errorf("Close = %v, want it to say the programs would not be ended", err)
+	}
 }
