@@ -1,10 +1,11 @@
 // Package command is the one place sysinit starts other programs. Every
 // child runs in its own process group so that an interrupt reaches it and
 // everything it started (an interactive one, such as sudo asking for a
-// password, runs in sysinit's group instead, which owns the terminal); on
-// Linux it gets SIGTERM if sysinit dies. Every failure comes back as a typed
-// error that carries the argv, the exit code and the last lines the child
-// printed.
+// password, runs in sysinit's group instead, which owns the terminal). If
+// sysinit dies, nothing it started lives on: on Linux a child gets SIGTERM,
+// the Reaper kills what is left, and a program run as root through sudo is
+// killed by its Lifeline. Every failure comes back as a typed error that
+// carries the argv, the exit code and the last lines the child printed.
 package command
 
 import (
@@ -34,8 +35,8 @@ type Cmd struct {
 	Stderr io.Writer // nil = discarded
 	// Sudo runs the program through `sudo -n`; the caller obtains the
 	// ticket first. sudo resets the environment, so Env is handed to the
-	// elevated side on standard input, never on a command line (see
-	// elevatedEnv).
+	// elevated side on standard input, never on a command line (through
+	// the lifeline when Exec has one, else see elevatedEnv).
 	Sudo bool
 	// AsUser runs the program as this user through `sudo -n -u USER -H`
 	// (used to drop root for programs that refuse it, such as brew). Env
