@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,8 +31,11 @@ func TestRunLogWriteFails(t *testing.T) {
 		return step.Outcome{}, nil
 	})
 	second := runs(func(ctx context.Context, rc *step.RunContext) (step.Outcome, error) {
-		// Far more than a pipe holds, one line at a time.
-		return step.Outcome{}, command.Exec{}.Run(ctx, &command.Cmd{Argv: []string{"seq", "1", "30000"}, Stdout: rc.Out, Stderr: rc.Out})
+		// Far more than a pipe holds (300 KB), in long lines.
+		return step.Outcome{}, command.Exec{}.Run(ctx, &command.Cmd{
+			Argv:   []string{"sh", "-c", `i=0; while [ $i -lt 300 ]; do printf '%01000d\n' $i; i=$((i+1)); done`},
+			Stdout: rc.Out, Stderr: rc.Out,
+		})
 	})
 	res := h.run(context.Background(), decision("first", first), decision("second", second, "first"))
 	want(t, res, map[string]Status{"first": StatusDone, "second": StatusDone}, nil)
@@ -47,8 +51,8 @@ func TestRunLogWriteFails(t *testing.T) {
 			t.Errorf("second's end note %q does not say its log is incomplete", e.Note)
 		}
 	}
-	if last != "30000" {
-		t.Errorf("the last line of output seen is %q, want 30000: output was lost", last)
+	if want := fmt.Sprintf("%01000d", 299); last != want {
+		t.Errorf("the last line of output seen is %.20q…, want %.20q…: output was lost", last, want)
 	}
 	if len(notices) != 1 || !strings.Contains(notices[0], "second: log write failed: ") || !strings.Contains(notices[0], "no space left on device") {
 		t.Errorf("notices = %q, want one saying second's log write failed", notices)
