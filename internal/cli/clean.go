@@ -12,6 +12,7 @@ import (
 
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
+	"github.com/sysinit/sysinit/internal/state"
 	"github.com/sysinit/sysinit/internal/step"
 )
 
@@ -76,6 +77,7 @@ type profileClean struct {
 }
 
 func (a *app) runClean(ctx context.Context, names []string, o *cleanOptions, keepSince time.Duration) error {
+	outlastReaders()
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -89,14 +91,14 @@ func (a *app) runClean(ctx context.Context, names []string, o *cleanOptions, kee
 			return err
 		}
 		// A refresh must not make a generation while this one deletes.
-		lock, err := acquire(ctx, sp, true, func(pid int) { a.warn(waitingFor(pid)) })
+		lock, err := acquire(ctx, sp, true, func(h state.Holder) { a.warn(waitingFor(h)) })
 		if err != nil {
 			return err
 		}
 		defer lock.Release()
 	}
 	root := os.Geteuid() == 0
-	s, err := a.openConfig(cfg, true, command.Exec{Root: root, Kill: a.kill})
+	s, err := a.openConfig(cfg, true, command.Exec{Root: root, Kill: a.kill, Lifeline: lifeline()})
 	if err != nil {
 		return err
 	}

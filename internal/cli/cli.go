@@ -33,6 +33,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/plan"
 	"github.com/sysinit/sysinit/internal/runner"
@@ -103,6 +104,10 @@ type app struct {
 // Main runs sysinit with args (without the program name) and returns the
 // exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == command.LifelineArg {
+		// Started by sudo around a step's program: no flags, no config.
+		return command.Lifeline(args[1:])
+	}
 	// sysinit lives for milliseconds on the no-change path; collecting
 	// garbage less often there saves a few percent of the scan. GOGC, when
 	// set, still rules.

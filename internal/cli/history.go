@@ -197,9 +197,7 @@ func (a *app) runForget(names []string, all bool) error {
 	if err != nil {
 		return err
 	}
-	lock, err := state.Acquire(sp, true, func(pid int) {
-		a.warn(fmt.Sprintf("another sysinit (pid %d) is refreshing this repo; waiting for it to finish", pid))
-	})
+	lock, err := state.Acquire(sp, true, func(h state.Holder) { a.warn(waitingFor(h)) })
 	if err != nil {
 		return err
 	}

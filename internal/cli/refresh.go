@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -44,6 +45,9 @@ run in parallel. Naming steps runs those (and what they come after).`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: a.completeSteps,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("jobs") {
+				o.jobs = defaultJobs()
+			}
 			if err := o.check(); err != nil {
 				return err
 			}
@@ -64,13 +68,21 @@ run in parallel. Naming steps runs those (and what they come after).`,
 	f.BoolVar(&o.update, "update", false, "also run the steps that fetch (flake update, brew update) now")
 	f.BoolVar(&o.json, "json", false, "print one JSON event per line")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "with plain output, also print every step's output")
-	f.IntVarP(&o.jobs, "jobs", "j", 0, "run at most `N` steps at once (default: all that are ready)")
+	f.IntVarP(&o.jobs, "jobs", "j", 0, fmt.Sprintf("run at most `N` steps at once (default: twice the CPUs, at least 4: %d here; 0: no limit)", defaultJobs()))
 	f.StringVar(&o.progress, "progress", "auto", "live view: auto (on a terminal), always, never")
 	f.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "without the live view, say which steps are still running every `DURATION` (0: never)")
 	f.BoolVarP(&o.ask, "ask", "a", false, "show what each nix step would change (its closure diff) and ask before it switches")
 	f.BoolVarP(&o.yes, "yes", "y", false, "with --ask: show the changes but apply them without asking (for scripts)")
 	return c
 }
+
+// defaultJobs is --jobs when it is not given: twice the CPUs, at least 4.
+// Steps mostly wait (on nix builds, the network, a daemon), so more than
+// one per CPU keeps a machine busy; the bound keeps a config of many steps
+// from starting a program — and holding an OS thread — for each of them
+// at once, which under a low `ulimit -u` ends in failed forks, or in a Go
+// runtime that cannot start a thread and dies.
+func defaultJobs() int { return max(4, 2*runtime.NumCPU()) }
 
 func (a *app) completeSteps(_ *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
 	path, err := a.configPath()
@@ -90,6 +102,7 @@ func (a *app) completeSteps(_ *cobra.Command, _ []string, _ string) ([]string, c
 
 func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) error {
 	started := time.Now()
+	outlastReaders()
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -115,8 +128,8 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	if err != nil {
 		return err
 	}
-	lock, err := acquire(ctx, storePath, !o.noWait, func(pid int) {
-		a.warn(waitingFor(pid))
+	lock, err := acquire(ctx, storePath, !o.noWait, func(h state.Holder) {
+		a.warn(waitingFor(h))
 	})
 	var le *state.LockedError
 	if errors.As(err, &le) && !alive(le.PID) {
@@ -143,7 +156,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 			a.warn(err.Error())
 		}
 	}()
-	s, err := a.openConfig(cfg, false, command.Exec{Root: root, Kill: kill, Reaper: reaper})
+	s, err := a.openConfig(cfg, false, command.Exec{Root: root, Kill: kill, Reaper: reaper, Lifeline: lifeline()})
 	if err != nil {
 		return err
 	}
@@ -200,8 +213,12 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	// own scans left it: written once, after the run (writing it while
 	// steps run would hold up their reads and records of the store).
 	cacheErr := errors.Join(saveStatCache(s), saveGraphCache(s))
-	if err := closeView(); err != nil {
-		return err
+	// The output failing does not undo the run: its records, the
+	// history and the exit status still follow. A reader that went away
+	// (EPIPE) is no error at all.
+	viewErr := closeView()
+	if errors.Is(viewErr, syscall.EPIPE) {
+		viewErr = nil
 	}
 	if cacheErr != nil {
 		a.warn("saving the caches: " + cacheErr.Error())
@@ -226,7 +243,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	case res.Failed():
 		return &exitError{code: ExitFailed}
 	}
-	return nil
+	return viewErr
 }
 
 // saveStatCache writes the stat cache back if a scan changed it (an empty
@@ -248,6 +265,21 @@ func configStepNames(cfg *config.Config) []string {
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// outlastReaders keeps sysinit alive, for the rest of its run, when a
+// reader of its stdout or stderr goes away (`sysinit refresh | head -1`, a
+// log viewer closed). By default Go dies of SIGPIPE at a write to a closed
+// pipe on those two descriptors (on any other, the write fails with EPIPE),
+// as git and gh do: right for a command that only prints (plan, why,
+// history exit quietly with 141). A command that changes the machine must
+// not stop half way, with a step cut short and its run unrecorded, for
+// want of a reader: once SIGPIPE is caught, such writes fail with EPIPE,
+// the output is lost and the run goes on to its own exit status. Catching
+// it (not ignoring it: an ignored signal is inherited) leaves the programs
+// sysinit starts with the default SIGPIPE.
+func outlastReaders() {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 }
 
 // interrupts cancels the returned context at the first SIGINT, SIGTERM or
@@ -353,6 +385,16 @@ func (a *app) elevate(x command.Runner, root bool) func(ctx context.Context) (fu
 		case err != nil:
 			return nil, fmt.Errorf("sudo -v: %w", err)
 		}
+		if cmd.Interactive {
+			// The password was taken; steps run `sudo -n`, which needs the
+			// ticket it left. A sudo told to keep none (timestamp_timeout=0)
+			// would fail every step "a password is required" and ask again
+			// at each keep-alive: say so now, with the fix.
+			if err := x.Run(ctx, &command.Cmd{Argv: []string{"sudo", "-n", "-v"}}); err != nil && ctx.Err() == nil {
+				return nil, errors.New("sudo keeps no ticket after the password (timestamp_timeout=0 in sudoers?), " +
+					"so steps can't run as root without asking again; set `Defaults timestamp_timeout=5` (or more) with `sudo visudo`, or run sysinit as root")
+			}
+		}
 		kctx, cancel := context.WithCancel(ctx)
 		go func() {
 			t := time.NewTicker(60 * time.Second)
@@ -387,7 +429,7 @@ func (a *app) cannotPrompt() string {
 
 // acquire is state.Acquire that gives up waiting when ctx ends. A lock got
 // after that is released at once.
-func acquire(ctx context.Context, storePath string, wait bool, onWait func(int)) (*state.Lock, error) {
+func acquire(ctx context.Context, storePath string, wait bool, onWait func(state.Holder)) (*state.Lock, error) {
 	type result struct {
 		lock *state.Lock
 		err  error
@@ -410,18 +452,33 @@ func acquire(ctx context.Context, storePath string, wait bool, onWait func(int))
 	}
 }
 
-// waitingFor says who holds the run lock, given the pid its holder wrote.
-func waitingFor(pid int) string {
-	if pid > 0 && !alive(pid) {
-		return fmt.Sprintf("programs started by a sysinit that was killed (pid %d) still run; waiting for them to exit", pid)
+// waitingFor says who holds the run lock, from what its holder wrote.
+func waitingFor(h state.Holder) string {
+	if h.PID > 0 && !alive(h.PID) {
+		return fmt.Sprintf("programs started by a sysinit that was killed (%s) still run; waiting for them to exit", h)
 	}
-	return fmt.Sprintf("another sysinit (pid %d) is refreshing this repo; waiting for it to finish", pid)
+	if h.PID <= 0 {
+		return "another sysinit is refreshing this repo; waiting for it to finish"
+	}
+	return fmt.Sprintf("another sysinit (%s) is refreshing this repo; waiting for it to finish", h)
 }
 
 // alive reports whether a process pid may still exist (another user's
 // counts: sysinit may have run under sudo). 0 is unknown, so alive.
 func alive(pid int) bool {
 	return pid <= 0 || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+// lifeline is sysinit's own binary, which sudo runs around a step's
+// program so that the program dies with sysinit even as root (see
+// command.Lifeline); "" when it can't be found, and such programs run
+// without one.
+func lifeline() string {
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return self
 }
 
 // joinNames lists step names for messages.

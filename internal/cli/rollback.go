@@ -48,6 +48,7 @@ config first if it is what broke.`,
 }
 
 func (a *app) runRollback(ctx context.Context, name string, o *rollbackOptions) error {
+	outlastReaders()
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -66,7 +67,7 @@ func (a *app) runRollback(ctx context.Context, name string, o *rollbackOptions) 
 		if err != nil {
 			return err
 		}
-		lock, err := acquire(ctx, sp, true, func(pid int) { a.warn(waitingFor(pid)) })
+		lock, err := acquire(ctx, sp, true, func(h state.Holder) { a.warn(waitingFor(h)) })
 		if err != nil {
 			return err
 		}
@@ -76,7 +77,7 @@ func (a *app) runRollback(ctx context.Context, name string, o *rollbackOptions) 
 		}
 	}
 	root := os.Geteuid() == 0
-	s, err := a.openConfig(cfg, o.dryRun, command.Exec{Root: root, Kill: a.kill})
+	s, err := a.openConfig(cfg, o.dryRun, command.Exec{Root: root, Kill: a.kill, Lifeline: lifeline()})
 	if err != nil {
 		return err
 	}

@@ -18,11 +18,13 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/sysinit/sysinit/internal/cli"
+	"github.com/sysinit/sysinit/internal/command"
 )
 
 func TestMain(m *testing.M) {
-	// The live-view test runs this binary as sysinit inside tmux.
-	if os.Getenv("SYSINIT_TEST_MAIN") == "1" {
+	// The live-view test runs this binary as sysinit inside tmux; sudo
+	// runs it as the lifeline of a step's program (its env reset).
+	if os.Getenv("SYSINIT_TEST_MAIN") == "1" || len(os.Args) > 1 && os.Args[1] == command.LifelineArg {
 		os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	testscript.Main(m, map[string]func(){

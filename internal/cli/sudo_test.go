@@ -6,7 +6,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -210,4 +212,126 @@ func readOrEmpty(path string) string {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// TestSudoStepDiesWithKilledRefresh: a refresh, run by a user with no
+// terminal, has a sudo step whose program (root's, deaf to SIGTERM and
+// SIGHUP) is still running when the refresh is killed with SIGKILL. The
+// program dies too: the user's reaper cannot kill root's processes, the
+// lifeline sudo runs around it can.
+func TestSudoStepDiesWithKilledRefresh(t *testing.T) {
+	u := sudotest.New(t, sudotest.Options{})
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := u.Copy(t, self, 0o755)
+	work := u.Mkdir(t, "killed")
+	repo := u.Mkdir(t, "killed/repo")
+	pidFile := filepath.Join(work, "root.pid")
+	write(t, filepath.Join(repo, "sysinit.toml"), fmt.Sprintf(`
+[steps.as-root]
+kind = "command"
+sudo = true
+run  = "trap '' TERM HUP; id -u > %[1]s.uid; echo $$ > %[1]s.tmp && mv %[1]s.tmp %[1]s; exec sleep 3600"
+`, pidFile))
+	u.Own(t, filepath.Join(repo, "sysinit.toml"))
+	cmd := u.Command([]string{"SYSINIT_TEST_MAIN=1", "XDG_CACHE_HOME=" + work + "/cache", "XDG_STATE_HOME=" + work + "/state"},
+		bin, "-C", repo, "refresh", "--progress=never")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	// The bound only turns a step that never started into a failure.
+	deadline := time.Now().Add(30 * time.Second)
+	for readOrEmpty(pidFile) == "" {
+		select {
+		case err := <-errc:
+			t.Fatalf("the refresh ended before its step ran: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the step did not start\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(readOrEmpty(pidFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	if uid := strings.TrimSpace(readOrEmpty(pidFile + ".uid")); uid != "0" {
+		t.Fatalf("the step ran as uid %q, want root", uid)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-errc
+	deadline = time.Now().Add(10 * time.Second)
+	for !processGone(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("root's program %d still runs after the refresh was killed\n%s", pid, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSudoNoTicketHint: with `timestamp_timeout=0` sudo keeps no ticket
+// after the password, so every later `sudo -n` — each step's — would fail
+// "a password is required". Right after the password is taken, sysinit
+// finds that out and says what to change; as when the password is wrong,
+// nothing runs.
+func TestSudoNoTicketHint(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv(sudotest.RequireEnv) == "1" {
+			t.Fatal("tmux is required for the sudo prompt test: apt-get install tmux")
+		}
+		t.Skip("tmux not installed; apt-get install tmux")
+	}
+	u := sudotest.New(t, sudotest.Options{Password: true, Defaults: []string{"timestamp_timeout=0"}})
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := u.Copy(t, self, 0o755)
+	work := u.Mkdir(t, "noticket")
+	repo := u.Mkdir(t, "noticket/repo")
+	write(t, filepath.Join(repo, "sysinit.toml"), `
+[steps.as-root]
+kind = "command"
+sudo = true
+run  = "id -u > ran-as"
+
+[steps.plain]
+kind = "command"
+run  = "touch plain-ran"
+`)
+	u.Own(t, filepath.Join(repo, "sysinit.toml"))
+	done := filepath.Join(work, "done")
+	p := &pane{t: t, tmux: tmux, u: u, socket: filepath.Join(work, "tmux")}
+	p.tm("new-session", "-d", "-x", "200", "-y", "40", "-s", "t", "/bin/sh -i")
+	t.Cleanup(func() { _ = u.Command(nil, tmux, "-S", p.socket, "kill-server").Run() })
+	p.typeLine(fmt.Sprintf("env SYSINIT_TEST_MAIN=1 XDG_CACHE_HOME=%[1]s/cache XDG_STATE_HOME=%[1]s/state TERM=dumb %[2]s -C %[3]s refresh --progress=never; echo EXIT=$? > %[4]s",
+		work, bin, repo, done))
+	p.waitFor(fmt.Sprintf("sysinit: password for %s", u.Name), 1)
+	p.typeLine(u.Password)
+	screen := p.waitDone(done)
+	t.Logf("final screen:\n%s", screen)
+	if got := strings.TrimSpace(readOrEmpty(done)); got != "EXIT=1" {
+		t.Errorf("exit: %s, want EXIT=1", got)
+	}
+	if want := "timestamp_timeout"; !strings.Contains(strings.Join(strings.Fields(screen), " "), want) {
+		t.Errorf("screen does not name %q", want)
+	}
+	if fileExists(filepath.Join(repo, "ran-as")) {
+		t.Error("the root step ran")
+	}
+	if fileExists(filepath.Join(repo, "plain-ran")) {
+		t.Error("the plain step ran")
+	}
 }

@@ -1,10 +1,11 @@
 // Package command is the one place sysinit starts other programs. Every
 // child runs in its own process group so that an interrupt reaches it and
 // everything it started (an interactive one, such as sudo asking for a
-// password, runs in sysinit's group instead, which owns the terminal); on
-// Linux it gets SIGTERM if sysinit dies. Every failure comes back as a typed
-// error that carries the argv, the exit code and the last lines the child
-// printed.
+// password, runs in sysinit's group instead, which owns the terminal). If
+// sysinit dies, nothing it started lives on: on Linux a child gets SIGTERM,
+// the Reaper kills what is left, and a program run as root through sudo is
+// killed by its Lifeline. Every failure comes back as a typed error that
+// carries the argv, the exit code and the last lines the child printed.
 package command
 
 import (
@@ -20,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Cmd describes one program to run.
@@ -32,8 +35,8 @@ type Cmd struct {
 	Stderr io.Writer // nil = discarded
 	// Sudo runs the program through `sudo -n`; the caller obtains the
 	// ticket first. sudo resets the environment, so Env is handed to the
-	// elevated side on standard input, never on a command line (see
-	// elevatedEnv).
+	// elevated side on standard input, never on a command line (through
+	// the lifeline when Exec has one, else see elevatedEnv).
 	Sudo bool
 	// AsUser runs the program as this user through `sudo -n -u USER -H`
 	// (used to drop root for programs that refuse it, such as brew). Env
@@ -100,6 +103,9 @@ type Exec struct {
 	// Reaper, when set, kills the process group of each child still
 	// running should sysinit die without ending it.
 	Reaper *Reaper
+	// Lifeline is the path of sysinit's own binary. When set, a Sudo
+	// program runs under it, as root (see Lifeline).
+	Lifeline string
 }
 
 // TailLines is how many lines of stderr an ExitError keeps.
@@ -109,12 +115,18 @@ const TailLines = 20
 // group gets SIGTERM, then SIGKILL after the grace period; Run returns only
 // once the child has exited, with ctx.Err() wrapped in the error.
 func (x Exec) Run(ctx context.Context, c *Cmd) error {
-	argv, wrapped := c.argv(x.Root)
+	argv, wrapped, life := c.argv(x.Root, x.Lifeline)
 	if len(argv) == 0 {
 		return errors.New("running command: empty argv")
 	}
 	stdin := c.Stdin
-	if wrapped && len(c.Env) > 0 {
+	switch {
+	case life:
+		// The env and stdin go through the lifeline's pipe (feedLifeline).
+		if err := checkEnv(c.Env); err != nil {
+			return fmt.Errorf("running %s: %w", progName(c.Argv), err)
+		}
+	case wrapped && len(c.Env) > 0:
 		line, err := elevatedEnv(c.Env)
 		if err != nil {
 			return fmt.Errorf("running %s: %w", progName(c.Argv), err)
@@ -135,6 +147,16 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 		cmd.Env = append(os.Environ(), c.Env...)
 	}
 	cmd.Stdin = stdin
+	var lifeline *os.File // sysinit's end: open until sudo has exited
+	if life {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fmt.Errorf("starting %s: %w", argv[0], err)
+		}
+		defer r.Close()
+		defer w.Close()
+		cmd.Stdin, lifeline = r, w
+	}
 	tail := &Tail{Max: TailLines}
 	cmd.Stdout = orDiscard(c.Stdout)
 	cmd.Stderr = io.MultiWriter(orDiscard(c.Stderr), tail)
@@ -150,16 +172,26 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
+		if errors.Is(err, syscall.EAGAIN) {
+			// fork(2) refused: the user runs as many processes as
+			// RLIMIT_NPROC allows (or the system its maximum).
+			return fmt.Errorf("starting %s: %w: %s", argv[0], err, processLimit())
+		}
 		return fmt.Errorf("starting %s: %w", argv[0], err)
+	}
+	if life {
+		cmd.Stdin.(*os.File).Close()
+		go feedLifeline(lifeline, c.Env, c.Stdin)
 	}
 	// Signals go to the child's process group, or to the child alone when
 	// it shares sysinit's.
 	target := -cmd.Process.Pid
 	if c.Interactive {
 		target = cmd.Process.Pid
-	} else {
-		x.Reaper.add(cmd.Process.Pid)
 	}
+	// Should sysinit die, the reaper kills the group, or the interactive
+	// program alone (sudo left asking for a password on the terminal).
+	x.Reaper.add(target)
 
 	done := make(chan struct{})
 	go func() {
@@ -183,11 +215,16 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	}()
 	err = cmd.Wait()
 	close(done)
+	if life {
+		// sudo has exited: should the lifeline still run (sudo was
+		// killed), this tells it to kill what it runs.
+		lifeline.Close()
+	}
 	if !c.Interactive {
 		// The leader is gone; take down anything it left behind in its group.
 		_ = syscall.Kill(target, syscall.SIGKILL)
-		x.Reaper.remove(cmd.Process.Pid)
 	}
+	x.Reaper.remove(target)
 
 	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
 		if ctx.Err() != nil {
@@ -210,23 +247,35 @@ func (x Exec) Run(ctx context.Context, c *Cmd) error {
 	return xe
 }
 
-// argv is what actually runs: c.Argv, or c.Argv behind sudo (wrapped).
-// With Env, the program is started by envScript, which reads the
-// variables from standard input.
-func (c *Cmd) argv(root bool) (argv []string, wrapped bool) {
+// processLimit says which limit a fork that failed with EAGAIN hit.
+func processLimit() string {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY {
+		return "the system's limit on processes is reached; run fewer steps at once"
+	}
+	return fmt.Sprintf("the limit on processes (ulimit -u %d) is reached; run fewer steps at once, or raise it", lim.Cur)
+}
+
+// argv is what actually runs: c.Argv, or c.Argv behind sudo (wrapped),
+// and behind the lifeline when one is given for a Sudo program (life).
+// With Env, a program wrapped without the lifeline is started by
+// envScript, which reads the variables from standard input.
+func (c *Cmd) argv(root bool, lifeline string) (argv []string, wrapped, life bool) {
 	var sudo []string
 	switch {
 	case c.AsUser != "":
 		sudo = []string{"sudo", "-n", "-H", "-u", c.AsUser, "--"}
+	case c.Sudo && !root && lifeline != "":
+		return append([]string{"sudo", "-n", "--", lifeline, LifelineArg}, c.Argv...), true, true
 	case c.Sudo && !root:
 		sudo = []string{"sudo", "-n", "--"}
 	default:
-		return c.Argv, false
+		return c.Argv, false, false
 	}
 	if len(c.Env) > 0 {
 		sudo = append(sudo, "/bin/sh", "-c", envScript, "sh")
 	}
-	return append(sudo, c.Argv...), true
+	return append(sudo, c.Argv...), true, false
 }
 
 // envScript sets the variables of its first line of standard input, then

@@ -9,19 +9,26 @@ import (
 	"syscall"
 )
 
-// reaperScript is the reaper: it reads "+PGID" and "-PGID" lines, and at
-// the end of its input — sysinit closed it, or died and the kernel did —
-// kills every group still listed. It ignores the signals a terminal or a
-// killed session sends, so that only its input ends it.
-const reaperScript = `trap '' INT TERM HUP
-groups=' '
-while read -r line; do
+// reaperScript is the reaper: it reads "a ID" and "r ID" lines, adding ID
+// to its list or taking it off, and at the end of its input — sysinit
+// closed it, or died and the kernel did — kills every ID still listed
+// (kill(1) reads "-PGID" as a process group, "PID" as one process). The
+// list lives in a shell variable and is kept with what the shell has built
+// in (read, case, parameter expansion, kill): no program is started after
+// the shell itself, so neither a missing program nor a failed fork (a
+// process limit reached) can make it lose or garble the list. It ignores
+// the signals a terminal or a killed session sends, so that only its input
+// ends it.
+const reaperScript = `trap '' INT TERM HUP PIPE
+list=' '
+while IFS= read -r line; do
+	id=${line#? }
 	case $line in
-	+*) groups="$groups${line#+} " ;;
-	-*) groups=$(printf '%s' "$groups" | sed "s/ ${line#-} / /") ;;
+	'a '*) list="$list$id " ;;
+	'r '*) case $list in *" $id "*) list="${list%% $id *} ${list#* $id }" ;; esac ;;
 	esac
 done
-for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
+for id in $list; do kill -s KILL -- "$id" 2>/dev/null; done
 `
 
 // Reaper ends the process groups of the steps still running when sysinit
@@ -29,9 +36,12 @@ for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
 // kernel's parent-death signal (Linux only) reaches a step's first program
 // but not what that program started, and nothing reaches them on macOS; a
 // tiny sh process, started with the first child and holding a pipe from
-// sysinit, kills the groups it was told of when the pipe closes. A group
+// sysinit, kills the groups it was told of when the pipe closes. An
+// interactive program, which shares sysinit's group, is listed by its pid
+// instead (sudo asking for a password must not outlive sysinit). A group
 // whose program ended is taken off its list first, so a normal exit kills
-// nothing. The zero Reaper is ready to use; Close it when the run ends.
+// nothing. It runs as the user: what runs as root is ended by the lifeline
+// (see Exec.Lifeline). The zero Reaper is ready to use; Close it when the run ends.
 type Reaper struct {
 	Shell string // path of sh; "" = found on PATH
 
@@ -42,14 +52,16 @@ type Reaper struct {
 	closed bool
 }
 
-// add lists the group pgid, starting the reaper with the first one.
-func (r *Reaper) add(pgid int) {
-	r.send("+" + strconv.Itoa(pgid) + "\n")
+// add lists target — a process group as -PGID, or one process as PID —
+// starting the reaper with the first one.
+func (r *Reaper) add(target int) {
+	r.send("a " + strconv.Itoa(target) + "\n")
 }
 
-// remove takes pgid off the list: its program ended, its group was killed.
-func (r *Reaper) remove(pgid int) {
-	r.send("-" + strconv.Itoa(pgid) + "\n")
+// remove takes target off the list: its program ended, its group was
+// killed.
+func (r *Reaper) remove(target int) {
+	r.send("r " + strconv.Itoa(target) + "\n")
 }
 
 func (r *Reaper) send(line string) {
@@ -111,6 +123,9 @@ func (r *Reaper) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.err != nil {
+		return fmt.Errorf("%w: had sysinit been killed, the programs it started would not be ended", r.err)
+	}
 	if r.w == nil {
 		return nil
 	}

@@ -3,10 +3,12 @@ package command_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,7 +34,7 @@ func TestHelperSudo(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process; runs only when a test re-executes the test binary")
 	}
-	err := command.Exec{}.Run(context.Background(), &command.Cmd{
+	err := command.Exec{Lifeline: os.Getenv(helperLifelineEnv)}.Run(context.Background(), &command.Cmd{
 		Argv:   append(secretProgram, dir),
 		Env:    []string{"SYSINIT_TEST_SECRET=" + os.Getenv(helperSudoSecret)},
 		Sudo:   true,
@@ -47,28 +49,33 @@ func TestHelperSudo(t *testing.T) {
 // program whose env holds a secret: as root from a user (Sudo), and as a
 // user from root (AsUser). While it runs, no process's command line (what
 // ps shows every user) holds the secret, nor does sudo's log; the program
-// sees it.
+// sees it, with the lifeline around it and without.
 func TestRealSudoKeepsSecretsOffCommandLines(t *testing.T) {
 	u := sudotest.New(t, sudotest.Options{Log: true})
 	bin := u.Copy(t, os.Args[0], 0o755)
 
-	t.Run("sudo", func(t *testing.T) {
-		dir := u.Mkdir(t, "sudo")
-		secret := "sudo-secret-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		helper := u.Command([]string{helperSudoDir + "=" + dir, helperSudoSecret + "=" + secret},
-			bin, "-test.run=^TestHelperSudo$")
-		var out bytes.Buffer
-		helper.Stdout, helper.Stderr = &out, &out
-		if err := helper.Start(); err != nil {
-			t.Fatal(err)
-		}
-		errc := make(chan error, 1)
-		go func() { errc <- helper.Wait() }()
-		watch(t, dir, secret, errc, &out)
-		if uid := readFile(t, filepath.Join(dir, "uid")); uid != "0\n" {
-			t.Errorf("the program ran as uid %q, want root", uid)
-		}
-	})
+	for _, lifeline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sudo lifeline=%v", lifeline), func(t *testing.T) {
+			dir := u.Mkdir(t, fmt.Sprintf("sudo-%v", lifeline))
+			secret := "sudo-secret-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+			env := []string{helperSudoDir + "=" + dir, helperSudoSecret + "=" + secret}
+			if lifeline {
+				env = append(env, helperLifelineEnv+"="+bin)
+			}
+			helper := u.Command(env, bin, "-test.run=^TestHelperSudo$")
+			var out bytes.Buffer
+			helper.Stdout, helper.Stderr = &out, &out
+			if err := helper.Start(); err != nil {
+				t.Fatal(err)
+			}
+			errc := make(chan error, 1)
+			go func() { errc <- helper.Wait() }()
+			watch(t, dir, secret, errc, &out)
+			if uid := readFile(t, filepath.Join(dir, "uid")); uid != "0\n" {
+				t.Errorf("the program ran as uid %q, want root", uid)
+			}
+		})
+	}
 
 	t.Run("as user", func(t *testing.T) {
 		dir := u.Mkdir(t, "asuser")
@@ -162,4 +169,70 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// TestRealSudoStepDiesWithSysinit: a sudo step's program runs as root,
+// where the user's reaper cannot kill it. When the sysinit that started it
+// is killed with SIGKILL (no terminal, nothing to relay a hang-up), the
+// program still dies: its lifeline, run as root by sudo around it, sees
+// sysinit's pipe close and kills its group. The program ignores SIGTERM
+// and SIGHUP, so only that SIGKILL ends it.
+func TestRealSudoStepDiesWithSysinit(t *testing.T) {
+	u := sudotest.New(t, sudotest.Options{})
+	bin := u.Copy(t, os.Args[0], 0o755)
+	dir := u.Mkdir(t, "lifeline")
+	helper := u.Command([]string{helperScenarioEnv + "=sudo-sleep", helperDirEnv + "=" + dir, helperLifelineEnv + "=" + bin},
+		bin, "-test.run=^TestHelperScenario$")
+	var out bytes.Buffer
+	helper.Stdout, helper.Stderr = &out, &out
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- helper.Wait() }()
+	pidFile := filepath.Join(dir, "root.pid")
+	waitFile(t, pidFile, errc)
+	pid := readPID(t, pidFile)
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	if uid := procUID(t, pid); uid != "0" {
+		t.Fatalf("the program runs as uid %s, want root", uid)
+	}
+	if err := helper.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-errc
+	waitGone(t, pid)
+	if t.Failed() {
+		t.Logf("helper output:\n%s", &out)
+	}
+}
+
+// procUID is the real uid pid runs as.
+func procUID(t *testing.T, pid int) string {
+	t.Helper()
+	for _, line := range strings.Split(readFile(t, fmt.Sprintf("/proc/%d/status", pid)), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" {
+			return f[1]
+		}
+	}
+	t.Fatalf("no Uid in /proc/%d/status", pid)
+	return ""
+}
+
+// TestExecProcessLimit: when the user's process limit (ulimit -u) is
+// reached, starting a program fails with an error that says so, rather
+// than a bare EAGAIN. The limit binds only an unprivileged user, so the
+// program runs as one.
+func TestExecProcessLimit(t *testing.T) {
+	u := sudotest.New(t, sudotest.Options{})
+	bin := u.Copy(t, os.Args[0], 0o755)
+	helper := u.Command([]string{helperScenarioEnv + "=nproc"}, bin, "-test.run=^TestHelperScenario$")
+	out, err := helper.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	const want = "error: starting /bin/true: fork/exec /bin/true: resource temporarily unavailable: the limit on processes (ulimit -u "
+	if !strings.Contains(string(out), want) {
+		t.Errorf("helper said:\n%s\nwant %q", out, want)
+	}
 }

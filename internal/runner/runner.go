@@ -374,7 +374,9 @@ func (r *run) exec(ctx context.Context, n *node) {
 		return
 	}
 	defer file.Close()
-	log := &logWriter{w: file}
+	log := &logWriter{w: file, failed: func(err error) {
+		r.emit(Event{Type: EventNotice, Step: d.Name, Line: fmt.Sprintf("%s: log write failed: %v; the step goes on, its log is incomplete", d.Name, err)})
+	}}
 	fmt.Fprintf(log, "# sysinit run %s, step %s, started %s\n# why: %s\n", r.o.RunID, d.Name, started.Format(time.RFC3339), d.Summary())
 	r.emit(Event{Type: EventStepStart, Step: d.Name, Reason: d.Summary(), LogPath: logPath})
 
@@ -418,6 +420,18 @@ func (r *run) exec(ctx context.Context, n *node) {
 	outcome, err := d.Step.Run(sctx, rc)
 	out.Flush()
 	log.endLine()
+	// note is what a step's end says beside its status: the step's own
+	// note, and that its log lost output.
+	lost := log.incomplete()
+	note := func(n string) string {
+		switch {
+		case lost == "":
+			return n
+		case n == "":
+			return lost
+		}
+		return n + "; " + lost
+	}
 	dur := r.o.Now().Sub(started)
 	switch {
 	case err == nil && ctx.Err() == nil:
@@ -425,27 +439,27 @@ func (r *run) exec(ctx context.Context, n *node) {
 			// It did its work, but sysinit will not know: the run must not
 			// look like a success.
 			fmt.Fprintf(log, "# done in %s, but could not record success: %v\n", dur, perr)
-			r.end(n, StatusFailed, "ran, but its success could not be recorded ("+perr.Error()+"); it will run again", dur, outcome.Note, logPath, nil)
+			r.end(n, StatusFailed, "ran, but its success could not be recorded ("+perr.Error()+"); it will run again", dur, note(outcome.Note), logPath, nil)
 			r.failed()
 			return
 		}
 		fmt.Fprintf(log, "# done in %s\n", dur)
-		r.end(n, StatusDone, d.Summary(), dur, outcome.Note, logPath, nil)
+		r.end(n, StatusDone, d.Summary(), dur, note(outcome.Note), logPath, nil)
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), errFailFast):
 		// Another step failed; this one did not, it was stopped.
 		fmt.Fprintf(log, "# stopped by --fail-fast: %v\n", err)
-		r.end(n, StatusBlocked, "stopped: --fail-fast", dur, "", logPath, nil)
+		r.end(n, StatusBlocked, "stopped: --fail-fast", dur, note(""), logPath, nil)
 	case ctx.Err() != nil:
 		fmt.Fprintf(log, "# interrupted: %v\n", err)
-		r.end(n, StatusInterrupted, "interrupted", dur, "", logPath, tail.Lines())
+		r.end(n, StatusInterrupted, "interrupted", dur, note(""), logPath, tail.Lines())
 	case sctx.Err() != nil:
 		msg := fmt.Sprintf("timed out after %s", d.Config.Timeout)
 		fmt.Fprintf(log, "# %s: %v\n", msg, err)
-		r.end(n, StatusFailed, msg, dur, "", logPath, tail.Lines())
+		r.end(n, StatusFailed, msg, dur, note(""), logPath, tail.Lines())
 		r.failed()
 	default:
 		fmt.Fprintf(log, "# failed: %v\n", err)
-		r.end(n, StatusFailed, err.Error(), dur, "", logPath, tail.Lines())
+		r.end(n, StatusFailed, err.Error(), dur, note(""), logPath, tail.Lines())
 		r.failed()
 	}
 }

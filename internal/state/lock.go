@@ -20,17 +20,49 @@ type Lock struct {
 	f *os.File
 }
 
+// Holder is what the holder of a run lock wrote about itself, for the
+// message of those who find it locked.
+type Holder struct {
+	PID     int       // 0 if it could not be read
+	Since   time.Time // when it took the lock; zero if unknown
+	Command string    // its command line; "" if unknown
+}
+
+// String is "pid 123, since 15:04:05: sysinit refresh", as much of it as
+// is known.
+func (h Holder) String() string {
+	var b strings.Builder
+	if h.PID > 0 {
+		fmt.Fprintf(&b, "pid %d", h.PID)
+	}
+	if !h.Since.IsZero() {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		since := h.Since.Local()
+		if time.Since(since) < 20*time.Hour {
+			fmt.Fprintf(&b, "since %s", since.Format("15:04:05"))
+		} else {
+			fmt.Fprintf(&b, "since %s", since.Format("2006-01-02 15:04"))
+		}
+	}
+	if h.Command != "" && b.Len() > 0 {
+		fmt.Fprintf(&b, ": %s", h.Command)
+	}
+	return b.String()
+}
+
 // LockedError is returned by Acquire without wait when another process holds
 // the lock.
 type LockedError struct {
-	PID int // the holder's pid; 0 if it could not be read
+	Holder
 }
 
 func (e *LockedError) Error() string {
-	if e.PID <= 0 {
-		return "locked by another sysinit"
+	if h := e.Holder.String(); h != "" {
+		return fmt.Sprintf("locked by another sysinit (%s)", h)
 	}
-	return fmt.Sprintf("locked by another sysinit (pid %d)", e.PID)
+	return "locked by another sysinit"
 }
 
 // LockPath returns the lock file of the store at storePath.
@@ -38,8 +70,10 @@ func LockPath(storePath string) string { return storePath + ".lock" }
 
 // Acquire takes the run lock of the store at storePath. If another process
 // holds it, Acquire returns a *LockedError at once, or with wait calls onWait
-// (if not nil) with the holder's pid and blocks until the lock is free.
-func Acquire(storePath string, wait bool, onWait func(holderPID int)) (*Lock, error) {
+// (if not nil) with the holder and blocks until the lock is free. The lock
+// file records this process as the holder: its pid, the time and its
+// command line.
+func Acquire(storePath string, wait bool, onWait func(Holder)) (*Lock, error) {
 	path := LockPath(storePath)
 	dir := filepath.Dir(path)
 	if err := PrivateDir(filepath.Dir(dir), dir); err != nil {
@@ -57,13 +91,13 @@ func Acquire(storePath string, wait bool, onWait func(holderPID int)) (*Lock, er
 	}
 	err = flock(f, unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		pid := holderPID(f)
+		h := readHolder(f)
 		if !wait {
 			f.Close()
-			return nil, &LockedError{PID: pid}
+			return nil, &LockedError{Holder: h}
 		}
 		if onWait != nil {
-			onWait(pid)
+			onWait(h)
 		}
 		err = flock(f, unix.LOCK_EX)
 	}
@@ -73,7 +107,7 @@ func Acquire(storePath string, wait bool, onWait func(holderPID int)) (*Lock, er
 	}
 	// Overwrite, then cut: a reader racing with this sees the new pid on the
 	// first line even before the truncate.
-	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	pid := []byte(strconv.Itoa(os.Getpid()) + "\n" + time.Now().UTC().Format(time.RFC3339) + "\n" + commandLine() + "\n")
 	if _, err := f.WriteAt(pid, 0); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("writing pid to %s: %w", path, err)
@@ -128,18 +162,40 @@ func flock(f *os.File, how int) error {
 	}
 }
 
-// holderPID reads the pid the holder wrote, or 0. The holder writes it just
-// after getting the flock, so an empty file is retried briefly. The pid only
-// decorates the message, so a read error just leaves it 0.
-func holderPID(f *os.File) int {
+// readHolder reads what the holder wrote, or a zero Holder. The holder
+// writes it just after getting the flock, so an empty file is retried
+// briefly. It only decorates the message, so a read error just leaves it
+// zero; a file of an older sysinit holds the pid alone.
+func readHolder(f *os.File) Holder {
 	for range 20 {
-		buf := make([]byte, 32)
+		buf := make([]byte, 1024)
 		n, _ := f.ReadAt(buf, 0)
-		line, _, _ := strings.Cut(string(buf[:n]), "\n")
-		if pid, err := strconv.Atoi(strings.TrimSpace(line)); err == nil && pid > 0 {
-			return pid
+		lines := strings.SplitN(string(buf[:n]), "\n", 4)
+		if pid, err := strconv.Atoi(strings.TrimSpace(lines[0])); err == nil && pid > 0 {
+			h := Holder{PID: pid}
+			if len(lines) > 2 {
+				h.Since, _ = time.Parse(time.RFC3339, lines[1])
+				h.Command = lines[2]
+			}
+			return h
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return 0
+	return Holder{}
+}
+
+// commandLine is this process's command line for the lock file: one line,
+// at most 200 bytes, the program by its base name.
+func commandLine() string {
+	args := append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...)
+	line := strings.Map(func(r rune) rune {
+		if r < ' ' {
+			return ' '
+		}
+		return r
+	}, strings.Join(args, " "))
+	if len(line) > 200 {
+		line = strings.ToValidUTF8(line[:200], "") + "…"
+	}
+	return line
 }

@@ -85,16 +85,20 @@ func lockedPID(t *testing.T, err error) int {
 }
 
 func TestLockedErrorMessage(t *testing.T) {
+	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local)
+	recent := time.Now().Add(-time.Minute)
 	tests := []struct {
-		pid  int
+		h    Holder
 		want string
 	}{
-		{1234, "locked by another sysinit (pid 1234)"},
-		{0, "locked by another sysinit"},
+		{Holder{PID: 1234}, "locked by another sysinit (pid 1234)"},
+		{Holder{}, "locked by another sysinit"},
+		{Holder{PID: 7, Since: since, Command: "sysinit refresh"}, "locked by another sysinit (pid 7, since 2026-01-02 03:04: sysinit refresh)"},
+		{Holder{PID: 7, Since: recent, Command: "sysinit -C x"}, "locked by another sysinit (pid 7, since " + recent.Format("15:04:05") + ": sysinit -C x)"},
 	}
 	for _, tt := range tests {
-		if got := (&LockedError{PID: tt.pid}).Error(); got != tt.want {
-			t.Errorf("LockedError{%d}.Error() = %q, want %q", tt.pid, got, tt.want)
+		if got := (&LockedError{Holder: tt.h}).Error(); got != tt.want {
+			t.Errorf("LockedError{%+v}.Error() = %q, want %q", tt.h, got, tt.want)
 		}
 	}
 }
@@ -106,12 +110,13 @@ func TestLockNoWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(LockPath(store))
-	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
-		t.Errorf("lock file holds %q, %v; want this pid %d", b, err, os.Getpid())
+	lines := strings.Split(string(b), "\n")
+	if err != nil || len(lines) != 4 || lines[0] != strconv.Itoa(os.Getpid()) || lines[2] != filepath.Base(os.Args[0])+" "+strings.Join(os.Args[1:], " ") {
+		t.Errorf("lock file holds %q, %v; want this pid %d, the time and this command line", b, err, os.Getpid())
 	}
 
 	// flock conflicts between two opens in one process too.
-	_, err = Acquire(store, false, func(int) { t.Error("onWait called without wait") })
+	_, err = Acquire(store, false, func(Holder) { t.Error("onWait called without wait") })
 	if pid := lockedPID(t, err); pid != os.Getpid() {
 		t.Errorf("LockedError.PID = %d, want the holder %d", pid, os.Getpid())
 	}
@@ -139,18 +144,18 @@ func TestLockWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	var released atomic.Bool
-	waiting := make(chan int, 1)
+	waiting := make(chan Holder, 1)
 	type result struct {
 		l   *Lock
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		l, err := Acquire(store, true, func(pid int) { waiting <- pid })
+		l, err := Acquire(store, true, func(h Holder) { waiting <- h })
 		done <- result{l, err}
 	}()
-	if pid := <-waiting; pid != os.Getpid() {
-		t.Errorf("onWait got pid %d, want the holder %d", pid, os.Getpid())
+	if h := <-waiting; h.PID != os.Getpid() || time.Since(h.Since) > time.Hour || h.Since.After(time.Now()) || !strings.HasPrefix(h.Command, filepath.Base(os.Args[0])) {
+		t.Errorf("onWait got %+v, want the holder %d, since it locked, with its command", h, os.Getpid())
 	}
 	released.Store(true)
 	if err := first.Release(); err != nil {
@@ -186,8 +191,8 @@ func TestLockAcrossProcesses(t *testing.T) {
 	}
 	defer l.Release()
 	b, _ := os.ReadFile(LockPath(store))
-	if strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
-		t.Errorf("lock file holds %q after taking over, want %d", b, os.Getpid())
+	if first, _, _ := strings.Cut(string(b), "\n"); first != strconv.Itoa(os.Getpid()) {
+		t.Errorf("lock file holds %q after taking over, want %d first", b, os.Getpid())
 	}
 }
 
@@ -195,9 +200,9 @@ func TestLockWaitAcrossProcesses(t *testing.T) {
 	store := filepath.Join(t.TempDir(), "dots.db")
 	child := holdInChild(t, store)
 	var killed atomic.Bool
-	l, err := Acquire(store, true, func(pid int) {
-		if pid != child.Process.Pid {
-			t.Errorf("onWait got pid %d, want the child %d", pid, child.Process.Pid)
+	l, err := Acquire(store, true, func(h Holder) {
+		if h.PID != child.Process.Pid {
+			t.Errorf("onWait got pid %d, want the child %d", h.PID, child.Process.Pid)
 		}
 		killed.Store(true)
 		if err := child.Process.Kill(); err != nil {

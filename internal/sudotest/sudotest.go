@@ -40,6 +40,9 @@ type Options struct {
 	// Log makes sudo log this user's commands to User.Log, as it would to
 	// syslog.
 	Log bool
+	// Defaults are sudoers settings for this user alone, such as
+	// "timestamp_timeout=0".
+	Defaults []string
 }
 
 // Need skips t, or fails it under SYSINIT_REQUIRE_SUDO=1, unless this
@@ -121,6 +124,9 @@ func New(t testing.TB, o Options) *User {
 	if o.Log {
 		u.Log = filepath.Join(base, "sudo.log")
 		entry += fmt.Sprintf("Defaults:%s logfile=%s\n", u.Name, u.Log)
+	}
+	for _, d := range o.Defaults {
+		entry += fmt.Sprintf("Defaults:%s %s\n", u.Name, d)
 	}
 	if err := os.WriteFile(sudoers, []byte(entry), 0o440); err != nil {
 		t.Fatal(err)
