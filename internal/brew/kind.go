@@ -128,7 +128,7 @@ func newBundle(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, er
 		k:        k,
 		env:      env,
 		cfgDir:   cfg.Dir,
-		dir:      filepath.Join(cfg.Dir, s.Dir),
+		dir:      cfg.Path(s.Dir),
 		brewfile: cfg.Path(name),
 		geteuid:  geteuid,
 		now:      time.Now,

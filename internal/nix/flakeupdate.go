@@ -41,7 +41,7 @@ type flakeUpdate struct {
 
 // newFlakeUpdate builds a flake-update step.
 func newFlakeUpdate(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
-	fu := &flakeUpdate{s: s, k: config.KeysOf[flakeUpdateKeys](s), env: env, cfgDir: cfg.Dir, workDir: filepath.Join(cfg.Dir, s.Dir)}
+	fu := &flakeUpdate{s: s, k: config.KeysOf[flakeUpdateKeys](s), env: env, cfgDir: cfg.Dir, workDir: cfg.Path(s.Dir)}
 	flake := fu.k.Flake
 	if flake == "" {
 		flake = "."

@@ -45,7 +45,7 @@ func checkEntry(cfg *config.Config, s *config.Step, r config.Reporter) {
 	if flake == "" {
 		flake = "."
 	}
-	ref, err := parseFlakeRef(flake, filepath.Join(cfg.Dir, s.Dir))
+	ref, err := parseFlakeRef(flake, cfg.Path(s.Dir))
 	if err != nil {
 		return // building the step reports it
 	}

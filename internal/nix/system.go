@@ -85,7 +85,7 @@ type system struct {
 
 // newSystem builds a nix-darwin, nixos, home-manager or nix-profile step.
 func newSystem(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, error) {
-	sy := &system{kind: s.Kind, s: s, k: keysOf(s), env: env, cfgDir: cfg.Dir, workDir: filepath.Join(cfg.Dir, s.Dir), cfg: cfg}
+	sy := &system{kind: s.Kind, s: s, k: keysOf(s), env: env, cfgDir: cfg.Dir, workDir: cfg.Path(s.Dir), cfg: cfg}
 	if sy.k.Flake == "" && s.Kind != KindProfile {
 		sy.k.Flake = "."
 	}

@@ -3,7 +3,6 @@ package step
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 
 	"github.com/sysinit/sysinit/internal/command"
@@ -47,7 +46,7 @@ func newCommand(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding sh: %w", err)
 	}
-	return &Command{s: s, keys: config.KeysOf[commandKeys](s), env: env, cfgDir: cfg.Dir, dir: filepath.Join(cfg.Dir, s.Dir), shell: shell}, nil
+	return &Command{s: s, keys: config.KeysOf[commandKeys](s), env: env, cfgDir: cfg.Dir, dir: cfg.Path(s.Dir), shell: shell}, nil
 }
 
 func (c *Command) Definition() []string {
