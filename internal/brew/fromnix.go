@@ -254,6 +254,11 @@ func checkAll(cfg *config.Config, steps []*config.Step, r config.StepReporter) {
 		if !slices.Contains(s.After, leader.Name) {
 			s.After = append(s.After, leader.Name)
 		}
+		// Where the nix-darwin step does not apply, there is no Brewfile:
+		// the step applies where it does, unless its own os says.
+		if _, set := s.Keys["os"]; !set {
+			s.OS = slices.Clone(leader.OS)
+		}
 	}
 }
 

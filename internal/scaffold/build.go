@@ -537,7 +537,10 @@ func (b *builder) brew() {
 	if brewfile == "" && len(b.r.Brewfiles) > 0 {
 		brewfile = b.r.Brewfiles[0]
 	}
-	fromNixDarwin := b.r.HomebrewModule != "" && b.keys.BrewFromNixDarwin && b.darwinStep != ""
+	// A Brewfile the old refresh ran (or the repo holds) stays the step's:
+	// the module's list is then the duplicate (the note says so). Without
+	// one, the step takes nix-darwin's.
+	fromNixDarwin := brewfile == "" && b.r.HomebrewModule != "" && b.keys.BrewFromNixDarwin && b.darwinStep != ""
 	if brewfile == "" && !fromNixDarwin {
 		if b.r.HomebrewModule != "" {
 			b.f.Notes = append(b.f.Notes, "",
