@@ -16,7 +16,7 @@ type followStep struct {
 	leader string
 }
 
-func (f *followStep) Leader() string       { return f.leader }
+func (f *followStep) Leader() string      { return f.leader }
 func (f *followStep) Follow(string, bool) {}
 
 // TestRunFollowerStartsAtPublish: a follower starts once its leader has
