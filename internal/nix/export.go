@@ -15,16 +15,7 @@ import (
 // activation runs brew bundle itself (enable), and homebrew.onActivation.
 // Missing options read as null or their nix-darwin defaults, so that the
 // brew-bundle step can say what is wrong instead of nix failing.
-const homebrewField = `let h = c.config.homebrew or null; in if h == null then null else {
-  brewfile = h.brewfile or null;
-  enable = h.enable or false;
-  onActivation = let o = h.onActivation or { }; in {
-    cleanup = o.cleanup or "none";
-    upgrade = o.upgrade or false;
-    autoUpdate = o.autoUpdate or false;
-    extraFlags = o.extraFlags or [ ];
-  };
-}`
+const homebrewField = `let h = c.config.homebrew or null; in if h == null then null else { brewfile = h.brewfile or null; enable = h.enable or false; onActivation = let o = h.onActivation or { }; in { cleanup = o.cleanup or "none"; upgrade = o.upgrade or false; autoUpdate = o.autoUpdate or false; extraFlags = o.extraFlags or [ ]; }; }`
 
 // Export is what a nix-darwin step exports for a brew-bundle step that
 // follows it: {"homebrew": {"brewfile": TEXT, "enable": BOOL,
