@@ -75,6 +75,15 @@ type ScenarioResult struct {
 	// ProjectedEfficiency is Efficiency with the latencies at scale 1:
 	// sysinit's fixed costs (a cold scan of every file) weigh less there.
 	ProjectedEfficiency float64 `json:"projected_efficiency,omitempty"`
+	// Beside is, for brew-nix-darwin, how long the system and brew steps
+	// each took: the wall is about the longer, not their sum.
+	Beside *Beside `json:"beside,omitempty"`
+}
+
+// Beside is the durations of two steps that run at once.
+type Beside struct {
+	System Stats `json:"system"`
+	Brew   Stats `json:"brew"`
 }
 
 // ToolResult is one tool's timings in a scenario.
@@ -293,6 +302,11 @@ func scenarioExtra(s ScenarioResult) string {
 			o += " (net of " + FormatDuration(s.LaunchGap.Median) + " per stand-in started, measured beside each run)"
 		}
 		parts = append(parts, o)
+	}
+	if s.Beside != nil && len(s.Tools) > 0 {
+		sys, brew := s.Beside.System.Median, s.Beside.Brew.Median
+		parts = append(parts, fmt.Sprintf("system step %s, brew step %s beside it: wall %s against max %s and sum %s",
+			FormatDuration(sys), FormatDuration(brew), FormatDuration(s.Tools[0].Wall.Median), FormatDuration(max(sys, brew)), FormatDuration(sys+brew)))
 	}
 	if s.CriticalPath != nil {
 		p := fmt.Sprintf("critical path %s, parallel efficiency %.3f", FormatDuration(s.CriticalPath.Median), s.Efficiency)

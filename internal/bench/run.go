@@ -24,12 +24,13 @@ const (
 	Incremental = "incremental"
 	Revert      = "revert"
 	BrewfileOne = "brewfile"
+	BrewNix     = "brew-nix-darwin"
 	Full        = "full"
 )
 
 // Scenarios lists every scenario, in the order they run. MultiHost and
 // Fleet run once, each in a group of its own, not for each repo size.
-var Scenarios = []string{NoChange, Cosmetic, Incremental, Revert, BrewfileOne, Full, MultiHost, Fleet}
+var Scenarios = []string{NoChange, Cosmetic, Incremental, Revert, BrewfileOne, BrewNix, Full, MultiHost, Fleet}
 
 // Tool names.
 const (
@@ -40,6 +41,9 @@ const (
 	ToolFloor    = "floor"
 	ToolStart    = "sysinit version"
 	ToolNixBuild = "nix build"
+	// ToolBrewNix is sysinit with the repo's second config, whose brew
+	// step takes its Brewfile from the system step (brewNixToml).
+	ToolBrewNix = "sysinit, brew from nix-darwin"
 )
 
 // FloorCommand stats every file of the tree: the least a change detector
@@ -453,6 +457,10 @@ func (e *sizeEnv) scenario(name string) *scenario {
 	case Full:
 		return &scenario{name: name, what: "cold state and an empty machine: every step runs", tools: e.tools(false),
 			prepare: e.prepareCold, expect: map[string]string{"flake-update": "done", "nix-conf": "done", "system": "done:switched", "brew": "done"}}
+	case BrewNix:
+		return &scenario{name: name, what: "a formula added to homebrew.brews in a nix-darwin module that also changes the system",
+			tools: []string{ToolBrewNix}, prepare: edit(brewNixFile, brewNixEdit),
+			expect: map[string]string{"system": "done:switched", "brew": "done:installed 1"}}
 	case MultiHost:
 		return e.hostsScenario()
 	}
@@ -493,6 +501,8 @@ func (e *sizeEnv) argv(tool string) []string {
 		return []string{e.o.Self, "refresh", "--json"}
 	case ToolSysinitWhole:
 		return []string{e.o.Self, "--config", hostsWholeToml, "refresh", "--json"}
+	case ToolBrewNix:
+		return []string{e.o.Self, "--config", brewNixToml, "refresh", "--json"}
 	case ToolOld:
 		return []string{"/bin/sh", e.old}
 	case ToolSnippet:
@@ -513,7 +523,7 @@ func (e *sizeEnv) argv(tool string) []string {
 // the racy window so that sysinit's stat cache holds every file.
 func (e *sizeEnv) settle(ctx context.Context, sc *scenario) error {
 	for _, t := range sc.tools {
-		if t == ToolSysinit || t == ToolSysinitWhole || t == ToolSnippet || t == ToolGoTask {
+		if t == ToolSysinit || t == ToolSysinitWhole || t == ToolBrewNix || t == ToolSnippet || t == ToolGoTask {
 			if _, _, err := timed(ctx, e.repo, e.m.env, e.argv(t)...); err != nil {
 				return fmt.Errorf("settling: %w", err)
 			}
@@ -539,7 +549,7 @@ func (e *sizeEnv) run(ctx context.Context, sc *scenario) (*ScenarioResult, error
 	}
 	walls := map[string][]time.Duration{}
 	proj := map[string][]time.Duration{}
-	var overheads, gaps, crits []time.Duration
+	var overheads, gaps, crits, systems, brews []time.Duration
 	var effs, projEffs []float64
 	evals := map[string][]float64{}
 	launched := map[string]int{}
@@ -578,6 +588,22 @@ func (e *sizeEnv) run(ctx context.Context, sc *scenario) (*ScenarioResult, error
 			}
 			if sc.evaluations && i >= e.o.Warmup {
 				evals[tool] = append(evals[tool], float64(countEvals(calls)))
+			}
+			if tool == ToolBrewNix {
+				run, err := parseEvents(p.stdout.Bytes())
+				if err != nil {
+					return nil, err
+				}
+				if err := checkRun(sc, run, calls); err != nil {
+					return nil, fmt.Errorf("%s run %d: %w", tool, i+1, err)
+				}
+				if i >= e.o.Warmup {
+					systems = append(systems, run.durations["system"])
+					brews = append(brews, run.durations["brew"])
+					for _, c := range calls {
+						launched[c.Name]++
+					}
+				}
 			}
 			if tool == ToolSysinit {
 				run, err := parseEvents(p.stdout.Bytes())
@@ -635,6 +661,9 @@ func (e *sizeEnv) run(ctx context.Context, sc *scenario) (*ScenarioResult, error
 	if len(overheads) > 0 {
 		s, g := NewStats(overheads), NewStats(gaps)
 		res.Overhead, res.LaunchGap = &s, &g
+	}
+	if len(systems) > 0 {
+		res.Beside = &Beside{System: NewStats(systems), Brew: NewStats(brews)}
 	}
 	if len(crits) > 0 {
 		s := NewStats(crits)

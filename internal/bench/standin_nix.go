@@ -113,8 +113,16 @@ func (s *standin) nixEval(args []string) int {
 	if m == nil {
 		return s.fail("nix eval stand-in: only sysinit's record of a configuration's system is supported, not --apply %q", apply)
 	}
-	if strings.TrimSpace(m[2]) != "" {
-		return s.fail("nix eval stand-in: evaluates no fields of a configuration (asked for %s)", m[2])
+	fields := map[string]any{}
+	if f := strings.TrimSpace(m[2]); f != "" {
+		if !strings.HasPrefix(f, `"homebrew" = `) {
+			return s.fail("nix eval stand-in: evaluates no fields of a configuration but homebrew (asked for %s)", m[2])
+		}
+		hb, err := homebrewOf(dir)
+		if err != nil {
+			return s.fail("%v", err)
+		}
+		fields["homebrew"] = hb
 	}
 	if pick := strings.TrimPrefix(m[1], "c"); pick != "" {
 		attr += pick
@@ -130,7 +138,7 @@ func (s *standin) nixEval(args []string) int {
 	}
 	name := strings.TrimPrefix(attr, "darwinConfigurations.")
 	name, _, _ = strings.Cut(name, ".")
-	out, err := json.Marshal(map[string]any{"name": name, "drv": drv, "out": cl.system, "output": "out", "fields": map[string]any{}})
+	out, err := json.Marshal(map[string]any{"name": name, "drv": drv, "out": cl.system, "output": "out", "fields": fields})
 	if err != nil {
 		return s.fail("encoding the evaluation: %v", err)
 	}
@@ -475,6 +483,37 @@ func (s *standin) darwinRebuild(args []string) int {
 		return s.fail("%v", err)
 	}
 	return s.activate(out)
+}
+
+// brewsRE finds homebrew.brews in a module of the bench repo.
+var brewsRE = regexp.MustCompile(`homebrew\.brews = \[([^\]]*)\]`)
+
+// homebrewOf is config.homebrew as nix-darwin's module gives it for the
+// bench repo: the Brewfile made of every module's homebrew.brews, with
+// homebrew.enable = false and onActivation's defaults.
+func homebrewOf(dir string) (map[string]any, error) {
+	var b strings.Builder
+	b.WriteString("# Created by `nix-darwin`'s `homebrew` module\n\n")
+	files, err := filepath.Glob(filepath.Join(dir, "modules", "*.nix"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", f, err)
+		}
+		for _, m := range brewsRE.FindAllSubmatch(stripNix(data), -1) {
+			for _, name := range strings.Fields(string(m[1])) {
+				fmt.Fprintf(&b, "brew %s\n", name)
+			}
+		}
+	}
+	return map[string]any{
+		"brewfile":     b.String(),
+		"enable":       false,
+		"onActivation": map[string]any{"cleanup": "none", "upgrade": false, "autoUpdate": false, "extraFlags": []string{}},
+	}, nil
 }
 
 // ---- the closure a flake evaluates to ----

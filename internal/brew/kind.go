@@ -49,25 +49,36 @@ var bundleKind = &step.Kind{
 Cellar, Caskroom and Taps — no brew process on a no-change refresh. Only
 what is missing is installed, in batched ` + "`brew install`" + ` calls; what only
 ` + "`brew bundle`" + ` can do goes to it. Never as root: under sudo, brew runs as
-` + "`$SUDO_USER`" + `. One brew-bundle step per Homebrew installation. See docs/brew.md.`,
-		Keys:   &bundleKeys{},
-		NoSudo: "remove it; Homebrew refuses to run as root, and under sudo brew runs as you",
+` + "`$SUDO_USER`" + `. One brew-bundle step per Homebrew installation. With
+` + "`nix-darwin`" + `, the Brewfile is the one a nix-darwin step's configuration
+declares (homebrew.brewfile and homebrew.onActivation), read in that step's
+evaluation: the step starts as soon as it has evaluated, beside the build
+and activation, and runs only when that Brewfile or the installed set
+changed. See docs/brew.md.`,
+		Keys:     &bundleKeys{},
+		CheckAll: checkAll,
+		NoSudo:   "remove it; Homebrew refuses to run as root, and under sudo brew runs as you",
 	},
 	New: newBundle,
 }
 
 type bundleKeys struct {
-	Brewfile    string        `key:"brewfile" default:"Brewfile" path:"file" example:"brewfile = \"Brewfile\"" doc:"the Brewfile, relative to the config directory"`
+	Brewfile    string        `key:"brewfile" default:"Brewfile" unless:"nix-darwin" path:"file" example:"brewfile = \"Brewfile\"" doc:"the Brewfile, relative to the config directory"`
 	Cleanup     string        `key:"cleanup" default:"none" enum:"none,check,uninstall,zap" example:"cleanup = \"check\"" doc:"what to do with what the Brewfile does not list: none, check (report what brew bundle cleanup would remove), uninstall, zap"`
 	UpdateEvery time.Duration `key:"update-every" example:"update-every = \"24h\"" doc:"run brew update at most this often (judged from Homebrew's own FETCH_HEAD); --update forces it"`
 	Upgrade     bool          `key:"upgrade" example:"upgrade = true" doc:"upgrade what is outdated (brew bundle install --upgrade); the install is then left to brew bundle"`
 	Prefix      string        `key:"prefix" example:"prefix = \"/opt/homebrew\"" doc:"the Homebrew prefix; default $HOMEBREW_PREFIX or the standard places"`
+	NixDarwin   string        `key:"nix-darwin" example:"nix-darwin = \"system\"" doc:"take the Brewfile from this nix-darwin step's configuration instead of a file: homebrew.brewfile, with homebrew.onActivation's cleanup, upgrade, autoUpdate (update-every = 5m unless set) and extraFlags, read in that step's one evaluation; the step starts once it has evaluated, beside its build and activation. Set homebrew.enable = false there, or activation runs brew bundle too"`
 }
+
+// LeaderStep names the nix-darwin step the Brewfile comes from (see
+// step.LeaderKeys).
+func (k *bundleKeys) LeaderStep() string { return k.NixDarwin }
 
 // BrewfileOf returns the Brewfile a brew-bundle step installs from, for
 // commands that read it (migrate); ok is false for a step of another kind.
 func BrewfileOf(cfg *config.Config, s *config.Step) (path string, ok bool) {
-	if s.Kind != stepKind {
+	if s.Kind != stepKind || config.KeysOf[bundleKeys](s).NixDarwin != "" {
 		return "", false
 	}
 	name := config.KeysOf[bundleKeys](s).Brewfile
@@ -102,11 +113,21 @@ type bundle struct {
 	now      func() time.Time
 	platform platform // what the Brewfile's OS.mac? and the like answer
 
+	// nixDarwinSteps names the config's nix-darwin steps, for advice.
+	nixDarwinSteps string
+
 	mu     sync.Mutex
 	parsed struct { // the last parse, by content
 		src []byte
 		bf  *Brewfile
 		err error
+	}
+	// nix is what the nix-darwin step it follows exported (see Follow).
+	nix struct {
+		export string
+		known  bool
+		h      *fromNix
+		err    error
 	}
 }
 
@@ -133,6 +154,8 @@ func newBundle(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, er
 		geteuid:  geteuid,
 		now:      time.Now,
 		platform: hostPlatform(),
+
+		nixDarwinSteps: nixDarwinSteps(cfg),
 	}
 	if env.Getenv("HOMEBREW_TEST_GENERIC_OS") != "" || s.Env["HOMEBREW_TEST_GENERIC_OS"] != "" {
 		// Then brew answers no to OS.mac? and OS.linux? alike (os.rb).
@@ -223,6 +246,9 @@ func realPath(p string) string {
 }
 
 func (b *bundle) relBrewfile() string {
+	if b.k.NixDarwin != "" {
+		return "homebrew.brewfile of step " + b.k.NixDarwin
+	}
 	rel, err := filepath.Rel(b.cfgDir, b.brewfile)
 	if err != nil {
 		return b.brewfile
@@ -233,9 +259,9 @@ func (b *bundle) relBrewfile() string {
 // parse reads the Brewfile. Definition and Probe both need it in one
 // plan; the second parse is skipped when the bytes are the same.
 func (b *bundle) parse() (*Brewfile, error) {
-	src, err := os.ReadFile(b.brewfile)
+	src, err := b.brewfileText()
 	if err != nil {
-		return nil, fmt.Errorf("reading Brewfile: %w", err)
+		return nil, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -254,7 +280,11 @@ func (b *bundle) parse() (*Brewfile, error) {
 func (b *bundle) Definition() []string {
 	var l step.Lines
 	l.Add("kind", stepKind)
-	l.Add("brewfile", b.relBrewfile())
+	if b.k.NixDarwin != "" {
+		b.nixDefinition(l.Add)
+	} else {
+		l.Add("brewfile", b.relBrewfile())
+	}
 	brew := ""
 	if b.home != nil {
 		brew = b.home.brew
@@ -262,8 +292,8 @@ func (b *bundle) Definition() []string {
 	l.Add("brew", step.ToolID(brew))
 	l.Add("dir", b.s.Dir)
 	l.Add("cleanup", b.cleanup())
-	l.Add("upgrade", strconv.FormatBool(b.k.Upgrade))
-	l.Add("update-every", b.k.UpdateEvery.String())
+	l.Add("upgrade", strconv.FormatBool(b.upgrade()))
+	l.Add("update-every", b.updateEvery().String())
 	for _, kv := range step.Environ(b.s.Env) {
 		l.Add("env", kv)
 	}
@@ -282,15 +312,12 @@ func (b *bundle) Definition() []string {
 	return l.Sorted()
 }
 
-func (b *bundle) cleanup() string {
-	if b.k.Cleanup == "" {
-		return "none"
-	}
-	return b.k.Cleanup
-}
-
 // Inputs are the Brewfile and any extra globs.
 func (b *bundle) Inputs(context.Context) (fingerprint.Spec, error) {
+	if b.k.NixDarwin != "" {
+		// The Brewfile is in the definition.
+		return fingerprint.Spec{Patterns: b.s.Inputs}, nil
+	}
 	return step.FileSpec(b.cfgDir, b.brewfile, b.s.Inputs)
 }
 
@@ -320,7 +347,7 @@ func (b *bundle) Probe(_ context.Context, token string) (string, error) {
 		d := dyn[0]
 		drift = append(drift, fmt.Sprintf("dynamic Brewfile (line %d: %s): brew bundle check decides", d.Line, d.Text))
 	}
-	due, why, err := b.home.updateDue(b.k.UpdateEvery, b.now())
+	due, why, err := b.home.updateDue(b.updateEvery(), b.now())
 	if err != nil {
 		return "", err
 	}
@@ -394,15 +421,24 @@ func (b *bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, er
 	if err != nil {
 		return step.Outcome{}, err
 	}
-	due, _, err := b.home.updateDue(b.k.UpdateEvery, b.now())
+	due, _, err := b.home.updateDue(b.updateEvery(), b.now())
 	if err != nil {
 		return step.Outcome{}, err
+	}
+	brewfile := b.brewfile
+	if b.k.NixDarwin != "" {
+		path, remove, err := b.writeBrewfile()
+		if err != nil {
+			return step.Outcome{}, err
+		}
+		defer remove()
+		brewfile = path
 	}
 	progress := rc.Progress
 	if progress == nil {
 		progress = func(string) {}
 	}
-	r := &brewRun{b: b, ctx: ctx, out: rc.Out, user: user, progress: progress}
+	r := &brewRun{b: b, ctx: ctx, out: rc.Out, user: user, progress: progress, file: "--file=" + brewfile}
 	var notes []string
 
 	if due || rc.Update {
@@ -419,7 +455,7 @@ func (b *bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, er
 	}
 	notes = append(notes, note...)
 
-	file := "--file=" + b.brewfile
+	file := r.file
 	switch b.cleanup() {
 	case "check":
 		progress("brew bundle cleanup")
@@ -453,9 +489,12 @@ func (b *bundle) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, er
 	if err != nil {
 		return step.Outcome{}, err
 	}
-	// What plan and why will say about nix-darwin's Homebrew module, so
-	// that they need not read the .nix files again while none changes.
-	tok += checkNixDarwin(nixFiles(b.cfgDir), b.now()).String()
+	if b.k.NixDarwin == "" {
+		// What plan and why will say about nix-darwin's Homebrew module,
+		// so that they need not read the .nix files again while none
+		// changes.
+		tok += checkNixDarwin(nixFiles(b.cfgDir), b.now()).String()
+	}
 	return step.Outcome{Token: tok, Note: strings.Join(notes, "; ")}, nil
 }
 
@@ -475,8 +514,10 @@ func (r *brewRun) install(force bool) ([]string, error) {
 		return r.bundle(fmt.Sprintf("sysinit cannot read the Brewfile (%v)", err))
 	case len(dyn) > 0:
 		return r.bundle(fmt.Sprintf("the Brewfile computes what it declares (line %d: %s)", dyn[0].Line, dyn[0].Text))
-	case b.k.Upgrade:
+	case b.upgrade():
 		return r.bundle("upgrade = true, and only brew knows what is outdated")
+	case len(b.extraFlags()) > 0:
+		return r.bundle("homebrew.onActivation.extraFlags are flags of brew bundle install")
 	}
 
 	m := findMissing(entries, b.home, b.platform, skipLists(b.env.Getenv, b.s.Env))
@@ -555,10 +596,10 @@ func (r *brewRun) bundle(why string) ([]string, error) {
 	if r.out != nil {
 		fmt.Fprintf(r.out, "sysinit: brew bundle decides: %s\n", why)
 	}
-	file := "--file=" + b.brewfile
+	file := r.file
 	checkArgs := []string{"bundle", "check", "--no-upgrade", file}
 	installArgs := []string{"bundle", "install", "--no-upgrade", file}
-	if b.k.Upgrade {
+	if b.upgrade() {
 		// check then also reports outdated dependencies, so that install
 		// upgrades them.
 		checkArgs = []string{"bundle", "check", file}
@@ -572,6 +613,7 @@ func (r *brewRun) bundle(why string) ([]string, error) {
 		return []string{allInstalled}, nil
 	case reported(err, checked.isUnsatisfied()) && r.ctx.Err() == nil:
 		r.progress("brew bundle install")
+		installArgs = append(installArgs, b.extraFlags()...)
 		var got bundleOutput
 		if err := r.run(&got, installArgs...); err != nil {
 			return nil, fmt.Errorf("brew bundle install: %w", err)
@@ -608,6 +650,7 @@ type brewRun struct {
 	out      io.Writer
 	user     string
 	progress func(string)
+	file     string // --file=BREWFILE
 }
 
 func (r *brewRun) run(collect *bundleOutput, args ...string) error {

@@ -284,6 +284,9 @@ func withoutNixCheck(token string) string {
 // step repeats its work. The check the last success recorded holds while
 // no .nix file changed.
 func (b *bundle) Advice(token string) []string {
+	if b.k.NixDarwin != "" {
+		return b.nixAdvice()
+	}
 	files := nixFiles(b.cfgDir)
 	c, ok := recordedNixCheck(token)
 	if ok {
@@ -296,5 +299,5 @@ func (b *bundle) Advice(token string) []string {
 	if c.file == "" {
 		return nil
 	}
-	return []string{fmt.Sprintf("%s:%d enables nix-darwin's Homebrew module: brew bundle then runs inside the system activation, serially; let this step own the Brewfile and drop homebrew.enable, or drop this step", c.file, c.line)}
+	return []string{fmt.Sprintf("%s:%d enables nix-darwin's Homebrew module: brew bundle then runs inside the system activation, serially; set homebrew.enable = false and let brew-bundle step %q take the Brewfile from nix-darwin (nix-darwin = %s instead of brewfile), so that it runs beside the build", c.file, c.line, b.s.Name, b.nixDarwinSteps)}
 }

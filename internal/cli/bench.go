@@ -85,6 +85,8 @@ the old sequential refresh, the plan's checksum snippet, go-task (with
 measured too when it is installed. Scenarios: no-change, cosmetic (a comment
 edited), incremental (one module changed), revert (a module edit undone:
 back to inputs built before), brewfile (one formula added),
+brew-nix-darwin (a formula added to homebrew.brews in a module that also
+changes the system, the brew step taking its Brewfile from nix-darwin),
 full (cold state, empty machine), multi-host (one host's module edited in a
 flake of three configurations, with entry and without), and fleet
 (--fleet-hosts machines behind a stand-in ssh that models a connection and

@@ -199,6 +199,9 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 			book.set(d)
 			return warnings.keep(d)
 		},
+		// A nix-darwin step's Brewfile, for the brew-bundle step that
+		// takes it and is decided again with it.
+		Exported: s.planner.Exported,
 		// While the first steps run, hash the files of those that wait.
 		Background: func(ctx context.Context) { s.planner.Warm(ctx, p) },
 		Elevate:    elevate,

@@ -38,8 +38,13 @@ func TestKindExamples(t *testing.T) {
 				}
 			}
 			lines = append(lines, d.Example)
-			// Examples that name a host (hosts, build-on) name box.
+			// Examples that name a host (hosts, build-on) name box; those
+			// that name a nix-darwin step (a brew-bundle step's nix-darwin),
+			// system.
 			src := strings.Join(lines, "\n") + "\n[hosts.box]\nssh = \"root@box.lan\"\n"
+			if strings.Contains(d.Example, `"system"`) {
+				src += "[steps.system]\nkind = \"nix-darwin\"\n"
+			}
 			if _, err := config.Parse(filepath.Join(root, config.FileName), []byte(src), kinds.Decls()); err != nil {
 				t.Errorf("%s: the example of %q does not load:\n%s%v", k.Name, key, src, err)
 			}

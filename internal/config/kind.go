@@ -21,6 +21,8 @@ import (
 //	items     arrays: what the elements are ("glob patterns")
 //	required  "true": the step must set it
 //	default   the value when left out (strings only)
+//	unless    the name of another key: default applies only while that
+//	          one is left out (a Brewfile, unless it comes from nix-darwin)
 //	enum      the allowed values, comma-separated
 //	path      "file" or "dir": a path that must exist (relative to the
 //	          config directory; a relative one may not leave it); "dest":
@@ -191,6 +193,7 @@ type keyDecl struct {
 	items      string
 	required   bool
 	def        string
+	unless     string // def applies only while this key is not set
 	enum       []string
 	path       string
 	allowEmpty bool
@@ -245,6 +248,7 @@ func declsOfType(t reflect.Type) ([]*keyDecl, error) {
 			items:    f.Tag.Get("items"),
 			required: f.Tag.Get("required") == "true",
 			def:      f.Tag.Get("default"),
+			unless:   f.Tag.Get("unless"),
 			path:     f.Tag.Get("path"),
 			zeroHint: f.Tag.Get("zero"),
 			field:    f.Index,

@@ -338,6 +338,9 @@ func (l *loader) env(s *Step, kp *posNode, d *keyDecl, v any) map[string]string 
 // keys' declared defaults, and its default `os`.
 func (l *loader) applyDefaults(s *Step, k *Kind, own reflect.Value) {
 	for _, d := range k.keys {
+		if _, other := s.Keys[d.unless]; d.unless != "" && other {
+			continue
+		}
 		if _, set := s.Keys[d.name]; !set && d.def != "" {
 			own.Elem().FieldByIndex(d.field).SetString(d.def)
 		}

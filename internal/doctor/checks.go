@@ -331,9 +331,22 @@ func checkHomebrewTwice(in *Input) []Finding {
 	if where == "" {
 		return nil
 	}
-	return []Finding{{Step: steps[0].Name,
-		Problem: where + " turns on nix-darwin's Homebrew module while step " + steps[0].Name + " runs brew bundle too: brew bundle runs twice, the first time serially inside the system step's activation",
-		Fix:     "set homebrew.enable = false in " + strings.SplitN(where, ":", 2)[0] + " and keep the brew-bundle step (it runs in parallel with the nix build), or remove the step",
+	s := steps[0]
+	file := strings.SplitN(where, ":", 2)[0]
+	fix := "set homebrew.enable = false in " + file + " and keep your declarations there: step " + s.Name + " takes its Brewfile from nix-darwin and runs beside the build"
+	if s.NixDarwin == "" {
+		system := "SYSTEM"
+		for _, o := range in.Steps {
+			if o.Kind == "nix-darwin" {
+				system = o.Name
+				break
+			}
+		}
+		fix = "set homebrew.enable = false in " + file + " and let brew-bundle step " + s.Name + " take the Brewfile from nix-darwin (nix-darwin = \"" + system + "\" instead of brewfile): it then runs beside the nix build"
+	}
+	return []Finding{{Step: s.Name,
+		Problem: where + " turns on nix-darwin's Homebrew module while step " + s.Name + " runs brew bundle too: brew bundle runs twice, the first time serially inside the system step's activation",
+		Fix:     fix,
 	}}
 }
 

@@ -180,7 +180,10 @@ func TestChecks(t *testing.T) {
 
 		{name: "homebrew twice: module and step", check: "homebrew-twice", steps: []Step{system, brewS},
 			edit: func(f *fake) { f.homebrew = "modules/darwin/homebrew.nix:3" },
-			want: []string{"modules/darwin/homebrew.nix:3 turns on nix-darwin's Homebrew module while step brew | homebrew.enable = false in modules/darwin/homebrew.nix"}},
+			want: []string{"modules/darwin/homebrew.nix:3 turns on nix-darwin's Homebrew module while step brew | homebrew.enable = false in modules/darwin/homebrew.nix and let brew-bundle step brew take the Brewfile from nix-darwin (nix-darwin = \"system\" instead of brewfile)"}},
+		{name: "homebrew twice: module and a step that takes its Brewfile", check: "homebrew-twice", steps: []Step{system, {Name: "brew", Kind: "brew-bundle", OS: []string{"darwin"}, NixDarwin: "system"}},
+			edit: func(f *fake) { f.homebrew = "modules/darwin/homebrew.nix:3" },
+			want: []string{"turns on nix-darwin's Homebrew module while step brew | homebrew.enable = false in modules/darwin/homebrew.nix and keep your declarations there"}},
 		{name: "homebrew twice: module only", check: "homebrew-twice", steps: []Step{system},
 			edit: func(f *fake) { f.homebrew = "modules/darwin/homebrew.nix:3" }},
 		{name: "homebrew twice: a Linux-only step", check: "homebrew-twice", steps: []Step{{Name: "brew", Kind: "brew-bundle", OS: []string{"linux"}}},

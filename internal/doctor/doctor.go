@@ -34,6 +34,7 @@ type Step struct {
 	MaxJobs   int // 0 = not set
 	Cores     int // 0 = not set (nix's own setting applies)
 	Run       string
+	NixDarwin string // brew-bundle: the nix-darwin step its Brewfile comes from
 }
 
 // Applies reports whether the step runs on goos.

@@ -176,7 +176,7 @@ func FromConfig(cfg *config.Config) []Step {
 		impure, _ := v["impure"].(bool)
 		args, _ := v["extra-args"].([]string)
 		st := Step{Name: s.Name, Kind: s.Kind, OS: s.OS, Flake: str("flake"), Impure: impure, ExtraArgs: args, Run: str("run"),
-			SudoSet: s.Sudo != nil, MaxJobs: num("max-jobs"), Cores: num("cores")}
+			SudoSet: s.Sudo != nil, MaxJobs: num("max-jobs"), Cores: num("cores"), NixDarwin: str("nix-darwin")}
 		if d := kinds.Decls().Get(s.Kind); s.Sudo == nil && d != nil {
 			st.Sudo = d.SudoDefault // nix-darwin and nixos: the profile and activation
 		} else if s.Sudo != nil {

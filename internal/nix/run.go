@@ -41,20 +41,32 @@ func (sy *system) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, e
 		return step.Outcome{}, err
 	}
 	applied := sy.applied(before)
-	if rc.Reuse != "" && !rc.Force && !rc.Redefined {
-		return sy.switchBack(ctx, r, rc.Reuse, before, applied)
+	// A result kept without the Brewfile its evaluation gave cannot tell
+	// the brew-bundle step that follows: evaluate.
+	if rc.Reuse != "" && !rc.Force && !rc.Redefined && (!sy.exportsHomebrew || rc.ReuseExport != "") {
+		publish(rc, rc.ReuseExport)
+		o, err := sy.switchBack(ctx, r, rc.Reuse, before, applied)
+		if sy.exportsHomebrew {
+			o.Export = rc.ReuseExport
+		}
+		return o, err
 	}
 	ev, err := sy.evaluate(ctx, r, "", "")
 	if err != nil {
 		return step.Outcome{}, err
 	}
+	export, err := sy.export(ev)
+	if err != nil {
+		return step.Outcome{}, err
+	}
+	publish(rc, export)
 	out := ev.Out
 	// The shortcut absorbs input edits only: a changed activation command,
 	// env value, action, profile or flag acts after the build, so it must
 	// run even when the out path is the active one.
 	if !rc.Force && !rc.Redefined && alreadyApplied(out, applied, rc.Token) {
 		fmt.Fprintf(r.out, "%s is already the active system\n", out)
-		return step.Outcome{Token: out, Note: "evaluated: identical to the active system; nothing built or switched", Label: sy.label(out)}, nil
+		return step.Outcome{Token: out, Note: "evaluated: identical to the active system; nothing built or switched", Label: sy.label(out), Export: export}, nil
 	}
 	built, _, err := sy.buildFor(ctx, r, ev, nil) // build-on, push-to: remote.go
 	if err != nil {
@@ -67,7 +79,7 @@ func (sy *system) Run(ctx context.Context, rc *step.RunContext) (step.Outcome, e
 	if err != nil {
 		return step.Outcome{}, err
 	}
-	return step.Outcome{Token: built, Note: note, Label: sy.label(built)}, nil
+	return step.Outcome{Token: built, Note: note, Label: sy.label(built), Export: export}, nil
 }
 
 // evaluation is the configuration evaluated once: its record, the
@@ -89,7 +101,7 @@ func (sy *system) evaluate(ctx context.Context, r *runner, user, host string) (*
 	if err != nil {
 		return nil, err
 	}
-	key := sy.buildKey(q.flake.installable(q.config) + "\x00" + q.name + "\x00" + q.conf + "\x00" + q.pick)
+	key := sy.buildKey(q.flake.installable(q.config) + "\x00" + q.name + "\x00" + q.conf + "\x00" + q.pick + "\x00" + q.apply())
 	r.progress("evaluating " + q.what())
 	ev, by, err := fleetOf(sy.env).evals.do(ctx, key, sy.s.Name, func() (*evaluation, error) {
 		type versionResult struct {
@@ -283,6 +295,9 @@ func (sy *system) query(ctx context.Context, r *runner, u, h string) (*evalQuery
 	case KindDarwin:
 		// darwin-rebuild splices the name in unquoted.
 		q.config, q.pick = "darwinConfigurations."+name, "c.system"
+		if sy.exportsHomebrew {
+			q.fields = map[string]string{"homebrew": homebrewField}
+		}
 	case KindNixOS:
 		q.config, q.pick = "nixosConfigurations."+quoteAttr(name), "c.config.system.build.toplevel"
 	case KindHomeManager:

@@ -81,6 +81,11 @@ type system struct {
 	lastMu       sync.Mutex
 	last         *graphResult
 	buildOn      *config.Host // build-on's host; nil: build here
+
+	// exportsHomebrew: a brew-bundle step takes its Brewfile from this
+	// nix-darwin step, so its evaluation also reads config.homebrew (see
+	// export.go).
+	exportsHomebrew bool
 }
 
 // newSystem builds a nix-darwin, nixos, home-manager or nix-profile step.
@@ -114,6 +119,7 @@ func newSystem(cfg *config.Config, s *config.Step, env *step.Env) (step.Step, er
 	if sy.k.BuildOn != "" {
 		sy.buildOn = cfg.Host(sy.k.BuildOn)
 	}
+	sy.exportsHomebrew = s.Kind == KindDarwin && step.Followed(cfg, s.Name)
 	if s.Target != nil {
 		// Acting on another machine: where it keeps its profile is its own.
 		return newRemote(sy, s.Target)
@@ -301,6 +307,11 @@ func (sy *system) Definition() []string {
 	}
 	if sy.k.PushTo != "" {
 		l.Add("push-to", sy.k.PushTo)
+	}
+	if sy.exportsHomebrew {
+		// Its successes then record the Brewfile: one recorded before
+		// holds none.
+		l.Add("export", "homebrew")
 	}
 	return l.Sorted()
 }

@@ -233,6 +233,36 @@ type Planner struct {
 
 	prefetchMu sync.Mutex
 	prefetched map[string]*prefetch // by Prefetch, for Plan
+
+	exportMu sync.Mutex
+	exports  map[string]string // published in this run, by step (see Exported)
+}
+
+// Exported keeps what step published in this run for its followers: they
+// are decided with it from now on, not with what its last success
+// recorded.
+func (p *Planner) Exported(step, export string) {
+	p.exportMu.Lock()
+	defer p.exportMu.Unlock()
+	if p.exports == nil {
+		p.exports = map[string]string{}
+	}
+	p.exports[step] = export
+}
+
+// follow gives a follower its leader's export: the one published in this
+// run, else the one the leader's last success recorded.
+func (p *Planner) follow(f step.Follower) {
+	leader := f.Leader()
+	p.exportMu.Lock()
+	e, ok := p.exports[leader]
+	p.exportMu.Unlock()
+	if !ok {
+		if rec, found := p.Records[leader]; found && rec.Export != "" {
+			e, ok = rec.Export, true
+		}
+	}
+	f.Follow(e, ok)
 }
 
 // prefetch is one step's inputs, being read in the background.
@@ -594,6 +624,9 @@ func (p *Planner) start(ctx context.Context, name string) *Decision {
 			d.Run = true
 			return d
 		}
+	}
+	if f, ok := d.Step.(step.Follower); ok {
+		p.follow(f)
 	}
 	d.Definition = d.Step.Definition()
 	d.DefinitionDigest = Digest(d.Definition)

@@ -63,6 +63,10 @@ type Options struct {
 	// RunContext.Confirm, with the step's name: a step that activates asks
 	// through it before changing anything.
 	Confirm func(ctx context.Context, step, summary string) error
+	// Exported, when set, is told what a step published for its followers
+	// (step.RunContext.Publish) before they are woken to be decided
+	// again: the planner decides them with it.
+	Exported func(step, export string)
 	// Label is written into the run's log directory (its lock file), so
 	// that `sysinit logs` can tell the runs of one config from those of
 	// the others sharing the logs directory.
@@ -98,6 +102,20 @@ type node struct {
 	// ranUpstream: some step this one comes after, directly or not, ran in
 	// this run, so its inputs may have changed since the plan was made.
 	ranUpstream bool
+	// published is closed when the step publishes its export for its
+	// followers (step.Follower), who start then instead of at done.
+	published chan struct{}
+	pubOnce   sync.Once
+}
+
+// hasPublished reports whether n published its export.
+func (n *node) hasPublished() bool {
+	select {
+	case <-n.published:
+		return true
+	default:
+		return false
+	}
 }
 
 type run struct {
@@ -133,7 +151,7 @@ func Run(ctx context.Context, p *plan.Plan, o Options, rec Recorder, obs Observe
 	}
 	infos := make([]StepInfo, 0, len(p.Steps))
 	for _, d := range p.Steps {
-		n := &node{d: d, done: make(chan struct{})}
+		n := &node{d: d, done: make(chan struct{}), published: make(chan struct{})}
 		r.nodes[d.Name] = n
 		info := StepInfo{Name: d.Name, Reason: d.Summary()}
 		switch {
@@ -260,10 +278,28 @@ func (r *run) step(ctx context.Context, n *node, initial Status) {
 		n.status, n.reason = initial, d.Summary()
 		return
 	}
+	leader := ""
+	if f, ok := d.Step.(step.Follower); ok {
+		leader = f.Leader()
+	}
 	for _, a := range d.Config.After {
 		dep, ok := r.nodes[a]
 		if !ok {
 			continue
+		}
+		if a == leader {
+			// A follower needs the leader's export, not the end of its
+			// run: it starts beside the rest of it (a nix-darwin build
+			// and activation), and is decided again with what was
+			// published.
+			select {
+			case <-dep.published:
+			case <-dep.done:
+			}
+			if dep.hasPublished() {
+				n.ranUpstream = true
+				continue
+			}
 		}
 		<-dep.done
 		switch dep.status {
@@ -400,6 +436,15 @@ func (r *run) exec(ctx context.Context, n *node) {
 	}
 	if d.Reuse != nil && !rc.Force && !rc.Redefined {
 		rc.Reuse = d.Reuse.Token
+		rc.ReuseExport = d.Reuse.Export
+	}
+	rc.Publish = func(export string) {
+		n.pubOnce.Do(func() {
+			if r.o.Exported != nil {
+				r.o.Exported(d.Name, export)
+			}
+			close(n.published)
+		})
 	}
 	sctx := ctx
 	if t := d.Config.Timeout; t > 0 {
@@ -442,6 +487,11 @@ func (r *run) exec(ctx context.Context, n *node) {
 			r.end(n, StatusFailed, "ran, but its success could not be recorded ("+perr.Error()+"); it will run again", dur, note(outcome.Note), logPath, nil)
 			r.failed()
 			return
+		}
+		if outcome.Export != "" {
+			// Followers that wait for it learn it now if it was not
+			// published before.
+			rc.Publish(outcome.Export)
 		}
 		fmt.Fprintf(log, "# done in %s\n", dur)
 		r.end(n, StatusDone, d.Summary(), dur, note(outcome.Note), logPath, nil)
@@ -515,6 +565,7 @@ func (r *run) record(d *plan.Decision, o step.Outcome, started time.Time, dur ti
 		RunID:            r.o.RunID,
 		Label:            o.Label,
 		Due:              started,
+		Export:           o.Export,
 	}
 	if o.Unscheduled && !d.LastDue.IsZero() {
 		rec.Due = d.LastDue

@@ -30,7 +30,7 @@ type Keys struct {
 // each on when its key lands in internal/config; TestLoaderKeys fails
 // while this and the loader disagree.
 func LoaderKeys() Keys {
-	return Keys{BrewFromNixDarwin: false, Entry: true}
+	return Keys{BrewFromNixDarwin: true, Entry: true}
 }
 
 // The daemon restarts, by the system the file is for.
@@ -570,7 +570,10 @@ func (b *builder) brew() {
 	if brewfile == "" && len(b.r.Brewfiles) > 0 {
 		brewfile = b.r.Brewfiles[0]
 	}
-	fromNixDarwin := b.r.HomebrewModule != "" && b.keys.BrewFromNixDarwin && b.darwinStep != ""
+	// A Brewfile the old refresh ran (or the repo holds) stays the step's:
+	// the module's list is then the duplicate (the note says so). Without
+	// one, the step takes nix-darwin's.
+	fromNixDarwin := brewfile == "" && b.r.HomebrewModule != "" && b.keys.BrewFromNixDarwin && b.darwinStep != ""
 	if brewfile == "" && !fromNixDarwin {
 		if b.r.HomebrewModule != "" {
 			b.f.Notes = append(b.f.Notes, "",
@@ -611,9 +614,13 @@ func (b *builder) brew() {
 	if bundle >= 0 {
 		s.Comment = append(s.Comment, "was: "+b.acts[bundle].text+" ("+b.from()+")")
 	}
-	if bundle >= 0 && b.acts[bundle].cleanup {
+	switch {
+	case fromNixDarwin:
+		// homebrew.onActivation.cleanup and upgrade decide; the loader
+		// refuses the keys beside nix-darwin.
+	case bundle >= 0 && b.acts[bundle].cleanup:
 		s.set("cleanup", "uninstall", "as brew bundle --cleanup: uninstalls what the Brewfile does not list")
-	} else {
+	default:
 		s.set("cleanup", "check", "report what is installed but not listed; \"uninstall\" removes it")
 	}
 	if update >= 0 {
@@ -621,7 +628,7 @@ func (b *builder) brew() {
 	} else {
 		s.set("update-every", brewUpdateEvery, "brew update at most daily; `sysinit refresh --update` forces it")
 	}
-	if upgrade >= 0 {
+	if upgrade >= 0 && !fromNixDarwin {
 		s.set("upgrade", true, "was: brew upgrade")
 	}
 	if !b.m.Linuxbrew {

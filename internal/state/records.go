@@ -36,6 +36,9 @@ type Record struct {
 	// (see Results). Label names it there ("generation 12").
 	KeepResult bool
 	Label      string
+	// Export is what the run found for other steps of the config to take
+	// (see step.Outcome.Export); kept with the result too.
+	Export string
 }
 
 // DueBase is when the step's time-to-live counts from.
@@ -56,6 +59,7 @@ type storedRecord struct {
 	Duration         time.Duration `json:"dur"`
 	RunID            string        `json:"run,omitempty"`
 	Due              time.Time     `json:"due,omitzero"`
+	Export           string        `json:"exp,omitempty"`
 }
 
 func checkStep(step string) error {
@@ -96,6 +100,7 @@ func (s *Store) Records() (map[string]Record, error) {
 					Duration:         sr.Duration,
 					RunID:            sr.RunID,
 					Due:              sr.Due,
+					Export:           sr.Export,
 				}
 				return nil
 			})
@@ -179,6 +184,7 @@ func putRecord(tx *bbolt.Tx, r Record, manifest []byte) error {
 		Duration:         r.Duration,
 		RunID:            r.RunID,
 		Due:              r.Due,
+		Export:           r.Export,
 	})
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ type Result struct {
 	Label            string // what the step called it: "generation 12"
 	Started          time.Time
 	RunID            string
+	Export           string // the success's step.Outcome.Export
 }
 
 // storedResult is Result as stored, in a list per step, oldest first.
@@ -33,6 +34,7 @@ type storedResult struct {
 	Label            string    `json:"label,omitempty"`
 	Started          time.Time `json:"start"`
 	RunID            string    `json:"run,omitempty"`
+	Export           string    `json:"exp,omitempty"`
 }
 
 // Results returns the kept results of step, oldest first. It is read only
@@ -102,6 +104,7 @@ func putResult(tx *bbolt.Tx, r Record) error {
 		Label:            r.Label,
 		Started:          r.Started,
 		RunID:            r.RunID,
+		Export:           r.Export,
 	})
 	if len(kept) > maxResults {
 		kept = kept[len(kept)-maxResults:]

@@ -83,6 +83,15 @@ type RunContext struct {
 	// step may go back to it instead of doing the work. "" when there is
 	// none; never set on a forced or redefined run.
 	Reuse string
+	// ReuseExport is the Export that success recorded with Reuse: a step
+	// that goes back to it without doing the work exports it again.
+	ReuseExport string
+	// Publish hands what the run has found for its followers (see
+	// Follower) before the run ends: a nix-darwin step publishes the
+	// Brewfile its evaluation gave before it builds, so that the
+	// brew-bundle step taking it starts beside the build. A step that
+	// publishes must also return the same in Outcome.Export. Never nil.
+	Publish func(export string)
 }
 
 // Outcome is what a successful run reports.
@@ -96,6 +105,26 @@ type Outcome struct {
 	// Label names the result should it be offered for reuse later
 	// ("generation 12"); "" when it has no name.
 	Label string
+	// Export is what the run found that other steps of the config take
+	// (the Brewfile a nix-darwin configuration declares): it is recorded
+	// with the success and its result, so that a follower knows it while
+	// this step is up to date and does not run.
+	Export string
+}
+
+// Follower is implemented by steps that work from what another step of
+// the config exports — a brew-bundle step whose Brewfile a nix-darwin
+// step evaluates. The kind lists that step in the follower's `after`;
+// the runner starts the follower once the leader has published (or has
+// ended), not once it has finished, and the plan gives the follower the
+// leader's export before each decision: the one published in this run,
+// else the one its last success recorded.
+type Follower interface {
+	// Leader names the step whose export this one works from.
+	Leader() string
+	// Follow sets the export the step decides and runs with; known is
+	// false when none is known (the leader never recorded one).
+	Follow(export string, known bool)
 }
 
 // Reuser is implemented by steps that can go back to a result they
@@ -280,4 +309,22 @@ type Advisor interface {
 type Availability interface {
 	// Unavailable says what is missing and how to get it; "" if nothing is.
 	Unavailable() string
+}
+
+// LeaderKeys is implemented by the keys of a kind whose steps follow
+// another step (see Follower): the leader's kind asks, when its step is
+// built, whether a step follows it and what it must export.
+type LeaderKeys interface {
+	// LeaderStep names the step followed; "" for none.
+	LeaderStep() string
+}
+
+// Followed reports whether a step of cfg follows the step named name.
+func Followed(cfg *config.Config, name string) bool {
+	for _, s := range cfg.Steps {
+		if k, ok := s.Own.(LeaderKeys); ok && k.LeaderStep() == name {
+			return true
+		}
+	}
+	return false
 }
