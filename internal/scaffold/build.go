@@ -214,6 +214,12 @@ func (b *builder) files() []string {
 		if copied[conf] {
 			continue
 		}
+		if slices.ContainsFunc(b.f.Steps, func(s *Step) bool { d, _ := s.get("dest"); return d == nixConfDest }) {
+			// One file step per destination: the one nearest the top
+			// (or the one the old refresh copied) is it.
+			b.f.Notes = append(b.f.Notes, "", conf+" is another nix.custom.conf: it is not installed (one file may go to "+nixConfDest+")")
+			continue
+		}
 		s := &Step{Name: b.name(nixConfStep), Comment: []string{
 			conf + ": nix reads it through `!include nix.custom.conf` in /etc/nix/nix.conf;",
 			"installed only when its content changed, and the daemon restarted only then",
@@ -578,9 +584,9 @@ func (b *builder) brew() {
 		if b.r.HomebrewModule != "" {
 			b.f.Notes = append(b.f.Notes, "",
 				"Homebrew: "+b.r.HomebrewModule+" turns on nix-darwin's Homebrew module, so "+homebrewModuleExplanation+".",
-				"sysinit cannot take that Brewfile from nix-darwin yet; to have sysinit run brew bundle in parallel",
-				"with the nix build instead, move the list to a Brewfile, set homebrew.enable = false, and add",
-				"a brew-bundle step (docs/brew.md).")
+				"A brew-bundle step can take that Brewfile from the nix-darwin step that runs on the Mac",
+				"(`nix-darwin = \"STEP\"`, with homebrew.enable = false), so that brew runs beside the build;",
+				"init writes it when this machine's nix-darwin configuration is named above (docs/brew.md).")
 		}
 		for _, i := range []int{bundle, update, upgrade} {
 			if i < 0 {

@@ -75,3 +75,28 @@ func TestBuildConfigsInAnImportedFile(t *testing.T) {
 		t.Errorf("uncommented, does not load: %v\n%s", err, on)
 	}
 }
+
+// TestBuildTwoNixConfs: a second nix.custom.conf (an example's, deeper in
+// the tree) is named in a note, not made a second step for the same
+// destination, which would not load.
+func TestBuildTwoNixConfs(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"nix.custom.conf":            "max-jobs = 8\n",
+		"examples/x/nix.custom.conf": "max-jobs = 2\n",
+	})
+	m := Machine{GOOS: "linux", Host: "vm", User: "sam"}
+	r, err := Read(t.Context(), dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := string(Build(r, m, LoaderKeys()).Render())
+	if !strings.Contains(data, "source    = \"nix.custom.conf\"") || strings.Count(data, "[steps.nix-conf") != 1 {
+		t.Errorf("want one nix-conf step, from the top one:\n%s", data)
+	}
+	if !strings.Contains(data, "# examples/x/nix.custom.conf is another nix.custom.conf: it is not installed") {
+		t.Errorf("the other one is not named:\n%s", data)
+	}
+	if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
+		t.Errorf("does not load: %v\n%s", err, data)
+	}
+}

@@ -204,7 +204,9 @@ func (r *Repo) findFiles() error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", root, err)
 	}
-	// The Brewfile at the top first.
-	slices.SortStableFunc(r.Brewfiles, func(a, b string) int { return strings.Count(a, "/") - strings.Count(b, "/") })
+	// The ones at the top first.
+	byDepth := func(a, b string) int { return strings.Count(a, "/") - strings.Count(b, "/") }
+	slices.SortStableFunc(r.Brewfiles, byDepth)
+	slices.SortStableFunc(r.NixConfs, byDepth)
 	return nil
 }
