@@ -168,6 +168,11 @@ With no command, sysinit runs refresh.`,
 	root.PersistentFlags().StringVarP(&a.dir, "directory", "C", "", "run as if started in `DIR`")
 	root.PersistentFlags().StringVar(&a.configFile, "config", "", "use config `FILE` instead of finding sysinit.toml")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// pflag quotes strconv's own words ("strconv.ParseInt: parsing
+		// "abc": invalid syntax"); the value and the flag say enough.
+		if i := strings.Index(err.Error(), ": strconv."); i > 0 {
+			err = errors.New(err.Error()[:i] + ": not a number")
+		}
 		return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.SetHelpCommand(a.newHelp())

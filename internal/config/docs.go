@@ -17,7 +17,20 @@ func WriteDocs(w io.Writer, kinds *Kinds, only string, markdown bool) error {
 		k := kinds.Get(only)
 		if k == nil {
 			hint := ""
-			if c := closest(only, kinds.Names()); c != "" {
+			c := closest(only, kinds.Names())
+			if c == "" {
+				// A kind's first word ("brew", "nix"): the kinds it starts.
+				var starts []string
+				for _, n := range kinds.Names() {
+					if strings.HasPrefix(n, only+"-") {
+						starts = append(starts, n)
+					}
+				}
+				if len(starts) == 1 {
+					c = starts[0]
+				}
+			}
+			if c != "" {
 				hint = fmt.Sprintf("did you mean %q? ", c)
 			}
 			return fmt.Errorf("no kind %q (%skinds: %s)", only, hint, strings.Join(kinds.Names(), ", "))
