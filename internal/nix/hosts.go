@@ -170,6 +170,22 @@ func (h *host) read(ctx context.Context) (*facts, error) {
 	}
 }
 
+// failedRead is the error of a finished read that failed, or nil.
+func (h *host) failedRead() error {
+	h.mu.Lock()
+	r := h.reading
+	h.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	select {
+	case <-r.done:
+		return r.err
+	default:
+		return nil
+	}
+}
+
 // forget drops what the last read found: a step on the machine changed
 // it, or a run wants it fresh.
 func (h *host) forget() {

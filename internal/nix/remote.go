@@ -169,8 +169,12 @@ func (rs *remoteSystem) Run(ctx context.Context, rc *step.RunContext) (step.Outc
 	r := &runner{sys: rs.system, rc: rc, out: &syncWriter{w: rc.Out}}
 	h := rs.host
 	r.progress("connecting to " + h.cfg.Name)
-	// Read afresh: the plan's read may be stale, and a host that did not
-	// answer then gets another chance.
+	// Read afresh: the plan's read may be stale. A host that did not
+	// answer it moments ago is not asked again (each try may wait out
+	// ssh's connect timeout, and each of its steps would try).
+	if err := h.failedRead(); err != nil {
+		return step.Outcome{}, fmt.Errorf("%w (as the plan found it; not asked again in this run)", err)
+	}
 	h.forget()
 	f, err := h.read(ctx)
 	if err != nil {
