@@ -35,8 +35,9 @@ puts it back (` + "`probe-failed`" + `).
 hold this content at the last success (a previous ` + "`on-change`" + ` that failed is
 followed up), or when someone changed it since. If the destination is
 another file after ` + "`on-change`" + ` (a formatter that rewrites it), the run says so
-and what ` + "`on-change`" + ` left counts as in place, so it does not loop; any later
-change is drift. (A write by someone else while ` + "`on-change`" + ` runs cannot be told
+and what ` + "`on-change`" + ` left (a regular file, read) is what counts as in place, so
+it does not loop; any later change is drift, the source's own bytes put back
+included. (A write by someone else while ` + "`on-change`" + ` runs cannot be told
 from on-change's own.) With ` + "`sudo = true`" + ` the file is written as root by sysinit's own careful
 installer, which never follows a link or enters a directory that another
 user owns or may write (other than the one who ran sudo) on the way to the
@@ -267,6 +268,13 @@ type dest struct {
 
 func (d dest) exists() bool { return d.content != "" || d.sig != "" }
 
+// hashed reports whether d's content is a hash of a regular file's bytes
+// and mode ("HASH MODE"), not a word standing for what could not be read.
+func (d dest) hashed() bool {
+	h, m, ok := strings.Cut(d.content, " ")
+	return ok && len(h) == 32 && len(m) == 4 && !strings.ContainsAny(h, " ")
+}
+
 // same reports whether d is what o describes: by content when both were
 // read, else by stat signature.
 func (d dest) same(o dest) bool {
@@ -314,10 +322,18 @@ func (t token) String() string {
 }
 
 // leftByOnChange reports whether d is what on-change left of the file
-// sysinit installed at the last success.
+// sysinit installed at the last success: a regular file whose content was
+// read and is that one (a link, a FIFO or a file read while it changed is
+// never taken for it: their "content" is a word, not a hash).
 func (t token) leftByOnChange(d dest) bool {
-	return t.after.exists() && t.after.content != "missing" && d.exists() && d.same(t.after)
+	return t.after.hashed() && d.hashed() && d.content == t.after.content
 }
+
+// rewritten reports whether on-change left something other than what
+// sysinit installed at the last success; then only that counts as in
+// place (putting the source back undoes what on-change did: a chmod 600,
+// a normalisation).
+func (t token) rewritten() bool { return t.after.exists() && t.after.content != "missing" }
 
 func parseToken(s string) token {
 	f := strings.Split(s, "|")
@@ -404,6 +420,8 @@ func (f *File) Probe(_ context.Context, tok string) (string, error) {
 		return f.dest + " is a symbolic link, not the file sysinit installed", nil
 	case last.leftByOnChange(d):
 		return "", nil
+	case last.rewritten():
+		return f.dest + " was changed outside sysinit (it is not what on-change left there)", nil
 	case d.content != "" && d.content != last.installed || d.content == "" && d.sig != last.left.sig:
 		return f.dest + " was changed outside sysinit", nil
 	}
@@ -444,9 +462,14 @@ func (f *File) Run(ctx context.Context, rc *RunContext) (Outcome, error) {
 	changed := have.content != want
 	left := have
 	var after dest
-	if changed && last.installed == want && last.leftByOnChange(have) {
-		// What on-change made of this very source last time: in place.
-		changed, left, after = false, last.left, last.after
+	if last.installed == want && last.rewritten() {
+		// on-change made something of this very source last time: that,
+		// and only that, is in place (the source's own bytes back there
+		// undo it).
+		changed = !last.leftByOnChange(have)
+		if !changed {
+			left, after = last.left, last.after
+		}
 	}
 	if changed {
 		// A destination that holds neither what the last success left

@@ -2,6 +2,7 @@ package step
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -180,6 +181,33 @@ func TestFileStepOnChangeRewriteDoesNotLoop(t *testing.T) {
 	if calls() != 1 || strings.Contains(log, "installed src.conf") || again.Token != out.Token {
 		t.Errorf("second run (on-change ran %d times; token %q, was %q):\n%s", calls(), again.Token, out.Token, log)
 	}
+	// The source's own bytes put back undo what on-change did: drift, and
+	// both run again (a chmod 600 by on-change must not stay undone).
+	if err := os.WriteFile(dest, []byte("real\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if drift, err := f.Probe(context.Background(), out.Token); err != nil || !strings.Contains(drift, "not what on-change left there") {
+		t.Fatalf("probe with the source put back: %q, %v", drift, err)
+	}
+	if _, log = run(out.Token); !strings.Contains(log, "installed src.conf") || calls() != 2 {
+		t.Errorf("run with the source put back (on-change ran %d times):\n%s", calls(), log)
+	}
+	// A link in its place is never taken for what on-change left.
+	if err := os.Remove(dest); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "src.conf"), dest); err != nil {
+		t.Fatal(err)
+	}
+	if drift, err := f.Probe(context.Background(), out.Token); err != nil || !strings.Contains(drift, "symbolic link") {
+		t.Fatalf("probe with a link at dest: %q, %v", drift, err)
+	}
+	if _, log = run(out.Token); !strings.Contains(log, "installed src.conf") || calls() != 3 {
+		t.Errorf("run with a link at dest (on-change ran %d times):\n%s", calls(), log)
+	}
+	if fi, err := os.Lstat(dest); err != nil || fi.Mode()&fs.ModeSymlink != 0 {
+		t.Errorf("dest after the run: %v, %v; want the file, not the link", fi, err)
+	}
 	// Edited by hand afterwards: drift, and the source is installed again.
 	if err := os.WriteFile(dest, []byte("by hand\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -188,7 +216,7 @@ func TestFileStepOnChangeRewriteDoesNotLoop(t *testing.T) {
 		t.Fatalf("probe after a hand edit: %q, %v", drift, err)
 	}
 	third, log := run(out.Token)
-	if !strings.Contains(log, "installed src.conf") || calls() != 2 {
+	if !strings.Contains(log, "installed src.conf") || calls() != 4 {
 		t.Errorf("third run (on-change ran %d times):\n%s", calls(), log)
 	}
 	// A new source is installed even though the file holds what on-change
@@ -196,7 +224,7 @@ func TestFileStepOnChangeRewriteDoesNotLoop(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "src.conf"), []byte("real 2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, log = run(third.Token); !strings.Contains(log, "installed src.conf") || calls() != 3 {
+	if _, log = run(third.Token); !strings.Contains(log, "installed src.conf") || calls() != 5 {
 		t.Errorf("run with a new source (on-change ran %d times):\n%s", calls(), log)
 	}
 }
