@@ -492,8 +492,16 @@ func (e *executed) file(p string) {
 	}
 	for _, c := range cands {
 		e.add(c)
-		// A link is followed to what it runs, when that is in the repo too.
+		// A link is followed to what it runs: in the repo, or outside it
+		// through a linked file or directory (ext -> /elsewhere), where
+		// it is an input by its absolute path.
 		if real, err := filepath.EvalSymlinks(c); err == nil && real != c {
+			if !e.inRoot(real) {
+				if e.inRoot(c) { // a repo path the user wrote, not /bin/bash
+					e.files = append(e.files, filepath.ToSlash(real))
+				}
+				continue
+			}
 			e.add(real)
 		}
 	}
@@ -505,6 +513,20 @@ func (e *executed) add(abs string) {
 		return
 	}
 	e.files = append(e.files, filepath.ToSlash(rel))
+}
+
+// inRoot reports whether abs lies below the repository, as reached or
+// as it really is (/tmp and /private/tmp on macOS).
+func (e *executed) inRoot(abs string) bool {
+	below := func(root string) bool {
+		rel, err := filepath.Rel(root, abs)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	}
+	if below(e.root) {
+		return true
+	}
+	r, err := filepath.EvalSymlinks(e.root)
+	return err == nil && below(r)
 }
 
 // staticWord is w's value when it holds no expansion.
@@ -555,6 +577,10 @@ func unescape(s string) string {
 // they fall under it, and by absolute path when they do not.
 func AddExecuted(spec *fingerprint.Spec, cfgDir string, files []string) {
 	for _, f := range files {
+		if filepath.IsAbs(f) {
+			spec.Files = append(spec.Files, f) // outside the repo, through a link
+			continue
+		}
 		if spec.Root == "" || spec.Root == cfgDir {
 			spec.Files = append(spec.Files, f)
 			continue
