@@ -213,8 +213,8 @@ type analysis struct {
 	flake   string
 	lock    string
 	roots   []string
-	others  []string          // the other configurations' entries, cleaned
-	configs map[string]Config // every configuration by Name
+	others  map[string][]string // the other configurations' entries, cleaned, by Name
+	configs map[string]Config   // every configuration by Name
 	parent  []parentRec
 	lexed   []bool
 	code    []bool // read as Nix code whatever its name: imported exactly
@@ -222,10 +222,7 @@ type analysis struct {
 	// lexed for their references, but most are data, so what looks like
 	// an impure reference in them is not reported.
 	maybeCode []bool
-	// restricted marks files reached only through flake.nix: their
-	// references do not reach into the other configurations' entries.
-	restricted []bool
-	queue      []int32
+	queue     []int32
 	// flake.nix's references under deferred outputs, by output; which
 	// outputs a reached file reads (and where), and which were followed.
 	deferred  map[string][]ref
@@ -266,13 +263,20 @@ func Analyze(src FileSource, req Request, cache *Cache) (*Result, error) {
 				a.configs[c.Name] = c
 			}
 		}
+		// Only a named configuration can own a reference (ref.Owner).
+		if c.Name == "" || c.Name == req.Config.Name {
+			continue
+		}
 		for _, o := range c.Entries {
 			o = cleanRel(o)
 			// An entry that holds flake.nix would exclude everything.
 			if o == "" || o == a.flake || strings.HasPrefix(a.flake, o+"/") {
 				continue
 			}
-			a.others = append(a.others, o)
+			if a.others == nil {
+				a.others = map[string][]string{}
+			}
+			a.others[c.Name] = append(a.others[c.Name], o)
 		}
 	}
 	n := len(a.tracked)
@@ -283,29 +287,29 @@ func Analyze(src FileSource, req Request, cache *Cache) (*Result, error) {
 	a.lexed = make([]bool, n)
 	a.code = make([]bool, n)
 	a.maybeCode = make([]bool, n)
-	a.restricted = make([]bool, n)
 	a.triggered = map[string]string{}
 	a.flakeIdx = -1
 	a.res = &Result{tracked: a.tracked, parent: a.parent}
 
 	if len(req.Config.Entries) == 0 {
 		a.res.Widenings = append(a.res.Widenings, Widening{Construct: "no entries", Dir: "."})
-		a.reachPrefix("", parentRec{from: fromEntry, via: "entry", ref: "."}, false)
+		a.reachPrefix("", parentRec{from: fromEntry, via: "entry", ref: "."}, nil)
 	}
 	for _, e := range req.Config.Entries {
 		e = cleanRel(e)
-		if a.reachEntry(e, parentRec{from: fromEntry, via: "entry"}, false) == 0 {
+		if a.reachEntry(e, parentRec{from: fromEntry, via: "entry"}, nil) == 0 {
 			return nil, &EntryError{Entry: e}
 		}
 	}
 	if err := a.drain(); err != nil {
 		return nil, err
 	}
-	// flake.nix defines the configuration: what it references outside the
-	// other configurations' entries (overlays, lib, shared modules) is read.
+	// flake.nix defines the configuration: what it references (overlays,
+	// lib, shared modules) is read, but for what sits in another
+	// configuration's own definition (ref.Owner).
 	for _, f := range []string{a.flake, a.lock} {
 		if i, ok := find(a.tracked, f); ok {
-			a.mark(i, parentRec{from: fromFlake, via: "flake", ref: f}, true)
+			a.mark(i, parentRec{from: fromFlake, via: "flake", ref: f})
 		}
 	}
 	if err := a.drain(); err != nil {
@@ -373,33 +377,28 @@ func find(sorted []string, p string) (int, bool) {
 	return i, i < len(sorted) && sorted[i] == p
 }
 
-// mark reaches tracked file i, restricted when only flake.nix leads to
-// it. A restricted file reached again freely is visited again, its
-// references then free of the exclusion.
-func (a *analysis) mark(i int, pr parentRec, restricted bool) {
+// mark reaches tracked file i. Every file's references are followed
+// whole: which configuration's definition a reference in a file other
+// than flake.nix serves cannot be told.
+func (a *analysis) mark(i int, pr parentRec) {
 	if a.parent[i].from != notReached {
-		if a.restricted[i] && !restricted {
-			a.restricted[i] = false
-			if a.lexed[i] {
-				a.lexed[i] = false
-				a.queue = append(a.queue, int32(i))
-			}
-		}
 		return
 	}
 	a.parent[i] = pr
-	a.restricted[i] = restricted
 	a.queue = append(a.queue, int32(i))
 }
 
-// excluded reports whether a reference from a file only flake.nix leads to,
-// resolved to the prefix target, may not reach p: p is under another
-// configuration's entry that target names or holds (flake.nix naming
-// ./hosts/b, or ./hosts/${h}, is defining that configuration). A
-// reference to a file inside the entry (./hosts/b/users.nix) is followed:
-// an inline module in flake.nix may hand it to this configuration.
-func (a *analysis) excluded(p, target string) bool {
-	for _, o := range a.others {
+// excluded reports whether a reference resolved to the prefix target, that
+// sits in the own definition of the configuration whose entries are excl,
+// may not reach p: p is under one of those entries that target names or
+// holds (flake.nix naming ./hosts/b, or ./hosts/${h}, under
+// nixosConfigurations.b = …, is defining b, which this configuration does
+// not evaluate). A reference to a file inside the entry
+// (./hosts/b/users.nix) is followed: b's definition may be read by this
+// configuration (self.nixosConfigurations.b), and then refOutputs reaches
+// b's entries anyway, but a file inside one is cheap to keep.
+func excluded(excl []string, p, target string) bool {
+	for _, o := range excl {
 		if (p == o || strings.HasPrefix(p, o+"/")) && strings.HasPrefix(o+"/", target) {
 			return true
 		}
@@ -409,46 +408,40 @@ func (a *analysis) excluded(p, target string) bool {
 
 // reachEntry reaches the entry e and everything under it; it returns how
 // many tracked files that is.
-func (a *analysis) reachEntry(e string, pr parentRec, restricted bool) int {
+func (a *analysis) reachEntry(e string, pr parentRec, excl []string) int {
 	pr.ref = e
 	if e == "" {
 		pr.ref = "."
-		return a.reachPrefix("", pr, restricted)
+		return a.reachPrefix("", pr, excl)
 	}
 	count := 0
-	if i, ok := find(a.tracked, e); ok && !(restricted && a.excluded(e, e)) {
-		a.mark(i, pr, restricted)
+	if i, ok := find(a.tracked, e); ok && !excluded(excl, e, e) {
+		a.mark(i, pr)
 		count++
 	}
-	count += a.reachPrefix(e+"/", pr, restricted)
-	count += a.reachAncestors(e, pr, restricted)
+	count += a.reachPrefix(e+"/", pr, excl)
+	count += a.reachAncestors(e, pr, excl)
 	return count
 }
 
 // reachPrefix reaches every tracked file whose path starts with prefix
-// (when restricted, none under another configuration's entry).
-func (a *analysis) reachPrefix(prefix string, pr parentRec, restricted bool) int {
-	return a.reachMatching(prefix, nil, false, pr, restricted)
+// (none under the entries excl, see excluded).
+func (a *analysis) reachPrefix(prefix string, pr parentRec, excl []string) int {
+	return a.reachMatching(prefix, nil, false, pr, excl)
 }
 
 // reachMatching reaches every tracked file whose path starts with prefix
 // and whose rest holds the tail's pieces in order; with maybeCode, each may
 // be imported and is read for references whatever its name.
-func (a *analysis) reachMatching(prefix string, tail []string, maybeCode bool, pr parentRec, restricted bool) int {
+func (a *analysis) reachMatching(prefix string, tail []string, maybeCode bool, pr parentRec, excl []string) int {
 	count := 0
 	for i := sort.SearchStrings(a.tracked, prefix); i < len(a.tracked) && strings.HasPrefix(a.tracked[i], prefix); i++ {
 		f := a.tracked[i]
-		if restricted && a.excluded(f, prefix) {
+		if excluded(excl, f, prefix) {
 			continue
 		}
-		if len(tail) > 0 {
-			rest := f[len(prefix):]
-			if strings.HasSuffix(prefix, "/") {
-				rest = "/" + rest // an empty interpolation: Nix drops the double slash
-			}
-			if !holdsInOrder(rest, tail) {
-				continue
-			}
+		if !a.matches(f, prefix, tail) {
+			continue
 		}
 		if maybeCode && !a.maybeCode[i] {
 			a.maybeCode[i] = true
@@ -456,10 +449,26 @@ func (a *analysis) reachMatching(prefix string, tail []string, maybeCode bool, p
 				a.queue = append(a.queue, int32(i)) // reached before as data
 			}
 		}
-		a.mark(i, pr, restricted)
+		a.mark(i, pr)
 		count++
 	}
 	return count
+}
+
+// matches reports whether path f starts with prefix and what follows
+// holds the tail's pieces in order.
+func (a *analysis) matches(f, prefix string, tail []string) bool {
+	if !strings.HasPrefix(f, prefix) {
+		return false
+	}
+	if len(tail) == 0 {
+		return true
+	}
+	rest := f[len(prefix):]
+	if strings.HasSuffix(prefix, "/") {
+		rest = "/" + rest // an empty interpolation: Nix drops the double slash
+	}
+	return holdsInOrder(rest, tail)
 }
 
 func holdsInOrder(s string, pieces []string) bool {
@@ -486,11 +495,11 @@ func (a *analysis) setCode(i int) {
 
 // reachAncestors reaches the tracked files that are a proper ancestor
 // directory of p: symlinks to directories, through which Nix reads p.
-func (a *analysis) reachAncestors(p string, pr parentRec, restricted bool) int {
+func (a *analysis) reachAncestors(p string, pr parentRec, excl []string) int {
 	count := 0
 	for k := strings.IndexByte(p, '/'); k >= 0; {
-		if i, ok := find(a.tracked, p[:k]); ok && !(restricted && a.excluded(p[:k], p)) {
-			a.mark(i, pr, restricted)
+		if i, ok := find(a.tracked, p[:k]); ok && !excluded(excl, p[:k], p) {
+			a.mark(i, pr)
 			count++
 		}
 		next := strings.IndexByte(p[k+1:], '/')
@@ -649,7 +658,12 @@ func (a *analysis) facts(p string, st Stat) ([]ref, error) {
 func (a *analysis) follow(i int, dir string, r ref) {
 	file := a.tracked[i]
 	line := int(r.Line)
-	restricted := a.restricted[i]
+	// Only flake.nix's references that sit in another configuration's own
+	// definition stay out of that configuration's entries.
+	var excl []string
+	if i == a.flakeIdx && r.Owner != "" {
+		excl = a.others[r.Owner]
+	}
 	data := a.maybeCode[i] && !a.code[i] && !strings.HasSuffix(file, ".nix")
 	switch r.Kind {
 	case refImpure:
@@ -687,7 +701,7 @@ func (a *analysis) follow(i int, dir string, r ref) {
 			for _, e := range c.Entries {
 				e = cleanRel(e)
 				a.res.Widenings = append(a.res.Widenings, Widening{Construct: pr.via, File: file, Line: line, Dir: e})
-				a.reachEntry(e, pr, false)
+				a.reachEntry(e, pr, nil)
 			}
 			return
 		}
@@ -699,7 +713,7 @@ func (a *analysis) follow(i int, dir string, r ref) {
 		}
 		// The whole tree, other configurations' entries included: the
 		// flake's store path hashes every tracked file.
-		a.reachPrefix("", parentRec{from: int32(i), line: r.Line, ref: ".", via: a.withNote(r.Construct)}, false)
+		a.reachPrefix("", parentRec{from: int32(i), line: r.Line, ref: ".", via: a.withNote(r.Construct)}, nil)
 		a.stop = a.req.StopAtWhole
 		return
 	}
@@ -757,11 +771,20 @@ func (a *analysis) follow(i int, dir string, r ref) {
 		}
 	}
 	// An import of a computed path may read any file it can name.
-	a.reachMatching(target, tail, r.Code && r.Construct != "", pr, restricted)
-	if target == "" && len(tail) == 0 && !restricted {
+	a.reachMatching(target, tail, r.Code && r.Construct != "", pr, excl)
+	if target == "" && len(tail) == 0 && excl == nil {
 		a.stop = a.req.StopAtWhole
 	}
-	a.reachAncestors(strings.TrimSuffix(target, "/"), pr, restricted)
+	a.reachAncestors(strings.TrimSuffix(target, "/"), pr, excl)
+	// A reference to flake.nix itself (import ./flake.nix, then .outputs
+	// { … }) may evaluate any of its outputs and let bindings: nothing of
+	// it waits any longer.
+	if target == a.flake || r.Code && r.Construct != "" && a.matches(a.flake, target, tail) {
+		if _, seen := a.triggered["*"]; !seen {
+			a.triggered["*"] = fmt.Sprintf("%s:%d", file, line)
+			a.followOutput("*")
+		}
+	}
 }
 
 func (a *analysis) withNote(via string) string {
