@@ -103,7 +103,7 @@ func analyze(t *testing.T, src *memSource, entries, others []string, cache *Cach
 	for _, e := range others {
 		o = append(o, Config{Name: "nixosConfigurations." + path.Base(e), Entries: []string{e}})
 	}
-	res, err := Analyze(src, Request{Tracked: src.tracked(), Config: Config{Entries: entries}, Others: o}, cache)
+	res, err := Analyze(src, Request{Tracked: src.tracked(), Config: Config{Name: "nixosConfigurations." + path.Base(entries[0]), Entries: entries}, Others: o}, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,11 +291,11 @@ func TestAnalyzeRules(t *testing.T) {
 			want:    []string{"a.nix", "x.conf"},
 		},
 		{
-			name:    "flake.nix reaches what it shares but not another configuration's entries",
+			name:    "flake.nix reaches what this configuration's definition names, not what another's does",
 			files:   map[string]string{"flake.nix": "{ outputs = _: { nixosConfigurations = { a = mk [ ./hosts/a ./overlays ]; b = mk [ ./hosts/b ./hosts/${name} ]; }; }; }", "hosts/a/d.nix": "", "hosts/b/d.nix": "", "hosts/common.nix": "", "overlays/o.nix": "import ../hosts/c/pkgs.nix", "hosts/c/pkgs.nix": ""},
 			entries: []string{"hosts/a"},
 			others:  []string{"hosts/b"},
-			want:    []string{"hosts/a/d.nix", "hosts/c/pkgs.nix", "hosts/common.nix", "overlays/o.nix"},
+			want:    []string{"hosts/a/d.nix", "hosts/c/pkgs.nix", "overlays/o.nix"},
 		},
 		{
 			name: "a file inside another configuration's entry that flake.nix names is reached",
@@ -360,6 +360,22 @@ func TestAnalyzeRules(t *testing.T) {
 			others:    []string{"hosts/b"},
 			otherName: "homeConfigurations.b",
 			want:      []string{"hosts/a/d.nix"},
+		},
+		{
+			name: "another configuration's definition is not read, unless this one reads that configuration",
+			files: map[string]string{"flake.nix": "{ outputs = { self }: { nixosConfigurations.a = mk [ ./hosts/a ]; nixosConfigurations.b = mk [ ./hosts/b ./extra.nix ]; }; }",
+				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "extra.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"hosts/a/d.nix"},
+		},
+		{
+			name: "another configuration's definition is read when this one reads that configuration",
+			files: map[string]string{"flake.nix": "{ outputs = { self }: { nixosConfigurations.a = mk [ ./hosts/a ]; nixosConfigurations.b = mk [ ./hosts/b ./extra.nix ]; }; }",
+				"hosts/a/d.nix": "{ self, ... }: self.nixosConfigurations.b.config", "hosts/b/d.nix": "", "extra.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"extra.nix", "hosts/a/d.nix", "hosts/b/d.nix"},
 		},
 		{
 			name: "importing flake.nix reads every deferred output and let binding",
