@@ -215,7 +215,7 @@ func TestChain(t *testing.T) {
 			"modules/shared.nix (entry)",
 			"modules/shared.nix:1 → modules/services/ssh.nix (by modules/services/….nix; path + interpolated string)",
 		}},
-		{"lib/default.nix", []string{"flake.nix (flake)", "flake.nix:2 → lib/default.nix (by lib; flake output lib, read at flake.nix:3)"}},
+		{"lib/default.nix", []string{"flake.nix (flake)", "flake.nix:2 → lib/default.nix (by lib; flake output lib, read at flake.nix:4)"}},
 		{"README.md", nil},
 		{"not/tracked", nil},
 	}
