@@ -396,7 +396,14 @@ func (x *extractor) scopes() {
 		switch {
 		case x.kind(i) == LBrace || x.kind(i) == Interp:
 			x.scope[i], x.owner[i] = cur, own
-			stack = append(stack, frame{start: x.kind(i) == LBrace, direct: x.kind(i) == LBrace && x.is(i-1, "=")})
+			// A set is the binding's value itself when = comes right
+			// before it and nothing selects from it after (x = { b = …; }.b
+			// makes b's value all of x).
+			direct := x.kind(i) == LBrace && x.is(i-1, "=")
+			if m := x.match[i]; direct && (m < 0 || x.is(int(m)+1, ".")) {
+				direct = false
+			}
+			stack = append(stack, frame{start: x.kind(i) == LBrace, direct: direct})
 			continue
 		case x.kind(i) == RBrace:
 			x.scope[i], x.owner[i] = cur, own

@@ -353,6 +353,14 @@ func TestAnalyzeRules(t *testing.T) {
 			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix"},
 		},
 		{
+			name: "a set selected from is not the configurations' set",
+			files: map[string]string{"flake.nix": `{ outputs = _: { nixosConfigurations = { b = { a = mk [ ./hosts/b ]; }; }.b; }; }`,
+				"hosts/a/d.nix": "", "hosts/b/d.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix"},
+		},
+		{
 			name: "a configuration named by a literal string keeps its entries to itself",
 			files: map[string]string{"flake.nix": `{ outputs = _: { homeConfigurations."b" = mk [ ./hosts/b ]; homeConfigurations = { "b" = mk [ ./hosts/b ]; }; }; }`,
 				"hosts/a/d.nix": "", "hosts/b/d.nix": ""},
