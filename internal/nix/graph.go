@@ -86,6 +86,17 @@ func graphName(kind, name string) string {
 		return "nixosConfigurations." + name
 	case KindHomeManager:
 		return "homeConfigurations." + name
+	case KindProfile:
+		// A profile of darwinConfigurations.h1.system builds h1: only a
+		// plain two-part prefix naming a configuration counts (a quoted
+		// or computed part names none, so nothing of flake.nix waits).
+		parts := strings.Split(name, ".")
+		if len(parts) >= 2 && !strings.ContainsAny(name, "\"${") {
+			switch parts[0] {
+			case "nixosConfigurations", "darwinConfigurations", "homeConfigurations":
+				return parts[0] + "." + parts[1]
+			}
+		}
 	}
 	return ""
 }

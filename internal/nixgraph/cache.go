@@ -14,7 +14,7 @@ import (
 // factsVersion names the rules that turn a file into references. Bump it
 // whenever the lexer or extractor changes what it finds: a cache written
 // under other rules is then dropped rather than trusted.
-const factsVersion = 2
+const factsVersion = 3
 
 const cacheMagic = "nixgraph"
 
@@ -133,6 +133,7 @@ func (c *Cache) Marshal() []byte {
 			str(r.Attr)
 			str(r.Tail)
 			str(r.Scope)
+			str(r.Owner)
 		}
 	}
 	return binary.LittleEndian.AppendUint64(out, xxh3.Hash(out))
@@ -181,6 +182,7 @@ func UnmarshalCache(data []byte) (*Cache, error) {
 			r.Attr = d.str()
 			r.Tail = d.str()
 			r.Scope = d.str()
+			r.Owner = d.str()
 			if r.Kind > refLetUse {
 				d.fail("unknown reference kind %d", r.Kind)
 			}

@@ -83,13 +83,20 @@
 //
 // flake.nix defines the configuration, so its references are followed
 // too: shared overlays, lib and modules it hands every host are inputs.
-// But it names every host's modules as well: a reference from flake.nix,
-// or from a file only flake.nix leads to, that names another
-// configuration's entry (Request.Others) or a directory holding one
-// (./hosts/b, ./hosts/${h}) does not reach into that entry. This
-// configuration's own files still do, and so does a reference to a file
-// inside the entry (an inline module in flake.nix may hand
-// ./hosts/b/users.nix to this host). And what flake.nix defines under an
+// But it defines every host as well: what sits in another configuration's
+// own definition (under nixosConfigurations.b = …, or
+// nixosConfigurations = { b = …; }, the name literal and that of one of
+// Request.Others; see ref.Owner) is evaluated only when configuration b
+// is, so it waits, like a deferred output, until a reached file reads b
+// by name (self.nixosConfigurations.b, refOutputs), or any configuration
+// by a computed name. Every other reference of flake.nix is followed,
+// into any entry: one in this configuration's own definition, in a let
+// binding, under a computed name (genAttrs, a set handed to mapAttrs), or
+// where the enclosing output cannot be told; and so are the references of
+// every file flake.nix leads to. A reference to flake.nix itself (import
+// ./flake.nix, from any reached file, or a computed import that may name
+// it) may evaluate any output: nothing of flake.nix waits any longer.
+// And what flake.nix defines under an
 // output a configuration reads only by asking for it — packages, checks,
 // deploy, hydraJobs, devShells, apps, overlays, nixosModules, lib … (see
 // deferredOutputs) — is followed only when a reached file reads that

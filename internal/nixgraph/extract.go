@@ -56,6 +56,13 @@ type ref struct {
 	// packages, deploy …; see deferredOutputs), or, after letScope, the
 	// let binding whose value holds it. It matters in flake.nix.
 	Scope string
+	// Owner is the configuration whose own output definition holds the
+	// reference ("nixosConfigurations.b" for a reference under
+	// nixosConfigurations.b = …), when flake.nix names it literally there,
+	// or "". Only such a reference may stay out of b's entries: one
+	// anywhere else (another configuration's definition, a let binding, a
+	// computed name) may be evaluated for any configuration.
+	Owner string
 }
 
 // letScope starts the Scope of what a let binding's value holds: "let
@@ -145,6 +152,7 @@ type extractor struct {
 	match []int32  // for a bracket or a string's opening quote in sig, the index in sig of its partner, or -1
 	pend  []int32  // for a path start in sig, the index in sig of its PathEnd
 	scope []string // for each sig token, the deferred output it is defined under, or ""
+	owner []string // for each sig token, the configuration whose definition holds it, or ""
 	cur   int      // the sig index being handled: its scope goes to new references
 	refs  []ref
 	// lets are the names of the let bindings that are a scope (those not
@@ -279,11 +287,13 @@ func (x *extractor) exprEnd(i int) bool {
 func (x *extractor) add(r ref) {
 	if x.cur < len(x.scope) {
 		r.Scope = x.scope[x.cur]
+		r.Owner = x.owner[x.cur]
 	}
 	// References outlive src (the cache keeps them): no string may share
 	// its memory.
 	r.Text, r.Suffix, r.Construct = strings.Clone(r.Text), strings.Clone(r.Suffix), strings.Clone(r.Construct)
 	r.Attr, r.Tail, r.Scope = strings.Clone(r.Attr), strings.Clone(r.Tail), strings.Clone(r.Scope)
+	r.Owner = strings.Clone(r.Owner)
 	x.refs = append(x.refs, r)
 }
 
@@ -295,6 +305,7 @@ func (x *extractor) add(r ref) {
 // where its name is used, which letUses records.
 func (x *extractor) scopes() {
 	x.scope = make([]string, len(x.sig))
+	x.owner = make([]string, len(x.sig))
 	// Scopes matter in flake.nix, which defines outputs; sparing other
 	// files the work keeps the answer a function of the content alone.
 	if !bytes.Contains(x.src, []byte("outputs")) {
@@ -312,11 +323,50 @@ func (x *extractor) scopes() {
 		let     bool
 		binding []string // the attribute path being defined
 		start   bool     // the next token starts a binding
+		direct  bool     // the set is the value of the enclosing binding itself (x = { … })
 	}
 	stack := []frame{{start: true}}
-	var cur string
+	var cur, own string
+	// ownerOf names the configuration whose own definition the token
+	// being read sits in: the binding path outside every let binding's
+	// value is outputs/flake …, a configuration output, then a literal
+	// name, either in one chain (nixosConfigurations.b = …) or as a
+	// binding of the set that is the output's value itself
+	// (nixosConfigurations = { b = …; }). Anything else (a computed name,
+	// a set handed to mapAttrs, a let binding) names no owner.
+	ownerOf := func() string {
+		for k, f := range stack {
+			if f.binding == nil {
+				continue
+			}
+			if f.let {
+				return ""
+			}
+			for j, n := range f.binding {
+				if !configOutputs[n] {
+					if n != "outputs" && n != "flake" {
+						return ""
+					}
+					continue
+				}
+				var name string
+				switch {
+				case j+1 < len(f.binding):
+					name = f.binding[j+1]
+				case k+1 < len(stack) && stack[k+1].direct && stack[k+1].binding != nil:
+					name = stack[k+1].binding[0]
+				}
+				if name == "" || strings.Contains(name, "${") {
+					return ""
+				}
+				return n + "." + name
+			}
+		}
+		return ""
+	}
 	recompute := func() {
 		cur = ""
+		own = ownerOf()
 		for _, f := range stack {
 			if f.binding == nil {
 				continue
@@ -345,11 +395,18 @@ func (x *extractor) scopes() {
 		top := &stack[len(stack)-1]
 		switch {
 		case x.kind(i) == LBrace || x.kind(i) == Interp:
-			x.scope[i] = cur
-			stack = append(stack, frame{start: x.kind(i) == LBrace})
+			x.scope[i], x.owner[i] = cur, own
+			// A set is the binding's value itself when = comes right
+			// before it and nothing selects from it after (x = { b = …; }.b
+			// makes b's value all of x).
+			direct := x.kind(i) == LBrace && x.is(i-1, "=")
+			if m := x.match[i]; direct && (m < 0 || x.is(int(m)+1, ".")) {
+				direct = false
+			}
+			stack = append(stack, frame{start: x.kind(i) == LBrace, direct: direct})
 			continue
 		case x.kind(i) == RBrace:
-			x.scope[i] = cur
+			x.scope[i], x.owner[i] = cur, own
 			for len(stack) > 1 {
 				f := stack[len(stack)-1]
 				stack = stack[:len(stack)-1]
@@ -360,18 +417,18 @@ func (x *extractor) scopes() {
 			recompute()
 			continue
 		case x.is(i, "let"):
-			x.scope[i] = cur
+			x.scope[i], x.owner[i] = cur, own
 			stack = append(stack, frame{let: true, start: true})
 			continue
 		case x.is(i, "in"):
-			x.scope[i] = cur
+			x.scope[i], x.owner[i] = cur, own
 			if top.let && len(stack) > 1 {
 				stack = stack[:len(stack)-1]
 				recompute()
 			}
 			continue
 		case x.is(i, ";"):
-			x.scope[i] = cur
+			x.scope[i], x.owner[i] = cur, own
 			top.binding, top.start = nil, true
 			recompute()
 			continue
@@ -384,11 +441,14 @@ func (x *extractor) scopes() {
 					top.binding = names
 					recompute()
 				}
+			} else if s, dyn, after, ok := x.stringPrefix(i); ok && !dyn && x.is(after, "=") {
+				top.binding = []string{s} // "me@host" = …
+				recompute()
 			}
 		} else {
 			top.start = false
 		}
-		x.scope[i] = cur
+		x.scope[i], x.owner[i] = cur, own
 	}
 }
 

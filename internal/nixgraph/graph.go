@@ -29,13 +29,11 @@ type Request struct {
 	Tracked []string
 	// Config is the configuration to analyse.
 	Config Config
-	// Others are the flake's other configurations. flake.nix names every
-	// configuration's modules: a reference from it (or from a file only it
-	// leads to) that names another configuration's entry, or a directory
-	// holding one, does not reach into that entry; this configuration's
-	// own files, a module that names that configuration, and a reference
-	// to a file inside the entry still do. Without Others, flake.nix
-	// reaches every host.
+	// Others are the flake's other configurations. flake.nix defines
+	// every configuration: what sits in another one's own definition
+	// (nixosConfigurations.b = …, its Name written literally) is followed
+	// only when a reached file reads that configuration by name. Without
+	// Others, or without Config.Name, flake.nix reaches every host.
 	Others []Config
 	// Flake is the path of flake.nix; "" means "flake.nix". flake.lock
 	// beside it is always an input too.
@@ -213,7 +211,6 @@ type analysis struct {
 	flake   string
 	lock    string
 	roots   []string
-	others  []string          // the other configurations' entries, cleaned
 	configs map[string]Config // every configuration by Name
 	parent  []parentRec
 	lexed   []bool
@@ -222,10 +219,7 @@ type analysis struct {
 	// lexed for their references, but most are data, so what looks like
 	// an impure reference in them is not reported.
 	maybeCode []bool
-	// restricted marks files reached only through flake.nix: their
-	// references do not reach into the other configurations' entries.
-	restricted []bool
-	queue      []int32
+	queue     []int32
 	// flake.nix's references under deferred outputs, by output; which
 	// outputs a reached file reads (and where), and which were followed.
 	deferred  map[string][]ref
@@ -266,14 +260,6 @@ func Analyze(src FileSource, req Request, cache *Cache) (*Result, error) {
 				a.configs[c.Name] = c
 			}
 		}
-		for _, o := range c.Entries {
-			o = cleanRel(o)
-			// An entry that holds flake.nix would exclude everything.
-			if o == "" || o == a.flake || strings.HasPrefix(a.flake, o+"/") {
-				continue
-			}
-			a.others = append(a.others, o)
-		}
 	}
 	n := len(a.tracked)
 	a.parent = make([]parentRec, n)
@@ -283,29 +269,29 @@ func Analyze(src FileSource, req Request, cache *Cache) (*Result, error) {
 	a.lexed = make([]bool, n)
 	a.code = make([]bool, n)
 	a.maybeCode = make([]bool, n)
-	a.restricted = make([]bool, n)
 	a.triggered = map[string]string{}
 	a.flakeIdx = -1
 	a.res = &Result{tracked: a.tracked, parent: a.parent}
 
 	if len(req.Config.Entries) == 0 {
 		a.res.Widenings = append(a.res.Widenings, Widening{Construct: "no entries", Dir: "."})
-		a.reachPrefix("", parentRec{from: fromEntry, via: "entry", ref: "."}, false)
+		a.reachPrefix("", parentRec{from: fromEntry, via: "entry", ref: "."})
 	}
 	for _, e := range req.Config.Entries {
 		e = cleanRel(e)
-		if a.reachEntry(e, parentRec{from: fromEntry, via: "entry"}, false) == 0 {
+		if a.reachEntry(e, parentRec{from: fromEntry, via: "entry"}) == 0 {
 			return nil, &EntryError{Entry: e}
 		}
 	}
 	if err := a.drain(); err != nil {
 		return nil, err
 	}
-	// flake.nix defines the configuration: what it references outside the
-	// other configurations' entries (overlays, lib, shared modules) is read.
+	// flake.nix defines the configuration: what it references (overlays,
+	// lib, shared modules) is read, but for what sits in another
+	// configuration's own definition (ref.Owner).
 	for _, f := range []string{a.flake, a.lock} {
 		if i, ok := find(a.tracked, f); ok {
-			a.mark(i, parentRec{from: fromFlake, via: "flake", ref: f}, true)
+			a.mark(i, parentRec{from: fromFlake, via: "flake", ref: f})
 		}
 	}
 	if err := a.drain(); err != nil {
@@ -373,82 +359,49 @@ func find(sorted []string, p string) (int, bool) {
 	return i, i < len(sorted) && sorted[i] == p
 }
 
-// mark reaches tracked file i, restricted when only flake.nix leads to
-// it. A restricted file reached again freely is visited again, its
-// references then free of the exclusion.
-func (a *analysis) mark(i int, pr parentRec, restricted bool) {
+// mark reaches tracked file i. Every file's references are followed
+// whole: which configuration's definition a reference in a file other
+// than flake.nix serves cannot be told.
+func (a *analysis) mark(i int, pr parentRec) {
 	if a.parent[i].from != notReached {
-		if a.restricted[i] && !restricted {
-			a.restricted[i] = false
-			if a.lexed[i] {
-				a.lexed[i] = false
-				a.queue = append(a.queue, int32(i))
-			}
-		}
 		return
 	}
 	a.parent[i] = pr
-	a.restricted[i] = restricted
 	a.queue = append(a.queue, int32(i))
-}
-
-// excluded reports whether a reference from a file only flake.nix leads to,
-// resolved to the prefix target, may not reach p: p is under another
-// configuration's entry that target names or holds (flake.nix naming
-// ./hosts/b, or ./hosts/${h}, is defining that configuration). A
-// reference to a file inside the entry (./hosts/b/users.nix) is followed:
-// an inline module in flake.nix may hand it to this configuration.
-func (a *analysis) excluded(p, target string) bool {
-	for _, o := range a.others {
-		if (p == o || strings.HasPrefix(p, o+"/")) && strings.HasPrefix(o+"/", target) {
-			return true
-		}
-	}
-	return false
 }
 
 // reachEntry reaches the entry e and everything under it; it returns how
 // many tracked files that is.
-func (a *analysis) reachEntry(e string, pr parentRec, restricted bool) int {
+func (a *analysis) reachEntry(e string, pr parentRec) int {
 	pr.ref = e
 	if e == "" {
 		pr.ref = "."
-		return a.reachPrefix("", pr, restricted)
+		return a.reachPrefix("", pr)
 	}
 	count := 0
-	if i, ok := find(a.tracked, e); ok && !(restricted && a.excluded(e, e)) {
-		a.mark(i, pr, restricted)
+	if i, ok := find(a.tracked, e); ok {
+		a.mark(i, pr)
 		count++
 	}
-	count += a.reachPrefix(e+"/", pr, restricted)
-	count += a.reachAncestors(e, pr, restricted)
+	count += a.reachPrefix(e+"/", pr)
+	count += a.reachAncestors(e, pr)
 	return count
 }
 
-// reachPrefix reaches every tracked file whose path starts with prefix
-// (when restricted, none under another configuration's entry).
-func (a *analysis) reachPrefix(prefix string, pr parentRec, restricted bool) int {
-	return a.reachMatching(prefix, nil, false, pr, restricted)
+// reachPrefix reaches every tracked file whose path starts with prefix.
+func (a *analysis) reachPrefix(prefix string, pr parentRec) int {
+	return a.reachMatching(prefix, nil, false, pr)
 }
 
 // reachMatching reaches every tracked file whose path starts with prefix
 // and whose rest holds the tail's pieces in order; with maybeCode, each may
 // be imported and is read for references whatever its name.
-func (a *analysis) reachMatching(prefix string, tail []string, maybeCode bool, pr parentRec, restricted bool) int {
+func (a *analysis) reachMatching(prefix string, tail []string, maybeCode bool, pr parentRec) int {
 	count := 0
 	for i := sort.SearchStrings(a.tracked, prefix); i < len(a.tracked) && strings.HasPrefix(a.tracked[i], prefix); i++ {
 		f := a.tracked[i]
-		if restricted && a.excluded(f, prefix) {
+		if !a.matches(f, prefix, tail) {
 			continue
-		}
-		if len(tail) > 0 {
-			rest := f[len(prefix):]
-			if strings.HasSuffix(prefix, "/") {
-				rest = "/" + rest // an empty interpolation: Nix drops the double slash
-			}
-			if !holdsInOrder(rest, tail) {
-				continue
-			}
 		}
 		if maybeCode && !a.maybeCode[i] {
 			a.maybeCode[i] = true
@@ -456,10 +409,26 @@ func (a *analysis) reachMatching(prefix string, tail []string, maybeCode bool, p
 				a.queue = append(a.queue, int32(i)) // reached before as data
 			}
 		}
-		a.mark(i, pr, restricted)
+		a.mark(i, pr)
 		count++
 	}
 	return count
+}
+
+// matches reports whether path f starts with prefix and what follows
+// holds the tail's pieces in order.
+func (a *analysis) matches(f, prefix string, tail []string) bool {
+	if !strings.HasPrefix(f, prefix) {
+		return false
+	}
+	if len(tail) == 0 {
+		return true
+	}
+	rest := f[len(prefix):]
+	if strings.HasSuffix(prefix, "/") {
+		rest = "/" + rest // an empty interpolation: Nix drops the double slash
+	}
+	return holdsInOrder(rest, tail)
 }
 
 func holdsInOrder(s string, pieces []string) bool {
@@ -486,11 +455,11 @@ func (a *analysis) setCode(i int) {
 
 // reachAncestors reaches the tracked files that are a proper ancestor
 // directory of p: symlinks to directories, through which Nix reads p.
-func (a *analysis) reachAncestors(p string, pr parentRec, restricted bool) int {
+func (a *analysis) reachAncestors(p string, pr parentRec) int {
 	count := 0
 	for k := strings.IndexByte(p, '/'); k >= 0; {
-		if i, ok := find(a.tracked, p[:k]); ok && !(restricted && a.excluded(p[:k], p)) {
-			a.mark(i, pr, restricted)
+		if i, ok := find(a.tracked, p[:k]); ok {
+			a.mark(i, pr)
 			count++
 		}
 		next := strings.IndexByte(p[k+1:], '/')
@@ -549,12 +518,12 @@ func (a *analysis) visit(i int) error {
 		a.deferred = map[string][]ref{}
 		a.followed = map[string]bool{}
 		for _, r := range refs {
-			if r.Scope != "" {
-				a.deferred[r.Scope] = append(a.deferred[r.Scope], r)
+			if k := a.deferKey(r); k != "" {
+				a.deferred[k] = append(a.deferred[k], r)
 			}
 		}
 		for _, r := range refs {
-			if r.Scope == "" {
+			if a.deferKey(r) == "" {
 				a.follow(i, dir, r)
 			}
 		}
@@ -574,17 +543,46 @@ func (a *analysis) visit(i int) error {
 	return nil
 }
 
+// deferKey says what a reference of flake.nix waits for: the deferred
+// output or let binding its Scope names, or the configuration whose own
+// definition holds it when that is another configuration (Request.Others)
+// than this one: nixosConfigurations.b = … is evaluated only when
+// something reads that configuration (self.nixosConfigurations.b, which
+// refOutputs follows), as a deferred output is. "" means it is followed
+// at once. Without this configuration's name, which definition is its own
+// cannot be told, so none waits.
+func (a *analysis) deferKey(r ref) string {
+	if r.Scope != "" {
+		return r.Scope
+	}
+	if r.Owner != "" && a.req.Config.Name != "" && r.Owner != a.req.Config.Name {
+		if _, other := a.configs[r.Owner]; other {
+			return configScope + r.Owner
+		}
+	}
+	return ""
+}
+
+// configScope starts the key under which flake.nix's references in
+// another configuration's own definition wait: "config
+// nixosConfigurations.b". No output name holds a space.
+const configScope = "config "
+
 // followOutput follows what flake.nix defines the output out with ("*":
-// every deferred output), once flake.nix was read.
+// every deferred output, let binding and configuration definition;
+// configScope+"*": every configuration's definition), once flake.nix was
+// read.
 func (a *analysis) followOutput(out string) {
 	if a.flakeIdx < 0 {
 		return // when flake.nix is read, it follows what was asked for
 	}
 	outs := []string{out}
-	if out == "*" {
+	if all, ok := strings.CutSuffix(out, "*"); ok {
 		outs = outs[:0]
 		for o := range a.deferred {
-			outs = append(outs, o)
+			if strings.HasPrefix(o, all) {
+				outs = append(outs, o)
+			}
 		}
 		sort.Strings(outs)
 	}
@@ -600,6 +598,8 @@ func (a *analysis) followOutput(out string) {
 		outer := a.note
 		if name, ok := strings.CutPrefix(o, letScope); ok {
 			a.note = "let binding " + name + " of " + a.flake + ", used at " + a.triggered[out]
+		} else if name, ok := strings.CutPrefix(o, configScope); ok {
+			a.note = "the definition of " + name + " in " + a.flake + ", read at " + a.triggered[out]
 		} else {
 			a.note = "flake output " + o + ", read at " + a.triggered[out]
 		}
@@ -649,7 +649,6 @@ func (a *analysis) facts(p string, st Stat) ([]ref, error) {
 func (a *analysis) follow(i int, dir string, r ref) {
 	file := a.tracked[i]
 	line := int(r.Line)
-	restricted := a.restricted[i]
 	data := a.maybeCode[i] && !a.code[i] && !strings.HasSuffix(file, ".nix")
 	switch r.Kind {
 	case refImpure:
@@ -687,10 +686,13 @@ func (a *analysis) follow(i int, dir string, r ref) {
 			for _, e := range c.Entries {
 				e = cleanRel(e)
 				a.res.Widenings = append(a.res.Widenings, Widening{Construct: pr.via, File: file, Line: line, Dir: e})
-				a.reachEntry(e, pr, false)
+				a.reachEntry(e, pr)
 			}
+			a.trigger(configScope+r.Attr, file, line)
 			return
 		}
+		// Any configuration may be evaluated: every definition is read.
+		a.trigger(configScope+"*", file, line)
 		fallthrough
 	case refFlake:
 		a.res.Widenings = append(a.res.Widenings, Widening{Construct: r.Construct, File: file, Line: line, Dir: "."})
@@ -699,7 +701,7 @@ func (a *analysis) follow(i int, dir string, r ref) {
 		}
 		// The whole tree, other configurations' entries included: the
 		// flake's store path hashes every tracked file.
-		a.reachPrefix("", parentRec{from: int32(i), line: r.Line, ref: ".", via: a.withNote(r.Construct)}, false)
+		a.reachPrefix("", parentRec{from: int32(i), line: r.Line, ref: ".", via: a.withNote(r.Construct)})
 		a.stop = a.req.StopAtWhole
 		return
 	}
@@ -757,11 +759,26 @@ func (a *analysis) follow(i int, dir string, r ref) {
 		}
 	}
 	// An import of a computed path may read any file it can name.
-	a.reachMatching(target, tail, r.Code && r.Construct != "", pr, restricted)
-	if target == "" && len(tail) == 0 && !restricted {
+	a.reachMatching(target, tail, r.Code && r.Construct != "", pr)
+	if target == "" && len(tail) == 0 {
 		a.stop = a.req.StopAtWhole
 	}
-	a.reachAncestors(strings.TrimSuffix(target, "/"), pr, restricted)
+	a.reachAncestors(strings.TrimSuffix(target, "/"), pr)
+	// A reference to flake.nix itself (import ./flake.nix, then .outputs
+	// { … }) may evaluate any of its outputs and let bindings: nothing of
+	// it waits any longer.
+	if target == a.flake || r.Code && r.Construct != "" && a.matches(a.flake, target, tail) {
+		a.trigger("*", file, line)
+	}
+}
+
+// trigger follows what flake.nix defers under key k (see followOutput),
+// read at file:line, unless that was asked for before.
+func (a *analysis) trigger(k, file string, line int) {
+	if _, seen := a.triggered[k]; !seen {
+		a.triggered[k] = fmt.Sprintf("%s:%d", file, line)
+		a.followOutput(k)
+	}
 }
 
 func (a *analysis) withNote(via string) string {

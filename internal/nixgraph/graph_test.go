@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"sort"
 	"strings"
 	"testing"
@@ -59,9 +60,11 @@ func testRepo() *memSource {
 	return &memSource{files: map[string]string{
 		"flake.nix": `{ outputs = { self }: {
 			lib = import ./lib;
-			a = self.lib.sys [ ./hosts/a ./modules/shared.nix ];
-			b = self.lib.sys [ ./hosts/b ./modules/shared.nix ];
-			c = self.lib.sys [ ./hosts/c ];
+			nixosConfigurations = {
+				a = self.lib.sys [ ./hosts/a ./modules/shared.nix ];
+				b = self.lib.sys [ ./hosts/b ./modules/shared.nix ];
+				c = self.lib.sys [ ./hosts/c ];
+			};
 			checks.x86_64-linux.a = self.nixosConfigurations.a.config.system.build.toplevel;
 			devShells.x86_64-linux.default = import ./unused/shell.nix;
 		}; }`,
@@ -95,11 +98,12 @@ func testRepo() *memSource {
 
 func analyze(t *testing.T, src *memSource, entries, others []string, cache *Cache) *Result {
 	t.Helper()
+	// Each other entry is hosts/NAME, the entry of nixosConfigurations.NAME.
 	var o []Config
-	if len(others) > 0 {
-		o = []Config{{Entries: others}}
+	for _, e := range others {
+		o = append(o, Config{Name: "nixosConfigurations." + path.Base(e), Entries: []string{e}})
 	}
-	res, err := Analyze(src, Request{Tracked: src.tracked(), Config: Config{Entries: entries}, Others: o}, cache)
+	res, err := Analyze(src, Request{Tracked: src.tracked(), Config: Config{Name: "nixosConfigurations." + path.Base(entries[0]), Entries: entries}, Others: o}, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +121,7 @@ func TestAnalyzeReach(t *testing.T) {
 		var o []string
 		for n, e := range entries {
 			if n != self {
-				o = append(o, e...)
+				o = append(o, e[0])
 			}
 		}
 		return o
@@ -211,7 +215,7 @@ func TestChain(t *testing.T) {
 			"modules/shared.nix (entry)",
 			"modules/shared.nix:1 → modules/services/ssh.nix (by modules/services/….nix; path + interpolated string)",
 		}},
-		{"lib/default.nix", []string{"flake.nix (flake)", "flake.nix:2 → lib/default.nix (by lib; flake output lib, read at flake.nix:3)"}},
+		{"lib/default.nix", []string{"flake.nix (flake)", "flake.nix:2 → lib/default.nix (by lib; flake output lib, read at flake.nix:4)"}},
 		{"README.md", nil},
 		{"not/tracked", nil},
 	}
@@ -236,9 +240,12 @@ func TestAnalyzeRules(t *testing.T) {
 		files   map[string]string
 		entries []string
 		others  []string
-		roots   []string
-		want    []string // reached, besides flake.nix
-		impure  []string
+		// otherName names the configuration whose entries others are
+		// ("": nixosConfigurations.b).
+		otherName string
+		roots     []string
+		want      []string // reached, besides flake.nix
+		impure    []string
 	}{
 		{
 			name:    "a reference reaches every file its path starts with",
@@ -284,15 +291,15 @@ func TestAnalyzeRules(t *testing.T) {
 			want:    []string{"a.nix", "x.conf"},
 		},
 		{
-			name:    "flake.nix reaches what it shares but not another configuration's entries",
-			files:   map[string]string{"flake.nix": "[ ./hosts/${name} ./overlays ./hosts/a ./hosts/b ]", "hosts/a/d.nix": "", "hosts/b/d.nix": "", "hosts/common.nix": "", "overlays/o.nix": "import ../hosts/c/pkgs.nix", "hosts/c/pkgs.nix": ""},
+			name:    "flake.nix reaches what this configuration's definition names, not what another's does",
+			files:   map[string]string{"flake.nix": "{ outputs = _: { nixosConfigurations = { a = mk [ ./hosts/a ./overlays ]; b = mk [ ./hosts/b ./hosts/${name} ]; }; }; }", "hosts/a/d.nix": "", "hosts/b/d.nix": "", "hosts/common.nix": "", "overlays/o.nix": "import ../hosts/c/pkgs.nix", "hosts/c/pkgs.nix": ""},
 			entries: []string{"hosts/a"},
 			others:  []string{"hosts/b"},
-			want:    []string{"hosts/a/d.nix", "hosts/c/pkgs.nix", "hosts/common.nix", "overlays/o.nix"},
+			want:    []string{"hosts/a/d.nix", "hosts/c/pkgs.nix", "overlays/o.nix"},
 		},
 		{
 			name: "a file inside another configuration's entry that flake.nix names is reached",
-			files: map[string]string{"flake.nix": "{ a = mk [ ./hosts/a { imports = [ ./hosts/b/users.nix ]; } ]; b = mk [ ./hosts/b ]; }",
+			files: map[string]string{"flake.nix": "{ outputs = _: { nixosConfigurations = { a = mk [ ./hosts/a { imports = [ ./hosts/b/users.nix ]; } ]; b = mk [ ./hosts/b ]; }; }; }",
 				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "hosts/b/users.nix": "", "overlays/o.nix": "import ../hosts/b/pkgs.nix", "hosts/b/pkgs.nix": ""},
 			entries: []string{"hosts/a"},
 			others:  []string{"hosts/b"},
@@ -300,10 +307,104 @@ func TestAnalyzeRules(t *testing.T) {
 		},
 		{
 			name:    "another configuration's entry is reached from this one's modules",
-			files:   map[string]string{"flake.nix": "./hosts/b", "hosts/a/d.nix": "import ../b/shared.nix", "hosts/b/shared.nix": "", "hosts/b/d.nix": ""},
+			files:   map[string]string{"flake.nix": "{ outputs = _: { nixosConfigurations.b = mk ./hosts/b; }; }", "hosts/a/d.nix": "import ../b/shared.nix", "hosts/b/shared.nix": "", "hosts/b/d.nix": ""},
 			entries: []string{"hosts/a"},
 			others:  []string{"hosts/b"},
 			want:    []string{"hosts/a/d.nix", "hosts/b/shared.nix"},
+		},
+		{
+			name: "a module this configuration's definition shares with another's entries is reached",
+			files: map[string]string{"flake.nix": "{ outputs = _: { nixosConfigurations.a = mk [ ./hosts/a ./modules/shared.nix ]; nixosConfigurations.b = mk [ ./hosts/b ./modules/shared.nix ]; }; }",
+				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "modules/shared.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b", "modules/shared.nix"},
+			want:    []string{"hosts/a/d.nix", "modules/shared.nix"},
+		},
+		{
+			name: "another configuration's entry named in this configuration's definition is reached",
+			files: map[string]string{"flake.nix": "{ outputs = _: { nixosConfigurations = { a = mk [ ./hosts/a ./hosts/b ]; b = mk [ ./hosts/b ]; }; }; }",
+				"hosts/a/d.nix": "", "hosts/b/d.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix"},
+		},
+		{
+			name: "another configuration's entry interpolated, imported, read or bound in this one's definition is reached",
+			files: map[string]string{"flake.nix": `{ outputs = _: { nixosConfigurations.a = mk [ "${./hosts/b}" (import ./hosts/c) { root = ./hosts/d; } (builtins.readDir ./hosts/e) ]; nixosConfigurations.b = mk [ ./hosts/b ./hosts/c ./hosts/d ./hosts/e ]; }; }`,
+				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "hosts/c/default.nix": "", "hosts/d/d.nix": "", "hosts/e/d.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b", "hosts/c", "hosts/d", "hosts/e"},
+			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix", "hosts/c/default.nix", "hosts/d/d.nix", "hosts/e/d.nix"},
+		},
+		{
+			name: "another configuration's entry in a let binding or under a computed name is reached",
+			files: map[string]string{"flake.nix": `{ outputs = _: let b = ./hosts/b; in { nixosConfigurations = { a = mk [ ./hosts/a b ]; } // genAttrs [ "c" ] (h: mk [ (./hosts + "/${h}") ]); nixosConfigurations.b = mk [ b ]; }; }`,
+				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "hosts/c/d.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b", "hosts/c"},
+			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix", "hosts/c/d.nix"},
+		},
+		{
+			name: "another configuration's entry in a set handed to a function is reached",
+			files: map[string]string{"flake.nix": `{ outputs = _: { nixosConfigurations = mapAttrs (n: p: mk [ p ]) { a = ./hosts/b; b = ./hosts/a; }; }; }`,
+				"hosts/a/d.nix": "", "hosts/b/d.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix"},
+		},
+		{
+			name: "a set selected from is not the configurations' set",
+			files: map[string]string{"flake.nix": `{ outputs = _: { nixosConfigurations = { b = { a = mk [ ./hosts/b ]; }; }.b; }; }`,
+				"hosts/a/d.nix": "", "hosts/b/d.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix"},
+		},
+		{
+			name: "a configuration named by a literal string keeps its entries to itself",
+			files: map[string]string{"flake.nix": `{ outputs = _: { homeConfigurations."b" = mk [ ./hosts/b ]; homeConfigurations = { "b" = mk [ ./hosts/b ]; }; }; }`,
+				"hosts/a/d.nix": "", "hosts/b/d.nix": ""},
+			entries:   []string{"hosts/a"},
+			others:    []string{"hosts/b"},
+			otherName: "homeConfigurations.b",
+			want:      []string{"hosts/a/d.nix"},
+		},
+		{
+			name: "another configuration's definition is not read, unless this one reads that configuration",
+			files: map[string]string{"flake.nix": "{ outputs = { self }: { nixosConfigurations.a = mk [ ./hosts/a ]; nixosConfigurations.b = mk [ ./hosts/b ./extra.nix ]; }; }",
+				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "extra.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"hosts/a/d.nix"},
+		},
+		{
+			name: "another configuration's definition is read when this one reads that configuration",
+			files: map[string]string{"flake.nix": "{ outputs = { self }: { nixosConfigurations.a = mk [ ./hosts/a ]; nixosConfigurations.b = mk [ ./hosts/b ./extra.nix ]; }; }",
+				"hosts/a/d.nix": "{ self, ... }: self.nixosConfigurations.b.config", "hosts/b/d.nix": "", "extra.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"extra.nix", "hosts/a/d.nix", "hosts/b/d.nix"},
+		},
+		{
+			name: "importing flake.nix reads every deferred output and let binding",
+			files: map[string]string{"flake.nix": "{ outputs = _: let l = import ./l.nix; in { packages.x = import ./p.nix; devShells.x = l; nixosConfigurations.a = mk [ ./hosts/a ]; }; }",
+				"hosts/a/d.nix": "{ x = ((import ../../flake.nix).outputs { }).devShells.x; }", "p.nix": "", "l.nix": ""},
+			entries: []string{"hosts/a"},
+			want:    []string{"hosts/a/d.nix", "l.nix", "p.nix"},
+		},
+		{
+			name: "flake.nix importing itself reads every deferred output and let binding",
+			files: map[string]string{"flake.nix": "{ outputs = _: let l = import ./l.nix; in { packages.x = import ./p.nix; devShells.x = l; nixosConfigurations.a = mk [ ./hosts/a (import ./flake.nix).description ]; }; }",
+				"hosts/a/d.nix": "", "p.nix": "", "l.nix": ""},
+			entries: []string{"hosts/a"},
+			want:    []string{"hosts/a/d.nix", "l.nix", "p.nix"},
+		},
+		{
+			name: "a computed import that may name flake.nix reads every deferred output",
+			files: map[string]string{"flake.nix": "{ outputs = _: { packages.x = import ./p.nix; nixosConfigurations.a = mk [ ./hosts/a ]; }; }",
+				"hosts/a/d.nix": `{ x = import (../.. + "/fl${f}"); }`, "p.nix": "", "q.nix": ""},
+			entries: []string{"hosts/a"},
+			want:    []string{"hosts/a/d.nix", "p.nix"},
 		},
 		{
 			name:    "another configuration by a computed name is the whole flake, except in flake.nix",
@@ -450,13 +551,17 @@ func TestAnalyzeRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			otherName := "nixosConfigurations.b"
+			if tt.otherName != "" {
+				otherName = tt.otherName
+			}
 			files := map[string]string{"flake.nix": "{ }"}
 			for k, v := range tt.files {
 				files[k] = v
 			}
 			src := &memSource{files: files}
 			res, err := Analyze(src, Request{Tracked: src.tracked(), Config: Config{Name: "nixosConfigurations.a", Entries: tt.entries},
-				Others: []Config{{Name: "nixosConfigurations.b", Entries: tt.others}}, Roots: tt.roots}, nil)
+				Others: []Config{{Name: otherName, Entries: tt.others}}, Roots: tt.roots}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

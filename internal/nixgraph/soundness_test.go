@@ -15,13 +15,17 @@ import (
 // self; alpha reads delta by name; beta reads a flake output (packages);
 // flake.nix gives delta a file inside beta's entry; epsilon reads the whole
 // tree through a flake output (apps) that flake.nix defines with let
-// bindings no other configuration uses.
+// bindings no other configuration uses. alpha's definition names
+// modules/shared.nix, which is beta's entry, not alpha's; zeta's names
+// delta's entry and interpolates beta's; eta's module imports flake.nix.
 var fixtureEntries = map[string][]string{
-	"alpha":   {"hosts/alpha", "modules/shared.nix"},
+	"alpha":   {"hosts/alpha"},
 	"beta":    {"hosts/beta", "modules/shared.nix"},
 	"gamma":   {"hosts/gamma"},
 	"delta":   {"hosts/delta"},
 	"epsilon": {"hosts/epsilon"},
+	"zeta":    {"hosts/zeta"},
+	"eta":     {"hosts/eta"},
 }
 
 // wholeTree are the configurations whose out path hashes every tracked file.
@@ -46,7 +50,6 @@ var readByNobody = map[string]bool{
 	".github/ci.yml": true, "README.md": true, "decoy.nix": true, "decoy2.nix": true,
 	"dirty.txt": true, "hosts/alpha/unused.nix": true, "modules/services/unused.nix": true,
 	"shared/other.nix": true, "shell.nix": true, "modules/keys/beta-1.0/notes.txt": true,
-	"lets/shell.txt": true,
 }
 
 // mustBeUnaffected says when the analysis has to call a configuration
@@ -69,8 +72,15 @@ func mustBeUnaffected(config, file string) bool {
 			strings.HasPrefix(file, "shared/") || strings.HasPrefix(file, "pkgs/") {
 			return true
 		}
+	case "zeta":
+		if strings.HasPrefix(file, "hosts/alpha/") || strings.HasPrefix(file, "modules/editor/") || strings.HasPrefix(file, "shared/") {
+			return true
+		}
 	default:
 		return false
+	}
+	if strings.HasPrefix(file, "hosts/zeta/") && config != "zeta" || strings.HasPrefix(file, "hosts/eta/") {
+		return true
 	}
 	if strings.HasPrefix(file, "hosts/gamma/") || strings.HasPrefix(file, "hosts/epsilon/") {
 		return true
@@ -190,7 +200,7 @@ func (f *fixture) tracked() []string {
 // outs evaluates every configuration's out path with nix.
 func (f *fixture) outs() map[string]string {
 	f.t.Helper()
-	cmd := exec.Command(f.nix, "eval", "--json", f.repo+"#outs")
+	cmd := exec.Command(f.nix, "eval", "--json", f.repo+"#nixosConfigurations", "--apply", "builtins.mapAttrs (n: c: c.outPath)")
 	out, err := cmd.Output()
 	if err != nil {
 		msg := ""
@@ -282,7 +292,7 @@ func (f *fixture) relink(full, target string) {
 func TestSoundnessOnNix(t *testing.T) {
 	f := newFixture(t)
 	f.write("dirty.txt", "dirty V1 — uncommitted\n") // the tree stays dirty from here
-	names := []string{"alpha", "beta", "gamma", "delta", "epsilon"}
+	names := []string{"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"}
 	before := map[string]map[string]string{}
 	for _, n := range names {
 		before[n], _ = f.inputs(n)
