@@ -62,6 +62,8 @@ func TestKillTrials(t *testing.T) {
 	c := newTally(wrongRecord, orphanTrials, overlapping, unhandled, rerunFailed, wrongSkip, hung, planFailed, otherExit, panicAfterSig)
 	calib := calibrate(t)
 	t.Logf("a full run of the trial config takes about %s", calib.Round(time.Millisecond))
+	startup := startupTime(t)
+	t.Logf("starting sysinit (sysinit version) takes up to %s here", startup.Round(time.Millisecond))
 	signals := []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP}
 	landed := 0
 	for attempt := 0; landed < *flagKill; attempt++ {
@@ -70,7 +72,7 @@ func TestKillTrials(t *testing.T) {
 		}
 		sig := signals[landed%len(signals)]
 		mode := []string{uniform, uniform, aimed, aimed, early}[rng.IntN(5)]
-		if killTrial(t, rng, c, sig, mode, rng.IntN(3) == 0, calib) {
+		if killTrial(t, rng, c, sig, mode, rng.IntN(3) == 0, calib, startup) {
 			landed++
 		} else {
 			c.add("signals that came after the run ended (not counted)", 1)
@@ -78,6 +80,24 @@ func TestKillTrials(t *testing.T) {
 	}
 	c.add("trials", landed)
 	c.report(t, "kill and signal trials")
+}
+
+// startupTime returns the longest of five `sysinit version` runs: the
+// time before sysinit's own code runs (the Go runtime, package
+// initialisation). No program can handle a signal before then; a death
+// by a signal sent within it is excused only if nothing had started.
+func startupTime(t *testing.T) time.Duration {
+	w := newWorld(t)
+	defer os.RemoveAll(w.root)
+	var longest time.Duration
+	for range 5 {
+		start := time.Now()
+		if o := w.run("version"); o.code != 0 {
+			t.Fatalf("sysinit version: %v", o)
+		}
+		longest = max(longest, time.Since(start))
+	}
+	return longest
 }
 
 // calibrate returns how long a full refresh of killSpecs takes here.
@@ -107,7 +127,7 @@ const (
 
 // killTrial runs one trial and reports whether the signal landed while
 // sysinit ran.
-func killTrial(t *testing.T, rng *rand.Rand, c *tally, sig syscall.Signal, mode string, prep bool, calib time.Duration) bool {
+func killTrial(t *testing.T, rng *rand.Rand, c *tally, sig syscall.Signal, mode string, prep bool, calib, startup time.Duration) bool {
 	w := newWorld(t)
 	defer os.RemoveAll(w.root)
 	writeFile(t, filepath.Join(w.repo, "sysinit.toml"), config(killSpecs, w.fx), 0o644)
@@ -138,6 +158,7 @@ func killTrial(t *testing.T, rng *rand.Rand, c *tally, sig syscall.Signal, mode 
 	_, off := w.events(0)
 
 	cmd, stdout, stderr := w.command("refresh", "--progress=never")
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +196,7 @@ func killTrial(t *testing.T, rng *rand.Rand, c *tally, sig syscall.Signal, mode 
 	if exited {
 		return false
 	}
+	sentAfter := time.Since(started)
 	_ = cmd.Process.Signal(sig)
 	select {
 	case waitErr = <-done:
@@ -226,8 +248,13 @@ func killTrial(t *testing.T, rng *rand.Rand, c *tally, sig syscall.Signal, mode 
 	case o.panicked() || o2.panicked():
 		c.fail(panicAfterSig, label+": "+o.String()+" / re-run: "+o2.String())
 	case o.signal == syscall.SIGKILL && sig == syscall.SIGKILL:
+	case o.signal != 0 && sentAfter < startup && len(groups) == 0:
+		// Sent while sysinit was still starting, before its own code
+		// could catch anything, and nothing had started: as if it had
+		// never run (the records and the re-run are checked below).
+		c.add("died of the signal while starting, before any step (sent within start-up)", 1)
 	case o.signal != 0:
-		c.fail(unhandled, fmt.Sprintf("%s: sysinit died of %v", label, o.signal))
+		c.fail(unhandled, fmt.Sprintf("%s: sysinit died of %v %s after it was started", label, o.signal, sentAfter.Round(time.Millisecond)))
 		c.add(fmt.Sprintf("signal not handled: %v, %s", sig, mode), 1)
 	case o.code == 130:
 	default:
