@@ -14,7 +14,7 @@ import (
 // factsVersion names the rules that turn a file into references. Bump it
 // whenever the lexer or extractor changes what it finds: a cache written
 // under other rules is then dropped rather than trusted.
-const factsVersion = 3
+const factsVersion = 4
 
 const cacheMagic = "nixgraph"
 

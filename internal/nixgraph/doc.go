@@ -102,6 +102,10 @@
 // deferredOutputs) — is followed only when a reached file reads that
 // output (self.packages, inputs.self.overlays, outputs.nixosModules as
 // handed down by inherit (self) outputs, self'.packages, config.flake.X).
+// Only an output name at the top of the outputs (or under flake-parts'
+// perSystem and flake) defers: foo.packages or bar = { packages = …; }
+// is an attribute a configuration may read by that path, followed as
+// any other.
 // A let binding of flake.nix (outside any output's definition) waits the
 // same way: what its value references is followed only when its name is
 // used at a place that is followed — outside every deferred output, under

@@ -96,6 +96,10 @@ var configSets = map[string]bool{
 	"nixosConfigurations": true, "darwinConfigurations": true, "homeConfigurations": true,
 }
 
+// outputWrappers are the names that hold flake outputs beneath them:
+// outputs itself, and flake-parts' perSystem and flake.
+var outputWrappers = map[string]bool{"outputs": true, "perSystem": true, "flake": true}
+
 // deferredOutputs are the flake outputs a configuration's evaluation reads
 // only by asking for them by name (self.packages, outputs.overlays): what
 // flake.nix defines them with is read only then.
@@ -381,13 +385,19 @@ func (x *extractor) scopes() {
 				x.lets[f.binding[0]] = true
 				return
 			}
+			// The first name that is not a wrapper (outputs, flake-parts'
+			// perSystem and flake) decides: an output name defers (or
+			// not); any other name (foo.packages, foo = { packages … })
+			// is an attribute a configuration may read by that path, so
+			// nothing beneath it waits.
 			for _, n := range f.binding {
-				if isFlakeOutput(n) {
-					if deferredOutputs[n] {
-						cur = n
-					}
-					return
+				if outputWrappers[n] {
+					continue
 				}
+				if deferredOutputs[n] {
+					cur = n
+				}
+				return
 			}
 		}
 	}

@@ -400,6 +400,13 @@ func TestAnalyzeRules(t *testing.T) {
 			want:    []string{"hosts/a/d.nix", "l.nix", "p.nix"},
 		},
 		{
+			name: "an output name under another attribute (foo.packages, bar = { packages … }) is not the deferred output",
+			files: map[string]string{"flake.nix": "{ outputs = { self }: { foo.packages = import ./p.nix; bar = { packages = import ./q.nix; }; packages.x = import ./r.nix; nixosConfigurations.a = mk [ ./hosts/a ]; }; }",
+				"hosts/a/d.nix": "{ self, ... }: { x = self.foo.packages; y = self.bar.packages; }", "p.nix": "", "q.nix": "", "r.nix": ""},
+			entries: []string{"hosts/a"},
+			want:    []string{"hosts/a/d.nix", "p.nix", "q.nix"},
+		},
+		{
 			name: "a computed import that may name flake.nix reads every deferred output",
 			files: map[string]string{"flake.nix": "{ outputs = _: { packages.x = import ./p.nix; nixosConfigurations.a = mk [ ./hosts/a ]; }; }",
 				"hosts/a/d.nix": `{ x = import (../.. + "/fl${f}"); }`, "p.nix": "", "q.nix": ""},
