@@ -112,13 +112,6 @@ var deferredOutputs = map[string]bool{
 	"bundlers": true, "images": true, "herculesCI": true, "githubActions": true,
 }
 
-// flakeOutputs are the outputs that mark where a scope is decided: under
-// a deferred one, a reference waits; under the others (the configurations),
-// it is read.
-func isFlakeOutput(n string) bool {
-	return deferredOutputs[n] || configOutputs[n]
-}
-
 // Functions whose argument is a path they read as a whole (a directory
 // listing, a copy with a filter, an auto-import); the argument may be a
 // variable, so a non-literal one widens to the file's directory.
