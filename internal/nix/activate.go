@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/sysinit/sysinit/internal/command"
 )
@@ -55,16 +53,7 @@ func generation(profile string) int {
 	if err != nil {
 		return 0
 	}
-	t := strings.TrimSuffix(filepath.Base(target), "-link")
-	i := strings.LastIndexByte(t, '-')
-	if i < 0 {
-		return 0
-	}
-	n, err := strconv.Atoi(t[i+1:])
-	if err != nil {
-		return 0
-	}
-	return n
+	return generationOf(target)
 }
 
 // apply sets the profile and activates out, the way each tool does.

@@ -225,7 +225,7 @@ func (rs *remoteSystem) deploy(ctx context.Context, r *runner, f *facts, built s
 		remote = "sudo -n " + remote
 	}
 	fmt.Fprintf(r.out, "+ ssh %s %s: %s; roll back unless confirmed within %s\n", h.cfg.Destination(), remote, what, h.cfg.Confirm())
-	out := &deployOutput{w: r.out}
+	out := newDeployOutput(r.out)
 	var errb lockedBuffer
 	err := h.script(ctx, "deploy", deployScript(p), sudo, viaMaster, out, io.MultiWriter(r.out, &errb))
 	out.flush()
@@ -406,31 +406,26 @@ func generationOf(target string) int {
 // deployOutput passes the deploy script's output on to the log, keeping
 // back the lines sysinit reads: the job's directory and how it ended.
 type deployOutput struct {
+	lw     command.LineWriter
 	w      io.Writer
 	mu     sync.Mutex
-	buf    []byte
 	dir    string
 	status string
 	seen   []string
 }
 
-func (d *deployOutput) Write(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.buf = append(d.buf, p...)
-	for {
-		i := bytes.IndexByte(d.buf, '\n')
-		if i < 0 {
-			break
-		}
-		d.line(string(d.buf[:i]))
-		d.buf = d.buf[i+1:]
-	}
-	return len(p), nil
+func newDeployOutput(w io.Writer) *deployOutput {
+	d := &deployOutput{w: w}
+	d.lw.Emit = d.line
+	return d
 }
 
+func (d *deployOutput) Write(p []byte) (int, error) { return d.lw.Write(p) }
+
 func (d *deployOutput) line(l string) {
-	l = strings.TrimRight(l, "\r")
+	l = strings.TrimRight(l, "\r") // Flush passes the last line as it is
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	switch {
 	case strings.HasPrefix(l, "sysinit-deploy-dir\t"):
 		d.dir = strings.TrimPrefix(l, "sysinit-deploy-dir\t")
@@ -445,14 +440,7 @@ func (d *deployOutput) line(l string) {
 	}
 }
 
-func (d *deployOutput) flush() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.buf) > 0 {
-		d.line(string(d.buf))
-		d.buf = nil
-	}
-}
+func (d *deployOutput) flush() { d.lw.Flush() }
 
 func (d *deployOutput) result() (dir, status string) {
 	d.mu.Lock()

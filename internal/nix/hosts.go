@@ -227,7 +227,13 @@ func (h *host) connect(ctx context.Context) error {
 	sock := filepath.Join(dir, strconv.Itoa(h.id))
 	mctx, cancel := context.WithCancel(h.f.ctx)
 	m = &master{sock: sock, exited: make(chan struct{}), cancel: cancel}
-	ready := &readyWriter{want: readyLine, ch: make(chan struct{})}
+	readyCh := make(chan struct{})
+	var once sync.Once
+	ready := &command.LineWriter{Emit: func(line string) {
+		if strings.TrimSpace(line) == readyLine {
+			once.Do(func() { close(readyCh) })
+		}
+	}}
 	stderr := &lockedBuffer{}
 	argv := append([]string{"ssh", "-M", "-N", "-S", sock, "-o", "ControlPersist=no",
 		"-o", "PermitLocalCommand=yes", "-o", "LocalCommand=echo " + readyLine}, h.options(asMaster)...)
@@ -241,7 +247,7 @@ func (h *host) connect(ctx context.Context) error {
 		close(m.exited)
 	}()
 	select {
-	case <-ready.ch:
+	case <-readyCh:
 		h.mu.Lock()
 		h.master = m
 		h.mu.Unlock()
@@ -564,32 +570,6 @@ func (f *facts) nixSystem() string {
 		arch = "aarch64"
 	}
 	return arch + "-" + f.goos
-}
-
-// readyWriter closes ch when a line equal to want is written.
-type readyWriter struct {
-	want string
-	ch   chan struct{}
-	once sync.Once
-	mu   sync.Mutex
-	buf  []byte
-}
-
-func (w *readyWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		if strings.TrimSpace(string(w.buf[:i])) == w.want {
-			w.once.Do(func() { close(w.ch) })
-		}
-		w.buf = w.buf[i+1:]
-	}
-	return len(p), nil
 }
 
 // lockedBuffer is a bytes.Buffer safe for a child's writes and a reader.
