@@ -234,14 +234,5 @@ func (s *standin) ssh(args []string) int {
 	c := exec.Command("/bin/sh", "-c", strings.Join(command, " "))
 	c.Dir = home
 	c.Env = append(os.Environ(), "HOME="+home)
-	c.Stdin, c.Stdout, c.Stderr = s.stdin, s.stdout, s.stderr
-	err := c.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		return ee.ExitCode()
-	}
-	return s.fail("ssh stand-in: %v", err)
+	return s.pass(c, "ssh stand-in")
 }

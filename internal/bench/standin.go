@@ -257,6 +257,12 @@ func (s *standin) timed(args []string) int {
 		return s.fail("timed: no program")
 	}
 	cmd := exec.Command(filepath.Join(s.cfg.RealBin, args[0]), args[1:]...)
+	return s.pass(cmd, "running "+args[0])
+}
+
+// pass runs cmd on the stand-in's own stdin, stdout and stderr and exits
+// as it did.
+func (s *standin) pass(cmd *exec.Cmd, what string) int {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.stdin, s.stdout, s.stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
@@ -266,7 +272,7 @@ func (s *standin) timed(args []string) int {
 	case errors.As(err, &ee):
 		return ee.ExitCode()
 	}
-	return s.fail("running %s: %v", args[0], err)
+	return s.fail("%s: %v", what, err)
 }
 
 // ---- nix ----
