@@ -26,12 +26,19 @@ set -euo pipefail
 
 build() {
 	local suite=$1 dir=$2
-	if [ -x "$dir/usr/bin/nix" ] && [ -f "$dir/etc/nix/nix.conf" ] && [ -x "$dir/usr/sbin/sshd" ] && [ -x "$dir/usr/bin/ssh" ]; then return 0; fi
+	# A root is kept when it has everything the tests run inside it need:
+	# nix, ssh both ways (the fleet scripts), and tmux, sudo and the shadow
+	# tools (internal/cli's terminal and sudo tests run in the roots too).
+	local need ok=1
+	for need in usr/bin/nix usr/sbin/sshd usr/bin/ssh usr/bin/tmux usr/bin/sudo usr/sbin/useradd usr/sbin/chpasswd; do
+		[ -x "$dir/$need" ] || ok=
+	done
+	if [ -n "$ok" ] && [ -f "$dir/etc/nix/nix.conf" ]; then return 0; fi
 	command -v mmdebstrap >/dev/null || { apt-get install -y --no-install-recommends mmdebstrap >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y --no-install-recommends mmdebstrap >/dev/null; }; }
 	rm -rf "$dir"
 	# A frozen mirror can serve a suite whose Release file has expired: accept it.
 	mmdebstrap --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' \
-		--include=nix-bin,git,ca-certificates,openssh-server,openssh-client "$suite" "$dir" >/dev/null
+		--include=nix-bin,git,ca-certificates,openssh-server,openssh-client,tmux,sudo,passwd "$suite" "$dir" >/dev/null
 	mkdir -p "$dir/etc/nix"
 	echo '{"flakes":[],"version":2}' > "$dir/etc/nix/registry-empty.json"
 	cat > "$dir/etc/nix/nix.conf" <<'CONF'
