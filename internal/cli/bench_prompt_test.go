@@ -20,7 +20,7 @@ func TestBenchAgainstAsksOnATerminal(t *testing.T) {
 		againsts int // lines the old command appends
 		screen   string
 	}{
-		{"y", "EXIT=0", 1, `(?m)^old command +[0-9.]+(ms|s) `},
+		{"y", "EXIT=0", 1, `(?m)^old command +[0-9.]+(µs|ms|s) `},
 		{"n", "EXIT=1", 0, `sysinit: not confirmed: nothing measured`},
 	} {
 		t.Run(tc.answer, func(t *testing.T) {
