@@ -24,7 +24,7 @@ func readBrewfile(path string) ([]brewEntry, error) {
 	var out []brewEntry
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		m := brewLineRE.FindStringSubmatch(sc.Text())
+		m := brewLineRE().FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
 		}

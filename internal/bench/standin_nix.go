@@ -10,12 +10,13 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // The nix, nix-env and darwin-rebuild stand-ins: a fake store of
@@ -87,7 +88,7 @@ func splitInstallable(inst string) (dir, attr string, err error) {
 
 // applyRE reads what sysinit's --apply function picks: the derivation
 // of the configuration (`x = c.system;`) and the fields it asks for.
-var applyRE = regexp.MustCompile(`let c = root; x = (c(?:\.[A-Za-z0-9_-]+)*); in .* fields = \{ (.*)\}; \}$`)
+var applyRE = lazyregexp.New(`let c = root; x = (c(?:\.[A-Za-z0-9_-]+)*); in .* fields = \{ (.*)\}; \}$`)
 
 // nixEval is `nix eval --json FLAKE#CONFIG --apply FN` as sysinit runs
 // it: FN picks the system in the configuration and returns its
@@ -109,7 +110,7 @@ func (s *standin) nixEval(args []string) int {
 			apply = args[i+1]
 		}
 	}
-	m := applyRE.FindStringSubmatch(apply)
+	m := applyRE().FindStringSubmatch(apply)
 	if m == nil {
 		return s.fail("nix eval stand-in: only sysinit's record of a configuration's system is supported, not --apply %q", apply)
 	}
@@ -401,7 +402,7 @@ func (s *standin) nixEnv(args []string) int {
 	return 0
 }
 
-var generationRE = regexp.MustCompile(`^(.*)-(\d+)-link$`)
+var generationRE = lazyregexp.New(`^(.*)-(\d+)-link$`)
 
 func setProfile(profile, out string) error {
 	dir, base := filepath.Split(profile)
@@ -414,7 +415,7 @@ func setProfile(profile, out string) error {
 	}
 	gen := 0
 	for _, e := range ents {
-		if m := generationRE.FindStringSubmatch(e.Name()); m != nil && m[1] == base {
+		if m := generationRE().FindStringSubmatch(e.Name()); m != nil && m[1] == base {
 			if n, _ := strconv.Atoi(m[2]); n > gen {
 				gen = n
 			}
@@ -486,7 +487,7 @@ func (s *standin) darwinRebuild(args []string) int {
 }
 
 // brewsRE finds homebrew.brews in a module of the bench repo.
-var brewsRE = regexp.MustCompile(`homebrew\.brews = \[([^\]]*)\]`)
+var brewsRE = lazyregexp.New(`homebrew\.brews = \[([^\]]*)\]`)
 
 // homebrewOf is config.homebrew as nix-darwin's module gives it for the
 // bench repo: the Brewfile made of every module's homebrew.brews, with
@@ -503,7 +504,7 @@ func homebrewOf(dir string) (map[string]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", f, err)
 		}
-		for _, m := range brewsRE.FindAllSubmatch(stripNix(data), -1) {
+		for _, m := range brewsRE().FindAllSubmatch(stripNix(data), -1) {
 			for _, name := range strings.Fields(string(m[1])) {
 				fmt.Fprintf(&b, "brew %s\n", name)
 			}
@@ -575,7 +576,7 @@ func evalClosure(store, dir, attr string) (closure, error) {
 }
 
 // hostModuleRE finds the modules a host of a multi-host repo imports.
-var hostModuleRE = regexp.MustCompile(`\.\./\.\./(modules/[A-Za-z0-9_.-]+\.nix)`)
+var hostModuleRE = lazyregexp.New(`\.\./\.\./(modules/[A-Za-z0-9_.-]+\.nix)`)
 
 // closureFiles lists the files attr's system reads, sorted: in the bench
 // repo of one host, every file under hosts/ and modules/; in a repo of
@@ -613,7 +614,7 @@ func closureFiles(dir, attr string) (hosts, modules []string, err error) {
 			if err != nil {
 				return nil, nil, fmt.Errorf("reading %s: %w", h, err)
 			}
-			for _, m := range hostModuleRE.FindAllSubmatch(data, -1) {
+			for _, m := range hostModuleRE().FindAllSubmatch(data, -1) {
 				named[string(m[1])] = true
 			}
 		}
@@ -701,4 +702,4 @@ func nixBase32(sum []byte) string {
 
 // ---- brew ----
 
-var brewLineRE = regexp.MustCompile(`^\s*(tap|brew|cask)\s*\(?\s*["']([^"']+)["']`)
+var brewLineRE = lazyregexp.New(`^\s*(tap|brew|cask)\s*\(?\s*["']([^"']+)["']`)

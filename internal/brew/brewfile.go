@@ -3,12 +3,13 @@ package brew
 import (
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // Brewfile is what a Brewfile says, read without running Ruby.
@@ -255,7 +256,7 @@ func (v value) write(b *strings.Builder) {
 	case String:
 		b.WriteString(quote(v.Text))
 	case Symbol:
-		if plainSymbol.MatchString(v.Text) {
+		if plainSymbol().MatchString(v.Text) {
 			b.WriteString(":" + v.Text)
 		} else {
 			b.WriteString(":" + quote(v.Text))
@@ -293,7 +294,7 @@ func writePairs(b *strings.Builder, ps []pair) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		if plainKey.MatchString(p.Key) {
+		if plainKey().MatchString(p.Key) {
 			b.WriteString(p.Key)
 		} else {
 			b.WriteString(quote(p.Key))
@@ -304,8 +305,8 @@ func writePairs(b *strings.Builder, ps []pair) {
 }
 
 var (
-	plainSymbol = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*[?!]?$`)
-	plainKey    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	plainSymbol = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_]*[?!]?$`)
+	plainKey    = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // quote writes s as a double-quoted Ruby string that cannot interpolate.

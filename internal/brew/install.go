@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // Installing only what is missing. brew bundle install walks the whole
@@ -59,14 +60,14 @@ func (i installed) String() string {
 
 // The names brew bundle's DSL keeps (Homebrew::Bundle::Dsl.sanitize_*).
 var (
-	tapArgs    = regexp.MustCompile(`^([\w-]+)/(homebrew-)?([\w-]+)$`)
-	coreName   = regexp.MustCompile(`^homebrew/homebrew/([\w+\-.@]+)$`)
-	tapFormula = regexp.MustCompile(`^([\w-]+)/([\w-]+)/([\w+\-.@]+)$`)
+	tapArgs    = lazyregexp.New(`^([\w-]+)/(homebrew-)?([\w-]+)$`)
+	coreName   = lazyregexp.New(`^homebrew/homebrew/([\w+\-.@]+)$`)
+	tapFormula = lazyregexp.New(`^([\w-]+)/([\w-]+)/([\w+\-.@]+)$`)
 )
 
 func sanitizeTap(name string) string {
 	name = strings.ToLower(name)
-	if m := tapArgs.FindStringSubmatch(name); m != nil {
+	if m := tapArgs().FindStringSubmatch(name); m != nil {
 		return m[1] + "/" + m[3]
 	}
 	return name
@@ -74,10 +75,10 @@ func sanitizeTap(name string) string {
 
 func sanitizeFormula(name string) string {
 	name = strings.ToLower(name)
-	if m := coreName.FindStringSubmatch(name); m != nil {
+	if m := coreName().FindStringSubmatch(name); m != nil {
 		return m[1]
 	}
-	if m := tapFormula.FindStringSubmatch(name); m != nil {
+	if m := tapFormula().FindStringSubmatch(name); m != nil {
 		return m[1] + "/" + strings.TrimPrefix(m[2], "homebrew-") + "/" + m[3]
 	}
 	return name
@@ -139,7 +140,7 @@ func findMissing(entries []entry, in *install, p platform, skip map[string][]str
 				leave(e, why)
 				continue
 			}
-			if !tapArgs.MatchString(name) {
+			if !tapArgs().MatchString(name) {
 				leave(e, "not a user/repo tap name")
 				continue
 			}

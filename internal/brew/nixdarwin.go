@@ -8,20 +8,20 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sysinit/sysinit/internal/fingerprint"
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 var (
 	// homebrew.enable = true; (also with lib.mkDefault / mkForce / mkIf …)
-	dottedEnable = regexp.MustCompile(`(^|[^A-Za-z0-9_'-])homebrew\s*\.\s*enable\s*=\s*(lib\s*\.\s*)?(mkDefault\s+|mkForce\s+|mkOverride\s+\d+\s+)?true\b`)
+	dottedEnable = lazyregexp.New(`(^|[^A-Za-z0-9_'-])homebrew\s*\.\s*enable\s*=\s*(lib\s*\.\s*)?(mkDefault\s+|mkForce\s+|mkOverride\s+\d+\s+)?true\b`)
 	// homebrew = { … enable = true; … };
-	blockOpen   = regexp.MustCompile(`(^|[^A-Za-z0-9_'.-])homebrew\s*=\s*(lib\s*\.\s*)?(mkIf\s+\S+\s+)?\{`)
-	innerEnable = regexp.MustCompile(`(^|[^A-Za-z0-9_'.-])enable\s*=\s*(lib\s*\.\s*)?(mkDefault\s+|mkForce\s+|mkOverride\s+\d+\s+)?true\b`)
+	blockOpen   = lazyregexp.New(`(^|[^A-Za-z0-9_'.-])homebrew\s*=\s*(lib\s*\.\s*)?(mkIf\s+\S+\s+)?\{`)
+	innerEnable = lazyregexp.New(`(^|[^A-Za-z0-9_'.-])enable\s*=\s*(lib\s*\.\s*)?(mkDefault\s+|mkForce\s+|mkOverride\s+\d+\s+)?true\b`)
 )
 
 // ManagedByNixDarwin reports whether the nix-darwin configuration under dir
@@ -106,11 +106,11 @@ func homebrewEnabled(data []byte) (int, bool) {
 		if depth == 0 && !strings.Contains(text, "homebrew") {
 			continue
 		}
-		if dottedEnable.MatchString(text) {
+		if dottedEnable().MatchString(text) {
 			return n, true
 		}
 		if depth == 0 {
-			loc := blockOpen.FindStringIndex(text)
+			loc := blockOpen().FindStringIndex(text)
 			if loc == nil {
 				continue
 			}
@@ -122,7 +122,7 @@ func homebrewEnabled(data []byte) (int, bool) {
 		for _, c := range text {
 			switch c {
 			case '{', '}':
-				if depth == 1 && innerEnable.MatchString(level.String()) {
+				if depth == 1 && innerEnable().MatchString(level.String()) {
 					return n, true
 				}
 				if c == '{' {
@@ -140,7 +140,7 @@ func homebrewEnabled(data []byte) (int, bool) {
 				break
 			}
 		}
-		if depth == 1 && innerEnable.MatchString(level.String()) {
+		if depth == 1 && innerEnable().MatchString(level.String()) {
 			return n, true
 		}
 	}

@@ -3,11 +3,12 @@ package config
 import (
 	"fmt"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // Local is the name a step's `hosts` gives this machine, beside the
@@ -101,7 +102,7 @@ func (l *loader) hosts(raw any) {
 
 // hostNameRE: a host's name ends step names (STEP@HOST), which become log
 // file names and command-line arguments.
-var hostNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+var hostNameRE = lazyregexp.New(`^[A-Za-z0-9._-]+$`)
 
 // maxHostName keeps "<step>@<host>.log" inside the 255-byte file name
 // limit beside the longest step name.
@@ -114,7 +115,7 @@ func (l *loader) host(name string, raw any) *Host {
 	case strings.EqualFold(name, Local):
 		l.fail(h.Pos, `"local" means this machine in a step's hosts; name the host otherwise`, "host name %q is reserved", name)
 		return nil
-	case !hostNameRE.MatchString(name) || name == "." || name == ".." || strings.HasPrefix(name, "-"):
+	case !hostNameRE().MatchString(name) || name == "." || name == ".." || strings.HasPrefix(name, "-"):
 		l.fail(h.Pos, "use letters, digits, '.', '_' and '-', starting with a letter or digit; STEP@HOST becomes a log file name",
 			"invalid host name %q", name)
 		return nil

@@ -4,16 +4,17 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 var (
 	// Step names become log file names and command-line arguments.
-	stepNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	stepNameRE = lazyregexp.New(`^[A-Za-z0-9._-]+$`)
+	envNameRE  = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // maxStepName keeps "<step>.log" well inside the 255-byte file name limit.
@@ -108,7 +109,7 @@ func (r *stepReporter) Fail(key, hint, format string, args ...any) {
 func (l *loader) checkName(s *Step) {
 	hint := "use letters, digits, '.', '_' and '-'; the name becomes a log file name"
 	switch {
-	case !stepNameRE.MatchString(s.Name):
+	case !stepNameRE().MatchString(s.Name):
 		l.fail(s.Pos, hint, "invalid step name %q", s.Name)
 	case s.Name == "." || s.Name == "..":
 		l.fail(s.Pos, hint+", so it cannot be \".\" or \"..\"", "invalid step name %q", s.Name)
@@ -315,7 +316,7 @@ func (l *loader) env(s *Step, kp *posNode, d *keyDecl, v any) map[string]string 
 	env := make(map[string]string, len(tbl))
 	for _, name := range l.byOffset(kp, tbl) {
 		at := l.at(kp.key(name))
-		if !envNameRE.MatchString(name) {
+		if !envNameRE().MatchString(name) {
 			l.fail(at, "use letters, digits and '_', not starting with a digit",
 				"env: %q is not a valid environment variable name", name)
 		}

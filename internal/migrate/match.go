@@ -1,10 +1,11 @@
 package migrate
 
 import (
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // How an entry was matched to a nixpkgs attribute, most confident first.
@@ -124,7 +125,7 @@ func splitTap(name string) (tap, base string) {
 	return tap, base
 }
 
-var versioned = regexp.MustCompile(`^(.+)@([0-9][0-9.]*)$`)
+var versioned = lazyregexp.New(`^(.+)@([0-9][0-9.]*)$`)
 
 // normalisedNames are the attribute names a Homebrew name is commonly
 // rewritten to in nixpkgs, in the order they are tried:
@@ -142,7 +143,7 @@ func normalisedNames(kind, name string) []string {
 			out = append(out, s)
 		}
 	}
-	if m := versioned.FindStringSubmatch(l); m != nil {
+	if m := versioned().FindStringSubmatch(l); m != nil {
 		base, ver := m[1], strings.Trim(m[2], ".")
 		us := strings.ReplaceAll(ver, ".", "_")
 		add(base + "_" + us)
@@ -186,7 +187,7 @@ func preferred(attrs []string) string {
 	return s[0]
 }
 
-var attrPart = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_'+-]*$`)
+var attrPart = lazyregexp.New(`^[A-Za-z0-9_][A-Za-z0-9_'+-]*$`)
 
 // validAttrPath reports whether s is a nixpkgs attribute path sysinit can
 // write into a nix file and an eval expression without quoting trouble.
@@ -195,7 +196,7 @@ func validAttrPath(s string) bool {
 		return false
 	}
 	for _, p := range strings.Split(s, ".") {
-		if !attrPart.MatchString(p) {
+		if !attrPart().MatchString(p) {
 			return false
 		}
 	}

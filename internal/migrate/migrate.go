@@ -181,7 +181,7 @@ func analyze(ctx context.Context, entries []entry, opts Options, progress io.Wri
 			return nil, err
 		}
 	}
-	if !systemName.MatchString(system) {
+	if !systemName().MatchString(system) {
 		return nil, fmt.Errorf("system %q: want something like aarch64-darwin", system)
 	}
 	ref, from := opts.Nixpkgs, ""

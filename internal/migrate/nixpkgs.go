@@ -10,9 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 
 	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // revision is a nixpkgs flake reference pinned by `nix flake metadata`.
@@ -54,11 +54,11 @@ func resolve(ctx context.Context, r command.Runner, ref string, cmds *[]string) 
 	case md.Locked.NarHash != "":
 		rev.Key = md.Locked.NarHash
 	}
-	rev.Key = unsafeFileChars.ReplaceAllString(rev.Key, "_")
+	rev.Key = unsafeFileChars().ReplaceAllString(rev.Key, "_")
 	return rev, nil
 }
 
-var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+var unsafeFileChars = lazyregexp.New(`[^A-Za-z0-9._-]`)
 
 func record(cmds *[]string, argv []string) {
 	if cmds != nil {
@@ -77,7 +77,7 @@ func record(cmds *[]string, argv []string) {
 // says whether nix search ran; progress (may be nil) hears of it first,
 // as it takes a while on the real nixpkgs.
 func cachedIndex(ctx context.Context, r command.Runner, rev *revision, system, cacheDir string, progress io.Writer, cmds *[]string) (x *index, built bool, err error) {
-	if !systemName.MatchString(system) {
+	if !systemName().MatchString(system) {
 		return nil, false, fmt.Errorf("system %q: want something like aarch64-darwin", system)
 	}
 	path := ""

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // meta is what nixpkgs says about one attribute on the target system.
@@ -156,7 +156,7 @@ func deref(s *string) string {
 	return *s
 }
 
-var systemName = regexp.MustCompile(`^[A-Za-z0-9_]+-[A-Za-z0-9_]+$`)
+var systemName = lazyregexp.New(`^[A-Za-z0-9_]+-[A-Za-z0-9_]+$`)
 
 // Verify evaluates the meta of every attribute in one nix process:
 //
@@ -168,7 +168,7 @@ var systemName = regexp.MustCompile(`^[A-Za-z0-9_]+-[A-Za-z0-9_]+$`)
 // package does not hide the rest; attributes that still fail come back
 // with an error of their own.
 func (v *verifier) Verify(ctx context.Context, attrs []string) (map[string]*meta, map[string]error, error) {
-	if !systemName.MatchString(v.System) {
+	if !systemName().MatchString(v.System) {
 		return nil, nil, fmt.Errorf("system %q: want something like aarch64-darwin", v.System)
 	}
 	attrs = slices.Compact(slices.Sorted(slices.Values(attrs)))

@@ -6,10 +6,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // nixError is a nix command that failed, with nix's own error message.
@@ -39,28 +39,28 @@ func (e *untrackedError) Unwrap() error { return e.Err }
 var (
 	// 2.8–2.13: getting status of '/nix/store/…-source/x': No such file or directory
 	// 2.14–2.19: path '/nix/store/…-source/x' does not exist
-	missingInSourceRE = regexp.MustCompile(`(?:getting status of|path) '/[^']*/[0-9a-z]{32}-source/([^']+)'(?:: No such file or directory| does not exist)`)
+	missingInSourceRE = lazyregexp.New(`(?:getting status of|path) '/[^']*/[0-9a-z]{32}-source/([^']+)'(?:: No such file or directory| does not exist)`)
 	// 2.20+: Path 'x' in the repository "/repo" is not tracked by Git.
-	notTrackedRE = regexp.MustCompile(`[Pp]ath '([^']+)' in the repository "([^"]+)" is not tracked by Git`)
+	notTrackedRE = lazyregexp.New(`[Pp]ath '([^']+)' in the repository "([^"]+)" is not tracked by Git`)
 	// 2.20+: access to path '/repo/x' is forbidden because it is not under Git control
-	notUnderGitRE = regexp.MustCompile(`access to (?:absolute )?path '(/[^']+)' is forbidden because it is not under Git control`)
+	notUnderGitRE = lazyregexp.New(`access to (?:absolute )?path '(/[^']+)' is forbidden because it is not under Git control`)
 )
 
 // untrackedPath finds, in nix's stderr, a file missing from the flake's
 // source copy, and returns it relative to the repository root.
 func untrackedPath(stderr, root string) (string, bool) {
 	stderr = command.StripANSI(stderr)
-	if m := missingInSourceRE.FindStringSubmatch(stderr); m != nil {
+	if m := missingInSourceRE().FindStringSubmatch(stderr); m != nil {
 		return m[1], true
 	}
-	if m := notTrackedRE.FindStringSubmatch(stderr); m != nil {
+	if m := notTrackedRE().FindStringSubmatch(stderr); m != nil {
 		rel := m[1]
 		if r, err := filepath.Rel(root, filepath.Join(m[2], rel)); err == nil {
 			rel = filepath.ToSlash(r)
 		}
 		return rel, true
 	}
-	if m := notUnderGitRE.FindStringSubmatch(stderr); m != nil {
+	if m := notUnderGitRE().FindStringSubmatch(stderr); m != nil {
 		if r, err := filepath.Rel(root, m[1]); err == nil && !strings.HasPrefix(r, "..") {
 			return filepath.ToSlash(r), true
 		}
@@ -123,7 +123,7 @@ func firstError(out string) string {
 }
 
 // drvRE finds the derivations a nix error message names.
-var drvRE = regexp.MustCompile(`'(/[^'\s]+\.drv)'`)
+var drvRE = lazyregexp.New(`'(/[^'\s]+\.drv)'`)
 
 // buildFailure is the message for a build whose builder failed: nix's
 // error about that derivation, on one line, and the last line the builder
@@ -137,7 +137,7 @@ var drvRE = regexp.MustCompile(`'(/[^'\s]+\.drv)'`)
 func buildFailure(errs []string, tail func(drv string) []string) string {
 	for _, e := range errs {
 		e = command.StripANSI(e)
-		for _, m := range drvRE.FindAllStringSubmatch(e, -1) {
+		for _, m := range drvRE().FindAllStringSubmatch(e, -1) {
 			if last := lastNonEmpty(tail(m[1])); last != "" {
 				return oneLine(e) + "; last log line: " + last
 			}

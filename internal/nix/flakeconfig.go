@@ -7,9 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // A flake's nixConfig (substituters, trusted-public-keys, …) is applied by
@@ -305,12 +306,12 @@ func applyNixConf(contents, path string, set func(name, value string), depth int
 // untrustedRE finds nix's warning for each flake setting it did not apply
 // (every version and Lix: "ignoring untrusted flake configuration setting
 // 'NAME'", followed by a hint since 2.24 and in Lix).
-var untrustedRE = regexp.MustCompile(`ignoring untrusted flake configuration setting '([^']+)'`)
+var untrustedRE = lazyregexp.New(`ignoring untrusted flake configuration setting '([^']+)'`)
 
 // untrustedSettings is the set of settings nix said it ignored.
 func untrustedSettings(stderr string) map[string]bool {
 	m := map[string]bool{}
-	for _, sm := range untrustedRE.FindAllStringSubmatch(stderr, -1) {
+	for _, sm := range untrustedRE().FindAllStringSubmatch(stderr, -1) {
 		m[sm[1]] = true
 	}
 	return m

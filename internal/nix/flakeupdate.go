@@ -11,7 +11,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"github.com/sysinit/sysinit/internal/command"
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/fingerprint"
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 	"github.com/sysinit/sysinit/internal/step"
 )
 
@@ -301,12 +301,12 @@ func (e *unknownInputError) Unwrap() error { return e.Err }
 //	≥ 2.19, Lix: warning: 'X' does not match any input of this flake
 //	≥ 2.20:     warning: Invalid flake input 'X'. To update a specific flake, use 'nix flake update --flake X' instead.
 //	            (then an error: X does not parse as an input path)
-var unmatchedRE = regexp.MustCompile(`(?m)^warning: (?:the flag '--update-input (.+)' does not match any input$|'(.+)' does not match any input of this flake$|Invalid flake input '([^']*)'\.)`)
+var unmatchedRE = lazyregexp.New(`(?m)^warning: (?:the flag '--update-input (.+)' does not match any input$|'(.+)' does not match any input of this flake$|Invalid flake input '([^']*)'\.)`)
 
 // unmatchedInputs returns the input names nix said match nothing.
 func unmatchedInputs(stderr string) []string {
 	var names []string
-	for _, m := range unmatchedRE.FindAllStringSubmatch(command.StripANSI(stderr), -1) {
+	for _, m := range unmatchedRE().FindAllStringSubmatch(command.StripANSI(stderr), -1) {
 		for _, n := range m[1:] {
 			if n != "" && !slices.Contains(names, n) {
 				names = append(names, n)

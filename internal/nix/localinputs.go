@@ -8,11 +8,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/sysinit/sysinit/internal/fingerprint"
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // Nix reads some flake inputs from this machine's directories on every
@@ -50,7 +50,7 @@ func overrides(args []string) (names, refs []string) {
 }
 
 // rev40 is a full commit id in a github:/gitlab:/sourcehut: reference.
-var rev40 = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var rev40 = lazyregexp.New(`^[0-9a-f]{40}$`)
 
 // remotePinned reports whether a remote flake reference names fixed
 // content: a rev= or narHash= attribute, or a commit id as the third path
@@ -66,7 +66,7 @@ func remotePinned(ref string) bool {
 	for _, scheme := range []string{"github:", "gitlab:", "sourcehut:"} {
 		if rest, ok := strings.CutPrefix(loc, scheme); ok {
 			parts := strings.Split(rest, "/")
-			return len(parts) >= 3 && rev40.MatchString(parts[len(parts)-1])
+			return len(parts) >= 3 && rev40().MatchString(parts[len(parts)-1])
 		}
 	}
 	return false

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // flavour is which implementation of the nix command is installed. They
@@ -69,10 +69,10 @@ func (v Version) flakeUpdateByName() bool {
 }
 
 var (
-	versionRE = regexp.MustCompile(`(\d+)\.(\d+)(?:\.(\d+))?`)
+	versionRE = lazyregexp.New(`(\d+)\.(\d+)(?:\.(\d+))?`)
 	// The parenthesised name: "(Nix)", "(Determinate Nix 3.6.2)",
 	// "(Lix, like Nix)".
-	flavourRE = regexp.MustCompile(`\(([^)]*)\)`)
+	flavourRE = lazyregexp.New(`\(([^)]*)\)`)
 )
 
 // ParseVersion reads `nix --version` output: "nix (Nix) 2.8.0",
@@ -86,7 +86,7 @@ func ParseVersion(out string) (Version, error) {
 	}
 	v := Version{Flavour: FlavourNix, Text: line}
 	rest := line
-	if m := flavourRE.FindStringSubmatchIndex(line); m != nil {
+	if m := flavourRE().FindStringSubmatchIndex(line); m != nil {
 		name := line[m[2]:m[3]]
 		rest = line[m[1]:]
 		switch {
@@ -97,7 +97,7 @@ func ParseVersion(out string) (Version, error) {
 			v.Release = strings.TrimSpace(strings.TrimPrefix(name, "Determinate Nix"))
 		}
 	}
-	ms := versionRE.FindAllStringSubmatch(rest, -1)
+	ms := versionRE().FindAllStringSubmatch(rest, -1)
 	if len(ms) == 0 {
 		return Version{}, fmt.Errorf("no version in %q", line)
 	}

@@ -7,13 +7,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // Refresh is what a repository's task runner runs to refresh the machine:
@@ -369,13 +370,13 @@ func (tf *taskfile) expand(name string, seen map[string]bool) []string {
 	return out
 }
 
-var goTemplate = regexp.MustCompile(`\{\{-?\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}`)
+var goTemplate = lazyregexp.New(`\{\{-?\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}`)
 
 // expand substitutes {{.VAR}} with vars; other templates are left as they
 // are.
 func expand(s string, vars map[string]string) string {
-	return goTemplate.ReplaceAllStringFunc(s, func(m string) string {
-		name := goTemplate.FindStringSubmatch(m)[1]
+	return goTemplate().ReplaceAllStringFunc(s, func(m string) string {
+		name := goTemplate().FindStringSubmatch(m)[1]
 		if v, ok := vars[name]; ok {
 			return v
 		}
@@ -410,10 +411,10 @@ type recipe struct {
 }
 
 var (
-	justAssign = regexp.MustCompile(`^(?:export\s+)?([A-Za-z_][A-Za-z0-9_-]*)\s*:=\s*(.*)$`)
-	justAlias  = regexp.MustCompile(`^alias\s+([A-Za-z_][A-Za-z0-9_-]*)\s*:=\s*([A-Za-z_][A-Za-z0-9_-]*)`)
-	justHeader = regexp.MustCompile(`^@?([A-Za-z_][A-Za-z0-9_-]*)((?:\s+[^:]*?)?)\s*:([^=].*)?$`)
-	justInterp = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}`)
+	justAssign = lazyregexp.New(`^(?:export\s+)?([A-Za-z_][A-Za-z0-9_-]*)\s*:=\s*(.*)$`)
+	justAlias  = lazyregexp.New(`^alias\s+([A-Za-z_][A-Za-z0-9_-]*)\s*:=\s*([A-Za-z_][A-Za-z0-9_-]*)`)
+	justHeader = lazyregexp.New(`^@?([A-Za-z_][A-Za-z0-9_-]*)((?:\s+[^:]*?)?)\s*:([^=].*)?$`)
+	justInterp = lazyregexp.New(`\{\{\s*([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}`)
 )
 
 // justOS are just's OS attributes and the systems they select.
@@ -451,14 +452,14 @@ func parseJustfile(src, goos string) *justfile {
 				attrs = append(attrs, strings.TrimSpace(a))
 			}
 		case strings.HasPrefix(line, "#"), strings.HasPrefix(line, "set "), strings.HasPrefix(line, "import "), strings.HasPrefix(line, "mod "):
-		case justAlias.MatchString(line):
-			m := justAlias.FindStringSubmatch(line)
+		case justAlias().MatchString(line):
+			m := justAlias().FindStringSubmatch(line)
 			jf.aliases[m[1]] = m[2]
-		case justAssign.MatchString(line):
-			m := justAssign.FindStringSubmatch(line)
+		case justAssign().MatchString(line):
+			m := justAssign().FindStringSubmatch(line)
 			jf.vars[m[1]] = justValue(m[2])
-		case justHeader.MatchString(line):
-			m := justHeader.FindStringSubmatch(line)
+		case justHeader().MatchString(line):
+			m := justHeader().FindStringSubmatch(line)
 			r := &recipe{params: map[string]string{}, osMatch: true}
 			hasOS := false
 			for _, a := range attrs {
@@ -540,8 +541,8 @@ func (jf *justfile) expand(name string, seen map[string]bool) []string {
 		if strings.HasPrefix(b, "!") { // the #! of a script recipe was dropped as a comment
 			continue
 		}
-		sh := justInterp.ReplaceAllStringFunc(b, func(m string) string {
-			v := justInterp.FindStringSubmatch(m)[1]
+		sh := justInterp().ReplaceAllStringFunc(b, func(m string) string {
+			v := justInterp().FindStringSubmatch(m)[1]
 			if d, ok := r.params[v]; ok && d != "" {
 				if val, isVar := jf.vars[d]; isVar {
 					return val

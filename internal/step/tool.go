@@ -2,9 +2,10 @@ package step
 
 import (
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 var toolIDs sync.Map // path → resolved path; links don't move under a running sysinit
@@ -44,7 +45,7 @@ func ToolID(path string) string {
 
 // storeEntry is the name of an entry of a Nix store: 32 characters of
 // Nix's base-32 alphabet, a dash, the name.
-var storeEntry = regexp.MustCompile(`^[0-9abcdfghijklmnpqrsvwxyz]{32}-(.+)$`)
+var storeEntry = lazyregexp.New(`^[0-9abcdfghijklmnpqrsvwxyz]{32}-(.+)$`)
 
 // withoutStoreHash replaces the hash of the store entry p is in with "*".
 // A store is a directory named "store" (/nix/store, or a store moved with
@@ -55,7 +56,7 @@ func withoutStoreHash(p string) string {
 		if parts[i-1] != "store" {
 			continue
 		}
-		if m := storeEntry.FindStringSubmatch(parts[i]); m != nil {
+		if m := storeEntry().FindStringSubmatch(parts[i]); m != nil {
 			parts[i] = "*-" + m[1]
 			return filepath.FromSlash(strings.Join(parts, "/"))
 		}
