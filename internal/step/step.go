@@ -265,8 +265,7 @@ type Elevated interface {
 
 // FileSpec is the input set of a step built around one file (a file step's
 // source, a Brewfile) plus the step's own patterns. A file outside the
-// config directory is fingerprinted from its own directory; patterns cannot
-// be added to it then, since they are relative to the config directory.
+// config directory is fingerprinted where it is, beside the patterns.
 //
 // The file is read through symlinks when it is used (cp, brew bundle), so
 // it is fingerprinted where its links lead: an edit of the target, or a
@@ -288,8 +287,12 @@ func FileSpec(cfgDir, file string, patterns []string) (fingerprint.Spec, error) 
 		return fingerprint.Spec{Files: []string{rel}, Patterns: patterns}, nil
 	}
 	if len(patterns) > 0 {
-		return fingerprint.Spec{}, fmt.Errorf("%s is outside %s, so `inputs` (relative to it) cannot be added to it; move the file into the repository", file, cfgDir)
+		// The scanner walks absolute paths from / beside the relative
+		// patterns.
+		return fingerprint.Spec{Files: []string{file}, Patterns: patterns}, nil
 	}
+	// Alone, it is fingerprinted from its own directory, as it always
+	// was: the records of such steps stay valid across upgrades.
 	return fingerprint.Spec{Root: filepath.Dir(file), Files: []string{filepath.Base(file)}}, nil
 }
 

@@ -17,7 +17,7 @@ func TestFileSpec(t *testing.T) {
 		{"inside", "/repo/Brewfile", []string{"x/**"}, []string{"Brewfile"}, "", ""},
 		{"nested", "/repo/etc/nix.conf", nil, []string{"etc/nix.conf"}, "", ""},
 		{"outside", "/shared/Brewfile", nil, []string{"Brewfile"}, "/shared", ""},
-		{"outside with patterns", "/shared/Brewfile", []string{"x/**"}, nil, "", "outside /repo"},
+		{"outside with patterns", "/shared/Brewfile", []string{"x/**"}, []string{"/shared/Brewfile"}, "", ""},
 		{"dotdot-named file inside", "/repo/..hidden", nil, []string{"..hidden"}, "", ""},
 	}
 	for _, tt := range tests {
