@@ -43,6 +43,7 @@ func (a *app) runBuild(ctx context.Context, names []string) error {
 		return err
 	}
 	built, failed := 0, 0
+	var elsewhere []string
 	for _, name := range named {
 		b, ok := s.steps[name].(step.Builder)
 		if !ok {
@@ -55,6 +56,7 @@ func (a *app) runBuild(ctx context.Context, names []string) error {
 			if len(names) > 0 {
 				fmt.Fprintf(a.stdout, "%s: not built: not applicable here (%s)\n", name, why)
 			}
+			elsewhere = append(elsewhere, notHere(s, name, why))
 			continue
 		}
 		fmt.Fprintf(a.stderr, "sysinit: %s: building\n", name)
@@ -70,7 +72,11 @@ func (a *app) runBuild(ctx context.Context, names []string) error {
 		built++
 		printBuilt(a.stdout, name, res)
 	}
-	if built+failed == 0 && len(names) == 0 {
+	switch {
+	case built+failed > 0 || len(names) > 0:
+	case len(elsewhere) > 0:
+		fmt.Fprintln(a.stdout, "nothing to build here: no nix step applies to this machine: "+strings.Join(elsewhere, ", "))
+	default:
 		fmt.Fprintln(a.stdout, "nothing to build: no step here builds with nix (nix-darwin, nixos, home-manager and nix-profile steps do)")
 	}
 	if failed > 0 {
@@ -110,4 +116,11 @@ func (s *session) targets(names []string) ([]string, error) {
 		return names, nil
 	}
 	return configStepNames(s.cfg), nil
+}
+
+// notHere names a nix step that does not apply to this machine, its kind
+// and why: "mac (nix-darwin: only for darwin; this is linux)". A config
+// whose nix steps are all for other machines has nix steps all the same.
+func notHere(s *session, name, why string) string {
+	return fmt.Sprintf("%s (%s: %s)", name, s.cfg.Step(name).Kind, why)
 }

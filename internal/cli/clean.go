@@ -109,6 +109,7 @@ func (a *app) runClean(ctx context.Context, names []string, o *cleanOptions, kee
 	}
 	var profiles []*profileClean
 	byProfile := map[string]*profileClean{}
+	var elsewhere []string
 	for _, name := range named {
 		c, ok := s.steps[name].(step.Cleaner)
 		if !ok {
@@ -121,6 +122,7 @@ func (a *app) runClean(ctx context.Context, names []string, o *cleanOptions, kee
 			if len(names) > 0 {
 				fmt.Fprintf(a.stdout, "%s: not cleaned: not applicable here (%s)\n", name, why)
 			}
+			elsewhere = append(elsewhere, notHere(s, name, why))
 			continue
 		}
 		profile, err := c.Profile()
@@ -137,6 +139,13 @@ func (a *app) runClean(ctx context.Context, names []string, o *cleanOptions, kee
 		if e, ok := s.steps[name].(step.Elevated); ok && e.NeedsSudo() {
 			pc.sudo = true
 		}
+	}
+	if len(profiles) == 0 && len(elsewhere) > 0 {
+		// Named steps were each told of above.
+		if len(names) == 0 {
+			fmt.Fprintln(a.stdout, "nothing to clean here: no nix step applies to this machine: "+strings.Join(elsewhere, ", "))
+		}
+		return nil
 	}
 	if len(profiles) == 0 {
 		fmt.Fprintln(a.stdout, "nothing to clean: no step here keeps generations (nix-darwin, nixos, home-manager and nix-profile steps do)")

@@ -173,6 +173,9 @@ With no command, sysinit runs refresh.`,
 		if i := strings.Index(err.Error(), ": strconv."); i > 0 {
 			err = errors.New(err.Error()[:i] + ": not a number")
 		}
+		if hint := flagElsewhere(root, c, err); hint != "" {
+			return usageError{fmt.Errorf("%w\n%s", err, hint)}
+		}
 		return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.SetHelpCommand(a.newHelp())

@@ -107,6 +107,7 @@ func printGraphTree(w io.Writer, name string, rep *nix.GraphReport) {
 		return
 	}
 	fmt.Fprintf(w, "%s reads %d of %d tracked files from %s\n", what, len(rep.Files), rep.Tracked, strings.Join(rep.Entries, ", "))
+	fmt.Fprintln(w, pathBase(rep))
 	if rep.WholeInputs {
 		fmt.Fprintln(w, "its inputs are every tracked file and HEAD's commit all the same: it reads git metadata or the whole flake (below)")
 	}
@@ -189,6 +190,7 @@ func printGraphDot(w io.Writer, name string, rep *nix.GraphReport) {
 		fmt.Fprintf(w, "  // every tracked file is an input: %s\n}\n", oneLine(rep.Fallback))
 		return
 	}
+	fmt.Fprintf(w, "  // %s\n", pathBase(rep))
 	roots, _ := graphChildren(rep)
 	sort.Strings(roots)
 	for _, r := range roots {
@@ -254,4 +256,15 @@ func saveGraphCache(s *session) error {
 		return nil
 	}
 	return s.store.PutGraphCache(data)
+}
+
+// pathBase says what the paths of a graph are relative to: the
+// repository's root, where nix's copy of the flake's source starts — not
+// the flake's directory (entry's base) when the flake is deeper in it.
+func pathBase(rep *nix.GraphReport) string {
+	msg := "paths are relative to the git repository at " + rep.Root
+	if rep.FlakeDir != "" && rep.FlakeDir != "." {
+		msg += " (the flake is in " + rep.FlakeDir + ")"
+	}
+	return msg
 }

@@ -73,7 +73,7 @@ func jsonRunStepOf(s state.RunStep) jsonRunStep {
 func historyOf(id, cmd string, res *runner.Result, book *decisions) state.Run {
 	r := state.Run{ID: id, Command: cmd, Start: time.Now().Add(-res.Summary.Wall), Wall: res.Summary.Wall, Interrupted: res.Summary.Interrupted}
 	for _, s := range res.Steps {
-		rs := state.RunStep{Name: s.Name, Status: string(s.Status), Reason: s.Reason, Duration: s.Duration}
+		rs := state.RunStep{Name: s.Name, Status: string(s.Status), Reason: s.Reason, Duration: s.Duration, End: s.Ended}
 		for _, why := range book.reasons(s.Name) {
 			rs.Reasons = append(rs.Reasons, state.RunReason{Kind: string(why.Kind), Detail: why.Detail})
 		}
@@ -147,7 +147,7 @@ func (a *app) runHistory(asJSON bool, limit int) error {
 		if r.Interrupted {
 			status += ", interrupted"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Start.Local().Format("2006-01-02 15:04:05"), r.ID, ui.Duration(r.Wall), status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", clock(r.Start), r.ID, ui.Duration(r.Wall), status)
 		for _, s := range r.Steps {
 			if s.Status == "skipped" || s.Status == "not-applicable" {
 				continue

@@ -57,7 +57,7 @@ func lastRuns(st *state.Store, logBase string, names []string, records map[strin
 				fallthrough
 			case string(runner.StatusFailed), statusRolledBack:
 				delete(open, s.Name)
-				lr := lastRun{RunID: r.ID, Command: r.Command, Time: r.Start, Status: s.Status, Detail: s.Reason}
+				lr := lastRun{RunID: r.ID, Command: r.Command, Time: stepTime(r, s), Status: s.Status, Detail: s.Reason}
 				if s.Status != statusRolledBack && logBase != "" {
 					p := runner.LogPath(filepath.Join(logBase, r.ID), s.Name)
 					if _, err := os.Stat(p); err == nil {
@@ -86,7 +86,7 @@ func (a *app) logsDir() (string, error) {
 
 // print shows lr under a step the plan runs, each line after indent.
 func (lr lastRun) print(w io.Writer, indent string) {
-	when := lr.Time.Local().Format("2006-01-02 15:04:05")
+	when := clock(lr.Time)
 	switch lr.Status {
 	case statusRolledBack:
 		fmt.Fprintf(w, "%srolled back by sysinit rollback at %s (%s): a refresh switches to the config again\n", indent, when, lr.Detail)
@@ -100,3 +100,16 @@ func (lr lastRun) print(w io.Writer, indent string) {
 		fmt.Fprintf(w, "%slog: %s\n", indent, lr.Log)
 	}
 }
+
+// stepTime is when s ended in run r: its failure's time. Runs recorded
+// before steps kept their end have only the run's start.
+func stepTime(r state.Run, s state.RunStep) time.Time {
+	if !s.End.IsZero() {
+		return s.End
+	}
+	return r.Start
+}
+
+// clock shows a moment in local time with its zone: run ids are in UTC,
+// and a time beside one must not read as earlier than it.
+func clock(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05 MST") }

@@ -29,6 +29,9 @@ func TestLastRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// b's failure in r2 kept its end: "failed at" is then, not the run's
+	// start.
+	history[1].Steps[1].End = t0.Add(time.Minute + 30*time.Second)
 	for i, r := range history {
 		r.Start = t0.Add(time.Duration(i) * time.Minute)
 		if err := st.AddRun(r); err != nil {
@@ -50,7 +53,7 @@ func TestLastRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]lastRun{
-		"b": {RunID: "r2", Command: "refresh", Time: t0.Add(time.Minute), Status: "failed", Detail: "exit 3", Log: filepath.Join(logs, "r2", "b.log")},
+		"b": {RunID: "r2", Command: "refresh", Time: t0.Add(time.Minute + 30*time.Second), Status: "failed", Detail: "exit 3", Log: filepath.Join(logs, "r2", "b.log")},
 		"c": {RunID: "r3", Command: "rollback", Time: t0.Add(2 * time.Minute), Status: "rolled-back", Detail: "from generation 2 to 1, /nix/store/x"},
 		"d": {RunID: "r4", Command: "refresh", Time: t0.Add(3 * time.Minute), Status: "failed", Detail: "could not get root"},
 		"f": {RunID: "r5", Command: "refresh", Time: t0.Add(4 * time.Minute), Status: "interrupted", Detail: "interrupted"},

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -113,7 +114,49 @@ func (a *app) runLogs(ctx context.Context, name string, follow bool) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("no log of %s: it has not run since the oldest log kept (sysinit keeps the logs of the last %d runs)", name, state.MaxRuns)
+	return noLog(st, name, runs)
+}
+
+// noLog says why a step has no log: it never ran, or its last run is
+// older than the logs kept — different news, with different fixes.
+func noLog(st *state.Store, name string, runs []state.Run) error {
+	id, when := "", time.Time{}
+	if recs, err := st.Records(); err == nil {
+		if rec, ok := recs[name]; ok {
+			id, when = rec.RunID, rec.Started
+		}
+	}
+	// A failure newer than the success (or without one) is its last run.
+	for _, r := range runs {
+		if !when.IsZero() && !r.Start.After(when) {
+			break
+		}
+		if i := slices.IndexFunc(r.Steps, func(s state.RunStep) bool { return s.Name == name }); i >= 0 && ranIn(r.Steps[i]) {
+			id, when = r.ID, stepTime(r, r.Steps[i])
+			break
+		}
+	}
+	if id == "" && when.IsZero() {
+		return fmt.Errorf("no log of %s: it has never run here; `sysinit refresh %s` runs it", name, name)
+	}
+	last := "refresh " + id
+	if id == "" {
+		last = "refresh"
+	}
+	return fmt.Errorf("no log of %s: its last run (%s at %s) is older than the logs kept (sysinit keeps the logs of the last %d runs)", name, last, clock(when), state.MaxRuns)
+}
+
+// ranIn reports whether the step did something in a run: skipped, blocked
+// and not-applicable steps did not start, nor did one interrupted before
+// it began.
+func ranIn(s state.RunStep) bool {
+	switch runner.Status(s.Status) {
+	case runner.StatusDone, runner.StatusFailed:
+		return true
+	case runner.StatusInterrupted:
+		return s.Duration > 0
+	}
+	return s.Status == statusRolledBack
 }
 
 // notice tells the user something on stderr, as the other messages go.

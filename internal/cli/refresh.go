@@ -184,7 +184,10 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	a.notices.Store(&obs)
 	warnings := newStepWarnings(p)
 	book.set(p.Steps...)
-	id := runID()
+	// The id names the run's start, the moment its history entry keeps
+	// (not this later one, after planning, the lock and sudo): a failure
+	// shown with both is never before the run it belongs to.
+	id := runID(started)
 	logDir := filepath.Join(logBase, "sysinit", "logs", id)
 	opts := runner.Options{
 		RunID:    id,
@@ -325,10 +328,13 @@ func interrupts(ctx context.Context, notify func(string)) (context.Context, <-ch
 	}
 }
 
-func runID() string {
+// runID names a run that started at start: its time in UTC, so that ids
+// sort as runs began whatever the local zone did (plan and history show
+// times with their zone), and a random suffix.
+func runID(start time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+	return start.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
 }
 
 // median is the ETA of a step: the median of its last successful durations.

@@ -111,7 +111,7 @@ func (a *app) runRollback(ctx context.Context, name string, o *rollbackOptions) 
 	}
 	started := time.Now()
 	res, err := rb.Rollback(ctx, rc)
-	rs := state.RunStep{Name: name, Status: statusRolledBack, Duration: time.Since(started)}
+	rs := state.RunStep{Name: name, Status: statusRolledBack, Duration: time.Since(started), End: time.Now()}
 	if err == nil {
 		rs.Reason = fmt.Sprintf("from generation %d to %d, %s", res.From.Number, res.To.Number, res.To.Path)
 	} else {
@@ -124,7 +124,7 @@ func (a *app) runRollback(ctx context.Context, name string, o *rollbackOptions) 
 			a.warn("the next refresh may not apply the config again: " + ferr.Error())
 		}
 	}
-	run := state.Run{ID: runID(), Command: "rollback", Start: started, Wall: time.Since(started), Interrupted: ctx.Err() != nil, Steps: []state.RunStep{rs}}
+	run := state.Run{ID: runID(started), Command: "rollback", Start: started, Wall: time.Since(started), Interrupted: ctx.Err() != nil, Steps: []state.RunStep{rs}}
 	if herr := s.store.AddRun(run); herr != nil {
 		a.warn("recording the rollback in history: " + herr.Error())
 	}

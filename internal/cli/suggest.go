@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/kinds"
@@ -112,4 +113,47 @@ func (a *app) strictCompletion(root *cobra.Command) {
 			return usageError{fmt.Errorf("no completion for shell %q: use one of %s", args[0], strings.Join(shells, ", "))}
 		}
 	}
+}
+
+// flagElsewhere says which commands take a flag c does not know: the
+// global-looking `sysinit --jobs 0 plan` puts refresh's flag before a
+// command that has none. "" when err is no unknown flag or no command
+// takes it. The root command is refresh under another name and is left
+// out.
+func flagElsewhere(root, c *cobra.Command, err error) string {
+	msg := err.Error()
+	var lookup func(*pflag.FlagSet) *pflag.Flag
+	var shown string
+	if name, ok := strings.CutPrefix(msg, "unknown flag: --"); ok {
+		if i := strings.IndexByte(name, '='); i >= 0 {
+			name = name[:i]
+		}
+		shown = "--" + name
+		lookup = func(fs *pflag.FlagSet) *pflag.Flag { return fs.Lookup(name) }
+	} else if rest, ok := strings.CutPrefix(msg, "unknown shorthand flag: '"); ok && len(rest) > 1 && rest[1] == '\'' {
+		short := rest[:1]
+		shown = "-" + short
+		lookup = func(fs *pflag.FlagSet) *pflag.Flag { return fs.ShorthandLookup(short) }
+	} else {
+		return ""
+	}
+	var takers []string
+	long := ""
+	var walk func(*cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		for _, sub := range cmd.Commands() {
+			if sub != c && !sub.Hidden {
+				if f := lookup(sub.LocalFlags()); f != nil {
+					takers = append(takers, sub.CommandPath())
+					long = f.Name
+				}
+			}
+			walk(sub)
+		}
+	}
+	walk(root)
+	if len(takers) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s is a flag of %s, not of %s: %s --%s …", shown, orList(takers), c.CommandPath(), takers[0], long)
 }

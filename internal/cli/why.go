@@ -57,7 +57,7 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 	}
 	fmt.Fprintf(w, "%s: %s\n", name, verdict)
 	if rec, ok := s.records[name]; ok {
-		fmt.Fprintf(w, "  last success: %s (run %s, took %s)\n", rec.Started.Local().Format("2006-01-02 15:04:05"), rec.RunID, ui.Duration(rec.Duration))
+		fmt.Fprintf(w, "  last success: %s (run %s, took %s)\n", clock(rec.Started), rec.RunID, ui.Duration(rec.Duration))
 	}
 	for _, r := range d.Reasons {
 		fmt.Fprintf(w, "  %s\n", reasonText(r))
@@ -70,7 +70,7 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 			printDefinitionDiff(w, s.records[name].Definition, d.Definition)
 		}
 		if r.Kind == plan.BuiltBefore && d.Reuse != nil {
-			fmt.Fprintf(w, "    goes back to %s (run %s, %s) without doing the work again\n", d.Reuse.Token, d.Reuse.RunID, d.Reuse.Started.Local().Format("2006-01-02 15:04:05"))
+			fmt.Fprintf(w, "    goes back to %s (run %s, %s) without doing the work again\n", d.Reuse.Token, d.Reuse.RunID, clock(d.Reuse.Started))
 		}
 	}
 	if d.Recheck {

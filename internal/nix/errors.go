@@ -1,7 +1,9 @@
 package nix
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -68,11 +70,69 @@ func untrackedPath(stderr, root string) (string, bool) {
 	return "", false
 }
 
+// The forms nix uses for a flake.lock it cannot read because a newer Nix
+// wrote it.
+var (
+	// every version: lock file '/nix/store/…-source//flake.lock' has unsupported version 8
+	lockVersionRE = regexp.MustCompile(`lock file '([^']*)' has unsupported version (\d+)`)
+	// 2.8, of a relative path input as Nix 2.26 and later lock it (no
+	// narHash, a "parent"): lockfile contains mutable lock '{"path":"./sub","type":"path"}'
+	mutableLockRE = regexp.MustCompile(`lockfile contains mutable lock '([^']*)'`)
+)
+
+// newerLockError is a flake.lock the nix that runs cannot read because a
+// newer Nix wrote it: nix's words alone ("unsupported version 8",
+// "mutable lock") say neither that nor what to do.
+type newerLockError struct {
+	Op   string // what sysinit was doing
+	What string // what in flake.lock this nix cannot read
+	Nix  string // the nix that ran: "Nix 2.8.0, /usr/bin/nix"
+	Msg  string // nix's message
+	Err  error
+}
+
+func (e *newerLockError) Error() string {
+	return fmt.Sprintf("%s: flake.lock was written by a newer Nix than this one (%s): %s, which this nix cannot read; upgrade nix, or put the nix that wrote it first on the PATH sysinit runs with (re-locking with this one would move every pin); nix said: %s",
+		e.Op, e.Nix, e.What, e.Msg)
+}
+
+func (e *newerLockError) Unwrap() error { return e.Err }
+
+// newerLock recognises, in nix's stderr, a flake.lock written by a newer
+// Nix; nil when that is not what failed. nixDesc names the nix that ran.
+func newerLock(op, stderr, nixDesc string, err error) *newerLockError {
+	stderr = command.StripANSI(stderr)
+	e := &newerLockError{Op: op, Nix: nixDesc, Err: err}
+	if m := lockVersionRE.FindStringSubmatch(stderr); m != nil {
+		e.What, e.Msg = "it has lock file version "+m[2], m[0]
+		return e
+	}
+	if m := mutableLockRE.FindStringSubmatch(stderr); m != nil {
+		e.What, e.Msg = "it locks "+m[1]+" without a hash, as newer Nix locks a relative path input", m[0]
+		return e
+	}
+	return nil
+}
+
+// describeNix names the nix that runs, for a message about what it cannot
+// do: its version (asked only on this failure path) and its path.
+func (r *runner) describeNix() string {
+	if v, err := nixVersion(context.Background(), r.sys.env.Exec, r.sys.nix); err == nil {
+		return v.String() + ", " + r.sys.nix
+	}
+	return r.sys.nix
+}
+
 // nixError turns a failed nix command into the error the user sees: the
-// git-add advice when a file is untracked, else nix's own message.
+// git-add advice when a file is untracked, what a flake.lock from a newer
+// Nix means, else nix's own message.
 func (r *runner) nixError(what, stderr string, err error) error {
 	if ue := r.sys.untracked(stderr, err); ue != nil {
 		return ue
+	}
+	if le := newerLock(what, stderr, "", err); le != nil {
+		le.Nix = r.describeNix()
+		return le
 	}
 	if msg := firstError(stderr); msg != "" {
 		return &nixError{Op: what, Msg: msg, Err: err}

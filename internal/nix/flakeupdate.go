@@ -155,6 +155,13 @@ func (fu *flakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 		return step.Outcome{}, e
 	}
 	if err != nil {
+		if le := newerLock(op, stderr.String(), "", err); le != nil {
+			le.Nix = fu.nix
+			if v, verr := nixVersion(ctx, fu.env.Exec, fu.nix); verr == nil {
+				le.Nix = v.String() + ", " + fu.nix
+			}
+			return step.Outcome{}, le
+		}
 		if msg := firstError(stderr.String()); msg != "" {
 			return step.Outcome{}, &nixError{Op: op, Msg: msg, Err: err}
 		}

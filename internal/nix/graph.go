@@ -672,9 +672,16 @@ func EdgeText(e nixgraph.Edge) string {
 // GraphReport is what `sysinit graph` shows of a nix step: the files its
 // configuration reads and how each was reached.
 type GraphReport struct {
-	Config  string   // the configuration, as an attribute path of the flake's outputs
-	Entries []string // as the step names them; none: every tracked file is an input
-	Tracked int      // tracked files in the repository
+	Config string // the configuration, as an attribute path of the flake's outputs
+	// Entries are the step's, relative to the repository as the files are
+	// once the analysis ran (as the step names them, relative to the
+	// flake, before); none: every tracked file is an input.
+	Entries []string
+	Tracked int // tracked files in the repository
+	// Root is the repository's root, the base of every path here once the
+	// analysis ran; FlakeDir is the flake's directory in it ("." at the
+	// top).
+	Root, FlakeDir string
 	// Files are the reachable tracked files, relative to the repository,
 	// sorted; Via is the reference that reached each first (its last edge
 	// of the chain).
@@ -708,6 +715,13 @@ func (sy *system) Graph(ctx context.Context) (*GraphReport, error) {
 		return r, nil
 	}
 	res := gr.res
+	// The files are relative to the repository (where nix's copy of the
+	// source starts), the entries to the flake: one base for both.
+	r.Root, r.FlakeDir = gr.view.repo.root, gr.view.flakeDir
+	r.Entries = make([]string, len(sy.k.Entry))
+	for i, e := range sy.k.Entry {
+		r.Entries[i] = path.Join(gr.view.flakeDir, path.Clean(e))
+	}
 	r.WholeInputs = gr.head
 	r.Files, r.Widenings, r.Impure, r.GitHead = res.Files, res.Widenings, res.Impure, res.GitHead
 	r.Via = make(map[string]nixgraph.Edge, len(res.Files))

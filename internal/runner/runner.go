@@ -85,6 +85,9 @@ type StepResult struct {
 	Status   Status
 	Reason   string
 	Duration time.Duration
+	// Ended is when the step ended (failed, succeeded, was blocked or
+	// stopped); zero for a step that was skipped or not applicable.
+	Ended time.Time
 }
 
 // Failed reports whether any step failed or was blocked.
@@ -99,6 +102,7 @@ type node struct {
 	status  Status
 	reason  string
 	dur     time.Duration
+	ended   time.Time
 	// ranUpstream: some step this one comes after, directly or not, ran in
 	// this run, so its inputs may have changed since the plan was made.
 	ranUpstream bool
@@ -235,7 +239,7 @@ func (r *run) finish(p *plan.Plan, start time.Time, ctx context.Context) *Result
 	s := &res.Summary
 	for _, d := range p.Steps {
 		n := r.nodes[d.Name]
-		res.Steps = append(res.Steps, StepResult{Name: d.Name, Status: n.status, Reason: n.reason, Duration: n.dur})
+		res.Steps = append(res.Steps, StepResult{Name: d.Name, Status: n.status, Reason: n.reason, Duration: n.dur, Ended: n.ended})
 		switch n.status {
 		case StatusDone:
 			s.Ran++
@@ -267,7 +271,7 @@ func (r *run) emit(e Event) {
 }
 
 func (r *run) end(n *node, st Status, reason string, dur time.Duration, note, logPath string, tail []string) {
-	n.status, n.reason, n.dur = st, reason, dur
+	n.status, n.reason, n.dur, n.ended = st, reason, dur, r.o.Now()
 	r.emit(Event{Type: EventStepEnd, Step: n.d.Name, Status: st, Reason: reason, Note: note, Duration: dur, LogPath: logPath, Tail: tail})
 }
 

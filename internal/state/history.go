@@ -32,6 +32,10 @@ type RunStep struct {
 	// so `history --json` gives them in the shape `plan --json` does.
 	// Runs recorded before they were kept have only Reason.
 	Reasons []RunReason `json:"why,omitempty"`
+	// End is when the step ended: a failure's time. Zero for a step that
+	// did not start, and in runs recorded before it was kept (the run's
+	// Start stands in).
+	End time.Time `json:"end,omitzero"`
 }
 
 // RunReason is one reason of the plan's (plan.Reason without its files).
