@@ -74,10 +74,10 @@ func untrackedPath(stderr, root string) (string, bool) {
 // wrote it.
 var (
 	// every version: lock file '/nix/store/…-source//flake.lock' has unsupported version 8
-	lockVersionRE = regexp.MustCompile(`lock file '([^']*)' has unsupported version (\d+)`)
+	lockVersionRE = lazyregexp.New(`lock file '([^']*)' has unsupported version (\d+)`)
 	// 2.8, of a relative path input as Nix 2.26 and later lock it (no
 	// narHash, a "parent"): lockfile contains mutable lock '{"path":"./sub","type":"path"}'
-	mutableLockRE = regexp.MustCompile(`lockfile contains mutable lock '([^']*)'`)
+	mutableLockRE = lazyregexp.New(`lockfile contains mutable lock '([^']*)'`)
 )
 
 // newerLockError is a flake.lock the nix that runs cannot read because a
@@ -103,11 +103,11 @@ func (e *newerLockError) Unwrap() error { return e.Err }
 func newerLock(op, stderr, nixDesc string, err error) *newerLockError {
 	stderr = command.StripANSI(stderr)
 	e := &newerLockError{Op: op, Nix: nixDesc, Err: err}
-	if m := lockVersionRE.FindStringSubmatch(stderr); m != nil {
+	if m := lockVersionRE().FindStringSubmatch(stderr); m != nil {
 		e.What, e.Msg = "it has lock file version "+m[2], m[0]
 		return e
 	}
-	if m := mutableLockRE.FindStringSubmatch(stderr); m != nil {
+	if m := mutableLockRE().FindStringSubmatch(stderr); m != nil {
 		e.What, e.Msg = "it locks "+m[1]+" without a hash, as newer Nix locks a relative path input", m[0]
 		return e
 	}
