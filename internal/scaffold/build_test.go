@@ -93,10 +93,26 @@ func TestBuildTwoNixConfs(t *testing.T) {
 	if !strings.Contains(data, "source    = \"nix.custom.conf\"") || strings.Count(data, "[steps.nix-conf") != 1 {
 		t.Errorf("want one nix-conf step, from the top one:\n%s", data)
 	}
-	if !strings.Contains(data, "# examples/x/nix.custom.conf is another nix.custom.conf: it is not installed") {
+	if !strings.Contains(unwrap(data), "# examples/x/nix.custom.conf is another nix.custom.conf: it is not installed") {
 		t.Errorf("the other one is not named:\n%s", data)
 	}
 	if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
 		t.Errorf("does not load: %v\n%s", err, data)
 	}
+}
+
+// unwrap joins the lines of each comment paragraph that wrap broke, so
+// that tests look for what a comment says, not where it breaks.
+func unwrap(data string) string {
+	lines := strings.Split(data, "\n")
+	var out []string
+	for _, l := range lines {
+		n := len(out)
+		if n > 0 && strings.HasPrefix(l, "# ") && strings.HasPrefix(out[n-1], "# ") && !strings.HasPrefix(l, "# [") && !strings.Contains(l, " = ") && !strings.Contains(out[n-1], " = ") && !strings.HasPrefix(out[n-1], "# [") {
+			out[n-1] += " " + strings.TrimPrefix(l, "# ")
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }

@@ -102,8 +102,31 @@ func comment(b *strings.Builder, prefix string, lines []string) {
 }
 
 // wrap breaks s into lines of at most width bytes at spaces (a longer word
-// gets a line of its own); the lines after the first keep s's indent.
+// gets a line of its own); the lines after the first keep s's indent. The
+// lines are as few as filling each would make, and as even as that
+// allows: it fills them to the narrowest width that needs no more lines,
+// so that a paragraph never ends in one word left over from full lines.
 func wrap(s string, width int) []string {
+	lines := wrapGreedy(s, width)
+	if len(lines) < 2 {
+		return lines
+	}
+	// Fewer lines never come of a narrower width, so the narrowest that
+	// keeps the count is found by bisection.
+	lo, hi := 1, width
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if len(wrapGreedy(s, mid)) <= len(lines) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return wrapGreedy(s, lo)
+}
+
+// wrapGreedy fills each line before starting the next.
+func wrapGreedy(s string, width int) []string {
 	indent := s[:len(s)-len(strings.TrimLeft(s, " "))]
 	var out []string
 	line := ""
