@@ -44,10 +44,27 @@ const (
 	stepFlakeUpdate           = "flake-update"
 	nixConfDest               = "/etc/nix/nix.custom.conf"
 	nixConfStep               = "nix-conf"
-	otherHostHowTo            = "another configuration of this flake: on that machine, uncomment this step and comment out the active one (or run `sysinit init` there)"
 	commandHowTo              = "not a step sysinit knows, so it is off. A command step runs when its definition or `inputs` change or its `every` expires: add those, then uncomment"
-	homebrewModuleExplanation = "nix-darwin runs `brew bundle` inside the system step's activation, serially, on every switch"
 )
+
+// otherHostHowTo says how to turn on the step of another machine's
+// configuration; active is this machine's step of the same kind, "" when
+// there is none.
+func otherHostHowTo(active string) string {
+	if active == "" {
+		return "another configuration of this flake: on that machine, uncomment this step (or run `sysinit init` there)"
+	}
+	return "another configuration of this flake: on that machine, uncomment this step and comment out step " + active + " (or run `sysinit init` there)"
+}
+
+// homebrewModuleExplanation says what nix-darwin's Homebrew module does;
+// step is the nix-darwin step that switches this machine, "" when none does.
+func homebrewModuleExplanation(step string) string {
+	if step == "" {
+		return "nix-darwin runs `brew bundle` inside darwin-rebuild's activation, serially, on every switch"
+	}
+	return "nix-darwin runs `brew bundle` inside step " + step + "'s activation, serially, on every switch"
+}
 
 // Build decides the steps of a first sysinit.toml for r on machine m,
 // writing only the keys in keys.
@@ -345,6 +362,14 @@ func (b *builder) systems(after []string) {
 			byHost = active == ""
 			confs = []Configuration{{Name: active}}
 		}
+		// The steps of other machines' configurations, and where their
+		// how-to goes: it names this machine's step, made in this loop.
+		type offStep struct {
+			s     *Step
+			where string
+		}
+		var offs []offStep
+		activeStep := ""
 		for _, c := range confs {
 			isActive := c.Name == active || byHost
 			base := map[string]string{outDarwin: "darwin", outNixOS: "nixos", outHome: "home"}[out] + "-" + c.Name
@@ -381,11 +406,13 @@ func (b *builder) systems(after []string) {
 			}
 			if isActive {
 				s.Comment = append(s.Comment, "this machine: "+where)
+				activeStep = s.Name
 				if kind == actDarwin {
 					b.darwinStep = s.Name
 				}
 			} else {
-				s.Comment = append(s.Comment, where+": "+otherHostHowTo)
+				s.Comment = append(s.Comment, "") // the how-to, below
+				offs = append(offs, offStep{s, where})
 			}
 			if ai >= 0 && (isActive || len(confs) == 1) {
 				b.nixFlags(s, act)
@@ -397,6 +424,9 @@ func (b *builder) systems(after []string) {
 				s.set("after", deps, "")
 			}
 			b.f.Steps = append(b.f.Steps, s)
+		}
+		for _, o := range offs {
+			o.s.Comment[0] = o.where + ": " + otherHostHowTo(activeStep)
 		}
 		for _, d := range b.r.Configs.Dynamic {
 			if strings.HasPrefix(d, out+" ") && len(confs) == 0 {
@@ -499,6 +529,19 @@ func (b *builder) activeConfig(out string, confs []Configuration, act action, ha
 			}
 		}
 	}
+	// The configuration the old refresh switched to by name is this
+	// machine's, unless the host name names one of the other system kind:
+	// then this machine is that one (init --host nostromo, a NixOS box, on
+	// a Taskfile written for the Mac lv426).
+	if out != outHome {
+		other := *b.r.Configs.of(outNixOS)
+		if out == outNixOS {
+			other = *b.r.Configs.of(outDarwin)
+		}
+		if slices.ContainsFunc(other, func(c Configuration) bool { return strings.EqualFold(c.Name, b.m.Host) }) {
+			return ""
+		}
+	}
 	if haveAct && !act.hostAttr {
 		if _, frag, ok := strings.Cut(act.flake, "#"); ok && frag != "" {
 			frag = strings.Trim(frag, `"`)
@@ -582,11 +625,15 @@ func (b *builder) brew() {
 	fromNixDarwin := brewfile == "" && b.r.HomebrewModule != "" && b.keys.BrewFromNixDarwin && b.darwinStep != ""
 	if brewfile == "" && !fromNixDarwin {
 		if b.r.HomebrewModule != "" {
+			when := "init writes it when this machine's nix-darwin configuration is named above (docs/brew.md)."
+			if b.m.GOOS != "darwin" {
+				when = "`sysinit init` on the Mac writes it (docs/brew.md)."
+			}
 			b.f.Notes = append(b.f.Notes, "",
-				"Homebrew: "+b.r.HomebrewModule+" turns on nix-darwin's Homebrew module, so "+homebrewModuleExplanation+".",
+				"Homebrew: "+b.r.HomebrewModule+" turns on nix-darwin's Homebrew module, so "+homebrewModuleExplanation(b.darwinStep)+".",
 				"A brew-bundle step can take that Brewfile from the nix-darwin step that runs on the Mac",
 				"(`nix-darwin = \"STEP\"`, with homebrew.enable = false), so that brew runs beside the build;",
-				"init writes it when this machine's nix-darwin configuration is named above (docs/brew.md).")
+				when)
 		}
 		for _, i := range []int{bundle, update, upgrade} {
 			if i < 0 {
@@ -608,12 +655,12 @@ func (b *builder) brew() {
 	s.set("kind", "brew-bundle", "")
 	if fromNixDarwin {
 		s.set("nix-darwin", b.darwinStep, "the Brewfile and onActivation settings of that step's configuration")
-		s.Comment = append(s.Comment, "Homebrew as "+b.r.HomebrewModule+" declares it, run by sysinit in parallel with the nix build;",
-			"set homebrew.enable = false there, or "+homebrewModuleExplanation+" as well")
+		s.Comment = append(s.Comment, "Homebrew as "+b.r.HomebrewModule+" declares it, run by sysinit in parallel with the nix build; "+
+			"set homebrew.enable = false there, or "+homebrewModuleExplanation(b.darwinStep)+" as well")
 	} else {
 		s.set("brewfile", brewfile, "")
 		if b.r.HomebrewModule != "" {
-			s.Comment = append(s.Comment, "note: "+b.r.HomebrewModule+" also turns on nix-darwin's Homebrew module: "+homebrewModuleExplanation+";",
+			s.Comment = append(s.Comment, "note: "+b.r.HomebrewModule+" also turns on nix-darwin's Homebrew module: "+homebrewModuleExplanation(b.darwinStep)+"; "+
 				"keep one of the two (sysinit doctor)")
 		}
 	}

@@ -13,6 +13,8 @@ type File struct {
 	Header []string // comment lines, without "# "
 	Steps  []*Step
 	Notes  []string // comment lines after the steps
+
+	width int // where comments wrap; 0 is commentWidth (tests turn wrapping off)
 }
 
 // Step is one [steps.NAME] table.
@@ -53,7 +55,12 @@ func (s *Step) get(key string) (any, bool) {
 
 // Render writes f as TOML text.
 func (f *File) Render() []byte {
+	width := f.width
+	if width == 0 {
+		width = commentWidth
+	}
 	var b strings.Builder
+	comment := func(b *strings.Builder, prefix string, lines []string) { comment(b, prefix, lines, width) }
 	comment(&b, "", f.Header)
 	for _, s := range f.Steps {
 		b.WriteByte('\n')
@@ -89,13 +96,13 @@ func (f *File) Render() []byte {
 // commentWidth is where comment lines are wrapped.
 const commentWidth = 100
 
-func comment(b *strings.Builder, prefix string, lines []string) {
+func comment(b *strings.Builder, prefix string, lines []string, width int) {
 	for _, l := range lines {
 		if l == "" {
 			b.WriteString(prefix + "#\n")
 			continue
 		}
-		for _, w := range wrap(l, commentWidth-2-len(prefix)) {
+		for _, w := range wrap(l, width-2-len(prefix)) {
 			b.WriteString(prefix + "# " + w + "\n")
 		}
 	}
@@ -130,7 +137,7 @@ func wrapGreedy(s string, width int) []string {
 	indent := s[:len(s)-len(strings.TrimLeft(s, " "))]
 	var out []string
 	line := ""
-	for _, w := range strings.Fields(s) {
+	for _, w := range commentWords(s) {
 		switch {
 		case line == "":
 			line = indent + w
@@ -142,6 +149,24 @@ func wrapGreedy(s string, width int) []string {
 		}
 	}
 	return append(out, line)
+}
+
+// commentWords splits s at spaces, except inside `code`, which a comment keeps
+// on one line.
+func commentWords(s string) []string {
+	var out []string
+	open := false
+	for _, f := range strings.Fields(s) {
+		if open {
+			out[len(out)-1] += " " + f
+		} else {
+			out = append(out, f)
+		}
+		if strings.Count(f, "`")%2 == 1 {
+			open = !open
+		}
+	}
+	return out
 }
 
 // tomlKey quotes a key that is not bare.

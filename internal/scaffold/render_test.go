@@ -31,6 +31,7 @@ func TestWrapEven(t *testing.T) {
 			},
 		},
 		{text: "fits on one line", width: 98, want: []string{"fits on one line"}},
+		{text: "code stays whole: `brew bundle --file x`", width: 30, want: []string{"code stays whole:", "`brew bundle --file x`"}},
 		{text: "  indented text that wraps", width: 12, want: []string{"  indented", "  text that", "  wraps"}},
 		{text: "a verylongwordthatdoesnotfit b", width: 8, want: []string{"a", "verylongwordthatdoesnotfit", "b"}},
 	}
