@@ -35,16 +35,16 @@ func LoaderKeys() Keys {
 
 // The daemon restarts, by the system the file is for.
 const (
-	restartDarwin             = "launchctl kickstart -k system/org.nixos.nix-daemon"
-	restartDarwinDeterminate  = "launchctl kickstart -k system/systems.determinate.nix-daemon"
-	restartLinux              = "systemctl restart nix-daemon"
-	determinateDaemonPlist    = "/Library/LaunchDaemons/systems.determinate.nix-daemon.plist"
-	flakeUpdateEvery          = "7d"
-	brewUpdateEvery           = "24h"
-	stepFlakeUpdate           = "flake-update"
-	nixConfDest               = "/etc/nix/nix.custom.conf"
-	nixConfStep               = "nix-conf"
-	commandHowTo              = "not a step sysinit knows, so it is off. A command step runs when its definition or `inputs` change or its `every` expires: add those, then uncomment"
+	restartDarwin            = "launchctl kickstart -k system/org.nixos.nix-daemon"
+	restartDarwinDeterminate = "launchctl kickstart -k system/systems.determinate.nix-daemon"
+	restartLinux             = "systemctl restart nix-daemon"
+	determinateDaemonPlist   = "/Library/LaunchDaemons/systems.determinate.nix-daemon.plist"
+	flakeUpdateEvery         = "7d"
+	brewUpdateEvery          = "24h"
+	stepFlakeUpdate          = "flake-update"
+	nixConfDest              = "/etc/nix/nix.custom.conf"
+	nixConfStep              = "nix-conf"
+	commandHowTo             = "not a step sysinit knows, so it is off. A command step runs when its definition or `inputs` change or its `every` expires: add those, then uncomment"
 )
 
 // otherHostHowTo says how to turn on the step of another machine's
