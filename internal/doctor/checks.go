@@ -489,8 +489,7 @@ func readConfigs(in *Input, dir string) *configSet {
 		cs.names["homeConfigurations"] = append(cs.names["homeConfigurations"], conf.Name)
 	}
 	for _, d := range c.Dynamic {
-		out, _, _ := strings.Cut(d, " ")
-		cs.dynamic[out] = true
+		cs.dynamic[d.Output] = true
 	}
 	return cs
 }

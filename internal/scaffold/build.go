@@ -428,12 +428,7 @@ func (b *builder) systems(after []string) {
 		for _, o := range offs {
 			o.s.Comment[0] = o.where + ": " + otherHostHowTo(activeStep)
 		}
-		for _, d := range b.r.Configs.Dynamic {
-			if strings.HasPrefix(d, out+" ") && len(confs) == 0 {
-				b.f.Notes = append(b.f.Notes, "", "flake.nix computes "+d+", which a static read cannot name;",
-					"add a "+kind+" step with flake = \".#NAME\" (`nix eval .#"+out+" --apply builtins.attrNames` lists them)")
-			}
-		}
+		b.computedNotes(out, kind, byHost)
 	}
 	if b.r.Flake && b.r.ConfigsFrom != "nix eval" && len(b.r.Configs.Dynamic) == 0 && !slices.ContainsFunc(b.f.Steps, func(s *Step) bool { return outOf(s) != "" }) {
 		b.unnamedSystem(after)
@@ -443,6 +438,35 @@ func (b *builder) systems(after []string) {
 		if a.remote && !b.used[i] {
 			b.acts[i].note = "deploys to another machine (--target-host); run sysinit on that machine instead"
 		}
+	}
+}
+
+// computedNotes says, at the end of the file, which parts of the flake's
+// output out the static read could not name: their configurations have
+// no step, and the user names the one this machine needs.
+func (b *builder) computedNotes(out, kind string, byHost bool) {
+	read := *b.r.Configs.of(out)
+	listCmd := "(`nix eval .#" + out + " --apply builtins.attrNames` lists them)"
+	for _, d := range b.r.Configs.Dynamic {
+		if d.Output != out || byHost {
+			continue
+		}
+		what := out
+		if d.Text != "" {
+			what += " (`" + d.Text + "`)"
+		}
+		if len(read) == 0 {
+			b.f.Notes = append(b.f.Notes, "", d.Where+" computes "+what+", which a static read cannot name; "+
+				"add a "+kind+" step with flake = \".#NAME\" "+listCmd)
+			continue
+		}
+		names := make([]string, len(read))
+		for i, c := range read {
+			names[i] = c.Name
+		}
+		b.f.Notes = append(b.f.Notes, "", d.Where+" computes part of "+what+", which a static read cannot name: "+
+			"the steps above are for "+strings.Join(names, ", ")+" only. If this machine's configuration is another, "+
+			"add a "+kind+" step with flake = \".#NAME\" "+listCmd)
 	}
 }
 

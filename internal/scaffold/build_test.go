@@ -200,3 +200,42 @@ func TestBuildOffStepNamesTheActiveOne(t *testing.T) {
 		t.Errorf("missing %q in\n%s", want, data)
 	}
 }
+
+// TestBuildComputedPart: a configuration output that is part literal,
+// part computed (genAttrs hosts mk // { arbuckle = …; }) gets steps for the
+// names read and a note at the end naming the part that was not; an
+// output computed whole gets its note too.
+func TestBuildComputedPart(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"flake.nix": `{
+  outputs = { self, nixpkgs, darwin, ... }:
+    let
+      hosts = [ "odie" "nermal" ];
+      inherit (nixpkgs.lib) genAttrs mapAttrs;
+    in {
+      nixosConfigurations = genAttrs hosts mk // {
+        arbuckle = nixpkgs.lib.nixosSystem { modules = [ ]; };
+      };
+      darwinConfigurations = mapAttrs mkMac macs;
+    };
+}`,
+	})
+	m := Machine{GOOS: "linux", Host: "odie", User: "jon"}
+	r, err := Read(t.Context(), dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := unwrapped(Build(r, m, LoaderKeys()))
+	for _, want := range []string{
+		"# [steps.nixos-arbuckle]\n",
+		"# flake.nix:7 computes part of nixosConfigurations (`genAttrs hosts mk`), which a static read cannot name: the steps above are for arbuckle only. If this machine's configuration is another, add a nixos step with flake = \".#NAME\" (`nix eval .#nixosConfigurations --apply builtins.attrNames` lists them)\n",
+		"# flake.nix:10 computes darwinConfigurations (`mapAttrs mkMac macs`), which a static read cannot name; add a nix-darwin step with flake = \".#NAME\"",
+	} {
+		if !strings.Contains(data, want) {
+			t.Errorf("missing %q in\n%s", want, data)
+		}
+	}
+	if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
+		t.Errorf("does not load: %v\n%s", err, data)
+	}
+}
