@@ -218,7 +218,9 @@ func TestChecks(t *testing.T) {
 		{name: "host: home-manager, no match", check: "host-name", steps: []Step{{Name: "home", Kind: "home-manager", Flake: "."}},
 			want: []string{`"ripley@lv426" or "ripley"`}},
 		{name: "host: names read in part", check: "host-name", steps: []Step{{Name: "system", Kind: "nix-darwin", Flake: ".#m1"}},
-			edit: func(f *fake) { f.configs.Dynamic = []scaffold.Computed{{Output: "darwinConfigurations", Where: "flake.nix:3"}} }},
+			edit: func(f *fake) {
+				f.configs.Dynamic = []scaffold.Computed{{Output: "darwinConfigurations", Where: "flake.nix:3"}}
+			}},
 		{name: "host: a remote flake is not read", check: "host-name", steps: []Step{{Name: "system", Kind: "nix-darwin", Flake: "github:me/dots#m1"}}},
 		{name: "host: unreadable", check: "host-name", steps: []Step{system},
 			edit: func(f *fake) { f.cfgErr = errors.New("reading flake.nix: no such file") }, want: []string{"could not read the flake's configurations"}},
