@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,10 @@ import (
 	"github.com/sysinit/sysinit/internal/kinds"
 	"github.com/sysinit/sysinit/internal/scaffold"
 )
+
+// slowEval is how long a nix eval of the flake's configurations may take
+// before init says that --no-eval skips it.
+const slowEval = 3 * time.Second
 
 type initOptions struct {
 	print, noEval bool
@@ -92,6 +97,17 @@ func (a *app) runInit(ctx context.Context, o *initOptions) error {
 	repo, err := scaffold.Read(ctx, dir, m)
 	if err != nil {
 		return err
+	}
+	// Offline, nix retries each download for seconds before it fails; a
+	// flake whose inputs are not fetched yet is slow to evaluate at all.
+	// Either way, the user should know --no-eval.
+	switch {
+	case repo.EvalFetch:
+		fmt.Fprintln(a.stderr, "sysinit: nix eval could not fetch the flake's inputs (offline?); init read flake.nix itself")
+		a.hint("`sysinit init --no-eval` reads flake.nix without asking nix")
+	case repo.EvalTook >= slowEval:
+		fmt.Fprintf(a.stderr, "sysinit: nix eval took %.1fs to list the flake's configurations (it fetches inputs not in the store yet)\n", repo.EvalTook.Seconds())
+		a.hint("`sysinit init --no-eval` reads flake.nix without asking nix")
 	}
 	f := scaffold.Build(repo, m, scaffold.LoaderKeys())
 	data := f.Render()
