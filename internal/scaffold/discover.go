@@ -54,9 +54,9 @@ type Repo struct {
 	// (offline): nix retries each download for seconds before it gives up.
 	EvalFetch bool
 	// EvalTook is how long nix eval ran, 0 when it did not.
-	EvalTook time.Duration
-	Brewfiles   []string // relative paths
-	NixConfs    []string // nix.custom.conf files, relative paths
+	EvalTook  time.Duration
+	Brewfiles []string // relative paths
+	NixConfs  []string // nix.custom.conf files, relative paths
 	// HomebrewModule is where a .nix file turns on nix-darwin's Homebrew
 	// module ("modules/darwin/homebrew.nix:3"), "" when none does.
 	HomebrewModule string
