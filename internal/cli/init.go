@@ -140,6 +140,9 @@ func (a *app) runInit(ctx context.Context, o *initOptions) error {
 		}
 	}
 	fmt.Fprintf(a.stderr, "sysinit: wrote %s: %d steps, %d more commented out\n", target, on, off)
+	if f.NoneActive {
+		a.hint(fmt.Sprintf("no configuration of the flake is named %q, so each one's step is commented out: uncomment this machine's, or run `sysinit init --host NAME` again", m.Host))
+	}
 	a.hint("check it with `sysinit plan`, then refresh with `sysinit`")
 	return nil
 }

@@ -84,6 +84,7 @@ func Build(r *Repo, m Machine, keys Keys) *File {
 	b.brew()
 	b.commands()
 	b.footer()
+	b.f.NoneActive = !b.r.Configs.Empty() && !slices.ContainsFunc(b.f.Steps, func(s *Step) bool { return !s.Off && outOf(s) != "" })
 	// This machine's steps first, then the ones commented out.
 	slices.SortStableFunc(b.f.Steps, func(x, y *Step) int {
 		switch {

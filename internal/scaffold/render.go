@@ -13,6 +13,9 @@ type File struct {
 	Header []string // comment lines, without "# "
 	Steps  []*Step
 	Notes  []string // comment lines after the steps
+	// NoneActive is set when the flake defines configurations and none is
+	// this machine's: every configuration's step is commented out.
+	NoneActive bool
 
 	width int // where comments wrap; 0 is commentWidth (tests turn wrapping off)
 }
