@@ -139,8 +139,15 @@ func (a *app) runInit(ctx context.Context, o *initOptions) error {
 			on++
 		}
 	}
-	fmt.Fprintf(a.stderr, "sysinit: wrote %s: %d steps, %d more commented out\n", target, on, off)
-	if f.NoneActive {
+	steps := "steps"
+	if on == 1 {
+		steps = "step"
+	}
+	fmt.Fprintf(a.stderr, "sysinit: wrote %s: %d %s, %d more commented out\n", target, on, steps, off)
+	switch {
+	case f.NoneActive && len(repo.Configs.Dynamic) > 0:
+		a.hint(fmt.Sprintf("no configuration init could read is named %q, so each one's step is commented out; flake.nix computes more names (the end of %s says where): add this machine's step, or run `sysinit init --host NAME` again", m.Host, filepath.Base(target)))
+	case f.NoneActive:
 		a.hint(fmt.Sprintf("no configuration of the flake is named %q, so each one's step is commented out: uncomment this machine's, or run `sysinit init --host NAME` again", m.Host))
 	}
 	a.hint("check it with `sysinit plan`, then refresh with `sysinit`")
