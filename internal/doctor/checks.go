@@ -452,9 +452,9 @@ func checkHostName(in *Input) []Finding {
 
 // unbuilt finds this machine's configurations that no step builds: the
 // flake's configuration named for this host (or user), or, when the host
-// name names none, the machine's system with no step at all (init wrote
-// every configuration commented out). A step that names a configuration
-// is the user's choice of it, whatever the host's name. Only a config
+// name names none, the machine with no step that builds anything (init
+// wrote every configuration commented out). A step that names a
+// configuration is the user's choice of it, whatever the host's name. Only a config
 // with nix steps and a flake beside it is looked at; a nixos
 // configuration only on NixOS, where one is this machine's.
 func unbuilt(in *Input, configs map[string]*configSet) []Finding {
@@ -472,6 +472,7 @@ func unbuilt(in *Input, configs map[string]*configSet) []Finding {
 		kinds = append(kinds, kindOut{"nixos", "nixosConfigurations"})
 	}
 	kinds = append(kinds, kindOut{"home-manager", "homeConfigurations"})
+	builds := slices.ContainsFunc(in.Steps, func(s Step) bool { return s.builds() && !s.Remote && s.Applies(goos) })
 	var out []Finding
 	for _, k := range kinds {
 		if slices.ContainsFunc(in.Steps, func(s Step) bool { return s.Kind == k.kind && !s.Remote && s.Applies(goos) }) {
@@ -501,9 +502,11 @@ func unbuilt(in *Input, configs map[string]*configSet) []Finding {
 				Problem: fmt.Sprintf("the flake defines %s.%s, named for %s, and no step builds it: a refresh leaves this machine's %s as it is", k.output, names[i], named, what(k.kind)),
 				Fix:     fmt.Sprintf("add a step for it to %s: kind = %q, flake = \".#%s\" (`sysinit init --print` shows the one init writes)", filepath.Base(in.Config), k.kind, names[i]),
 			})
-		case k.kind == "home-manager" || cs.dynamic[k.output]:
-			// Home configurations of other machines' users; or this
-			// host's may be among the names the flake computes.
+		case k.kind == "home-manager" || cs.dynamic[k.output] || builds:
+			// Home configurations of other machines' users; this host's
+			// may be among the names the flake computes; or a step builds
+			// another kind here (home-manager alone on a Mac whose
+			// flake has other Macs' systems): the user's choice.
 		default:
 			fix := fmt.Sprintf("if this machine is one of them, add its step to %s (kind = %q, flake = \".#NAME\"); `sysinit init --host NAME --print` shows the config for it", filepath.Base(in.Config), k.kind)
 			if k.kind == "nix-darwin" {
