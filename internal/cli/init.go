@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,10 @@ import (
 	"github.com/sysinit/sysinit/internal/kinds"
 	"github.com/sysinit/sysinit/internal/scaffold"
 )
+
+// slowEval is how long a nix eval of the flake's configurations may take
+// before init says that --no-eval skips it.
+const slowEval = 3 * time.Second
 
 type initOptions struct {
 	print, noEval bool
@@ -93,6 +98,17 @@ func (a *app) runInit(ctx context.Context, o *initOptions) error {
 	if err != nil {
 		return err
 	}
+	// Offline, nix retries each download for seconds before it fails; a
+	// flake whose inputs are not fetched yet is slow to evaluate at all.
+	// Either way, the user should know --no-eval.
+	switch {
+	case repo.EvalFetch:
+		fmt.Fprintln(a.stderr, "sysinit: nix eval could not fetch the flake's inputs (offline?); init read flake.nix itself")
+		a.hint("`sysinit init --no-eval` reads flake.nix without asking nix")
+	case repo.EvalTook >= slowEval:
+		fmt.Fprintf(a.stderr, "sysinit: nix eval took %.1fs to list the flake's configurations (it fetches inputs not in the store yet)\n", repo.EvalTook.Seconds())
+		a.hint("`sysinit init --no-eval` reads flake.nix without asking nix")
+	}
 	f := scaffold.Build(repo, m, scaffold.LoaderKeys())
 	data := f.Render()
 	// What init writes must load: a config that does not is sysinit's bug,
@@ -123,7 +139,17 @@ func (a *app) runInit(ctx context.Context, o *initOptions) error {
 			on++
 		}
 	}
-	fmt.Fprintf(a.stderr, "sysinit: wrote %s: %d steps, %d more commented out\n", target, on, off)
+	steps := "steps"
+	if on == 1 {
+		steps = "step"
+	}
+	fmt.Fprintf(a.stderr, "sysinit: wrote %s: %d %s, %d more commented out\n", target, on, steps, off)
+	switch {
+	case f.NoneActive && len(repo.Configs.Dynamic) > 0:
+		a.hint(fmt.Sprintf("no configuration init could read is named %q, so each one's step is commented out; flake.nix computes more names (the end of %s says where): add this machine's step, or run `sysinit init --host NAME` again", m.Host, filepath.Base(target)))
+	case f.NoneActive:
+		a.hint(fmt.Sprintf("no configuration of the flake is named %q, so each one's step is commented out: uncomment this machine's, or run `sysinit init --host NAME` again", m.Host))
+	}
 	a.hint("check it with `sysinit plan`, then refresh with `sysinit`")
 	return nil
 }

@@ -393,7 +393,7 @@ func checkHostName(in *Input) []Finding {
 	configs := map[string]*configSet{} // by flake directory
 	for _, s := range in.Steps {
 		output, ok := hostKinds[s.Kind]
-		if !ok || !s.Applies(in.M.GOOS()) {
+		if !ok || !s.Applies(in.M.GOOS()) || s.Remote {
 			continue
 		}
 		base, frag, _ := strings.Cut(s.Flake, "#")
@@ -447,7 +447,85 @@ func checkHostName(in *Input) []Finding {
 			})
 		}
 	}
+	return append(out, unbuilt(in, configs)...)
+}
+
+// unbuilt finds this machine's configurations that no step builds: the
+// flake's configuration named for this host (or user), or, when the host
+// name names none, the machine with no step that builds anything (init
+// wrote every configuration commented out). A step that names a
+// configuration is the user's choice of it, whatever the host's name. Only a config
+// with nix steps and a flake beside it is looked at; a nixos
+// configuration only on NixOS, where one is this machine's.
+func unbuilt(in *Input, configs map[string]*configSet) []Finding {
+	goos := in.M.GOOS()
+	if in.Config == "" || !in.Flake || !slices.ContainsFunc(in.Steps, func(s Step) bool { return s.isNix() && !s.Remote && s.Applies(goos) }) {
+		return nil
+	}
+	host, user := in.M.HostName(), in.M.Getenv("USER")
+	type kindOut struct{ kind, output string }
+	var kinds []kindOut
+	switch {
+	case goos == "darwin":
+		kinds = append(kinds, kindOut{"nix-darwin", "darwinConfigurations"})
+	case goos == "linux" && in.M.NixOS():
+		kinds = append(kinds, kindOut{"nixos", "nixosConfigurations"})
+	}
+	kinds = append(kinds, kindOut{"home-manager", "homeConfigurations"})
+	builds := slices.ContainsFunc(in.Steps, func(s Step) bool { return s.builds() && !s.Remote && s.Applies(goos) })
+	var out []Finding
+	for _, k := range kinds {
+		if slices.ContainsFunc(in.Steps, func(s Step) bool { return s.Kind == k.kind && !s.Remote && s.Applies(goos) }) {
+			continue
+		}
+		dir := filepath.Join(in.Dir, ".")
+		cs, ok := configs[dir]
+		if !ok {
+			cs = readConfigs(in, dir)
+			configs[dir] = cs
+		}
+		if cs.err != nil {
+			continue // the steps that read it said so; without one, no claim
+		}
+		names := cs.names[k.output]
+		if len(names) == 0 {
+			continue
+		}
+		want, named := []string{host}, "this host"
+		if k.kind == "home-manager" {
+			want, named = []string{user + "@" + host, user}, "this user and host"
+		}
+		i := slices.IndexFunc(names, func(n string) bool { return slices.Contains(want, n) })
+		switch {
+		case i >= 0:
+			out = append(out, Finding{
+				Problem: fmt.Sprintf("the flake defines %s.%s, named for %s, and no step builds it: a refresh leaves this machine's %s as it is", k.output, names[i], named, what(k.kind)),
+				Fix:     fmt.Sprintf("add a step for it to %s: kind = %q, flake = \".#%s\" (`sysinit init --print` shows the one init writes)", filepath.Base(in.Config), k.kind, names[i]),
+			})
+		case k.kind == "home-manager" || cs.dynamic[k.output] || builds:
+			// Home configurations of other machines' users; this host's
+			// may be among the names the flake computes; or a step builds
+			// another kind here (home-manager alone on a Mac whose
+			// flake has other Macs' systems): the user's choice.
+		default:
+			fix := fmt.Sprintf("if this machine is one of them, add its step to %s (kind = %q, flake = \".#NAME\"); `sysinit init --host NAME --print` shows the config for it", filepath.Base(in.Config), k.kind)
+			if k.kind == "nix-darwin" {
+				fix += "; or rename the Mac after its configuration: `sudo scutil --set LocalHostName NAME`"
+			}
+			out = append(out, Finding{
+				Problem: fmt.Sprintf("the host name %q names none of the flake's %s (%s), and no step builds one: a refresh leaves this machine's system as it is", host, k.output, listOrNone(k.output, names)),
+				Fix:     fix,
+			})
+		}
+	}
 	return out
+}
+
+func what(kind string) string {
+	if kind == "home-manager" {
+		return "home"
+	}
+	return "system"
 }
 
 // quoteOr renders ["a", "b"] as "a" or "b" (quoted).
@@ -489,8 +567,7 @@ func readConfigs(in *Input, dir string) *configSet {
 		cs.names["homeConfigurations"] = append(cs.names["homeConfigurations"], conf.Name)
 	}
 	for _, d := range c.Dynamic {
-		out, _, _ := strings.Cut(d, " ")
-		cs.dynamic[out] = true
+		cs.dynamic[d.Output] = true
 	}
 	return cs
 }

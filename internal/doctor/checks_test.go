@@ -31,6 +31,7 @@ type fake struct {
 	cfgErr   error
 	homebrew string
 	dirs     map[string]error
+	nixos    bool
 
 	asked []string // facts the checks asked for
 }
@@ -75,6 +76,7 @@ func (f *fake) SudoNoPassword() error {
 	return f.sudoErr
 }
 func (f *fake) HostName() string { return f.host }
+func (f *fake) NixOS() bool      { return f.nixos }
 func (f *fake) Configurations(string) (*scaffold.Configurations, error) {
 	f.asked = append(f.asked, "configurations")
 	return f.configs, f.cfgErr
@@ -218,11 +220,45 @@ func TestChecks(t *testing.T) {
 		{name: "host: home-manager, no match", check: "host-name", steps: []Step{{Name: "home", Kind: "home-manager", Flake: "."}},
 			want: []string{`"ripley@lv426" or "ripley"`}},
 		{name: "host: names read in part", check: "host-name", steps: []Step{{Name: "system", Kind: "nix-darwin", Flake: ".#m1"}},
-			edit: func(f *fake) { f.configs.Dynamic = []string{"darwinConfigurations at flake.nix:3"} }},
+			edit: func(f *fake) {
+				f.configs.Dynamic = []scaffold.Computed{{Output: "darwinConfigurations", Where: "flake.nix:3"}}
+			}},
 		{name: "host: a remote flake is not read", check: "host-name", steps: []Step{{Name: "system", Kind: "nix-darwin", Flake: "github:me/dots#m1"}}},
 		{name: "host: unreadable", check: "host-name", steps: []Step{system},
 			edit: func(f *fake) { f.cfgErr = errors.New("reading flake.nix: no such file") }, want: []string{"could not read the flake's configurations"}},
 		{name: "host: a step for another system", check: "host-name", steps: []Step{{Name: "n", Kind: "nixos", OS: []string{"linux"}, Flake: ".#gone"}}},
+
+		{name: "host: no step builds this host's configuration", check: "host-name", flake: true,
+			steps: []Step{system, update},
+			edit:  func(f *fake) { f.goos, f.nixos, f.host, f.env["USER"] = "linux", true, "nostromo", "sam" },
+			want:  []string{"the flake defines nixosConfigurations.nostromo, named for this host, and no step builds it: a refresh leaves this machine's system as it is | kind = \"nixos\", flake = \".#nostromo\""}},
+		{name: "host: no step, and the host names no configuration", check: "host-name", flake: true,
+			steps: []Step{update},
+			edit:  func(f *fake) { f.host = "Ripleys-MacBook-Pro" },
+			want:  []string{`the host name "Ripleys-MacBook-Pro" names none of the flake's darwinConfigurations (it defines lv426, sulaco), and no step builds one | sysinit init --host NAME`}},
+		{name: "host: no step, named configuration exists", check: "host-name", flake: true,
+			steps: []Step{update},
+			want:  []string{"the flake defines darwinConfigurations.lv426, named for this host, and no step builds it | flake = \".#lv426\""}},
+		{name: "host: home-manager alone on a Mac the flake does not name", check: "host-name", flake: true,
+			steps: []Step{{Name: "home", Kind: "home-manager", Flake: ".#ripley@nostromo"}, update},
+			edit:  func(f *fake) { f.host = "Ripleys-MacBook-Pro" }},
+		{name: "host: a step names another configuration", check: "host-name", flake: true,
+			steps: []Step{system, update}, edit: func(f *fake) { f.host = "Ripleys-MacBook-Pro" }},
+		{name: "host: Linux that is not NixOS", check: "host-name", flake: true,
+			steps: []Step{update}, edit: func(f *fake) { f.goos, f.host = "linux", "box" }},
+		{name: "host: no step, some names computed", check: "host-name", flake: true,
+			steps: []Step{update},
+			edit: func(f *fake) {
+				f.host = "Ripleys-MacBook-Pro"
+				f.configs.Dynamic = []scaffold.Computed{{Output: "darwinConfigurations", Where: "flake.nix:3"}}
+			}},
+		{name: "host: home-manager for this user and host, no step", check: "host-name", flake: true,
+			steps: []Step{{Name: "system", Kind: "nixos", Flake: ".#nostromo"}, update},
+			edit:  func(f *fake) { f.goos, f.nixos, f.host = "linux", true, "nostromo" },
+			want:  []string{"the flake defines homeConfigurations.ripley@nostromo, named for this user and host, and no step builds it | kind = \"home-manager\", flake = \".#ripley@nostromo\""}},
+		{name: "host: no nix step, no claim", check: "host-name", flake: true, steps: []Step{brewS}},
+		{name: "host: a step for another machine picks by its name", check: "host-name", flake: true,
+			steps: []Step{system, {Name: "box@box", Kind: "nixos", Flake: ".", Remote: true}, update}},
 
 		{name: "path: nix under /usr/bin", check: "scheduled-path", steps: []Step{system},
 			edit: func(f *fake) { f.paths["nix"] = "/usr/bin/nix" }},

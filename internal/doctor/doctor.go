@@ -35,6 +35,9 @@ type Step struct {
 	Cores     int // 0 = not set (nix's own setting applies)
 	Run       string
 	NixDarwin string // brew-bundle: the nix-darwin step its Brewfile comes from
+	// Remote is set for a step that acts on another machine (a pair of
+	// `hosts`): the host name that picks its configuration is that one's.
+	Remote bool
 }
 
 // Applies reports whether the step runs on goos.
@@ -89,6 +92,8 @@ type Machine interface {
 	// HostName is the name nix-darwin and nixos-rebuild pick a
 	// configuration by.
 	HostName() string
+	// NixOS reports whether this machine runs NixOS (/etc/os-release).
+	NixOS() bool
 	// Configurations are those the flake in dir defines.
 	Configurations(dir string) (*scaffold.Configurations, error)
 	// HomebrewModule is where a .nix file under dir turns on nix-darwin's
@@ -118,7 +123,7 @@ var Checks = []Check{
 	{"homebrew-twice", "nix-darwin's Homebrew module and a brew-bundle step do not both run brew bundle", checkHomebrewTwice},
 	{"brew-root", "brew will not be run as root", checkBrewRoot},
 	{"sudo", "steps that need root can get it without a password prompt", checkSudo},
-	{"host-name", "the host name names a configuration of the flake", checkHostName},
+	{"host-name", "the host name names a configuration of the flake, and a step builds it", checkHostName},
 	{"scheduled-path", "nix is on the PATH cron and launchd give sysinit", checkScheduledPath},
 	{"state-dirs", "sysinit's own directories are safe", checkStateDirs},
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -135,6 +136,25 @@ func (r *Real) HostName() string {
 	return r.host
 }
 
+// NixOS reads /etc/os-release, where NixOS writes ID=nixos (and a
+// distribution built on it ID_LIKE=nixos).
+func (r *Real) NixOS() bool {
+	data, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok || k != "ID" && k != "ID_LIKE" {
+			continue
+		}
+		if slices.Contains(strings.Fields(strings.Trim(v, `"'`)), "nixos") {
+			return true
+		}
+	}
+	return false
+}
+
 // Configurations asks nix, as init does (a static read when nix cannot
 // evaluate the flake).
 func (r *Real) Configurations(dir string) (*scaffold.Configurations, error) {
@@ -176,7 +196,7 @@ func FromConfig(cfg *config.Config) []Step {
 		impure, _ := v["impure"].(bool)
 		args, _ := v["extra-args"].([]string)
 		st := Step{Name: s.Name, Kind: s.Kind, OS: s.OS, Flake: str("flake"), Impure: impure, ExtraArgs: args, Run: str("run"),
-			SudoSet: s.Sudo != nil, MaxJobs: num("max-jobs"), Cores: num("cores"), NixDarwin: str("nix-darwin")}
+			SudoSet: s.Sudo != nil, MaxJobs: num("max-jobs"), Cores: num("cores"), NixDarwin: str("nix-darwin"), Remote: s.Target != nil}
 		if d := kinds.Decls().Get(s.Kind); s.Sudo == nil && d != nil {
 			st.Sudo = d.SudoDefault // nix-darwin and nixos: the profile and activation
 		} else if s.Sudo != nil {

@@ -35,19 +35,36 @@ func LoaderKeys() Keys {
 
 // The daemon restarts, by the system the file is for.
 const (
-	restartDarwin             = "launchctl kickstart -k system/org.nixos.nix-daemon"
-	restartDarwinDeterminate  = "launchctl kickstart -k system/systems.determinate.nix-daemon"
-	restartLinux              = "systemctl restart nix-daemon"
-	determinateDaemonPlist    = "/Library/LaunchDaemons/systems.determinate.nix-daemon.plist"
-	flakeUpdateEvery          = "7d"
-	brewUpdateEvery           = "24h"
-	stepFlakeUpdate           = "flake-update"
-	nixConfDest               = "/etc/nix/nix.custom.conf"
-	nixConfStep               = "nix-conf"
-	otherHostHowTo            = "another configuration of this flake: on that machine, uncomment this step and comment out the active one (or run `sysinit init` there)"
-	commandHowTo              = "not a step sysinit knows, so it is off. A command step runs when its definition or `inputs` change or its `every` expires: add those, then uncomment"
-	homebrewModuleExplanation = "nix-darwin runs `brew bundle` inside the system step's activation, serially, on every switch"
+	restartDarwin            = "launchctl kickstart -k system/org.nixos.nix-daemon"
+	restartDarwinDeterminate = "launchctl kickstart -k system/systems.determinate.nix-daemon"
+	restartLinux             = "systemctl restart nix-daemon"
+	determinateDaemonPlist   = "/Library/LaunchDaemons/systems.determinate.nix-daemon.plist"
+	flakeUpdateEvery         = "7d"
+	brewUpdateEvery          = "24h"
+	stepFlakeUpdate          = "flake-update"
+	nixConfDest              = "/etc/nix/nix.custom.conf"
+	nixConfStep              = "nix-conf"
+	commandHowTo             = "not a step sysinit knows, so it is off. A command step runs when its definition or `inputs` change or its `every` expires: add those, then uncomment"
 )
+
+// otherHostHowTo says how to turn on the step of another machine's
+// configuration; active is this machine's step of the same kind, "" when
+// there is none.
+func otherHostHowTo(active string) string {
+	if active == "" {
+		return "another configuration of this flake: on that machine, uncomment this step (or run `sysinit init` there)"
+	}
+	return "another configuration of this flake: on that machine, uncomment this step and comment out step " + active + " (or run `sysinit init` there)"
+}
+
+// homebrewModuleExplanation says what nix-darwin's Homebrew module does;
+// step is the nix-darwin step that switches this machine, "" when none does.
+func homebrewModuleExplanation(step string) string {
+	if step == "" {
+		return "nix-darwin runs `brew bundle` inside darwin-rebuild's activation, serially, on every switch"
+	}
+	return "nix-darwin runs `brew bundle` inside step " + step + "'s activation, serially, on every switch"
+}
 
 // Build decides the steps of a first sysinit.toml for r on machine m,
 // writing only the keys in keys.
@@ -67,6 +84,7 @@ func Build(r *Repo, m Machine, keys Keys) *File {
 	b.brew()
 	b.commands()
 	b.footer()
+	b.f.NoneActive = !b.r.Configs.Empty() && !slices.ContainsFunc(b.f.Steps, func(s *Step) bool { return !s.Off && outOf(s) != "" })
 	// This machine's steps first, then the ones commented out.
 	slices.SortStableFunc(b.f.Steps, func(x, y *Step) int {
 		switch {
@@ -345,6 +363,14 @@ func (b *builder) systems(after []string) {
 			byHost = active == ""
 			confs = []Configuration{{Name: active}}
 		}
+		// The steps of other machines' configurations, and where their
+		// how-to goes: it names this machine's step, made in this loop.
+		type offStep struct {
+			s     *Step
+			where string
+		}
+		var offs []offStep
+		activeStep := ""
 		for _, c := range confs {
 			isActive := c.Name == active || byHost
 			base := map[string]string{outDarwin: "darwin", outNixOS: "nixos", outHome: "home"}[out] + "-" + c.Name
@@ -381,11 +407,13 @@ func (b *builder) systems(after []string) {
 			}
 			if isActive {
 				s.Comment = append(s.Comment, "this machine: "+where)
+				activeStep = s.Name
 				if kind == actDarwin {
 					b.darwinStep = s.Name
 				}
 			} else {
-				s.Comment = append(s.Comment, where+": "+otherHostHowTo)
+				s.Comment = append(s.Comment, "") // the how-to, below
+				offs = append(offs, offStep{s, where})
 			}
 			if ai >= 0 && (isActive || len(confs) == 1) {
 				b.nixFlags(s, act)
@@ -398,12 +426,10 @@ func (b *builder) systems(after []string) {
 			}
 			b.f.Steps = append(b.f.Steps, s)
 		}
-		for _, d := range b.r.Configs.Dynamic {
-			if strings.HasPrefix(d, out+" ") && len(confs) == 0 {
-				b.f.Notes = append(b.f.Notes, "", "flake.nix computes "+d+", which a static read cannot name;",
-					"add a "+kind+" step with flake = \".#NAME\" (`nix eval .#"+out+" --apply builtins.attrNames` lists them)")
-			}
+		for _, o := range offs {
+			o.s.Comment[0] = o.where + ": " + otherHostHowTo(activeStep)
 		}
+		b.computedNotes(out, kind, byHost)
 	}
 	if b.r.Flake && b.r.ConfigsFrom != "nix eval" && len(b.r.Configs.Dynamic) == 0 && !slices.ContainsFunc(b.f.Steps, func(s *Step) bool { return outOf(s) != "" }) {
 		b.unnamedSystem(after)
@@ -413,6 +439,35 @@ func (b *builder) systems(after []string) {
 		if a.remote && !b.used[i] {
 			b.acts[i].note = "deploys to another machine (--target-host); run sysinit on that machine instead"
 		}
+	}
+}
+
+// computedNotes says, at the end of the file, which parts of the flake's
+// output out the static read could not name: their configurations have
+// no step, and the user names the one this machine needs.
+func (b *builder) computedNotes(out, kind string, byHost bool) {
+	read := *b.r.Configs.of(out)
+	listCmd := "(`nix eval .#" + out + " --apply builtins.attrNames` lists them)"
+	for _, d := range b.r.Configs.Dynamic {
+		if d.Output != out || byHost {
+			continue
+		}
+		what := out
+		if d.Text != "" {
+			what += " (`" + d.Text + "`)"
+		}
+		if len(read) == 0 {
+			b.f.Notes = append(b.f.Notes, "", d.Where+" computes "+what+", which a static read cannot name; "+
+				"add a "+kind+" step with flake = \".#NAME\" "+listCmd)
+			continue
+		}
+		names := make([]string, len(read))
+		for i, c := range read {
+			names[i] = c.Name
+		}
+		b.f.Notes = append(b.f.Notes, "", d.Where+" computes part of "+what+", which a static read cannot name: "+
+			"the steps above are for "+strings.Join(names, ", ")+" only. If this machine's configuration is another, "+
+			"add a "+kind+" step with flake = \".#NAME\" "+listCmd)
 	}
 }
 
@@ -499,6 +554,19 @@ func (b *builder) activeConfig(out string, confs []Configuration, act action, ha
 			}
 		}
 	}
+	// The configuration the old refresh switched to by name is this
+	// machine's, unless the host name names one of the other system kind:
+	// then this machine is that one (init --host nostromo, a NixOS box, on
+	// a Taskfile written for the Mac lv426).
+	if out != outHome {
+		other := *b.r.Configs.of(outNixOS)
+		if out == outNixOS {
+			other = *b.r.Configs.of(outDarwin)
+		}
+		if slices.ContainsFunc(other, func(c Configuration) bool { return strings.EqualFold(c.Name, b.m.Host) }) {
+			return ""
+		}
+	}
 	if haveAct && !act.hostAttr {
 		if _, frag, ok := strings.Cut(act.flake, "#"); ok && frag != "" {
 			frag = strings.Trim(frag, `"`)
@@ -582,11 +650,15 @@ func (b *builder) brew() {
 	fromNixDarwin := brewfile == "" && b.r.HomebrewModule != "" && b.keys.BrewFromNixDarwin && b.darwinStep != ""
 	if brewfile == "" && !fromNixDarwin {
 		if b.r.HomebrewModule != "" {
+			when := "init writes it when this machine's nix-darwin configuration is named above (docs/brew.md)."
+			if b.m.GOOS != "darwin" {
+				when = "`sysinit init` on the Mac writes it (docs/brew.md)."
+			}
 			b.f.Notes = append(b.f.Notes, "",
-				"Homebrew: "+b.r.HomebrewModule+" turns on nix-darwin's Homebrew module, so "+homebrewModuleExplanation+".",
+				"Homebrew: "+b.r.HomebrewModule+" turns on nix-darwin's Homebrew module, so "+homebrewModuleExplanation(b.darwinStep)+".",
 				"A brew-bundle step can take that Brewfile from the nix-darwin step that runs on the Mac",
 				"(`nix-darwin = \"STEP\"`, with homebrew.enable = false), so that brew runs beside the build;",
-				"init writes it when this machine's nix-darwin configuration is named above (docs/brew.md).")
+				when)
 		}
 		for _, i := range []int{bundle, update, upgrade} {
 			if i < 0 {
@@ -608,12 +680,12 @@ func (b *builder) brew() {
 	s.set("kind", "brew-bundle", "")
 	if fromNixDarwin {
 		s.set("nix-darwin", b.darwinStep, "the Brewfile and onActivation settings of that step's configuration")
-		s.Comment = append(s.Comment, "Homebrew as "+b.r.HomebrewModule+" declares it, run by sysinit in parallel with the nix build;",
-			"set homebrew.enable = false there, or "+homebrewModuleExplanation+" as well")
+		s.Comment = append(s.Comment, "Homebrew as "+b.r.HomebrewModule+" declares it, run by sysinit in parallel with the nix build; "+
+			"set homebrew.enable = false there, or "+homebrewModuleExplanation(b.darwinStep)+" as well")
 	} else {
 		s.set("brewfile", brewfile, "")
 		if b.r.HomebrewModule != "" {
-			s.Comment = append(s.Comment, "note: "+b.r.HomebrewModule+" also turns on nix-darwin's Homebrew module: "+homebrewModuleExplanation+";",
+			s.Comment = append(s.Comment, "note: "+b.r.HomebrewModule+" also turns on nix-darwin's Homebrew module: "+homebrewModuleExplanation(b.darwinStep)+"; "+
 				"keep one of the two (sysinit doctor)")
 		}
 	}

@@ -93,8 +93,147 @@ func TestBuildTwoNixConfs(t *testing.T) {
 	if !strings.Contains(data, "source    = \"nix.custom.conf\"") || strings.Count(data, "[steps.nix-conf") != 1 {
 		t.Errorf("want one nix-conf step, from the top one:\n%s", data)
 	}
-	if !strings.Contains(data, "# examples/x/nix.custom.conf is another nix.custom.conf: it is not installed") {
+	if !strings.Contains(unwrapped(Build(r, m, LoaderKeys())), "# examples/x/nix.custom.conf is another nix.custom.conf: it is not installed") {
 		t.Errorf("the other one is not named:\n%s", data)
+	}
+	if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
+		t.Errorf("does not load: %v\n%s", err, data)
+	}
+}
+
+// unwrapped renders f with no comment wrapped, so that tests look for
+// what a comment says, not where it breaks.
+func unwrapped(f *File) string {
+	f.width = 1 << 20
+	return string(f.Render())
+}
+
+// exampleTree is examples/nix-darwin's shape with the README's old
+// Taskfile: a Mac (lv426) with Homebrew declared in nix-darwin, a NixOS
+// box (nostromo) and a home-manager user.
+func exampleTree(t *testing.T) string {
+	return writeTree(t, map[string]string{
+		"flake.nix": `{
+  outputs = { self, nixpkgs, nix-darwin, home-manager, ... }: {
+    darwinConfigurations.lv426 = nix-darwin.lib.darwinSystem { modules = [ ./hosts/lv426 ./modules/darwin ]; };
+    nixosConfigurations.nostromo = nixpkgs.lib.nixosSystem { modules = [ ./hosts/nostromo ]; };
+    homeConfigurations."ripley@nostromo" = home-manager.lib.homeManagerConfiguration { modules = [ ./home/ripley.nix ]; };
+  };
+}`,
+		"hosts/lv426/default.nix":     "{}",
+		"hosts/nostromo/default.nix":  "{}",
+		"home/ripley.nix":             "{}",
+		"modules/darwin/default.nix":  "{ imports = [ ./homebrew.nix ]; }",
+		"modules/darwin/homebrew.nix": "{\n  homebrew = {\n    enable = true;\n    brews = [ \"wget\" ];\n  };\n}\n",
+		"Taskfile.yml": `version: '3'
+tasks:
+  nix:refresh:
+    cmds:
+      - nix flake update
+      - sudo darwin-rebuild switch --flake .#lv426
+      - brew update
+`,
+	})
+}
+
+// TestBuildHostGiven: the configuration named for this host is this
+// machine's; the one the old refresh switched to by name is another
+// machine's when the host names a configuration (init --host nostromo on
+// a Taskfile written for lv426). A step commented out says to comment out
+// the active one only when there is one, and the Homebrew note names no
+// "system step" that is not nix-darwin's.
+func TestBuildHostGiven(t *testing.T) {
+	dir := exampleTree(t)
+	m := Machine{GOOS: "linux", Host: "nostromo", User: "ripley"}
+	r, err := Read(t.Context(), dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := unwrapped(Build(r, m, LoaderKeys()))
+	for _, want := range []string{
+		"# this machine: nixosConfigurations.nostromo (flake.nix:4)\n[steps.system]\n",
+		"# darwinConfigurations.lv426 (flake.nix:3): another configuration of this flake: on that machine, uncomment this step (or run `sysinit init` there)\n",
+		"# was: sudo darwin-rebuild switch --flake .#lv426 (Taskfile.yml task nix:refresh)\n# [steps.darwin-lv426]\n",
+		"# this machine: homeConfigurations.ripley@nostromo (flake.nix:5)\n[steps.home]\n",
+	} {
+		if !strings.Contains(data, want) {
+			t.Errorf("missing %q in\n%s", want, data)
+		}
+	}
+	if strings.Contains(data, "system step") {
+		t.Errorf("names a system step, which here is nixos's:\n%s", data)
+	}
+	if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
+		t.Errorf("does not load: %v\n%s", err, data)
+	}
+
+	// On lv426, the other configurations' steps: the nixos one has no
+	// active step of its kind to comment out.
+	m = Machine{GOOS: "darwin", Host: "lv426", User: "ripley"}
+	data = unwrapped(Build(r, m, LoaderKeys()))
+	for _, want := range []string{
+		"# this machine: darwinConfigurations.lv426 (flake.nix:3)\n",
+		"# nixosConfigurations.nostromo (flake.nix:4): another configuration of this flake: on that machine, uncomment this step (or run `sysinit init` there)\n",
+		"nix-darwin   = \"system\"",
+		"inside step system's activation",
+	} {
+		if !strings.Contains(data, want) {
+			t.Errorf("missing %q in\n%s", want, data)
+		}
+	}
+}
+
+// TestBuildOffStepNamesTheActiveOne: with two configurations of a kind,
+// the other's step says which step to comment out.
+func TestBuildOffStepNamesTheActiveOne(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"flake.nix": `{ outputs = { nix-darwin, ... }: { darwinConfigurations = { lv426 = nix-darwin.lib.darwinSystem { }; sulaco = nix-darwin.lib.darwinSystem { }; }; }; }`,
+	})
+	m := Machine{GOOS: "darwin", Host: "lv426", User: "ripley"}
+	r, err := Read(t.Context(), dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := unwrapped(Build(r, m, LoaderKeys()))
+	want := "# darwinConfigurations.sulaco (flake.nix:1): another configuration of this flake: on that machine, uncomment this step and comment out step system (or run `sysinit init` there)\n"
+	if !strings.Contains(data, want) {
+		t.Errorf("missing %q in\n%s", want, data)
+	}
+}
+
+// TestBuildComputedPart: a configuration output that is part literal,
+// part computed (genAttrs hosts mk // { arbuckle = …; }) gets steps for the
+// names read and a note at the end naming the part that was not; an
+// output computed whole gets its note too.
+func TestBuildComputedPart(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"flake.nix": `{
+  outputs = { self, nixpkgs, darwin, ... }:
+    let
+      hosts = [ "odie" "nermal" ];
+      inherit (nixpkgs.lib) genAttrs mapAttrs;
+    in {
+      nixosConfigurations = genAttrs hosts mk // {
+        arbuckle = nixpkgs.lib.nixosSystem { modules = [ ]; };
+      };
+      darwinConfigurations = mapAttrs mkMac macs;
+    };
+}`,
+	})
+	m := Machine{GOOS: "linux", Host: "odie", User: "jon"}
+	r, err := Read(t.Context(), dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := unwrapped(Build(r, m, LoaderKeys()))
+	for _, want := range []string{
+		"# [steps.nixos-arbuckle]\n",
+		"# flake.nix:7 computes part of nixosConfigurations (`genAttrs hosts mk`), which a static read cannot name: the steps above are for arbuckle only. If this machine's configuration is another, add a nixos step with flake = \".#NAME\" (`nix eval .#nixosConfigurations --apply builtins.attrNames` lists them)\n",
+		"# flake.nix:10 computes darwinConfigurations (`mapAttrs mkMac macs`), which a static read cannot name; add a nix-darwin step with flake = \".#NAME\"",
+	} {
+		if !strings.Contains(data, want) {
+			t.Errorf("missing %q in\n%s", want, data)
+		}
 	}
 	if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
 		t.Errorf("does not load: %v\n%s", err, data)

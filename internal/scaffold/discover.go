@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sysinit/sysinit/internal/brew"
 	"github.com/sysinit/sysinit/internal/command"
@@ -49,8 +50,13 @@ type Repo struct {
 	Configs     Configurations
 	ConfigsFrom string
 	EvalNote    string
-	Brewfiles   []string // relative paths
-	NixConfs    []string // nix.custom.conf files, relative paths
+	// EvalFetch is set when nix eval failed fetching the flake's inputs
+	// (offline): nix retries each download for seconds before it gives up.
+	EvalFetch bool
+	// EvalTook is how long nix eval ran, 0 when it did not.
+	EvalTook  time.Duration
+	Brewfiles []string // relative paths
+	NixConfs  []string // nix.custom.conf files, relative paths
 	// HomebrewModule is where a .nix file turns on nix-darwin's Homebrew
 	// module ("modules/darwin/homebrew.nix:3"), "" when none does.
 	HomebrewModule string
@@ -87,11 +93,17 @@ func Read(ctx context.Context, dir string, m Machine) (*Repo, error) {
 // fetched, offline, flakes not enabled). The static read also gives each
 // configuration its entry files, which evaluation does not.
 func (r *Repo) readConfigs(ctx context.Context, m Machine) error {
-	c, from, note, err := ReadConfigurations(ctx, r.Dir, m)
+	start := time.Now()
+	c, from, note, evalErr, err := readConfigurations(ctx, r.Dir, m)
 	if err != nil {
 		return err
 	}
+	if m.Nix != "" {
+		r.EvalTook = time.Since(start)
+	}
 	r.Configs, r.ConfigsFrom, r.EvalNote = *c, from, note
+	var ee *EvalError
+	r.EvalFetch = errors.As(evalErr, &ee) && ee.Fetch
 	return nil
 }
 
@@ -99,16 +111,23 @@ func (r *Repo) readConfigs(ctx context.Context, m Machine) error {
 // nix eval when m.Nix is set and nix can evaluate it, else from flake.nix
 // itself. from says which; note says why nix eval was not used.
 func ReadConfigurations(ctx context.Context, dir string, m Machine) (c *Configurations, from, note string, err error) {
+	c, from, note, _, err = readConfigurations(ctx, dir, m)
+	return c, from, note, err
+}
+
+// readConfigurations is ReadConfigurations, and nix eval's error when it
+// failed.
+func readConfigurations(ctx context.Context, dir string, m Machine) (c *Configurations, from, note string, evalErr, err error) {
 	static, err := ReadFlake(dir)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("reading flake.nix: %w", err)
+		return nil, "", "", nil, fmt.Errorf("reading flake.nix: %w", err)
 	}
 	if m.Nix == "" {
-		return static, "a static read of flake.nix", m.NoNixWhy, nil
+		return static, "a static read of flake.nix", m.NoNixWhy, nil, nil
 	}
 	evaluated, err := evalConfigs(ctx, m, dir)
 	if err != nil {
-		return static, "a static read of flake.nix", err.Error(), nil
+		return static, "a static read of flake.nix", err.Error(), err, nil
 	}
 	// Names from nix; entries from the static read where it found them.
 	for _, out := range configOutputs {
@@ -120,7 +139,7 @@ func ReadConfigurations(ctx context.Context, dir string, m Machine) (c *Configur
 			}
 		}
 	}
-	return evaluated, "nix eval", "", nil
+	return evaluated, "nix eval", "", nil, nil
 }
 
 // evalConfigs runs `nix eval --json .#OUTPUT --apply builtins.attrNames`
@@ -141,7 +160,7 @@ func evalConfigs(ctx context.Context, m Machine, dir string) (*Configurations, e
 			if strings.Contains(stderr.String(), "does not provide attribute") {
 				continue
 			}
-			return nil, fmt.Errorf("nix eval .#%s: %s", o, lastError(stderr.String(), err))
+			return nil, &EvalError{Output: o, Msg: lastError(stderr.String(), err), Fetch: fetchFailed(stderr.String())}
 		}
 		var names []string
 		if err := json.Unmarshal(stdout.Bytes(), &names); err != nil {
@@ -152,6 +171,28 @@ func evalConfigs(ctx context.Context, m Machine, dir string) (*Configurations, e
 		}
 	}
 	return &out, nil
+}
+
+// EvalError is a nix eval of a flake's configurations that failed.
+type EvalError struct {
+	Output string // darwinConfigurations
+	Msg    string // nix's error
+	// Fetch is set when nix failed fetching an input (offline, a host
+	// that does not answer), not evaluating the flake.
+	Fetch bool
+}
+
+func (e *EvalError) Error() string { return "nix eval .#" + e.Output + ": " + e.Msg }
+
+// fetchMarkers are what nix (its curl downloads, and git's fetches) says
+// when an input could not be fetched.
+var fetchMarkers = []string{
+	"unable to download", "resolve host", "Couldn't connect", "Could not connect", "Failed to connect",
+	"Connection refused", "Network is unreachable", "Timeout was reached", "unable to access",
+}
+
+func fetchFailed(stderr string) bool {
+	return slices.ContainsFunc(fetchMarkers, func(m string) bool { return strings.Contains(stderr, m) })
 }
 
 // lastError is the last line of nix's stderr that says error, or err.

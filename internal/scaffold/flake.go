@@ -33,8 +33,24 @@ type Configuration struct {
 type Configurations struct {
 	Darwin, NixOS, Home []Configuration
 	// Dynamic lists the places that define configurations the static
-	// reader could not name (a function call, an interpolated name).
-	Dynamic []string
+	// reader could not name (a function call, an interpolated name),
+	// beside the names it read or instead of them.
+	Dynamic []Computed
+}
+
+// Computed is a part of a flake output that the static reader could not
+// name: `genAttrs hosts mk` in `genAttrs hosts mk // { garfield = …; }`.
+type Computed struct {
+	Output string // darwinConfigurations
+	Where  string // flake.nix:10
+	Text   string // the expression, shortened; "" for an interpolated attribute name
+}
+
+func (c Computed) String() string {
+	if c.Text == "" {
+		return c.Output + " at " + c.Where
+	}
+	return c.Output + " at " + c.Where + ": " + c.Text
 }
 
 func (c *Configurations) of(output string) *[]Configuration {
@@ -142,7 +158,7 @@ func (r *flakeReader) binding(s *source, b binding) {
 		if j+1 < len(b.path) {
 			name := b.path[j+1]
 			if name.dynamic {
-				r.out.Dynamic = append(r.out.Dynamic, p.name+" at "+s.where(b.start, r.repo))
+				r.out.Dynamic = append(r.out.Dynamic, Computed{Output: p.name, Where: s.where(b.start, r.repo)})
 				return
 			}
 			r.out.add(p.name, Configuration{Name: name.name, Entry: r.entry(s, b.value, b.end), Where: s.where(b.start, r.repo)})
@@ -156,10 +172,13 @@ func (r *flakeReader) binding(s *source, b binding) {
 // configSet reads the names of a value that should be an attribute set of
 // configurations.
 func (r *flakeReader) configSet(s *source, output string, from, to, depth int) {
-	found := false
 	// The value is terms joined by `//`; each term is a set, an import, a
-	// genAttrs over a literal list, or something computed.
-	for i := from; i < to; i = nextTerm(s, i, to) {
+	// genAttrs over a literal list, or something computed. A term that
+	// names nothing is said, even beside terms that do: its names are
+	// missing from what init writes.
+	for start := from; start < to; start = nextTerm(s, start, to) {
+		found := false
+		i := start
 		if s.at(i).is(tIdent, "rec") {
 			i++
 		}
@@ -180,7 +199,7 @@ func (r *flakeReader) configSet(s *source, output string, from, to, depth int) {
 					continue
 				}
 				if len(b.path) == 0 || b.path[0].dynamic {
-					r.out.Dynamic = append(r.out.Dynamic, output+" at "+s.where(b.start, r.repo))
+					r.out.Dynamic = append(r.out.Dynamic, Computed{Output: output, Where: s.where(b.start, r.repo)})
 					continue
 				}
 				r.out.add(output, Configuration{Name: b.path[0].name, Entry: r.entry(s, b.value, b.end), Where: s.where(b.start, r.repo)})
@@ -207,10 +226,43 @@ func (r *flakeReader) configSet(s *source, output string, from, to, depth int) {
 				break
 			}
 		}
+		if !found {
+			end := nextTerm(s, start, to)
+			if end < to || s.at(end-1).is(tOther, "//") {
+				end-- // the `//`
+			}
+			r.out.Dynamic = append(r.out.Dynamic, Computed{Output: output, Where: s.where(start, r.repo), Text: exprText(s.toks[start:min(end, len(s.toks))])})
+		}
 	}
-	if !found {
-		r.out.Dynamic = append(r.out.Dynamic, output+" at "+s.where(from, r.repo))
+}
+
+// exprText renders tokens as Nix text, near enough to recognize in a
+// comment, shortened to 40 bytes.
+func exprText(toks []token) string {
+	var b strings.Builder
+	for i, t := range toks {
+		text := t.text
+		switch t.kind {
+		case tString:
+			text = strconv.Quote(t.text)
+		case tInterp:
+			text = "${"
+		}
+		if i > 0 {
+			prev := toks[i-1]
+			tight := t.is(tPunct, ".") || prev.is(tPunct, ".") || prev.is(tPunct, "(") || prev.kind == tInterp ||
+				t.is(tPunct, ")") || t.is(tPunct, ";") || t.is(tPunct, ":") || t.is(tPunct, ",")
+			if !tight {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(text)
 	}
+	out := b.String()
+	if len(out) > 40 {
+		out = out[:37] + "..."
+	}
+	return out
 }
 
 // nextTerm returns the start of the term after the `//` following i, or to.

@@ -80,6 +80,7 @@ func TestReadFlake(t *testing.T) {
 		darwin, nixos, home []string
 		entry               map[string][]string // configuration → entry
 		dynamic             int
+		dynamicText         []string // what Dynamic says, when the test says
 	}{
 		{
 			name: "nested sets and dotted paths",
@@ -139,6 +140,27 @@ in {
 			darwin: []string{"work-mac", "home-mac"}, nixos: []string{"a", "b", "pi"}, dynamic: 1,
 		},
 		{
+			name: "a computed part beside a literal one",
+			files: map[string]string{
+				"flake.nix": `{
+  outputs = { self, nixpkgs, darwin, ... }:
+    let
+      hosts = [ "odie" "nermal" ];
+      inherit (nixpkgs.lib) genAttrs;
+    in {
+      darwinConfigurations = genAttrs [ "jon" "liz" ] mk // {
+        garfield = darwin.lib.darwinSystem { modules = [ ]; };
+      };
+      nixosConfigurations = genAttrs hosts mk // {
+        arbuckle = nixpkgs.lib.nixosSystem { modules = [ ]; };
+      } // (import ./missing.nix);
+    };
+}`,
+			},
+			darwin: []string{"jon", "liz", "garfield"}, nixos: []string{"arbuckle"},
+			dynamicText: []string{"nixosConfigurations at flake.nix:10: genAttrs hosts mk", "nixosConfigurations at flake.nix:12: (import ./missing.nix)"},
+		},
+		{
 			name: "configurations computed by a function",
 			files: map[string]string{
 				"flake.nix": `{ outputs = { nixpkgs, ... }: { darwinConfigurations = nixpkgs.lib.mapAttrs mkHost hosts; }; }`,
@@ -162,7 +184,15 @@ in {
 			if !reflect.DeepEqual(names(got.Darwin), tt.darwin) || !reflect.DeepEqual(names(got.NixOS), tt.nixos) || !reflect.DeepEqual(names(got.Home), tt.home) {
 				t.Errorf("got darwin %q nixos %q home %q; want %q %q %q", names(got.Darwin), names(got.NixOS), names(got.Home), tt.darwin, tt.nixos, tt.home)
 			}
-			if len(got.Dynamic) != tt.dynamic {
+			if tt.dynamicText != nil {
+				var texts []string
+				for _, d := range got.Dynamic {
+					texts = append(texts, d.String())
+				}
+				if !reflect.DeepEqual(texts, tt.dynamicText) {
+					t.Errorf("dynamic = %q, want %q", got.Dynamic, tt.dynamicText)
+				}
+			} else if len(got.Dynamic) != tt.dynamic {
 				t.Errorf("dynamic = %q, want %d", got.Dynamic, tt.dynamic)
 			}
 			for _, c := range append(append(got.Darwin, got.NixOS...), got.Home...) {

@@ -13,6 +13,11 @@ type File struct {
 	Header []string // comment lines, without "# "
 	Steps  []*Step
 	Notes  []string // comment lines after the steps
+	// NoneActive is set when the flake defines configurations and none is
+	// this machine's: every configuration's step is commented out.
+	NoneActive bool
+
+	width int // where comments wrap; 0 is commentWidth (tests turn wrapping off)
 }
 
 // Step is one [steps.NAME] table.
@@ -53,7 +58,12 @@ func (s *Step) get(key string) (any, bool) {
 
 // Render writes f as TOML text.
 func (f *File) Render() []byte {
+	width := f.width
+	if width == 0 {
+		width = commentWidth
+	}
 	var b strings.Builder
+	comment := func(b *strings.Builder, prefix string, lines []string) { comment(b, prefix, lines, width) }
 	comment(&b, "", f.Header)
 	for _, s := range f.Steps {
 		b.WriteByte('\n')
@@ -89,25 +99,48 @@ func (f *File) Render() []byte {
 // commentWidth is where comment lines are wrapped.
 const commentWidth = 100
 
-func comment(b *strings.Builder, prefix string, lines []string) {
+func comment(b *strings.Builder, prefix string, lines []string, width int) {
 	for _, l := range lines {
 		if l == "" {
 			b.WriteString(prefix + "#\n")
 			continue
 		}
-		for _, w := range wrap(l, commentWidth-2-len(prefix)) {
+		for _, w := range wrap(l, width-2-len(prefix)) {
 			b.WriteString(prefix + "# " + w + "\n")
 		}
 	}
 }
 
 // wrap breaks s into lines of at most width bytes at spaces (a longer word
-// gets a line of its own); the lines after the first keep s's indent.
+// gets a line of its own); the lines after the first keep s's indent. The
+// lines are as few as filling each would make, and as even as that
+// allows: it fills them to the narrowest width that needs no more lines,
+// so that a paragraph never ends in one word left over from full lines.
 func wrap(s string, width int) []string {
+	lines := wrapGreedy(s, width)
+	if len(lines) < 2 {
+		return lines
+	}
+	// Fewer lines never come of a narrower width, so the narrowest that
+	// keeps the count is found by bisection.
+	lo, hi := 1, width
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if len(wrapGreedy(s, mid)) <= len(lines) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return wrapGreedy(s, lo)
+}
+
+// wrapGreedy fills each line before starting the next.
+func wrapGreedy(s string, width int) []string {
 	indent := s[:len(s)-len(strings.TrimLeft(s, " "))]
 	var out []string
 	line := ""
-	for _, w := range strings.Fields(s) {
+	for _, w := range commentWords(s) {
 		switch {
 		case line == "":
 			line = indent + w
@@ -119,6 +152,24 @@ func wrap(s string, width int) []string {
 		}
 	}
 	return append(out, line)
+}
+
+// commentWords splits s at spaces, except inside `code`, which a comment keeps
+// on one line.
+func commentWords(s string) []string {
+	var out []string
+	open := false
+	for _, f := range strings.Fields(s) {
+		if open {
+			out[len(out)-1] += " " + f
+		} else {
+			out = append(out, f)
+		}
+		if strings.Count(f, "`")%2 == 1 {
+			open = !open
+		}
+	}
+	return out
 }
 
 // tomlKey quotes a key that is not bare.
