@@ -317,11 +317,21 @@ func (h *host) storeURI() string { return "ssh-ng://" + h.cfg.Destination() }
 func (h *host) script(ctx context.Context, label, script string, sudo bool, c conn, stdout, stderr io.Writer) error {
 	argv := append([]string{"ssh"}, h.options(c)...)
 	argv = append(argv, h.cfg.Destination())
-	if sudo {
-		argv = append(argv, "sudo", "-n")
-	}
-	argv = append(argv, "sh", "-s", "sysinit-"+label)
+	argv = append(argv, remoteShell(label, sudo)...)
 	return h.f.exec.Run(ctx, &command.Cmd{Argv: argv, Stdin: strings.NewReader(script), Stdout: stdout, Stderr: stderr})
+}
+
+// remoteShell is the command ssh runs for a script: `sh -s sysinit-LABEL`,
+// or as root through `sudo -n -H -- /bin/sh -s sysinit-LABEL`. Under sudo
+// the shell is named by its absolute path, so that the sudoers rule
+// sysinit asks for (sudoersRule) matches it whatever sudo's PATH; -n
+// makes sudo fail at once, never wait for a password nobody can type;
+// -H gives root its own HOME (macOS's sudo keeps the user's).
+func remoteShell(label string, sudo bool) []string {
+	if sudo {
+		return []string{"sudo", "-n", "-H", "--", "/bin/sh", "-s", "sysinit-" + label}
+	}
+	return []string{"sh", "-s", "sysinit-" + label}
 }
 
 // spec names h in messages: box (root@10.0.0.5:2222).
