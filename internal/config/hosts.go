@@ -185,21 +185,35 @@ func (l *loader) checkSSH(h *Host) {
 	}
 	switch {
 	case strings.HasPrefix(rest, "["):
+		// An IPv6 address with a port: [ADDRESS]:PORT.
+		v6hint := `an IPv6 address goes in brackets when a port follows: ssh = "root@[fd00::5]:2222", or "root@fd00::5" without a port`
 		end := strings.IndexByte(rest, ']')
 		if end < 0 {
-			l.fail(at, hint, "ssh = %q: unclosed [", h.SSH)
+			if i := strings.LastIndexByte(rest, ':'); i > 0 && strings.Count(rest, ":") > 2 {
+				// [::1:2222 most likely meant [::1]:2222.
+				v6hint = fmt.Sprintf("close the bracket before the port: ssh = %q", h.SSH[:len(h.SSH)-len(rest)]+rest[:i]+"]"+rest[i:])
+			}
+			l.fail(at, v6hint, "ssh = %q: unclosed [", h.SSH)
 			return
 		}
 		h.Address, rest = rest[1:end], rest[end+1:]
 		if rest != "" {
 			if !strings.HasPrefix(rest, ":") {
-				l.fail(at, hint, "ssh = %q: only :PORT may follow ]", h.SSH)
+				l.fail(at, v6hint, "ssh = %q: only :PORT may follow ]", h.SSH)
 				return
 			}
 			h.Port = rest[1:]
+			if h.Port == "" {
+				l.fail(at, v6hint, "ssh = %q: no port after :", h.SSH)
+				return
+			}
 		}
 	case strings.Count(rest, ":") == 1:
 		h.Address, h.Port, _ = strings.Cut(rest, ":")
+		if h.Port == "" {
+			l.fail(at, hint, "ssh = %q: no port after :", h.SSH)
+			return
+		}
 	default:
 		h.Address = rest // a name, an address, or an IPv6 address without a port
 	}

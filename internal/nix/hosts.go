@@ -309,7 +309,19 @@ func (h *host) nixEnv() []string {
 }
 
 // storeURI is h's store as nix reaches it: the daemon protocol over ssh.
-func (h *host) storeURI() string { return "ssh-ng://" + h.cfg.Destination() }
+// An IPv6 address is bracketed, as a URL's authority has it: Nix 2.8,
+// 2.26 and 2.34 all take ssh-ng://root@[::1] (and hand ssh the address
+// without the brackets, which ssh needs); newer ones print it so.
+func (h *host) storeURI() string {
+	dest := h.cfg.Address
+	if strings.Contains(dest, ":") {
+		dest = "[" + dest + "]"
+	}
+	if h.cfg.User != "" {
+		dest = h.cfg.User + "@" + dest
+	}
+	return "ssh-ng://" + dest
+}
 
 // script runs a shell script on h: `sh -s sysinit-LABEL` reads it from its
 // standard input, so the user's login shell (fish, say) never parses it;
