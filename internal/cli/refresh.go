@@ -97,6 +97,10 @@ func (a *app) completeSteps(_ *cobra.Command, _ []string, _ string) ([]string, c
 	for _, s := range cfg.Steps {
 		names = append(names, s.Name)
 	}
+	// @HOST selects every step acting on a host.
+	for _, h := range cfg.Hosts {
+		names = append(names, "@"+h.Name)
+	}
 	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
@@ -114,7 +118,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	}
 	for _, name := range args {
 		if len(cfg.Resolve(name)) == 0 {
-			return &plan.UnknownStepError{Name: name, Known: configStepNames(cfg)}
+			return plan.Unknown(cfg, name)
 		}
 	}
 	book := &decisions{}

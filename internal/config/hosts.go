@@ -389,13 +389,43 @@ func cloneOwn(own any) any {
 }
 
 // Resolve returns the names of the steps that name stands for on the
-// command line: the step itself, or every (step, host) pair of a step with
-// `hosts`. Nil when the config has no such step.
+// command line: the step itself, every (step, host) pair of a step with
+// `hosts`, or with @HOST every step acting on that host (OnHost). Nil
+// when the config has no such step, or no step acts on the host.
 func (c *Config) Resolve(name string) []string {
+	if host, ok := strings.CutPrefix(name, "@"); ok {
+		return c.OnHost(host)
+	}
 	if c.Step(name) != nil {
 		return []string{name}
 	}
 	return slices.Clone(c.groups[name])
+}
+
+// OnHost returns, in config order, the steps that act on host: its
+// STEP@HOST pairs; for "local", this machine, also every step without
+// `hosts`. A step name holds no '@', so @HOST on the command line can
+// only mean a host.
+func (c *Config) OnHost(host string) []string {
+	if host == "" {
+		return nil // a step without hosts has HostName "": "@" names none
+	}
+	var out []string
+	for _, s := range c.Steps {
+		if s.HostName == host || host == Local && s.Target == nil {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// HostNames returns what @HOST may name: each [hosts.NAME], then "local".
+func (c *Config) HostNames() []string {
+	var out []string
+	for _, h := range c.Hosts {
+		out = append(out, h.Name)
+	}
+	return append(out, Local)
 }
 
 // Pairs returns the names of the pairs a step with `hosts` expanded into,

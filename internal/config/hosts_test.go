@@ -108,6 +108,9 @@ after = ["home"]
 	}
 	for name, want := range map[string][]string{
 		"system": {"system@box", "system@local"}, "system@box": {"system@box"}, "last": {"last"}, "nope": nil,
+		// @HOST: every step acting on the host; @local, this machine's.
+		"@box": {"system@box", "home@box"}, "@mac": {"home@mac"}, "@local": {"update", "system@local", "last"},
+		"@v6": nil, "@nope": nil, "@": nil, "@system": nil,
 	} {
 		if got := cfg.Resolve(name); !slices.Equal(got, want) {
 			t.Errorf("Resolve(%q) = %v, want %v", name, got, want)
