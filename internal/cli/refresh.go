@@ -41,7 +41,8 @@ func (a *app) newRefresh() *cobra.Command {
 		Short: "Run the steps that must run (the default command)",
 		Long: `Plan, then run what must run: steps whose inputs, definition or machine state
 changed, whose time-to-live passed, or that never ran here. Independent steps
-run in parallel. Naming steps runs those (and what they come after).`,
+run in parallel. Naming steps runs those (and what they come after); @HOST names
+every step acting on that host (@local: this machine).`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: a.completeSteps,
 		RunE: func(cmd *cobra.Command, args []string) error {

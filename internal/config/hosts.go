@@ -22,7 +22,7 @@ type Host struct {
 	Pos  Pos            // the [hosts.NAME] header
 	Keys map[string]Pos // every key set in the table
 
-	SSH            string        `key:"ssh" required:"true" example:"ssh = \"root@box.lan:22\"" doc:"where to reach the machine: [USER@]HOST[:PORT], as ssh takes it; HOST may be an alias of your ssh config, whose options (identity, proxy, known hosts) apply. Host keys are verified against your known_hosts"`
+	SSH            string        `key:"ssh" required:"true" example:"ssh = \"root@box.lan:22\"" doc:"where to reach the machine: [USER@]HOST[:PORT], as ssh takes it; HOST may be an alias of your ssh config, whose options (identity, proxy, known hosts) apply, or an IPv6 address, in brackets before a port ([fd00::5]:2222). Host keys are verified against your known_hosts. A USER other than root activates through sudo there, which must not ask for a password (docs/fleet.md)"`
 	SSHOptions     []string      `key:"ssh-options" items:"ssh arguments" example:"ssh-options = [\"-i\", \"/home/me/.ssh/deploy\", \"-o\", \"UserKnownHostsFile=/home/me/.ssh/fleet_hosts\"]" doc:"more arguments for every ssh sysinit and nix start for this host, when the ssh config cannot say them; no element may hold a space (nix splits NIX_SSHOPTS at spaces)"`
 	ConfirmTimeout time.Duration `key:"confirm-timeout" example:"confirm-timeout = \"60s\"" zero:"leave \x60confirm-timeout\x60 out for the default, 30s" doc:"after activating, how long the machine waits for sysinit to reach it again over a new ssh connection before it rolls back to the previous generation by itself; default 30s"`
 
