@@ -73,7 +73,7 @@ func (rs *remoteSystem) checkSudo(ctx context.Context, r *runner, f *facts) erro
 	fields := strings.Split(lines[0], "\t")
 	switch {
 	case len(fields) >= 2 && fields[0] == "sudo" && fields[1] == "ok":
-		fmt.Fprintf(r.out, "sudo on %s lets %s run the activation as root without a password\n", h.cfg.Name, f.user)
+		fmt.Fprintf(r.out, "sudo -n -l on %s: %s may run the activation as root without a password\n", h.cfg.Name, f.user)
 		return nil
 	case len(fields) >= 2 && fields[0] == "sudo" && fields[1] == "missing":
 		return &sudoError{fmt.Sprintf("%s logs in as %s, not root, and has no sudo to set the system profile and activate as root: log in as root there (ssh = %q), or install sudo and let %s use it without a password (%s)",
