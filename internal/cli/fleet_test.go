@@ -506,8 +506,12 @@ fi
 # the store is root's, the user's nix-daemon --stdio (nix copy over
 # ssh-ng) passes on to the daemon, which takes unsigned paths from a
 # trusted user only.
+# The daemon moves to a mount namespace of its own (nix does, to remount
+# the store), where stop's sweep of the machine's namespace misses it: its
+# process group is killed by its pid, which setsid makes the group's.
 echo "trusted-users = root $u" >>/etc/nix/nix.conf
-nohup nix-daemon >/var/log/nix-daemon.log 2>&1 </dev/null &
+setsid nix-daemon >/var/log/nix-daemon.log 2>&1 </dev/null &
+echo $! >/run/sysinit-nix-daemon.pid
 i=0
 until [ -S /nix/var/nix/daemon-socket/socket ]; do
 	i=$((i + 1)); [ "$i" -lt 100 ] || { echo "nix-daemon did not start:"; cat /var/log/nix-daemon.log; exit 1; }
@@ -526,6 +530,12 @@ done
 func (r *remote) stop() {
 	if r.cmd == nil || r.cmd.Process == nil {
 		return
+	}
+	if data, err := os.ReadFile(filepath.Join(r.dir, "u/run/sysinit-nix-daemon.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 1 {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", r.cmd.Process.Pid))
 	if err == nil {
