@@ -98,9 +98,12 @@ func (a *app) completeSteps(_ *cobra.Command, _ []string, _ string) ([]string, c
 	for _, s := range cfg.Steps {
 		names = append(names, s.Name)
 	}
-	// @HOST selects every step acting on a host.
-	for _, h := range cfg.Hosts {
-		names = append(names, "@"+h.Name)
+	// @HOST selects every step acting on a host; @local, this machine's,
+	// is worth offering only beside other hosts.
+	if len(cfg.Hosts) > 0 {
+		for _, h := range cfg.HostNames() {
+			names = append(names, "@"+h)
+		}
 	}
 	return names, cobra.ShellCompDirectiveNoFileComp
 }
