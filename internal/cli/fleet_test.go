@@ -109,7 +109,61 @@ type remote struct {
 	dir         string // $WORK/.remote/NAME: u, w, m (the overlay), hostkey
 	port        int
 	cmd         *exec.Cmd
+	opts        remoteOpts
 }
+
+// remoteOpts are remote start's flags.
+type remoteOpts struct {
+	user   string // log in as this user, made in the machine; "" is root
+	sudo   string // the user's sudo: "nopasswd" (sysinit's rule), "password", or "" (none)
+	ipv6   string // "port": ssh = "USER@[::1]:PORT"; "noport": ssh = "USER@[::1]" and -p PORT in ssh-options
+	darwin bool   // uname -s says Darwin, uname -m arm64 (a stand-in: the machine stays Linux)
+}
+
+// parseRemoteOpts takes remote start's leading -flags off args.
+func parseRemoteOpts(ts *testscript.TestScript, args []string) (remoteOpts, []string) {
+	var o remoteOpts
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		k, v, _ := strings.Cut(strings.TrimPrefix(args[0], "-"), "=")
+		switch {
+		case k == "user" && v != "":
+			o.user = v
+		case k == "sudo" && (v == "nopasswd" || v == "password"):
+			o.sudo = v
+		case k == "ipv6" && (v == "port" || v == "noport"):
+			o.ipv6 = v
+		case k == "darwin" && v == "":
+			o.darwin = true
+		default:
+			ts.Fatalf("remote start: unknown flag %s (-user=NAME, -sudo=nopasswd|password, -ipv6=port|noport, -darwin)", args[0])
+		}
+		args = args[1:]
+	}
+	if o.sudo != "" && o.user == "" {
+		ts.Fatalf("remote start: -sudo needs -user")
+	}
+	return o, args
+}
+
+// loopback is the machine's listening address.
+func (o remoteOpts) loopback() string {
+	if o.ipv6 != "" {
+		return "::1"
+	}
+	return "127.0.0.1"
+}
+
+// sysinitSudoers is the rule sysinit's error asks for (nix.sudoersRule).
+const sysinitSudoers = "ALL=(root) NOPASSWD: /bin/sh -s sysinit-deploy, /bin/sh -s sysinit-confirm"
+
+// darwinUname answers like macOS's uname for -s and -m.
+const darwinUname = `#!/bin/sh
+case "$*" in
+-s) echo Darwin ;;
+-m) echo arm64 ;;
+*) exec /usr/bin/uname "$@" ;;
+esac
+`
 
 // remotes are a script's machines, by name.
 type remotes struct {
@@ -140,9 +194,16 @@ func remotesOf(ts *testscript.TestScript) *remotes {
 //	remote require SUITE...                 skip the script, saying why, unless
 //	    the roots of SUITEs can serve as machines here (root, the roots,
 //	    overlays, ssh, nix); under SYSINIT_REQUIRE_NIX=1, fail instead
-//	remote start NAME SUITE [KEY=VALUE...]  start a machine on the root
-//	    nix-SUITE; append its [hosts.NAME] table (with the extra keys) to
-//	    $WORK/hosts.toml; its client key and known_hosts are the script's
+//	remote require ipv6                     skip unless ::1 takes a listener
+//	remote start [-FLAG...] NAME SUITE [KEY=VALUE...]  start a machine on the
+//	    root nix-SUITE; append its [hosts.NAME] table (with the extra keys)
+//	    to $WORK/hosts.toml; its client key and known_hosts are the
+//	    script's. Flags: -user=NAME logs in as NAME (made with useradd in
+//	    the machine), -sudo=nopasswd gives NAME sysinit's NOPASSWD rule,
+//	    -sudo=password a rule that wants NAME's password; -ipv6=port
+//	    listens on [::1] (ssh = "USER@[::1]:PORT"), -ipv6=noport too, with
+//	    ssh = "USER@[::1]" and the port in ssh-options; -darwin puts a
+//	    uname answering Darwin/arm64 first on the PATH (a stand-in)
 //	remote dead NAME                        append a host nothing listens for
 //	remote stop NAME                        stop a machine (it becomes unreachable)
 //	remote rekey NAME                       restart it with a new host key,
@@ -151,6 +212,14 @@ func remotesOf(ts *testscript.TestScript) *remotes {
 //	    through ssh (its output is the command's)
 //	remote log NAME                         print the commands its sshd served
 func cmdRemote(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 2 && args[0] == "require" && args[1] == "ipv6" {
+		if l, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+			ts.Value(testingT{}).(testscript.T).Skip("no IPv6 loopback here: " + err.Error())
+		} else {
+			l.Close()
+		}
+		return
+	}
 	if len(args) >= 1 && args[0] == "require" {
 		if why := fleetWhyNot(args[1:]); why != "" {
 			if os.Getenv("SYSINIT_REQUIRE_NIX") == "1" {
@@ -162,6 +231,11 @@ func cmdRemote(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if len(args) < 2 {
 		ts.Fatalf("usage: remote require|start|dead|stop|rekey|exec|log NAME ...")
+	}
+	var opts remoteOpts
+	if args[0] == "start" {
+		opts, args = parseRemoteOpts(ts, args[1:])
+		args = append([]string{"start"}, args...)
 	}
 	rs := remotesOf(ts)
 	rs.mu.Lock()
@@ -176,13 +250,14 @@ func cmdRemote(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) < 3 {
 			ts.Fatalf("usage: remote start NAME SUITE [KEY=VALUE...]")
 		}
-		r = &remote{name: name, suite: args[2], dir: ts.MkAbs(filepath.Join(".remote", name))}
+		r = &remote{name: name, suite: args[2], dir: ts.MkAbs(filepath.Join(".remote", name)), opts: opts}
 		rs.m[name] = r
 		ts.Check(r.start(ts, true))
-		ts.Check(appendHost(ts, name, r.port, args[3:]))
+		ts.Check(r.setUser())
+		ts.Check(appendHost(ts, name, r.port, opts, args[3:]))
 	case "dead":
 		// A port nothing listens on: refused at once.
-		ts.Check(appendHost(ts, name, freePort(ts), args[2:]))
+		ts.Check(appendHost(ts, name, freePort(ts, remoteOpts{}), remoteOpts{}, args[2:]))
 	case "stop":
 		r.stop()
 	case "rekey":
@@ -230,15 +305,26 @@ func clientKey(ts *testscript.TestScript) string {
 func knownHosts(ts *testscript.TestScript) string { return ts.MkAbs(".remote/known_hosts") }
 
 // appendHost writes the [hosts.NAME] table of a machine on port.
-func appendHost(ts *testscript.TestScript, name string, port int, extra []string) error {
+func appendHost(ts *testscript.TestScript, name string, port int, o remoteOpts, extra []string) error {
 	key := clientKey(ts)
 	f, err := os.OpenFile(ts.MkAbs("hosts.toml"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fmt.Fprintf(f, "[hosts.%s]\nssh = \"root@127.0.0.1:%d\"\nssh-options = [\"-i\", %q, \"-o\", \"UserKnownHostsFile=%s\", \"-o\", \"IdentitiesOnly=yes\"]\n",
-		name, port, key, knownHosts(ts))
+	user := o.user
+	if user == "" {
+		user = "root"
+	}
+	dest, portOpt := fmt.Sprintf("%s@127.0.0.1:%d", user, port), ""
+	switch o.ipv6 {
+	case "port":
+		dest = fmt.Sprintf("%s@[::1]:%d", user, port)
+	case "noport":
+		dest, portOpt = user+"@[::1]", fmt.Sprintf("\"-p\", \"%d\", ", port)
+	}
+	fmt.Fprintf(f, "[hosts.%s]\nssh = %q\nssh-options = [%s\"-i\", %q, \"-o\", \"UserKnownHostsFile=%s\", \"-o\", \"IdentitiesOnly=yes\"]\n",
+		name, dest, portOpt, key, knownHosts(ts))
 	for _, kv := range extra {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
@@ -251,8 +337,8 @@ func appendHost(ts *testscript.TestScript, name string, port int, extra []string
 }
 
 // freePort is a loopback port nothing listens on, for now.
-func freePort(ts *testscript.TestScript) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ts *testscript.TestScript, o remoteOpts) int {
+	l, err := net.Listen("tcp", net.JoinHostPort(o.loopback(), "0"))
 	ts.Check(err)
 	port := l.Addr().(*net.TCPAddr).Port
 	ts.Check(l.Close())
@@ -291,7 +377,7 @@ func (r *remote) start(ts *testscript.TestScript, first bool) error {
 		return err
 	}
 	if first {
-		r.port = freePort(ts)
+		r.port = freePort(ts, r.opts)
 		hostPub, err := os.ReadFile(hostKey + ".pub")
 		if err != nil {
 			return err
@@ -300,7 +386,7 @@ func (r *remote) start(ts *testscript.TestScript, first bool) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(f, "[127.0.0.1]:%d %s", r.port, hostPub)
+		fmt.Fprintf(f, "[%s]:%d %s", r.opts.loopback(), r.port, hostPub)
 		f.Close()
 		// What the overlay adds to the root: the client's key behind the
 		// logging forced command.
@@ -309,14 +395,27 @@ func (r *remote) start(ts *testscript.TestScript, first bool) error {
 			"u/root/.ssh/authorized_keys":     `command="/usr/local/sbin/sysinit-logcmd" ` + string(pub),
 			"u/etc/ssh/sysinit_host_key":      "",
 		}
+		if r.opts.darwin {
+			files["u/usr/local/bin/uname"] = darwinUname
+		}
+		// An upper directory's mode is the merged one's: /usr and /etc
+		// stay 0755, or a login other than root could not use them.
 		for p, content := range files {
 			full := filepath.Join(r.dir, p)
-			if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 				return err
 			}
-			if err := os.WriteFile(full, []byte(content), 0o700); err != nil {
+			if err := os.WriteFile(full, []byte(content), 0o755); err != nil {
 				return err
 			}
+		}
+		for _, p := range []string{"u/root", "u/root/.ssh"} {
+			if err := os.Chmod(filepath.Join(r.dir, p), 0o700); err != nil {
+				return err
+			}
+		}
+		if err := os.Chmod(filepath.Join(r.dir, "u/root/.ssh/authorized_keys"), 0o600); err != nil {
+			return err
 		}
 	}
 	// The host key is copied in at every start: rekey replaces it.
@@ -327,12 +426,15 @@ func (r *remote) start(ts *testscript.TestScript, first bool) error {
 	if err := os.WriteFile(filepath.Join(r.dir, "u/etc/ssh/sysinit_host_key"), hk, 0o600); err != nil {
 		return err
 	}
+	if err := os.Chmod(filepath.Join(r.dir, "u/etc/ssh/sysinit_host_key"), 0o600); err != nil {
+		return err
+	}
 	script := privateMounts + `set -e; l=$1 d=$2 p=$3
 mount -t overlay overlay -o lowerdir="$l",upperdir="$d/u",workdir="$d/w" "$d/m"
 mount -t proc proc "$d/m/proc"; mount --rbind /dev "$d/m/dev"; mkdir -p "$d/m/run/sshd"
-exec chroot "$d/m" /usr/sbin/sshd -D -e -p "$p" -o ListenAddress=127.0.0.1 -o HostKey=/etc/ssh/sysinit_host_key \
+exec chroot "$d/m" /usr/sbin/sshd -D -e -p "$p" -o ListenAddress="$4" -o HostKey=/etc/ssh/sysinit_host_key \
 	-o PermitRootLogin=prohibit-password -o PasswordAuthentication=no -o MaxStartups=100 -o MaxSessions=100`
-	cmd := exec.Command("unshare", "--mount", "--propagation", "unchanged", "sh", "-c", script, "sh", lower, r.dir, strconv.Itoa(r.port))
+	cmd := exec.Command("unshare", "--mount", "--propagation", "unchanged", "sh", "-c", script, "sh", lower, r.dir, strconv.Itoa(r.port), r.opts.loopback())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err
@@ -371,11 +473,69 @@ exec chroot "$d/m" /usr/sbin/sshd -D -e -p "$p" -o ListenAddress=127.0.0.1 -o Ho
 	}
 }
 
+// setUser makes the user of -user in the machine, with the script's key
+// behind the logging forced command, and its sudo rule: run in the
+// machine's mount namespace and root, as its own tools (useradd,
+// chpasswd, visudo) would be by an administrator.
+func (r *remote) setUser() error {
+	u := r.opts.user
+	if u == "" {
+		return nil
+	}
+	rule := ""
+	switch r.opts.sudo {
+	case "nopasswd":
+		rule = u + " " + sysinitSudoers
+	case "password":
+		rule = u + " ALL=(ALL:ALL) ALL"
+	}
+	script := `set -e; u=$1 rule=$2
+useradd -m -s /bin/sh "$u"
+echo "$u:not-typed-by-sysinit" | chpasswd
+mkdir -p "/home/$u/.ssh"
+cp /root/.ssh/authorized_keys "/home/$u/.ssh/authorized_keys"
+chown -R "$u:" "/home/$u/.ssh"; chmod 700 "/home/$u/.ssh"
+# The forced command logs every session, whoever logs in.
+touch /var/log/sysinit-commands.log; chmod 666 /var/log/sysinit-commands.log
+if [ -n "$rule" ]; then
+	printf '%s\n' "$rule" >/etc/sudoers.d/10-sysinit-test
+	chmod 440 /etc/sudoers.d/10-sysinit-test
+	visudo -c -q -f /etc/sudoers.d/10-sysinit-test
+fi
+# A multi-user Nix, as a machine a user other than root deploys to has:
+# the store is root's, the user's nix-daemon --stdio (nix copy over
+# ssh-ng) passes on to the daemon, which takes unsigned paths from a
+# trusted user only.
+# The daemon moves to a mount namespace of its own (nix does, to remount
+# the store), where stop's sweep of the machine's namespace misses it: its
+# process group is killed by its pid, which setsid makes the group's.
+echo "trusted-users = root $u" >>/etc/nix/nix.conf
+setsid nix-daemon >/var/log/nix-daemon.log 2>&1 </dev/null &
+echo $! >/run/sysinit-nix-daemon.pid
+i=0
+until [ -S /nix/var/nix/daemon-socket/socket ]; do
+	i=$((i + 1)); [ "$i" -lt 100 ] || { echo "nix-daemon did not start:"; cat /var/log/nix-daemon.log; exit 1; }
+	sleep 0.1
+done
+`
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(r.cmd.Process.Pid), "-m", "-r", "sh", "-c", script, "sh", u, rule).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("remote %s: making user %s: %v: %s", r.name, u, err, out)
+	}
+	return nil
+}
+
 // stop kills every process of the machine — its sshd and whatever its
 // sessions left running (a rollback job) — which ends its mount namespace.
 func (r *remote) stop() {
 	if r.cmd == nil || r.cmd.Process == nil {
 		return
+	}
+	if data, err := os.ReadFile(filepath.Join(r.dir, "u/run/sysinit-nix-daemon.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 1 {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", r.cmd.Process.Pid))
 	if err == nil {

@@ -188,7 +188,7 @@ func (a *app) runForget(names []string, all bool) error {
 		// A step with `hosts` stands for all its (step, host) pairs.
 		pairs := cfg.Resolve(n)
 		if len(pairs) == 0 {
-			return &plan.UnknownStepError{Name: n, Known: configStepNames(cfg)}
+			return plan.Unknown(cfg, n)
 		}
 		resolved = append(resolved, pairs...)
 	}

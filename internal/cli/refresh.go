@@ -41,7 +41,8 @@ func (a *app) newRefresh() *cobra.Command {
 		Short: "Run the steps that must run (the default command)",
 		Long: `Plan, then run what must run: steps whose inputs, definition or machine state
 changed, whose time-to-live passed, or that never ran here. Independent steps
-run in parallel. Naming steps runs those (and what they come after).`,
+run in parallel. Naming steps runs those (and what they come after); @HOST names
+every step acting on that host (@local: this machine).`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: a.completeSteps,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -97,6 +98,13 @@ func (a *app) completeSteps(_ *cobra.Command, _ []string, _ string) ([]string, c
 	for _, s := range cfg.Steps {
 		names = append(names, s.Name)
 	}
+	// @HOST selects every step acting on a host; @local, this machine's,
+	// is worth offering only beside other hosts.
+	if len(cfg.Hosts) > 0 {
+		for _, h := range cfg.HostNames() {
+			names = append(names, "@"+h)
+		}
+	}
 	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
@@ -114,7 +122,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	}
 	for _, name := range args {
 		if len(cfg.Resolve(name)) == 0 {
-			return &plan.UnknownStepError{Name: name, Known: configStepNames(cfg)}
+			return plan.Unknown(cfg, name)
 		}
 	}
 	book := &decisions{}

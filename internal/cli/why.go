@@ -38,6 +38,17 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 	if pairs := s.cfg.Pairs(name); len(pairs) > 0 {
 		return usageError{fmt.Errorf("step %q runs on several machines; name one: %s", name, joinNames(pairs))}
 	}
+	if strings.HasPrefix(name, "@") {
+		// @HOST explains the one step on a host, or asks which.
+		switch on := s.cfg.Resolve(name); len(on) {
+		case 0:
+			return plan.Unknown(s.cfg, name)
+		case 1:
+			name = on[0]
+		default:
+			return usageError{fmt.Errorf("%s has several steps; name one: %s", name, joinNames(on))}
+		}
+	}
 	if s.cfg.Step(name) == nil {
 		return &plan.UnknownStepError{Name: name, Known: configStepNames(s.cfg)}
 	}

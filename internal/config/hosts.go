@@ -23,7 +23,7 @@ type Host struct {
 	Pos  Pos            // the [hosts.NAME] header
 	Keys map[string]Pos // every key set in the table
 
-	SSH            string        `key:"ssh" required:"true" example:"ssh = \"root@box.lan:22\"" doc:"where to reach the machine: [USER@]HOST[:PORT], as ssh takes it; HOST may be an alias of your ssh config, whose options (identity, proxy, known hosts) apply. Host keys are verified against your known_hosts"`
+	SSH            string        `key:"ssh" required:"true" example:"ssh = \"root@box.lan:22\"" doc:"where to reach the machine: [USER@]HOST[:PORT], as ssh takes it; HOST may be an alias of your ssh config, whose options (identity, proxy, known hosts) apply, or an IPv6 address, in brackets before a port ([fd00::5]:2222). Host keys are verified against your known_hosts. A USER other than root activates through sudo there, which must not ask for a password (docs/fleet.md)"`
 	SSHOptions     []string      `key:"ssh-options" items:"ssh arguments" example:"ssh-options = [\"-i\", \"/home/me/.ssh/deploy\", \"-o\", \"UserKnownHostsFile=/home/me/.ssh/fleet_hosts\"]" doc:"more arguments for every ssh sysinit and nix start for this host, when the ssh config cannot say them; no element may hold a space (nix splits NIX_SSHOPTS at spaces)"`
 	ConfirmTimeout time.Duration `key:"confirm-timeout" example:"confirm-timeout = \"60s\"" zero:"leave \x60confirm-timeout\x60 out for the default, 30s" doc:"after activating, how long the machine waits for sysinit to reach it again over a new ssh connection before it rolls back to the previous generation by itself; default 30s"`
 
@@ -186,21 +186,35 @@ func (l *loader) checkSSH(h *Host) {
 	}
 	switch {
 	case strings.HasPrefix(rest, "["):
+		// An IPv6 address with a port: [ADDRESS]:PORT.
+		v6hint := `an IPv6 address goes in brackets when a port follows: ssh = "root@[fd00::5]:2222", or "root@fd00::5" without a port`
 		end := strings.IndexByte(rest, ']')
 		if end < 0 {
-			l.fail(at, hint, "ssh = %q: unclosed [", h.SSH)
+			if i := strings.LastIndexByte(rest, ':'); i > 0 && strings.Count(rest, ":") > 2 {
+				// [::1:2222 most likely meant [::1]:2222.
+				v6hint = fmt.Sprintf("close the bracket before the port: ssh = %q", h.SSH[:len(h.SSH)-len(rest)]+rest[:i]+"]"+rest[i:])
+			}
+			l.fail(at, v6hint, "ssh = %q: unclosed [", h.SSH)
 			return
 		}
 		h.Address, rest = rest[1:end], rest[end+1:]
 		if rest != "" {
 			if !strings.HasPrefix(rest, ":") {
-				l.fail(at, hint, "ssh = %q: only :PORT may follow ]", h.SSH)
+				l.fail(at, v6hint, "ssh = %q: only :PORT may follow ]", h.SSH)
 				return
 			}
 			h.Port = rest[1:]
+			if h.Port == "" {
+				l.fail(at, v6hint, "ssh = %q: no port after :", h.SSH)
+				return
+			}
 		}
 	case strings.Count(rest, ":") == 1:
 		h.Address, h.Port, _ = strings.Cut(rest, ":")
+		if h.Port == "" {
+			l.fail(at, hint, "ssh = %q: no port after :", h.SSH)
+			return
+		}
 	default:
 		h.Address = rest // a name, an address, or an IPv6 address without a port
 	}
@@ -376,13 +390,43 @@ func cloneOwn(own any) any {
 }
 
 // Resolve returns the names of the steps that name stands for on the
-// command line: the step itself, or every (step, host) pair of a step with
-// `hosts`. Nil when the config has no such step.
+// command line: the step itself, every (step, host) pair of a step with
+// `hosts`, or with @HOST every step acting on that host (OnHost). Nil
+// when the config has no such step, or no step acts on the host.
 func (c *Config) Resolve(name string) []string {
+	if host, ok := strings.CutPrefix(name, "@"); ok {
+		return c.OnHost(host)
+	}
 	if c.Step(name) != nil {
 		return []string{name}
 	}
 	return slices.Clone(c.groups[name])
+}
+
+// OnHost returns, in config order, the steps that act on host: its
+// STEP@HOST pairs; for "local", this machine, also every step without
+// `hosts`. A step name holds no '@', so @HOST on the command line can
+// only mean a host.
+func (c *Config) OnHost(host string) []string {
+	if host == "" {
+		return nil // a step without hosts has HostName "": "@" names none
+	}
+	var out []string
+	for _, s := range c.Steps {
+		if s.HostName == host || host == Local && s.Target == nil {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// HostNames returns what @HOST may name: each [hosts.NAME], then "local".
+func (c *Config) HostNames() []string {
+	var out []string
+	for _, h := range c.Hosts {
+		out = append(out, h.Name)
+	}
+	return append(out, Local)
 }
 
 // Pairs returns the names of the pairs a step with `hosts` expanded into,

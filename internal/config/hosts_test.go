@@ -27,6 +27,12 @@ ssh = "me@mac.lan"
 [hosts.v6]
 ssh = "[::1]:22"
 
+[hosts.v6user]
+ssh = "root@[fd00::2]"
+
+[hosts.v6bare]
+ssh = "me@::1"
+
 [steps.update]
 kind = "flake-update"
 
@@ -69,6 +75,13 @@ after = ["home"]
 	if v6 := cfg.Host("v6"); v6.Address != "::1" || v6.Port != "22" || v6.User != "" {
 		t.Errorf("v6 = %+v", v6)
 	}
+	// ssh takes an IPv6 address without brackets; the port goes apart.
+	if v6 := cfg.Host("v6user"); v6.Address != "fd00::2" || v6.Port != "" || v6.Destination() != "root@fd00::2" {
+		t.Errorf("v6user = %+v", v6)
+	}
+	if v6 := cfg.Host("v6bare"); v6.Address != "::1" || v6.Port != "" || v6.Destination() != "me@::1" {
+		t.Errorf("v6bare = %+v", v6)
+	}
 	for _, c := range []struct {
 		name, base, host string
 		target           *config.Host
@@ -95,6 +108,9 @@ after = ["home"]
 	}
 	for name, want := range map[string][]string{
 		"system": {"system@box", "system@local"}, "system@box": {"system@box"}, "last": {"last"}, "nope": nil,
+		// @HOST: every step acting on the host; @local, this machine's.
+		"@box": {"system@box", "home@box"}, "@mac": {"home@mac"}, "@local": {"update", "system@local", "last"},
+		"@v6": nil, "@nope": nil, "@": nil, "@system": nil,
 	} {
 		if got := cfg.Resolve(name); !slices.Equal(got, want) {
 			t.Errorf("Resolve(%q) = %v, want %v", name, got, want)
@@ -126,6 +142,16 @@ func TestHostErrors(t *testing.T) {
 			[]wantErr{{1, "host name is 65 characters long", "at most 64"}}},
 		{"names differing in case", "[hosts.box]\nssh = \"x\"\n[hosts.Box]\nssh = \"y\"\n",
 			[]wantErr{{3, `host "Box" differs from host "box" only in case`, ""}}},
+		{"unclosed bracket", "[hosts.box]\nssh = \"root@[::1:2222\"\n",
+			[]wantErr{{2, `ssh = "root@[::1:2222": unclosed [`, `"root@[::1]:2222"`}}},
+		{"IPv6 port out of range", "[hosts.box]\nssh = \"root@[::1]:70000\"\n",
+			[]wantErr{{2, `port "70000" is not a number from 1 to 65535`, ""}}},
+		{"IPv6 empty port", "[hosts.box]\nssh = \"root@[::1]:\"\n",
+			[]wantErr{{2, `ssh = "root@[::1]:": no port after :`, ""}}},
+		{"IPv6 junk after bracket", "[hosts.box]\nssh = \"[::1]22\"\n",
+			[]wantErr{{2, "only :PORT may follow ]", ""}}},
+		{"empty brackets", "[hosts.box]\nssh = \"root@[]:22\"\n",
+			[]wantErr{{2, "names no host", ""}}},
 		{"bad port", "[hosts.box]\nssh = \"root@box:99999\"\n",
 			[]wantErr{{2, `port "99999" is not a number`, ""}}},
 		{"empty user", "[hosts.box]\nssh = \"@box\"\n",

@@ -220,10 +220,7 @@ func (rs *remoteSystem) deploy(ctx context.Context, r *runner, f *facts, built s
 	if p.profile.expr != "" {
 		what = fmt.Sprintf("set %s to %s and activate it", p.profile.show, built)
 	}
-	remote := "sh -s sysinit-deploy"
-	if sudo {
-		remote = "sudo -n " + remote
-	}
+	remote := strings.Join(remoteShell("deploy", sudo), " ")
 	fmt.Fprintf(r.out, "+ ssh %s %s: %s; roll back unless confirmed within %s\n", h.cfg.Destination(), remote, what, h.cfg.Confirm())
 	out := newDeployOutput(r.out)
 	var errb lockedBuffer
@@ -235,6 +232,10 @@ func (rs *remoteSystem) deploy(ctx context.Context, r *runner, f *facts, built s
 			return "", err
 		}
 		if dir == "" {
+			// The script never started: sudo may have refused it.
+			if serr := rs.sudoFailureIf(sudo, f.user, errb.String(), err); serr != nil {
+				return "", serr
+			}
 			return "", h.failure("activating on", errb.String()+strings.Join(out.lines(), "\n"), err)
 		}
 		switch status {
@@ -249,12 +250,12 @@ func (rs *remoteSystem) deploy(ctx context.Context, r *runner, f *facts, built s
 		// how it ends is learnt over a new connection.
 		fmt.Fprintf(r.out, "the connection to %s broke while it activated (%v); asking it again over a new connection\n", h.cfg.Name, h.failure("activating on", errb.String(), err))
 	}
-	return rs.confirm(ctx, r, dir, sudo, built, prev)
+	return rs.confirm(ctx, r, dir, sudo, f.user, built, prev)
 }
 
 // confirm tells the job in dir that the machine still takes new ssh
 // connections, or learns how it rolled back when sysinit cannot reach it.
-func (rs *remoteSystem) confirm(ctx context.Context, r *runner, dir string, sudo bool, built, prev string) (string, error) {
+func (rs *remoteSystem) confirm(ctx context.Context, r *runner, dir string, sudo bool, user, built, prev string) (string, error) {
 	h := rs.host
 	timeout := h.cfg.Confirm()
 	r.progress("confirming " + h.cfg.Name + " still answers")
@@ -277,6 +278,13 @@ func (rs *remoteSystem) confirm(ctx context.Context, r *runner, dir string, sudo
 			fmt.Fprintf(r.out, "%s: %s\n", h.cfg.Name, l)
 		}
 		switch {
+		case err != nil && state == "":
+			if serr := rs.sudoFailureIf(sudo, user, errb.String(), err); serr != nil {
+				// Asking again would meet the same refusal: without a
+				// confirmation, the machine rolls back by itself.
+				return "", fmt.Errorf("cannot confirm the activation on %s, which rolls back to %s by itself after %s: %w", h.cfg.Name, orNothing(prev), timeout, serr)
+			}
+			fallthrough
 		case err != nil:
 			err = h.failure("confirming", errb.String(), err)
 			if unreached == nil {

@@ -309,7 +309,19 @@ func (h *host) nixEnv() []string {
 }
 
 // storeURI is h's store as nix reaches it: the daemon protocol over ssh.
-func (h *host) storeURI() string { return "ssh-ng://" + h.cfg.Destination() }
+// An IPv6 address is bracketed, as a URL's authority has it: Nix 2.8,
+// 2.26 and 2.34 all take ssh-ng://root@[::1] (and hand ssh the address
+// without the brackets, which ssh needs); newer ones print it so.
+func (h *host) storeURI() string {
+	dest := h.cfg.Address
+	if strings.Contains(dest, ":") {
+		dest = "[" + dest + "]"
+	}
+	if h.cfg.User != "" {
+		dest = h.cfg.User + "@" + dest
+	}
+	return "ssh-ng://" + dest
+}
 
 // script runs a shell script on h: `sh -s sysinit-LABEL` reads it from its
 // standard input, so the user's login shell (fish, say) never parses it;
@@ -317,11 +329,21 @@ func (h *host) storeURI() string { return "ssh-ng://" + h.cfg.Destination() }
 func (h *host) script(ctx context.Context, label, script string, sudo bool, c conn, stdout, stderr io.Writer) error {
 	argv := append([]string{"ssh"}, h.options(c)...)
 	argv = append(argv, h.cfg.Destination())
-	if sudo {
-		argv = append(argv, "sudo", "-n")
-	}
-	argv = append(argv, "sh", "-s", "sysinit-"+label)
+	argv = append(argv, remoteShell(label, sudo)...)
 	return h.f.exec.Run(ctx, &command.Cmd{Argv: argv, Stdin: strings.NewReader(script), Stdout: stdout, Stderr: stderr})
+}
+
+// remoteShell is the command ssh runs for a script: `sh -s sysinit-LABEL`,
+// or as root through `sudo -n -H -- /bin/sh -s sysinit-LABEL`. Under sudo
+// the shell is named by its absolute path, so that the sudoers rule
+// sysinit asks for (sudoersRule) matches it whatever sudo's PATH; -n
+// makes sudo fail at once, never wait for a password nobody can type;
+// -H gives root its own HOME (macOS's sudo keeps the user's).
+func remoteShell(label string, sudo bool) []string {
+	if sudo {
+		return []string{"sudo", "-n", "-H", "--", "/bin/sh", "-s", "sysinit-" + label}
+	}
+	return []string{"sh", "-s", "sysinit-" + label}
 }
 
 // spec names h in messages: box (root@10.0.0.5:2222).

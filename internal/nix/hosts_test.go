@@ -174,6 +174,41 @@ func TestHostOptions(t *testing.T) {
 	}
 }
 
+// TestHostIPv6: ssh takes an IPv6 address bare (root@::1, the port in -p),
+// nix's store URL in brackets, known_hosts as [::1]:PORT off port 22.
+func TestHostIPv6(t *testing.T) {
+	for _, c := range []struct {
+		cfg             config.Host
+		dest, store, kh string
+		hand            string
+	}{
+		{config.Host{Name: "v6", SSH: "root@[::1]:2222", User: "root", Address: "::1", Port: "2222"},
+			"root@::1", "ssh-ng://root@[::1]", "[::1]:2222", "ssh -p 2222 root@::1"},
+		{config.Host{Name: "v6", SSH: "[fd00::2]", Address: "fd00::2"},
+			"fd00::2", "ssh-ng://[fd00::2]", "fd00::2", "ssh fd00::2"},
+		{config.Host{Name: "v4", SSH: "me@10.0.0.5", User: "me", Address: "10.0.0.5"},
+			"me@10.0.0.5", "ssh-ng://me@10.0.0.5", "10.0.0.5", "ssh me@10.0.0.5"},
+	} {
+		h := &host{cfg: &c.cfg}
+		argv := h.options(fresh)
+		if c.cfg.Port != "" && !slices.Contains(argv, c.cfg.Port) {
+			t.Errorf("%s: no -p %s in %q", c.cfg.SSH, c.cfg.Port, argv)
+		}
+		if got := c.cfg.Destination(); got != c.dest {
+			t.Errorf("%s: destination %q, want %q", c.cfg.SSH, got, c.dest)
+		}
+		if got := h.storeURI(); got != c.store {
+			t.Errorf("%s: store %q, want %q", c.cfg.SSH, got, c.store)
+		}
+		if got := knownHostsName(&c.cfg); got != c.kh {
+			t.Errorf("%s: known_hosts name %q, want %q", c.cfg.SSH, got, c.kh)
+		}
+		if got := strings.Join(h.handArgv(), " "); got != c.hand {
+			t.Errorf("%s: by hand %q, want %q", c.cfg.SSH, got, c.hand)
+		}
+	}
+}
+
 func TestRemotePathOf(t *testing.T) {
 	for in, want := range map[string]string{
 		"/nix/var/nix/profiles/system": "/nix/var/nix/profiles/system",

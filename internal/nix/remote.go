@@ -192,6 +192,9 @@ func (rs *remoteSystem) Run(ctx context.Context, rc *step.RunContext) (step.Outc
 			fmt.Fprintf(r.out, "%s, built before for these inputs, is already the active system on %s\n", built, h.cfg.Name)
 			return step.Outcome{Token: built, Note: "built before: identical to the active system on " + h.cfg.Name + "; nothing evaluated, copied or switched"}, nil
 		}
+		if err := rs.checkSudo(ctx, r, f); err != nil {
+			return step.Outcome{}, err
+		}
 		fmt.Fprintf(r.out, "these inputs were built before: copying %s to %s without evaluating\n", built, h.cfg.Name)
 	} else {
 		ev, err := rs.evaluate(ctx, r, f.user, h.cfg.Name)
@@ -201,6 +204,11 @@ func (rs *remoteSystem) Run(ctx context.Context, rc *step.RunContext) (step.Outc
 		if !rc.Force && !rc.Redefined && alreadyApplied(ev.Out, before.path, rc.Token) {
 			fmt.Fprintf(r.out, "%s is already the active system on %s\n", ev.Out, h.cfg.Name)
 			return step.Outcome{Token: ev.Out, Note: "evaluated: identical to the active system on " + h.cfg.Name + "; nothing built, copied or switched"}, nil
+		}
+		// Before building or copying anything for it: a machine whose
+		// sudo would refuse the activation fails now, not after a build.
+		if err := rs.checkSudo(ctx, r, f); err != nil {
+			return step.Outcome{}, err
 		}
 		if built, place, err = rs.buildFor(ctx, r, ev, h); err != nil {
 			return step.Outcome{}, err

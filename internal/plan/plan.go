@@ -357,7 +357,7 @@ func (p *Planner) Select() ([]string, error) {
 		// A step with `hosts` stands for all its (step, host) pairs.
 		names := p.Config.Resolve(n)
 		if len(names) == 0 {
-			return nil, &UnknownStepError{Name: n, Known: p.stepNames()}
+			return nil, Unknown(p.Config, n)
 		}
 		todo = append(todo, names...)
 	}
@@ -381,22 +381,52 @@ func (p *Planner) Select() ([]string, error) {
 	return names, nil
 }
 
-func (p *Planner) stepNames() []string {
-	var out []string
-	for _, s := range p.Config.Steps {
-		out = append(out, s.Name)
-	}
-	return out
-}
-
-// UnknownStepError is a step name that the config does not declare.
+// UnknownStepError is a step name that the config does not declare, or
+// an @HOST naming no host, or a host no step acts on.
 type UnknownStepError struct {
 	Name  string
-	Known []string
+	Known []string // what Name could have been: step names, or @HOST
+	Host  bool     // Name is @HOST
 }
 
 func (e *UnknownStepError) Error() string {
+	if host, ok := strings.CutPrefix(e.Name, "@"); ok && e.Host {
+		if len(e.Known) == 0 {
+			return fmt.Sprintf("no step acts on host %q: list it in a step's `hosts`", host)
+		}
+		hosts := make([]string, len(e.Known))
+		for i, k := range e.Known {
+			hosts[i] = strings.TrimPrefix(k, "@")
+		}
+		if host == "" {
+			return fmt.Sprintf("%q names no host: write @HOST (hosts: %s)", e.Name, strings.Join(hosts, ", "))
+		}
+		return fmt.Sprintf("no host named %q (hosts: %s)", host, strings.Join(hosts, ", "))
+	}
 	return fmt.Sprintf("no step named %q (steps: %s)", e.Name, strings.Join(e.Known, ", "))
+}
+
+// Unknown is the error for a name given on the command line that selects
+// no step of cfg (Resolve returned none).
+func Unknown(cfg *config.Config, name string) *UnknownStepError {
+	host, ok := strings.CutPrefix(name, "@")
+	if !ok {
+		var steps []string
+		for _, s := range cfg.Steps {
+			steps = append(steps, s.Name)
+		}
+		return &UnknownStepError{Name: name, Known: steps}
+	}
+	hosts := cfg.HostNames()
+	if slices.Contains(hosts, host) {
+		// A host that exists, with no step on it.
+		return &UnknownStepError{Name: name, Host: true}
+	}
+	known := make([]string, len(hosts))
+	for i, h := range hosts {
+		known[i] = "@" + h
+	}
+	return &UnknownStepError{Name: name, Known: known, Host: true}
 }
 
 // Plan decides every selected step. Inputs of all steps that ran before
@@ -643,9 +673,22 @@ func Digest(lines []string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// forced says whether --force covers d: a step named on the command line
+// itself, as a step with `hosts` (all its pairs) or as @HOST (every step
+// there) — not the steps they merely come after.
 func (p *Planner) forced(d *Decision) bool {
-	return p.Force && (len(p.Only) == 0 || slices.Contains(p.Only, d.Name) ||
-		d.Config.Base != "" && slices.Contains(p.Only, d.Config.Base))
+	if !p.Force {
+		return false
+	}
+	if len(p.Only) == 0 {
+		return true
+	}
+	for _, n := range p.Only {
+		if slices.Contains(p.Config.Resolve(n), d.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
