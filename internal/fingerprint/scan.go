@@ -77,6 +77,9 @@ type Scanner struct {
 	now func() time.Time
 	// hashed counts the files the last Scan read, for tests.
 	hashed int
+	// storeChecks counts the store paths the last Scan walked to tell
+	// whether they hold links out of the store, for tests.
+	storeChecks int
 	// beforeHash, in tests, runs between the walk and the hashing.
 	beforeHash func()
 }

@@ -1,0 +1,181 @@
+package fingerprint
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// storeAdd copies path (a file, directory or symlink) into the real nix
+// store with nix-store --add and returns its store path. It skips without
+// nix-store, or fails when SYSINIT_REQUIRE_NIX=1.
+func storeAdd(t testing.TB, path string) string {
+	t.Helper()
+	nixStore, err := exec.LookPath("nix-store")
+	if err != nil {
+		if os.Getenv("SYSINIT_REQUIRE_NIX") == "1" {
+			t.Fatalf("nix-store not installed, and SYSINIT_REQUIRE_NIX=1: %v", err)
+		}
+		t.Skip("nix-store is not installed")
+	}
+	out, err := exec.Command(nixStore, "--add", path).Output()
+	if err != nil {
+		if os.Getenv("SYSINIT_REQUIRE_NIX") == "1" {
+			t.Fatalf("nix-store --add %s: %v", path, err)
+		}
+		t.Skipf("nix-store --add %s: %v", path, err)
+	}
+	p := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(p, nixStore2) {
+		t.Skipf("store path %s is not in %s", p, nixStore2)
+	}
+	return p
+}
+
+const nixStore2 = "/nix/store/"
+
+// TestStoreDirLinkingOutChangesDigest (trap S1): a store directory can hold
+// links that lead out of the store — home-manager's home-files holds links
+// to mkOutOfStoreSymlink paths, themselves links to ~/dotfiles/…. A link in
+// the repo to such a directory reaches, through it, files that change: an
+// edit there is a change, whether the way out is a link in the directory
+// itself, one in a store path it links to, or one deeper down.
+func TestStoreDirLinkingOutChangesDigest(t *testing.T) {
+	dotfiles := t.TempDir()
+	writeTree(t, dotfiles, map[string]string{"foo": "one", "bar": "uno", "baz/qux": "eins"})
+	// The mkOutOfStoreSymlink shape: a store path that is itself a link
+	// out.
+	outLink := filepath.Join(t.TempDir(), "hm_bar")
+	must(t, os.Symlink(filepath.Join(dotfiles, "bar"), outLink))
+	hmBar := storeAdd(t, outLink)
+
+	src := filepath.Join(t.TempDir(), "home-files")
+	writeTree(t, src, map[string]string{
+		"plain":       "same",
+		"foo":         "->" + filepath.Join(dotfiles, "foo"),
+		"bar":         "->" + hmBar,
+		"deep/dir/ln": "->" + filepath.Join(dotfiles, "baz"),
+	})
+	homeFiles := storeAdd(t, src)
+
+	for name, s := range scanners(t) {
+		t.Run(name, func(t *testing.T) {
+			must(t, os.Symlink(homeFiles, filepath.Join(s.Root, "hf")))
+			spec := Spec{Patterns: []string{"**"}}
+			before := scanOne(t, s, spec)
+			if again := scanOne(t, s, spec); again.Digest != before.Digest {
+				t.Fatalf("nothing changed, yet the digest did")
+			}
+			// Same sizes: only the content tells.
+			for _, c := range []struct{ file, content, path string }{
+				{"foo", "two", "hf/foo"},
+				{"bar", "dos", "hf/bar"},
+				{"baz/qux", "zwei", "hf/deep/dir/ln/qux"},
+			} {
+				must(t, os.WriteFile(filepath.Join(dotfiles, c.file), []byte(c.content), 0o644))
+				after := scanOne(t, s, spec)
+				requireChange(t, before, after, Change{c.path, ChangeModified})
+				before = after
+			}
+		})
+	}
+}
+
+// TestStoreLinkHopRetargetChangesDigest: a link in the repo leads to a
+// store directory through a link outside the store (a profile). Pointing
+// the profile at another store directory is a change, though the repo's
+// link is untouched and both directories never change.
+func TestStoreLinkHopRetargetChangesDigest(t *testing.T) {
+	var dirs []string
+	for _, content := range []string{"generation one\n", "generation two\n"} {
+		d := filepath.Join(t.TempDir(), "pkg")
+		writeTree(t, d, map[string]string{"share/x": content})
+		dirs = append(dirs, storeAdd(t, d))
+	}
+	for name, s := range scanners(t) {
+		t.Run(name, func(t *testing.T) {
+			profile := filepath.Join(t.TempDir(), "profile")
+			must(t, os.Symlink(dirs[0], profile))
+			must(t, os.Symlink(profile, filepath.Join(s.Root, "p")))
+			spec := Spec{Patterns: []string{"p"}}
+			before := scanOne(t, s, spec)
+			if again := scanOne(t, s, spec); again.Digest != before.Digest {
+				t.Fatalf("nothing changed, yet the digest did")
+			}
+			must(t, os.Remove(profile))
+			must(t, os.Symlink(dirs[1], profile))
+			requireChange(t, before, scanOne(t, s, spec), Change{"p", ChangeModified})
+		})
+	}
+}
+
+// TestStoreDirCheckedOnce: whether a store path has links leading out is
+// decided once and kept in the stat cache: a later scan, by a new Scanner
+// with the cache as the state store keeps it, walks no store path again.
+// A store path whose links all stay in the store is not followed: its
+// link's target names its content, as before.
+func TestStoreDirCheckedOnce(t *testing.T) {
+	other := filepath.Join(t.TempDir(), "other")
+	writeTree(t, other, map[string]string{"f": "content"})
+	otherPath := storeAdd(t, other)
+	src := filepath.Join(t.TempDir(), "pkg")
+	writeTree(t, src, map[string]string{
+		"bin/tool":  "#!/bin/sh",
+		"lib/a":     "a",
+		"lib/rel":   "->a",
+		"lib/up":    "->../bin",
+		"share/dep": "->" + otherPath,
+		"share/f":   "->" + otherPath + "/f",
+	})
+	pkg := storeAdd(t, src)
+	outside := filepath.Join(t.TempDir(), "pkg2")
+	writeTree(t, outside, map[string]string{"cfg": "->/etc/hostname"})
+	leaky := storeAdd(t, outside)
+
+	root := t.TempDir()
+	must(t, os.Symlink(pkg, filepath.Join(root, "pkg")))
+	must(t, os.Symlink(leaky, filepath.Join(root, "leaky")))
+	spec := Spec{Patterns: []string{"**"}}
+	s := &Scanner{Root: root, Cache: &Cache{}, now: laterClock(time.Hour)}
+	first := scanOne(t, s, spec)
+	if s.storeChecks == 0 {
+		t.Fatalf("first scan checked no store path")
+	}
+	var paths []string
+	for _, e := range first.Entries {
+		paths = append(paths, e.Path)
+	}
+	if got, want := strings.Join(paths, " "), "leaky leaky/cfg pkg"; got != want {
+		t.Errorf("entries %q, want %q: the store path with a link out is followed, the other not", got, want)
+	}
+
+	data, err := s.Cache.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadCache(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := &Scanner{Root: root, Cache: c, now: laterClock(time.Hour)}
+	second := scanOne(t, s2, spec)
+	if s2.storeChecks != 0 {
+		t.Errorf("second scan walked %d store paths again", s2.storeChecks)
+	}
+	if second.Digest != first.Digest {
+		t.Errorf("digest changed with nothing changed")
+	}
+	if s2.Cache.Changed() {
+		t.Errorf("a no-change scan rewrote the cache")
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
