@@ -35,8 +35,11 @@ type Spec struct {
 	// directory is recorded as a symlink and also followed, its files
 	// selected under the link's path, so an edit behind the link or a
 	// link pointed elsewhere is a change; a loop of links is an error.
-	// Links into the nix store are not followed: what a store path holds
-	// never changes, so the link's target names its content.
+	// Links into the nix store are not followed when nothing in the
+	// store path they lead to leads out of the store: what a store path
+	// holds never changes, so the store path a link resolves to names its
+	// content. A store path holding a link out (home-manager's home-files
+	// and its mkOutOfStoreSymlink links) is followed like any directory.
 	Patterns []string
 	// Files are explicit paths (e.g. the git-tracked files of a flake),
 	// relative or absolute. Each is lstat'ed directly, with no walk. A listed
@@ -108,6 +111,7 @@ const maxSpecsPerWalk = 64
 // it). If s.Cache is set, Scan reuses and updates it.
 func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
 	out := make([]*Manifest, len(specs))
+	stores := newStoreChecker(s.Cache)
 	var own []Spec
 	var ownAt []int
 	for i, sp := range specs {
@@ -117,7 +121,7 @@ func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
 		}
 		other := &Scanner{Root: sp.Root, Ignore: s.Ignore, Background: s.Background, workers: s.workers, now: s.now}
 		sp.Root = ""
-		ms, err := other.scanChunk(ctx, []Spec{sp})
+		ms, err := other.scanChunk(ctx, []Spec{sp}, stores)
 		if err != nil {
 			return nil, err
 		}
@@ -126,7 +130,7 @@ func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
 	}
 	for start := 0; start < len(own); start += maxSpecsPerWalk {
 		end := min(start+maxSpecsPerWalk, len(own))
-		ms, err := s.scanChunk(ctx, own[start:end])
+		ms, err := s.scanChunk(ctx, own[start:end], stores)
 		if err != nil {
 			return nil, err
 		}
@@ -134,6 +138,8 @@ func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
 			out[ownAt[start+j]] = m
 		}
 	}
+	stores.save(s.Cache)
+	s.storeChecks = stores.checks
 	return out, nil
 }
 
@@ -195,7 +201,7 @@ type followed struct {
 const maxFollowDepth = 40
 
 // nixStore holds store paths, whose contents never change once made: a
-// symlink into it is not followed, its target string names the content.
+// symlink to a sealed one is not followed (see store.go).
 const nixStore = "/nix/store/"
 
 // dirFD is an open directory shared by the jobs of its subdirectories: it is
@@ -224,6 +230,8 @@ type scanRun struct {
 	// where they exist, to compare with the targets of followed links.
 	ignoredReal []string
 	workers     int
+	// stores tells which store paths links may lead to unfollowed.
+	stores *storeChecker
 	// background: stat with statAtYielding (Scanner.Background). A
 	// flag, not a func value: through one, every Stat_t would escape.
 	background bool
@@ -245,7 +253,7 @@ type scanRun struct {
 	realErr  error
 }
 
-func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, error) {
+func (s *Scanner) scanChunk(ctx context.Context, specs []Spec, stores *storeChecker) ([]*Manifest, error) {
 	if !filepath.IsAbs(s.Root) {
 		return nil, fmt.Errorf("scanning %q: root is not an absolute path", s.Root)
 	}
@@ -253,7 +261,7 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, err
 	// they never match the same paths as relative ones, so splitting a
 	// spec's ordered patterns between the two runs keeps their meaning.
 	inside, outside, hasOutside := splitOutside(specs)
-	r, err := s.newRun(ctx, filepath.Clean(s.Root), inside, false)
+	r, err := s.newRun(ctx, filepath.Clean(s.Root), inside, false, stores)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +278,7 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, err
 	unmatched := make([][]Unmatched, len(specs))
 	r.unmatched(files, unmatched)
 	if hasOutside {
-		o, err := s.newRun(ctx, "/", outside, true)
+		o, err := s.newRun(ctx, "/", outside, true, stores)
 		if err != nil {
 			return nil, err
 		}
@@ -376,12 +384,12 @@ func splitOutside(specs []Spec) (inside, outside []Spec, hasOutside bool) {
 
 // newRun prepares a walk of root for specs; absolute: root is "/", and
 // the specs' patterns and trees still carry their leading "/".
-func (s *Scanner) newRun(ctx context.Context, root string, specs []Spec, absolute bool) (*scanRun, error) {
+func (s *Scanner) newRun(ctx context.Context, root string, specs []Spec, absolute bool, stores *storeChecker) (*scanRun, error) {
 	ss, err := compileSpecs(specs, absolute)
 	if err != nil {
 		return nil, fmt.Errorf("scanning %s: %w", root, err)
 	}
-	r := &scanRun{ctx: ctx, root: root, specs: ss, workers: s.workers, background: s.Background}
+	r := &scanRun{ctx: ctx, root: root, specs: ss, workers: s.workers, background: s.Background, stores: stores}
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
@@ -415,8 +423,13 @@ func entryOf(it *item) Entry {
 	case TypeFile, TypeExec, TypeSymlink:
 		e.Size, e.Hash = it.st.size, it.hash
 	}
-	if it.kind == TypeSymlink && it.link != nil && it.link.kind != 0 {
-		e.Hash = it.link.combine(it.hash)
+	if it.kind == TypeSymlink && it.link != nil {
+		switch {
+		case it.link.kind != 0:
+			e.Hash = it.link.combine(it.hash)
+		case it.link.store != "":
+			e.Hash = it.link.combineStore(it.hash)
+		}
 	}
 	return e
 }
