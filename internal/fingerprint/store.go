@@ -42,8 +42,9 @@ const (
 // is sealed. A bigger one is followed (its files fingerprinted like any
 // linked directory's) rather than walked at length: sound, if slower.
 // 100,000 entries is more than most packages hold (a kernel source tree
-// is about 80,000) and takes well under a second to list.
-const maxStoreCheck = 100_000
+// is about 80,000) and takes well under a second to list. A variable
+// for tests.
+var maxStoreCheck = 100_000
 
 // maxStoreVerdicts bounds the verdicts the stat cache keeps: past it, the
 // ones no scan used since they were loaded are dropped (a new generation

@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,4 +184,57 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestStoreDirTooBigIsFollowed: a store path too big to check within
+// maxStoreCheck entries is followed — its files fingerprinted like any
+// linked directory's — and that verdict is kept too, for the path never
+// gets smaller.
+func TestStoreDirTooBigIsFollowed(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "big")
+	writeTree(t, src, map[string]string{"a": "a", "b": "b", "c/d": "d"})
+	big := storeAdd(t, src)
+	defer func(n int) { maxStoreCheck = n }(maxStoreCheck)
+	maxStoreCheck = 2
+
+	root := t.TempDir()
+	must(t, os.Symlink(big, filepath.Join(root, "big")))
+	spec := Spec{Patterns: []string{"**"}}
+	s := &Scanner{Root: root, Cache: &Cache{}, now: laterClock(time.Hour)}
+	first := scanOne(t, s, spec)
+	if got := len(first.Entries); got != 4 {
+		t.Errorf("%d entries, want the link and its 3 files: %v", got, first.Entries)
+	}
+	second := scanOne(t, s, spec)
+	if s.storeChecks != 0 {
+		t.Errorf("second scan walked %d store paths again", s.storeChecks)
+	}
+	if second.Digest != first.Digest {
+		t.Errorf("digest changed with nothing changed")
+	}
+}
+
+// TestStoreDirBeingBuiltIsFollowed: a store path whose mtime is not nix's
+// 1 is still being written (nix canonicalises it when done), so its
+// content is not yet what its name stands for: it is followed, and no
+// verdict is kept. Needs write access to /nix/store.
+func TestStoreDirBeingBuiltIsFollowed(t *testing.T) {
+	storeAdd(t, t.TempDir()) // skips without nix
+	dir := fmt.Sprintf("%s%s-sysinit-test-building-%d", nixStore2, strings.Repeat("0", 32), os.Getpid())
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Skipf("cannot write to the store: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	writeTree(t, dir, map[string]string{"x": "one"})
+
+	root := t.TempDir()
+	must(t, os.Symlink(dir, filepath.Join(root, "wip")))
+	spec := Spec{Patterns: []string{"**"}}
+	s := &Scanner{Root: root, Cache: &Cache{}, now: laterClock(time.Hour)}
+	before := scanOne(t, s, spec)
+	if s.Cache.Len() != 0 && strings.HasPrefix(s.Cache.path(0), storeKeyPrefix) {
+		t.Errorf("a verdict was kept for a store path still being built")
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "x"), []byte("two"), 0o644))
+	requireChange(t, before, scanOne(t, s, spec), Change{"wip/x", ChangeModified})
 }
