@@ -245,6 +245,9 @@ type scanRun struct {
 	// vanished counts the files gone by the time they were read.
 	vanished atomic.Int32
 
+	// notes are what the manifests of the specs in their masks note.
+	notes []scanNote
+
 	// outside is the run of the same scan for absolute paths, from "/".
 	outside *scanRun
 
@@ -335,7 +338,7 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec, stores *storeChec
 			}
 			es = append(es, entryOf(it))
 		}
-		ms[i] = &Manifest{Entries: es, Digest: computeDigest(es), Unmatched: unmatched[i]}
+		ms[i] = &Manifest{Entries: es, Digest: computeDigest(es), Unmatched: unmatched[i], Notes: notesFor(bit, r, r.outside)}
 	}
 	return ms, nil
 }
@@ -578,6 +581,38 @@ func mergeItems(out, a, b []*item, c []item) []*item {
 }
 
 var errChanged = errors.New("changed while being scanned")
+
+// scanNote is a note for the manifests of the specs in mask.
+type scanNote struct {
+	mask uint64
+	text string
+}
+
+// note adds a note for the specs in mask.
+func (r *scanRun) note(mask uint64, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.Contains(r.notes, scanNote{mask, text}) {
+		r.notes = append(r.notes, scanNote{mask, text})
+	}
+}
+
+// notesFor returns the notes of the runs for spec bit, in a stable order.
+func notesFor(bit uint64, runs ...*scanRun) []string {
+	var out []string
+	for _, r := range runs {
+		if r == nil {
+			continue
+		}
+		for _, n := range r.notes {
+			if n.mask&bit != 0 {
+				out = append(out, n.text)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // listed returns the specs that list path (of this run, or absolute) in
 // Files.

@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,7 +36,8 @@ const storeKeyPrefix = "\x00"
 // Verdicts, in the first byte of the cache record's hash.
 const (
 	storeSealed byte = 1 // no way out: not followed
-	storeLeaks  byte = 2 // a link leads out, or the walk was too big: followed
+	storeLeaks  byte = 2 // a link leads out: followed
+	storeTooBig byte = 3 // too big to tell (maxStoreCheck): followed
 )
 
 // maxStoreCheck bounds the entries walked to tell whether one store path
@@ -62,7 +64,10 @@ type storeChecker struct {
 
 type storeResult struct {
 	verdict byte
-	st      fileStat
+	// why, when the verdict is not sealed but no link out was found,
+	// says why it could not be told, for a note.
+	why string
+	st  fileStat
 	// fresh: worked out by this scan, to add to the cache.
 	fresh bool
 	// final: the verdict holds for good, to be cached (a sealed one
@@ -93,11 +98,13 @@ func storeObject(p string) (string, bool) {
 }
 
 // sealed reports whether the store path obj is sealed: whether a link to
-// it may go unfollowed.
-func (sc *storeChecker) sealed(obj string) bool {
+// it may go unfollowed. When it is not though no link out of the store
+// was found, why says what kept it from being told.
+func (sc *storeChecker) sealed(obj string) (ok bool, why string) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	return sc.sealedLocked(obj).verdict == storeSealed
+	res := sc.sealedLocked(obj)
+	return res.verdict == storeSealed, res.why
 }
 
 func (sc *storeChecker) sealedLocked(obj string) *storeResult {
@@ -105,7 +112,7 @@ func (sc *storeChecker) sealedLocked(obj string) *storeResult {
 		if res.inProgress {
 			// Store paths that lead to each other in a circle are not
 			// what nix makes: no telling, so followed.
-			return &storeResult{verdict: storeLeaks}
+			return &storeResult{verdict: storeLeaks, why: "store paths it links to lead back to it"}
 		}
 		return res
 	}
@@ -121,14 +128,18 @@ func (sc *storeChecker) sealedLocked(obj string) *storeResult {
 	// with another mtime is still being written, so its content is not
 	// yet what its name stands for.
 	if ust.Mtim.Sec != 1 {
+		res.why = "it is still being built (its files do not yet have nix's mtime of 1)"
 		return res
 	}
 	if v, ok := sc.lookup(obj, res.st); ok {
 		res.verdict, res.final = v, true
+		if v == storeTooBig {
+			res.why = tooBigWhy()
+		}
 		return res
 	}
 	res.inProgress = true
-	res.verdict, res.final = sc.check(obj, res.st)
+	res.verdict, res.final, res.why = sc.check(obj, res.st)
 	res.inProgress, res.fresh = false, true
 	sc.checks++
 	return res
@@ -146,41 +157,54 @@ func (sc *storeChecker) lookup(obj string, st fileStat) (byte, bool) {
 		return 0, false
 	}
 	switch v := c.hash(i)[0]; v {
-	case storeSealed, storeLeaks:
+	case storeSealed, storeLeaks, storeTooBig:
 		return v, true
 	}
 	return 0, false
 }
 
 // check walks store path obj (whose stat is st) and every store path its
-// links lead to, and returns its verdict and whether it may be cached.
-func (sc *storeChecker) check(obj string, st fileStat) (verdict byte, cacheable bool) {
-	cacheable = true
-	// link tells whether the link at p is a way out.
+// links lead to, and returns its verdict, whether it may be cached, and
+// why it could not be told, if so.
+func (sc *storeChecker) check(obj string, st fileStat) (verdict byte, final bool, why string) {
+	verdict, final = storeSealed, true
+	// link tells whether the link at p is a way out, or one that cannot
+	// be told (then verdict, final and why say so).
 	link := func(p string) bool {
 		dest, ok := storeResolve(p)
 		if !ok {
+			verdict = storeLeaks
 			return true
 		}
 		to, _ := storeObject(dest)
 		if to == obj {
 			return false
 		}
-		if res := sc.sealedLocked(to); res.verdict != storeSealed {
-			// Through a path still being built, say: no verdict to keep.
-			cacheable = cacheable && res.final
-			return true
+		res := sc.sealedLocked(to)
+		switch res.verdict {
+		case storeSealed:
+			return false
+		case storeTooBig:
+			verdict = storeTooBig
+		default:
+			verdict = storeLeaks
 		}
-		return false
+		// Through a path still being built, say: no verdict to keep.
+		final = res.final
+		if res.why != "" {
+			why = "it links to " + to + ", and " + res.why
+			if res.verdict == storeTooBig {
+				why = res.why
+			}
+		}
+		return true
 	}
 	if st.mode&unix.S_IFMT == unix.S_IFLNK {
-		if link(obj) {
-			return storeLeaks, cacheable
-		}
-		return storeSealed, cacheable
+		link(obj)
+		return verdict, final, why
 	}
 	if st.mode&unix.S_IFMT != unix.S_IFDIR {
-		return storeSealed, true
+		return storeSealed, true, ""
 	}
 	n := 0
 	dirs := []string{obj}
@@ -190,24 +214,28 @@ func (sc *storeChecker) check(obj string, st fileStat) (verdict byte, cacheable 
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			// Unreadable now, maybe not later: followed, not cached.
-			return storeLeaks, false
+			return storeLeaks, false, "checking it for links out of the store: " + err.Error()
 		}
 		for _, e := range ents {
 			if n++; n > maxStoreCheck {
-				return storeLeaks, true
+				return storeTooBig, true, tooBigWhy()
 			}
 			p := dir + "/" + e.Name()
 			switch {
 			case e.Type()&os.ModeSymlink != 0:
 				if link(p) {
-					return storeLeaks, cacheable
+					return verdict, final, why
 				}
 			case e.IsDir():
 				dirs = append(dirs, p)
 			}
 		}
 	}
-	return storeSealed, cacheable
+	return storeSealed, true, ""
+}
+
+func tooBigWhy() string {
+	return fmt.Sprintf("it, or a store path it links to, holds more than %d entries to check for links out of the store", maxStoreCheck)
 }
 
 // maxStoreHops bounds the links resolved in one path, as the kernel does.

@@ -177,6 +177,9 @@ func TestStoreDirCheckedOnce(t *testing.T) {
 	if s2.Cache.Changed() {
 		t.Errorf("a no-change scan rewrote the cache")
 	}
+	if len(first.Notes)+len(second.Notes) != 0 {
+		t.Errorf("notes %q, %q; want none: a link out is no reason for one", first.Notes, second.Notes)
+	}
 }
 
 func must(t testing.TB, err error) {
@@ -212,6 +215,11 @@ func TestStoreDirTooBigIsFollowed(t *testing.T) {
 	if second.Digest != first.Digest {
 		t.Errorf("digest changed with nothing changed")
 	}
+	for _, m := range []*Manifest{first, second} {
+		if len(m.Notes) != 1 || !strings.Contains(m.Notes[0], "more than 2 entries") {
+			t.Errorf("notes %q, want one saying the store path is too big to check", m.Notes)
+		}
+	}
 }
 
 // TestStoreDirBeingBuiltIsFollowed: a store path whose mtime is not nix's
@@ -234,6 +242,9 @@ func TestStoreDirBeingBuiltIsFollowed(t *testing.T) {
 	before := scanOne(t, s, spec)
 	if s.Cache.Len() != 0 && strings.HasPrefix(s.Cache.path(0), storeKeyPrefix) {
 		t.Errorf("a verdict was kept for a store path still being built")
+	}
+	if len(before.Notes) != 1 || !strings.Contains(before.Notes[0], "still being built") {
+		t.Errorf("notes %q, want one saying the store path is still being built", before.Notes)
 	}
 	must(t, os.WriteFile(filepath.Join(dir, "x"), []byte("two"), 0o644))
 	requireChange(t, before, scanOne(t, s, spec), Change{"wip/x", ChangeModified})

@@ -348,14 +348,20 @@ func (w *walker) follow(j *dirJob, fd, plen int, cname []byte, name string, seen
 	case err != nil:
 		return nil, fmt.Errorf("following symlink %s: %w", r.abs(rel), err)
 	}
-	if obj, ok := storeObject(target); ok && r.stores.sealed(obj) {
-		// The link's entry is its target string; when the chain goes
-		// through other links (a profile), where it ends too, so a hop
-		// repointed at another store path is a change.
-		if lt, err := os.Readlink(r.abs(rel)); err != nil || lt != target {
-			return &linkTarget{store: target, storable: true}, nil
+	if obj, ok := storeObject(target); ok {
+		sealed, why := r.stores.sealed(obj)
+		if sealed {
+			// The link's entry is its target string; when the chain goes
+			// through other links (a profile), where it ends too, so a
+			// hop repointed at another store path is a change.
+			if lt, err := os.Readlink(r.abs(rel)); err != nil || lt != target {
+				return &linkTarget{store: target, storable: true}, nil
+			}
+			return nil, nil
 		}
-		return nil, nil
+		if why != "" {
+			r.note(r.specs.needMask(w.states), fmt.Sprintf("input %s links to store path %s, whose files are read one by one rather than taken as unchanging: %s", r.patternPath(rel), obj, why))
+		}
 	}
 	via, err := r.checkFollow(j, rel, target)
 	if err != nil {
