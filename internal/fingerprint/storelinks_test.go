@@ -30,13 +30,11 @@ func storeAdd(t testing.TB, path string) string {
 		t.Skipf("nix-store --add %s: %v", path, err)
 	}
 	p := strings.TrimSpace(string(out))
-	if !strings.HasPrefix(p, nixStore2) {
-		t.Skipf("store path %s is not in %s", p, nixStore2)
+	if !strings.HasPrefix(p, nixStore) {
+		t.Skipf("store path %s is not in %s", p, nixStore)
 	}
 	return p
 }
-
-const nixStore2 = "/nix/store/"
 
 // TestStoreDirLinkingOutChangesDigest (trap S1): a store directory can hold
 // links that lead out of the store — home-manager's home-files holds links
@@ -228,7 +226,7 @@ func TestStoreDirTooBigIsFollowed(t *testing.T) {
 // verdict is kept. Needs write access to /nix/store.
 func TestStoreDirBeingBuiltIsFollowed(t *testing.T) {
 	storeAdd(t, t.TempDir()) // skips without nix
-	dir := fmt.Sprintf("%s%s-sysinit-test-building-%d", nixStore2, strings.Repeat("0", 32), os.Getpid())
+	dir := fmt.Sprintf("%s%s-sysinit-test-building-%d", nixStore, strings.Repeat("0", 32), os.Getpid())
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Skipf("cannot write to the store: %v", err)
 	}
