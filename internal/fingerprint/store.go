@@ -78,7 +78,7 @@ type storeResult struct {
 }
 
 func newStoreChecker(c *Cache) *storeChecker {
-	return &storeChecker{cache: c, seen: map[string]*storeResult{}}
+	return &storeChecker{cache: c} // seen is made when a link leads into the store
 }
 
 // storeObject returns the store path that the absolute, clean path p is
@@ -117,6 +117,9 @@ func (sc *storeChecker) sealedLocked(obj string) *storeResult {
 		return res
 	}
 	res := &storeResult{verdict: storeLeaks}
+	if sc.seen == nil {
+		sc.seen = map[string]*storeResult{}
+	}
 	sc.seen[obj] = res
 	var ust unix.Stat_t
 	if err := unix.Lstat(obj, &ust); err != nil {
