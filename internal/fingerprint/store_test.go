@@ -99,6 +99,17 @@ func TestStoreDirCheckedOnce(t *testing.T) {
 	if len(first.Notes)+len(second.Notes) != 0 {
 		t.Errorf("notes %q, %q; want none: a link out is no reason for one", first.Notes, second.Notes)
 	}
+
+	// A file edit rewrites the cache; the verdicts stay in it.
+	writeTree(t, root, map[string]string{"new": "file"})
+	scanOne(t, s2, spec)
+	if !s2.Cache.Changed() {
+		t.Fatalf("a new file did not rewrite the cache")
+	}
+	scanOne(t, s2, spec)
+	if s2.storeChecks != 0 {
+		t.Errorf("after a cache rewrite, a scan walked %d store paths again", s2.storeChecks)
+	}
 }
 
 func must(t testing.TB, err error) {
