@@ -13,7 +13,10 @@ import (
 // Cache is the stat cache: for each path, the (dev, inode, mode, size, mtime,
 // ctime) it had when its content was hashed, and that hash. A Scan reuses a
 // hash only when all six match, and stores a hash only when the file was last
-// modified comfortably before the scan began (see racyWindow).
+// modified comfortably before the scan began (see racyWindow). It also
+// keeps, under keys that start with a NUL and so sort before every path,
+// whether each store path an input links to holds a way out of the store
+// (store.go), keyed by that store path's stat.
 //
 // The encoding is the in-memory form: a header, fixed-size records sorted by
 // path, a string table, and a checksum. LoadCache checks it and reads records

@@ -60,6 +60,11 @@ type Manifest struct {
 	// a typo, most likely, and the files the user meant are not watched.
 	// They are not part of the digest or the stored form.
 	Unmatched []Unmatched
+	// Notes say where the scan read more than it would have liked, and
+	// why: a link to a store path that could not be told free of links
+	// out of the store (too big to check, still being built), whose files
+	// were read one by one. Not part of the digest or the stored form.
+	Notes []string
 }
 
 // Unmatched is an include pattern that selected no file.

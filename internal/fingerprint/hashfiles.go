@@ -133,6 +133,9 @@ func staleKept(n int) int { return max(8, n/64) }
 // inScope reports whether this scan would have seen path had it existed as a
 // file, so a cache entry for it that the scan did not see is stale.
 func (r *scanRun) inScope(path string) bool {
+	if strings.HasPrefix(path, storeKeyPrefix) {
+		return false // a store path's verdict (store.go), not a file
+	}
 	path = strings.TrimSuffix(path, targetKeySuffix) // a link's target goes with the link
 	if path != "" && path[0] == '/' {
 		return r.outside != nil && r.outside.inScope(path[1:])
@@ -252,6 +255,10 @@ type linkTarget struct {
 	kind     byte     // TypeFile or TypeExec; 0 when the chain ends at no regular file
 	sum      Sum      // its content hash, when kind is set
 	storable bool     // sum is the content of the file st describes, safe to cache
+	// store, for a link to a sealed store directory reached through
+	// other links, is that directory (symlinks resolved); the walk sets
+	// it, and the entry's hash holds it.
+	store string
 }
 
 // targetKeySuffix marks a stat cache entry holding the content hash of the
@@ -270,6 +277,9 @@ func isTargetKey(key, path string) bool {
 // content of its own; any other failure to tell is an error, never a
 // silent "unchanged".
 func (r *scanRun) statTarget(it *item) error {
+	if it.link != nil && it.link.store != "" {
+		return nil // a directory in the store, resolved by the walk
+	}
 	it.link = nil // none but a file's: most links in a tree dangle or lead to directories
 	var ust unix.Stat_t
 	abs := r.abs(it.path)
@@ -301,6 +311,15 @@ func (t *linkTarget) combine(linkSum Sum) Sum {
 	b[16] = t.kind
 	copy(b[17:], t.sum[:])
 	return Sum(xxh3.Hash128(b[:]).Bytes())
+}
+
+// combineStore is the hash of a symlink entry whose chain of links ends at
+// a sealed store directory: its target string's hash with that
+// directory's path.
+func (t *linkTarget) combineStore(linkSum Sum) Sum {
+	b := make([]byte, 0, 17+len(t.store))
+	b = append(append(append(b, linkSum[:]...), 'd'), t.store...)
+	return Sum(xxh3.Hash128(b).Bytes())
 }
 
 // path names, for an error, where the chain of the link at abs ends.

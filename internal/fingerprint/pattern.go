@@ -512,6 +512,26 @@ func (ss *specSet) childStates(parent *dirCtx, name string, dst []patState, foll
 	return need != 0
 }
 
+// needMask returns the specs that a directory whose pattern states are
+// states (as childStates left them) may have files of.
+func (ss *specSet) needMask(states []patState) uint64 {
+	var need, blocked uint64
+	for i := len(ss.patterns) - 1; i >= 0; i-- {
+		p, s := ss.patterns[i], states[i]
+		bit := uint64(1) << p.spec
+		if s.st == stDead || blocked&bit != 0 {
+			continue
+		}
+		switch {
+		case !p.exclude:
+			need |= bit
+		case p.covers(s):
+			blocked |= bit
+		}
+	}
+	return need
+}
+
 func (ss *specSet) newCtx(states []patState) *dirCtx {
 	c := &dirCtx{states: states}
 	var need, blocked, decided, checked uint64

@@ -35,8 +35,11 @@ type Spec struct {
 	// directory is recorded as a symlink and also followed, its files
 	// selected under the link's path, so an edit behind the link or a
 	// link pointed elsewhere is a change; a loop of links is an error.
-	// Links into the nix store are not followed: what a store path holds
-	// never changes, so the link's target names its content.
+	// Links into the nix store are not followed when nothing in the
+	// store path they lead to leads out of the store: what a store path
+	// holds never changes, so the store path a link resolves to names its
+	// content. A store path holding a link out (home-manager's home-files
+	// and its mkOutOfStoreSymlink links) is followed like any directory.
 	Patterns []string
 	// Files are explicit paths (e.g. the git-tracked files of a flake),
 	// relative or absolute. Each is lstat'ed directly, with no walk. A listed
@@ -77,6 +80,9 @@ type Scanner struct {
 	now func() time.Time
 	// hashed counts the files the last Scan read, for tests.
 	hashed int
+	// storeChecks counts the store paths the last Scan walked to tell
+	// whether they hold links out of the store, for tests.
+	storeChecks int
 	// beforeHash, in tests, runs between the walk and the hashing.
 	beforeHash func()
 }
@@ -105,6 +111,7 @@ const maxSpecsPerWalk = 64
 // it). If s.Cache is set, Scan reuses and updates it.
 func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
 	out := make([]*Manifest, len(specs))
+	stores := newStoreChecker(s.Cache)
 	var own []Spec
 	var ownAt []int
 	for i, sp := range specs {
@@ -114,7 +121,7 @@ func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
 		}
 		other := &Scanner{Root: sp.Root, Ignore: s.Ignore, Background: s.Background, workers: s.workers, now: s.now}
 		sp.Root = ""
-		ms, err := other.scanChunk(ctx, []Spec{sp})
+		ms, err := other.scanChunk(ctx, []Spec{sp}, stores)
 		if err != nil {
 			return nil, err
 		}
@@ -123,7 +130,7 @@ func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
 	}
 	for start := 0; start < len(own); start += maxSpecsPerWalk {
 		end := min(start+maxSpecsPerWalk, len(own))
-		ms, err := s.scanChunk(ctx, own[start:end])
+		ms, err := s.scanChunk(ctx, own[start:end], stores)
 		if err != nil {
 			return nil, err
 		}
@@ -131,6 +138,8 @@ func (s *Scanner) Scan(ctx context.Context, specs []Spec) ([]*Manifest, error) {
 			out[ownAt[start+j]] = m
 		}
 	}
+	stores.save(s.Cache)
+	s.storeChecks = stores.checks
 	return out, nil
 }
 
@@ -192,7 +201,7 @@ type followed struct {
 const maxFollowDepth = 40
 
 // nixStore holds store paths, whose contents never change once made: a
-// symlink into it is not followed, its target string names the content.
+// symlink to a sealed one is not followed (see store.go).
 const nixStore = "/nix/store/"
 
 // dirFD is an open directory shared by the jobs of its subdirectories: it is
@@ -221,6 +230,8 @@ type scanRun struct {
 	// where they exist, to compare with the targets of followed links.
 	ignoredReal []string
 	workers     int
+	// stores tells which store paths links may lead to unfollowed.
+	stores *storeChecker
 	// background: stat with statAtYielding (Scanner.Background). A
 	// flag, not a func value: through one, every Stat_t would escape.
 	background bool
@@ -234,6 +245,9 @@ type scanRun struct {
 	// vanished counts the files gone by the time they were read.
 	vanished atomic.Int32
 
+	// notes are what the manifests of the specs in their masks note.
+	notes []scanNote
+
 	// outside is the run of the same scan for absolute paths, from "/".
 	outside *scanRun
 
@@ -242,7 +256,7 @@ type scanRun struct {
 	realErr  error
 }
 
-func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, error) {
+func (s *Scanner) scanChunk(ctx context.Context, specs []Spec, stores *storeChecker) ([]*Manifest, error) {
 	if !filepath.IsAbs(s.Root) {
 		return nil, fmt.Errorf("scanning %q: root is not an absolute path", s.Root)
 	}
@@ -250,7 +264,7 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, err
 	// they never match the same paths as relative ones, so splitting a
 	// spec's ordered patterns between the two runs keeps their meaning.
 	inside, outside, hasOutside := splitOutside(specs)
-	r, err := s.newRun(ctx, filepath.Clean(s.Root), inside, false)
+	r, err := s.newRun(ctx, filepath.Clean(s.Root), inside, false, stores)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +281,7 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, err
 	unmatched := make([][]Unmatched, len(specs))
 	r.unmatched(files, unmatched)
 	if hasOutside {
-		o, err := s.newRun(ctx, "/", outside, true)
+		o, err := s.newRun(ctx, "/", outside, true, stores)
 		if err != nil {
 			return nil, err
 		}
@@ -324,7 +338,7 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec) ([]*Manifest, err
 			}
 			es = append(es, entryOf(it))
 		}
-		ms[i] = &Manifest{Entries: es, Digest: computeDigest(es), Unmatched: unmatched[i]}
+		ms[i] = &Manifest{Entries: es, Digest: computeDigest(es), Unmatched: unmatched[i], Notes: notesFor(bit, r, r.outside)}
 	}
 	return ms, nil
 }
@@ -373,12 +387,12 @@ func splitOutside(specs []Spec) (inside, outside []Spec, hasOutside bool) {
 
 // newRun prepares a walk of root for specs; absolute: root is "/", and
 // the specs' patterns and trees still carry their leading "/".
-func (s *Scanner) newRun(ctx context.Context, root string, specs []Spec, absolute bool) (*scanRun, error) {
+func (s *Scanner) newRun(ctx context.Context, root string, specs []Spec, absolute bool, stores *storeChecker) (*scanRun, error) {
 	ss, err := compileSpecs(specs, absolute)
 	if err != nil {
 		return nil, fmt.Errorf("scanning %s: %w", root, err)
 	}
-	r := &scanRun{ctx: ctx, root: root, specs: ss, workers: s.workers, background: s.Background}
+	r := &scanRun{ctx: ctx, root: root, specs: ss, workers: s.workers, background: s.Background, stores: stores}
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
@@ -412,8 +426,13 @@ func entryOf(it *item) Entry {
 	case TypeFile, TypeExec, TypeSymlink:
 		e.Size, e.Hash = it.st.size, it.hash
 	}
-	if it.kind == TypeSymlink && it.link != nil && it.link.kind != 0 {
-		e.Hash = it.link.combine(it.hash)
+	if it.kind == TypeSymlink && it.link != nil {
+		switch {
+		case it.link.kind != 0:
+			e.Hash = it.link.combine(it.hash)
+		case it.link.store != "":
+			e.Hash = it.link.combineStore(it.hash)
+		}
 	}
 	return e
 }
@@ -562,6 +581,38 @@ func mergeItems(out, a, b []*item, c []item) []*item {
 }
 
 var errChanged = errors.New("changed while being scanned")
+
+// scanNote is a note for the manifests of the specs in mask.
+type scanNote struct {
+	mask uint64
+	text string
+}
+
+// note adds a note for the specs in mask.
+func (r *scanRun) note(mask uint64, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.Contains(r.notes, scanNote{mask, text}) {
+		r.notes = append(r.notes, scanNote{mask, text})
+	}
+}
+
+// notesFor returns the notes of the runs for spec bit, in a stable order.
+func notesFor(bit uint64, runs ...*scanRun) []string {
+	var out []string
+	for _, r := range runs {
+		if r == nil {
+			continue
+		}
+		for _, n := range r.notes {
+			if n.mask&bit != 0 {
+				out = append(out, n.text)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // listed returns the specs that list path (of this run, or absolute) in
 // Files.

@@ -721,3 +721,83 @@ func TestSymlinkChainThroughNixStore(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreDirLinkingOutChangesDigest (trap S1): a store directory can hold
+// links that lead out of the store — home-manager's home-files holds links
+// to mkOutOfStoreSymlink paths, themselves links to ~/dotfiles/…. A link in
+// the repo to such a directory reaches, through it, files that change: an
+// edit there is a change, whether the way out is a link in the directory
+// itself, one in a store path it links to, or one deeper down.
+func TestStoreDirLinkingOutChangesDigest(t *testing.T) {
+	for name, s := range scanners(t) {
+		t.Run(name, func(t *testing.T) {
+			testStoreDirLinkingOut(t, s)
+		})
+	}
+}
+
+func testStoreDirLinkingOut(t *testing.T, s *Scanner) {
+	// Each run edits files of its own.
+	dotfiles := t.TempDir()
+	writeTree(t, dotfiles, map[string]string{"foo": "one", "bar": "uno", "baz/qux": "eins"})
+	// The mkOutOfStoreSymlink shape: a store path that is itself a link
+	// out.
+	outLink := filepath.Join(t.TempDir(), "hm_bar")
+	must(t, os.Symlink(filepath.Join(dotfiles, "bar"), outLink))
+	hmBar := storeAdd(t, outLink)
+
+	src := filepath.Join(t.TempDir(), "home-files")
+	writeTree(t, src, map[string]string{
+		"plain":       "same",
+		"foo":         "->" + filepath.Join(dotfiles, "foo"),
+		"bar":         "->" + hmBar,
+		"deep/dir/ln": "->" + filepath.Join(dotfiles, "baz"),
+	})
+	homeFiles := storeAdd(t, src)
+
+	must(t, os.Symlink(homeFiles, filepath.Join(s.Root, "hf")))
+	spec := Spec{Patterns: []string{"**"}}
+	before := scanOne(t, s, spec)
+	if again := scanOne(t, s, spec); again.Digest != before.Digest {
+		t.Fatalf("nothing changed, yet the digest did")
+	}
+	// Same sizes: only the content tells.
+	for _, c := range []struct{ file, content, path string }{
+		{"foo", "two", "hf/foo"},
+		{"bar", "dos", "hf/bar"},
+		{"baz/qux", "zwei", "hf/deep/dir/ln/qux"},
+	} {
+		must(t, os.WriteFile(filepath.Join(dotfiles, c.file), []byte(c.content), 0o644))
+		after := scanOne(t, s, spec)
+		requireChange(t, before, after, Change{c.path, ChangeModified})
+		before = after
+	}
+}
+
+// TestStoreLinkHopRetargetChangesDigest: a link in the repo leads to a
+// store directory through a link outside the store (a profile). Pointing
+// the profile at another store directory is a change, though the repo's
+// link is untouched and both directories never change.
+func TestStoreLinkHopRetargetChangesDigest(t *testing.T) {
+	var dirs []string
+	for _, content := range []string{"generation one\n", "generation two\n"} {
+		d := filepath.Join(t.TempDir(), "pkg")
+		writeTree(t, d, map[string]string{"share/x": content})
+		dirs = append(dirs, storeAdd(t, d))
+	}
+	for name, s := range scanners(t) {
+		t.Run(name, func(t *testing.T) {
+			profile := filepath.Join(t.TempDir(), "profile")
+			must(t, os.Symlink(dirs[0], profile))
+			must(t, os.Symlink(profile, filepath.Join(s.Root, "p")))
+			spec := Spec{Patterns: []string{"p"}}
+			before := scanOne(t, s, spec)
+			if again := scanOne(t, s, spec); again.Digest != before.Digest {
+				t.Fatalf("nothing changed, yet the digest did")
+			}
+			must(t, os.Remove(profile))
+			must(t, os.Symlink(dirs[1], profile))
+			requireChange(t, before, scanOne(t, s, spec), Change{"p", ChangeModified})
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -274,8 +275,10 @@ func (w *walker) entry(j *dirJob, fd, plen int, name []byte, dtype uint8, ignore
 		}
 		return nil
 	}
+	var store *linkTarget
 	if dtype == unix.DT_LNK && j.ctx.follows {
-		if err := w.follow(j, fd, plen, name, sname, seenSubs); err != nil {
+		var err error
+		if store, err = w.follow(j, fd, plen, name, sname, seenSubs); err != nil {
 			return err
 		}
 		w.path = append(w.path[:plen], name...)
@@ -302,7 +305,7 @@ func (w *walker) entry(j *dirJob, fd, plen int, name []byte, dtype uint8, ignore
 		}
 	}
 	st := toFileStat(&ust)
-	w.items = append(w.items, item{path: w.keep(w.path), nameAt: int32(plen), kind: kindOf(st.mode), mask: mask, st: st})
+	w.items = append(w.items, item{path: w.keep(w.path), nameAt: int32(plen), kind: kindOf(st.mode), mask: mask, st: st, link: store})
 	return nil
 }
 
@@ -319,39 +322,55 @@ func (w *walker) subdir(rel string, plen int, walk bool, sub *trieNode) {
 // follow queues, as a subdirectory, the target of the symlink name of
 // directory j when it is a directory whose files a pattern may select.
 // The path of the link is in w.path; cname is name, NUL-terminated.
-func (w *walker) follow(j *dirJob, fd, plen int, cname []byte, name string, seenSubs []bool) error {
+// A link to a sealed store path is not followed; for it, follow returns
+// what the link's entry holds beside its target string: the store path
+// the chain of links ends at, when that is not the target string itself.
+func (w *walker) follow(j *dirJob, fd, plen int, cname []byte, name string, seenSubs []bool) (*linkTarget, error) {
 	r := w.r
 	if !r.specs.childStates(j.ctx, name, w.states, true) {
-		return nil
+		return nil, nil
 	}
 	var st unix.Stat_t
 	err := statAtFollow(fd, cname, &st)
 	switch {
 	case isNotExist(err) || err == unix.ELOOP:
-		return nil // dangling, or links in a circle: the link alone is an entry
+		return nil, nil // dangling, or links in a circle: the link alone is an entry
 	case err != nil:
-		return fmt.Errorf("following symlink %s: %w", r.abs(string(w.path)), err)
+		return nil, fmt.Errorf("following symlink %s: %w", r.abs(string(w.path)), err)
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
-		return nil
+		return nil, nil
 	}
 	rel := w.keep(w.path)
 	target, err := filepath.EvalSymlinks(r.abs(rel))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil // changed since the stat
+		return nil, nil // changed since the stat
 	case err != nil:
-		return fmt.Errorf("following symlink %s: %w", r.abs(rel), err)
-	case strings.HasPrefix(target, nixStore):
-		return nil
+		return nil, fmt.Errorf("following symlink %s: %w", r.abs(rel), err)
+	}
+	if obj, ok := storeObject(target); ok {
+		sealed, why := r.stores.sealed(obj)
+		if sealed {
+			// The link's entry is its target string; when the chain goes
+			// through other links (a profile), where it ends too, so a
+			// hop repointed at another store path is a change.
+			if lt, err := os.Readlink(r.abs(rel)); err != nil || lt != target {
+				return &linkTarget{store: target, storable: true}, nil
+			}
+			return nil, nil
+		}
+		if why != "" {
+			r.note(r.specs.needMask(w.states), fmt.Sprintf("input %s links to store path %s, whose files are read one by one rather than taken as unchanging: %s", r.patternPath(rel), obj, why))
+		}
 	}
 	via, err := r.checkFollow(j, rel, target)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// State is never an input, even reached through a link.
 	for _, ig := range r.ignoredReal {
 		if _, ok := within(target, ig); ok {
-			return nil
+			return nil, nil
 		}
 		if below, ok := within(ig, target); ok {
 			via.ignore = append(via.ignore, rel+"/"+below)
@@ -362,7 +381,7 @@ func (w *walker) follow(j *dirJob, fd, plen int, cname []byte, name string, seen
 		if i, ok := j.tri.sub(name); ok {
 			seenSubs[i] = true
 			if child.extra, err = r.missingItems(j.tri.subList[i]); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
@@ -370,7 +389,7 @@ func (w *walker) follow(j *dirJob, fd, plen int, cname []byte, name string, seen
 	w.self.refs.Add(1)
 	w.children = append(w.children, &dirJob{parent: w.self, rel: rel, ctx: ctx, walk: ctx.walk, node: child, via: via, followed: true})
 	w.items = append(w.items, item{path: rel, nameAt: int32(plen), child: child})
-	return nil
+	return nil, nil
 }
 
 // checkFollow returns the chain of followed links for the symlink link in

@@ -699,6 +699,7 @@ func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
 		for _, u := range d.Manifest.Unmatched {
 			d.Warnings = append(d.Warnings, u.String())
 		}
+		d.Warnings = append(d.Warnings, d.Manifest.Notes...)
 	}
 	var rs []Reason
 	if p.forced(d) {

@@ -1170,3 +1170,38 @@ func TestRecheckRandomGraphs(t *testing.T) {
 	}
 	t.Logf("%d rechecks through another step", indirect)
 }
+
+// TestStoreLinkNote: an input link to a store path whose content cannot be
+// taken as fixed (here: one still being built, whose files do not yet have
+// nix's mtime of 1) is read file by file, and plan says why — for the step
+// whose inputs hold the link, not for the others.
+func TestStoreLinkNote(t *testing.T) {
+	if _, err := os.Stat("/nix/store"); err != nil {
+		t.Skip("no /nix/store")
+	}
+	dir := fmt.Sprintf("/nix/store/%s-sysinit-plan-test-%d", strings.Repeat("0", 32), os.Getpid())
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Skipf("cannot write to the store: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	writeFiles(t, dir, map[string]string{"x": "x"})
+	f := newFixture(t, map[string]string{"b/y": "y"},
+		&config.Step{Name: "a", Inputs: []string{"wip"}},
+		&config.Step{Name: "b", Inputs: []string{"b/**"}},
+	)
+	if err := os.Symlink(dir, filepath.Join(f.root, "wip")); err != nil {
+		t.Fatal(err)
+	}
+	f.succeed() // a step that never ran is not scanned
+	p := f.plan()
+	a, b := p.Decision("a"), p.Decision("b")
+	if len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "input wip links to store path "+dir) || !strings.Contains(a.Warnings[0], "still being built") {
+		t.Errorf("a warns %q, want one saying wip leads to a store path still being built", a.Warnings)
+	}
+	if len(b.Warnings) != 0 {
+		t.Errorf("b warns %q, want nothing", b.Warnings)
+	}
+	if a.Manifest == nil || len(a.Manifest.Entries) != 2 {
+		t.Errorf("a's manifest %v, want the link and the file behind it", a.Manifest)
+	}
+}
