@@ -45,19 +45,36 @@ type Analysis struct {
 	Dirs []string
 	// Why says, for each of Dirs, what made it one.
 	Why []string
+	// By says, for each of Files a script of the repository brought in
+	// rather than the command line itself, how: "sourced by
+	// scripts/install.sh", or a chain of them ("sourced by lib/a.sh,
+	// executed by scripts/install.sh"), the last named by the command line.
+	By map[string]string
 }
 
 // Analyze reads cmd as Executed does, and also says where a program named
 // by a variable may be.
 func Analyze(cmd, dir, root string) Analysis {
-	e := &executed{root: root, dirs: []string{dir}}
+	e := &executed{root: root, dirs: []string{dir}, in: &frame{}}
 	e.line(cmd, 0)
 	slices.Sort(e.files)
 	a := Analysis{Files: slices.Compact(e.files)}
+	for _, f := range a.Files {
+		if by := e.chain(f); by != "" {
+			if a.By == nil {
+				a.By = map[string]string{}
+			}
+			a.By[f] = by
+		}
+	}
 	for i, d := range e.dyn {
-		if !slices.Contains(a.Dirs, d) {
+		j := slices.Index(a.Dirs, d)
+		switch {
+		case j < 0:
 			a.Dirs = append(a.Dirs, d)
 			a.Why = append(a.Why, e.why[i])
+		case a.Why[j] == "":
+			a.Why[j] = e.why[i] // a note beats none
 		}
 	}
 	return a
@@ -69,6 +86,12 @@ type executed struct {
 	files []string
 	dyn   []string // directories (relative to root) a dynamic program may be in
 	why   []string
+
+	in    *frame          // the script being read; its script is "" for the command line
+	top   map[string]bool // files the command line itself names
+	via   map[string]via  // how a script brought in each other file, the first time
+	stack []string        // the scripts being read, by real path: a cycle ends
+	done  map[string]bool // scripts read already, by real path and context
 }
 
 // maxDepth bounds `sh -c` within `sh -c`.
@@ -124,9 +147,17 @@ func (e *executed) line(cmd string, depth int) {
 	if err != nil {
 		return
 	}
+	if depth == 0 {
+		e.in.assigned(f, e)
+	}
+	e.walk(cmd, f, depth)
+}
+
+// walk looks at every statement of f, parsed from src.
+func (e *executed) walk(src string, f *syntax.File, depth int) {
 	syntax.Walk(f, func(n syntax.Node) bool {
 		if st, ok := n.(*syntax.Stmt); ok {
-			e.stmt(cmd, st, depth)
+			e.stmt(src, st, depth)
 		}
 		return true
 	})
@@ -139,27 +170,33 @@ func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
 	if !ok {
 		return
 	}
-	var args []string
+	// Each word is what it surely is, or one of the few values a
+	// variable of the script takes; each combination is looked at.
+	var alts [][]string
+	n := 1
 	for _, w := range c.Args {
-		s, ok := staticWord(w)
-		if !ok {
-			s = "\x00" // a word sysinit cannot read: never a path
+		vals := e.in.resolve(w, e)
+		if len(vals) == 0 || n*len(vals) > maxAlts {
+			vals = []string{"\x00"} // a word sysinit cannot read: never a path
 		}
-		args = append(args, s)
+		n *= len(vals)
+		alts = append(alts, vals)
 	}
-	args, words := unwrap(args, c.Args)
 	stdinShell := false
-	if len(args) > 0 {
-		stdinShell = e.call(args, words, depth)
+	for _, args := range combinations(alts) {
+		args, words := unwrap(args, c.Args)
+		if len(args) > 0 && e.call(args, words, depth) {
+			stdinShell = true
+		}
 	}
 	for _, r := range st.Redirs {
 		switch {
 		case r.Op == syntax.RdrIn && r.Word != nil:
 			// A file read on stdin: a script when a shell reads it, data
 			// otherwise; an input either way.
-			if p, ok := staticWord(r.Word); ok {
+			for _, p := range e.in.resolve(r.Word, e) {
 				if stdinShell {
-					e.file(p)
+					e.file(p, how{verb: "run", follow: asShell})
 				} else {
 					e.named(p)
 				}
@@ -180,6 +217,11 @@ func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
 func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinShell bool) {
 	prog, rest := args[0], args[1:]
 	if prog == "\x00" {
+		if e.in.script != "" && positional(words[0]) {
+			// "$@" in a script runs the words it was given, which the
+			// command or script that called it names, and so lists.
+			return false
+		}
 		e.dynamic(words[0], "its program")
 		return false
 	}
@@ -225,11 +267,16 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 			}
 		}
 		if file != "" {
-			e.file(path.Join(dir, file))
+			e.file(path.Join(dir, file), how{verb: "read"})
 			return false
 		}
 		for _, f := range makes[base] {
-			e.file(path.Join(dir, f))
+			e.file(path.Join(dir, f), how{verb: "read"})
+		}
+		return false
+	case base == "run-parts":
+		if i := runPartsDir(rest); i >= 0 {
+			e.runParts(rest[i], words[i+1])
 		}
 		return false
 	}
@@ -241,7 +288,7 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 		return false
 	case prog == "." || prog == "source":
 		if len(rest) > 0 {
-			e.script(rest[0], words[1])
+			e.script(rest[0], words[1], how{verb: "sourced", follow: asSource, lang: e.in.lang})
 		}
 		return false
 	case slices.Contains(shells, base):
@@ -262,13 +309,13 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 				return true // the script comes on stdin; the rest are its arguments
 			case a == "--":
 				if i+1 < len(rest) {
-					e.script(rest[i+1], words[i+2])
+					e.script(rest[i+1], words[i+2], shellRuns(base))
 					return false
 				}
 				return true
 			case strings.HasPrefix(a, "-") || strings.HasPrefix(a, "+"):
 			default:
-				e.script(a, words[i+1])
+				e.script(a, words[i+1], shellRuns(base))
 				return false
 			}
 		}
@@ -288,7 +335,7 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 				continue
 			case strings.HasPrefix(a, "-"):
 			default:
-				e.script(a, words[i+1])
+				e.script(a, words[i+1], how{verb: "run"})
 				return false
 			}
 		}
@@ -300,12 +347,16 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 
 // script records the script a shell, an interpreter or `.` runs: a file,
 // or, when a variable names it, a dynamic one.
-func (e *executed) script(p string, w *syntax.Word) {
+func (e *executed) script(p string, w *syntax.Word, h how) {
 	if p == "\x00" {
+		if h.follow == asSource {
+			e.dynamic(w, "the script it sources")
+			return
+		}
 		e.dynamic(w, "the script it runs")
 		return
 	}
-	e.file(p)
+	e.file(p, h)
 }
 
 // dynamic records that w, a word with an expansion, names a program or a
@@ -324,12 +375,12 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 			prefix += p.Value
 			continue
 		case *syntax.ParamExp:
-			if i == 0 && p.Param != nil && slices.Contains(outsideVars, p.Param.Value) {
+			if i == 0 && p.Param != nil && e.in.outside(p.Param.Value) {
 				return
 			}
 		case *syntax.DblQuoted:
 			if i == 0 && len(p.Parts) > 0 {
-				if pe, ok := p.Parts[0].(*syntax.ParamExp); ok && pe.Param != nil && slices.Contains(outsideVars, pe.Param.Value) {
+				if pe, ok := p.Parts[0].(*syntax.ParamExp); ok && pe.Param != nil && e.in.outside(pe.Param.Value) {
 					return
 				}
 			}
@@ -373,7 +424,7 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 		if rel == "." {
 			where = "every file of the repository"
 		}
-		e.why = append(e.why, fmt.Sprintf("%s is %s, which sysinit cannot read before it runs: %s is an input", what, text, where))
+		e.why = append(e.why, e.in.prefix()+fmt.Sprintf("%s is %s, which sysinit cannot read before it runs: %s is an input", what, text, where))
 	}
 }
 
@@ -410,7 +461,7 @@ func (e *executed) named(p string) {
 	}
 	for _, c := range cands {
 		if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() {
-			e.add(c)
+			e.add(c, "named")
 		}
 	}
 }
@@ -419,7 +470,7 @@ func (e *executed) named(p string) {
 // name is looked up in PATH, not in the repo.
 func (e *executed) program(p string) {
 	if strings.Contains(p, "/") {
-		e.file(p)
+		e.file(p, how{verb: "executed", follow: asProgram})
 	}
 }
 
@@ -447,6 +498,8 @@ func unwrap(args []string, words []*syntax.Word) ([]string, []*syntax.Word) {
 					args, words = args[1:], words[1:]
 				}
 				continue
+			case name == "command" && (a == "-v" || a == "-V"):
+				return nil, nil // says what a name is; runs nothing
 			case name == "env" && strings.Contains(a, "=") && !strings.HasPrefix(a, "="):
 				args, words = args[1:], words[1:]
 				continue
@@ -476,10 +529,16 @@ func (e *executed) cd(d string) {
 	}
 }
 
-// file records p when it names a file under root. A bare name counts:
-// `bash install.sh` reads it from the working directory.
-func (e *executed) file(p string) {
-	if p == "" || strings.ContainsAny(p, "\x00$~*?[") {
+// file records p when it names a file under root, and reads it as h says
+// when it is a script. A bare name counts: `bash install.sh` reads it from
+// the working directory. A pattern (`for f in hooks/*.sh; do . "$f"`)
+// names every file it may match.
+func (e *executed) file(p string, h how) {
+	if p == "" || strings.ContainsAny(p, "\x00$~") {
+		return
+	}
+	if strings.ContainsAny(p, "*?[") {
+		e.pattern(p, h)
 		return
 	}
 	var cands []string
@@ -491,7 +550,7 @@ func (e *executed) file(p string) {
 		}
 	}
 	for _, c := range cands {
-		e.add(c)
+		e.add(c, h.verb)
 		// A link is followed to what it runs: in the repo, or outside it
 		// through a linked file or directory (ext -> /elsewhere), where
 		// it is an input by its absolute path.
@@ -502,17 +561,38 @@ func (e *executed) file(p string) {
 				}
 				continue
 			}
-			e.add(real)
+			e.add(real, h.verb)
+		}
+		if h.follow != noFollow {
+			e.follow(c, h)
 		}
 	}
 }
 
-func (e *executed) add(abs string) {
+// add records abs when it lies under root, and, when a script of the
+// repository (not the command line) names it, which one and how.
+func (e *executed) add(abs, verb string) {
 	rel, err := filepath.Rel(e.root, abs)
 	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return
 	}
-	e.files = append(e.files, filepath.ToSlash(rel))
+	rel = filepath.ToSlash(rel)
+	e.files = append(e.files, rel)
+	if e.in.script == "" {
+		if e.top == nil {
+			e.top = map[string]bool{}
+		}
+		e.top[rel] = true
+		return
+	}
+	// The first script to bring rel in says how; one that runs it beats
+	// one that merely names it (`. ./lib.sh` names ./lib.sh, then sources it).
+	if v, ok := e.via[rel]; (!ok || v.verb == "named" && verb != "named") && rel != e.in.script {
+		if e.via == nil {
+			e.via = map[string]via{}
+		}
+		e.via[rel] = via{verb: verb, by: e.in.script}
+	}
 }
 
 // inRoot reports whether abs lies below the repository, as reached or
@@ -599,7 +679,8 @@ func AddExecuted(spec *fingerprint.Spec, cfgDir string, files []string) {
 // the repository: `why` and `plan` say which command runs a changed file.
 type Scripted interface {
 	// Scripts maps each file its commands run (relative to the config
-	// directory) to the key of the command that runs it.
+	// directory) to why it is an input: "run executes it", "sourced by
+	// scripts/install.sh, which run executes" (see ScriptsOf).
 	Scripts() map[string]string
 }
 
@@ -610,9 +691,10 @@ type Script struct {
 }
 
 // ScriptsOf maps the files of the repository at cfgDir that the scripts
-// run to the key of the first script that runs each. A directory a
-// program named by a variable may be in is there as a pattern, DIR/** (**
-// for the whole repository).
+// run to why each is an input, after the first script that runs it: "run
+// executes it", "sourced by scripts/install.sh, which run executes". A
+// directory a program named by a variable may be in is there as a
+// pattern, DIR/** (** for the whole repository).
 func ScriptsOf(cfgDir string, scripts ...Script) map[string]string {
 	m := map[string]string{}
 	for _, sc := range scripts {
@@ -621,9 +703,14 @@ func ScriptsOf(cfgDir string, scripts ...Script) map[string]string {
 		}
 		a := Analyze(sc.Cmd, sc.Dir, cfgDir)
 		for _, f := range a.Files {
-			if _, ok := m[f]; !ok {
-				m[f] = sc.Key
+			if _, ok := m[f]; ok {
+				continue
 			}
+			if by, ok := a.By[f]; ok {
+				m[f] = by + ", which " + sc.Key + " executes"
+				continue
+			}
+			m[f] = sc.Key + " executes it"
 		}
 		for _, d := range a.Dirs {
 			if _, ok := m[dirPattern(d)]; !ok {
@@ -650,7 +737,9 @@ func ScriptNotes(cfgDir string, scripts ...Script) []string {
 			continue
 		}
 		for _, w := range Analyze(sc.Cmd, sc.Dir, cfgDir).Why {
-			notes = append(notes, sc.Key+": "+w)
+			if w != "" {
+				notes = append(notes, sc.Key+": "+w)
+			}
 		}
 	}
 	return notes
