@@ -489,6 +489,8 @@ func unwrap(args []string, words []*syntax.Word) ([]string, []*syntax.Word) {
 		for len(args) > 0 {
 			a := args[0]
 			switch {
+			case name == "command" && (a == "-v" || a == "-V"):
+				return nil, nil // says what a name is; runs nothing
 			case a == "--":
 				args, words = args[1:], words[1:]
 				break flags
@@ -498,8 +500,6 @@ func unwrap(args []string, words []*syntax.Word) ([]string, []*syntax.Word) {
 					args, words = args[1:], words[1:]
 				}
 				continue
-			case name == "command" && (a == "-v" || a == "-V"):
-				return nil, nil // says what a name is; runs nothing
 			case name == "env" && strings.Contains(a, "=") && !strings.HasPrefix(a, "="):
 				args, words = args[1:], words[1:]
 				continue
