@@ -118,39 +118,18 @@ func (fr *frame) outside(name string) bool {
 // read: a literal, another such variable, or the script's own directory
 // (see resolve). A variable assigned anything else, in any place, is
 // unknown; so is one the script never assigns (the environment's).
-func (fr *frame) assigned(f *syntax.File, e *executed) {
-	var as []assignment
-	syntax.Walk(f, func(n syntax.Node) bool {
-		switch n := n.(type) {
-		case *syntax.CallExpr:
-			if len(n.Args) > 0 {
-				return true // FOO=x cmd: for cmd only
-			}
-			for _, a := range n.Assigns {
-				as = append(as, plain(a))
-			}
-		case *syntax.DeclClause:
-			for _, a := range n.Args {
-				if a.Name != nil && !a.Naked {
-					as = append(as, plain(a))
-				}
-			}
-		case *syntax.WordIter:
-			if n.Name != nil {
-				as = append(as, assignment{n.Name.Value, n.Items})
-			}
-		}
-		return true
-	})
+func (fr *frame) assigned(as []assignment, e *executed) {
 	if len(as) == 0 {
 		return
 	}
-	// Twice: a value may name a variable assigned further down.
-	for range 2 {
+	// Each pass reads values with the variables the last one could read:
+	// a value may name a variable assigned further down, or one that
+	// names another.
+	for range 3 {
 		vars, unset, out := map[string][]string{}, map[string]bool{}, map[string]bool{}
 		outs := map[string]int{}
 		count := map[string]int{}
-		fr.vars, fr.unset = vars, unset
+		fr.unset = nil
 		for _, a := range as {
 			count[a.name]++
 			if a.words == nil {
@@ -484,7 +463,7 @@ func (e *executed) follow(c string, h how) {
 		e.unknown(rel, fmt.Sprintf("it is larger than %d MiB", maxScriptSize>>20))
 		return
 	}
-	f, err := sf.parse(lang)
+	sum, err := sf.parse(lang)
 	if err != nil {
 		e.unknown(rel, "it does not parse as a shell script ("+err.Error()+")")
 		return
@@ -521,8 +500,8 @@ func (e *executed) follow(c string, h how) {
 	}
 	e.in = fr
 	e.stack = append(e.stack, real)
-	fr.assigned(f, e)
-	e.walk(sf.src, f, 0)
+	fr.assigned(sum.assigns, e)
+	e.walk(sf.src, sum.stmts, 0)
 	e.stack = e.stack[:len(e.stack)-1]
 	e.in = saved
 	if h.follow != asSource {
@@ -680,7 +659,7 @@ type scriptFile struct {
 }
 
 type parsed struct {
-	f   *syntax.File
+	sum summary
 	err error
 }
 
@@ -753,16 +732,22 @@ func (sf *scriptFile) shebang() (syntax.LangVariant, bool) {
 	return 0, false
 }
 
-func (sf *scriptFile) parse(lang syntax.LangVariant) (*syntax.File, error) {
+func (sf *scriptFile) parse(lang syntax.LangVariant) (summary, error) {
 	sf.mu.Lock()
 	defer sf.mu.Unlock()
 	if p, ok := sf.trees[lang]; ok {
-		return p.f, p.err
+		return p.sum, p.err
 	}
+	var p parsed
 	f, err := syntax.NewParser(syntax.Variant(lang)).Parse(strings.NewReader(sf.src), "")
+	if err != nil {
+		p.err = err
+	} else {
+		p.sum = summarize(f)
+	}
 	if sf.trees == nil {
 		sf.trees = map[syntax.LangVariant]parsed{}
 	}
-	sf.trees[lang] = parsed{f, err}
-	return f, err
+	sf.trees[lang] = p
+	return p.sum, p.err
 }

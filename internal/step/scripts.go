@@ -147,20 +147,104 @@ func (e *executed) line(cmd string, depth int) {
 	if err != nil {
 		return
 	}
+	sum := summarize(f)
 	if depth == 0 {
-		e.in.assigned(f, e)
+		e.in.assigned(sum.assigns, e)
 	}
-	e.walk(cmd, f, depth)
+	e.walk(cmd, sum.stmts, depth)
 }
 
-// walk looks at every statement of f, parsed from src.
-func (e *executed) walk(src string, f *syntax.File, depth int) {
+// walk looks at statements parsed from src.
+func (e *executed) walk(src string, stmts []*syntax.Stmt, depth int) {
+	for _, st := range stmts {
+		e.stmt(src, st, depth)
+	}
+}
+
+// summary is what of a parsed script may run or name a file, in order:
+// the statements that may, and the variables it assigns.
+type summary struct {
+	stmts   []*syntax.Stmt
+	assigns []assignment
+}
+
+func summarize(f *syntax.File) summary {
+	var sum summary
 	syntax.Walk(f, func(n syntax.Node) bool {
-		if st, ok := n.(*syntax.Stmt); ok {
-			e.stmt(src, st, depth)
+		switch n := n.(type) {
+		case *syntax.Stmt:
+			if !inert(n) {
+				sum.stmts = append(sum.stmts, n)
+			}
+		case *syntax.CallExpr:
+			if len(n.Args) > 0 {
+				return true // FOO=x cmd: for cmd only
+			}
+			for _, a := range n.Assigns {
+				sum.assigns = append(sum.assigns, plain(a))
+			}
+		case *syntax.DeclClause:
+			for _, a := range n.Args {
+				if a.Name != nil && !a.Naked {
+					sum.assigns = append(sum.assigns, plain(a))
+				}
+			}
+		case *syntax.WordIter:
+			if n.Name != nil {
+				sum.assigns = append(sum.assigns, assignment{n.Name.Value, n.Items})
+			}
 		}
 		return true
 	})
+	return sum
+}
+
+// inert reports whether st can neither run nor name a file of the
+// repository, whatever its context: a compound statement (its parts are
+// statements of their own), or a simple command of literal words whose
+// program is found through PATH and is none that stmt looks into, and
+// whose arguments name no path. Most of a script is; skipping it keeps a
+// plan cheap.
+func inert(st *syntax.Stmt) bool {
+	c, ok := st.Cmd.(*syntax.CallExpr)
+	if !ok {
+		return true
+	}
+	for _, r := range st.Redirs {
+		if r.Op == syntax.RdrIn || r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc {
+			return false
+		}
+	}
+	if len(c.Args) > 0 {
+		if s, ok := staticWord(c.Args[0]); ok && slices.Contains(writers, s) {
+			return true // what they name is their output (see call)
+		}
+	}
+	for i, w := range c.Args {
+		s, ok := staticWord(w)
+		if !ok || strings.Contains(s, "/") {
+			return false
+		}
+		if i > 0 {
+			if slices.Contains(scriptExts, path.Ext(s)) {
+				return false
+			}
+			continue
+		}
+		name := strings.TrimRight(s, "0123456789.")
+		switch {
+		case s == "." || s == "source" || s == "cd" || s == "eval" || s == "run-parts",
+			slices.Contains(shells, s), wrappers[s].flags != nil || wrappers[s].operands > 0 || isWrapper(s),
+			makes[s] != nil, interpreters[s] != nil || interpreters[name] != nil:
+			return false
+		}
+	}
+	return true
+}
+
+func isWrapper(name string) bool {
+	_, ok := wrappers[name]
+	return ok
 }
 
 // stmt looks at one statement: its simple command and what its
@@ -172,18 +256,45 @@ func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
 	}
 	// Each word is what it surely is, or one of the few values a
 	// variable of the script takes; each combination is looked at.
-	var alts [][]string
+	args := make([]string, len(c.Args))
+	var alts [][]string // only when a word has several values
 	n := 1
-	for _, w := range c.Args {
+	for i, w := range c.Args {
+		if s, ok := staticWord(w); ok {
+			args[i] = s
+			continue
+		}
 		vals := e.in.resolve(w, e)
 		if len(vals) == 0 || n*len(vals) > maxAlts {
 			vals = []string{"\x00"} // a word sysinit cannot read: never a path
 		}
-		n *= len(vals)
-		alts = append(alts, vals)
+		args[i] = vals[0]
+		if len(vals) > 1 {
+			if alts == nil {
+				alts = make([][]string, len(c.Args))
+				for j := range args[:i] {
+					alts[j] = []string{args[j]}
+				}
+			}
+			n *= len(vals)
+		}
+		if alts != nil {
+			alts[i] = vals
+		}
+	}
+	if alts != nil {
+		for j := range alts {
+			if alts[j] == nil {
+				alts[j] = []string{args[j]}
+			}
+		}
+	}
+	all := [][]string{args}
+	if alts != nil {
+		all = combinations(alts)
 	}
 	stdinShell := false
-	for _, args := range combinations(alts) {
+	for _, args := range all {
 		args, words := unwrap(args, c.Args)
 		if len(args) > 0 && e.call(args, words, depth) {
 			stdinShell = true
@@ -611,6 +722,11 @@ func (e *executed) inRoot(abs string) bool {
 
 // staticWord is w's value when it holds no expansion.
 func staticWord(w *syntax.Word) (string, bool) {
+	if len(w.Parts) == 1 {
+		if l, ok := w.Parts[0].(*syntax.Lit); ok {
+			return unescape(l.Value), true
+		}
+	}
 	var b strings.Builder
 	for _, p := range w.Parts {
 		switch p := p.(type) {
