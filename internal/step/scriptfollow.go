@@ -117,7 +117,8 @@ func (fr *frame) outside(name string) bool {
 // `readonly LIB=./lib`, `for f in hooks/*.sh`) and the values sysinit can
 // read: a literal, another such variable, or the script's own directory
 // (see resolve). A variable assigned anything else, in any place, is
-// unknown; so is one the script never assigns (the environment's).
+// unknown; so is one the script never assigns (the environment's) or
+// assigns only under a condition (it may keep the environment's value).
 func (fr *frame) assigned(as []assignment, e *executed) {
 	if len(as) == 0 {
 		return
@@ -129,9 +130,11 @@ func (fr *frame) assigned(as []assignment, e *executed) {
 		vars, unset, out := map[string][]string{}, map[string]bool{}, map[string]bool{}
 		outs := map[string]int{}
 		count := map[string]int{}
+		sure := map[string]bool{}
 		fr.unset = nil
 		for _, a := range as {
 			count[a.name]++
+			sure[a.name] = sure[a.name] || a.sure
 			if a.words == nil {
 				unset[a.name] = true
 				continue
@@ -166,8 +169,14 @@ func (fr *frame) assigned(as []assignment, e *executed) {
 				unset[name] = true
 			}
 		}
+		for name := range vars {
+			if !sure[name] {
+				delete(vars, name) // it may keep the environment's value
+				unset[name] = true
+			}
+		}
 		for name, n := range outs {
-			if n == count[name] {
+			if n == count[name] && sure[name] {
 				out[name] = true
 			}
 		}
@@ -176,16 +185,19 @@ func (fr *frame) assigned(as []assignment, e *executed) {
 }
 
 // assignment is a variable and the words it is set to; nil words: a value
-// sysinit cannot read.
+// sysinit cannot read. A sure one is made whenever the script (or the
+// function) runs; another (in an if, after &&) may leave the value the
+// variable had, from the environment.
 type assignment struct {
 	name  string
 	words []*syntax.Word
+	sure  bool
 }
 
 // plain is an assignment of one word, or one sysinit cannot read (+=, an
 // array, an index).
-func plain(a *syntax.Assign) assignment {
-	r := assignment{name: a.Name.Value}
+func plain(a *syntax.Assign, sure bool) assignment {
+	r := assignment{name: a.Name.Value, sure: sure}
 	if a.Value != nil && !a.Append && a.Array == nil && a.Index == nil {
 		r.words = []*syntax.Word{a.Value}
 	} else if a.Value == nil && a.Array == nil && !a.Append && a.Index == nil {

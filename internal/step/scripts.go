@@ -170,6 +170,31 @@ type summary struct {
 
 func summarize(f *syntax.File) summary {
 	var sum summary
+	sure := map[*syntax.Assign]bool{}
+	var top func([]*syntax.Stmt)
+	top = func(stmts []*syntax.Stmt) {
+		for _, st := range stmts {
+			switch c := st.Cmd.(type) {
+			case *syntax.CallExpr:
+				if len(c.Args) == 0 {
+					for _, a := range c.Assigns {
+						sure[a] = true
+					}
+				}
+			case *syntax.DeclClause:
+				for _, a := range c.Args {
+					sure[a] = true
+				}
+			case *syntax.Block:
+				top(c.Stmts)
+			case *syntax.FuncDecl:
+				if c.Body != nil {
+					top([]*syntax.Stmt{c.Body})
+				}
+			}
+		}
+	}
+	top(f.Stmts)
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
 		case *syntax.Stmt:
@@ -181,17 +206,18 @@ func summarize(f *syntax.File) summary {
 				return true // FOO=x cmd: for cmd only
 			}
 			for _, a := range n.Assigns {
-				sum.assigns = append(sum.assigns, plain(a))
+				sum.assigns = append(sum.assigns, plain(a, sure[a]))
 			}
 		case *syntax.DeclClause:
 			for _, a := range n.Args {
 				if a.Name != nil && !a.Naked {
-					sum.assigns = append(sum.assigns, plain(a))
+					sum.assigns = append(sum.assigns, plain(a, sure[a]))
 				}
 			}
 		case *syntax.WordIter:
 			if n.Name != nil {
-				sum.assigns = append(sum.assigns, assignment{n.Name.Value, n.Items})
+				// Set for the body it runs, the only place it is used.
+				sum.assigns = append(sum.assigns, assignment{n.Name.Value, n.Items, true})
 			}
 		}
 		return true
@@ -206,14 +232,14 @@ func summarize(f *syntax.File) summary {
 // whose arguments name no path. Most of a script is; skipping it keeps a
 // plan cheap.
 func inert(st *syntax.Stmt) bool {
-	c, ok := st.Cmd.(*syntax.CallExpr)
-	if !ok {
-		return true
-	}
 	for _, r := range st.Redirs {
 		if r.Op == syntax.RdrIn || r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc {
 			return false
 		}
+	}
+	c, ok := st.Cmd.(*syntax.CallExpr)
+	if !ok {
+		return true
 	}
 	if len(c.Args) > 0 {
 		if s, ok := staticWord(c.Args[0]); ok && slices.Contains(writers, s) {
@@ -234,7 +260,7 @@ func inert(st *syntax.Stmt) bool {
 		name := strings.TrimRight(s, "0123456789.")
 		switch {
 		case s == "." || s == "source" || s == "cd" || s == "eval" || s == "run-parts",
-			slices.Contains(shells, s), wrappers[s].flags != nil || wrappers[s].operands > 0 || isWrapper(s),
+			slices.Contains(shells, s), isWrapper(s),
 			makes[s] != nil, interpreters[s] != nil || interpreters[name] != nil:
 			return false
 		}
@@ -252,6 +278,14 @@ func isWrapper(name string) bool {
 func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
 	c, ok := st.Cmd.(*syntax.CallExpr)
 	if !ok {
+		// `while read -r l; do …; done < list.txt`: data it reads.
+		for _, r := range st.Redirs {
+			if r.Op == syntax.RdrIn && r.Word != nil {
+				for _, p := range e.in.resolve(r.Word, e) {
+					e.named(p)
+				}
+			}
+		}
 		return
 	}
 	// Each word is what it surely is, or one of the few values a

@@ -164,6 +164,10 @@ func TestFollowScripts(t *testing.T) {
 		"nosheb/run":           ". ./nosheb/lib.sh\n",
 		"nosheb/lib.sh":        "true\n",
 		"bin/tool":             "\x7fELF\x00\x00. ./scripts/lib.sh\n",
+		"cond/run.sh":          "#!/bin/sh\nif [ -z \"$T\" ]; then T=./cond/t.sh; fi\n\"$T\"\n",
+		"cond/t.sh":            "true\n",
+		"rd/run.sh":            "#!/bin/sh\nwhile read -r l; do echo \"$l\"; done < rd/list.txt\n",
+		"rd/list.txt":          "a\n",
 	}
 	for f, body := range files {
 		p := filepath.Join(root, f)
@@ -210,6 +214,11 @@ func TestFollowScripts(t *testing.T) {
 		// No #!: a shell runs it as a script of its own; a binary is not one.
 		{"./nosheb/run", []string{"nosheb/lib.sh", "nosheb/run"}, nil, nil},
 		{"./bin/tool", []string{"bin/tool"}, nil, nil},
+		// A variable set only under a condition may keep the
+		// environment's value: what it names is unknown.
+		{"./cond/run.sh", []string{"cond/run.sh"}, []string{"."}, nil},
+		// What a loop reads on stdin.
+		{"./rd/run.sh", []string{"rd/list.txt", "rd/run.sh"}, nil, map[string]string{"rd/list.txt": "named by rd/run.sh"}},
 	}
 	for _, tt := range tests {
 		a := Analyze(tt.cmd, root, root)
