@@ -31,7 +31,9 @@ import (
 // repository by a path (`conf/app.yaml`, `x.py`) is listed too. A program
 // found through PATH is not a file of the repo. A program named by a
 // variable is in Analyze's Dirs. A command line that does not parse lists
-// nothing: the shell will fail on it too.
+// nothing: the shell will fail on it too. A shell script of the repo that
+// the command runs is read the same way, transitively: what it sources,
+// executes or hands to run-parts is listed too (see follow).
 func Executed(cmd, dir, root string) []string {
 	return Analyze(cmd, dir, root).Files
 }
