@@ -318,11 +318,9 @@ func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
 			alts[i] = vals
 		}
 	}
-	if alts != nil {
-		for j := range alts {
-			if alts[j] == nil {
-				alts[j] = []string{args[j]}
-			}
+	for j := range alts { // the static words after the first with several values
+		if alts[j] == nil {
+			alts[j] = []string{args[j]}
 		}
 	}
 	all := [][]string{args}

@@ -168,6 +168,9 @@ func TestFollowScripts(t *testing.T) {
 		"cond/t.sh":            "true\n",
 		"rd/run.sh":            "#!/bin/sh\nwhile read -r l; do echo \"$l\"; done < rd/list.txt\n",
 		"rd/list.txt":          "a\n",
+		"multi/run.sh":         "#!/bin/sh\nT=./multi/a.sh\nf() { T=./multi/b.sh; }\n\"$T\" go\n",
+		"multi/a.sh":           "#!/bin/sh\n",
+		"multi/b.sh":           "#!/bin/sh\n",
 	}
 	for f, body := range files {
 		p := filepath.Join(root, f)
@@ -217,6 +220,8 @@ func TestFollowScripts(t *testing.T) {
 		// A variable set only under a condition may keep the
 		// environment's value: what it names is unknown.
 		{"./cond/run.sh", []string{"cond/run.sh"}, []string{"."}, nil},
+		// A variable with several values: each is run.
+		{"./multi/run.sh", []string{"multi/a.sh", "multi/b.sh", "multi/run.sh"}, nil, nil},
 		// What a loop reads on stdin.
 		{"./rd/run.sh", []string{"rd/list.txt", "rd/run.sh"}, nil, map[string]string{"rd/list.txt": "named by rd/run.sh"}},
 	}
