@@ -496,7 +496,11 @@ func (e *executed) follow(c string, h how) {
 		}
 		fr.zero = append(fr.zero, c)
 	}
-	key := strings.Join(append([]string{real, strconv.Itoa(h.follow)}, append(slices.Clone(e.dirs), fr.zero...)...), "\x00")
+	ctx := real + "\x00" + strconv.Itoa(h.follow)
+	if h.follow == asSource {
+		ctx += fmt.Sprintf("\x00%p", e.in) // it sees its caller's variables
+	}
+	key := strings.Join(append([]string{ctx}, append(slices.Clone(e.dirs), fr.zero...)...), "\x00")
 	if e.done[key] {
 		return
 	}

@@ -510,34 +510,32 @@ func (e *executed) script(p string, w *syntax.Word, h how) {
 // with a variable naming a directory outside the repository ($SYSINIT_OUT,
 // $HOME, ~) names no file of it.
 func (e *executed) dynamic(w *syntax.Word, what string) {
-	prefix := ""
-	for i, p := range w.Parts {
-		switch p := p.(type) {
-		case *syntax.Lit:
-			prefix += unescape(p.Value)
+	// The static start of the word: literals, and what the script's
+	// variables surely hold ("$SCRIPT_DIR/lib/$NAME.sh" starts in lib/).
+	type part struct {
+		p      syntax.WordPart
+		quoted bool
+	}
+	var flat []part
+	for _, p := range w.Parts {
+		if dq, ok := p.(*syntax.DblQuoted); ok {
+			for _, q := range dq.Parts {
+				flat = append(flat, part{q, true})
+			}
 			continue
-		case *syntax.SglQuoted:
-			prefix += p.Value
-			continue
-		case *syntax.ParamExp:
-			if i == 0 && p.Param != nil && e.in.outside(p.Param.Value) {
-				return
-			}
-		case *syntax.DblQuoted:
-			if i == 0 && len(p.Parts) > 0 {
-				if pe, ok := p.Parts[0].(*syntax.ParamExp); ok && pe.Param != nil && e.in.outside(pe.Param.Value) {
-					return
-				}
-			}
-			for _, q := range p.Parts {
-				l, ok := q.(*syntax.Lit)
-				if !ok {
-					break
-				}
-				prefix += l.Value
-			}
 		}
-		break
+		flat = append(flat, part{p, false})
+	}
+	prefix := ""
+	for i, p := range flat {
+		if pe, ok := p.p.(*syntax.ParamExp); ok && i == 0 && pe.Param != nil && e.in.outside(pe.Param.Value) {
+			return
+		}
+		vals := e.in.parts([]syntax.WordPart{p.p}, p.quoted, e)
+		if len(vals) != 1 {
+			break
+		}
+		prefix += vals[0]
 	}
 	if strings.HasPrefix(prefix, "~") {
 		return

@@ -168,6 +168,7 @@ func TestFollowScripts(t *testing.T) {
 		"cond/t.sh":            "true\n",
 		"rd/run.sh":            "#!/bin/sh\nwhile read -r l; do echo \"$l\"; done < rd/list.txt\n",
 		"rd/list.txt":          "a\n",
+		"dl/run.sh":            "#!/bin/bash\nD=\"$(dirname \"$0\")\"\n. \"$D/lib/$NAME.sh\"\n",
 		"multi/run.sh":         "#!/bin/sh\nT=./multi/a.sh\nf() { T=./multi/b.sh; }\n\"$T\" go\n",
 		"multi/a.sh":           "#!/bin/sh\n",
 		"multi/b.sh":           "#!/bin/sh\n",
@@ -220,6 +221,9 @@ func TestFollowScripts(t *testing.T) {
 		// A variable set only under a condition may keep the
 		// environment's value: what it names is unknown.
 		{"./cond/run.sh", []string{"cond/run.sh"}, []string{"."}, nil},
+		// What a variable of the script surely holds starts the directory
+		// a path it cannot read is in.
+		{"./dl/run.sh", []string{"dl/run.sh"}, []string{"dl/lib"}, nil},
 		// A variable with several values: each is run.
 		{"./multi/run.sh", []string{"multi/a.sh", "multi/b.sh", "multi/run.sh"}, nil, nil},
 		// What a loop reads on stdin.
