@@ -330,6 +330,20 @@ func (p *Planner) checkScripts(d *Decision) map[string]string {
 	return step.ScriptsOf(p.Config.Dir, step.Script{Key: "check", Cmd: d.Config.Check, Dir: p.Config.Path(d.Config.Dir)})
 }
 
+// Unlisted is the files of the repository that d's commands run (and the
+// scripts they run, in turn) without d's inputs listing them, each with
+// why it is an input: "run executes it", "sourced by scripts/install.sh,
+// which run executes".
+func (p *Planner) Unlisted(d *Decision) map[string]string {
+	notes := p.scriptNotes(d)
+	for f := range notes {
+		if f == "**" || strings.HasSuffix(f, "/**") {
+			delete(notes, f) // said in the notes (Advice)
+		}
+	}
+	return notes
+}
+
 // scriptNotes says, for the files d's commands run, which command (or
 // script of the repository) runs it.
 func (p *Planner) scriptNotes(d *Decision) map[string]string {
