@@ -360,7 +360,7 @@ func (fr *frame) subst(cs *syntax.CmdSubst, e *executed) []string {
 		var out []string
 		for _, v := range vals {
 			if filepath.IsAbs(v) {
-				out = append(out, v)
+				out = append(out, filepath.Clean(v))
 				continue
 			}
 			for _, d := range e.dirs {

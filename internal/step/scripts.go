@@ -526,6 +526,9 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 		}
 		flat = append(flat, part{p, false})
 	}
+	if len(flat) > 0 && fetched(flat[0].p) {
+		return
+	}
 	prefix := ""
 	for i, p := range flat {
 		if pe, ok := p.p.(*syntax.ParamExp); ok && i == 0 && pe.Param != nil && e.in.outside(pe.Param.Value) {
@@ -569,6 +572,30 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 		}
 		e.why = append(e.why, e.in.prefix()+fmt.Sprintf("%s is %s, which sysinit cannot read before it runs: %s is an input", what, text, where))
 	}
+}
+
+// fetched reports whether p is the output of curl or wget
+// (`sh -c "$(curl -fsSL https://…/install.sh)"`): a program from the
+// network, not a file of the repository.
+func fetched(p syntax.WordPart) bool {
+	cs, ok := p.(*syntax.CmdSubst)
+	if !ok || len(cs.Stmts) != 1 {
+		return false
+	}
+	c, ok := cs.Stmts[0].Cmd.(*syntax.CallExpr)
+	if !ok || len(c.Args) == 0 {
+		return false
+	}
+	name, ok := staticWord(c.Args[0])
+	if !ok {
+		return false
+	}
+	for _, a := range c.Args[1:] {
+		if s, ok := staticWord(a); ok && strings.HasPrefix(s, "file:") {
+			return false // a file after all, maybe the repo's
+		}
+	}
+	return name == "curl" || name == "wget"
 }
 
 // wordText is w as written.

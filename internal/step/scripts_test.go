@@ -114,6 +114,8 @@ func TestAnalyzeDynamic(t *testing.T) {
 		{`eval "$CMD"`, []string{"."}},
 		{". $ENVFILE", []string{"."}},
 		{"sudo $X", []string{"."}},
+		{`/bin/bash -c "$(curl -fsSL https://example.com/install.sh)"`, nil}, // from the network
+		{`bash -c "$(cat ./x)"`, []string{"."}},
 		{"$SYSINIT_OUT/bin/setup", nil},
 		{`"$HOME/bin/x"`, nil},
 		{"~/bin/x", nil},
