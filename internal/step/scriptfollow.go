@@ -17,8 +17,8 @@ import (
 
 // A script of the repository that a step runs is read too, as the shell
 // would run it, and what it sources, executes or hands to run-parts is an
-// input in turn (see docs/decisions.md, "The program a step runs is an
-// input"). This file follows them.
+// input in turn (see docs/decisions.md, "Scripts a step runs"). This file
+// follows them.
 
 const (
 	// maxScripts bounds how deep scripts that run scripts are followed;
@@ -599,7 +599,16 @@ func (e *executed) dirFiles(dir, glob string, h how) {
 		return
 	}
 	e.dyn = append(e.dyn, filepath.ToSlash(rel))
-	e.why = append(e.why, "") // expected, not worth a note
+	if rel == "." {
+		// Every file of the repository, which is worth saying.
+		what := "run-parts runs every file of the repository's top directory"
+		if glob != "" {
+			what = "a script it runs is any file matching " + glob + " at the top of the repository"
+		}
+		e.why = append(e.why, e.in.prefix()+what+": every file of the repository is an input")
+	} else {
+		e.why = append(e.why, "") // a directory the command names: expected, not worth a note
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return

@@ -171,6 +171,7 @@ func TestFollowScripts(t *testing.T) {
 		"rd/run.sh":            "#!/bin/sh\nwhile read -r l; do echo \"$l\"; done < rd/list.txt\n",
 		"rd/list.txt":          "a\n",
 		"dl/run.sh":            "#!/bin/bash\nD=\"$(dirname \"$0\")\"\n. \"$D/lib/$NAME.sh\"\n",
+		"top.sh":               "#!/bin/sh\nfor f in *.sh; do . \"./$f\"; done\n",
 		"multi/run.sh":         "#!/bin/sh\nT=./multi/a.sh\nf() { T=./multi/b.sh; }\n\"$T\" go\n",
 		"multi/a.sh":           "#!/bin/sh\n",
 		"multi/b.sh":           "#!/bin/sh\n",
@@ -226,6 +227,8 @@ func TestFollowScripts(t *testing.T) {
 		// What a variable of the script surely holds starts the directory
 		// a path it cannot read is in.
 		{"./dl/run.sh", []string{"dl/run.sh"}, []string{"dl/lib"}, nil},
+		// A glob at the top of the repository: all of it, with a note.
+		{"./top.sh", []string{"top.sh"}, []string{"."}, nil},
 		// A variable with several values: each is run.
 		{"./multi/run.sh", []string{"multi/a.sh", "multi/b.sh", "multi/run.sh"}, nil, nil},
 		// What a loop reads on stdin.
