@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -86,6 +87,12 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 	}
 	if d.Recheck {
 		fmt.Fprintf(w, "  checked again after %s runs\n", strings.Join(d.Config.After, ", "))
+	}
+	if un := s.planner.Unlisted(d); len(un) > 0 {
+		fmt.Fprintf(w, "  inputs it runs without listing them:\n")
+		for _, f := range slices.Sorted(maps.Keys(un)) {
+			fmt.Fprintf(w, "    %s  (%s)\n", f, un[f])
+		}
 	}
 	for _, n := range advice(d) {
 		fmt.Fprintf(w, "  note: %s\n", n)

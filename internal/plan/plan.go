@@ -82,7 +82,7 @@ type Reason struct {
 type FileChange struct {
 	Path   string `json:"path"`
 	Change string `json:"change"`         // added | removed | modified
-	Note   string `json:"note,omitempty"` // why it is an input when it was not listed ("run executes it")
+	Note   string `json:"note,omitempty"` // why it is an input when it was not listed ("run executes it", "sourced by scripts/install.sh, which run executes")
 }
 
 // String is the reason as people read it: "inputs changed: flake.lock
@@ -330,7 +330,22 @@ func (p *Planner) checkScripts(d *Decision) map[string]string {
 	return step.ScriptsOf(p.Config.Dir, step.Script{Key: "check", Cmd: d.Config.Check, Dir: p.Config.Path(d.Config.Dir)})
 }
 
-// scriptNotes says, for the files d's commands run, which command runs it.
+// Unlisted is the files of the repository that d's commands run (and the
+// scripts they run, in turn) without d's inputs listing them, each with
+// why it is an input: "run executes it", "sourced by scripts/install.sh,
+// which run executes".
+func (p *Planner) Unlisted(d *Decision) map[string]string {
+	notes := p.scriptNotes(d)
+	for f := range notes {
+		if f == "**" || strings.HasSuffix(f, "/**") {
+			delete(notes, f) // said in the notes (Advice)
+		}
+	}
+	return notes
+}
+
+// scriptNotes says, for the files d's commands run, which command (or
+// script of the repository) runs it.
 func (p *Planner) scriptNotes(d *Decision) map[string]string {
 	notes := p.checkScripts(d)
 	if sc, ok := d.Step.(step.Scripted); ok {
@@ -858,8 +873,8 @@ func (p *Planner) inputsChanged(d *Decision) Reason {
 	notes := p.scriptNotes(d)
 	for _, c := range changes {
 		fc := FileChange{Path: c.Path, Change: c.Kind}
-		if key, ok := notes[c.Path]; ok {
-			fc.Note = key + " executes it"
+		if note, ok := notes[c.Path]; ok {
+			fc.Note = note
 		}
 		r.Files = append(r.Files, fc)
 	}

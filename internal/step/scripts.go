@@ -31,7 +31,9 @@ import (
 // repository by a path (`conf/app.yaml`, `x.py`) is listed too. A program
 // found through PATH is not a file of the repo. A program named by a
 // variable is in Analyze's Dirs. A command line that does not parse lists
-// nothing: the shell will fail on it too.
+// nothing: the shell will fail on it too. A shell script of the repo that
+// the command runs is read the same way, transitively: what it sources,
+// executes or hands to run-parts is listed too (see follow).
 func Executed(cmd, dir, root string) []string {
 	return Analyze(cmd, dir, root).Files
 }
@@ -45,19 +47,36 @@ type Analysis struct {
 	Dirs []string
 	// Why says, for each of Dirs, what made it one.
 	Why []string
+	// By says, for each of Files a script of the repository brought in
+	// rather than the command line itself, how: "sourced by
+	// scripts/install.sh", or a chain of them ("sourced by lib/a.sh,
+	// executed by scripts/install.sh"), the last named by the command line.
+	By map[string]string
 }
 
 // Analyze reads cmd as Executed does, and also says where a program named
 // by a variable may be.
 func Analyze(cmd, dir, root string) Analysis {
-	e := &executed{root: root, dirs: []string{dir}}
+	e := &executed{root: root, dirs: []string{dir}, in: &frame{}}
 	e.line(cmd, 0)
 	slices.Sort(e.files)
 	a := Analysis{Files: slices.Compact(e.files)}
+	for _, f := range a.Files {
+		if by := e.chain(f); by != "" {
+			if a.By == nil {
+				a.By = map[string]string{}
+			}
+			a.By[f] = by
+		}
+	}
 	for i, d := range e.dyn {
-		if !slices.Contains(a.Dirs, d) {
+		j := slices.Index(a.Dirs, d)
+		switch {
+		case j < 0:
 			a.Dirs = append(a.Dirs, d)
 			a.Why = append(a.Why, e.why[i])
+		case a.Why[j] == "":
+			a.Why[j] = e.why[i] // a note beats none
 		}
 	}
 	return a
@@ -69,6 +88,12 @@ type executed struct {
 	files []string
 	dyn   []string // directories (relative to root) a dynamic program may be in
 	why   []string
+
+	in    *frame          // the script being read; its script is "" for the command line
+	top   map[string]bool // files the command line itself names
+	via   map[string]via  // how a script brought in each other file, the first time
+	stack []string        // the scripts being read, by real path: a cycle ends
+	done  map[string]bool // scripts read already, by real path and context
 }
 
 // maxDepth bounds `sh -c` within `sh -c`.
@@ -124,12 +149,130 @@ func (e *executed) line(cmd string, depth int) {
 	if err != nil {
 		return
 	}
+	sum := summarize(f)
+	if depth == 0 {
+		e.in.assigned(sum.assigns, e)
+	}
+	e.walk(cmd, sum.stmts, depth)
+}
+
+// walk looks at statements parsed from src.
+func (e *executed) walk(src string, stmts []*syntax.Stmt, depth int) {
+	for _, st := range stmts {
+		e.stmt(src, st, depth)
+	}
+}
+
+// summary is what of a parsed script may run or name a file, in order:
+// the statements that may, and the variables it assigns.
+type summary struct {
+	stmts   []*syntax.Stmt
+	assigns []assignment
+}
+
+func summarize(f *syntax.File) summary {
+	var sum summary
+	sure := map[*syntax.Assign]bool{}
+	var top func([]*syntax.Stmt)
+	top = func(stmts []*syntax.Stmt) {
+		for _, st := range stmts {
+			switch c := st.Cmd.(type) {
+			case *syntax.CallExpr:
+				if len(c.Args) == 0 {
+					for _, a := range c.Assigns {
+						sure[a] = true
+					}
+				}
+			case *syntax.DeclClause:
+				for _, a := range c.Args {
+					sure[a] = true
+				}
+			case *syntax.Block:
+				top(c.Stmts)
+			case *syntax.FuncDecl:
+				if c.Body != nil {
+					top([]*syntax.Stmt{c.Body})
+				}
+			}
+		}
+	}
+	top(f.Stmts)
 	syntax.Walk(f, func(n syntax.Node) bool {
-		if st, ok := n.(*syntax.Stmt); ok {
-			e.stmt(cmd, st, depth)
+		switch n := n.(type) {
+		case *syntax.Stmt:
+			if !inert(n) {
+				sum.stmts = append(sum.stmts, n)
+			}
+		case *syntax.CallExpr:
+			if len(n.Args) > 0 {
+				return true // FOO=x cmd: for cmd only
+			}
+			for _, a := range n.Assigns {
+				sum.assigns = append(sum.assigns, plain(a, sure[a]))
+			}
+		case *syntax.DeclClause:
+			for _, a := range n.Args {
+				if a.Name != nil && !a.Naked {
+					sum.assigns = append(sum.assigns, plain(a, sure[a]))
+				}
+			}
+		case *syntax.WordIter:
+			if n.Name != nil {
+				// Set for the body it runs, the only place it is used.
+				sum.assigns = append(sum.assigns, assignment{n.Name.Value, n.Items, true})
+			}
 		}
 		return true
 	})
+	return sum
+}
+
+// inert reports whether st can neither run nor name a file of the
+// repository, whatever its context: a compound statement (its parts are
+// statements of their own), or a simple command of literal words whose
+// program is found through PATH and is none that stmt looks into, and
+// whose arguments name no path. Most of a script is; skipping it keeps a
+// plan cheap.
+func inert(st *syntax.Stmt) bool {
+	for _, r := range st.Redirs {
+		if r.Op == syntax.RdrIn || r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc {
+			return false
+		}
+	}
+	c, ok := st.Cmd.(*syntax.CallExpr)
+	if !ok {
+		return true
+	}
+	if len(c.Args) > 0 {
+		if s, ok := staticWord(c.Args[0]); ok && slices.Contains(writers, s) {
+			return true // what they name is their output (see call)
+		}
+	}
+	for i, w := range c.Args {
+		s, ok := staticWord(w)
+		if !ok || strings.Contains(s, "/") {
+			return false
+		}
+		if i > 0 {
+			if slices.Contains(scriptExts, path.Ext(s)) {
+				return false
+			}
+			continue
+		}
+		name := strings.TrimRight(s, "0123456789.")
+		switch {
+		case s == "." || s == "source" || s == "cd" || s == "eval" || s == "run-parts",
+			slices.Contains(shells, s), isWrapper(s),
+			makes[s] != nil, interpreters[s] != nil || interpreters[name] != nil:
+			return false
+		}
+	}
+	return true
+}
+
+func isWrapper(name string) bool {
+	_, ok := wrappers[name]
+	return ok
 }
 
 // stmt looks at one statement: its simple command and what its
@@ -137,29 +280,68 @@ func (e *executed) line(cmd string, depth int) {
 func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
 	c, ok := st.Cmd.(*syntax.CallExpr)
 	if !ok {
+		// `while read -r l; do …; done < list.txt`: data it reads.
+		for _, r := range st.Redirs {
+			if r.Op == syntax.RdrIn && r.Word != nil {
+				for _, p := range e.in.resolve(r.Word, e) {
+					e.named(p)
+				}
+			}
+		}
 		return
 	}
-	var args []string
-	for _, w := range c.Args {
-		s, ok := staticWord(w)
-		if !ok {
-			s = "\x00" // a word sysinit cannot read: never a path
+	// Each word is what it surely is, or one of the few values a
+	// variable of the script takes; each combination is looked at.
+	args := make([]string, len(c.Args))
+	var alts [][]string // only when a word has several values
+	n := 1
+	for i, w := range c.Args {
+		if s, ok := staticWord(w); ok {
+			args[i] = s
+			continue
 		}
-		args = append(args, s)
+		vals := e.in.resolve(w, e)
+		if len(vals) == 0 || n*len(vals) > maxAlts {
+			vals = []string{"\x00"} // a word sysinit cannot read: never a path
+		}
+		args[i] = vals[0]
+		if len(vals) > 1 {
+			if alts == nil {
+				alts = make([][]string, len(c.Args))
+				for j := range args[:i] {
+					alts[j] = []string{args[j]}
+				}
+			}
+			n *= len(vals)
+		}
+		if alts != nil {
+			alts[i] = vals
+		}
 	}
-	args, words := unwrap(args, c.Args)
+	for j := range alts { // the static words after the first with several values
+		if alts[j] == nil {
+			alts[j] = []string{args[j]}
+		}
+	}
+	all := [][]string{args}
+	if alts != nil {
+		all = combinations(alts)
+	}
 	stdinShell := false
-	if len(args) > 0 {
-		stdinShell = e.call(args, words, depth)
+	for _, args := range all {
+		args, words := unwrap(args, c.Args)
+		if len(args) > 0 && e.call(args, words, depth) {
+			stdinShell = true
+		}
 	}
 	for _, r := range st.Redirs {
 		switch {
 		case r.Op == syntax.RdrIn && r.Word != nil:
 			// A file read on stdin: a script when a shell reads it, data
 			// otherwise; an input either way.
-			if p, ok := staticWord(r.Word); ok {
+			for _, p := range e.in.resolve(r.Word, e) {
 				if stdinShell {
-					e.file(p)
+					e.file(p, how{verb: "run", follow: asShell})
 				} else {
 					e.named(p)
 				}
@@ -180,6 +362,11 @@ func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
 func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinShell bool) {
 	prog, rest := args[0], args[1:]
 	if prog == "\x00" {
+		if e.in.script != "" && positional(words[0]) {
+			// "$@" in a script runs the words it was given, which the
+			// command or script that called it names, and so lists.
+			return false
+		}
 		e.dynamic(words[0], "its program")
 		return false
 	}
@@ -225,11 +412,16 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 			}
 		}
 		if file != "" {
-			e.file(path.Join(dir, file))
+			e.file(path.Join(dir, file), how{verb: "read"})
 			return false
 		}
 		for _, f := range makes[base] {
-			e.file(path.Join(dir, f))
+			e.file(path.Join(dir, f), how{verb: "read"})
+		}
+		return false
+	case base == "run-parts":
+		if i := runPartsDir(rest); i >= 0 {
+			e.runParts(rest[i], words[i+1])
 		}
 		return false
 	}
@@ -241,7 +433,7 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 		return false
 	case prog == "." || prog == "source":
 		if len(rest) > 0 {
-			e.script(rest[0], words[1])
+			e.script(rest[0], words[1], how{verb: "sourced", follow: asSource, lang: e.in.lang})
 		}
 		return false
 	case slices.Contains(shells, base):
@@ -262,13 +454,13 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 				return true // the script comes on stdin; the rest are its arguments
 			case a == "--":
 				if i+1 < len(rest) {
-					e.script(rest[i+1], words[i+2])
+					e.script(rest[i+1], words[i+2], shellRuns(base))
 					return false
 				}
 				return true
 			case strings.HasPrefix(a, "-") || strings.HasPrefix(a, "+"):
 			default:
-				e.script(a, words[i+1])
+				e.script(a, words[i+1], shellRuns(base))
 				return false
 			}
 		}
@@ -288,7 +480,7 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 				continue
 			case strings.HasPrefix(a, "-"):
 			default:
-				e.script(a, words[i+1])
+				e.script(a, words[i+1], how{verb: "run"})
 				return false
 			}
 		}
@@ -300,12 +492,16 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 
 // script records the script a shell, an interpreter or `.` runs: a file,
 // or, when a variable names it, a dynamic one.
-func (e *executed) script(p string, w *syntax.Word) {
+func (e *executed) script(p string, w *syntax.Word, h how) {
 	if p == "\x00" {
+		if h.follow == asSource {
+			e.dynamic(w, "the script it sources")
+			return
+		}
 		e.dynamic(w, "the script it runs")
 		return
 	}
-	e.file(p)
+	e.file(p, h)
 }
 
 // dynamic records that w, a word with an expansion, names a program or a
@@ -314,34 +510,35 @@ func (e *executed) script(p string, w *syntax.Word) {
 // with a variable naming a directory outside the repository ($SYSINIT_OUT,
 // $HOME, ~) names no file of it.
 func (e *executed) dynamic(w *syntax.Word, what string) {
-	prefix := ""
-	for i, p := range w.Parts {
-		switch p := p.(type) {
-		case *syntax.Lit:
-			prefix += unescape(p.Value)
+	// The static start of the word: literals, and what the script's
+	// variables surely hold ("$SCRIPT_DIR/lib/$NAME.sh" starts in lib/).
+	type part struct {
+		p      syntax.WordPart
+		quoted bool
+	}
+	var flat []part
+	for _, p := range w.Parts {
+		if dq, ok := p.(*syntax.DblQuoted); ok {
+			for _, q := range dq.Parts {
+				flat = append(flat, part{q, true})
+			}
 			continue
-		case *syntax.SglQuoted:
-			prefix += p.Value
-			continue
-		case *syntax.ParamExp:
-			if i == 0 && p.Param != nil && slices.Contains(outsideVars, p.Param.Value) {
-				return
-			}
-		case *syntax.DblQuoted:
-			if i == 0 && len(p.Parts) > 0 {
-				if pe, ok := p.Parts[0].(*syntax.ParamExp); ok && pe.Param != nil && slices.Contains(outsideVars, pe.Param.Value) {
-					return
-				}
-			}
-			for _, q := range p.Parts {
-				l, ok := q.(*syntax.Lit)
-				if !ok {
-					break
-				}
-				prefix += l.Value
-			}
 		}
-		break
+		flat = append(flat, part{p, false})
+	}
+	if len(flat) > 0 && fetched(flat[0].p) {
+		return
+	}
+	prefix := ""
+	for i, p := range flat {
+		if pe, ok := p.p.(*syntax.ParamExp); ok && i == 0 && pe.Param != nil && e.in.outside(pe.Param.Value) {
+			return
+		}
+		vals := e.in.parts([]syntax.WordPart{p.p}, p.quoted, e)
+		if len(vals) != 1 {
+			break
+		}
+		prefix += vals[0]
 	}
 	if strings.HasPrefix(prefix, "~") {
 		return
@@ -373,8 +570,32 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 		if rel == "." {
 			where = "every file of the repository"
 		}
-		e.why = append(e.why, fmt.Sprintf("%s is %s, which sysinit cannot read before it runs: %s is an input", what, text, where))
+		e.why = append(e.why, e.in.prefix()+fmt.Sprintf("%s is %s, which sysinit cannot read before it runs: %s is an input", what, text, where))
 	}
+}
+
+// fetched reports whether p is the output of curl or wget
+// (`sh -c "$(curl -fsSL https://…/install.sh)"`): a program from the
+// network, not a file of the repository.
+func fetched(p syntax.WordPart) bool {
+	cs, ok := p.(*syntax.CmdSubst)
+	if !ok || len(cs.Stmts) != 1 {
+		return false
+	}
+	c, ok := cs.Stmts[0].Cmd.(*syntax.CallExpr)
+	if !ok || len(c.Args) == 0 {
+		return false
+	}
+	name, ok := staticWord(c.Args[0])
+	if !ok {
+		return false
+	}
+	for _, a := range c.Args[1:] {
+		if s, ok := staticWord(a); ok && strings.HasPrefix(s, "file:") {
+			return false // a file after all, maybe the repo's
+		}
+	}
+	return name == "curl" || name == "wget"
 }
 
 // wordText is w as written.
@@ -410,7 +631,7 @@ func (e *executed) named(p string) {
 	}
 	for _, c := range cands {
 		if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() {
-			e.add(c)
+			e.add(c, "named")
 		}
 	}
 }
@@ -419,7 +640,7 @@ func (e *executed) named(p string) {
 // name is looked up in PATH, not in the repo.
 func (e *executed) program(p string) {
 	if strings.Contains(p, "/") {
-		e.file(p)
+		e.file(p, how{verb: "executed", follow: asProgram})
 	}
 }
 
@@ -438,6 +659,8 @@ func unwrap(args []string, words []*syntax.Word) ([]string, []*syntax.Word) {
 		for len(args) > 0 {
 			a := args[0]
 			switch {
+			case name == "command" && (a == "-v" || a == "-V"):
+				return nil, nil // says what a name is; runs nothing
 			case a == "--":
 				args, words = args[1:], words[1:]
 				break flags
@@ -476,10 +699,16 @@ func (e *executed) cd(d string) {
 	}
 }
 
-// file records p when it names a file under root. A bare name counts:
-// `bash install.sh` reads it from the working directory.
-func (e *executed) file(p string) {
-	if p == "" || strings.ContainsAny(p, "\x00$~*?[") {
+// file records p when it names a file under root, and reads it as h says
+// when it is a script. A bare name counts: `bash install.sh` reads it from
+// the working directory. A pattern (`for f in hooks/*.sh; do . "$f"`)
+// names every file it may match.
+func (e *executed) file(p string, h how) {
+	if p == "" || strings.ContainsAny(p, "\x00$~") {
+		return
+	}
+	if strings.ContainsAny(p, "*?[") {
+		e.pattern(p, h)
 		return
 	}
 	var cands []string
@@ -491,7 +720,7 @@ func (e *executed) file(p string) {
 		}
 	}
 	for _, c := range cands {
-		e.add(c)
+		e.add(c, h.verb)
 		// A link is followed to what it runs: in the repo, or outside it
 		// through a linked file or directory (ext -> /elsewhere), where
 		// it is an input by its absolute path.
@@ -502,17 +731,38 @@ func (e *executed) file(p string) {
 				}
 				continue
 			}
-			e.add(real)
+			e.add(real, h.verb)
+		}
+		if h.follow != noFollow {
+			e.follow(c, h)
 		}
 	}
 }
 
-func (e *executed) add(abs string) {
+// add records abs when it lies under root, and, when a script of the
+// repository (not the command line) names it, which one and how.
+func (e *executed) add(abs, verb string) {
 	rel, err := filepath.Rel(e.root, abs)
 	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return
 	}
-	e.files = append(e.files, filepath.ToSlash(rel))
+	rel = filepath.ToSlash(rel)
+	e.files = append(e.files, rel)
+	if e.in.script == "" {
+		if e.top == nil {
+			e.top = map[string]bool{}
+		}
+		e.top[rel] = true
+		return
+	}
+	// The first script to bring rel in says how; one that runs it beats
+	// one that merely names it (`. ./lib.sh` names ./lib.sh, then sources it).
+	if v, ok := e.via[rel]; (!ok || v.verb == "named" && verb != "named") && rel != e.in.script {
+		if e.via == nil {
+			e.via = map[string]via{}
+		}
+		e.via[rel] = via{verb: verb, by: e.in.script}
+	}
 }
 
 // inRoot reports whether abs lies below the repository, as reached or
@@ -531,6 +781,11 @@ func (e *executed) inRoot(abs string) bool {
 
 // staticWord is w's value when it holds no expansion.
 func staticWord(w *syntax.Word) (string, bool) {
+	if len(w.Parts) == 1 {
+		if l, ok := w.Parts[0].(*syntax.Lit); ok {
+			return unescape(l.Value), true
+		}
+	}
 	var b strings.Builder
 	for _, p := range w.Parts {
 		switch p := p.(type) {
@@ -599,7 +854,8 @@ func AddExecuted(spec *fingerprint.Spec, cfgDir string, files []string) {
 // the repository: `why` and `plan` say which command runs a changed file.
 type Scripted interface {
 	// Scripts maps each file its commands run (relative to the config
-	// directory) to the key of the command that runs it.
+	// directory) to why it is an input: "run executes it", "sourced by
+	// scripts/install.sh, which run executes" (see ScriptsOf).
 	Scripts() map[string]string
 }
 
@@ -610,9 +866,10 @@ type Script struct {
 }
 
 // ScriptsOf maps the files of the repository at cfgDir that the scripts
-// run to the key of the first script that runs each. A directory a
-// program named by a variable may be in is there as a pattern, DIR/** (**
-// for the whole repository).
+// run to why each is an input, after the first script that runs it: "run
+// executes it", "sourced by scripts/install.sh, which run executes". A
+// directory a program named by a variable may be in is there as a
+// pattern, DIR/** (** for the whole repository).
 func ScriptsOf(cfgDir string, scripts ...Script) map[string]string {
 	m := map[string]string{}
 	for _, sc := range scripts {
@@ -621,9 +878,14 @@ func ScriptsOf(cfgDir string, scripts ...Script) map[string]string {
 		}
 		a := Analyze(sc.Cmd, sc.Dir, cfgDir)
 		for _, f := range a.Files {
-			if _, ok := m[f]; !ok {
-				m[f] = sc.Key
+			if _, ok := m[f]; ok {
+				continue
 			}
+			if by, ok := a.By[f]; ok {
+				m[f] = by + ", which " + sc.Key + " executes"
+				continue
+			}
+			m[f] = sc.Key + " executes it"
 		}
 		for _, d := range a.Dirs {
 			if _, ok := m[dirPattern(d)]; !ok {
@@ -650,7 +912,9 @@ func ScriptNotes(cfgDir string, scripts ...Script) []string {
 			continue
 		}
 		for _, w := range Analyze(sc.Cmd, sc.Dir, cfgDir).Why {
-			notes = append(notes, sc.Key+": "+w)
+			if w != "" {
+				notes = append(notes, sc.Key+": "+w)
+			}
 		}
 	}
 	return notes
