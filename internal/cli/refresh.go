@@ -226,7 +226,7 @@ func (a *app) runRefresh(ctx context.Context, o *refreshOptions, args []string) 
 	// The stat cache as the plan, the background warming and the steps'
 	// own scans left it: written once, after the run (writing it while
 	// steps run would hold up their reads and records of the store).
-	cacheErr := errors.Join(saveStatCache(s), saveGraphCache(s))
+	cacheErr := errors.Join(saveStatCache(s), saveGraphCache(s), saveAnalyses(s))
 	// The output failing does not undo the run: its records, the
 	// history and the exit status still follow. A reader that went away
 	// (EPIPE) is no error at all.

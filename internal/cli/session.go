@@ -35,6 +35,9 @@ type session struct {
 	exec      command.Runner
 	planner   *plan.Planner
 	shared    *step.Session // what the steps share: ssh connections to hosts
+	// analysesPath holds what the steps' command lines run (see
+	// step.Analyses), beside the store.
+	analysesPath string
 }
 
 // registry lists the step kinds this build knows.
@@ -160,7 +163,12 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 	if err != nil {
 		return nil, err
 	}
+	// What the steps' command lines run, as a refresh last read it: the
+	// steps and the planner use it from Prefetch on.
+	s.analysesPath = analysesPath(s.storePath)
+	env.Analyses = loadAnalyses(s.analysesPath)
 	s.planner = &plan.Planner{
+		Analyses: env.Analyses,
 		Config: cfg,
 		Steps:  s.steps,
 		Scanner: &fingerprint.Scanner{

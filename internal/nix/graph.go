@@ -570,7 +570,7 @@ const maxNotes = 8
 // flake is the input.
 func (sy *system) Advice(string) []string {
 	// A program of activate named by a variable other than $SYSINIT_OUT.
-	scripts := step.ScriptNotes(sy.cfgDir, step.Script{Key: "activate", Cmd: sy.k.Activate, Dir: sy.workDir})
+	scripts := sy.env.Analyses.ScriptNotes(sy.cfgDir, step.Script{Key: "activate", Cmd: sy.k.Activate, Dir: sy.workDir})
 	if len(sy.k.Entry) == 0 {
 		return scripts
 	}

@@ -359,7 +359,7 @@ func (sy *system) Inputs(ctx context.Context) (fingerprint.Spec, error) {
 // Scripts is the files of the repo that a nix-profile step's `activate`
 // runs.
 func (sy *system) Scripts() map[string]string {
-	return step.ScriptsOf(sy.cfgDir, step.Script{Key: "activate", Cmd: sy.k.Activate, Dir: sy.workDir})
+	return sy.env.Analyses.ScriptsOf(sy.cfgDir, step.Script{Key: "activate", Cmd: sy.k.Activate, Dir: sy.workDir})
 }
 
 // NeedsSudo reports whether setting the profile and activating need root.

@@ -222,6 +222,9 @@ type Planner struct {
 	Now      func() time.Time
 	GOOS     string
 	LookPath func(string) (string, error)
+	// Analyses keeps what `check` command lines run across runs (nil:
+	// their scripts are read afresh).
+	Analyses *step.Analyses
 
 	Only   []string // the steps asked for; their dependencies come along; empty = all
 	Force  bool     // force the steps in Only, or all when Only is empty
@@ -327,7 +330,7 @@ func (p *Planner) addCheck(spec *fingerprint.Spec, d *Decision) {
 }
 
 func (p *Planner) checkScripts(d *Decision) map[string]string {
-	return step.ScriptsOf(p.Config.Dir, step.Script{Key: "check", Cmd: d.Config.Check, Dir: p.Config.Path(d.Config.Dir)})
+	return p.Analyses.ScriptsOf(p.Config.Dir, step.Script{Key: "check", Cmd: d.Config.Check, Dir: p.Config.Path(d.Config.Dir)})
 }
 
 // Unlisted is the files of the repository that d's commands run (and the

@@ -70,13 +70,13 @@ func (c *Command) Inputs(context.Context) (fingerprint.Spec, error) {
 
 // Scripts is the files of the repo that `run` executes.
 func (c *Command) Scripts() map[string]string {
-	return ScriptsOf(c.cfgDir, Script{Key: "run", Cmd: c.keys.Run, Dir: c.dir})
+	return c.env.analyses().ScriptsOf(c.cfgDir, Script{Key: "run", Cmd: c.keys.Run, Dir: c.dir})
 }
 
 // Advice names the programs of `run` that a variable names: every file
 // where they may be is an input.
 func (c *Command) Advice(string) []string {
-	return ScriptNotes(c.cfgDir, Script{Key: "run", Cmd: c.keys.Run, Dir: c.dir})
+	return c.env.analyses().ScriptNotes(c.cfgDir, Script{Key: "run", Cmd: c.keys.Run, Dir: c.dir})
 }
 
 // Probe has nothing of its own to compare: a command's effect on the

@@ -244,13 +244,13 @@ func (f *File) Inputs(context.Context) (fingerprint.Spec, error) {
 
 // Scripts is the files of the repo that `on-change` executes.
 func (f *File) Scripts() map[string]string {
-	return ScriptsOf(f.dir, Script{Key: "on-change", Cmd: f.keys.OnChange, Dir: f.runDir})
+	return f.env.analyses().ScriptsOf(f.dir, Script{Key: "on-change", Cmd: f.keys.OnChange, Dir: f.runDir})
 }
 
 // Advice names the programs of on-change that a variable names: every file
 // where they may be is an input.
 func (f *File) Advice(string) []string {
-	return ScriptNotes(f.dir, Script{Key: "on-change", Cmd: f.keys.OnChange, Dir: f.dir})
+	return f.env.analyses().ScriptNotes(f.dir, Script{Key: "on-change", Cmd: f.keys.OnChange, Dir: f.dir})
 }
 
 // dest is what sysinit can see of the destination: its content (hash and

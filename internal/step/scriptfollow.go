@@ -3,14 +3,10 @@ package step
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -407,7 +403,7 @@ func (fr *frame) subst(cs *syntax.CmdSubst, e *executed) []string {
 		if len(ops) == 1 {
 			var out []string
 			for _, v := range abs(fr.resolve(ops[0], e)) {
-				if r, err := filepath.EvalSymlinks(v); err == nil {
+				if r, ok := e.fs.evalSymlinks(v); ok {
 					v = r
 				}
 				out = append(out, v)
@@ -439,19 +435,18 @@ func combinations(alts [][]string) [][]string {
 // cannot read (too deep, too large, not parsable) makes the repository
 // the input, with a note.
 func (e *executed) follow(c string, h how) {
-	fi, err := os.Stat(c)
-	if err != nil || !fi.Mode().IsRegular() {
+	if !e.fs.regular(c) {
 		return // a missing one is listed: its appearance is a change
 	}
-	real, err := filepath.EvalSymlinks(c)
-	if err != nil || !e.inRoot(real) {
+	real, ok := e.fs.evalSymlinks(c)
+	if !ok || !e.inRoot(real) {
 		return // outside the repository: an input itself, not read
 	}
 	if slices.Contains(e.stack, real) {
 		return
 	}
 	rel := e.relName(c, real)
-	sf, err := loadScript(real, fi)
+	sf, err := e.fs.script(real)
 	if err != nil {
 		e.unknown(rel, "sysinit cannot read it: "+err.Error())
 		return
@@ -533,7 +528,7 @@ func (e *executed) relName(c, real string) string {
 			return filepath.ToSlash(rel)
 		}
 	}
-	if r, err := filepath.EvalSymlinks(e.root); err == nil {
+	if r, ok := e.fs.evalSymlinks(e.root); ok {
 		if rel, err := filepath.Rel(r, real); err == nil {
 			return filepath.ToSlash(rel)
 		}
@@ -609,18 +604,18 @@ func (e *executed) dirFiles(dir, glob string, h how) {
 	} else {
 		e.why = append(e.why, "") // a directory the command names: expected, not worth a note
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
+	names, ok := e.fs.readDir(dir)
+	if !ok {
 		return
 	}
-	for _, ent := range entries {
+	for _, name := range names {
 		if glob != "" {
-			if ok, _ := filepath.Match(glob, ent.Name()); !ok {
+			if ok, _ := filepath.Match(glob, name); !ok {
 				continue
 			}
 		}
-		p := filepath.Join(dir, ent.Name())
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+		p := filepath.Join(dir, name)
+		if e.fs.regular(p) {
 			e.file(p, h)
 		}
 	}
@@ -671,57 +666,6 @@ func (e *executed) chain(f string) string {
 	return strings.Join(parts, ", ")
 }
 
-// scriptFile is a script's text, kept across plans of one process while
-// its size and modification time stay.
-type scriptFile struct {
-	size int64
-	mod  time.Time
-	src  string // "" when larger than maxScriptSize
-	head []byte // its first line or so, for #!
-
-	mu    sync.Mutex
-	trees map[syntax.LangVariant]parsed
-}
-
-type parsed struct {
-	sum summary
-	err error
-}
-
-var scripts sync.Map // real path -> *scriptFile
-
-func loadScript(real string, fi os.FileInfo) (*scriptFile, error) {
-	if v, ok := scripts.Load(real); ok {
-		sf := v.(*scriptFile)
-		if sf.size == fi.Size() && sf.mod.Equal(fi.ModTime()) {
-			return sf, nil
-		}
-	}
-	sf := &scriptFile{size: fi.Size(), mod: fi.ModTime()}
-	if fi.Size() <= maxScriptSize {
-		data, err := os.ReadFile(real)
-		if err != nil {
-			return nil, err
-		}
-		sf.src = string(data)
-		sf.head = data[:min(len(data), 512)]
-	} else {
-		fh, err := os.Open(real)
-		if err != nil {
-			return nil, err
-		}
-		head := make([]byte, 512)
-		n, err := io.ReadFull(fh, head)
-		fh.Close()
-		if err != nil && err != io.ErrUnexpectedEOF {
-			return nil, err
-		}
-		sf.head = head[:n]
-	}
-	scripts.Store(real, sf)
-	return sf, nil
-}
-
 // shebang is the language of a file executed as a program, when a POSIX
 // shell runs it: its #! names sh, bash, dash, ash, ksh, mksh or zsh
 // (directly or through env), or it has none and is text (a shell runs a
@@ -764,6 +708,7 @@ func (sf *scriptFile) parse(lang syntax.LangVariant) (summary, error) {
 		return p.sum, p.err
 	}
 	var p parsed
+	parses.Add(1)
 	f, err := syntax.NewParser(syntax.Variant(lang)).Parse(strings.NewReader(sf.src), "")
 	if err != nil {
 		p.err = err

@@ -3,7 +3,6 @@ package step
 import (
 	"fmt"
 	"maps"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -57,7 +56,14 @@ type Analysis struct {
 // Analyze reads cmd as Executed does, and also says where a program named
 // by a variable may be.
 func Analyze(cmd, dir, root string) Analysis {
-	e := &executed{root: root, dirs: []string{dir}, in: &frame{}}
+	a, _ := derive(cmd, dir, root)
+	return a
+}
+
+// derive is Analyze, and the look-ups of the filesystem it made.
+func derive(cmd, dir, root string) (Analysis, *fsys) {
+	derivations.Add(1)
+	e := &executed{root: root, dirs: []string{dir}, in: &frame{}, fs: &fsys{}}
 	e.line(cmd, 0)
 	slices.Sort(e.files)
 	a := Analysis{Files: slices.Compact(e.files)}
@@ -79,10 +85,11 @@ func Analyze(cmd, dir, root string) Analysis {
 			a.Why[j] = e.why[i] // a note beats none
 		}
 	}
-	return a
+	return a, e.fs
 }
 
 type executed struct {
+	fs    *fsys // every look-up of the filesystem goes through it
 	root  string
 	dirs  []string // the working directory, then each `cd` target seen
 	files []string
@@ -630,7 +637,7 @@ func (e *executed) named(p string) {
 		}
 	}
 	for _, c := range cands {
-		if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() {
+		if e.fs.regular(c) {
 			e.add(c, "named")
 		}
 	}
@@ -724,7 +731,7 @@ func (e *executed) file(p string, h how) {
 		// A link is followed to what it runs: in the repo, or outside it
 		// through a linked file or directory (ext -> /elsewhere), where
 		// it is an input by its absolute path.
-		if real, err := filepath.EvalSymlinks(c); err == nil && real != c {
+		if real, ok := e.fs.evalSymlinks(c); ok && real != c {
 			if !e.inRoot(real) {
 				if e.inRoot(c) { // a repo path the user wrote, not /bin/bash
 					e.files = append(e.files, filepath.ToSlash(real))
@@ -775,8 +782,8 @@ func (e *executed) inRoot(abs string) bool {
 	if below(e.root) {
 		return true
 	}
-	r, err := filepath.EvalSymlinks(e.root)
-	return err == nil && below(r)
+	r, ok := e.fs.evalSymlinks(e.root)
+	return ok && below(r)
 }
 
 // staticWord is w's value when it holds no expansion.
@@ -871,12 +878,18 @@ type Script struct {
 // directory a program named by a variable may be in is there as a
 // pattern, DIR/** (** for the whole repository).
 func ScriptsOf(cfgDir string, scripts ...Script) map[string]string {
+	return (*Analyses)(nil).ScriptsOf(cfgDir, scripts...)
+}
+
+// ScriptsOf is the package's ScriptsOf, with the analyses found in c when
+// they still hold.
+func (c *Analyses) ScriptsOf(cfgDir string, scripts ...Script) map[string]string {
 	m := map[string]string{}
 	for _, sc := range scripts {
 		if sc.Cmd == "" {
 			continue
 		}
-		a := Analyze(sc.Cmd, sc.Dir, cfgDir)
+		a := c.Analyze(sc.Cmd, sc.Dir, cfgDir)
 		for _, f := range a.Files {
 			if _, ok := m[f]; ok {
 				continue
@@ -906,12 +919,18 @@ func dirPattern(d string) string {
 // ScriptNotes says, for plan and why, which of the scripts' programs are
 // named by variables, and what became an input for each.
 func ScriptNotes(cfgDir string, scripts ...Script) []string {
+	return (*Analyses)(nil).ScriptNotes(cfgDir, scripts...)
+}
+
+// ScriptNotes is the package's ScriptNotes, with the analyses found in c
+// when they still hold.
+func (c *Analyses) ScriptNotes(cfgDir string, scripts ...Script) []string {
 	var notes []string
 	for _, sc := range scripts {
 		if sc.Cmd == "" {
 			continue
 		}
-		for _, w := range Analyze(sc.Cmd, sc.Dir, cfgDir).Why {
+		for _, w := range c.Analyze(sc.Cmd, sc.Dir, cfgDir).Why {
 			if w != "" {
 				notes = append(notes, sc.Key+": "+w)
 			}

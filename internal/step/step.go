@@ -151,6 +151,17 @@ type Env struct {
 	Self func() (string, error)
 	// Session is what the steps of this command share (nil: nothing).
 	Session *Session
+	// Analyses keeps what the steps' command lines run across runs (nil:
+	// each plan reads their scripts afresh).
+	Analyses *Analyses
+}
+
+// analyses is e's Analyses; nil for a nil Env.
+func (e *Env) analyses() *Analyses {
+	if e == nil {
+		return nil
+	}
+	return e.Analyses
 }
 
 // Factory builds a step of one kind.
