@@ -154,8 +154,8 @@ func answer(kind byte, path string) string {
 	case probeDir:
 		return answerDir(path)
 	case probeScript:
-		_, a, _ := readScript(path)
-		return a
+		data, big, _, err := scriptBytes(path)
+		return scriptAnswer(data, big, err)
 	}
 	return "\x00unknown"
 }
@@ -181,47 +181,62 @@ var scripts sync.Map // real path -> *scriptFile
 // parses counts the scripts parsed, for tests.
 var parses atomic.Int64
 
-// readScript reads the script at real: all of it, or its first bytes when
-// it is larger than maxScriptSize (analysis stops there). Its answer, for
-// the cache, is "S" or "B" (all of it or its start) and the xxh3-128 of the
-// bytes read, or "!" and the error. A parse is reused while the bytes are
-// the same, whatever the file's modification time says.
+// readScript reads the script at real (see scriptBytes). A parse is
+// reused while the bytes are the same, whatever the file's modification
+// time says.
 func readScript(real string) (*scriptFile, string, error) {
-	fi, err := os.Stat(real)
+	data, big, size, err := scriptBytes(real)
+	a := scriptAnswer(data, big, err)
 	if err != nil {
-		return nil, "!" + err.Error(), err
+		return nil, a, err
 	}
-	sf := &scriptFile{size: fi.Size()}
-	var data []byte
-	kind := "S"
-	if fi.Size() <= maxScriptSize {
-		if data, err = os.ReadFile(real); err != nil {
-			return nil, "!" + err.Error(), err
-		}
+	if v, ok := scripts.Load(real); ok && v.(*scriptFile).key == a {
+		return v.(*scriptFile), a, nil
+	}
+	sf := &scriptFile{key: a, size: size, head: data[:min(len(data), 512)]}
+	if !big {
 		sf.src = string(data)
-		sf.head = data[:min(len(data), 512)]
-	} else {
-		kind = "B"
-		fh, err := os.Open(real)
-		if err != nil {
-			return nil, "!" + err.Error(), err
-		}
-		head := make([]byte, 512)
-		n, err := io.ReadFull(fh, head)
-		fh.Close()
-		if err != nil && err != io.ErrUnexpectedEOF {
-			return nil, "!" + err.Error(), err
-		}
-		data = head[:n]
-		sf.head = data
-	}
-	sum := xxh3.Hash128(data).Bytes()
-	sf.key = kind + string(sum[:])
-	if v, ok := scripts.Load(real); ok && v.(*scriptFile).key == sf.key {
-		return v.(*scriptFile), sf.key, nil
 	}
 	scripts.Store(real, sf)
-	return sf, sf.key, nil
+	return sf, a, nil
+}
+
+// scriptBytes is what the analysis reads of the script at real: all of
+// it, or its first bytes (for #!) when it is larger than maxScriptSize.
+func scriptBytes(real string) (data []byte, big bool, size int64, err error) {
+	fi, err := os.Stat(real)
+	if err != nil {
+		return nil, false, 0, err
+	}
+	if fi.Size() <= maxScriptSize {
+		data, err = os.ReadFile(real)
+		return data, false, fi.Size(), err
+	}
+	fh, err := os.Open(real)
+	if err != nil {
+		return nil, true, fi.Size(), err
+	}
+	defer fh.Close()
+	head := make([]byte, 512)
+	n, err := io.ReadFull(fh, head)
+	if err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	return head[:n], true, fi.Size(), err
+}
+
+// scriptAnswer is a script's answer, for the cache: "S" (all of it) or
+// "B" (its start) and the xxh3-128 of the bytes read, or "!" and the
+// error.
+func scriptAnswer(data []byte, big bool, err error) string {
+	if err != nil {
+		return "!" + err.Error()
+	}
+	sum := xxh3.Hash128(data).Bytes()
+	if big {
+		return "B" + string(sum[:])
+	}
+	return "S" + string(sum[:])
 }
 
 // Analyses is what Analyze derived for each command line, kept across
