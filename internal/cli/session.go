@@ -169,8 +169,8 @@ func (a *app) openConfig(cfg *config.Config, readOnly bool, x command.Exec) (*se
 	env.Analyses = loadAnalyses(s.analysesPath)
 	s.planner = &plan.Planner{
 		Analyses: env.Analyses,
-		Config: cfg,
-		Steps:  s.steps,
+		Config:   cfg,
+		Steps:    s.steps,
 		Scanner: &fingerprint.Scanner{
 			Root:   cfg.Dir,
 			Ignore: []string{filepath.Dir(s.storePath), stateDir},

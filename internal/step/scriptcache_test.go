@@ -313,3 +313,32 @@ func TestAnalysisLooksOnlyThroughFsys(t *testing.T) {
 }
 
 func appendSum(b []byte) []byte { return binary.LittleEndian.AppendUint64(b, xxh3.Hash(b)) }
+
+// The steps' inputs are read in parallel (Prefetch): one cache serves them
+// all, and is written while a re-decision may still look into it.
+func TestAnalysesConcurrent(t *testing.T) {
+	root := newCachedRepo(t)
+	c := LoadAnalyses(nil)
+	cmds := []string{"./scripts/install.sh", "bash ./target-b.sh", "./link.sh", "run-parts scripts/hooks.d"}
+	done := make(chan bool)
+	for i := range 8 {
+		go func() {
+			for j := range 20 {
+				cmd := cmds[(i+j)%len(cmds)]
+				if got, want := c.Analyze(cmd, root, root), Analyze(cmd, root, root); !reflect.DeepEqual(got, want) {
+					t.Errorf("Analyze(%q) = %+v, want %+v", cmd, got, want)
+				}
+				if j%5 == 0 {
+					LoadAnalyses(c.Marshal())
+				}
+			}
+			done <- true
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	if n := len(LoadAnalyses(c.Marshal()).entries); n != len(cmds) {
+		t.Errorf("%d entries kept, want %d", n, len(cmds))
+	}
+}
