@@ -45,7 +45,7 @@ const (
 	probeRegular = 's' // os.Stat: is it a regular file? "1" or "0"
 	probeReal    = 'l' // filepath.EvalSymlinks: the real path, or "\x00" on error
 	probeDir     = 'd' // os.ReadDir: "+" and the names, NUL-separated; "!" on error
-	probeScript  = 'r' // a script's bytes: see readScript
+	probeScript  = 'r' // a script's bytes: see scriptAnswer
 )
 
 // probe is one look-up and its answer.
