@@ -154,8 +154,7 @@ func answer(kind byte, path string) string {
 	case probeDir:
 		return answerDir(path)
 	case probeScript:
-		data, big, _, err := scriptBytes(path)
-		return scriptAnswer(data, big, err)
+		return scriptSum(path)
 	}
 	return "\x00unknown"
 }
@@ -224,6 +223,38 @@ func scriptBytes(real string) (data []byte, big bool, size int64, err error) {
 	}
 	return head[:n], true, fi.Size(), err
 }
+
+// scriptSum is scriptAnswer(scriptBytes(real)), hashing the bytes as they
+// are read rather than holding them: what the cache checks.
+func scriptSum(real string) string {
+	fi, err := os.Stat(real)
+	if err != nil || fi.Size() > maxScriptSize {
+		data, big, _, err := scriptBytes(real)
+		return scriptAnswer(data, big, err)
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		return scriptAnswer(nil, false, err)
+	}
+	defer f.Close()
+	buf := sumBufs.Get().(*[]byte)
+	defer sumBufs.Put(buf)
+	h := xxh3.New()
+	for {
+		n, err := f.Read(*buf)
+		h.Write((*buf)[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return scriptAnswer(nil, false, err)
+		}
+	}
+	sum := h.Sum128().Bytes()
+	return "S" + string(sum[:])
+}
+
+var sumBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // scriptAnswer is a script's answer, for the cache: "S" (all of it) or
 // "B" (its start) and the xxh3-128 of the bytes read, or "!" and the

@@ -342,3 +342,28 @@ func TestAnalysesConcurrent(t *testing.T) {
 		t.Errorf("%d entries kept, want %d", n, len(cmds))
 	}
 }
+
+// The cache checks a script by hashing it as it is read; the analysis, by
+// hashing what it read: both give the same answer, whatever the size.
+func TestScriptSum(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 511, 512, 32<<10 - 1, 32 << 10, 32<<10 + 1, 100_000, maxScriptSize + 1} {
+		p := filepath.Join(dir, strconv.Itoa(n))
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i*7 + i>>9)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, big, _, err := scriptBytes(p)
+		if got, want := scriptSum(p), scriptAnswer(b, big, err); got != want || want[0] == '!' {
+			t.Errorf("%d bytes: scriptSum %q, scriptAnswer %q", n, got, want)
+		}
+	}
+	missing := filepath.Join(dir, "missing")
+	b, big, _, err := scriptBytes(missing)
+	if got, want := scriptSum(missing), scriptAnswer(b, big, err); got != want {
+		t.Errorf("missing: scriptSum %q, scriptAnswer %q", got, want)
+	}
+}
