@@ -105,6 +105,9 @@ func (a *app) runInit(ctx context.Context, o *initOptions) error {
 	case repo.EvalFetch:
 		fmt.Fprintln(a.stderr, "sysinit: nix eval could not fetch the flake's inputs (offline?); init read flake.nix itself")
 		a.hint("`sysinit init --no-eval` reads flake.nix without asking nix")
+	case repo.EvalNewerLock:
+		fmt.Fprintln(a.stderr, "sysinit: this nix cannot read flake.lock, which a newer Nix wrote; init read flake.nix itself")
+		a.hint("builds with this nix fail the same way: upgrade nix (`sysinit doctor` says how)")
 	case repo.EvalTook >= slowEval:
 		fmt.Fprintf(a.stderr, "sysinit: nix eval took %.1fs to list the flake's configurations (it fetches inputs not in the store yet)\n", repo.EvalTook.Seconds())
 		a.hint("`sysinit init --no-eval` reads flake.nix without asking nix")

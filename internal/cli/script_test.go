@@ -109,6 +109,11 @@ func TestScript(t *testing.T) {
 					return false, fmt.Errorf("SYSINIT_REQUIRE_NIX=1 but nix is not installed (scripts/install-nix-offline.sh)")
 				}
 				return err == nil, nil
+			case "nix-2.8":
+				// What Nix 2.8 (Debian's, on the test machines) says where
+				// newer ones differ.
+				out, err := exec.Command("nix", "--version").Output()
+				return err == nil && strings.HasPrefix(string(out), "nix (Nix) 2.8."), nil
 			}
 			return false, nil
 		},
