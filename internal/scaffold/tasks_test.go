@@ -100,6 +100,38 @@ gc:
 	}
 }
 
+// TestReadRefreshSwitchOverUpdate: of two recipes doing one thing each,
+// the one that switches the system is the refresh, whatever their names;
+// as in ryan4yin/nix-darwin-kickstarter's Justfile, where `up` (nix flake
+// update) beat `darwin` (the build and switch) on its name alone.
+func TestReadRefreshSwitchOverUpdate(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"Justfile": `hostname := "mac"
+
+[group('desktop')]
+darwin: darwin-set-proxy
+  nix build .#darwinConfigurations.{{hostname}}.system \
+    --extra-experimental-features 'nix-command flakes'
+
+  sudo -E ./result/sw/bin/darwin-rebuild switch --flake .#{{hostname}}
+
+darwin-set-proxy:
+  sudo python3 scripts/darwin_set_proxy.py
+
+[group('nix')]
+up:
+  nix flake update
+`,
+	})
+	got, err := ReadRefresh(dir, "darwin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || got.Task != "darwin" {
+		t.Fatalf("got %+v, want the darwin recipe", got)
+	}
+}
+
 func TestReadRefreshMise(t *testing.T) {
 	dir := writeTree(t, map[string]string{
 		"mise.toml": `[tasks.switch]
