@@ -75,8 +75,19 @@ type bundleKeys struct {
 // step.LeaderKeys).
 func (k *bundleKeys) LeaderStep() string { return k.NixDarwin }
 
+// NixDarwinOf returns the nix-darwin step a brew-bundle step takes its
+// Brewfile from (its nix-darwin key), for commands that read Brewfiles
+// (migrate); "" for a step of another kind or one with a Brewfile file.
+func NixDarwinOf(s *config.Step) string {
+	if s.Kind != stepKind {
+		return ""
+	}
+	return config.KeysOf[bundleKeys](s).NixDarwin
+}
+
 // BrewfileOf returns the Brewfile a brew-bundle step installs from, for
-// commands that read it (migrate); ok is false for a step of another kind.
+// commands that read it (migrate); ok is false for a step of another kind,
+// or one that takes its Brewfile from nix-darwin (NixDarwinOf).
 func BrewfileOf(cfg *config.Config, s *config.Step) (path string, ok bool) {
 	if s.Kind != stepKind || config.KeysOf[bundleKeys](s).NixDarwin != "" {
 		return "", false

@@ -22,6 +22,10 @@ import (
 // before init says that --no-eval skips it.
 const slowEval = 3 * time.Second
 
+// sayEval is how long init waits for nix eval before it says, while nix
+// still runs, what it is waiting for.
+const sayEval = time.Second
+
 type initOptions struct {
 	print, noEval bool
 	host, user    string
@@ -94,7 +98,21 @@ func (a *app) runInit(ctx context.Context, o *initOptions) error {
 	if o.noEval {
 		m.Nix, m.NoNixWhy = "", "--no-eval"
 	}
+	// nix eval of a flake whose inputs are not in the store fetches them
+	// (offline, nix retries each download for seconds): say what init is
+	// waiting for while it waits, not only afterwards.
+	var waiting *time.Timer
+	said := make(chan struct{})
+	if m.Nix != "" {
+		waiting = time.AfterFunc(sayEval, func() {
+			fmt.Fprintln(a.stderr, "sysinit: asking nix for the flake's configurations (nix eval, which fetches inputs not in the store yet); `--no-eval` skips it")
+			close(said)
+		})
+	}
 	repo, err := scaffold.Read(ctx, dir, m)
+	if waiting != nil && !waiting.Stop() {
+		<-said // it is printing: let it finish before anything else is
+	}
 	if err != nil {
 		return err
 	}
@@ -105,6 +123,9 @@ func (a *app) runInit(ctx context.Context, o *initOptions) error {
 	case repo.EvalFetch:
 		fmt.Fprintln(a.stderr, "sysinit: nix eval could not fetch the flake's inputs (offline?); init read flake.nix itself")
 		a.hint("`sysinit init --no-eval` reads flake.nix without asking nix")
+	case repo.EvalNewerLock:
+		fmt.Fprintln(a.stderr, "sysinit: this nix cannot read flake.lock, which a newer Nix wrote; init read flake.nix itself")
+		a.hint("builds with this nix fail the same way: upgrade nix (`sysinit doctor` says how)")
 	case repo.EvalTook >= slowEval:
 		fmt.Fprintf(a.stderr, "sysinit: nix eval took %.1fs to list the flake's configurations (it fetches inputs not in the store yet)\n", repo.EvalTook.Seconds())
 		a.hint("`sysinit init --no-eval` reads flake.nix without asking nix")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -137,6 +138,18 @@ func noLog(st *state.Store, name string, runs []state.Run) error {
 		}
 	}
 	if id == "" && when.IsZero() {
+		// Blocked in the newest refresh that had it: the news is what
+		// blocked it, whose log says why.
+		for _, r := range runs {
+			i := slices.IndexFunc(r.Steps, func(s state.RunStep) bool { return s.Name == name })
+			if i < 0 {
+				continue
+			}
+			if by, ok := strings.CutPrefix(r.Steps[i].Reason, "blocked by "); ok && r.Steps[i].Status == string(runner.StatusBlocked) {
+				return fmt.Errorf("no log of %s: it has never run here; in the last refresh (run %s) it was blocked by %s: `sysinit logs %s` shows why", name, r.ID, by, by)
+			}
+			break
+		}
 		return fmt.Errorf("no log of %s: it has never run here; `sysinit refresh %s` runs it", name, name)
 	}
 	last := "refresh " + id

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -79,14 +80,22 @@ func (a *app) runMigrate(ctx context.Context, o migrate.Options) error {
 			cfg = c
 		}
 	}
-	if o.Brewfile == "" {
+	// defaulted: the Brewfile is migrate's choice, not the user's, and
+	// fromNix is a brew-bundle step whose Brewfile nix-darwin makes
+	// (homebrew.brews, casks), with its nix-darwin step: no file to read.
+	defaulted := o.Brewfile == ""
+	var fromNix, leader string
+	if defaulted {
 		o.Brewfile = "Brewfile"
 		if cfg != nil {
 			o.Brewfile = filepath.Join(cfg.Dir, "Brewfile")
 			for _, s := range cfg.Steps {
 				if f, ok := brew.BrewfileOf(cfg, s); ok {
-					o.Brewfile = f
+					o.Brewfile, fromNix = f, ""
 					break
+				}
+				if l := brew.NixDarwinOf(s); l != "" && fromNix == "" {
+					fromNix, leader = s.Name, l
 				}
 			}
 		}
@@ -106,6 +115,21 @@ func (a *app) runMigrate(ctx context.Context, o migrate.Options) error {
 			return err
 		}
 		o.CacheDir = filepath.Join(cache, "sysinit")
+	}
+	// A missing default Brewfile, after the cache directory's checks (a
+	// HOME root must not write in is refused whatever migrate reads): a
+	// bare "no such file or directory" says neither which Brewfile migrate
+	// looked for nor how to give one, and most nix-darwin repositories
+	// declare their Homebrew packages in nix.
+	if _, err := os.Stat(o.Brewfile); defaulted && errors.Is(err, fs.ErrNotExist) {
+		if fromNix != "" {
+			a.errorf("no Brewfile to read: step %s takes its Brewfile from nix-darwin step %s's configuration (homebrew.brews, casks), and %s does not exist", fromNix, leader, o.Brewfile)
+			a.hint(fmt.Sprintf("write that Brewfile out with `nix eval --raw .#darwinConfigurations.NAME.config.homebrew.brewfile > Brewfile.nix-darwin` (NAME: step %s's configuration), then run `sysinit migrate --brewfile Brewfile.nix-darwin`; --write edits that file, not your nix", leader))
+		} else {
+			a.errorf("no Brewfile to read: %s does not exist", o.Brewfile)
+			a.hint("run migrate where your Brewfile is, or give it with --brewfile FILE")
+		}
+		return &exitError{code: ExitFailed}
 	}
 	_, err := migrate.Run(ctx, o, a.stdout, a.stderr)
 	var re *migrate.ResolveError

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -109,6 +111,11 @@ func TestScript(t *testing.T) {
 					return false, fmt.Errorf("SYSINIT_REQUIRE_NIX=1 but nix is not installed (scripts/install-nix-offline.sh)")
 				}
 				return err == nil, nil
+			case "nix-2.8":
+				// What Nix 2.8 (Debian's, on the test machines) says where
+				// newer ones differ.
+				out, err := exec.Command("nix", "--version").Output()
+				return err == nil && strings.HasPrefix(string(out), "nix (Nix) 2.8."), nil
 			}
 			return false, nil
 		},
@@ -121,6 +128,7 @@ func TestScript(t *testing.T) {
 			"waitmatch":  cmdWaitmatch,
 			"agerecords": cmdAgeRecords,
 			"remote":     cmdRemote,
+			"blackhole":  cmdBlackhole,
 		},
 	})
 }
@@ -142,6 +150,39 @@ func cmdSettime(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	t := time.Now().Add(-time.Duration(ago) * time.Second)
 	ts.Check(os.Chtimes(ts.MkAbs(args[0]), t, t))
+}
+
+// blackhole: listen on a free port of 127.0.0.1, accept every connection
+// and answer nothing, until the script ends; $BLACKHOLE_PORT is the port.
+// A download from it stalls, as one from a host that stopped answering.
+func cmdBlackhole(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 0 || neg {
+		ts.Fatalf("usage: blackhole")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	ts.Defer(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	ts.Setenv("BLACKHOLE_PORT", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 }
 
 // waitfor FILE: wait up to 10s for a file to exist (a background child

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/sysinit/sysinit/internal/lazyregexp"
 )
 
 // WriteDocs writes what a user writes in sysinit.toml: the keys every kind
@@ -129,9 +131,19 @@ func (d *docWriter) heading(h string) {
 
 func (d *docWriter) para(p string) {
 	if !d.markdown {
-		p = strings.ReplaceAll(p, "`", "")
+		p = plain(p)
 	}
 	d.printf("%s\n\n", p)
+}
+
+// mdLinkRE is a Markdown link, [text](https://…).
+var mdLinkRE = lazyregexp.New(`\[([^\]]+)\]\((https?://[^)\s]+)\)`)
+
+// plain is Markdown text as a terminal shows it: no backticks, and a link
+// as its text and then its address, which a terminal user can follow.
+func plain(s string) string {
+	s = mdLinkRE().ReplaceAllString(s, "$1 ($2)")
+	return strings.ReplaceAll(s, "`", "")
 }
 
 func (d *docWriter) table(head [3]string, rows [][3]string) {
@@ -148,7 +160,7 @@ func (d *docWriter) table(head [3]string, rows [][3]string) {
 		width = max(width, len(r[0]))
 	}
 	for _, r := range rows {
-		d.printf("  %-*s  %s\n      %s\n", width, r[0], r[1], strings.ReplaceAll(r[2], "`", ""))
+		d.printf("  %-*s  %s\n      %s\n", width, r[0], r[1], plain(r[2]))
 	}
 	d.printf("\n")
 }

@@ -78,6 +78,13 @@ var (
 	// 2.8, of a relative path input as Nix 2.26 and later lock it (no
 	// narHash, a "parent"): lockfile contains mutable lock '{"path":"./sub","type":"path"}'
 	mutableLockRE = lazyregexp.New(`lockfile contains mutable lock '([^']*)'`)
+	// 2.8, whose tarball scheme takes only type, url, narHash and name, of
+	// a tarball input locked as newer Nix locks one served by the lockable
+	// tarball protocol (FlakeHub, nixos.org's channel tarballs), with
+	// lastModified, rev and revCount: unsupported tarball input attribute
+	// 'lastModified'. Another name is a URL's own query, which nix's
+	// message describes well enough.
+	tarballAttrRE = lazyregexp.New(`unsupported tarball input attribute '(lastModified|rev|revCount)'`)
 )
 
 // newerLockError is a flake.lock the nix that runs cannot read because a
@@ -111,7 +118,22 @@ func newerLock(op, stderr, nixDesc string, err error) *newerLockError {
 		e.What, e.Msg = "it locks "+m[1]+" without a hash, as newer Nix locks a relative path input", m[0]
 		return e
 	}
+	if m := tarballAttrRE().FindStringSubmatch(stderr); m != nil {
+		e.What, e.Msg = "it locks a tarball input with '"+m[1]+"', as newer Nix locks a tarball served with its revision (FlakeHub's, nixos.org's channels)", m[0]
+		return e
+	}
 	return nil
+}
+
+// NewerLock recognises, in nix's stderr, a flake.lock written by a newer
+// Nix than the one that ran, for callers outside this package (init's nix
+// eval): what in flake.lock that nix cannot read, or "" when that is not
+// what failed.
+func NewerLock(stderr string) string {
+	if e := newerLock("", stderr, "", nil); e != nil {
+		return e.What
+	}
+	return ""
 }
 
 // describeNix names the nix that runs, for a message about what it cannot

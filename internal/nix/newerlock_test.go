@@ -55,6 +55,42 @@ func TestNewerLock(t *testing.T) {
 		}
 	}
 
+	// A tarball input as newer Nix locks one served by the lockable tarball
+	// protocol (FlakeHub's URLs): lastModified, rev and revCount beside the
+	// url, which Nix 2.8's tarball scheme refuses. A Nix that reads them
+	// would go on to fetch the tarball; there is nothing to explain then.
+	tb := filepath.Join(tmp, "tarball")
+	writeFile(t, filepath.Join(tb, "flake.nix"), `{ inputs.t = { url = "https://example.invalid/t.tar.gz"; flake = false; }; outputs = { self, t }: { x = 1; }; }`)
+	writeFile(t, filepath.Join(tb, "flake.lock"), `{
+  "nodes": {
+    "root": {"inputs": {"t": "t"}},
+    "t": {
+      "flake": false,
+      "locked": {"lastModified": 1780327564, "narHash": "sha256-HiRPtA0spK+Dkgbhz/1zW9glXxNVB+L4Rj2VYmdawb8=", "rev": "6cc9bd98891b1fc6bb2b8cb3277df8bc72799ca6", "revCount": 149, "type": "tarball", "url": "https://example.invalid/pinned/t.tar.gz"},
+      "original": {"type": "tarball", "url": "https://example.invalid/t.tar.gz"}
+    }
+  },
+  "root": "root",
+  "version": 7
+}
+`)
+	if stderr, ok := eval(tb); ok || !strings.Contains(stderr, "unsupported tarball input attribute") {
+		t.Logf("this nix reads a tarball lock's lastModified: nothing to explain")
+	} else {
+		e := newerLock("evaluating x", stderr, "Nix, "+nix, nil)
+		if e == nil {
+			t.Fatalf("not recognised as a lock written by a newer Nix: %s", stderr)
+		}
+		for _, want := range []string{"flake.lock was written by a newer Nix than this one", "tarball input", "'lastModified'", "upgrade nix"} {
+			if !strings.Contains(e.Error(), want) {
+				t.Errorf("%q lacks %q", e.Error(), want)
+			}
+		}
+	}
+	if got := newerLock("x", "error: unsupported tarball input attribute 'wrong'", nix, nil); got != nil {
+		t.Errorf("a tarball attribute no Nix locks taken for a newer lock: %v", got)
+	}
+
 	rel := filepath.Join(tmp, "rel")
 	writeFile(t, filepath.Join(rel, "sub", "flake.nix"), `{ outputs = { self }: { s = 3; }; }`)
 	writeFile(t, filepath.Join(rel, "flake.nix"), `{ inputs.sub.url = "path:./sub"; outputs = { self, sub }: { x = sub.s; }; }`)

@@ -280,9 +280,33 @@ func classifyNix(a *action, args []word) {
 				return
 			}
 		}
+	case args[0].s == "build" && slices.ContainsFunc(args[1:], func(w word) bool { return buildsConfiguration(w.s) }):
+		// The build before a switch (nix build, then
+		// ./result/sw/bin/darwin-rebuild switch): the nix step builds the
+		// configuration itself, as you, before it switches.
+		a.kind, a.note = actIgnore, "building the configuration before a switch: the nix step builds it itself"
 	case args[0].s == "store" && len(args) > 1 && (args[1].s == "gc" || args[1].s == "optimise"):
 		a.note = "garbage collection is not part of a refresh; keep it as a task of its own, or a command step with every = \"7d\""
 	}
+}
+
+// configBuilds are the attributes of a configuration a switch builds:
+// nix-darwin's system, NixOS's toplevel, home-manager's activation package.
+var configBuilds = []string{".system", ".config.system.build.toplevel", ".activationPackage"}
+
+// buildsConfiguration reports whether installable w is what a switch of a
+// flake's configuration builds: FLAKE#darwinConfigurations.NAME.system and
+// the like.
+func buildsConfiguration(w string) bool {
+	_, attr, ok := strings.Cut(w, "#")
+	if !ok {
+		return false
+	}
+	out, rest, ok := strings.Cut(attr, ".")
+	if !ok || !slices.Contains([]string{"darwinConfigurations", "nixosConfigurations", "homeConfigurations"}, out) {
+		return false
+	}
+	return slices.ContainsFunc(configBuilds, func(s string) bool { return strings.HasSuffix(rest, s) })
 }
 
 // looksLikeFlake reports whether w is a flake reference rather than an

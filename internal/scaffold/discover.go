@@ -20,6 +20,7 @@ import (
 
 	"github.com/sysinit/sysinit/internal/brew"
 	"github.com/sysinit/sysinit/internal/command"
+	"github.com/sysinit/sysinit/internal/nix"
 )
 
 // Machine is what init needs to know of the machine it runs on.
@@ -53,6 +54,9 @@ type Repo struct {
 	// EvalFetch is set when nix eval failed fetching the flake's inputs
 	// (offline): nix retries each download for seconds before it gives up.
 	EvalFetch bool
+	// EvalNewerLock is set when nix eval could not read flake.lock because
+	// a newer Nix wrote it: builds with this nix fail the same way.
+	EvalNewerLock bool
 	// EvalTook is how long nix eval ran, 0 when it did not.
 	EvalTook  time.Duration
 	Brewfiles []string // relative paths
@@ -103,7 +107,9 @@ func (r *Repo) readConfigs(ctx context.Context, m Machine) error {
 	}
 	r.Configs, r.ConfigsFrom, r.EvalNote = *c, from, note
 	var ee *EvalError
-	r.EvalFetch = errors.As(evalErr, &ee) && ee.Fetch
+	if errors.As(evalErr, &ee) {
+		r.EvalFetch, r.EvalNewerLock = ee.Fetch, ee.NewerLock != ""
+	}
 	return nil
 }
 
@@ -160,7 +166,7 @@ func evalConfigs(ctx context.Context, m Machine, dir string) (*Configurations, e
 			if strings.Contains(stderr.String(), "does not provide attribute") {
 				continue
 			}
-			return nil, &EvalError{Output: o, Msg: lastError(stderr.String(), err), Fetch: fetchFailed(stderr.String())}
+			return nil, &EvalError{Output: o, Msg: lastError(stderr.String(), err), Fetch: fetchFailed(stderr.String()), NewerLock: nix.NewerLock(stderr.String())}
 		}
 		var names []string
 		if err := json.Unmarshal(stdout.Bytes(), &names); err != nil {
@@ -180,9 +186,20 @@ type EvalError struct {
 	// Fetch is set when nix failed fetching an input (offline, a host
 	// that does not answer), not evaluating the flake.
 	Fetch bool
+	// NewerLock is what in flake.lock this nix cannot read, when a newer
+	// Nix wrote it: nix's own words ("unsupported tarball input attribute
+	// 'lastModified'") say neither that nor that a build will fail too.
+	NewerLock string
 }
 
-func (e *EvalError) Error() string { return "nix eval .#" + e.Output + ": " + e.Msg }
+func (e *EvalError) Error() string {
+	if e.NewerLock != "" {
+		// Short: the header keeps 160 characters of it, and nix's words
+		// name what it could not read.
+		return "nix eval .#" + e.Output + ": flake.lock was written by a newer Nix than this one (nix said: " + e.Msg + ")"
+	}
+	return "nix eval .#" + e.Output + ": " + e.Msg
+}
 
 // fetchMarkers are what nix (its curl downloads, and git's fetches) says
 // when an input could not be fetched.

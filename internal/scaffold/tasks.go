@@ -38,11 +38,15 @@ var refreshNames = map[string]int{
 	"install": 2, "sync": 2, "bootstrap": 1, "default": 1, "all": 1,
 }
 
+// switchBonus ranks a task that switches a system above every name of
+// refreshNames, and below a task doing one more thing.
+const switchBonus = 7
+
 // ReadRefresh finds the task runner file in repo (a Taskfile, else a
 // justfile) and the task in it that refreshes the machine: the one whose
 // commands switch a system, update the flake or run brew bundle, preferring
-// names like refresh and switch. It returns nil when there is no such file
-// or no such task.
+// among as many one that switches, then names like refresh and switch. It
+// returns nil when there is no such file or no such task.
 //
 // goos picks among a justfile's recipes of one name the one for this
 // system ([macos], [linux], [unix]).
@@ -112,6 +116,13 @@ func choose(file string, flatten func() map[string][]string) *Refresh {
 		}
 		base := n[strings.LastIndexByte(n, ':')+1:]
 		score := 10*len(kinds) + refreshNames[base]
+		// Among tasks doing as many things, one that switches a system is
+		// the refresh before any name: an `up` that only updates the flake
+		// is not what a person runs to refresh the machine. The bonus
+		// outweighs every name's rank, never another thing done.
+		if kinds[actDarwin] || kinds[actNixOS] || kinds[actHome] {
+			score += switchBonus
+		}
 		if score > bestScore || score == bestScore && len(n) < len(best) {
 			best, bestScore = n, score
 		}

@@ -100,6 +100,38 @@ gc:
 	}
 }
 
+// TestReadRefreshSwitchOverUpdate: of two recipes doing one thing each,
+// the one that switches the system is the refresh, whatever their names;
+// as in ryan4yin/nix-darwin-kickstarter's Justfile, where `up` (nix flake
+// update) beat `darwin` (the build and switch) on its name alone.
+func TestReadRefreshSwitchOverUpdate(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"Justfile": `hostname := "mac"
+
+[group('desktop')]
+darwin: darwin-set-proxy
+  nix build .#darwinConfigurations.{{hostname}}.system \
+    --extra-experimental-features 'nix-command flakes'
+
+  sudo -E ./result/sw/bin/darwin-rebuild switch --flake .#{{hostname}}
+
+darwin-set-proxy:
+  sudo python3 scripts/darwin_set_proxy.py
+
+[group('nix')]
+up:
+  nix flake update
+`,
+	})
+	got, err := ReadRefresh(dir, "darwin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || got.Task != "darwin" {
+		t.Fatalf("got %+v, want the darwin recipe", got)
+	}
+}
+
 func TestReadRefreshMise(t *testing.T) {
 	dir := writeTree(t, map[string]string{
 		"mise.toml": `[tasks.switch]
@@ -162,6 +194,14 @@ func TestClassify(t *testing.T) {
 			[]action{{kind: actDarwin, flake: ".#lv426", impure: true, sudo: true, env: map[string]string{"NIXPKGS_ALLOW_UNFREE": "1"}, extraArgs: []string{"--show-trace"}, logFlags: []string{"-L"}}}},
 		{"sudo darwin-rebuild switch --flake \".#$(scutil --get LocalHostName)\"", []action{{kind: actDarwin, flake: ".", hostAttr: true, sudo: true}}},
 		{"darwin-rebuild build --flake .", []action{{kind: actCommand}}},
+		// Building the system a switch then activates, as many Justfiles
+		// do (nix build, then ./result/sw/bin/darwin-rebuild switch): the
+		// nix step builds it itself.
+		{"nix build .#darwinConfigurations.mac.system --extra-experimental-features 'nix-command flakes'", []action{{kind: actIgnore}}},
+		{"nix --extra-experimental-features 'nix-command flakes' build .#darwinConfigurations.$SYSTEM.system $@", []action{{kind: actIgnore}}},
+		{"nix build .#nixosConfigurations.box.config.system.build.toplevel", []action{{kind: actIgnore}}},
+		{"nix build .#homeConfigurations.me.activationPackage", []action{{kind: actIgnore}}},
+		{"nix build .#packages.x86_64-linux.default", []action{{kind: actCommand}}},
 		{"nix run nix-darwin -- switch --flake .#m1 --max-jobs 8 --cores 2", []action{{kind: actDarwin, flake: ".#m1", maxJobs: 8, cores: 2}}},
 		{"sudo nixos-rebuild switch --flake . --builders '' --max-jobs 1 --cores 32 --fast",
 			[]action{{kind: actNixOS, flake: ".", nixAction: "switch", sudo: true, extraArgs: []string{"--builders", ""}, maxJobs: 1, cores: 32, dropped: []string{"--fast"}}}},

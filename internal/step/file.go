@@ -250,7 +250,7 @@ func (f *File) Scripts() map[string]string {
 // Advice names the programs of on-change that a variable names: every file
 // where they may be is an input.
 func (f *File) Advice(string) []string {
-	return f.env.analyses().ScriptNotes(f.dir, Script{Key: "on-change", Cmd: f.keys.OnChange, Dir: f.dir})
+	return f.env.analyses().ScriptNotes(f.dir, Script{Key: "on-change", Cmd: f.keys.OnChange, Dir: f.runDir})
 }
 
 // dest is what sysinit can see of the destination: its content (hash and
