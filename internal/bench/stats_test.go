@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -132,14 +133,35 @@ func TestProjectExtra(t *testing.T) {
 			t.Errorf("%s: projectExtra = %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	// A step whose stand-ins overlap counts their union, not their sum.
+	// A step whose stand-ins overlap counts their longest chain, not
+	// their sum.
 	system := []Call{
-		{Name: "nix", Argv: []string{"build"}, Slept: int64(10 * ms), End: int64(10 * ms)},
-		{Name: "nix-env", Slept: int64(4 * ms), End: int64(20 * ms)},
-		{Name: "nix", Argv: []string{"store", "diff-closures"}, Slept: int64(3 * ms), End: int64(19 * ms)},
+		{Name: "nix", Argv: []string{"build"}, Slept: int64(10 * ms), Start: 0, End: int64(10 * ms)},
+		{Name: "nix-env", Slept: int64(4 * ms), Start: int64(15 * ms), End: int64(20 * ms)},
+		{Name: "nix", Argv: []string{"store", "diff-closures"}, Slept: int64(3 * ms), Start: int64(15 * ms), End: int64(19 * ms)},
 	}
 	if got := projectExtra(system, 0.5, false); got != 14*ms {
 		t.Errorf("overlapping stand-ins: projectExtra = %v, want 14ms", got)
+	}
+	// The closure diff starts beside the profile and sleeps past its end,
+	// into the gap before activate starts: at scale 1 it would end long
+	// before activate (0.3 s beside 4 s), so its time is not on the path.
+	// The union of the sleeps counted that overhang ×(1/scale − 1).
+	switched := []Call{
+		{Name: "nix", Argv: []string{"eval"}, Slept: int64(60 * ms), Start: 0, End: int64(61 * ms)},
+		{Name: "nix", Argv: []string{"build"}, Slept: int64(100 * ms), Start: int64(68 * ms), End: int64(169 * ms)},
+		{Name: "nix-env", Slept: int64(5 * ms), Start: int64(175 * ms), End: int64(181 * ms)},
+		{Name: "nix", Argv: []string{"store", "diff-closures"}, Slept: int64(3 * ms), Start: int64(179 * ms), End: int64(184 * ms)},
+		{Name: "activate", Slept: int64(35 * ms), Start: int64(187 * ms), End: int64(223 * ms)},
+	}
+	if got, want := projectExtra(switched, 0.01, false), time.Duration(float64(200*ms)*99); got != want {
+		t.Errorf("diff beside the switch: projectExtra = %v, want %v (eval, build, profile, activate)", got, want)
+	}
+	// A diff that outlasts what runs beside it is on the path.
+	slow := slices.Clone(switched)
+	slow[3].Slept, slow[3].End = int64(50*ms), int64(230*ms)
+	if got, want := projectExtra(slow, 0.5, false), 60*ms+100*ms+50*ms; got != want {
+		t.Errorf("slow diff: projectExtra = %v, want %v (eval, build, diff)", got, want)
 	}
 }
 
