@@ -309,3 +309,33 @@ func TestStandinNixBuildAndActivate(t *testing.T) {
 		t.Error("sudo -n -v failed")
 	}
 }
+
+// nix flake lock with a complete flake.lock fetches nothing, as real Nix
+// (it reads the lock and leaves it); without a lock, and for update, it
+// fetches every input.
+func TestStandinFlakeLockAndUpdate(t *testing.T) {
+	cfg, dir := standinEnv(t)
+	cfg.Latency.FlakeLock, cfg.Latency.FlakeUpdate = time.Millisecond, 7*time.Millisecond
+	if err := cfg.write(); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"flake", "lock", "."}, {"flake", "lock", "."}, {"flake", "update"}} {
+		if code, out := runStandin(t, cfg, dir, append([]string{"nix"}, args...)...); code != 0 {
+			t.Fatalf("nix %v: %d %q", args, code, out)
+		}
+	}
+	calls, err := ReadCalls(cfg.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first lock writes flake.lock: it fetched; the second reads it.
+	want := []time.Duration{7 * time.Millisecond, time.Millisecond, 7 * time.Millisecond}
+	if len(calls) != len(want) {
+		t.Fatalf("calls = %+v", calls)
+	}
+	for i, c := range calls {
+		if c.Slept != int64(want[i]) {
+			t.Errorf("call %d (%v) slept %v, want %v", i, c.Argv, time.Duration(c.Slept), want[i])
+		}
+	}
+}
