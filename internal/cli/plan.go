@@ -49,7 +49,10 @@ type jsonStep struct {
 	Action  string        `json:"action"` // run | skip | fail (its tool is missing)
 	Reasons []plan.Reason `json:"reasons"`
 	Recheck bool          `json:"recheck,omitempty"`
-	Notes   []string      `json:"notes,omitempty"`
+	// Intent: what the run will do, for a step whose work depends on
+	// whether it is due (flake-update: lock, or move the pins).
+	Intent string   `json:"intent,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
 	// Warnings: an input pattern that selects no file, say.
 	Warnings []string `json:"warnings,omitempty"`
 	// LastRun: the step's last run did not succeed (failed, interrupted)
@@ -85,7 +88,7 @@ func (a *app) runPlan(ctx context.Context, o *planOptions, args []string, force,
 	if o.json {
 		out := jsonPlan{Steps: []jsonStep{}}
 		for _, d := range p.Steps {
-			js := jsonStep{Name: d.Name, Action: "skip", Reasons: d.Reasons, Recheck: d.Recheck, Notes: advice(d), Warnings: d.Warnings}
+			js := jsonStep{Name: d.Name, Action: "skip", Reasons: d.Reasons, Recheck: d.Recheck, Intent: d.Intent(), Notes: advice(d), Warnings: d.Warnings}
 			if lr, ok := news[d.Name]; ok {
 				js.LastRun = &jsonLastRun{Run: lr.RunID, Command: lr.Command, Time: lr.Time, Status: lr.Status, Detail: lr.Detail, Log: lr.Log}
 			}
@@ -164,6 +167,9 @@ func printPlan(w io.Writer, p *plan.Plan, news map[string]lastRun) {
 		}
 		if d.Recheck {
 			fmt.Fprintf(tw, "\t\t(checked again after %s runs)\n", strings.Join(d.Config.After, ", "))
+		}
+		if in := d.Intent(); in != "" {
+			fmt.Fprintf(tw, "\t\tit %s\n", in)
 		}
 		for _, n := range advice(d) {
 			fmt.Fprintf(tw, "\t\tnote: %s\n", n)

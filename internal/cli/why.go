@@ -88,6 +88,9 @@ func (a *app) runWhy(ctx context.Context, name string) error {
 	if d.Recheck {
 		fmt.Fprintf(w, "  checked again after %s runs\n", strings.Join(d.Config.After, ", "))
 	}
+	if in := d.Intent(); in != "" {
+		fmt.Fprintf(w, "  a refresh now %s\n", in)
+	}
 	if un := s.planner.Unlisted(d); len(un) > 0 {
 		fmt.Fprintf(w, "  inputs it runs without listing them:\n")
 		for _, f := range slices.Sorted(maps.Keys(un)) {

@@ -97,6 +97,18 @@ func (fu *flakeUpdate) Inputs(context.Context) (fingerprint.Spec, error) {
 	return step.FileSpec(fu.cfgDir, filepath.Join(fu.ref.dir, "flake.nix"), nil)
 }
 
+// Intent says which of its two runs a refresh will do: move the pins, or
+// lock only what flake.lock lacks.
+func (fu *flakeUpdate) Intent(due bool) string {
+	if due {
+		if len(fu.k.Inputs) > 0 {
+			return "moves the pins of " + strings.Join(fu.k.Inputs, ", ")
+		}
+		return "moves every pin (nix flake update)"
+	}
+	return "locks only what flake.lock lacks, moving no pin (not due: `every` or --update moves them)"
+}
+
 // Probe has nothing on the machine to compare: the lock is in the repo.
 func (fu *flakeUpdate) Probe(context.Context, string) (string, error) { return "", nil }
 

@@ -140,6 +140,27 @@ type Decision struct {
 	unreached error
 }
 
+// Due says whether a run of d is the one its schedule asks for: forced
+// (--force, --update) or its `every` passed. Steps that do more when due
+// (flake-update moves pins) read it from their RunContext.
+func (d *Decision) Due() bool {
+	for _, r := range d.Reasons {
+		if r.Kind == Forced || r.Kind == TTLExpired {
+			return true
+		}
+	}
+	return false
+}
+
+// Intent is what a run of d will do, for steps whose work depends on
+// whether the run is due; "" for others, or when d does not run.
+func (d *Decision) Intent() string {
+	if i, ok := d.Step.(step.Intender); ok && d.Run && d.Applicable() {
+		return i.Intent(d.Due())
+	}
+	return ""
+}
+
 // Applicable reports whether the step can run on this machine.
 func (d *Decision) Applicable() bool {
 	return len(d.Reasons) == 0 || d.Reasons[0].Kind != NotApplicable

@@ -432,7 +432,7 @@ func (r *run) exec(ctx context.Context, n *node) {
 		Token:      d.Token,
 		Force:      forced(d),
 		Redefined:  redefined(d),
-		Due:        due(d),
+		Due:        d.Due(),
 		Unfinished: d.Interrupted != "",
 	}
 	if r.o.Confirm != nil {
@@ -549,15 +549,6 @@ func redefined(d *plan.Decision) bool {
 // due reports whether the step runs because its schedule calls for it. A
 // step that never ran here is not due: its first run establishes the
 // schedule (a new machine keeps the repo's flake.lock until `every` passes).
-func due(d *plan.Decision) bool {
-	for _, r := range d.Reasons {
-		if r.Kind == plan.Forced || r.Kind == plan.TTLExpired {
-			return true
-		}
-	}
-	return false
-}
-
 func (r *run) record(d *plan.Decision, o step.Outcome, started time.Time, dur time.Duration) error {
 	rec := state.Record{
 		Step:             d.Name,

@@ -315,6 +315,15 @@ type Advisor interface {
 	Advice(token string) []string
 }
 
+// Intender is implemented by steps whose run does different work when it
+// is due (its `every` passed, or --update/--force) than when it runs for
+// another reason, so that `plan` and `why` can say which a refresh will do
+// (a flake-update step run for a never-seen flake.nix locks, it does not
+// update).
+type Intender interface {
+	Intent(due bool) string
+}
+
 // Availability is implemented by kinds that need a tool to be installed
 // (nix, Homebrew). A step meant for this machine whose tool is missing
 // fails, with the fix, before anything runs: a PATH without nix (cron,
