@@ -489,27 +489,14 @@ func (ss *specSet) rootCtx() *dirCtx {
 // parent, and reports whether the walk must enter it. followed: the
 // subdirectory is a symlink's target, which only Patterns (not Trees) see.
 func (ss *specSet) childStates(parent *dirCtx, name string, dst []patState, followed bool) bool {
-	var need, blocked uint64
-	for i := len(ss.patterns) - 1; i >= 0; i-- {
-		p := ss.patterns[i]
+	for i, p := range ss.patterns {
 		s := patState{st: stDead}
 		if !followed || !p.copy {
 			s = p.childState(parent.states[i], name)
 		}
 		dst[i] = s
-		bit := uint64(1) << p.spec
-		if s.st == stDead || blocked&bit != 0 {
-			continue
-		}
-		switch {
-		case !p.exclude:
-			need |= bit
-		case p.covers(s):
-			// Nothing earlier in the spec can bring a file below back.
-			blocked |= bit
-		}
 	}
-	return need != 0
+	return ss.needMask(dst) != 0
 }
 
 // needMask returns the specs that a directory whose pattern states are
@@ -526,6 +513,7 @@ func (ss *specSet) needMask(states []patState) uint64 {
 		case !p.exclude:
 			need |= bit
 		case p.covers(s):
+			// Nothing earlier in the spec can bring a file below back.
 			blocked |= bit
 		}
 	}
