@@ -1,0 +1,84 @@
+package step
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// covers reports whether rel is an input of a: listed, or under one of
+// its directories.
+func covers(a Analysis, rel string) bool {
+	if slices.Contains(a.Files, rel) {
+		return true
+	}
+	for _, d := range a.Dirs {
+		if d == "." || strings.HasPrefix(rel, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestScriptReadsAreInputs: what a script really reads or runs is an
+// input, listed or under a directory that is, in the ways scripts reach
+// files that a plain reading of `. ./x` does not see. A miss is a wrong
+// skip.
+func TestScriptReadsAreInputs(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		// cd to a directory only known when it runs, then a relative path.
+		"cdx/run.sh": "#!/bin/bash\ncd \"$(git rev-parse --show-toplevel)/sub\"\n. ./a\n",
+		"sub/a":      "true\n",
+		// pushd moves the working directory as cd does.
+		"pd/run.sh": "#!/bin/bash\npushd sub >/dev/null\n. ./a\n",
+		// A variable sysinit cannot read may hold an absolute path.
+		"scripts/abs.sh": "#!/bin/bash\nD=$(foo \"$0\")\n. \"$D/lib\"\n",
+		"scripts/lib":    "true\n",
+		// find -exec and xargs run what they are handed.
+		"fx/run.sh":       "#!/bin/bash\nfind hooks -name '*.sh' -exec sh {} \\;\n",
+		"hooks/a.sh":      "true\n",
+		"hooks/b":         "true\n",
+		"xa/run.sh":       "#!/bin/bash\nfind hooks -type f | xargs -n1 bash\n",
+		"tr/run.sh":       "#!/bin/bash\ntrap '. ./tr/y' EXIT\n",
+		"tr/y":            "true\n",
+		"pipe/run.sh":     "#!/bin/bash\ncd pipe\ncat y | bash\n",
+		"pipe/y":          "true\n",
+		"path/run.sh":     "#!/bin/bash\nexport PATH=\"$(dirname \"$0\")/bin:$PATH\"\nmytool\n",
+		"path/bin/mytool": "#!/bin/sh\n",
+	}
+	for f, body := range files {
+		p := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(root, "step"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		cmd, dir, read string
+	}{
+		{"./cdx/run.sh", "", "sub/a"},
+		{"./pd/run.sh", "", "sub/a"},
+		{"../scripts/abs.sh", "step", "scripts/lib"},
+		{"./fx/run.sh", "", "hooks/a.sh"},
+		{"./xa/run.sh", "", "hooks/b"},
+		{"./tr/run.sh", "", "tr/y"},
+		{"./pipe/run.sh", "", "pipe/y"},
+		{"./path/run.sh", "", "path/bin/mytool"},
+	}
+	for _, tt := range tests {
+		a := Analyze(tt.cmd, filepath.Join(root, tt.dir), root)
+		if !covers(a, tt.read) {
+			t.Errorf("Analyze(%q) in %q: %s is no input: files %q dirs %q", tt.cmd, tt.dir, tt.read, a.Files, a.Dirs)
+		} else if !slices.Contains(a.Files, tt.read) && slices.Index(a.Why, "") >= 0 && len(a.Dirs) == 1 {
+			t.Errorf("Analyze(%q): %s is an input under %q with no note", tt.cmd, tt.read, a.Dirs)
+		}
+	}
+}
