@@ -503,7 +503,7 @@ func (e *executed) follow(c string, h how) {
 		e.done = map[string]bool{}
 	}
 	e.done[key] = true
-	saved, savedDirs := e.in, e.dirs
+	saved, savedDirs, savedLost := e.in, e.dirs, e.lost
 	if h.follow != asSource {
 		// A script run as a program has its own working directory; a
 		// sourced one's `cd` moves its caller's.
@@ -516,7 +516,7 @@ func (e *executed) follow(c string, h how) {
 	e.stack = e.stack[:len(e.stack)-1]
 	e.in = saved
 	if h.follow != asSource {
-		e.dirs = savedDirs
+		e.dirs, e.lost = savedDirs, savedLost
 	}
 }
 

@@ -101,6 +101,11 @@ type executed struct {
 	via   map[string]via  // how a script brought in each other file, the first time
 	stack []string        // the scripts being read, by real path: a cycle ends
 	done  map[string]bool // scripts read already, by real path and context
+	// lost is the target of a `cd` sysinit cannot read (`cd "$(git
+	// rev-parse --show-toplevel)/x"`): a relative path run after it may
+	// be anywhere, so it makes what lost may name an input (see relative).
+	lost   *syntax.Word
+	lostIn *frame // the script whose variables lost's word reads
 }
 
 // maxDepth bounds `sh -c` within `sh -c`.
@@ -268,7 +273,7 @@ func inert(st *syntax.Stmt) bool {
 		}
 		name := strings.TrimRight(s, "0123456789.")
 		switch {
-		case s == "." || s == "source" || s == "cd" || s == "eval" || s == "run-parts",
+		case s == "." || s == "source" || s == "cd" || s == "pushd" || s == "eval" || s == "trap" || s == "find" || s == "run-parts",
 			slices.Contains(shells, s), isWrapper(s),
 			makes[s] != nil, interpreters[s] != nil || interpreters[name] != nil:
 			return false
@@ -433,9 +438,19 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 		return false
 	}
 	switch base := path.Base(prog); {
-	case prog == "cd":
-		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-			e.cd(rest[0])
+	case prog == "cd" || prog == "pushd":
+		for i, a := range rest {
+			if a == "--" || strings.HasPrefix(a, "-") && a != "-" {
+				continue
+			}
+			if a == "\x00" {
+				if !startsOutside(words[i+1], e.in) && !fetched(words[i+1].Parts[0]) {
+					e.lost, e.lostIn = words[i+1], e.in
+				}
+			} else if a != "-" {
+				e.cd(a)
+			}
+			break
 		}
 		return false
 	case prog == "." || prog == "source":
@@ -536,7 +551,7 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 	if len(flat) > 0 && fetched(flat[0].p) {
 		return
 	}
-	prefix := ""
+	prefix, known := "", 0
 	for i, p := range flat {
 		if pe, ok := p.p.(*syntax.ParamExp); ok && i == 0 && pe.Param != nil && e.in.outside(pe.Param.Value) {
 			return
@@ -546,6 +561,7 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 			break
 		}
 		prefix += vals[0]
+		known++
 	}
 	if strings.HasPrefix(prefix, "~") {
 		return
@@ -555,7 +571,15 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		dir = prefix[:i+1]
 	}
-	for _, base := range e.dirs {
+	bases := e.dirs
+	if known == 0 && len(flat) > 0 || e.lost != nil && !filepath.IsAbs(dir) {
+		// It starts with what sysinit cannot read, which may be an
+		// absolute path ("$(git rev-parse --show-toplevel)/x"), or counts
+		// from a directory sysinit cannot read: anywhere in the
+		// repository, not only under the working directory.
+		dir, bases = e.root, []string{e.root}
+	}
+	for _, base := range bases {
 		d := dir
 		if !filepath.IsAbs(d) {
 			d = filepath.Join(base, d)
@@ -690,6 +714,19 @@ func unwrap(args []string, words []*syntax.Word) ([]string, []*syntax.Word) {
 	return args, words
 }
 
+// relative records, for a relative path p a script runs after a `cd`
+// sysinit cannot read, that the directory it changed to may be anywhere
+// its word may name: the whole repository when nothing of it is static.
+func (e *executed) relative(p string) {
+	if e.lost == nil || filepath.IsAbs(p) {
+		return
+	}
+	in := e.in
+	e.in = e.lostIn
+	e.dynamic(e.lost, "the directory it changes to before it runs "+p)
+	e.in = in
+}
+
 // cd follows a static `cd`.
 func (e *executed) cd(d string) {
 	if strings.ContainsAny(d, "\x00$~") {
@@ -714,6 +751,7 @@ func (e *executed) file(p string, h how) {
 	if p == "" || strings.ContainsAny(p, "\x00$~") {
 		return
 	}
+	e.relative(p)
 	if strings.ContainsAny(p, "*?[") {
 		e.pattern(p, h)
 		return
