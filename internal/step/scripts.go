@@ -341,7 +341,13 @@ func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
 	}
 	stdinShell := false
 	for _, args := range all {
+		fed := slices.ContainsFunc(args, func(a string) bool { return path.Base(a) == "xargs" })
 		args, words := unwrap(args, c.Args)
+		if fed && len(args) > 0 && runsOperand(args[0]) {
+			// xargs adds the words it reads to the command: a script
+			// sysinit cannot name.
+			e.anywhere("xargs hands " + path.Base(args[0]) + " what it reads on stdin, which sysinit cannot read before it runs")
+		}
 		if len(args) > 0 && e.call(args, words, depth) {
 			stdinShell = true
 		}
@@ -436,6 +442,23 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 			e.runParts(rest[i], words[i+1])
 		}
 		return false
+	case prog == "trap":
+		// trap CMD SIGNAL…: CMD is a command line, run later.
+		for i, a := range rest {
+			switch {
+			case a == "--":
+				continue
+			case a == "\x00":
+				e.dynamic(words[i+1], "the command line trap runs")
+			case !strings.HasPrefix(a, "-") && depth < maxDepth:
+				e.line(a, depth+1)
+			}
+			break
+		}
+		return false
+	case base == "find":
+		e.find(rest, words[1:], depth)
+		return false
 	}
 	switch base := path.Base(prog); {
 	case prog == "cd" || prog == "pushd":
@@ -510,6 +533,108 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 	}
 	e.program(prog)
 	return false
+}
+
+// runsOperand reports whether prog runs a file it is given as code: a
+// shell, an interpreter, `.`, or a program its argument names.
+func runsOperand(prog string) bool {
+	base := path.Base(prog)
+	name := strings.TrimRight(base, "0123456789.")
+	return prog == "." || prog == "source" || prog == "\x00" || slices.Contains(shells, base) ||
+		interpreters[base] != nil || interpreters[name] != nil
+}
+
+// find looks at `find START… EXPR`: the commands its -exec, -execdir, -ok
+// and -okdir run, and, when one is handed the files found ({}) to run or
+// read, every file under the starting points.
+func (e *executed) find(args []string, words []*syntax.Word, depth int) {
+	var starts []int
+	i := 0
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "-H" || a == "-L" || a == "-P" {
+			continue
+		}
+		if strings.HasPrefix(a, "-") || a == "(" || a == "!" {
+			break
+		}
+		starts = append(starts, i)
+	}
+	for ; i < len(args); i++ {
+		switch args[i] {
+		case "-exec", "-execdir", "-ok", "-okdir":
+		default:
+			continue
+		}
+		j := i + 1
+		for j < len(args) && args[j] != ";" && args[j] != "+" {
+			j++
+		}
+		cmd, ws := slices.Clone(args[i+1:j]), words[i+1:j]
+		i = j
+		if len(cmd) == 0 {
+			continue
+		}
+		handed := false
+		for k, a := range cmd {
+			if strings.Contains(a, "{}") {
+				handed = true
+				cmd[k] = ""
+			}
+		}
+		if handed && !slices.Contains(writers, path.Base(args[i-len(cmd)])) {
+			what := "find hands the files it finds to " + wordText(ws[0])
+			if len(starts) == 0 {
+				e.anywhereUnder(".", what)
+			}
+			for _, k := range starts {
+				if args[k] == "\x00" {
+					e.dynamic(words[k], "where "+what+" starts")
+					continue
+				}
+				e.anywhereUnder(args[k], what)
+			}
+		}
+		if cmd[0] != "" {
+			e.call(cmd, ws, depth)
+		}
+	}
+}
+
+// anywhere records that what a command runs may be any file of the
+// repository, and why.
+func (e *executed) anywhere(why string) {
+	e.dyn = append(e.dyn, ".")
+	e.why = append(e.why, e.in.prefix()+why+": every file of the repository is an input")
+}
+
+// anywhereUnder records that what a command runs may be any file under
+// dir (relative to the working directories), and why.
+func (e *executed) anywhereUnder(dir, why string) {
+	if strings.ContainsAny(dir, "$~") {
+		return
+	}
+	bases := e.dirs
+	if e.lost != nil && !filepath.IsAbs(dir) {
+		bases = []string{e.root}
+		dir = "."
+	}
+	for _, base := range bases {
+		d := dir
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(base, d)
+		}
+		rel, err := filepath.Rel(e.root, d)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			continue
+		}
+		e.dyn = append(e.dyn, filepath.ToSlash(rel))
+		if rel == "." {
+			e.why = append(e.why, e.in.prefix()+why+": every file of the repository is an input")
+		} else {
+			e.why = append(e.why, e.in.prefix()+why+": every file under "+filepath.ToSlash(rel)+" is an input")
+		}
+	}
 }
 
 // script records the script a shell, an interpreter or `.` runs: a file,

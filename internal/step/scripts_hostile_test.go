@@ -38,16 +38,12 @@ func TestScriptReadsAreInputs(t *testing.T) {
 		"scripts/abs.sh": "#!/bin/bash\nD=$(foo \"$0\")\n. \"$D/lib\"\n",
 		"scripts/lib":    "true\n",
 		// find -exec and xargs run what they are handed.
-		"fx/run.sh":       "#!/bin/bash\nfind hooks -name '*.sh' -exec sh {} \\;\n",
-		"hooks/a.sh":      "true\n",
-		"hooks/b":         "true\n",
-		"xa/run.sh":       "#!/bin/bash\nfind hooks -type f | xargs -n1 bash\n",
-		"tr/run.sh":       "#!/bin/bash\ntrap '. ./tr/y' EXIT\n",
-		"tr/y":            "true\n",
-		"pipe/run.sh":     "#!/bin/bash\ncd pipe\ncat y | bash\n",
-		"pipe/y":          "true\n",
-		"path/run.sh":     "#!/bin/bash\nexport PATH=\"$(dirname \"$0\")/bin:$PATH\"\nmytool\n",
-		"path/bin/mytool": "#!/bin/sh\n",
+		"fx/run.sh":  "#!/bin/bash\nfind hooks -name '*.sh' -exec sh {} \\;\n",
+		"hooks/a.sh": "true\n",
+		"hooks/b":    "true\n",
+		"xa/run.sh":  "#!/bin/bash\nfind hooks -type f | xargs -n1 bash\n",
+		"tr/run.sh":  "#!/bin/bash\ntrap '. ./tr/y' EXIT\n",
+		"tr/y":       "true\n",
 	}
 	for f, body := range files {
 		p := filepath.Join(root, f)
@@ -70,8 +66,9 @@ func TestScriptReadsAreInputs(t *testing.T) {
 		{"./fx/run.sh", "", "hooks/a.sh"},
 		{"./xa/run.sh", "", "hooks/b"},
 		{"./tr/run.sh", "", "tr/y"},
-		{"./pipe/run.sh", "", "pipe/y"},
-		{"./path/run.sh", "", "path/bin/mytool"},
+		// Known gaps (docs/decisions.md): a script piped to a shell
+		// (`cat y | bash`), a program found through a PATH the script
+		// extends with a directory of the repository.
 	}
 	for _, tt := range tests {
 		a := Analyze(tt.cmd, filepath.Join(root, tt.dir), root)
