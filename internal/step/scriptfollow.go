@@ -439,8 +439,11 @@ func (e *executed) follow(c string, h how) {
 		return // a missing one is listed: its appearance is a change
 	}
 	real, ok := e.fs.evalSymlinks(c)
-	if !ok || !e.inRoot(real) {
-		return // outside the repository: an input itself, not read
+	if !ok || !e.inRoot(real) && !e.inRoot(c) {
+		// Outside the repository: an input itself, not read. One the
+		// repository links to (ext -> ~/src/tools) is read: what it runs
+		// from the repository is an input.
+		return
 	}
 	if slices.Contains(e.stack, real) {
 		return

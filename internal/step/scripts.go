@@ -895,13 +895,14 @@ func (e *executed) file(p string, h how) {
 		// through a linked file or directory (ext -> /elsewhere), where
 		// it is an input by its absolute path.
 		if real, ok := e.fs.evalSymlinks(c); ok && real != c {
-			if !e.inRoot(real) {
-				if e.inRoot(c) { // a repo path the user wrote, not /bin/bash
-					e.files = append(e.files, filepath.ToSlash(real))
-				}
+			switch {
+			case e.inRoot(real):
+				e.add(real, h.verb)
+			case e.inRoot(c): // a repo path the user wrote, not /bin/bash
+				e.files = append(e.files, filepath.ToSlash(real))
+			default:
 				continue
 			}
-			e.add(real, h.verb)
 		}
 		if h.follow != noFollow {
 			e.follow(c, h)

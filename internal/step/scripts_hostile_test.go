@@ -79,3 +79,28 @@ func TestScriptReadsAreInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkedOutScriptIsRead: a script of the repository whose real file
+// is outside it (ext -> ~/src/tools) is read like one inside: what it
+// sources from the repository is an input.
+func TestLinkedOutScriptIsRead(t *testing.T) {
+	root, out := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, "x.sh"), []byte("#!/bin/sh\n. ./lib.sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "lib.sh"), []byte("true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(out, filepath.Join(root, "ext")); err != nil {
+		t.Fatal(err)
+	}
+	a := Analyze("./ext/x.sh", root, root)
+	if !covers(a, "lib.sh") {
+		t.Errorf("lib.sh is no input: files %q dirs %q", a.Files, a.Dirs)
+	}
+	// A script outside that the command line names by its own path is
+	// still not read: /usr/local/bin/tool is not the repository's.
+	if a := Analyze(filepath.Join(out, "x.sh"), root, root); covers(a, "lib.sh") {
+		t.Errorf("a script outside, named outside, is read: %q", a.Files)
+	}
+}
