@@ -217,16 +217,55 @@ func summarize(f *syntax.File) summary {
 			}
 		case *syntax.CallExpr:
 			if len(n.Args) > 0 {
-				return true // FOO=x cmd: for cmd only
+				// FOO=x cmd: for cmd only. But cmd may set variables
+				// itself (read F, printf -v F): to what sysinit cannot
+				// read.
+				for _, name := range setBy(n.Args) {
+					sum.assigns = append(sum.assigns, assignment{name: name})
+				}
+				return true
 			}
 			for _, a := range n.Assigns {
 				sum.assigns = append(sum.assigns, plain(a, sure[a]))
 			}
 		case *syntax.DeclClause:
+			// declare -n F=G: F stands for G, whose value sysinit does
+			// not follow.
+			ref := n.Variant.Value == "nameref"
 			for _, a := range n.Args {
-				if a.Name != nil && !a.Naked {
+				if a.Name != nil || a.Value == nil {
+					continue
+				}
+				if f, ok := staticWord(a.Value); a.Naked && ok && strings.HasPrefix(f, "-") && strings.Contains(f, "n") {
+					ref = true
+				}
+			}
+			for _, a := range n.Args {
+				switch {
+				case a.Name != nil && ref:
+					sum.assigns = append(sum.assigns, assignment{name: a.Name.Value})
+				case a.Name != nil && !a.Naked:
 					sum.assigns = append(sum.assigns, plain(a, sure[a]))
 				}
+			}
+		case *syntax.BinaryArithm:
+			// let F=1, ((F+=1)): a number, but one sysinit does not work out.
+			if w, ok := n.X.(*syntax.Word); ok && arithAssigns(n.Op) {
+				if name, ok := staticWord(w); ok {
+					sum.assigns = append(sum.assigns, assignment{name: name})
+				}
+			}
+		case *syntax.UnaryArithm:
+			if w, ok := n.X.(*syntax.Word); ok && (n.Op == syntax.Inc || n.Op == syntax.Dec) {
+				if name, ok := staticWord(w); ok {
+					sum.assigns = append(sum.assigns, assignment{name: name})
+				}
+			}
+		case *syntax.ParamExp:
+			// ${F:=x} assigns F when it is unset: a value that depends on
+			// the environment.
+			if n.Param != nil && n.Exp != nil && (n.Exp.Op == syntax.AssignUnset || n.Exp.Op == syntax.AssignUnsetOrNull) {
+				sum.assigns = append(sum.assigns, assignment{name: n.Param.Value})
 			}
 		case *syntax.WordIter:
 			if n.Name != nil {
@@ -237,6 +276,78 @@ func summarize(f *syntax.File) summary {
 		return true
 	})
 	return sum
+}
+
+// arithAssigns reports whether op assigns its left operand (=, +=, …).
+func arithAssigns(op syntax.BinAritOperator) bool {
+	return op == syntax.Assgn || op >= syntax.AddAssgn && op <= syntax.PowAssgn
+}
+
+// setBy names the variables the command args sets by itself, rather than
+// by an assignment: read's, printf -v's, mapfile's, getopts', and
+// those eval's static text assigns.
+func setBy(args []*syntax.Word) []string {
+	words := make([]string, len(args))
+	for i, w := range args {
+		words[i], _ = staticWord(w) // "" when not static: names nothing
+	}
+	isName := func(s string) bool {
+		if s == "" || s[0] >= '0' && s[0] <= '9' {
+			return false
+		}
+		for _, c := range s {
+			if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+				return false
+			}
+		}
+		return true
+	}
+	// operands is the words after options, those in valued taking the
+	// next word (and -a NAME, whose value is a name set).
+	operands := func(rest []string, valued string) (names, ops []string) {
+		for i := 0; i < len(rest); i++ {
+			a := rest[i]
+			switch {
+			case a == "--":
+				return names, append(ops, rest[i+1:]...)
+			case strings.HasPrefix(a, "-") && len(a) > 1:
+				if f := a[len(a)-1:]; strings.Contains(valued, f) && i+1 < len(rest) {
+					if f == "a" || f == "v" {
+						names = append(names, rest[i+1])
+					}
+					i++
+				}
+			default:
+				ops = append(ops, a)
+			}
+		}
+		return names, ops
+	}
+	var out []string
+	switch words[0] {
+	case "read":
+		names, ops := operands(words[1:], "adinNptu")
+		out = append(append(out, names...), ops...)
+		out = append(out, "REPLY")
+	case "printf":
+		names, _ := operands(words[1:], "v")
+		out = names
+	case "mapfile", "readarray":
+		_, ops := operands(words[1:], "dnOsuCc")
+		out = append(ops, "MAPFILE")
+	case "getopts":
+		if len(words) > 2 {
+			out = append(out, words[2], "OPTARG")
+		}
+	case "eval":
+		code := strings.Join(words[1:], " ")
+		if f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(code), ""); err == nil {
+			for _, a := range summarize(f).assigns {
+				out = append(out, a.name)
+			}
+		}
+	}
+	return slices.DeleteFunc(out, func(s string) bool { return !isName(s) })
 }
 
 // inert reports whether st can neither run nor name a file of the

@@ -104,3 +104,40 @@ func TestLinkedOutScriptIsRead(t *testing.T) {
 		t.Errorf("a script outside, named outside, is read: %q", a.Files)
 	}
 }
+
+// TestOddAssignments: a variable set by a command rather than an
+// assignment (printf -v, read, a nameref, ${X:=…}, eval) holds what
+// sysinit cannot read: what it names is an input however it is set.
+func TestOddAssignments(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"a":      "true\n",
+		"lib/b":  "true\n",
+		"pv.sh":  "#!/bin/bash\nF=./a\nprintf -v F '%s/%s' lib b\n. \"$F\"\n",
+		"rd.sh":  "#!/bin/bash\nF=./a\nread -r F <<< \"lib/b\"\n. \"$F\"\n",
+		"nr.sh":  "#!/bin/bash\nG=lib\ndeclare -n F=G\n. \"./$F/b\"\n",
+		"df.sh":  "#!/bin/bash\nF=./a\n: \"${F:=x}\"\nunset F\n: \"${F:=lib/b}\"\n. \"$F\"\n",
+		"ev.sh":  "#!/bin/bash\nF=./a\neval 'F=lib/b'\n. \"$F\"\n",
+		"lc.sh":  "#!/bin/bash\nF=./a\nf() { local F; F=$1; . \"$F\"; }\nf lib/b\n",
+		"gs.sh":  "#!/bin/bash\nF=./a\ngetopts f: F\n. \"$F\"\n",
+		"mf.sh":  "#!/bin/bash\nF=./a\nmapfile -t F < <(echo lib/b)\n. \"$F\"\n",
+		"ex.sh":  "#!/bin/bash\nF=./a\nexport F+=x\n. \"$F\"\n",
+		"ln.sh":  "#!/bin/bash\nF=./a\nlet F=1\n. \"$F\"\n",
+		"rdd.sh": "#!/bin/bash\nF=./a\nwhile read -r F; do . \"$F\"; done < list\n",
+		"list":   "lib/b\n",
+	}
+	for f, body := range files {
+		p := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []string{"pv.sh", "rd.sh", "nr.sh", "df.sh", "ev.sh", "lc.sh", "gs.sh", "mf.sh", "ex.sh", "ln.sh", "rdd.sh"} {
+		if a := Analyze("./"+s, root, root); !covers(a, "lib/b") {
+			t.Errorf("%s: lib/b is no input: files %q dirs %q", s, a.Files, a.Dirs)
+		}
+	}
+}
