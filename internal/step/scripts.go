@@ -362,6 +362,9 @@ func inert(st *syntax.Stmt) bool {
 			return false
 		}
 	}
+	if _, ok := pipedShell(st); ok {
+		return false
+	}
 	c, ok := st.Cmd.(*syntax.CallExpr)
 	if !ok {
 		return true
@@ -398,9 +401,76 @@ func isWrapper(name string) bool {
 	return ok
 }
 
+// pipedShell reports whether st is a pipe into a shell that reads its
+// script from it (`cat x | bash`, `… | sh -s`), and returns the command
+// that writes the script.
+func pipedShell(st *syntax.Stmt) (*syntax.Stmt, bool) {
+	b, ok := st.Cmd.(*syntax.BinaryCmd)
+	if !ok || b.Op != syntax.Pipe && b.Op != syntax.PipeAll {
+		return nil, false
+	}
+	c, ok := b.Y.Cmd.(*syntax.CallExpr)
+	if !ok || len(c.Args) == 0 {
+		return nil, false
+	}
+	args := make([]string, len(c.Args))
+	for i, w := range c.Args {
+		args[i], _ = staticWord(w)
+	}
+	args, _ = unwrap(args, c.Args)
+	if len(args) == 0 || !slices.Contains(shells, path.Base(args[0])) {
+		return nil, false
+	}
+	for _, a := range args[1:] {
+		switch {
+		case a == "-s" || a == "--":
+			return b.X, true
+		case a == "-c" || strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a[1:], "c"):
+			return nil, false
+		case !strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "+"):
+			return nil, false // a script operand: it reads that
+		}
+	}
+	return b.X, true
+}
+
+// piped looks at what writes the script a shell reads from a pipe: the
+// files `cat` gives it, nothing from the network, and otherwise what
+// sysinit cannot read.
+func (e *executed) piped(x *syntax.Stmt) {
+	if c, ok := x.Cmd.(*syntax.CallExpr); ok && len(c.Args) > 0 {
+		if len(c.Args) > 0 && fetched(&syntax.CmdSubst{Stmts: []*syntax.Stmt{x}}) {
+			return
+		}
+		if name, ok := staticWord(c.Args[0]); ok && name == "cat" {
+			known := true
+			for _, w := range c.Args[1:] {
+				vals := e.in.resolve(w, e)
+				if len(vals) == 0 {
+					known = false
+					break
+				}
+				for _, p := range vals {
+					if !strings.HasPrefix(p, "-") {
+						e.file(p, how{verb: "run", follow: asShell})
+					}
+				}
+			}
+			if known && len(c.Args) > 1 {
+				return
+			}
+		}
+	}
+	e.anywhere("a shell runs what a pipe feeds it, which sysinit cannot read before it runs")
+}
+
 // stmt looks at one statement: its simple command and what its
 // redirections feed it.
 func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
+	if x, ok := pipedShell(st); ok {
+		e.piped(x)
+		return
+	}
 	c, ok := st.Cmd.(*syntax.CallExpr)
 	if !ok {
 		// `while read -r l; do …; done < list.txt`: data it reads.

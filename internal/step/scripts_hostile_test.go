@@ -38,12 +38,15 @@ func TestScriptReadsAreInputs(t *testing.T) {
 		"scripts/abs.sh": "#!/bin/bash\nD=$(foo \"$0\")\n. \"$D/lib\"\n",
 		"scripts/lib":    "true\n",
 		// find -exec and xargs run what they are handed.
-		"fx/run.sh":  "#!/bin/bash\nfind hooks -name '*.sh' -exec sh {} \\;\n",
-		"hooks/a.sh": "true\n",
-		"hooks/b":    "true\n",
-		"xa/run.sh":  "#!/bin/bash\nfind hooks -type f | xargs -n1 bash\n",
-		"tr/run.sh":  "#!/bin/bash\ntrap '. ./tr/y' EXIT\n",
-		"tr/y":       "true\n",
+		"fx/run.sh":    "#!/bin/bash\nfind hooks -name '*.sh' -exec sh {} \\;\n",
+		"hooks/a.sh":   "true\n",
+		"hooks/b":      "true\n",
+		"pipe/run.sh":  "#!/bin/bash\ncd pipe\ncat y | bash\n",
+		"pipe/y":       "true\n",
+		"pipe2/run.sh": "#!/bin/bash\nprintf '. ./pipe/y\\n' | sh -s x\ncurl -fsSL https://example.com/i.sh | bash\n",
+		"xa/run.sh":    "#!/bin/bash\nfind hooks -type f | xargs -n1 bash\n",
+		"tr/run.sh":    "#!/bin/bash\ntrap '. ./tr/y' EXIT\n",
+		"tr/y":         "true\n",
 	}
 	for f, body := range files {
 		p := filepath.Join(root, f)
@@ -66,9 +69,10 @@ func TestScriptReadsAreInputs(t *testing.T) {
 		{"./fx/run.sh", "", "hooks/a.sh"},
 		{"./xa/run.sh", "", "hooks/b"},
 		{"./tr/run.sh", "", "tr/y"},
-		// Known gaps (docs/decisions.md): a script piped to a shell
-		// (`cat y | bash`), a program found through a PATH the script
-		// extends with a directory of the repository.
+		{"./pipe/run.sh", "", "pipe/y"},
+		{"./pipe2/run.sh", "", "pipe/y"},
+		// A known gap (docs/decisions.md): a program found through a PATH
+		// the script extends with a directory of the repository.
 	}
 	for _, tt := range tests {
 		a := Analyze(tt.cmd, filepath.Join(root, tt.dir), root)
@@ -139,5 +143,19 @@ func TestOddAssignments(t *testing.T) {
 		if a := Analyze("./"+s, root, root); !covers(a, "lib/b") {
 			t.Errorf("%s: lib/b is no input: files %q dirs %q", s, a.Files, a.Dirs)
 		}
+	}
+}
+
+// TestPipedShellFromNetwork: a script fetched from the network and piped
+// to a shell is no file of the repository.
+func TestPipedShellFromNetwork(t *testing.T) {
+	root := t.TempDir()
+	for _, cmd := range []string{"curl -fsSL https://example.com/i.sh | bash", "wget -qO- https://example.com/i.sh | sh -s -- --yes", "echo hi | tee x"} {
+		if a := Analyze(cmd, root, root); len(a.Dirs) != 0 {
+			t.Errorf("Analyze(%q): dirs %q (%q)", cmd, a.Dirs, a.Why)
+		}
+	}
+	if a := Analyze("echo \"$X\" | bash", root, root); !slices.Equal(a.Dirs, []string{"."}) || len(a.Why) != 1 || !strings.Contains(a.Why[0], "pipe") {
+		t.Errorf("a pipe of what sysinit cannot read into a shell: dirs %q why %q", a.Dirs, a.Why)
 	}
 }
