@@ -507,6 +507,7 @@ func (e *executed) follow(c string, h how) {
 	}
 	e.done[key] = true
 	saved, savedDirs, savedLost := e.in, e.dirs, e.lost
+	savedPath, savedPathLost := e.pathDirs, e.pathLost
 	if h.follow != asSource {
 		// A script run as a program has its own working directory; a
 		// sourced one's `cd` moves its caller's.
@@ -515,11 +516,13 @@ func (e *executed) follow(c string, h how) {
 	e.in = fr
 	e.stack = append(e.stack, real)
 	fr.assigned(sum.assigns, e)
+	e.path(sum.paths)
 	e.walk(sf.src, sum.stmts, 0)
 	e.stack = e.stack[:len(e.stack)-1]
 	e.in = saved
 	if h.follow != asSource {
 		e.dirs, e.lost = savedDirs, savedLost
+		e.pathDirs, e.pathLost = savedPath, savedPathLost
 	}
 }
 

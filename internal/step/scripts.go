@@ -106,6 +106,11 @@ type executed struct {
 	// be anywhere, so it makes what lost may name an input (see relative).
 	lost   *syntax.Word
 	lostIn *frame // the script whose variables lost's word reads
+	// pathDirs are directories of the repository a script put in PATH,
+	// where a program it runs by name may be; pathLost, a part of PATH
+	// sysinit cannot read.
+	pathDirs []string
+	pathLost *syntax.Word
 }
 
 // maxDepth bounds `sh -c` within `sh -c`.
@@ -165,6 +170,7 @@ func (e *executed) line(cmd string, depth int) {
 	if depth == 0 {
 		e.in.assigned(sum.assigns, e)
 	}
+	e.path(sum.paths)
 	e.walk(cmd, sum.stmts, depth)
 }
 
@@ -180,6 +186,9 @@ func (e *executed) walk(src string, stmts []*syntax.Stmt, depth int) {
 type summary struct {
 	stmts   []*syntax.Stmt
 	assigns []assignment
+	// paths are the values the script assigns PATH: a program it runs
+	// by name may be found in a directory of the repository.
+	paths []*syntax.Word
 }
 
 func summarize(f *syntax.File) summary {
@@ -209,9 +218,13 @@ func summarize(f *syntax.File) summary {
 		}
 	}
 	top(f.Stmts)
+	var calls []*syntax.Stmt // every simple command, or one that is not inert
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
 		case *syntax.Stmt:
+			if _, call := n.Cmd.(*syntax.CallExpr); !inert(n) || call {
+				calls = append(calls, n)
+			}
 			if !inert(n) {
 				sum.stmts = append(sum.stmts, n)
 			}
@@ -267,6 +280,14 @@ func summarize(f *syntax.File) summary {
 			if n.Param != nil && n.Exp != nil && (n.Exp.Op == syntax.AssignUnset || n.Exp.Op == syntax.AssignUnsetOrNull) {
 				sum.assigns = append(sum.assigns, assignment{name: n.Param.Value})
 			}
+		case *syntax.Assign:
+			if n.Name != nil && n.Name.Value == "PATH" {
+				if n.Value != nil {
+					sum.paths = append(sum.paths, n.Value)
+				} else {
+					sum.paths = append(sum.paths, &syntax.Word{Parts: []syntax.WordPart{&syntax.CmdSubst{}}})
+				}
+			}
 		case *syntax.WordIter:
 			if n.Name != nil {
 				// Set for the body it runs, the only place it is used.
@@ -275,6 +296,10 @@ func summarize(f *syntax.File) summary {
 		}
 		return true
 	})
+	if len(sum.paths) > 0 {
+		// A name the script runs may be a program of the repository.
+		sum.stmts = calls
+	}
 	return sum
 }
 
@@ -978,6 +1003,83 @@ func (e *executed) named(p string) {
 func (e *executed) program(p string) {
 	if strings.Contains(p, "/") {
 		e.file(p, how{verb: "executed", follow: asProgram})
+		return
+	}
+	// Unless a script put a directory of the repository in PATH.
+	if e.pathLost != nil {
+		e.dynamic(e.pathLost, "the PATH it finds "+p+" in")
+	}
+	for _, d := range e.pathDirs {
+		e.file(filepath.Join(d, p), how{verb: "executed", follow: asProgram})
+	}
+}
+
+// path records the directories of the repository the values ws put in
+// PATH (`PATH="$(dirname "$0")/bin:$PATH"`), and, when one holds what
+// sysinit cannot read, that word. $PATH itself, and directories outside
+// the repository, add nothing.
+func (e *executed) path(ws []*syntax.Word) {
+	for _, w := range ws {
+		// The word's parts, split at each ':' of its literals.
+		var comps [][]syntax.WordPart
+		cur := []syntax.WordPart{}
+		var split func(ps []syntax.WordPart, quoted bool)
+		split = func(ps []syntax.WordPart, quoted bool) {
+			for _, p := range ps {
+				switch p := p.(type) {
+				case *syntax.Lit:
+					fields := strings.Split(p.Value, ":")
+					for i, f := range fields {
+						if i > 0 {
+							comps, cur = append(comps, cur), []syntax.WordPart{}
+						}
+						if f != "" {
+							cur = append(cur, &syntax.Lit{Value: f})
+						}
+					}
+				case *syntax.DblQuoted:
+					split(p.Parts, true)
+				default:
+					cur = append(cur, p)
+				}
+			}
+		}
+		split(w.Parts, false)
+		comps = append(comps, cur)
+		for _, c := range comps {
+			if len(c) == 0 {
+				continue
+			}
+			if pe, ok := c[0].(*syntax.ParamExp); ok && pe.Param != nil && len(c) == 1 && pe.Param.Value == "PATH" {
+				continue
+			}
+			cw := &syntax.Word{Parts: c}
+			if startsOutside(cw, e.in) {
+				continue
+			}
+			vals := e.in.resolve(cw, e)
+			if len(vals) == 0 {
+				if e.pathLost == nil {
+					e.pathLost = cw
+				}
+				continue
+			}
+			for _, v := range vals {
+				if !filepath.IsAbs(v) {
+					for _, d := range e.dirs {
+						e.pathDir(filepath.Join(d, v))
+					}
+					continue
+				}
+				e.pathDir(filepath.Clean(v))
+			}
+		}
+	}
+}
+
+func (e *executed) pathDir(d string) {
+	if e.inRoot(d) && !slices.Contains(e.pathDirs, d) {
+		e.pathDirs = append(e.pathDirs, d)
 	}
 }
 

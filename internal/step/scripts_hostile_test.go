@@ -38,15 +38,18 @@ func TestScriptReadsAreInputs(t *testing.T) {
 		"scripts/abs.sh": "#!/bin/bash\nD=$(foo \"$0\")\n. \"$D/lib\"\n",
 		"scripts/lib":    "true\n",
 		// find -exec and xargs run what they are handed.
-		"fx/run.sh":    "#!/bin/bash\nfind hooks -name '*.sh' -exec sh {} \\;\n",
-		"hooks/a.sh":   "true\n",
-		"hooks/b":      "true\n",
-		"pipe/run.sh":  "#!/bin/bash\ncd pipe\ncat y | bash\n",
-		"pipe/y":       "true\n",
-		"pipe2/run.sh": "#!/bin/bash\nprintf '. ./pipe/y\\n' | sh -s x\ncurl -fsSL https://example.com/i.sh | bash\n",
-		"xa/run.sh":    "#!/bin/bash\nfind hooks -type f | xargs -n1 bash\n",
-		"tr/run.sh":    "#!/bin/bash\ntrap '. ./tr/y' EXIT\n",
-		"tr/y":         "true\n",
+		"fx/run.sh":       "#!/bin/bash\nfind hooks -name '*.sh' -exec sh {} \\;\n",
+		"hooks/a.sh":      "true\n",
+		"hooks/b":         "true\n",
+		"path/run.sh":     "#!/bin/bash\nexport PATH=\"$(dirname \"$0\")/bin:$PATH\"\nmytool\n",
+		"path/dyn.sh":     "#!/bin/bash\nPATH=\"$HOME/bin:$(npm bin):$PATH\"\nmytool\n",
+		"path/bin/mytool": "#!/bin/sh\n",
+		"pipe/run.sh":     "#!/bin/bash\ncd pipe\ncat y | bash\n",
+		"pipe/y":          "true\n",
+		"pipe2/run.sh":    "#!/bin/bash\nprintf '. ./pipe/y\\n' | sh -s x\ncurl -fsSL https://example.com/i.sh | bash\n",
+		"xa/run.sh":       "#!/bin/bash\nfind hooks -type f | xargs -n1 bash\n",
+		"tr/run.sh":       "#!/bin/bash\ntrap '. ./tr/y' EXIT\n",
+		"tr/y":            "true\n",
 	}
 	for f, body := range files {
 		p := filepath.Join(root, f)
@@ -71,8 +74,9 @@ func TestScriptReadsAreInputs(t *testing.T) {
 		{"./tr/run.sh", "", "tr/y"},
 		{"./pipe/run.sh", "", "pipe/y"},
 		{"./pipe2/run.sh", "", "pipe/y"},
-		// A known gap (docs/decisions.md): a program found through a PATH
-		// the script extends with a directory of the repository.
+		{"./path/run.sh", "", "path/bin/mytool"},
+		{"./path/dyn.sh", "", "path/bin/mytool"},
+		{"PATH=\"$PWD/path/bin:$PATH\"; mytool", "", "path/bin/mytool"},
 	}
 	for _, tt := range tests {
 		a := Analyze(tt.cmd, filepath.Join(root, tt.dir), root)
