@@ -517,6 +517,7 @@ func (e *executed) follow(c string, h how) {
 	e.stack = append(e.stack, real)
 	fr.assigned(sum.assigns, e)
 	e.path(sum.paths)
+	e.env(sum.envs)
 	e.walk(sf.src, sum.stmts, 0)
 	e.stack = e.stack[:len(e.stack)-1]
 	e.in = saved

@@ -171,6 +171,7 @@ func (e *executed) line(cmd string, depth int) {
 		e.in.assigned(sum.assigns, e)
 	}
 	e.path(sum.paths)
+	e.env(sum.envs)
 	e.walk(cmd, sum.stmts, depth)
 }
 
@@ -189,6 +190,9 @@ type summary struct {
 	// paths are the values the script assigns PATH: a program it runs
 	// by name may be found in a directory of the repository.
 	paths []*syntax.Word
+	// envs are the values it assigns BASH_ENV or ENV: a file every bash
+	// (or sh -i) it starts sources.
+	envs []*syntax.Word
 }
 
 func summarize(f *syntax.File) summary {
@@ -281,6 +285,13 @@ func summarize(f *syntax.File) summary {
 				sum.assigns = append(sum.assigns, assignment{name: n.Param.Value})
 			}
 		case *syntax.Assign:
+			if n.Name != nil && (n.Name.Value == "BASH_ENV" || n.Name.Value == "ENV") {
+				if n.Value != nil {
+					sum.envs = append(sum.envs, n.Value)
+				} else {
+					sum.envs = append(sum.envs, &syntax.Word{Parts: []syntax.WordPart{&syntax.CmdSubst{}}})
+				}
+			}
 			if n.Name != nil && n.Name.Value == "PATH" {
 				if n.Value != nil {
 					sum.paths = append(sum.paths, n.Value)
@@ -383,7 +394,7 @@ func setBy(args []*syntax.Word) []string {
 // plan cheap.
 func inert(st *syntax.Stmt) bool {
 	for _, r := range st.Redirs {
-		if r.Op == syntax.RdrIn || r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc {
+		if r.Op == syntax.RdrIn || r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc || r.Op == syntax.WordHdoc {
 			return false
 		}
 	}
@@ -413,6 +424,7 @@ func inert(st *syntax.Stmt) bool {
 		name := strings.TrimRight(s, "0123456789.")
 		switch {
 		case s == "." || s == "source" || s == "cd" || s == "pushd" || s == "eval" || s == "trap" || s == "find" || s == "run-parts",
+			s == "alias" || s == "su" || s == "runuser" || s == "script",
 			slices.Contains(shells, s), isWrapper(s),
 			makes[s] != nil, interpreters[s] != nil || interpreters[name] != nil:
 			return false
@@ -576,6 +588,13 @@ func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
 			if int(r.Hdoc.End().Offset()) <= len(src) {
 				e.line(src[r.Hdoc.Pos().Offset():r.Hdoc.End().Offset()], depth+1)
 			}
+		case r.Op == syntax.WordHdoc && r.Word != nil && stdinShell && depth < maxDepth:
+			// bash <<< '. ./x': the word is the script.
+			if code, ok := staticWord(r.Word); ok {
+				e.line(code, depth+1)
+			} else if len(r.Word.Parts) == 0 || !fetched(r.Word.Parts[0]) {
+				e.dynamic(r.Word, "the script a here-string feeds a shell")
+			}
 		}
 	}
 }
@@ -664,6 +683,37 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 		return false
 	case base == "find":
 		e.find(rest, words[1:], depth)
+		return false
+	case prog == "alias":
+		// alias NAME='. ./x': with expand_aliases, NAME runs the value.
+		for i, a := range rest {
+			if _, code, ok := strings.Cut(a, "="); ok && !strings.HasPrefix(a, "-") {
+				if strings.Contains(a, "\x00") {
+					e.dynamic(words[i+1], "the command line an alias runs")
+				} else if depth < maxDepth {
+					e.line(code, depth+1)
+				}
+			}
+		}
+		return false
+	case base == "su" || base == "runuser" || base == "script":
+		// su -c CMD, runuser -c CMD, script -c CMD: a command line.
+		for i, a := range rest {
+			if (a == "-c" || a == "--command" || base == "script" && strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.HasSuffix(a, "c")) && i+1 < len(rest) {
+				if rest[i+1] == "\x00" {
+					e.dynamic(words[i+2], "the command line "+base+" -c runs")
+				} else if depth < maxDepth {
+					e.line(rest[i+1], depth+1)
+				}
+				return false
+			}
+		}
+		if base == "runuser" {
+			// runuser -u USER -- CMD…
+			if i := slices.Index(rest, "--"); i >= 0 && i+1 < len(rest) {
+				return e.call(rest[i+1:], words[i+2:], depth)
+			}
+		}
 		return false
 	}
 	switch base := path.Base(prog); {
@@ -1072,6 +1122,26 @@ func (e *executed) path(ws []*syntax.Word) {
 					continue
 				}
 				e.pathDir(filepath.Clean(v))
+			}
+		}
+	}
+}
+
+// env records the files the values ws give BASH_ENV or ENV, which a
+// shell the script starts sources first.
+func (e *executed) env(ws []*syntax.Word) {
+	for _, w := range ws {
+		if len(w.Parts) == 0 || startsOutside(w, e.in) {
+			continue
+		}
+		vals := e.in.resolve(w, e)
+		if len(vals) == 0 {
+			e.dynamic(w, "the file BASH_ENV names")
+			continue
+		}
+		for _, v := range vals {
+			if v != "" {
+				e.file(v, how{verb: "sourced", follow: asShell, lang: syntax.LangBash})
 			}
 		}
 	}
