@@ -439,8 +439,11 @@ func (e *executed) follow(c string, h how) {
 		return // a missing one is listed: its appearance is a change
 	}
 	real, ok := e.fs.evalSymlinks(c)
-	if !ok || !e.inRoot(real) {
-		return // outside the repository: an input itself, not read
+	if !ok || !e.inRoot(real) && !e.inRoot(c) {
+		// Outside the repository: an input itself, not read. One the
+		// repository links to (ext -> ~/src/tools) is read: what it runs
+		// from the repository is an input.
+		return
 	}
 	if slices.Contains(e.stack, real) {
 		return
@@ -503,7 +506,8 @@ func (e *executed) follow(c string, h how) {
 		e.done = map[string]bool{}
 	}
 	e.done[key] = true
-	saved, savedDirs := e.in, e.dirs
+	saved, savedDirs, savedLost := e.in, e.dirs, e.lost
+	savedPath, savedPathLost := e.pathDirs, e.pathLost
 	if h.follow != asSource {
 		// A script run as a program has its own working directory; a
 		// sourced one's `cd` moves its caller's.
@@ -512,11 +516,14 @@ func (e *executed) follow(c string, h how) {
 	e.in = fr
 	e.stack = append(e.stack, real)
 	fr.assigned(sum.assigns, e)
+	e.path(sum.paths)
+	e.env(sum.envs)
 	e.walk(sf.src, sum.stmts, 0)
 	e.stack = e.stack[:len(e.stack)-1]
 	e.in = saved
 	if h.follow != asSource {
-		e.dirs = savedDirs
+		e.dirs, e.lost = savedDirs, savedLost
+		e.pathDirs, e.pathLost = savedPath, savedPathLost
 	}
 }
 

@@ -101,6 +101,16 @@ type executed struct {
 	via   map[string]via  // how a script brought in each other file, the first time
 	stack []string        // the scripts being read, by real path: a cycle ends
 	done  map[string]bool // scripts read already, by real path and context
+	// lost is the target of a `cd` sysinit cannot read (`cd "$(git
+	// rev-parse --show-toplevel)/x"`): a relative path run after it may
+	// be anywhere, so it makes what lost may name an input (see relative).
+	lost   *syntax.Word
+	lostIn *frame // the script whose variables lost's word reads
+	// pathDirs are directories of the repository a script put in PATH,
+	// where a program it runs by name may be; pathLost, a part of PATH
+	// sysinit cannot read.
+	pathDirs []string
+	pathLost *syntax.Word
 }
 
 // maxDepth bounds `sh -c` within `sh -c`.
@@ -160,6 +170,8 @@ func (e *executed) line(cmd string, depth int) {
 	if depth == 0 {
 		e.in.assigned(sum.assigns, e)
 	}
+	e.path(sum.paths)
+	e.env(sum.envs)
 	e.walk(cmd, sum.stmts, depth)
 }
 
@@ -175,6 +187,12 @@ func (e *executed) walk(src string, stmts []*syntax.Stmt, depth int) {
 type summary struct {
 	stmts   []*syntax.Stmt
 	assigns []assignment
+	// paths are the values the script assigns PATH: a program it runs
+	// by name may be found in a directory of the repository.
+	paths []*syntax.Word
+	// envs are the values it assigns BASH_ENV or ENV: a file every bash
+	// (or sh -i) it starts sources.
+	envs []*syntax.Word
 }
 
 func summarize(f *syntax.File) summary {
@@ -204,23 +222,81 @@ func summarize(f *syntax.File) summary {
 		}
 	}
 	top(f.Stmts)
+	var calls []*syntax.Stmt // every simple command, or one that is not inert
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
 		case *syntax.Stmt:
+			if _, call := n.Cmd.(*syntax.CallExpr); !inert(n) || call {
+				calls = append(calls, n)
+			}
 			if !inert(n) {
 				sum.stmts = append(sum.stmts, n)
 			}
 		case *syntax.CallExpr:
 			if len(n.Args) > 0 {
-				return true // FOO=x cmd: for cmd only
+				// FOO=x cmd: for cmd only. But cmd may set variables
+				// itself (read F, printf -v F): to what sysinit cannot
+				// read.
+				for _, name := range setBy(n.Args) {
+					sum.assigns = append(sum.assigns, assignment{name: name})
+				}
+				return true
 			}
 			for _, a := range n.Assigns {
 				sum.assigns = append(sum.assigns, plain(a, sure[a]))
 			}
 		case *syntax.DeclClause:
+			// declare -n F=G: F stands for G, whose value sysinit does
+			// not follow.
+			ref := n.Variant.Value == "nameref"
 			for _, a := range n.Args {
-				if a.Name != nil && !a.Naked {
+				if a.Name != nil || a.Value == nil {
+					continue
+				}
+				if f, ok := staticWord(a.Value); a.Naked && ok && strings.HasPrefix(f, "-") && strings.Contains(f, "n") {
+					ref = true
+				}
+			}
+			for _, a := range n.Args {
+				switch {
+				case a.Name != nil && ref:
+					sum.assigns = append(sum.assigns, assignment{name: a.Name.Value})
+				case a.Name != nil && !a.Naked:
 					sum.assigns = append(sum.assigns, plain(a, sure[a]))
+				}
+			}
+		case *syntax.BinaryArithm:
+			// let F=1, ((F+=1)): a number, but one sysinit does not work out.
+			if w, ok := n.X.(*syntax.Word); ok && arithAssigns(n.Op) {
+				if name, ok := staticWord(w); ok {
+					sum.assigns = append(sum.assigns, assignment{name: name})
+				}
+			}
+		case *syntax.UnaryArithm:
+			if w, ok := n.X.(*syntax.Word); ok && (n.Op == syntax.Inc || n.Op == syntax.Dec) {
+				if name, ok := staticWord(w); ok {
+					sum.assigns = append(sum.assigns, assignment{name: name})
+				}
+			}
+		case *syntax.ParamExp:
+			// ${F:=x} assigns F when it is unset: a value that depends on
+			// the environment.
+			if n.Param != nil && n.Exp != nil && (n.Exp.Op == syntax.AssignUnset || n.Exp.Op == syntax.AssignUnsetOrNull) {
+				sum.assigns = append(sum.assigns, assignment{name: n.Param.Value})
+			}
+		case *syntax.Assign:
+			if n.Name != nil && (n.Name.Value == "BASH_ENV" || n.Name.Value == "ENV") {
+				if n.Value != nil {
+					sum.envs = append(sum.envs, n.Value)
+				} else {
+					sum.envs = append(sum.envs, &syntax.Word{Parts: []syntax.WordPart{&syntax.CmdSubst{}}})
+				}
+			}
+			if n.Name != nil && n.Name.Value == "PATH" {
+				if n.Value != nil {
+					sum.paths = append(sum.paths, n.Value)
+				} else {
+					sum.paths = append(sum.paths, &syntax.Word{Parts: []syntax.WordPart{&syntax.CmdSubst{}}})
 				}
 			}
 		case *syntax.WordIter:
@@ -231,7 +307,83 @@ func summarize(f *syntax.File) summary {
 		}
 		return true
 	})
+	if len(sum.paths) > 0 {
+		// A name the script runs may be a program of the repository.
+		sum.stmts = calls
+	}
 	return sum
+}
+
+// arithAssigns reports whether op assigns its left operand (=, +=, …).
+func arithAssigns(op syntax.BinAritOperator) bool {
+	return op == syntax.Assgn || op >= syntax.AddAssgn && op <= syntax.PowAssgn
+}
+
+// setBy names the variables the command args sets by itself, rather than
+// by an assignment: read's, printf -v's, mapfile's, getopts', and
+// those eval's static text assigns.
+func setBy(args []*syntax.Word) []string {
+	words := make([]string, len(args))
+	for i, w := range args {
+		words[i], _ = staticWord(w) // "" when not static: names nothing
+	}
+	isName := func(s string) bool {
+		if s == "" || s[0] >= '0' && s[0] <= '9' {
+			return false
+		}
+		for _, c := range s {
+			if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+				return false
+			}
+		}
+		return true
+	}
+	// operands is the words after options, those in valued taking the
+	// next word (and -a NAME, whose value is a name set).
+	operands := func(rest []string, valued string) (names, ops []string) {
+		for i := 0; i < len(rest); i++ {
+			a := rest[i]
+			switch {
+			case a == "--":
+				return names, append(ops, rest[i+1:]...)
+			case strings.HasPrefix(a, "-") && len(a) > 1:
+				if f := a[len(a)-1:]; strings.Contains(valued, f) && i+1 < len(rest) {
+					if f == "a" || f == "v" {
+						names = append(names, rest[i+1])
+					}
+					i++
+				}
+			default:
+				ops = append(ops, a)
+			}
+		}
+		return names, ops
+	}
+	var out []string
+	switch words[0] {
+	case "read":
+		names, ops := operands(words[1:], "adinNptu")
+		out = append(append(out, names...), ops...)
+		out = append(out, "REPLY")
+	case "printf":
+		names, _ := operands(words[1:], "v")
+		out = names
+	case "mapfile", "readarray":
+		_, ops := operands(words[1:], "dnOsuCc")
+		out = append(ops, "MAPFILE")
+	case "getopts":
+		if len(words) > 2 {
+			out = append(out, words[2], "OPTARG")
+		}
+	case "eval":
+		code := strings.Join(words[1:], " ")
+		if f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(code), ""); err == nil {
+			for _, a := range summarize(f).assigns {
+				out = append(out, a.name)
+			}
+		}
+	}
+	return slices.DeleteFunc(out, func(s string) bool { return !isName(s) })
 }
 
 // inert reports whether st can neither run nor name a file of the
@@ -242,9 +394,12 @@ func summarize(f *syntax.File) summary {
 // plan cheap.
 func inert(st *syntax.Stmt) bool {
 	for _, r := range st.Redirs {
-		if r.Op == syntax.RdrIn || r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc {
+		if r.Op == syntax.RdrIn || r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc || r.Op == syntax.WordHdoc {
 			return false
 		}
+	}
+	if _, ok := pipedShell(st); ok {
+		return false
 	}
 	c, ok := st.Cmd.(*syntax.CallExpr)
 	if !ok {
@@ -268,7 +423,8 @@ func inert(st *syntax.Stmt) bool {
 		}
 		name := strings.TrimRight(s, "0123456789.")
 		switch {
-		case s == "." || s == "source" || s == "cd" || s == "eval" || s == "run-parts",
+		case s == "." || s == "source" || s == "cd" || s == "pushd" || s == "eval" || s == "trap" || s == "find" || s == "run-parts",
+			s == "alias" || s == "su" || s == "runuser" || s == "script",
 			slices.Contains(shells, s), isWrapper(s),
 			makes[s] != nil, interpreters[s] != nil || interpreters[name] != nil:
 			return false
@@ -282,9 +438,76 @@ func isWrapper(name string) bool {
 	return ok
 }
 
+// pipedShell reports whether st is a pipe into a shell that reads its
+// script from it (`cat x | bash`, `… | sh -s`), and returns the command
+// that writes the script.
+func pipedShell(st *syntax.Stmt) (*syntax.Stmt, bool) {
+	b, ok := st.Cmd.(*syntax.BinaryCmd)
+	if !ok || b.Op != syntax.Pipe && b.Op != syntax.PipeAll {
+		return nil, false
+	}
+	c, ok := b.Y.Cmd.(*syntax.CallExpr)
+	if !ok || len(c.Args) == 0 {
+		return nil, false
+	}
+	args := make([]string, len(c.Args))
+	for i, w := range c.Args {
+		args[i], _ = staticWord(w)
+	}
+	args, _ = unwrap(args, c.Args)
+	if len(args) == 0 || !slices.Contains(shells, path.Base(args[0])) {
+		return nil, false
+	}
+	for _, a := range args[1:] {
+		switch {
+		case a == "-s" || a == "--":
+			return b.X, true
+		case a == "-c" || strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a[1:], "c"):
+			return nil, false
+		case !strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "+"):
+			return nil, false // a script operand: it reads that
+		}
+	}
+	return b.X, true
+}
+
+// piped looks at what writes the script a shell reads from a pipe: the
+// files `cat` gives it, nothing from the network, and otherwise what
+// sysinit cannot read.
+func (e *executed) piped(x *syntax.Stmt) {
+	if c, ok := x.Cmd.(*syntax.CallExpr); ok && len(c.Args) > 0 {
+		if len(c.Args) > 0 && fetched(&syntax.CmdSubst{Stmts: []*syntax.Stmt{x}}) {
+			return
+		}
+		if name, ok := staticWord(c.Args[0]); ok && name == "cat" {
+			known := true
+			for _, w := range c.Args[1:] {
+				vals := e.in.resolve(w, e)
+				if len(vals) == 0 {
+					known = false
+					break
+				}
+				for _, p := range vals {
+					if !strings.HasPrefix(p, "-") {
+						e.file(p, how{verb: "run", follow: asShell})
+					}
+				}
+			}
+			if known && len(c.Args) > 1 {
+				return
+			}
+		}
+	}
+	e.anywhere("a shell runs what a pipe feeds it, which sysinit cannot read before it runs")
+}
+
 // stmt looks at one statement: its simple command and what its
 // redirections feed it.
 func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
+	if x, ok := pipedShell(st); ok {
+		e.piped(x)
+		return
+	}
 	c, ok := st.Cmd.(*syntax.CallExpr)
 	if !ok {
 		// `while read -r l; do …; done < list.txt`: data it reads.
@@ -336,7 +559,13 @@ func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
 	}
 	stdinShell := false
 	for _, args := range all {
+		fed := slices.ContainsFunc(args, func(a string) bool { return path.Base(a) == "xargs" })
 		args, words := unwrap(args, c.Args)
+		if fed && len(args) > 0 && runsOperand(args[0]) {
+			// xargs adds the words it reads to the command: a script
+			// sysinit cannot name.
+			e.anywhere("xargs hands " + path.Base(args[0]) + " what it reads on stdin, which sysinit cannot read before it runs")
+		}
 		if len(args) > 0 && e.call(args, words, depth) {
 			stdinShell = true
 		}
@@ -358,6 +587,13 @@ func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
 			// written (an expansion in it stays one, and names nothing).
 			if int(r.Hdoc.End().Offset()) <= len(src) {
 				e.line(src[r.Hdoc.Pos().Offset():r.Hdoc.End().Offset()], depth+1)
+			}
+		case r.Op == syntax.WordHdoc && r.Word != nil && stdinShell && depth < maxDepth:
+			// bash <<< '. ./x': the word is the script.
+			if code, ok := staticWord(r.Word); ok {
+				e.line(code, depth+1)
+			} else if len(r.Word.Parts) == 0 || !fetched(r.Word.Parts[0]) {
+				e.dynamic(r.Word, "the script a here-string feeds a shell")
 			}
 		}
 	}
@@ -431,11 +667,69 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 			e.runParts(rest[i], words[i+1])
 		}
 		return false
+	case prog == "trap":
+		// trap CMD SIGNAL…: CMD is a command line, run later.
+		for i, a := range rest {
+			switch {
+			case a == "--":
+				continue
+			case a == "\x00":
+				e.dynamic(words[i+1], "the command line trap runs")
+			case !strings.HasPrefix(a, "-") && depth < maxDepth:
+				e.line(a, depth+1)
+			}
+			break
+		}
+		return false
+	case base == "find":
+		e.find(rest, words[1:], depth)
+		return false
+	case prog == "alias":
+		// alias NAME='. ./x': with expand_aliases, NAME runs the value.
+		for i, a := range rest {
+			if _, code, ok := strings.Cut(a, "="); ok && !strings.HasPrefix(a, "-") {
+				if strings.Contains(a, "\x00") {
+					e.dynamic(words[i+1], "the command line an alias runs")
+				} else if depth < maxDepth {
+					e.line(code, depth+1)
+				}
+			}
+		}
+		return false
+	case base == "su" || base == "runuser" || base == "script":
+		// su -c CMD, runuser -c CMD, script -c CMD: a command line.
+		for i, a := range rest {
+			if (a == "-c" || a == "--command" || base == "script" && strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.HasSuffix(a, "c")) && i+1 < len(rest) {
+				if rest[i+1] == "\x00" {
+					e.dynamic(words[i+2], "the command line "+base+" -c runs")
+				} else if depth < maxDepth {
+					e.line(rest[i+1], depth+1)
+				}
+				return false
+			}
+		}
+		if base == "runuser" {
+			// runuser -u USER -- CMD…
+			if i := slices.Index(rest, "--"); i >= 0 && i+1 < len(rest) {
+				return e.call(rest[i+1:], words[i+2:], depth)
+			}
+		}
+		return false
 	}
 	switch base := path.Base(prog); {
-	case prog == "cd":
-		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-			e.cd(rest[0])
+	case prog == "cd" || prog == "pushd":
+		for i, a := range rest {
+			if a == "--" || strings.HasPrefix(a, "-") && a != "-" {
+				continue
+			}
+			if a == "\x00" {
+				if !startsOutside(words[i+1], e.in) && !fetched(words[i+1].Parts[0]) {
+					e.lost, e.lostIn = words[i+1], e.in
+				}
+			} else if a != "-" {
+				e.cd(a)
+			}
+			break
 		}
 		return false
 	case prog == "." || prog == "source":
@@ -497,6 +791,108 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 	return false
 }
 
+// runsOperand reports whether prog runs a file it is given as code: a
+// shell, an interpreter, `.`, or a program its argument names.
+func runsOperand(prog string) bool {
+	base := path.Base(prog)
+	name := strings.TrimRight(base, "0123456789.")
+	return prog == "." || prog == "source" || prog == "\x00" || slices.Contains(shells, base) ||
+		interpreters[base] != nil || interpreters[name] != nil
+}
+
+// find looks at `find START… EXPR`: the commands its -exec, -execdir, -ok
+// and -okdir run, and, when one is handed the files found ({}) to run or
+// read, every file under the starting points.
+func (e *executed) find(args []string, words []*syntax.Word, depth int) {
+	var starts []int
+	i := 0
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "-H" || a == "-L" || a == "-P" {
+			continue
+		}
+		if strings.HasPrefix(a, "-") || a == "(" || a == "!" {
+			break
+		}
+		starts = append(starts, i)
+	}
+	for ; i < len(args); i++ {
+		switch args[i] {
+		case "-exec", "-execdir", "-ok", "-okdir":
+		default:
+			continue
+		}
+		j := i + 1
+		for j < len(args) && args[j] != ";" && args[j] != "+" {
+			j++
+		}
+		cmd, ws := slices.Clone(args[i+1:j]), words[i+1:j]
+		i = j
+		if len(cmd) == 0 {
+			continue
+		}
+		handed := false
+		for k, a := range cmd {
+			if strings.Contains(a, "{}") {
+				handed = true
+				cmd[k] = ""
+			}
+		}
+		if handed && !slices.Contains(writers, path.Base(args[i-len(cmd)])) {
+			what := "find hands the files it finds to " + wordText(ws[0])
+			if len(starts) == 0 {
+				e.anywhereUnder(".", what)
+			}
+			for _, k := range starts {
+				if args[k] == "\x00" {
+					e.dynamic(words[k], "where "+what+" starts")
+					continue
+				}
+				e.anywhereUnder(args[k], what)
+			}
+		}
+		if cmd[0] != "" {
+			e.call(cmd, ws, depth)
+		}
+	}
+}
+
+// anywhere records that what a command runs may be any file of the
+// repository, and why.
+func (e *executed) anywhere(why string) {
+	e.dyn = append(e.dyn, ".")
+	e.why = append(e.why, e.in.prefix()+why+": every file of the repository is an input")
+}
+
+// anywhereUnder records that what a command runs may be any file under
+// dir (relative to the working directories), and why.
+func (e *executed) anywhereUnder(dir, why string) {
+	if strings.ContainsAny(dir, "$~") {
+		return
+	}
+	bases := e.dirs
+	if e.lost != nil && !filepath.IsAbs(dir) {
+		bases = []string{e.root}
+		dir = "."
+	}
+	for _, base := range bases {
+		d := dir
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(base, d)
+		}
+		rel, err := filepath.Rel(e.root, d)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			continue
+		}
+		e.dyn = append(e.dyn, filepath.ToSlash(rel))
+		if rel == "." {
+			e.why = append(e.why, e.in.prefix()+why+": every file of the repository is an input")
+		} else {
+			e.why = append(e.why, e.in.prefix()+why+": every file under "+filepath.ToSlash(rel)+" is an input")
+		}
+	}
+}
+
 // script records the script a shell, an interpreter or `.` runs: a file,
 // or, when a variable names it, a dynamic one.
 func (e *executed) script(p string, w *syntax.Word, h how) {
@@ -536,7 +932,7 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 	if len(flat) > 0 && fetched(flat[0].p) {
 		return
 	}
-	prefix := ""
+	prefix, known := "", 0
 	for i, p := range flat {
 		if pe, ok := p.p.(*syntax.ParamExp); ok && i == 0 && pe.Param != nil && e.in.outside(pe.Param.Value) {
 			return
@@ -546,6 +942,7 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 			break
 		}
 		prefix += vals[0]
+		known++
 	}
 	if strings.HasPrefix(prefix, "~") {
 		return
@@ -555,7 +952,15 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		dir = prefix[:i+1]
 	}
-	for _, base := range e.dirs {
+	bases := e.dirs
+	if known == 0 && len(flat) > 0 || e.lost != nil && !filepath.IsAbs(dir) {
+		// It starts with what sysinit cannot read, which may be an
+		// absolute path ("$(git rev-parse --show-toplevel)/x"), or counts
+		// from a directory sysinit cannot read: anywhere in the
+		// repository, not only under the working directory.
+		dir, bases = e.root, []string{e.root}
+	}
+	for _, base := range bases {
 		d := dir
 		if !filepath.IsAbs(d) {
 			d = filepath.Join(base, d)
@@ -648,6 +1053,103 @@ func (e *executed) named(p string) {
 func (e *executed) program(p string) {
 	if strings.Contains(p, "/") {
 		e.file(p, how{verb: "executed", follow: asProgram})
+		return
+	}
+	// Unless a script put a directory of the repository in PATH.
+	if e.pathLost != nil {
+		e.dynamic(e.pathLost, "the PATH it finds "+p+" in")
+	}
+	for _, d := range e.pathDirs {
+		e.file(filepath.Join(d, p), how{verb: "executed", follow: asProgram})
+	}
+}
+
+// path records the directories of the repository the values ws put in
+// PATH (`PATH="$(dirname "$0")/bin:$PATH"`), and, when one holds what
+// sysinit cannot read, that word. $PATH itself, and directories outside
+// the repository, add nothing.
+func (e *executed) path(ws []*syntax.Word) {
+	for _, w := range ws {
+		// The word's parts, split at each ':' of its literals.
+		var comps [][]syntax.WordPart
+		cur := []syntax.WordPart{}
+		var split func(ps []syntax.WordPart, quoted bool)
+		split = func(ps []syntax.WordPart, quoted bool) {
+			for _, p := range ps {
+				switch p := p.(type) {
+				case *syntax.Lit:
+					fields := strings.Split(p.Value, ":")
+					for i, f := range fields {
+						if i > 0 {
+							comps, cur = append(comps, cur), []syntax.WordPart{}
+						}
+						if f != "" {
+							cur = append(cur, &syntax.Lit{Value: f})
+						}
+					}
+				case *syntax.DblQuoted:
+					split(p.Parts, true)
+				default:
+					cur = append(cur, p)
+				}
+			}
+		}
+		split(w.Parts, false)
+		comps = append(comps, cur)
+		for _, c := range comps {
+			if len(c) == 0 {
+				continue
+			}
+			if pe, ok := c[0].(*syntax.ParamExp); ok && pe.Param != nil && len(c) == 1 && pe.Param.Value == "PATH" {
+				continue
+			}
+			cw := &syntax.Word{Parts: c}
+			if startsOutside(cw, e.in) {
+				continue
+			}
+			vals := e.in.resolve(cw, e)
+			if len(vals) == 0 {
+				if e.pathLost == nil {
+					e.pathLost = cw
+				}
+				continue
+			}
+			for _, v := range vals {
+				if !filepath.IsAbs(v) {
+					for _, d := range e.dirs {
+						e.pathDir(filepath.Join(d, v))
+					}
+					continue
+				}
+				e.pathDir(filepath.Clean(v))
+			}
+		}
+	}
+}
+
+// env records the files the values ws give BASH_ENV or ENV, which a
+// shell the script starts sources first.
+func (e *executed) env(ws []*syntax.Word) {
+	for _, w := range ws {
+		if len(w.Parts) == 0 || startsOutside(w, e.in) {
+			continue
+		}
+		vals := e.in.resolve(w, e)
+		if len(vals) == 0 {
+			e.dynamic(w, "the file BASH_ENV names")
+			continue
+		}
+		for _, v := range vals {
+			if v != "" {
+				e.file(v, how{verb: "sourced", follow: asShell, lang: syntax.LangBash})
+			}
+		}
+	}
+}
+
+func (e *executed) pathDir(d string) {
+	if e.inRoot(d) && !slices.Contains(e.pathDirs, d) {
+		e.pathDirs = append(e.pathDirs, d)
 	}
 }
 
@@ -690,6 +1192,19 @@ func unwrap(args []string, words []*syntax.Word) ([]string, []*syntax.Word) {
 	return args, words
 }
 
+// relative records, for a relative path p a script runs after a `cd`
+// sysinit cannot read, that the directory it changed to may be anywhere
+// its word may name: the whole repository when nothing of it is static.
+func (e *executed) relative(p string) {
+	if e.lost == nil || filepath.IsAbs(p) {
+		return
+	}
+	in := e.in
+	e.in = e.lostIn
+	e.dynamic(e.lost, "the directory it changes to before it runs "+p)
+	e.in = in
+}
+
 // cd follows a static `cd`.
 func (e *executed) cd(d string) {
 	if strings.ContainsAny(d, "\x00$~") {
@@ -714,6 +1229,7 @@ func (e *executed) file(p string, h how) {
 	if p == "" || strings.ContainsAny(p, "\x00$~") {
 		return
 	}
+	e.relative(p)
 	if strings.ContainsAny(p, "*?[") {
 		e.pattern(p, h)
 		return
@@ -732,13 +1248,14 @@ func (e *executed) file(p string, h how) {
 		// through a linked file or directory (ext -> /elsewhere), where
 		// it is an input by its absolute path.
 		if real, ok := e.fs.evalSymlinks(c); ok && real != c {
-			if !e.inRoot(real) {
-				if e.inRoot(c) { // a repo path the user wrote, not /bin/bash
-					e.files = append(e.files, filepath.ToSlash(real))
-				}
+			switch {
+			case e.inRoot(real):
+				e.add(real, h.verb)
+			case e.inRoot(c): // a repo path the user wrote, not /bin/bash
+				e.files = append(e.files, filepath.ToSlash(real))
+			default:
 				continue
 			}
-			e.add(real, h.verb)
 		}
 		if h.follow != noFollow {
 			e.follow(c, h)

@@ -1,0 +1,175 @@
+package step
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// covers reports whether rel is an input of a: listed, or under one of
+// its directories.
+func covers(a Analysis, rel string) bool {
+	if slices.Contains(a.Files, rel) {
+		return true
+	}
+	for _, d := range a.Dirs {
+		if d == "." || strings.HasPrefix(rel, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestScriptReadsAreInputs: what a script really reads or runs is an
+// input, listed or under a directory that is, in the ways scripts reach
+// files that a plain reading of `. ./x` does not see. A miss is a wrong
+// skip.
+func TestScriptReadsAreInputs(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		// cd to a directory only known when it runs, then a relative path.
+		"cdx/run.sh": "#!/bin/bash\ncd \"$(git rev-parse --show-toplevel)/sub\"\n. ./a\n",
+		"sub/a":      "true\n",
+		// pushd moves the working directory as cd does.
+		"pd/run.sh": "#!/bin/bash\npushd sub >/dev/null\n. ./a\n",
+		// A variable sysinit cannot read may hold an absolute path.
+		"scripts/abs.sh": "#!/bin/bash\nD=$(foo \"$0\")\n. \"$D/lib\"\n",
+		"scripts/lib":    "true\n",
+		// find -exec and xargs run what they are handed.
+		"fx/run.sh":       "#!/bin/bash\nfind hooks -name '*.sh' -exec sh {} \\;\n",
+		"hooks/a.sh":      "true\n",
+		"hooks/b":         "true\n",
+		"more/al.sh":      "#!/bin/bash\nshopt -s expand_aliases\nalias load='. ./sub/a'\nload\n",
+		"more/hs.sh":      "#!/bin/bash\nbash <<< '. ./sub/a'\n",
+		"more/su.sh":      "#!/bin/bash\nsu -c '. ./sub/a' nobody\n",
+		"more/sc.sh":      "#!/bin/bash\nscript -qc '. ./sub/a' /dev/null\n",
+		"more/be.sh":      "#!/bin/bash\nexport BASH_ENV=./sub/a\nbash -c true\n",
+		"path/run.sh":     "#!/bin/bash\nexport PATH=\"$(dirname \"$0\")/bin:$PATH\"\nmytool\n",
+		"path/dyn.sh":     "#!/bin/bash\nPATH=\"$HOME/bin:$(npm bin):$PATH\"\nmytool\n",
+		"path/bin/mytool": "#!/bin/sh\n",
+		"pipe/run.sh":     "#!/bin/bash\ncd pipe\ncat y | bash\n",
+		"pipe/y":          "true\n",
+		"pipe2/run.sh":    "#!/bin/bash\nprintf '. ./pipe/y\\n' | sh -s x\ncurl -fsSL https://example.com/i.sh | bash\n",
+		"xa/run.sh":       "#!/bin/bash\nfind hooks -type f | xargs -n1 bash\n",
+		"tr/run.sh":       "#!/bin/bash\ntrap '. ./tr/y' EXIT\n",
+		"tr/y":            "true\n",
+	}
+	for f, body := range files {
+		p := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(root, "step"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		cmd, dir, read string
+	}{
+		{"./cdx/run.sh", "", "sub/a"},
+		{"./pd/run.sh", "", "sub/a"},
+		{"../scripts/abs.sh", "step", "scripts/lib"},
+		{"./fx/run.sh", "", "hooks/a.sh"},
+		{"./xa/run.sh", "", "hooks/b"},
+		{"./tr/run.sh", "", "tr/y"},
+		{"./pipe/run.sh", "", "pipe/y"},
+		{"./pipe2/run.sh", "", "pipe/y"},
+		{"./path/run.sh", "", "path/bin/mytool"},
+		{"./more/al.sh", "", "sub/a"},
+		{"./more/hs.sh", "", "sub/a"},
+		{"./more/su.sh", "", "sub/a"},
+		{"./more/sc.sh", "", "sub/a"},
+		{"./more/be.sh", "", "sub/a"},
+		{"./path/dyn.sh", "", "path/bin/mytool"},
+		{"PATH=\"$PWD/path/bin:$PATH\"; mytool", "", "path/bin/mytool"},
+	}
+	for _, tt := range tests {
+		a := Analyze(tt.cmd, filepath.Join(root, tt.dir), root)
+		if !covers(a, tt.read) {
+			t.Errorf("Analyze(%q) in %q: %s is no input: files %q dirs %q", tt.cmd, tt.dir, tt.read, a.Files, a.Dirs)
+		} else if !slices.Contains(a.Files, tt.read) && slices.Index(a.Why, "") >= 0 && len(a.Dirs) == 1 {
+			t.Errorf("Analyze(%q): %s is an input under %q with no note", tt.cmd, tt.read, a.Dirs)
+		}
+	}
+}
+
+// TestLinkedOutScriptIsRead: a script of the repository whose real file
+// is outside it (ext -> ~/src/tools) is read like one inside: what it
+// sources from the repository is an input.
+func TestLinkedOutScriptIsRead(t *testing.T) {
+	root, out := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, "x.sh"), []byte("#!/bin/sh\n. ./lib.sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "lib.sh"), []byte("true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(out, filepath.Join(root, "ext")); err != nil {
+		t.Fatal(err)
+	}
+	a := Analyze("./ext/x.sh", root, root)
+	if !covers(a, "lib.sh") {
+		t.Errorf("lib.sh is no input: files %q dirs %q", a.Files, a.Dirs)
+	}
+	// A script outside that the command line names by its own path is
+	// still not read: /usr/local/bin/tool is not the repository's.
+	if a := Analyze(filepath.Join(out, "x.sh"), root, root); covers(a, "lib.sh") {
+		t.Errorf("a script outside, named outside, is read: %q", a.Files)
+	}
+}
+
+// TestOddAssignments: a variable set by a command rather than an
+// assignment (printf -v, read, a nameref, ${X:=…}, eval) holds what
+// sysinit cannot read: what it names is an input however it is set.
+func TestOddAssignments(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"a":      "true\n",
+		"lib/b":  "true\n",
+		"pv.sh":  "#!/bin/bash\nF=./a\nprintf -v F '%s/%s' lib b\n. \"$F\"\n",
+		"rd.sh":  "#!/bin/bash\nF=./a\nread -r F <<< \"lib/b\"\n. \"$F\"\n",
+		"nr.sh":  "#!/bin/bash\nG=lib\ndeclare -n F=G\n. \"./$F/b\"\n",
+		"df.sh":  "#!/bin/bash\nF=./a\n: \"${F:=x}\"\nunset F\n: \"${F:=lib/b}\"\n. \"$F\"\n",
+		"ev.sh":  "#!/bin/bash\nF=./a\neval 'F=lib/b'\n. \"$F\"\n",
+		"lc.sh":  "#!/bin/bash\nF=./a\nf() { local F; F=$1; . \"$F\"; }\nf lib/b\n",
+		"gs.sh":  "#!/bin/bash\nF=./a\ngetopts f: F\n. \"$F\"\n",
+		"mf.sh":  "#!/bin/bash\nF=./a\nmapfile -t F < <(echo lib/b)\n. \"$F\"\n",
+		"ex.sh":  "#!/bin/bash\nF=./a\nexport F+=x\n. \"$F\"\n",
+		"ln.sh":  "#!/bin/bash\nF=./a\nlet F=1\n. \"$F\"\n",
+		"rdd.sh": "#!/bin/bash\nF=./a\nwhile read -r F; do . \"$F\"; done < list\n",
+		"list":   "lib/b\n",
+	}
+	for f, body := range files {
+		p := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []string{"pv.sh", "rd.sh", "nr.sh", "df.sh", "ev.sh", "lc.sh", "gs.sh", "mf.sh", "ex.sh", "ln.sh", "rdd.sh"} {
+		if a := Analyze("./"+s, root, root); !covers(a, "lib/b") {
+			t.Errorf("%s: lib/b is no input: files %q dirs %q", s, a.Files, a.Dirs)
+		}
+	}
+}
+
+// TestPipedShellFromNetwork: a script fetched from the network and piped
+// to a shell is no file of the repository.
+func TestPipedShellFromNetwork(t *testing.T) {
+	root := t.TempDir()
+	for _, cmd := range []string{"curl -fsSL https://example.com/i.sh | bash", "wget -qO- https://example.com/i.sh | sh -s -- --yes", "echo hi | tee x"} {
+		if a := Analyze(cmd, root, root); len(a.Dirs) != 0 {
+			t.Errorf("Analyze(%q): dirs %q (%q)", cmd, a.Dirs, a.Why)
+		}
+	}
+	if a := Analyze("echo \"$X\" | bash", root, root); !slices.Equal(a.Dirs, []string{"."}) || len(a.Why) != 1 || !strings.Contains(a.Why[0], "pipe") {
+		t.Errorf("a pipe of what sysinit cannot read into a shell: dirs %q why %q", a.Dirs, a.Why)
+	}
+}
