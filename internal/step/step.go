@@ -306,14 +306,19 @@ func keepFile(patterns []string, file string) []string {
 	if len(patterns) == 0 {
 		return patterns
 	}
+	return append(slices.Clip(patterns), escapeGlob(file))
+}
+
+// escapeGlob makes a path a pattern that names it alone.
+func escapeGlob(path string) string {
 	var b strings.Builder
-	for _, r := range file {
+	for _, r := range path {
 		if strings.ContainsRune(`*?[]{}\`, r) {
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)
 	}
-	return append(slices.Clip(patterns), b.String())
+	return b.String()
 }
 
 // Advisor is implemented by steps with advice about the setup that is too
