@@ -106,11 +106,13 @@ type app struct {
 }
 
 // gentleStop are the commands that run steps or write where a cut would
-// harm: a signal cancels their context, and they stop their programs,
-// record what ended and exit 130. The others end at the first signal.
+// harm (migrate --write trims the Brewfile and writes the nix list: killed
+// between them, packages would be declared nowhere): a signal cancels
+// their context, and they stop their programs, record what ended and exit
+// 130. The others end at the first signal.
 var gentleStop = map[string]bool{
 	"sysinit": true, "refresh": true, "build": true, "rollback": true, "clean": true,
-	"bench": true, "__standin": true, step.InstallCommand: true,
+	"bench": true, "__standin": true, step.InstallCommand: true, "migrate": true, "forget": true,
 }
 
 // Main runs sysinit with args (without the program name) and returns the
