@@ -38,6 +38,7 @@ import (
 	"github.com/sysinit/sysinit/internal/plan"
 	"github.com/sysinit/sysinit/internal/runner"
 	"github.com/sysinit/sysinit/internal/state"
+	"github.com/sysinit/sysinit/internal/step"
 )
 
 // Exit codes.
@@ -99,6 +100,19 @@ type app struct {
 	// killed at once. notices is where the first one is told.
 	kill    <-chan struct{}
 	notices atomic.Pointer[runner.Observer]
+	// abrupt: the command runs no steps, so a signal ends sysinit at once
+	// (see interrupts).
+	abrupt atomic.Bool
+}
+
+// gentleStop are the commands that run steps or write where a cut would
+// harm (migrate --write trims the Brewfile and writes the nix list: killed
+// between them, packages would be declared nowhere): a signal cancels
+// their context, and they stop their programs, record what ended and exit
+// 130. The others end at the first signal.
+var gentleStop = map[string]bool{
+	"sysinit": true, "refresh": true, "build": true, "rollback": true, "clean": true,
+	"bench": true, "__standin": true, step.InstallCommand: true, "migrate": true, "forget": true,
 }
 
 // Main runs sysinit with args (without the program name) and returns the
@@ -123,7 +137,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if obs := a.notices.Load(); obs != nil {
 			(*obs).Event(runner.Event{Type: runner.EventNotice, Time: time.Now(), Line: msg})
 		}
-	})
+	}, a.abrupt.Load)
 	defer stop()
 	a.kill = kill
 	root := a.newRoot()
@@ -149,8 +163,17 @@ With no command, sysinit runs refresh.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          refresh.Args,
-		PersistentPreRun: func(c *cobra.Command, _ []string) {
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
 			a.json, _ = c.Flags().GetBool("json")
+			if !gentleStop[c.Name()] {
+				a.abrupt.Store(true)
+				// A signal that came while the command line was read
+				// found sysinit still gentle.
+				if err := c.Context().Err(); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 		ValidArgsFunction:          refresh.ValidArgsFunction,
 		SuggestionsMinimumDistance: 2,

@@ -55,7 +55,21 @@ func (a *app) runLogs(ctx context.Context, name string, follow bool) error {
 	// A broken config must not hide the logs of the run that broke things:
 	// the name is checked only when the config loads.
 	if cfg, err := loadQuiet(path); err == nil && cfg.Step(name) == nil {
-		return &plan.UnknownStepError{Name: name, Known: configStepNames(cfg)}
+		if pairs := cfg.Pairs(name); len(pairs) > 0 {
+			return usageError{fmt.Errorf("step %q runs on several machines; name one: %s", name, joinNames(pairs))}
+		}
+		if !strings.HasPrefix(name, "@") {
+			return &plan.UnknownStepError{Name: name, Known: configStepNames(cfg)}
+		}
+		// @HOST shows the log of the one step on a host, or asks which.
+		switch on := cfg.Resolve(name); len(on) {
+		case 0:
+			return plan.Unknown(cfg, name)
+		case 1:
+			name = on[0]
+		default:
+			return usageError{fmt.Errorf("%s has several steps; name one: %s", name, joinNames(on))}
+		}
 	}
 	st, _, err := a.openStoreOnly(true)
 	if err != nil {
@@ -138,15 +152,31 @@ func noLog(st *state.Store, name string, runs []state.Run) error {
 		}
 	}
 	if id == "" && when.IsZero() {
-		// Blocked in the newest refresh that had it: the news is what
-		// blocked it, whose log says why.
+		// Blocked in the newest run that had it: say by what.
 		for _, r := range runs {
 			i := slices.IndexFunc(r.Steps, func(s state.RunStep) bool { return s.Name == name })
 			if i < 0 {
 				continue
 			}
-			if by, ok := strings.CutPrefix(r.Steps[i].Reason, "blocked by "); ok && r.Steps[i].Status == string(runner.StatusBlocked) {
-				return fmt.Errorf("no log of %s: it has never run here; in the last refresh (run %s) it was blocked by %s: `sysinit logs %s` shows why", name, r.ID, by, by)
+			if by, ok := blockedBy(r.Steps[i]); ok {
+				next := "`sysinit history` says which failed"
+				// A step blocked in turn names its own blocker: follow
+				// the chain to the one that failed.
+				root := by
+				for range r.Steps {
+					j := slices.IndexFunc(r.Steps, func(s state.RunStep) bool { return s.Name == root })
+					if j < 0 {
+						break
+					}
+					if runner.Status(r.Steps[j].Status) == runner.StatusFailed {
+						next = fmt.Sprintf("`sysinit logs %s` shows why %s failed", root, root)
+						break
+					}
+					if root, ok = blockedBy(r.Steps[j]); !ok {
+						break
+					}
+				}
+				return fmt.Errorf("no log of %s: it was blocked by %s in refresh %s and has never run here; %s", name, by, r.ID, next)
 			}
 			break
 		}
@@ -157,6 +187,12 @@ func noLog(st *state.Store, name string, runs []state.Run) error {
 		last = "refresh"
 	}
 	return fmt.Errorf("no log of %s: its last run (%s at %s) is older than the logs kept (sysinit keeps the logs of the last %d runs)", name, last, clock(when), state.MaxRuns)
+}
+
+// blockedBy returns the step that blocked s, when s was blocked.
+func blockedBy(s state.RunStep) (string, bool) {
+	by, ok := strings.CutPrefix(s.Reason, "blocked by ")
+	return by, ok && by != "" && runner.Status(s.Status) == runner.StatusBlocked
 }
 
 // ranIn reports whether the step did something in a run: skipped, blocked

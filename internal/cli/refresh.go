@@ -302,7 +302,13 @@ func outlastReaders() {
 // children still running are killed without waiting for their grace
 // period. A signal sysinit was started ignoring (nohup, a background job
 // of a shell without job control) stays ignored.
-func interrupts(ctx context.Context, notify func(string)) (context.Context, <-chan struct{}, func()) {
+//
+// When abrupt says so — a command that runs no steps, and so has nothing
+// to stop gently — the first signal ends sysinit as it would end a program
+// that catches none: most such commands never look at the context, and one
+// stuck on a read (a FIFO, a hung mount) would otherwise hear neither
+// Ctrl-C nor SIGTERM.
+func interrupts(ctx context.Context, notify func(string), abrupt func() bool) (context.Context, <-chan struct{}, func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	kill := make(chan struct{})
 	sigs := make(chan os.Signal, 2)
@@ -315,10 +321,14 @@ func interrupts(ctx context.Context, notify func(string)) (context.Context, <-ch
 	signal.Notify(sigs, caught...)
 	done := make(chan struct{})
 	go func() {
+		var sig os.Signal
 		select {
-		case <-sigs:
+		case sig = <-sigs:
 		case <-done:
 			return
+		}
+		if abrupt() {
+			dieOf(sig)
 		}
 		notify("stopping: running steps get SIGTERM; nothing they did is recorded (Ctrl-C again to kill them now)")
 		cancel()
@@ -334,6 +344,17 @@ func interrupts(ctx context.Context, notify func(string)) (context.Context, <-ch
 		close(done)
 		cancel()
 	}
+}
+
+// dieOf ends the process by sig with its default action, as if sysinit
+// had never caught it: the shell sees a program killed by the signal.
+func dieOf(sig os.Signal) {
+	signal.Reset(sig)
+	if s, ok := sig.(syscall.Signal); ok {
+		_ = syscall.Kill(os.Getpid(), s)
+		time.Sleep(time.Second) // the signal is on its way
+	}
+	os.Exit(ExitInterrupted)
 }
 
 // runID names a run that started at start: its time in UTC, so that ids

@@ -37,11 +37,32 @@ func Load(path string, kinds *Kinds) (*Config, error) {
 	return Parse(path, data, kinds)
 }
 
-// read returns the contents of the regular file at path, at most MaxSize
-// bytes of it. A FIFO would block the open and a device may never end, so
-// the type is checked before the open, the open does not block, and the
-// type is checked again on what was opened.
+// read returns the contents of the config file at path (see ReadRegular).
 func read(path string) ([]byte, error) {
+	data, err := ReadRegular(path, MaxSize)
+	var big *TooLargeError
+	if errors.As(err, &big) {
+		return nil, fmt.Errorf("%s is larger than %d MiB, the most sysinit reads as a config", path, MaxSize>>20)
+	}
+	return data, err
+}
+
+// TooLargeError is a file larger than ReadRegular's bound.
+type TooLargeError struct {
+	Path string
+	Max  int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s is larger than %d MiB, the most sysinit reads of it", e.Path, e.Max>>20)
+}
+
+// ReadRegular returns the contents of the regular file at path (links
+// followed), refusing one larger than max bytes. A FIFO would block the
+// open and a device may never end, so the type is checked before the open,
+// the open does not block, and the type is checked again on what was
+// opened.
+func ReadRegular(path string, max int) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -60,12 +81,12 @@ func read(path string) ([]byte, error) {
 	if err := regular(path, fi); err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxSize {
-		return nil, fmt.Errorf("%s is larger than %d MiB, the most sysinit reads as a config", path, MaxSize>>20)
+	if len(data) > max {
+		return nil, &TooLargeError{Path: path, Max: max}
 	}
 	return data, nil
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sysinit/sysinit/internal/config"
 )
 
 // Configuration kinds a flake defines, by the output attribute that holds
@@ -88,7 +90,7 @@ func (c *Configurations) add(output string, conf Configuration) {
 // where the set comes from another file, and genAttrs over a literal list.
 // Names computed any other way are listed in Dynamic.
 func ReadFlake(repo string) (*Configurations, error) {
-	data, err := os.ReadFile(filepath.Join(repo, "flake.nix"))
+	data, err := readFile(filepath.Join(repo, "flake.nix"))
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +292,7 @@ func (r *flakeReader) importSet(s *source, output, rel string, depth int) bool {
 		return false
 	}
 	r.seen[p] = true
-	data, err := os.ReadFile(p)
+	data, err := readFile(p)
 	if err != nil {
 		return false
 	}
@@ -519,3 +521,12 @@ func isPattern(s *source, open, end int) bool {
 	// is a pattern even when written oddly.
 	return false
 }
+
+// maxRead bounds a file of the repository init reads (flake.nix, what it
+// imports, a Taskfile): they are kilobytes, and a link to /dev/zero must
+// not fill memory.
+const maxRead = 16 << 20
+
+// readFile reads a regular file of at most maxRead bytes; a FIFO, which
+// would block, or a device is refused by name.
+func readFile(path string) ([]byte, error) { return config.ReadRegular(path, maxRead) }

@@ -101,6 +101,7 @@ const commentWidth = 100
 
 func comment(b *strings.Builder, prefix string, lines []string, width int) {
 	for _, l := range lines {
+		l = escapeControls(l)
 		if l == "" {
 			b.WriteString(prefix + "#\n")
 			continue
@@ -109,6 +110,24 @@ func comment(b *strings.Builder, prefix string, lines []string, width int) {
 			b.WriteString(prefix + "# " + w + "\n")
 		}
 	}
+}
+
+// escapeControls writes the control characters TOML refuses in a comment
+// (a name read from flake.nix may hold one) as \xNN; tabs and line ends
+// are spaces to the wrapping anyway.
+func escapeControls(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f }) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // wrap breaks s into lines of at most width bytes at spaces (a longer word

@@ -67,3 +67,13 @@ func TestWrapNoOrphan(t *testing.T) {
 		}
 	}
 }
+
+// A name read from flake.nix may hold control characters, which TOML does
+// not allow in a comment: init's output must still load.
+func TestCommentEscapesControlCharacters(t *testing.T) {
+	var b strings.Builder
+	comment(&b, "", []string{"nixosConfigurations.a\x01b\x7f (flake.nix:1)\tok"}, commentWidth)
+	if got, want := b.String(), "# nixosConfigurations.a\\x01b\\x7f (flake.nix:1) ok\n"; got != want {
+		t.Errorf("comment = %q, want %q", got, want)
+	}
+}

@@ -63,7 +63,7 @@ func ReadRefresh(repo, goos string) (*Refresh, error) {
 		}
 	}
 	for _, n := range justfileNames {
-		data, err := os.ReadFile(filepath.Join(repo, n))
+		data, err := readFile(filepath.Join(repo, n))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -74,7 +74,7 @@ func ReadRefresh(repo, goos string) (*Refresh, error) {
 		return choose(n, jf.flatten), nil
 	}
 	for _, n := range miseNames {
-		data, err := os.ReadFile(filepath.Join(repo, n))
+		data, err := readFile(filepath.Join(repo, n))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -161,7 +161,7 @@ type taskfileDoc struct {
 }
 
 func (tf *taskfile) load(file, ns string, vars, includeVars map[string]string, depth int) error {
-	data, err := os.ReadFile(file)
+	data, err := readFile(file)
 	if err != nil {
 		return err
 	}

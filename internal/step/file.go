@@ -549,6 +549,9 @@ func (f *File) install(ctx context.Context, rc *RunContext, mode fs.FileMode, ba
 		return fmt.Errorf("installing %s: %w", f.dest, err)
 	}
 	defer src.Close()
+	if err := checkSource(f.source, src, rootTrust()); err != nil {
+		return fmt.Errorf("installing %s: %w", f.dest, err)
+	}
 	if !f.sudo {
 		return Install(f.dest, mode, src, backup)
 	}

@@ -352,3 +352,103 @@ func openDirFollow(path string) (int, error) {
 	}
 	return fd, nil
 }
+
+// checkSource refuses, for root, to install the opened source src of path
+// when another user controls the way to it (a directory or link of theirs
+// on it, or one they may write) and the file is not one they could read
+// anyway (theirs, or readable by everyone): they could have aimed path at
+// a secret of root's — with a link, or a hard link, which macOS lets anyone
+// make — to read it at the destination.
+func checkSource(path string, src *os.File, t trust) error {
+	if t == nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := fstat(int(src.Fd()), &st); err != nil {
+		return &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&0o004 != 0 {
+		return nil // no secret: anyone may read it
+	}
+	problem, uid, err := wayProblem(path, t)
+	if err != nil {
+		return fmt.Errorf("refusing, as root, to read %s: cannot tell who controls the way to it: %w", path, err)
+	}
+	if problem == nil || uid >= 0 && st.Uid == uint32(uid) {
+		return nil
+	}
+	return fmt.Errorf("refusing, as root, to read %s: on the way, %s is %s, and the file it leads to is %s's (mode %04o), not theirs to read: they could aim the source at a secret of root's and read it at the destination; fix: make the way root's alone (chown root, chmod go-w), or name the real file as source",
+		path, problem.Path, problem.Problem, state.DescribeUID(int(st.Uid)), st.Mode&0o7777)
+}
+
+// wayProblem walks path from / as the kernel would, without opening
+// anything, and returns the first directory or link on the way (the file
+// itself aside) that t does not trust, with the uid that owns it (-1 when
+// the problem is who else may write it).
+func wayProblem(path string, t trust) (*UnsafePathError, int, error) {
+	var st unix.Stat_t
+	check := func(here string) (*UnsafePathError, int, error) {
+		if err := unix.Lstat(here, &st); err != nil {
+			return nil, 0, &fs.PathError{Op: "lstat", Path: here, Err: err}
+		}
+		var bad *UnsafePathError
+		if errors.As(t.check(here, &st), &bad) {
+			if t.owns(st.Uid) {
+				return bad, -1, nil // others may write it
+			}
+			what := "a directory"
+			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				what = "a symbolic link"
+			}
+			return &UnsafePathError{Path: here, Problem: what + " that belongs to " + state.DescribeUID(int(st.Uid))}, int(st.Uid), nil
+		}
+		return nil, 0, nil
+	}
+	if bad, uid, err := check("/"); bad != nil || err != nil {
+		return bad, uid, err
+	}
+	cur, rest, links := "/", splitPath(path), 0
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		switch name {
+		case ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			continue
+		}
+		here := filepath.Join(cur, name)
+		if err := unix.Lstat(here, &st); err != nil {
+			return nil, 0, &fs.PathError{Op: "lstat", Path: here, Err: err}
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFLNK:
+			if bad, uid, err := check(here); bad != nil || err != nil {
+				return bad, uid, err
+			}
+			if links++; links > 40 {
+				return nil, 0, &fs.PathError{Op: "open", Path: path, Err: unix.ELOOP}
+			}
+			target, err := os.Readlink(here)
+			if err != nil {
+				return nil, 0, err
+			}
+			if filepath.IsAbs(target) {
+				cur = "/"
+			}
+			rest = append(splitPath(target), rest...)
+		case unix.S_IFDIR:
+			if len(rest) == 0 {
+				return nil, 0, nil
+			}
+			if bad, uid, err := check(here); bad != nil || err != nil {
+				return bad, uid, err
+			}
+			cur = here
+		default:
+			return nil, 0, nil // the file itself: what was opened is judged
+		}
+	}
+	return nil, 0, nil
+}

@@ -1355,22 +1355,28 @@ func unescape(s string) string {
 // whose repository starts above it) takes them relative to its root when
 // they fall under it, and by absolute path when they do not.
 func AddExecuted(spec *fingerprint.Spec, cfgDir string, files []string) {
+	// A program the step runs is an input whatever the step's patterns
+	// exclude (`inputs = ["**", "!*.sh"]` means the other scripts): each
+	// is included again after them.
+	patterned := len(spec.Patterns) > 0
 	for _, f := range files {
-		if filepath.IsAbs(f) {
-			spec.Files = append(spec.Files, f) // outside the repo, through a link
-			continue
+		switch {
+		case filepath.IsAbs(f):
+			// outside the repo, through a link
+		case spec.Root == "" || spec.Root == cfgDir:
+		default:
+			abs := filepath.Join(cfgDir, f)
+			rel, err := filepath.Rel(spec.Root, abs)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				f = abs
+			} else {
+				f = filepath.ToSlash(rel)
+			}
 		}
-		if spec.Root == "" || spec.Root == cfgDir {
-			spec.Files = append(spec.Files, f)
-			continue
+		spec.Files = append(spec.Files, f)
+		if patterned {
+			spec.Patterns = append(spec.Patterns, escapeGlob(filepath.ToSlash(f)))
 		}
-		abs := filepath.Join(cfgDir, f)
-		rel, err := filepath.Rel(spec.Root, abs)
-		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			spec.Files = append(spec.Files, abs)
-			continue
-		}
-		spec.Files = append(spec.Files, filepath.ToSlash(rel))
 	}
 }
 

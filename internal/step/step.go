@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -295,16 +296,40 @@ func FileSpec(cfgDir, file string, patterns []string) (fingerprint.Spec, error) 
 	}
 	rel = filepath.ToSlash(rel)
 	if rel != ".." && !strings.HasPrefix(rel, "../") {
-		return fingerprint.Spec{Files: []string{rel}, Patterns: patterns}, nil
+		return fingerprint.Spec{Files: []string{rel}, Patterns: keepFile(patterns, rel)}, nil
 	}
 	if len(patterns) > 0 {
 		// The scanner walks absolute paths from / beside the relative
 		// patterns.
-		return fingerprint.Spec{Files: []string{file}, Patterns: patterns}, nil
+		return fingerprint.Spec{Files: []string{file}, Patterns: keepFile(patterns, filepath.ToSlash(file))}, nil
 	}
 	// Alone, it is fingerprinted from its own directory, as it always
 	// was: the records of such steps stay valid across upgrades.
 	return fingerprint.Spec{Root: filepath.Dir(file), Files: []string{filepath.Base(file)}}, nil
+}
+
+// keepFile returns patterns with file (a path as the patterns name it)
+// included last. A listed file is left out when the last pattern matching it
+// excludes it, which suits a flake's tracked files; but this file is what
+// the step installs or reads, and `inputs = ["**", "!**/*.conf"]` must not
+// make an edit of it "up to date".
+func keepFile(patterns []string, file string) []string {
+	if len(patterns) == 0 {
+		return patterns
+	}
+	return append(slices.Clip(patterns), escapeGlob(file))
+}
+
+// escapeGlob makes a path a pattern that names it alone.
+func escapeGlob(path string) string {
+	var b strings.Builder
+	for _, r := range path {
+		if strings.ContainsRune(`*?[]{}\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Advisor is implemented by steps with advice about the setup that is too

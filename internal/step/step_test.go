@@ -8,17 +8,21 @@ import (
 
 func TestFileSpec(t *testing.T) {
 	tests := []struct {
-		name, file string
-		patterns   []string
-		wantFiles  []string
-		wantRoot   string
-		wantErr    string
+		name, file   string
+		patterns     []string
+		wantFiles    []string
+		wantRoot     string
+		wantErr      string
+		wantPatterns []string // default: patterns
 	}{
-		{"inside", "/repo/Brewfile", []string{"x/**"}, []string{"Brewfile"}, "", ""},
-		{"nested", "/repo/etc/nix.conf", nil, []string{"etc/nix.conf"}, "", ""},
-		{"outside", "/shared/Brewfile", nil, []string{"Brewfile"}, "/shared", ""},
-		{"outside with patterns", "/shared/Brewfile", []string{"x/**"}, []string{"/shared/Brewfile"}, "", ""},
-		{"dotdot-named file inside", "/repo/..hidden", nil, []string{"..hidden"}, "", ""},
+		// With patterns, the file is included last: no exclude of theirs
+		// can leave it out.
+		{"inside", "/repo/Brewfile", []string{"x/**"}, []string{"Brewfile"}, "", "", []string{"x/**", "Brewfile"}},
+		{"nested", "/repo/etc/nix.conf", nil, []string{"etc/nix.conf"}, "", "", nil},
+		{"outside", "/shared/Brewfile", nil, []string{"Brewfile"}, "/shared", "", nil},
+		{"outside with patterns", "/shared/Brewfile", []string{"x/**", "!/shared/*"}, []string{"/shared/Brewfile"}, "", "", []string{"x/**", "!/shared/*", "/shared/Brewfile"}},
+		{"dotdot-named file inside", "/repo/..hidden", nil, []string{"..hidden"}, "", "", nil},
+		{"glob characters in the name", "/repo/a[1]*.conf", []string{"!**"}, []string{"a[1]*.conf"}, "", "", []string{"!**", `a\[1\]\*.conf`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,7 +36,11 @@ func TestFileSpec(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(spec.Files, tt.wantFiles) || spec.Root != tt.wantRoot || !slices.Equal(spec.Patterns, tt.patterns) {
+			wantPatterns := tt.wantPatterns
+			if wantPatterns == nil {
+				wantPatterns = tt.patterns
+			}
+			if !slices.Equal(spec.Files, tt.wantFiles) || spec.Root != tt.wantRoot || !slices.Equal(spec.Patterns, wantPatterns) {
 				t.Errorf("spec = %+v", spec)
 			}
 		})
