@@ -854,7 +854,7 @@ func TestInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(spec.Files, []string{"brew/Brewfile"}) || !reflect.DeepEqual(spec.Patterns, []string{"brew/*.rb", "!brew/tmp.rb"}) {
+	if !reflect.DeepEqual(spec.Files, []string{"brew/Brewfile"}) || !reflect.DeepEqual(spec.Patterns, []string{"brew/*.rb", "!brew/tmp.rb", "brew/Brewfile"}) {
 		t.Errorf("spec %+v", spec)
 	}
 }
