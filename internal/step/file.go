@@ -185,6 +185,14 @@ func newFile(cfg *config.Config, s *config.Step, env *Env) (Step, error) {
 		dest = filepath.Join(cfg.Dir, dest)
 	}
 	f.dest = dest
+	// A dest that is the source (the same path, a link to it, a hard
+	// link) would read "already in place" forever while nothing is
+	// installed anywhere.
+	if si, err := os.Stat(f.source); err == nil {
+		if di, err := os.Stat(dest); err == nil && os.SameFile(si, di) {
+			return nil, fmt.Errorf("dest %s is the source %s itself: name where the file is to be installed", dest, f.source)
+		}
+	}
 	if k.Mode != "" {
 		m, err := strconv.ParseUint(k.Mode, 8, 32)
 		if err != nil {
