@@ -54,3 +54,24 @@ func TestSpecRoot(t *testing.T) {
 		t.Error("an edit under the spec's own root did not change its digest")
 	}
 }
+
+// TestAbsolutePatternUnderBangDir: an absolute pattern whose first
+// directory starts with "!" names that directory. With the leading "/"
+// taken off, "/!x/**" read as "!x/**", an exclude: the step never saw an
+// edit under /!x.
+func TestAbsolutePatternUnderBangDir(t *testing.T) {
+	ss, err := compileSpecs([]Spec{{Patterns: []string{"/!x/**", "!/!y/a"}}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, exc := ss.patterns[0], ss.patterns[1]
+	if inc.exclude || !slices.Equal(inc.lit, []string{"!x"}) {
+		t.Errorf("/!x/**: exclude %v, lit %q; want an include under \"!x\"", inc.exclude, inc.lit)
+	}
+	if !exc.exclude || !slices.Equal(exc.lit, []string{"!y", "a"}) {
+		t.Errorf("!/!y/a: exclude %v, lit %q; want an exclude of \"!y/a\"", exc.exclude, exc.lit)
+	}
+	if got := ss.decide("!x/f", 0); got != 1 {
+		t.Errorf("decide(!x/f) = %b, want 1", got)
+	}
+}
