@@ -426,7 +426,13 @@ func compileSpecs(specs []Spec, absolute bool) (*specSet, error) {
 			raw := s
 			if absolute {
 				body := strings.TrimPrefix(s, "!")
-				raw = s[:len(s)-len(body)] + body[1:]
+				rel := body[1:]
+				if strings.HasPrefix(rel, "!") {
+					// "/!x/**" names the directory "!x": without
+					// its "/" it would read as an exclude.
+					rel = `\` + rel
+				}
+				raw = s[:len(s)-len(body)] + rel
 			}
 			p, err := compilePattern(raw, s, i)
 			if err != nil {

@@ -320,11 +320,13 @@ func keepFile(patterns []string, file string) []string {
 	return append(slices.Clip(patterns), escapeGlob(file))
 }
 
-// escapeGlob makes a path a pattern that names it alone.
+// escapeGlob makes a path a pattern that names it alone. A leading "!"
+// would make the pattern an exclude (of the name without it), so "!" is
+// escaped too: doublestar reads "\!" as "!".
 func escapeGlob(path string) string {
 	var b strings.Builder
 	for _, r := range path {
-		if strings.ContainsRune(`*?[]{}\`, r) {
+		if strings.ContainsRune(`*?[]{}\!`, r) {
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)

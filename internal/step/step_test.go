@@ -23,6 +23,8 @@ func TestFileSpec(t *testing.T) {
 		{"outside with patterns", "/shared/Brewfile", []string{"x/**", "!/shared/*"}, []string{"/shared/Brewfile"}, "", "", []string{"x/**", "!/shared/*", "/shared/Brewfile"}},
 		{"dotdot-named file inside", "/repo/..hidden", nil, []string{"..hidden"}, "", "", nil},
 		{"glob characters in the name", "/repo/a[1]*.conf", []string{"!**"}, []string{"a[1]*.conf"}, "", "", []string{"!**", `a\[1\]\*.conf`}},
+		// A leading "!" would make the pattern an exclude.
+		{"a name starting with !", "/repo/!app.conf", []string{"**", "!*.conf"}, []string{"!app.conf"}, "", "", []string{"**", "!*.conf", `\!app.conf`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
