@@ -1,0 +1,70 @@
+package step
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCheckSourceInStickyDir: as root, a source in a directory anyone may
+// add names to (sticky, like /tmp) may be a hard link another user made to
+// a secret of root's (macOS lets anyone make one), or may have been
+// swapped between root's open and its look at the way: the sticky bit
+// stops neither. Such a source is read only when the file root opened is
+// the one the way leads to, and is no extra name of a file.
+func TestCheckSourceInStickyDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("root's secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sticky := filepath.Join(dir, "drop")
+	if err := os.Mkdir(sticky, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sticky, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	check := func(path, open string) error {
+		f, err := os.Open(open)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return checkSource(path, f, trust{0})
+	}
+
+	// Root's own file there, one name: read.
+	own := filepath.Join(sticky, "own.conf")
+	if err := os.WriteFile(own, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(own, own); err != nil {
+		t.Errorf("root's own file in a sticky dir: %v", err)
+	}
+
+	// A hard link planted there to root's secret: refused.
+	planted := filepath.Join(sticky, "app.conf")
+	if err := os.Link(secret, planted); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(planted, planted); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Errorf("hard link to a secret in a sticky dir: err = %v, want a refusal", err)
+	}
+	if err := os.Remove(planted); err != nil {
+		t.Fatal(err)
+	}
+
+	// The name swapped after root opened it (a link to the secret then, a
+	// plain file when root looks at the way): refused.
+	if err := os.WriteFile(planted, []byte("decoy\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(planted, secret); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Errorf("source swapped after the open: err = %v, want a refusal", err)
+	}
+}
