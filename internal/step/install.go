@@ -370,7 +370,7 @@ func checkSource(path string, src *os.File, t trust) error {
 	if st.Mode&0o004 != 0 {
 		return nil // no secret: anyone may read it
 	}
-	problem, uid, err := wayProblem(path, t)
+	problem, uid, err := wayProblem(path, &st, t)
 	if err != nil {
 		return fmt.Errorf("refusing, as root, to read %s: cannot tell who controls the way to it: %w", path, err)
 	}
@@ -384,9 +384,15 @@ func checkSource(path string, src *os.File, t trust) error {
 // wayProblem walks path from / as the kernel would, without opening
 // anything, and returns the first directory or link on the way (the file
 // itself aside) that t does not trust, with the uid that owns it (-1 when
-// the problem is who else may write it).
-func wayProblem(path string, t trust) (*UnsafePathError, int, error) {
+// the problem is who else may write it). opened is the file root opened
+// at path: the way must lead to it, or the path was changed meanwhile. A
+// directory others may add names to (sticky, like /tmp, or group 0's)
+// is no problem for the file root's opened there when that file has no
+// other name: anyone could have put a hard link to a secret of root's
+// there (macOS lets anyone make one).
+func wayProblem(path string, opened *unix.Stat_t, t trust) (*UnsafePathError, int, error) {
 	var st unix.Stat_t
+	shared := false // the directory reached so far is one others may add names to
 	check := func(here string) (*UnsafePathError, int, error) {
 		if err := unix.Lstat(here, &st); err != nil {
 			return nil, 0, &fs.PathError{Op: "lstat", Path: here, Err: err}
@@ -394,7 +400,12 @@ func wayProblem(path string, t trust) (*UnsafePathError, int, error) {
 		var bad *UnsafePathError
 		if errors.As(t.check(here, &st), &bad) {
 			if t.owns(st.Uid) {
-				return bad, -1, nil // others may write it
+				// Others may write it.
+				if p, ok := strings.CutPrefix(bad.Problem, "it "); ok {
+					p, _, _ = strings.Cut(p, ":")
+					bad = &UnsafePathError{Path: bad.Path, Problem: "a directory that " + p}
+				}
+				return bad, -1, nil
 			}
 			what := "a directory"
 			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
@@ -435,7 +446,7 @@ func wayProblem(path string, t trust) (*UnsafePathError, int, error) {
 				return nil, 0, err
 			}
 			if filepath.IsAbs(target) {
-				cur = "/"
+				cur, shared = "/", false
 			}
 			rest = append(splitPath(target), rest...)
 		case unix.S_IFDIR:
@@ -445,9 +456,18 @@ func wayProblem(path string, t trust) (*UnsafePathError, int, error) {
 			if bad, uid, err := check(here); bad != nil || err != nil {
 				return bad, uid, err
 			}
+			shared = st.Mode&0o022 != 0
 			cur = here
 		default:
-			return nil, 0, nil // the file itself: what was opened is judged
+			// The file itself: what was opened is judged, if it is
+			// what the way leads to.
+			if st.Dev != opened.Dev || st.Ino != opened.Ino {
+				return nil, 0, fmt.Errorf("%s is no longer the file sysinit opened (changed meanwhile); run again", here)
+			}
+			if shared && st.Nlink > 1 {
+				return &UnsafePathError{Path: cur, Problem: fmt.Sprintf("a directory others may add names to, where the source is one of %d names of one file", st.Nlink)}, -1, nil
+			}
+			return nil, 0, nil
 		}
 	}
 	return nil, 0, nil

@@ -67,4 +67,20 @@ func TestCheckSourceInStickyDir(t *testing.T) {
 	if err := check(planted, secret); err == nil || !strings.Contains(err.Error(), "refusing") {
 		t.Errorf("source swapped after the open: err = %v, want a refusal", err)
 	}
+
+	// A directory anyone may write (no sticky bit) is named as one.
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(open, "x.conf")
+	if err := os.WriteFile(conf, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(conf, conf); err == nil || !strings.Contains(err.Error(), open+" is a directory that is writable by every user, and the file") {
+		t.Errorf("file in a world-writable dir: err = %v, want the dir named as writable by every user", err)
+	}
 }
