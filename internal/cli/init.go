@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -141,15 +143,7 @@ func (a *app) runInit(ctx context.Context, o *initOptions) error {
 		_, err := a.stdout.Write(data)
 		return err
 	}
-	out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", target, err)
-	}
-	if _, err := out.Write(data); err != nil {
-		out.Close()
-		return fmt.Errorf("writing %s: %w", target, err)
-	}
-	if err := out.Close(); err != nil {
+	if err := writeNew(target, data); err != nil {
 		return fmt.Errorf("writing %s: %w", target, err)
 	}
 	on, off := 0, 0
@@ -173,4 +167,46 @@ func (a *app) runInit(ctx context.Context, o *initOptions) error {
 	}
 	a.hint("check it with `sysinit plan`, then refresh with `sysinit`")
 	return nil
+}
+
+// writeNew makes path a file holding data, whole or not at all, and never
+// replaces a file there: data goes to a new file beside it, which is then
+// linked in under path (link fails if path exists). A write that failed
+// part way (a full disk) or a signal mid-write left a truncated config that
+// loaded without its last steps, and that the next init refused to replace.
+// Where hard links are not supported, path itself is created and, if the
+// write fails, removed.
+func writeNew(path string, data []byte) error {
+	write := func(name string) (err error) {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				_ = os.Remove(name)
+			}
+		}()
+		if _, err := f.Write(data); err != nil {
+			return err
+		}
+		return f.Sync()
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".init-"+hex.EncodeToString(b[:]))
+	if err := write(tmp); err != nil {
+		return err
+	}
+	err := os.Link(tmp, path)
+	_ = os.Remove(tmp)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return write(path)
 }
