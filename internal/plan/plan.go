@@ -142,7 +142,9 @@ type Decision struct {
 
 // Due says whether a run of d is the one its schedule asks for: forced
 // (--force, --update) or its `every` passed. Steps that do more when due
-// (flake-update moves pins) read it from their RunContext.
+// (flake-update moves pins) read it from their RunContext. A step that
+// never ran here is not due: its first run establishes the schedule (a new
+// machine keeps the repo's flake.lock until `every` passes).
 func (d *Decision) Due() bool {
 	for _, r := range d.Reasons {
 		if r.Kind == Forced || r.Kind == TTLExpired {

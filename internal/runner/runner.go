@@ -546,9 +546,6 @@ func redefined(d *plan.Decision) bool {
 	return false
 }
 
-// due reports whether the step runs because its schedule calls for it. A
-// step that never ran here is not due: its first run establishes the
-// schedule (a new machine keeps the repo's flake.lock until `every` passes).
 func (r *run) record(d *plan.Decision, o step.Outcome, started time.Time, dur time.Duration) error {
 	rec := state.Record{
 		Step:             d.Name,
