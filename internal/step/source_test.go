@@ -84,3 +84,63 @@ func TestCheckSourceInStickyDir(t *testing.T) {
 		t.Errorf("file in a world-writable dir: err = %v, want the dir named as writable by every user", err)
 	}
 }
+
+// TestCheckSourceEveryControllerCounts: as root, a source whose way two
+// users control is read only when it is no secret from either. Alice's
+// directory holding Bob's link, aimed at Alice's 0600 key: the file is
+// Alice's, but Bob aimed it, and would read it at the destination.
+func TestCheckSourceEveryControllerCounts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	const alice, bob = 4242, 4343
+	dir := t.TempDir()
+	home := filepath.Join(dir, "alice")
+	shared := filepath.Join(home, "shared")
+	for _, d := range []string{home, shared} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := filepath.Join(home, "id_key")
+	if err := os.WriteFile(key, []byte("alice's key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(shared, "app.conf")
+	if err := os.Symlink(key, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path     string
+		uid      int
+		noFollow bool
+	}{{home, alice, false}, {key, alice, false}, {shared, bob, false}, {link, bob, true}} {
+		var err error
+		if c.noFollow {
+			err = os.Lchown(c.path, c.uid, -1)
+		} else {
+			err = os.Chown(c.path, c.uid, -1)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := checkSource(link, f, trust{0}); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Errorf("Alice's key through Bob's link in Alice's dir: err = %v, want a refusal", err)
+	}
+	// Alice's own link there aims at her own file: hers to read.
+	if err := os.Lchown(link, alice, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(shared, alice, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSource(link, f, trust{0}); err != nil {
+		t.Errorf("Alice's file through her own way: %v", err)
+	}
+}
