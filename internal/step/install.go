@@ -370,11 +370,11 @@ func checkSource(path string, src *os.File, t trust) error {
 	if st.Mode&0o004 != 0 {
 		return nil // no secret: anyone may read it
 	}
-	problem, uid, err := wayProblem(path, &st, t)
+	problem, err := wayProblem(path, &st, t)
 	if err != nil {
 		return fmt.Errorf("refusing, as root, to read %s: cannot tell who controls the way to it: %w", path, err)
 	}
-	if problem == nil || uid >= 0 && st.Uid == uint32(uid) {
+	if problem == nil {
 		return nil
 	}
 	return fmt.Errorf("refusing, as root, to read %s: on the way, %s is %s, and the file it leads to is %s's (mode %04o), not theirs to read: they could aim the source at a secret of root's and read it at the destination; fix: make the way root's alone (chown root, chmod go-w), or name the real file as source",
@@ -383,40 +383,51 @@ func checkSource(path string, src *os.File, t trust) error {
 
 // wayProblem walks path from / as the kernel would, without opening
 // anything, and returns the first directory or link on the way (the file
-// itself aside) that t does not trust, with the uid that owns it (-1 when
-// the problem is who else may write it). opened is the file root opened
+// itself aside) that t does not trust and that someone other than the
+// owner of opened controls: a directory or link of another user's, or one
+// others may write. Each counts, not only the first: in Alice's directory,
+// Bob's link may aim at Alice's key. opened is the file root opened
 // at path: the way must lead to it, or the path was changed meanwhile. A
 // directory others may add names to (sticky, like /tmp, or group 0's)
 // is no problem for the file root's opened there when that file has no
 // other name: anyone could have put a hard link to a secret of root's
 // there (macOS lets anyone make one).
-func wayProblem(path string, opened *unix.Stat_t, t trust) (*UnsafePathError, int, error) {
+func wayProblem(path string, opened *unix.Stat_t, t trust) (*UnsafePathError, error) {
 	var st unix.Stat_t
 	shared := false // the directory reached so far is one others may add names to
-	check := func(here string) (*UnsafePathError, int, error) {
+	check := func(here string) (*UnsafePathError, error) {
 		if err := unix.Lstat(here, &st); err != nil {
-			return nil, 0, &fs.PathError{Op: "lstat", Path: here, Err: err}
+			return nil, &fs.PathError{Op: "lstat", Path: here, Err: err}
 		}
 		var bad *UnsafePathError
-		if errors.As(t.check(here, &st), &bad) {
-			if t.owns(st.Uid) {
-				// Others may write it.
-				if p, ok := strings.CutPrefix(bad.Problem, "it "); ok {
-					p, _, _ = strings.Cut(p, ":")
-					bad = &UnsafePathError{Path: bad.Path, Problem: "a directory that " + p}
-				}
-				return bad, -1, nil
-			}
-			what := "a directory"
-			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-				what = "a symbolic link"
-			}
-			return &UnsafePathError{Path: here, Problem: what + " that belongs to " + state.DescribeUID(int(st.Uid))}, int(st.Uid), nil
+		if !errors.As(t.check(here, &st), &bad) {
+			return nil, nil
 		}
-		return nil, 0, nil
+		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+		switch {
+		case t.owns(st.Uid):
+			// Others may write it.
+			if p, ok := strings.CutPrefix(bad.Problem, "it "); ok {
+				p, _, _ = strings.Cut(p, ":")
+				bad = &UnsafePathError{Path: bad.Path, Problem: "a directory that " + p}
+			}
+			return bad, nil
+		case isDir && st.Mode&0o002 != 0:
+			// Another user's, and everyone may write it too. (Group
+			// write is left to her: with a group of her own, as umask
+			// 002 systems give each user, it lets no one else in.)
+			return &UnsafePathError{Path: here, Problem: "a directory that belongs to " + state.DescribeUID(int(st.Uid)) + " and that every user may write"}, nil
+		case st.Uid == opened.Uid:
+			return nil, nil // the owner of the file: hers to read anyway
+		}
+		what := "a directory"
+		if !isDir {
+			what = "a symbolic link"
+		}
+		return &UnsafePathError{Path: here, Problem: what + " that belongs to " + state.DescribeUID(int(st.Uid))}, nil
 	}
-	if bad, uid, err := check("/"); bad != nil || err != nil {
-		return bad, uid, err
+	if bad, err := check("/"); bad != nil || err != nil {
+		return bad, err
 	}
 	cur, rest, links := "/", splitPath(path), 0
 	for len(rest) > 0 {
@@ -431,19 +442,19 @@ func wayProblem(path string, opened *unix.Stat_t, t trust) (*UnsafePathError, in
 		}
 		here := filepath.Join(cur, name)
 		if err := unix.Lstat(here, &st); err != nil {
-			return nil, 0, &fs.PathError{Op: "lstat", Path: here, Err: err}
+			return nil, &fs.PathError{Op: "lstat", Path: here, Err: err}
 		}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFLNK:
-			if bad, uid, err := check(here); bad != nil || err != nil {
-				return bad, uid, err
+			if bad, err := check(here); bad != nil || err != nil {
+				return bad, err
 			}
 			if links++; links > 40 {
-				return nil, 0, &fs.PathError{Op: "open", Path: path, Err: unix.ELOOP}
+				return nil, &fs.PathError{Op: "open", Path: path, Err: unix.ELOOP}
 			}
 			target, err := os.Readlink(here)
 			if err != nil {
-				return nil, 0, err
+				return nil, err
 			}
 			if filepath.IsAbs(target) {
 				cur, shared = "/", false
@@ -451,10 +462,10 @@ func wayProblem(path string, opened *unix.Stat_t, t trust) (*UnsafePathError, in
 			rest = append(splitPath(target), rest...)
 		case unix.S_IFDIR:
 			if len(rest) == 0 {
-				return nil, 0, nil
+				return nil, nil
 			}
-			if bad, uid, err := check(here); bad != nil || err != nil {
-				return bad, uid, err
+			if bad, err := check(here); bad != nil || err != nil {
+				return bad, err
 			}
 			shared = st.Mode&0o022 != 0
 			cur = here
@@ -462,13 +473,13 @@ func wayProblem(path string, opened *unix.Stat_t, t trust) (*UnsafePathError, in
 			// The file itself: what was opened is judged, if it is
 			// what the way leads to.
 			if st.Dev != opened.Dev || st.Ino != opened.Ino {
-				return nil, 0, fmt.Errorf("%s is no longer the file sysinit opened (changed meanwhile); run again", here)
+				return nil, fmt.Errorf("%s is no longer the file sysinit opened (changed meanwhile); run again", here)
 			}
 			if shared && st.Nlink > 1 {
-				return &UnsafePathError{Path: cur, Problem: fmt.Sprintf("a directory others may add names to, where the source is one of %d names of one file", st.Nlink)}, -1, nil
+				return &UnsafePathError{Path: cur, Problem: fmt.Sprintf("a directory others may add names to, where the source is one of %d names of one file", st.Nlink)}, nil
 			}
-			return nil, 0, nil
+			return nil, nil
 		}
 	}
-	return nil, 0, nil
+	return nil, nil
 }

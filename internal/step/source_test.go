@@ -143,4 +143,12 @@ func TestCheckSourceEveryControllerCounts(t *testing.T) {
 	if err := checkSource(link, f, trust{0}); err != nil {
 		t.Errorf("Alice's file through her own way: %v", err)
 	}
+	// Her directory that every user may write: Bob may have put the name
+	// there (a rename, a hard link), so it is not hers alone.
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSource(link, f, trust{0}); err == nil || !strings.Contains(err.Error(), "every user may write") {
+		t.Errorf("Alice's file in her world-writable dir: err = %v, want a refusal", err)
+	}
 }
