@@ -1432,11 +1432,14 @@ func (c *Analyses) ScriptsOf(cfgDir string, scripts ...Script) map[string]string
 	return m
 }
 
+// dirPattern is the pattern of everything under d, a directory of the
+// repository: its name is escaped, so that "!tools" is no exclude and
+// "[x]" or "a{b,c}" name that directory alone.
 func dirPattern(d string) string {
 	if d == "." {
 		return "**"
 	}
-	return d + "/**"
+	return escapeGlob(filepath.ToSlash(d)) + "/**"
 }
 
 // ScriptNotes says, for plan and why, which of the scripts' programs are
@@ -1477,7 +1480,8 @@ func AddScripts(spec *fingerprint.Spec, scripts map[string]string, cfgDir string
 			spec.Patterns = append(spec.Patterns, f)
 			continue
 		}
-		spec.Patterns = append(spec.Patterns, filepath.ToSlash(filepath.Join(cfgDir, f)))
+		// f is a pattern already: only cfgDir is escaped.
+		spec.Patterns = append(spec.Patterns, strings.TrimSuffix(escapeGlob(filepath.ToSlash(cfgDir)), "/")+"/"+f)
 	}
 	AddExecuted(spec, cfgDir, files)
 }
