@@ -611,3 +611,29 @@ func TestInputsIncludeHead(t *testing.T) {
 		t.Error("an empty commit did not change the inputs; nix's self.rev did")
 	}
 }
+
+// TestInputsRepoAboveGlobNamedConfig: the config directory's path below
+// the repository's root prefixes the extra patterns as a name: "!nix"
+// made them excludes, "[nix]" made them match nix/.
+func TestInputsRepoAboveGlobNamedConfig(t *testing.T) {
+	requireGit(t)
+	gitEnv(t)
+	for _, dir := range []string{"!nix", "[nix]"} {
+		root := t.TempDir()
+		writeFile(t, filepath.Join(root, dir, "flake.nix"), "{}")
+		git(t, root, "init", "-q")
+		git(t, root, "add", "-A")
+		ref, _ := parseFlakeRef(".#x", filepath.Join(root, dir))
+		spec, err := flakeInputs(filepath.Join(root, dir), ref, []string{"secrets/**", "!secrets/*.tmp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		esc := `\` + dir
+		if dir == "[nix]" {
+			esc = `\[nix\]`
+		}
+		if want := []string{esc + "/secrets/**", "!" + esc + "/secrets/*.tmp"}; !slices.Equal(spec.Patterns, want) {
+			t.Errorf("%s: patterns = %q, want %q", dir, spec.Patterns, want)
+		}
+	}
+}
