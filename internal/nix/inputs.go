@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sysinit/sysinit/internal/fingerprint"
+	"github.com/sysinit/sysinit/internal/step"
 )
 
 // notLocalError is a flake whose files sysinit cannot see, so it cannot
@@ -142,7 +143,9 @@ func viewFlake(cfgDir string, ref flakeRef, extra []string) (*flakeView, error) 
 				bang, rest = "!", r
 			}
 			if !strings.HasPrefix(rest, "/") { // absolute ones name the same files from anywhere
-				rest = path.Join(down, rest)
+				// down is a path, not a pattern: "!nix" or "[nix]"
+				// must name that directory.
+				rest = path.Join(step.EscapeGlob(down), rest)
 			}
 			v.spec.Patterns = append(v.spec.Patterns, bang+rest)
 		}

@@ -317,13 +317,13 @@ func keepFile(patterns []string, file string) []string {
 	if len(patterns) == 0 {
 		return patterns
 	}
-	return append(slices.Clip(patterns), escapeGlob(file))
+	return append(slices.Clip(patterns), EscapeGlob(file))
 }
 
-// escapeGlob makes a path a pattern that names it alone. A leading "!"
+// EscapeGlob makes a path a pattern (of fingerprint.Spec) that names it alone. A leading "!"
 // would make the pattern an exclude (of the name without it), so "!" is
 // escaped too: doublestar reads "\!" as "!".
-func escapeGlob(path string) string {
+func EscapeGlob(path string) string {
 	var b strings.Builder
 	for _, r := range path {
 		if strings.ContainsRune(`*?[]{}\!`, r) {
