@@ -151,6 +151,14 @@ run    = "true"
 env    = { HOME = "/home/other/" }
 inputs = ["~/.config/**"]
 `, want{"nvim", "command", map[string]any{"run": "true", "env": map[string]string{"HOME": "/home/other/"}, "inputs": []string{"/home/other/.config/**"}}}},
+		// HOME is a path: its "[x]" names that directory, not a class.
+		{"~ in inputs with glob characters in HOME", `
+[steps.nvim]
+kind   = "command"
+run    = "true"
+env    = { HOME = "/home/[x]{y}" }
+inputs = ["~/.config/**"]
+`, want{"nvim", "command", map[string]any{"run": "true", "env": map[string]string{"HOME": "/home/[x]{y}"}, "inputs": []string{`/home/\[x\]\{y\}/.config/**`}}}},
 		{"file source outside the repo, written absolute on purpose", `
 [steps.abs]
 kind   = "file"
