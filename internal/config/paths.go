@@ -32,7 +32,9 @@ func (l *loader) checkInputs(s *Step, kp *posNode) {
 				l.fail(at, err.hint, "input pattern %q: %s", in, err.msg)
 				continue
 			}
-			pat = home + pat[1:]
+			// HOME is a path, not a pattern: "/home/[x]" names
+			// that directory.
+			pat = escapeGlob(home) + pat[1:]
 			s.Inputs[i] = bang + pat
 		}
 		switch {
@@ -217,4 +219,16 @@ func ExpandHome(key, p string, getenv func(string) string) (string, error) {
 		return "", fmt.Errorf("%s %q: $HOME is not set", key, p)
 	}
 	return filepath.Join(home, p[1:]), nil
+}
+
+// escapeGlob makes a path part of a pattern that names it alone.
+func escapeGlob(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[]{}\!`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
