@@ -56,15 +56,7 @@ func TestScriptReadsAreInputs(t *testing.T) {
 		"tr/run.sh":       "#!/bin/bash\ntrap '. ./tr/y' EXIT\n",
 		"tr/y":            "true\n",
 	}
-	for f, body := range files {
-		p := filepath.Join(root, f)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, root, files)
 	if err := os.Mkdir(filepath.Join(root, "step"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -144,15 +136,7 @@ func TestOddAssignments(t *testing.T) {
 		"rdd.sh": "#!/bin/bash\nF=./a\nwhile read -r F; do . \"$F\"; done < list\n",
 		"list":   "lib/b\n",
 	}
-	for f, body := range files {
-		p := filepath.Join(root, f)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, root, files)
 	for _, s := range []string{"pv.sh", "rd.sh", "nr.sh", "df.sh", "ev.sh", "lc.sh", "gs.sh", "mf.sh", "ex.sh", "ln.sh", "rdd.sh"} {
 		if a := Analyze("./"+s, root, root); !covers(a, "lib/b") {
 			t.Errorf("%s: lib/b is no input: files %q dirs %q", s, a.Files, a.Dirs)

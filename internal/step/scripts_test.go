@@ -176,15 +176,7 @@ func TestFollowScripts(t *testing.T) {
 		"multi/a.sh":           "#!/bin/sh\n",
 		"multi/b.sh":           "#!/bin/sh\n",
 	}
-	for f, body := range files {
-		p := filepath.Join(root, f)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, root, files)
 	tests := []struct {
 		cmd  string
 		want []string // files, beyond the command's own
