@@ -387,6 +387,9 @@ func (fr *frame) subst(cs *syntax.CmdSubst, e *executed) []string {
 		}
 		return abs(fr.resolve(ops[0], e))
 	}
+	if e.gitTopLevel(stmts[0]) {
+		return e.gitTop()
+	}
 	name, ops := call(stmts[0])
 	switch name {
 	case "pwd":
@@ -412,6 +415,45 @@ func (fr *frame) subst(cs *syntax.CmdSubst, e *executed) []string {
 		}
 	}
 	return nil
+}
+
+// gitTopLevel reports whether st is `git rev-parse --show-toplevel`, which
+// scripts cd to before naming the repository's files.
+func (e *executed) gitTopLevel(st *syntax.Stmt) bool {
+	c, ok := st.Cmd.(*syntax.CallExpr)
+	if !ok || len(c.Assigns) > 0 || len(c.Args) != 3 {
+		return false
+	}
+	for i, want := range []string{"git", "rev-parse", "--show-toplevel"} {
+		if w, ok := staticWord(c.Args[i]); !ok || w != want {
+			return false
+		}
+	}
+	return true
+}
+
+// gitTop is what `git rev-parse --show-toplevel` prints in each of the
+// directories the script may be in: the nearest one up that holds .git (a
+// directory, or the file of a worktree or submodule), its links resolved
+// as git resolves them. A directory with none above it gives nothing: the
+// path stays unknown. (GIT_DIR or GIT_WORK_TREE in the environment would
+// move it; sysinit does not read the environment here.)
+func (e *executed) gitTop() []string {
+	var out []string
+	for _, d := range e.dirs {
+		for a := filepath.Clean(d); ; a = filepath.Dir(a) {
+			if _, ok := e.fs.evalSymlinks(filepath.Join(a, ".git")); ok {
+				if real, ok := e.fs.evalSymlinks(a); ok {
+					out = append(out, real)
+				}
+				break
+			}
+			if a == filepath.Dir(a) {
+				break
+			}
+		}
+	}
+	return out
 }
 
 // combinations is every choice of one value per word.

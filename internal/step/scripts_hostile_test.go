@@ -157,3 +157,33 @@ func TestPipedShellFromNetwork(t *testing.T) {
 		t.Errorf("a pipe of what sysinit cannot read into a shell: dirs %q why %q", a.Dirs, a.Why)
 	}
 }
+
+// TestGitTopLevel: `cd "$(git rev-parse --show-toplevel)"` goes to the
+// repository's top, as git would say it, so what follows is read from
+// there rather than making the whole repository an input; outside any
+// repository the path stays unknown and the repository is the input.
+func TestGitTopLevel(t *testing.T) {
+	top := t.TempDir()
+	root := filepath.Join(top, "cfg") // the config dir, below the git top
+	writeTree(t, top, map[string]string{
+		"cfg/sub.sh":   "#!/bin/bash\ncd \"$(git rev-parse --show-toplevel)/cfg\"\n. ./y.sh\n",
+		"cfg/y.sh":     "true\n",
+		"cfg/other.sh": "true\n",
+	})
+	// No .git anywhere: git would fail, the cd is unknown, and the
+	// repository is the input.
+	a := Analyze("./sub.sh", root, root)
+	if !covers(a, "y.sh") || !slices.Contains(a.Dirs, ".") {
+		t.Fatalf("no .git: files %q dirs %q, want the repository as the input", a.Files, a.Dirs)
+	}
+	if err := os.Mkdir(filepath.Join(top, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a = Analyze("./sub.sh", root, root)
+	if !slices.Contains(a.Files, "y.sh") {
+		t.Errorf("y.sh (at the git top's cfg/) is no input: files %q", a.Files)
+	}
+	if slices.Contains(a.Dirs, ".") || covers(a, "other.sh") {
+		t.Errorf("the whole repository is an input though the cd was read: dirs %q", a.Dirs)
+	}
+}
