@@ -446,7 +446,18 @@ func (s *Store) transact(readOnly bool, fn func(*bbolt.Tx) error) (err error) {
 		if readOnly {
 			return db.View(checked)
 		}
-		return db.Update(checked)
+		err = db.Update(checked)
+		switch {
+		case errors.Is(err, syscall.EFBIG):
+			// A scribbled page id makes bbolt write a page far past any
+			// real end of file: the file is bad, not the disk.
+			return corrupt("writing a page beyond the largest file: %v", err)
+		case errors.Is(err, berrors.ErrIncompatibleValue):
+			// sysinit never puts a value where it made a bucket, nor
+			// the reverse: a flipped flag in a page did.
+			return corrupt("a value where a bucket is, or the reverse: %v", err)
+		}
+		return err
 	}()
 
 	var ce *corruptError
