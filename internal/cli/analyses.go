@@ -1,11 +1,10 @@
 package cli
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -52,15 +51,12 @@ func saveAnalyses(s *session) error {
 	if !c.Changed() || s.analysesPath == "" {
 		return nil
 	}
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return fmt.Errorf("writing script analyses: %w", err)
-	}
-	tmp := s.analysesPath + ".new-" + hex.EncodeToString(b[:])
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	// A new name (O_EXCL, mode 0600): never a file or link already there.
+	f, err := os.CreateTemp(filepath.Dir(s.analysesPath), filepath.Base(s.analysesPath)+".new-*")
 	if err != nil {
 		return fmt.Errorf("writing script analyses: %w", err)
 	}
+	tmp := f.Name()
 	_, err = f.Write(c.Marshal())
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/sysinit/sysinit/internal/fingerprint"
 )
 
 const relHint = "relative paths start at the directory holding sysinit.toml"
@@ -34,7 +36,7 @@ func (l *loader) checkInputs(s *Step, kp *posNode) {
 			}
 			// HOME is a path, not a pattern: "/home/[x]" names
 			// that directory.
-			pat = escapeGlob(home) + pat[1:]
+			pat = fingerprint.EscapeGlob(home) + pat[1:]
 			s.Inputs[i] = bang + pat
 		}
 		switch {
@@ -219,16 +221,4 @@ func ExpandHome(key, p string, getenv func(string) string) (string, error) {
 		return "", fmt.Errorf("%s %q: $HOME is not set", key, p)
 	}
 	return filepath.Join(home, p[1:]), nil
-}
-
-// escapeGlob makes a path part of a pattern that names it alone.
-func escapeGlob(p string) string {
-	var b strings.Builder
-	for _, r := range p {
-		if strings.ContainsRune(`*?[]{}\!`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

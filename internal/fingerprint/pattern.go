@@ -598,3 +598,17 @@ func (c *dirCtx) fileMask(name, path string, explicit uint64) uint64 {
 func (c *dirCtx) keep(name, path string, explicit uint64) uint64 {
 	return explicit & c.fileMask(name, path, explicit)
 }
+
+// EscapeGlob makes a path a pattern of Spec that names it alone. A leading
+// "!" would make the pattern an exclude (of the name without it), so "!"
+// is escaped too: doublestar reads "\!" as "!".
+func EscapeGlob(path string) string {
+	var b strings.Builder
+	for _, r := range path {
+		if strings.ContainsRune(`*?[]{}\!`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

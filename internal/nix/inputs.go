@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/sysinit/sysinit/internal/fingerprint"
-	"github.com/sysinit/sysinit/internal/step"
 )
 
 // notLocalError is a flake whose files sysinit cannot see, so it cannot
@@ -145,7 +144,7 @@ func viewFlake(cfgDir string, ref flakeRef, extra []string) (*flakeView, error) 
 			if !strings.HasPrefix(rest, "/") { // absolute ones name the same files from anywhere
 				// down is a path, not a pattern: "!nix" or "[nix]"
 				// must name that directory.
-				rest = path.Join(step.EscapeGlob(down), rest)
+				rest = path.Join(fingerprint.EscapeGlob(down), rest)
 			}
 			v.spec.Patterns = append(v.spec.Patterns, bang+rest)
 		}

@@ -1375,7 +1375,7 @@ func AddExecuted(spec *fingerprint.Spec, cfgDir string, files []string) {
 		}
 		spec.Files = append(spec.Files, f)
 		if patterned {
-			spec.Patterns = append(spec.Patterns, EscapeGlob(filepath.ToSlash(f)))
+			spec.Patterns = append(spec.Patterns, fingerprint.EscapeGlob(filepath.ToSlash(f)))
 		}
 	}
 }
@@ -1439,7 +1439,7 @@ func dirPattern(d string) string {
 	if d == "." {
 		return "**"
 	}
-	return EscapeGlob(filepath.ToSlash(d)) + "/**"
+	return fingerprint.EscapeGlob(filepath.ToSlash(d)) + "/**"
 }
 
 // ScriptNotes says, for plan and why, which of the scripts' programs are
@@ -1481,7 +1481,7 @@ func AddScripts(spec *fingerprint.Spec, scripts map[string]string, cfgDir string
 			continue
 		}
 		// f is a pattern already: only cfgDir is escaped.
-		spec.Patterns = append(spec.Patterns, strings.TrimSuffix(EscapeGlob(filepath.ToSlash(cfgDir)), "/")+"/"+f)
+		spec.Patterns = append(spec.Patterns, strings.TrimSuffix(fingerprint.EscapeGlob(filepath.ToSlash(cfgDir)), "/")+"/"+f)
 	}
 	AddExecuted(spec, cfgDir, files)
 }

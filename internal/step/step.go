@@ -317,21 +317,7 @@ func keepFile(patterns []string, file string) []string {
 	if len(patterns) == 0 {
 		return patterns
 	}
-	return append(slices.Clip(patterns), EscapeGlob(file))
-}
-
-// EscapeGlob makes a path a pattern (of fingerprint.Spec) that names it alone. A leading "!"
-// would make the pattern an exclude (of the name without it), so "!" is
-// escaped too: doublestar reads "\!" as "!".
-func EscapeGlob(path string) string {
-	var b strings.Builder
-	for _, r := range path {
-		if strings.ContainsRune(`*?[]{}\!`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return append(slices.Clip(patterns), fingerprint.EscapeGlob(file))
 }
 
 // Advisor is implemented by steps with advice about the setup that is too
