@@ -2,6 +2,7 @@ package fingerprint
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,13 +135,27 @@ func TestStateThroughSymlink(t *testing.T) {
 
 // TestSymlinkIntoNixStoreNotFollowed: a store path never changes once
 // made, so a link into the store (a `result` link) is recorded by its
-// target alone, not walked.
+// target alone, not walked. The target is a store directory holding no
+// links at all (other tests add store paths that link out, which are
+// followed).
 func TestSymlinkIntoNixStoreNotFollowed(t *testing.T) {
 	ents, err := os.ReadDir("/nix/store")
 	var target string
 	for _, e := range ents {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			target = filepath.Join("/nix/store", e.Name())
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		dir := filepath.Join("/nix/store", e.Name())
+		links := false
+		_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type()&fs.ModeSymlink != 0 {
+				links = true
+				return filepath.SkipAll
+			}
+			return err
+		})
+		if !links {
+			target = dir
 			break
 		}
 	}

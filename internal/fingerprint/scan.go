@@ -83,6 +83,9 @@ type Scanner struct {
 	// storeChecks counts the store paths the last Scan walked to tell
 	// whether they hold links out of the store, for tests.
 	storeChecks int
+	// lists counts the directories the last Scan read from the file
+	// system rather than took from the cache, for tests.
+	lists int
 	// beforeHash, in tests, runs between the walk and the hashing.
 	beforeHash func()
 }
@@ -232,6 +235,9 @@ type scanRun struct {
 	workers     int
 	// stores tells which store paths links may lead to unfollowed.
 	stores *storeChecker
+	// dirs reads directory listings from the cache and collects those
+	// to keep; nil without a cache.
+	dirs *dirRun
 	// background: stat with statAtYielding (Scanner.Background). A
 	// flag, not a func value: through one, every Stat_t would escape.
 	background bool
@@ -273,6 +279,8 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec, stores *storeChec
 		now = s.now
 	}
 	start := now()
+	racyBefore := start.Add(-racyWindow).UnixNano()
+	r.useDirs(s.Cache, racyBefore)
 
 	files, err := r.walk()
 	if err != nil {
@@ -285,6 +293,7 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec, stores *storeChec
 		if err != nil {
 			return nil, err
 		}
+		o.useDirs(s.Cache, racyBefore)
 		ofiles, err := o.walk()
 		if err != nil {
 			return nil, err
@@ -303,10 +312,19 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec, stores *storeChec
 	if s.beforeHash != nil {
 		s.beforeHash()
 	}
-	hashed, err := r.hashFiles(s.Cache, files, start.Add(-racyWindow).UnixNano())
+	hashed, err := r.hashFiles(s.Cache, files, racyBefore)
 	s.hashed = hashed
 	if err != nil {
 		return nil, err
+	}
+	if s.Cache != nil {
+		s.lists = r.dirs.lists
+		if r.outside != nil {
+			s.lists += r.outside.dirs.lists
+			s.Cache.saveDirs(r.dirs, r.outside.dirs)
+		} else {
+			s.Cache.saveDirs(r.dirs)
+		}
 	}
 	if r.vanished.Load() > 0 {
 		for _, it := range files {
@@ -404,6 +422,15 @@ func (s *Scanner) newRun(ctx context.Context, root string, specs []Spec, absolut
 		return nil, fmt.Errorf("scanning %s: %w", r.root, err)
 	}
 	return r, nil
+}
+
+// useDirs has the run take directory listings from c, and keep those it
+// reads when their directories did not change since racyBefore; c may be
+// nil.
+func (r *scanRun) useDirs(c *Cache, racyBefore int64) {
+	if c != nil {
+		r.dirs = &dirRun{old: &c.dirs, racyBefore: racyBefore}
+	}
 }
 
 // walk lists the run's selected files in path order, not yet hashed.

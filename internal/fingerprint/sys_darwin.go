@@ -3,6 +3,7 @@
 package fingerprint
 
 import (
+	"bytes"
 	"io"
 	"io/fs"
 	"os"
@@ -62,4 +63,24 @@ func toFileStat(st *unix.Stat_t) fileStat {
 		mtime: st.Mtim.Nano(),
 		ctime: st.Ctim.Nano(),
 	}
+}
+
+// trustedDirTimes reports whether the file system holding the open
+// directory fd is one whose directory mtime and ctime change with every
+// entry created, removed or renamed: the Mac's own disks, APFS and HFS+.
+// Network (smbfs, nfs, webdav), FUSE (macfuse) and others are not.
+func trustedDirTimes(fd int) bool {
+	var st unix.Statfs_t
+	if unix.Fstatfs(fd, &st) != nil {
+		return false
+	}
+	name := st.Fstypename[:]
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	switch string(name) {
+	case "apfs", "hfs":
+		return true
+	}
+	return false
 }

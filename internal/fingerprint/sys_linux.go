@@ -64,3 +64,24 @@ func toFileStat(st *unix.Stat_t) fileStat {
 		ctime: st.Ctim.Nano(),
 	}
 }
+
+// zfsSuperMagic is OpenZFS's f_type, which x/sys/unix does not name.
+const zfsSuperMagic = 0x2fc12fc1
+
+// trustedDirTimes reports whether the file system holding the open
+// directory fd is one whose directory mtime and ctime change with every
+// entry created, removed or renamed, as the kernel keeps them for local
+// disks and memory: ext2/3/4, xfs, btrfs, bcachefs, f2fs, zfs and tmpfs.
+// Network, FUSE, 9p and overlay file systems are not on the list.
+func trustedDirTimes(fd int) bool {
+	var st unix.Statfs_t
+	if unix.Fstatfs(fd, &st) != nil {
+		return false
+	}
+	switch uint32(st.Type) {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC, unix.BCACHEFS_SUPER_MAGIC,
+		unix.F2FS_SUPER_MAGIC, zfsSuperMagic, unix.TMPFS_MAGIC:
+		return true
+	}
+	return false
+}

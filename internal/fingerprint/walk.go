@@ -25,6 +25,7 @@ func (r *scanRun) runWalk() error {
 		wg.Go(func() {
 			w := &walker{r: r, dents: make([]byte, 32<<10), states: make([]patState, len(r.specs.patterns))}
 			w.loop()
+			r.dirs.collect(w)
 		})
 	}
 	wg.Wait()
@@ -93,6 +94,11 @@ type walker struct {
 	keys     []sortKey
 	children []*dirJob
 	states   []patState
+	// What the walker did with the cache's directory listings (dirs.go).
+	rec       []byte // the listing being read
+	dirsUsed  []string
+	dirsRead  []string
+	dirsFresh []dirListing
 }
 
 // keep copies b into the arena and returns it as a string.
@@ -181,7 +187,7 @@ func (w *walker) dir(j *dirJob) error {
 			}
 		}
 		plen := len(w.path)
-		err := listDir(fd, w.dents, func(name []byte, dtype uint8) error {
+		err := w.list(r.dirs, r.patternPath(j.rel), fd, func(name []byte, dtype uint8) error {
 			return w.entry(j, fd, plen, name, dtype, ignore, seenFiles, seenSubs)
 		})
 		if err != nil {
