@@ -172,18 +172,33 @@ func (d *dirRun) trust(dev uint64, fd int) bool {
 // list calls fn for each entry of directory key, open as fd: from the
 // cache when the directory's stat is the one it had when it was listed,
 // else from the file system, keeping the listing when it may be trusted.
+// With a cache (d set), fd may be open only to locate the directory.
 func (w *walker) list(d *dirRun, key string, fd int, fn func(name []byte, dtype uint8) error) error {
-	var ust unix.Stat_t
-	if d == nil || fstat(fd, &ust) != nil {
+	if d == nil {
 		return listDir(fd, w.dents, fn)
 	}
-	st := toFileStat(&ust)
-	if i := d.old.find(key); i >= 0 && d.old.stat(i) == st {
-		w.dirsUsed = append(w.dirsUsed, key)
-		return eachListed(d.old.listing(i), fn)
+	var ust unix.Stat_t
+	keep := false
+	var st fileStat
+	if fstat(fd, &ust) == nil {
+		st = toFileStat(&ust)
+		if i := d.old.find(key); i >= 0 && d.old.stat(i) == st {
+			w.dirsUsed = append(w.dirsUsed, key)
+			return eachListed(d.old.listing(i), fn)
+		}
+		keep = st.mtime < d.racyBefore && st.ctime < d.racyBefore && d.trust(st.dev, fd)
 	}
 	w.dirsRead = append(w.dirsRead, key)
-	keep := st.mtime < d.racyBefore && st.ctime < d.racyBefore && d.trust(st.dev, fd)
+	if statOnlyDir != unix.O_RDONLY {
+		// fd only locates the directory (O_PATH); reading takes a
+		// descriptor opened for it.
+		rfd, err := openDirAt(fd, ".", unix.O_RDONLY)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(rfd)
+		fd = rfd
+	}
 	w.rec = w.rec[:0]
 	err := listDir(fd, w.dents, func(name []byte, dtype uint8) error {
 		if keep {
@@ -267,6 +282,16 @@ func (c *Cache) saveDirs(runs ...*dirRun) {
 		nt.n++
 	}
 	c.dirs, c.changed = nt, true
+}
+
+// openDirAt opens directory name in dirfd with flags, retrying on EINTR.
+func openDirAt(dirfd int, name string, flags int) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, name, flags|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
 }
 
 func fstat(fd int, st *unix.Stat_t) error {

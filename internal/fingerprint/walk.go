@@ -124,21 +124,24 @@ func (w *walker) dir(j *dirJob) error {
 	r := w.r
 	var fd int
 	var err error
+	// A directory only stat'ed in, not listed, needs no read access; nor
+	// does one whose listing the cache may hold: walker.list opens it for
+	// reading when it must read it.
+	mode := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	if !j.walk || r.dirs != nil {
+		mode = statOnlyDir | unix.O_DIRECTORY | unix.O_CLOEXEC
+	}
 	for {
 		if j.parent == nil {
-			fd, err = unix.Open(r.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			fd, err = unix.Open(r.root, mode, 0)
 		} else {
 			// O_NOFOLLOW: never through a symlink that replaced a directory,
-			// unless the job follows that symlink. A directory only stat'ed
-			// in, not listed, needs no read access.
-			mode := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC | unix.O_NOFOLLOW
-			switch {
-			case j.followed:
-				mode &^= unix.O_NOFOLLOW
-			case !j.walk:
-				mode = mode&^unix.O_RDONLY | statOnlyDir
+			// unless the job follows that symlink.
+			m := mode | unix.O_NOFOLLOW
+			if j.followed {
+				m = mode
 			}
-			fd, err = unix.Openat(j.parent.fd, j.rel[strings.LastIndexByte(j.rel, '/')+1:], mode, 0)
+			fd, err = unix.Openat(j.parent.fd, j.rel[strings.LastIndexByte(j.rel, '/')+1:], m, 0)
 		}
 		if err != unix.EINTR {
 			break
