@@ -225,9 +225,11 @@ func parseDecls(v any) ([]*keyDecl, error) {
 // embeds: kinds that share keys embed one struct of them.
 func declsOfType(t reflect.Type) ([]*keyDecl, error) {
 	var decls []*keyDecl
+	var pairs [16]tagPair // a key's tag has a dozen
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, ok := f.Tag.Lookup("key")
+		tag := parseTag(pairs[:0], f.Tag)
+		name, ok := tag.Lookup("key")
 		if !ok {
 			if f.Anonymous && f.Type.Kind() == reflect.Struct {
 				inner, err := declsOfType(f.Type)
@@ -243,19 +245,19 @@ func declsOfType(t reflect.Type) ([]*keyDecl, error) {
 		}
 		d := &keyDecl{
 			name:     name,
-			doc:      f.Tag.Get("doc"),
-			example:  f.Tag.Get("example"),
-			items:    f.Tag.Get("items"),
-			required: f.Tag.Get("required") == "true",
-			def:      f.Tag.Get("default"),
-			unless:   f.Tag.Get("unless"),
-			path:     f.Tag.Get("path"),
-			zeroHint: f.Tag.Get("zero"),
+			doc:      tag.Get("doc"),
+			example:  tag.Get("example"),
+			items:    tag.Get("items"),
+			required: tag.Get("required") == "true",
+			def:      tag.Get("default"),
+			unless:   tag.Get("unless"),
+			path:     tag.Get("path"),
+			zeroHint: tag.Get("zero"),
 			field:    f.Index,
 			typ:      f.Type,
 		}
-		d.allowEmpty = f.Tag.Get("empty") == "ok"
-		if e := f.Tag.Get("enum"); e != "" {
+		d.allowEmpty = tag.Get("empty") == "ok"
+		if e := tag.Get("enum"); e != "" {
 			d.enum = strings.Split(e, ",")
 		}
 		switch {
