@@ -45,7 +45,7 @@ func WriteDocs(w io.Writer, kinds *Kinds, only string, markdown bool) error {
 		d.para("`sudo` is taken only by the kinds that run something as root, `hosts` only by those that can act on another machine; each kind below says whether it does.")
 		var rows [][3]string
 		rows = append(rows, [3]string{"kind", "string, required", kindDecl.doc})
-		for _, k := range sharedDecls {
+		for _, k := range sharedDecls() {
 			rows = append(rows, [3]string{k.name, k.typeText(), k.doc})
 		}
 		d.table([3]string{"key", "type", "meaning"}, rows)
@@ -68,12 +68,12 @@ func WriteDocs(w io.Writer, kinds *Kinds, only string, markdown bool) error {
 			notes = append(notes, "takes `hosts`")
 		}
 		d.para(fmt.Sprintf("A %s step %s.", k.Name, strings.Join(notes, "; ")))
-		if len(k.keys) == 0 {
+		if len(k.ownKeys()) == 0 {
 			d.para("It has no keys of its own.")
 			continue
 		}
 		var rows [][3]string
-		for _, kd := range k.keys {
+		for _, kd := range k.ownKeys() {
 			typ := kd.typeText()
 			switch {
 			case kd.required:
@@ -90,7 +90,7 @@ func WriteDocs(w io.Writer, kinds *Kinds, only string, markdown bool) error {
 		d.para("A host is a machine that steps taking `hosts` act on, reached over ssh; \"local\" names this one and no table may take it. " +
 			"sysinit keeps one ssh connection per host while it runs and never prompts (BatchMode): keys and host keys come from your ssh config and known_hosts. See docs/fleet.md.")
 		var rows [][3]string
-		for _, hd := range hostDecls {
+		for _, hd := range hostDecls() {
 			typ := hd.typeText()
 			if hd.required {
 				typ += ", required"

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sysinit/sysinit/internal/lazyregexp"
@@ -61,13 +62,13 @@ func (c *Config) Host(name string) *Host {
 	return nil
 }
 
-// hostDecls are the keys of a [hosts.NAME] table.
-var hostDecls = mustDecls(reflect.TypeFor[Host]())
+// hostDecls are the keys of a [hosts.NAME] table, read when first needed.
+var hostDecls = sync.OnceValue(func() []*keyDecl { return mustDecls(reflect.TypeFor[Host]()) })
 
 // HostKeyDocs describes the keys of a [hosts.NAME] table, for docs.
 func HostKeyDocs() []KeyDoc {
-	out := make([]KeyDoc, len(hostDecls))
-	for i, d := range hostDecls {
+	out := make([]KeyDoc, len(hostDecls()))
+	for i, d := range hostDecls() {
 		out[i] = d.keyDoc(false)
 	}
 	return out
@@ -140,14 +141,14 @@ func (l *loader) host(name string, raw any) *Host {
 	v := reflect.ValueOf(h).Elem()
 	for _, k := range keys {
 		var d *keyDecl
-		for _, hd := range hostDecls {
+		for _, hd := range hostDecls() {
 			if hd.name == k {
 				d = hd
 			}
 		}
 		if d == nil {
 			var names []string
-			for _, hd := range hostDecls {
+			for _, hd := range hostDecls() {
 				names = append(names, hd.name)
 			}
 			hint := "a host takes " + strings.Join(names, ", ")
@@ -159,7 +160,7 @@ func (l *loader) host(name string, raw any) *Host {
 		}
 		l.set(shim, hp.key(k), d, v.FieldByIndex(d.field), tbl[k])
 	}
-	for _, d := range hostDecls {
+	for _, d := range hostDecls() {
 		if _, set := h.Keys[d.name]; d.required && !set {
 			l.fail(h.Pos, "add "+d.example, "host %q needs `%s`", name, d.name)
 		}

@@ -5,11 +5,13 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // sharedDecls are the keys every kind takes (sudo only where the kind
-// says), declared by the tags of Step.
-var sharedDecls = mustDecls(reflect.TypeFor[Step]())
+// says), declared by the tags of Step. They are read when first needed,
+// not when sysinit starts: most commands load no config.
+var sharedDecls = sync.OnceValue(func() []*keyDecl { return mustDecls(reflect.TypeFor[Step]()) })
 
 // kindDecl declares the key naming a step's kind; the loader reads it first.
 var kindDecl = &keyDecl{name: "kind", doc: "what the step is: one of the kinds below", example: `kind = "command"`, required: true, typ: typeString}
@@ -23,7 +25,7 @@ func mustDecls(t reflect.Type) []*keyDecl {
 }
 
 func sharedDecl(name string) *keyDecl {
-	for _, d := range sharedDecls {
+	for _, d := range sharedDecls() {
 		if d.name == name {
 			return d
 		}
@@ -60,11 +62,11 @@ func honours(k *Kind, key string) bool {
 // validKeys lists the keys kind k takes, its own first.
 func validKeys(k *Kind) []string {
 	var keys []string
-	for _, d := range k.keys {
+	for _, d := range k.ownKeys() {
 		keys = append(keys, d.name)
 	}
 	keys = append(keys, "kind")
-	for _, d := range sharedDecls {
+	for _, d := range sharedDecls() {
 		if honours(k, d.name) && !slices.Contains(keys, d.name) {
 			keys = append(keys, d.name)
 		}
@@ -76,11 +78,11 @@ func validKeys(k *Kind) []string {
 // itself is wrong.
 func (l *loader) allKeys() []string {
 	keys := []string{"kind"}
-	for _, d := range sharedDecls {
+	for _, d := range sharedDecls() {
 		keys = append(keys, d.name)
 	}
 	for _, k := range l.kinds.List() {
-		for _, d := range k.keys {
+		for _, d := range k.ownKeys() {
 			keys = append(keys, d.name)
 		}
 	}
@@ -134,7 +136,7 @@ func (l *loader) unknownKey(s *Step, k *Kind, key string) {
 		hint = fmt.Sprintf("did you mean %q? it is a %s key; this step is kind %q", c, joinList(l.kindsWith(c), "or"), s.Kind)
 	} else if k != nil {
 		var own []string
-		for _, d := range k.keys {
+		for _, d := range k.ownKeys() {
 			own = append(own, d.name)
 		}
 		shared := slices.DeleteFunc(validKeys(k), func(n string) bool { return slices.Contains(own, n) })

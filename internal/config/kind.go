@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -60,7 +61,9 @@ type Kind struct {
 	// destination), over the steps of this kind. Optional.
 	CheckAll func(cfg *Config, steps []*Step, r StepReporter)
 
-	keys []*keyDecl // parsed from Keys
+	keysOnce sync.Once
+	keys     []*keyDecl // parsed from Keys by ownKeys
+	keysErr  error
 }
 
 // Reporter collects the problems of one step. Fail reports one at the
@@ -81,20 +84,14 @@ type Kinds struct {
 	byName map[string]*Kind
 }
 
-// NewKinds parses the kinds' declarations. A malformed declaration is a
-// bug in sysinit, which the declarations' test finds: NewKinds panics.
+// NewKinds makes a set of kinds. Their keys' declarations are parsed when
+// first needed (see ownKeys): a run parses those of the kinds its config
+// uses.
 func NewKinds(kinds ...*Kind) *Kinds {
 	ks := &Kinds{byName: map[string]*Kind{}}
 	for _, k := range kinds {
 		if _, dup := ks.byName[k.Name]; dup {
 			panic(fmt.Sprintf("config: kind %q declared twice", k.Name))
-		}
-		if k.Keys != nil && k.keys == nil {
-			decls, err := parseDecls(k.Keys)
-			if err != nil {
-				panic(fmt.Sprintf("config: kind %q: %v", k.Name, err))
-			}
-			k.keys = decls
 		}
 		ks.list = append(ks.list, k)
 		ks.byName[k.Name] = k
@@ -144,8 +141,8 @@ func (d *keyDecl) keyDoc(own bool) KeyDoc {
 
 // Decls describes k's own keys, in declaration order.
 func (k *Kind) Decls() []KeyDoc {
-	out := make([]KeyDoc, len(k.keys))
-	for i, d := range k.keys {
+	out := make([]KeyDoc, len(k.ownKeys()))
+	for i, d := range k.ownKeys() {
 		out[i] = d.keyDoc(true)
 	}
 	return out
@@ -166,9 +163,25 @@ func (k *Kind) Decl(key string) *KeyDoc {
 	return &doc
 }
 
+// ownKeys returns the declarations of k's own keys, parsed from the tags
+// of Keys the first time they are needed. A malformed declaration is a bug
+// in sysinit, which the declarations' test (TestKindExamples) finds:
+// ownKeys panics.
+func (k *Kind) ownKeys() []*keyDecl {
+	k.keysOnce.Do(func() {
+		if k.Keys != nil {
+			k.keys, k.keysErr = parseDecls(k.Keys)
+		}
+	})
+	if k.keysErr != nil {
+		panic(fmt.Sprintf("config: kind %q: %v", k.Name, k.keysErr))
+	}
+	return k.keys
+}
+
 // key returns the declaration of one of k's own keys, or nil.
 func (k *Kind) key(name string) *keyDecl {
-	for _, d := range k.keys {
+	for _, d := range k.ownKeys() {
 		if d.name == name {
 			return d
 		}
@@ -320,7 +333,7 @@ func (s *Step) Values() map[string]any {
 			out[d.name] = f.Interface()
 		}
 	}
-	add(reflect.ValueOf(s).Elem(), sharedDecls)
+	add(reflect.ValueOf(s).Elem(), sharedDecls())
 	if s.Own != nil {
 		v := reflect.ValueOf(s.Own)
 		if decls, err := declsOfType(v.Type().Elem()); err == nil {

@@ -338,7 +338,7 @@ func (l *loader) env(s *Step, kp *posNode, d *keyDecl, v any) map[string]string 
 // applyDefaults fills what a kind assumes when a key is left out: its own
 // keys' declared defaults, and its default `os`.
 func (l *loader) applyDefaults(s *Step, k *Kind, own reflect.Value) {
-	for _, d := range k.keys {
+	for _, d := range k.ownKeys() {
 		if _, other := s.Keys[d.unless]; d.unless != "" && other {
 			continue
 		}
@@ -352,7 +352,7 @@ func (l *loader) applyDefaults(s *Step, k *Kind, own reflect.Value) {
 }
 
 func (l *loader) checkRequired(s *Step, k *Kind) {
-	for _, d := range k.keys {
+	for _, d := range k.ownKeys() {
 		if _, set := s.Keys[d.name]; d.required && !set {
 			l.fail(s.Pos, "add "+d.example, "%s step %q needs `%s`", s.Kind, s.Name, d.name)
 		}
@@ -403,7 +403,7 @@ func (l *loader) checkValues(s *Step, k *Kind, own reflect.Value) {
 	if k == nil || !own.IsValid() {
 		return
 	}
-	for _, d := range k.keys {
+	for _, d := range k.ownKeys() {
 		f := own.Elem().FieldByIndex(d.field)
 		if d.typ != typeString || f.String() == "" {
 			continue
