@@ -21,6 +21,15 @@ import (
 // entries it held then: the cache keeps each listing with that stat, and a
 // later walk takes the entries from the cache when the stat matches.
 //
+// The stat alone does not tell one file system from another mounted since
+// on the same device: an image rebuilt with every time fixed (reproducible
+// builds do that) and loop-mounted where the last build was, or the next
+// build flashed to the same card, has a root directory with the dev,
+// inode, mode, size and times of the last one's, and other entries. So a
+// listing is kept with the unique id of the mount it was read through
+// (statx's STATX_MNT_ID_UNIQUE, Linux 6.8 on), which a new mount never
+// reuses; where the kernel gives no such id, no listing is kept or taken.
+//
 // Three things guard that inference, as they guard the file hashes:
 //   - the stat is taken before the directory is read, so a change made
 //     while it is read leaves a newer stat than the one kept;
@@ -43,10 +52,10 @@ type dirTable struct {
 // Directory record layout, little-endian: key offset u32, key length u32,
 // listing offset u32, listing length u32, then the stat as putStat writes
 // it (dev u64, ino u64, size i64, mtime i64, ctime i64, mode u32), reserved
-// u32. A listing is its entries in the order the directory gave them, each
+// u32, the unique id of the mount u64. A listing is its entries in the order the directory gave them, each
 // a type byte (a d_type), the name, and a NUL: statAt can pass a name to
 // the kernel where it lies.
-const dirRecSize = 64
+const dirRecSize = 72
 
 // check validates the records' offsets and listings, so that lookups and
 // each may index without further checks.
@@ -86,6 +95,10 @@ func (t *dirTable) listing(i int) []byte {
 
 func (t *dirTable) stat(i int) fileStat {
 	return getStat(t.recs[i*dirRecSize+16:])
+}
+
+func (t *dirTable) mount(i int) uint64 {
+	return binary.LittleEndian.Uint64(t.recs[i*dirRecSize+64:])
 }
 
 // find returns the index of key's record, or -1.
@@ -134,6 +147,7 @@ func eachListed(listing []byte, fn func(name []byte, dtype uint8) error) error {
 type dirListing struct {
 	key     string
 	st      fileStat
+	mount   uint64
 	listing []byte
 }
 
@@ -177,12 +191,10 @@ func (w *walker) list(d *dirRun, key string, fd int, fn func(name []byte, dtype 
 	if d == nil {
 		return listDir(fd, w.dents, fn)
 	}
-	var ust unix.Stat_t
 	keep := false
-	var st fileStat
-	if fstat(fd, &ust) == nil {
-		st = toFileStat(&ust)
-		if i := d.old.find(key); i >= 0 && d.old.stat(i) == st {
+	st, mount, ok := dirStat(fd)
+	if ok {
+		if i := d.old.find(key); i >= 0 && d.old.stat(i) == st && d.old.mount(i) == mount {
 			w.dirsUsed = append(w.dirsUsed, key)
 			return eachListed(d.old.listing(i), fn)
 		}
@@ -207,7 +219,7 @@ func (w *walker) list(d *dirRun, key string, fd int, fn func(name []byte, dtype 
 		return fn(name, dtype)
 	})
 	if err == nil && keep {
-		w.dirsFresh = append(w.dirsFresh, dirListing{key: key, st: st, listing: slices.Clone(w.rec)})
+		w.dirsFresh = append(w.dirsFresh, dirListing{key: key, st: st, mount: mount, listing: slices.Clone(w.rec)})
 	}
 	return err
 }
@@ -263,7 +275,7 @@ func (c *Cache) saveDirs(runs ...*dirRun) {
 		if isRead || !isUsed && prune {
 			continue
 		}
-		all = append(all, dirListing{key: k, st: t.stat(i), listing: t.listing(i)})
+		all = append(all, dirListing{key: k, st: t.stat(i), mount: t.mount(i), listing: t.listing(i)})
 	}
 	slices.SortFunc(all, func(a, b dirListing) int { return strings.Compare(a.key, b.key) })
 	all = slices.CompactFunc(all, func(a, b dirListing) bool { return a.key == b.key })
@@ -278,6 +290,7 @@ func (c *Cache) saveDirs(runs ...*dirRun) {
 		binary.LittleEndian.PutUint32(r[12:], uint32(len(l.listing)))
 		nt.data = append(nt.data, l.listing...)
 		putStat(r[16:], l.st)
+		binary.LittleEndian.PutUint64(r[64:], l.mount)
 		nt.recs = append(nt.recs, r[:]...)
 		nt.n++
 	}
@@ -290,15 +303,6 @@ func openDirAt(dirfd int, name string, flags int) (int, error) {
 		fd, err := unix.Openat(dirfd, name, flags|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != unix.EINTR {
 			return fd, err
-		}
-	}
-}
-
-func fstat(fd int, st *unix.Stat_t) error {
-	for {
-		err := unix.Fstat(fd, st)
-		if err != unix.EINTR {
-			return err
 		}
 	}
 }

@@ -84,3 +84,21 @@ func trustedDirTimes(fd int) bool {
 	}
 	return false
 }
+
+// dirStat returns the stat of the open directory fd. Darwin has no mount
+// id to tell a volume from one mounted since on the same device: a disk
+// image rebuilt with fixed times and attached again can stand for the last
+// (dirs.go); ok is false only when the stat fails.
+func dirStat(fd int) (st fileStat, mount uint64, ok bool) {
+	var ust unix.Stat_t
+	for {
+		err := unix.Fstat(fd, &ust)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fileStat{}, 0, false
+		}
+		return toFileStat(&ust), 0, true
+	}
+}

@@ -85,3 +85,31 @@ func trustedDirTimes(fd int) bool {
 	}
 	return false
 }
+
+// dirStat returns the stat of the open directory fd and the unique id of
+// the mount it is open through, with one statx. ok is false when the
+// kernel gives no unique mount id (before Linux 6.8): then no listing is
+// kept or taken (dirs.go says why).
+func dirStat(fd int) (st fileStat, mount uint64, ok bool) {
+	const want = unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_INO | unix.STATX_SIZE |
+		unix.STATX_MTIME | unix.STATX_CTIME | unix.STATX_MNT_ID_UNIQUE
+	var sx unix.Statx_t
+	for {
+		err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, want, &sx)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || sx.Mask&want != want {
+			return fileStat{}, 0, false
+		}
+		break
+	}
+	return fileStat{
+		dev:   unix.Mkdev(sx.Dev_major, sx.Dev_minor),
+		ino:   sx.Ino,
+		mode:  uint32(sx.Mode),
+		size:  int64(sx.Size),
+		mtime: sx.Mtime.Sec*1e9 + int64(sx.Mtime.Nsec),
+		ctime: sx.Ctime.Sec*1e9 + int64(sx.Ctime.Nsec),
+	}, sx.Mnt_id, true
+}

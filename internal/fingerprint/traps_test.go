@@ -351,7 +351,7 @@ func TestCacheRoundTripAndCorruption(t *testing.T) {
 		"truncated":     data[:len(data)-1],
 		"header only":   data[:cacheHeader],
 		"wrong magic":   append([]byte("XXXXXXXX"), data[8:]...),
-		"newer version": append(append([]byte(cacheMagic[:7]), 3), data[8:]...),
+		"newer version": append(append([]byte(cacheMagic[:7]), cacheMagic[7]+1), data[8:]...),
 		"trailing byte": append(slices.Clone(data), 0),
 		"garbage":       []byte("not a cache at all, but long enough"),
 	}
