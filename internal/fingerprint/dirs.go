@@ -28,7 +28,10 @@ import (
 // inode, mode, size and times of the last one's, and other entries. So a
 // listing is kept with the unique id of the mount it was read through
 // (statx's STATX_MNT_ID_UNIQUE, Linux 6.8 on), which a new mount never
-// reuses; where the kernel gives no such id, no listing is kept or taken.
+// reuses within a boot, hashed with the boot's id; where the kernel gives
+// no such id, no listing is kept or taken. (A new boot drops every listing
+// too, which also covers a clock set back at boot and what a crash's
+// recovery may leave.)
 //
 // Three things guard that inference, as they guard the file hashes:
 //   - the stat is taken before the directory is read, so a change made

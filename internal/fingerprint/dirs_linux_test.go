@@ -93,3 +93,32 @@ func TestDirListingRemountedImage(t *testing.T) {
 		t.Errorf("scan with kept listings missed the new image's file: %v", diff(want, got))
 	}
 }
+
+// TestDirListingsOtherBoot: listings kept on one boot are not taken on
+// another: a machine that boots the same way numbers its mounts alike, so
+// the same unique mount id can name another mount of another file system.
+func TestDirListingsOtherBoot(t *testing.T) {
+	root := t.TempDir()
+	requireTrustedDirTimes(t, root)
+	writeTree(t, root, map[string]string{"a/1": "1", "b/2": "2"})
+	backdate(t, root)
+	spec := Spec{Patterns: []string{"**"}}
+	c := &Cache{}
+	s := &Scanner{Root: root, Cache: c, now: laterClock(time.Hour)}
+	scanOne(t, s, spec)
+	scanOne(t, s, spec)
+	if c.dirs.n != 3 || s.lists != 0 {
+		t.Fatalf("kept %d listings and read %d directories on the second scan; want 3 and 0", c.dirs.n, s.lists)
+	}
+	this := bootSeed
+	t.Cleanup(func() { bootSeed = this })
+	seed, err := this()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootSeed = func() (uint64, error) { return seed + 1, nil }
+	scanOne(t, s, spec)
+	if s.lists != 3 {
+		t.Errorf("after a reboot the scan read %d directories, want all 3", s.lists)
+	}
+}

@@ -5,7 +5,11 @@ package fingerprint
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"os"
+	"sync"
 
+	"github.com/zeebo/xxh3"
 	"golang.org/x/sys/unix"
 )
 
@@ -86,11 +90,31 @@ func trustedDirTimes(fd int) bool {
 	return false
 }
 
-// dirStat returns the stat of the open directory fd and the unique id of
-// the mount it is open through, with one statx. ok is false when the
-// kernel gives no unique mount id (before Linux 6.8): then no listing is
-// kept or taken (dirs.go says why).
+// bootSeed returns a hash of this boot's id. Unique mount ids are unique
+// within a boot only: a machine that boots the same way mounts the same
+// things in the same order and numbers them alike. A variable for tests.
+var bootSeed = sync.OnceValues(func() (uint64, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err == nil && len(bytes.TrimSpace(b)) == 0 {
+		err = fmt.Errorf("it is empty")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the boot id: %w", err)
+	}
+	return xxh3.Hash(bytes.TrimSpace(b)), nil
+})
+
+// dirStat returns the stat of the open directory fd and an id of the mount
+// it is open through that no other mount has had, on this boot or another:
+// the unique mount id (one statx gives it with the stat) hashed with the
+// boot's id. ok is false when the kernel gives no unique mount id (before
+// Linux 6.8) or the boot id cannot be read: then no listing is kept or
+// taken (dirs.go says why).
 func dirStat(fd int) (st fileStat, mount uint64, ok bool) {
+	seed, err := bootSeed()
+	if err != nil {
+		return fileStat{}, 0, false
+	}
 	const want = unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_INO | unix.STATX_SIZE |
 		unix.STATX_MTIME | unix.STATX_CTIME | unix.STATX_MNT_ID_UNIQUE
 	var sx unix.Statx_t
@@ -111,5 +135,5 @@ func dirStat(fd int) (st fileStat, mount uint64, ok bool) {
 		size:  int64(sx.Size),
 		mtime: sx.Mtime.Sec*1e9 + int64(sx.Mtime.Nsec),
 		ctime: sx.Ctime.Sec*1e9 + int64(sx.Ctime.Nsec),
-	}, sx.Mnt_id, true
+	}, xxh3.HashSeed(binary.LittleEndian.AppendUint64(make([]byte, 0, 8), sx.Mnt_id), seed), true
 }
