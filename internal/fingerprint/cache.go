@@ -36,7 +36,7 @@ type Cache struct {
 }
 
 const (
-	cacheMagic  = "SIFPC\x00\x00\x03" // last byte: format version
+	cacheMagic  = "SIFPC\x00\x00\x02" // last byte: format version
 	cacheHeader = 24                  // magic, record count u32, string table length u32, directory count u32, directory data length u32
 	cacheSum    = 8                   // xxh3-64 of everything before it
 	// Record layout, little-endian: path offset u32, path length u32, dev u64,
@@ -47,11 +47,6 @@ const (
 	// as a cache with no listings.
 	cacheMagicV1  = "SIFPC\x00\x00\x01"
 	cacheHeaderV1 = 16
-	// Version 2's listings had no mount id (dirs.go), so that one could
-	// stand for another file system mounted since on the same device; it
-	// loads with its hashes and no listings.
-	cacheMagicV2 = "SIFPC\x00\x00\x02"
-	dirRecSizeV2 = 64
 )
 
 var errBadCache = errors.New("bad stat cache data")
@@ -65,12 +60,10 @@ func LoadCache(data []byte) (*Cache, error) {
 	if len(data) == 0 {
 		return &Cache{}, nil
 	}
-	header, drSize := cacheHeader, uint64(dirRecSize)
+	header := cacheHeader
 	switch {
 	case len(data) >= cacheHeaderV1+cacheSum && string(data[:8]) == cacheMagicV1:
 		header = cacheHeaderV1
-	case len(data) >= cacheHeader+cacheSum && string(data[:8]) == cacheMagicV2:
-		drSize = dirRecSizeV2
 	case len(data) < cacheHeader+cacheSum || string(data[:8]) != cacheMagic:
 		return nil, fmt.Errorf("loading stat cache: %w: unknown header", errBadCache)
 	}
@@ -81,7 +74,7 @@ func LoadCache(data []byte) (*Cache, error) {
 		nd = uint64(binary.LittleEndian.Uint32(data[16:]))
 		dirLen = uint64(binary.LittleEndian.Uint32(data[20:]))
 	}
-	if uint64(len(data)) != uint64(header)+n*recSize+strLen+nd*drSize+dirLen+cacheSum {
+	if uint64(len(data)) != uint64(header)+n*recSize+strLen+nd*dirRecSize+dirLen+cacheSum {
 		return nil, fmt.Errorf("loading stat cache: %w: size does not match header", errBadCache)
 	}
 	body := data[:len(data)-cacheSum]
@@ -93,9 +86,7 @@ func LoadCache(data []byte) (*Cache, error) {
 	at += n * recSize
 	c.strs = body[at : at+strLen]
 	at += strLen
-	if drSize == dirRecSize {
-		c.dirs = dirTable{n: int(nd), recs: body[at : at+nd*dirRecSize], data: body[at+nd*dirRecSize:]}
-	}
+	c.dirs = dirTable{n: int(nd), recs: body[at : at+nd*dirRecSize], data: body[at+nd*dirRecSize:]}
 	for i := 0; i < c.n; i++ {
 		r := c.recs[i*recSize:]
 		off, l := uint64(binary.LittleEndian.Uint32(r)), uint64(binary.LittleEndian.Uint32(r[4:]))

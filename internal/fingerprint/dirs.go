@@ -55,9 +55,9 @@ type dirTable struct {
 // Directory record layout, little-endian: key offset u32, key length u32,
 // listing offset u32, listing length u32, then the stat as putStat writes
 // it (dev u64, ino u64, size i64, mtime i64, ctime i64, mode u32), reserved
-// u32, the unique id of the mount u64. A listing is its entries in the order the directory gave them, each
-// a type byte (a d_type), the name, and a NUL: statAt can pass a name to
-// the kernel where it lies.
+// u32, and the mount's id u64 (dirStat). A listing is its entries in the
+// order the directory gave them, each a type byte (a d_type), the name,
+// and a NUL: statAt can pass a name to the kernel where it lies.
 const dirRecSize = 72
 
 // check validates the records' offsets and listings, so that lookups and

@@ -291,38 +291,3 @@ func le32(n int) []byte { return binary.LittleEndian.AppendUint32(nil, uint32(n)
 func le64(n uint64) []byte { return binary.LittleEndian.AppendUint64(nil, n) }
 
 func xxh3Hash(b []byte) uint64 { return xxh3.Hash(b) }
-
-// TestCacheV2LoadsWithoutListings: a cache of version 2, whose listings
-// have no mount id, loads with its hashes and none of its listings.
-func TestCacheV2LoadsWithoutListings(t *testing.T) {
-	root := t.TempDir()
-	requireTrustedDirTimes(t, root)
-	writeTree(t, root, map[string]string{"a": "a", "b/c": "c"})
-	backdate(t, root)
-	c := &Cache{}
-	scanOne(t, &Scanner{Root: root, Cache: c, now: laterClock(time.Hour)}, Spec{Patterns: []string{"**"}})
-	if c.dirs.n == 0 {
-		t.Fatal("the scan kept no listings")
-	}
-	// Version 2: its magic, the four counts, records, strings, directory
-	// records without the mount id, listings, checksum.
-	v2 := []byte(cacheMagicV2)
-	v2 = append(v2, le32(c.n)...)
-	v2 = append(v2, le32(len(c.strs))...)
-	v2 = append(v2, le32(c.dirs.n)...)
-	v2 = append(v2, le32(len(c.dirs.data))...)
-	v2 = append(v2, c.recs...)
-	v2 = append(v2, c.strs...)
-	for i := range c.dirs.n {
-		v2 = append(v2, c.dirs.recs[i*dirRecSize:i*dirRecSize+dirRecSizeV2]...)
-	}
-	v2 = append(v2, c.dirs.data...)
-	v2 = append(v2, le64(xxh3Hash(v2))...)
-	got, err := LoadCache(v2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Len() != 2 || got.dirs.n != 0 || got.hash(0) != c.hash(0) {
-		t.Errorf("v2 cache loaded as %d entries and %d listings; want 2 and none", got.Len(), got.dirs.n)
-	}
-}
