@@ -5,7 +5,7 @@
 # (apt-get install hyperfine). Usage: scripts/bench-nochange.sh [SIZES...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CGO_ENABLED=0 go build -o bin/sysinit ./cmd/sysinit
+CGO_ENABLED=0 go build -tags noasm -o bin/sysinit ./cmd/sysinit
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(2000 20000)
 work=$(mktemp -d)
