@@ -2,7 +2,7 @@
 # The no-change refresh of issue 2, measured as whole processes side by side
 # with the floor (stat-ing the tree): four command steps whose inputs cover
 # a generated config repo of 2,000 and 20,000 files. Needs hyperfine
-# (apt-get install hyperfine). Usage: scripts/bench-nochange.sh [SIZES...]
+# (apt-get install hyperfine). Usage: [ROUNDS=7] scripts/bench-nochange.sh [SIZES...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CGO_ENABLED=0 go build -tags noasm -o bin/sysinit ./cmd/sysinit
@@ -39,10 +39,16 @@ inputs = ["Brewfile"]
 TOML
 	(cd "$repo" && "$OLDPWD/bin/sysinit" refresh >/dev/null && sleep 2.5 && "$OLDPWD/bin/sysinit" refresh >/dev/null)
 	echo "== $n files"
-	(cd "$repo" && hyperfine -N --warmup 5 --runs 60 --export-json "$work/sysinit-$n.json" "$OLDPWD/bin/sysinit refresh" &&
-		hyperfine --warmup 5 --runs 60 --export-json "$work/floor-$n.json" "find . -type f -printf '%T@ %s %p\n' | sha256sum")
-	s=$(grep -o '"median": *[0-9.e-]*' "$work/sysinit-$n.json" | head -1 | grep -o '[0-9.e-]*$')
-	f=$(grep -o '"median": *[0-9.e-]*' "$work/floor-$n.json" | head -1 | grep -o '[0-9.e-]*$')
-	awk -v s="$s" -v f="$f" -v n="$n" 'BEGIN { printf "%d files: sysinit median %.1f ms, floor median %.1f ms, ratio %.2f\n", n, s*1000, f*1000, s/f }'
+	# A shared VM's speed drifts over seconds: the two commands take turns,
+	# ROUNDS rounds of 30 runs each, and each side's figure is the median
+	# of its rounds' medians.
+	for r in $(seq "${ROUNDS:-7}"); do
+		(cd "$repo" && hyperfine -N --warmup 3 --runs 30 --export-json "$work/sysinit-$n-$r.json" "$OLDPWD/bin/sysinit refresh" >/dev/null &&
+			hyperfine --warmup 3 --runs 30 --export-json "$work/floor-$n-$r.json" "find . -type f -printf '%T@ %s %p\n' | sha256sum" >/dev/null)
+	done
+	median() { for f in "$@"; do grep -o '"median": *[0-9.e-]*' "$f" | head -1 | grep -o '[0-9.e-]*$'; done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+	s=$(median "$work"/sysinit-"$n"-*.json)
+	f=$(median "$work"/floor-"$n"-*.json)
+	awk -v s="$s" -v f="$f" -v n="$n" -v r="${ROUNDS:-7}" 'BEGIN { printf "%d files: sysinit median %.1f ms, floor median %.1f ms, ratio %.2f (%d rounds)\n", n, s*1000, f*1000, s/f, r }'
 
 done

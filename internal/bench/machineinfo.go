@@ -56,21 +56,29 @@ func output(ctx context.Context, argv ...string) string {
 	return line
 }
 
-// linkage says whether this binary was built with cgo: on Linux a binary
+// linkage says whether this binary was built with cgo (on Linux a binary
 // linked with libc spends about a millisecond in the dynamic loader before
-// main, which shows in every no-change figure.
+// main, which shows in every no-change figure) and with which build tags
+// (noasm skips xxh3's CPU probe at start; README).
 func linkage() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return ""
 	}
-	for _, s := range bi.Settings {
-		if s.Key == "CGO_ENABLED" {
-			if s.Value == "0" {
-				return "CGO_ENABLED=0 (static)"
-			}
-			return "CGO_ENABLED=" + s.Value + " (linked with libc)"
+	return buildFlags(bi.Settings)
+}
+
+func buildFlags(settings []debug.BuildSetting) string {
+	var parts []string
+	for _, s := range settings {
+		switch {
+		case s.Key == "CGO_ENABLED" && s.Value == "0":
+			parts = append(parts, "CGO_ENABLED=0 (static)")
+		case s.Key == "CGO_ENABLED":
+			parts = append(parts, "CGO_ENABLED="+s.Value+" (linked with libc)")
+		case s.Key == "-tags" && s.Value != "":
+			parts = append(parts, "-tags "+s.Value)
 		}
 	}
-	return ""
+	return strings.Join(parts, ", ")
 }
