@@ -88,14 +88,7 @@ func TestDirListingsKept(t *testing.T) {
 	if got, want := dirKeys(c), []string{"", ".h", "a", "a/b", "link", "link/b"}; s.lists != len(want) || !slices.Equal(got, want) {
 		t.Fatalf("first scan read %d directories and kept the listings of %q; want %q", s.lists, got, want)
 	}
-	data, err := c.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := LoadCache(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded := roundTrip(t, c)
 	s = &Scanner{Root: root, Cache: loaded, now: laterClock(time.Hour)}
 	second := scanOne(t, s, spec)
 	if s.lists != 0 || s.hashed != 0 || loaded.Changed() {

@@ -176,3 +176,18 @@ func refGitBlocked(pat, rel string) bool {
 	}
 	return false
 }
+
+// roundTrip returns c as LoadCache reads it back from MarshalBinary, as
+// the next sysinit run finds it in the store.
+func roundTrip(t testing.TB, c *Cache) *Cache {
+	t.Helper()
+	data, err := c.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadCache(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loaded
+}

@@ -261,14 +261,7 @@ func TestColdAndWarmAgree(t *testing.T) {
 	c := &Cache{}
 	warmer := &Scanner{Root: root, Cache: c, now: laterClock(time.Hour)}
 	scan(warmer)
-	data, err := c.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := LoadCache(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded := roundTrip(t, c)
 	warm := &Scanner{Root: root, Cache: loaded, workers: 5, now: laterClock(time.Hour)}
 	got := scan(warm)
 	if warm.hashed != 0 || loaded.Changed() {
