@@ -108,8 +108,8 @@ var bootSeed = sync.OnceValues(func() (uint64, error) {
 // it is open through that no other mount has had, on this boot or another:
 // the unique mount id (one statx gives it with the stat) hashed with the
 // boot's id. ok is false when the kernel gives no unique mount id (before
-// Linux 6.8) or the boot id cannot be read: then no listing is kept or
-// taken (dirs.go says why).
+// Linux 6.8) or the boot id cannot be read, or the directory is encrypted
+// (fscrypt): then no listing is kept or taken (dirs.go says why).
 func dirStat(fd int) (st fileStat, mount uint64, ok bool) {
 	seed, err := bootSeed()
 	if err != nil {
@@ -127,6 +127,13 @@ func dirStat(fd int) (st fileStat, mount uint64, ok bool) {
 			return fileStat{}, 0, false
 		}
 		break
+	}
+	if sx.Attributes&unix.STATX_ATTR_ENCRYPTED != 0 {
+		// fscrypt: adding or removing the key turns the names the
+		// directory lists into others (no-key forms) without touching its
+		// stat, so a listing kept while it was locked would hide what
+		// unlocking shows.
+		return fileStat{}, 0, false
 	}
 	return fileStat{
 		dev:   unix.Mkdev(sx.Dev_major, sx.Dev_minor),
