@@ -796,3 +796,80 @@ func TestStoreLinkHopRetargetChangesDigest(t *testing.T) {
 		})
 	}
 }
+
+// TestListableNotSearchable: a directory its user may list but not search
+// (mode 0644, as `chmod -R 644` leaves directories) holds nothing the
+// scan needs to stat when no pattern selects its entries: the scan reads
+// its names and goes on, with a cache as without one. With a cache the
+// walk opens directories O_PATH, and reopening one through "." needs the
+// search permission that listing it does not. Permissions do not stop
+// root, so as root the check runs in a child process as nobody.
+func TestListableNotSearchable(t *testing.T) {
+	base, err := os.MkdirTemp("", "fp-nosearch-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(filepath.Join(base, "docs"), 0o755); _ = os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeTree(t, base, map[string]string{"main.conf": "m", "docs/README": "r"})
+	if err := os.Chmod(filepath.Join(base, "docs"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 {
+		if err := listableScans(base); err != nil {
+			t.Error(err)
+		}
+		return
+	}
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := base + ".test"
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(bin) })
+	cmd := exec.Command(bin, "-test.run=^TestListableNotSearchableHelper$", "-test.v")
+	cmd.Env = append(os.Environ(), "FP_NOSEARCH_ROOT="+base)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestListableNotSearchableHelper") {
+		t.Errorf("as nobody: %v\n%s", err, out)
+	}
+}
+
+// TestListableNotSearchableHelper is TestListableNotSearchable's child
+// process.
+func TestListableNotSearchableHelper(t *testing.T) {
+	root := os.Getenv("FP_NOSEARCH_ROOT")
+	if root == "" {
+		t.Skip("helper process for TestListableNotSearchable; runs only when it sets FP_NOSEARCH_ROOT")
+	}
+	if err := listableScans(root); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// listableScans scans root cold, then with a cache twice (the second
+// taking the listings the first kept), and wants the same digest each time.
+func listableScans(root string) error {
+	specs := []Spec{{Patterns: []string{"**/*.conf"}}}
+	cold, err := (&Scanner{Root: root}).Scan(context.Background(), specs)
+	if err != nil {
+		return fmt.Errorf("cold scan: %w", err)
+	}
+	s := &Scanner{Root: root, Cache: &Cache{}, now: laterClock(time.Hour)}
+	for i := range 2 {
+		m, err := s.Scan(context.Background(), specs)
+		if err != nil {
+			return fmt.Errorf("scan %d with a cache: %w", i+1, err)
+		}
+		if m[0].Digest != cold[0].Digest {
+			return fmt.Errorf("scan %d with a cache: digest differs from the cold scan's", i+1)
+		}
+	}
+	return nil
+}
