@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unsafe"
@@ -208,6 +209,15 @@ func (w *walker) list(d *dirRun, key string, fd int, fn func(name []byte, dtype 
 		// fd only locates the directory (O_PATH); reading takes a
 		// descriptor opened for it.
 		rfd, err := openDirAt(fd, ".", unix.O_RDONLY)
+		if err == unix.EACCES {
+			// "." is a lookup in the directory, which needs its search
+			// permission; listing it needs only the read permission,
+			// which is all reopening the descriptor through /proc asks
+			// (a directory mode 0644 lists, as it did opened by name).
+			if pfd, perr := openDirAt(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY); perr == nil {
+				rfd, err = pfd, nil
+			}
+		}
 		if err != nil {
 			return err
 		}
