@@ -43,6 +43,10 @@ import (
 //   - it is kept only on file systems known to keep directory times this
 //     way (trustedDirTimes); a network or FUSE file system may cache
 //     attributes or not keep them at all, and there every directory is read.
+//
+// Nor is a listing kept or taken for an encrypted (fscrypt) directory:
+// adding or removing its key changes every name it lists, and nothing of
+// its stat.
 
 // dirTable is the cache's directory listings, sorted by key (the
 // directory's path as the walk names it: relative to the root, "" for the
