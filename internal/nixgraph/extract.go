@@ -466,7 +466,10 @@ func (x *extractor) letUses() {
 	if len(x.lets) == 0 {
 		return
 	}
-	seen := map[[2]string]bool{}
+	// One use per binding, scope and configuration definition: a use in
+	// another configuration's own definition waits for that
+	// configuration (deferKey), so it cannot stand for one in this one's.
+	seen := map[[3]string]bool{}
 	for i := range x.sig {
 		if x.kind(i) != Ident || x.is(i-1, ".") {
 			continue
@@ -479,7 +482,7 @@ func (x *extractor) letUses() {
 		if x.binding(i, end, len(names)) {
 			continue
 		}
-		k := [2]string{name, x.scope[i]}
+		k := [3]string{name, x.scope[i], x.owner[i]}
 		if seen[k] || k[1] == letScope+name {
 			continue
 		}

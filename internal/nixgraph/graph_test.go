@@ -460,6 +460,14 @@ func TestAnalyzeRules(t *testing.T) {
 			want:    []string{"hosts/a/d.nix", "hosts/b/d.nix", "pkgs/default.nix"},
 		},
 		{
+			name: "a let binding used in two configurations' definitions is read by each, whichever comes first",
+			files: map[string]string{"flake.nix": "{ outputs = { self }: let lib = import ./lib; in { nixosConfigurations.b = lib.mk [ ./hosts/b ]; nixosConfigurations.a = lib.mk [ ./hosts/a ]; }; }",
+				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "lib/default.nix": ""},
+			entries: []string{"hosts/a"},
+			others:  []string{"hosts/b"},
+			want:    []string{"hosts/a/d.nix", "lib/default.nix"},
+		},
+		{
 			name: "a let binding used only under outputs no one reads is not followed, nor what it uses",
 			files: map[string]string{"flake.nix": "{ outputs = { self }: let mkApp = n: \"${self}/apps/${n}\"; appsFor = s: { x = mkApp s; }; sh = import ./shell.nix; in { apps.x = appsFor \"x\"; devShells.x = sh; nixosConfigurations.a = f { }; }; }",
 				"hosts/a/d.nix": "", "hosts/b/d.nix": "", "shell.nix": ""},
