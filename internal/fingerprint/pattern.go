@@ -612,3 +612,10 @@ func EscapeGlob(path string) string {
 	}
 	return b.String()
 }
+
+// Selects reports whether patterns, read as a Spec's Patterns, select the
+// file at path (relative to the root). Bad patterns select nothing.
+func Selects(patterns []string, path string) bool {
+	ss, err := compileSpecs([]Spec{{Patterns: patterns}}, false)
+	return err == nil && ss.decide(path, 0) != 0
+}

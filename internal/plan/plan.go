@@ -363,8 +363,11 @@ func (p *Planner) checkScripts(d *Decision) map[string]string {
 func (p *Planner) Unlisted(d *Decision) map[string]string {
 	notes := p.scriptNotes(d)
 	for f := range notes {
-		if f == "**" || strings.HasSuffix(f, "/**") {
+		switch {
+		case f == "**" || strings.HasSuffix(f, "/**"):
 			delete(notes, f) // said in the notes (Advice)
+		case d.Config != nil && fingerprint.Selects(d.Config.Inputs, f):
+			delete(notes, f) // listed after all
 		}
 	}
 	return notes
