@@ -68,7 +68,7 @@ const dirRecSize = 72
 // check validates the records' offsets and listings, so that lookups and
 // each may index without further checks.
 func (t *dirTable) check() error {
-	prev := ""
+	var prev []byte
 	for i := range t.n {
 		r := t.recs[i*dirRecSize:]
 		for _, at := range []int{0, 8} {
@@ -77,8 +77,8 @@ func (t *dirTable) check() error {
 				return fmt.Errorf("directory record %d points outside its data", i)
 			}
 		}
-		key := t.key(i)
-		if i > 0 && key <= prev {
+		key := t.keyBytes(i)
+		if i > 0 && bytes.Compare(key, prev) <= 0 {
 			return fmt.Errorf("directory record %d is out of order", i)
 		}
 		prev = key
@@ -89,10 +89,12 @@ func (t *dirTable) check() error {
 	return nil
 }
 
-func (t *dirTable) key(i int) string {
+func (t *dirTable) key(i int) string { return string(t.keyBytes(i)) }
+
+func (t *dirTable) keyBytes(i int) []byte {
 	r := t.recs[i*dirRecSize:]
 	off, l := binary.LittleEndian.Uint32(r), binary.LittleEndian.Uint32(r[4:])
-	return string(t.data[off : off+l])
+	return t.data[off : off+l]
 }
 
 func (t *dirTable) listing(i int) []byte {
@@ -128,9 +130,8 @@ func (t *dirTable) find(key string) int {
 
 // keyCmp compares record i's key with key without copying it.
 func (t *dirTable) keyCmp(i int, key string) int {
-	r := t.recs[i*dirRecSize:]
-	off, l := binary.LittleEndian.Uint32(r), binary.LittleEndian.Uint32(r[4:])
-	return strings.Compare(unsafe.String(unsafe.SliceData(t.data[off:]), int(l)), key)
+	k := t.keyBytes(i)
+	return strings.Compare(unsafe.String(unsafe.SliceData(k), len(k)), key)
 }
 
 var errBadListing = errors.New("malformed listing")
