@@ -405,22 +405,9 @@ func TestUnreadable(t *testing.T) {
 		}
 		return
 	}
-	// The test binary's own directory is closed to nobody: run a copy.
-	self, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := base + ".test"
-	if err := os.WriteFile(bin, self, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.Remove(bin) })
 	for _, c := range cases {
 		name := c.name
-		cmd := exec.Command(bin, "-test.run=^TestUnreadableHelper$", "-test.v")
-		cmd.Env = append(os.Environ(), "FP_UNREADABLE_ROOT="+base, "FP_UNREADABLE_PATTERN="+c.pattern, "FP_UNREADABLE_CACHE="+c.cache)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		out, err := cmd.CombinedOutput()
+		out, err := asNobody(t, base, "TestUnreadableHelper", "FP_UNREADABLE_ROOT="+base, "FP_UNREADABLE_PATTERN="+c.pattern, "FP_UNREADABLE_CACHE="+c.cache)
 		if err != nil {
 			t.Errorf("%s: %v\n%s", name, err, out)
 		} else if !strings.Contains(string(out), "permission denied") || !strings.Contains(string(out), "--- PASS: TestUnreadableHelper") {
@@ -823,19 +810,7 @@ func TestListableNotSearchable(t *testing.T) {
 		}
 		return
 	}
-	self, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := base + ".test"
-	if err := os.WriteFile(bin, self, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.Remove(bin) })
-	cmd := exec.Command(bin, "-test.run=^TestListableNotSearchableHelper$", "-test.v")
-	cmd.Env = append(os.Environ(), "FP_NOSEARCH_ROOT="+base)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
+	out, err := asNobody(t, base, "TestListableNotSearchableHelper", "FP_NOSEARCH_ROOT="+base)
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestListableNotSearchableHelper") {
 		t.Errorf("as nobody: %v\n%s", err, out)
 	}
@@ -872,4 +847,26 @@ func listableScans(root string) error {
 		}
 	}
 	return nil
+}
+
+// asNobody runs the test helper of this binary as nobody, with env added,
+// and returns its output. The test binary's own directory is closed to
+// nobody: it runs a copy, beside base.
+func asNobody(t *testing.T, base, helper string, env ...string) ([]byte, error) {
+	t.Helper()
+	bin := base + ".test"
+	if _, err := os.Stat(bin); err != nil {
+		self, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bin, self, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Remove(bin) })
+	}
+	cmd := exec.Command(bin, "-test.run=^"+helper+"$", "-test.v")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	return cmd.CombinedOutput()
 }
