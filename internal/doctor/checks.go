@@ -104,7 +104,7 @@ func checkFlakes(in *Input) []Finding {
 	}
 	return []Finding{{
 		Problem: "nix's experimental features lack " + strings.Join(missing, " and ") + ": every nix step fails with \"experimental Nix feature '" + missing[0] + "' is disabled\"",
-		Fix:     "add `experimental-features = nix-command flakes` to /etc/nix/nix.conf (nix.custom.conf under Determinate Nix) or ~/.config/nix/nix.conf, then restart the nix daemon",
+		Fix:     "add `experimental-features = nix-command flakes` to /etc/nix/nix.conf (nix.custom.conf under Determinate Nix) or ~/.config/nix/nix.conf, then restart the nix daemon if one runs (a single-user install has none)",
 	}}
 }
 
@@ -128,7 +128,7 @@ func checkBinaryCache(in *Input) []Finding {
 	}
 	return []Finding{{
 		Problem: "nix has no binary cache (substituters is empty): everything is built from source, which turns a minutes-long system build into hours",
-		Fix:     "set `substituters = https://cache.nixos.org` and `trusted-public-keys = cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=` in /etc/nix/nix.conf, then restart the nix daemon",
+		Fix:     "set `substituters = https://cache.nixos.org` and `trusted-public-keys = cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=` in /etc/nix/nix.conf, then restart the nix daemon if one runs (a single-user install has none)",
 	}}
 }
 
@@ -253,7 +253,7 @@ func (p parallel) fix(step string) string {
 		fix = append(fix, "remove --max-jobs and --cores from step "+step+"'s extra-args")
 	}
 	if strings.HasPrefix(p.jobsFrom, "nix's") || strings.HasPrefix(p.coresFrom, "nix's") {
-		fix = append(fix, "set `max-jobs = auto` and `cores = 0` in /etc/nix/nix.conf (nix.custom.conf under Determinate Nix) and restart the nix daemon")
+		fix = append(fix, "set `max-jobs = auto` and `cores = 0` in /etc/nix/nix.conf (nix.custom.conf under Determinate Nix) and restart the nix daemon if one runs")
 	}
 	return strings.Join(fix, "; ")
 }
