@@ -525,6 +525,18 @@ done
 	return nil
 }
 
+// machineDaemon reports whether pid is a nix-daemon in a mount namespace
+// other than this process's: a remote machine's, not a pid reused since.
+func machineDaemon(pid int) bool {
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil || strings.TrimSpace(string(comm)) != "nix-daemon" {
+		return false
+	}
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	mine, err2 := os.Readlink("/proc/self/ns/mnt")
+	return err == nil && err2 == nil && ns != mine
+}
+
 // stop kills every process of the machine — its sshd and whatever its
 // sessions left running (a rollback job) — which ends its mount namespace.
 func (r *remote) stop() {
@@ -532,7 +544,11 @@ func (r *remote) stop() {
 		return
 	}
 	if data, err := os.ReadFile(filepath.Join(r.dir, "u/run/sysinit-nix-daemon.pid")); err == nil {
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 1 {
+		// The daemon is no child of ours: once it is gone, its pid may
+		// be another process's (pids wrap at 32,768 here), even a process
+		// group leader of a test running beside this one. Only a
+		// nix-daemon outside our mount namespace is the machine's.
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 1 && machineDaemon(pid) {
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
