@@ -17,8 +17,12 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-short}
 case "$mode" in
-short) kill=24 corrupt=30 diskfull=12 fuzztime=10s ;;
-long) kill=1000 corrupt=600 diskfull=200 fuzztime=120s ;;
+# Minimizing a newly interesting input does not count as executions and
+# may still run when the fuzz time ends, which go test reports as a
+# failure ("context deadline exceeded"): the short run, 10 s a target,
+# does not minimize (a crasher is still written, whole).
+short) kill=24 corrupt=30 diskfull=12 fuzztime=10s minimize=0 ;;
+long) kill=1000 corrupt=600 diskfull=200 fuzztime=120s minimize=60s ;;
 *)
 	echo "usage: $0 [short|long]" >&2
 	exit 2
@@ -41,7 +45,7 @@ for file in $(grep -rl --include='*_test.go' '^func Fuzz' internal | sort); do
 	pkg=./$(dirname "$file")
 	for name in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
 		log="$out/fuzz.log"
-		if go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
+		if go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "$pkg" >"$log" 2>&1; then
 			result=ok
 		else
 			result=FAIL
