@@ -172,8 +172,6 @@ type dirRun struct {
 	used    []string        // keys of the old listings the walk took
 	read    []string        // keys of the directories the walk read
 	fresh   []dirListing    // listings read that may be kept
-	// lists counts the directories read from the file system, for tests.
-	lists int
 }
 
 // trust reports whether directory times on the file system of the
@@ -252,7 +250,6 @@ func (d *dirRun) collect(w *walker) {
 	d.used = append(d.used, w.dirsUsed...)
 	d.read = append(d.read, w.dirsRead...)
 	d.fresh = append(d.fresh, w.dirsFresh...)
-	d.lists += len(w.dirsRead)
 }
 
 // saveDirs rewrites c's listings after the walks of runs when there are

@@ -23,14 +23,7 @@ import (
 // same (dev, inode, mode, size, mtime, ctime) as the old one's, so only
 // knowing that it is another mount tells its listing is not the one kept.
 func TestDirListingRemountedImage(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting an image needs root")
-	}
-	for _, tool := range []string{"mkfs.ext4", "losetup", "mount", "umount"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("no %s: %v", tool, err)
-		}
-	}
+	requireMounting(t, "losetup")
 	tmp := t.TempDir()
 	run := func(env []string, name string, args ...string) string {
 		t.Helper()
@@ -170,16 +163,9 @@ func TestDirListingFscryptUnlock(t *testing.T) {
 // returns where, skipping when that cannot be done here.
 func fscryptMount(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting an image needs root")
-	}
+	requireMounting(t)
 	if _, err := os.Stat("/sys/fs/ext4/features/encryption"); err != nil {
 		t.Skipf("ext4 has no encryption here: %v", err)
-	}
-	for _, tool := range []string{"mkfs.ext4", "mount", "umount"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("no %s: %v", tool, err)
-		}
 	}
 	tmp := t.TempDir()
 	img, mnt := filepath.Join(tmp, "fs.img"), filepath.Join(tmp, "mnt")
@@ -250,4 +236,18 @@ func fscryptSetPolicy(t *testing.T, dir string, id [16]byte) {
 		Master_key_identifier:     id,
 	}
 	fscryptIoctl(t, dir, unix.FS_IOC_SET_ENCRYPTION_POLICY, unsafe.Pointer(&p))
+}
+
+// requireMounting skips a test unless it can make ext4 images and mount
+// them: root, mkfs.ext4, mount, umount and the other tools named.
+func requireMounting(t *testing.T, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting an image needs root")
+	}
+	for _, tool := range append([]string{"mkfs.ext4", "mount", "umount"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s: %v", tool, err)
+		}
+	}
 }

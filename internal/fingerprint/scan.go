@@ -318,13 +318,15 @@ func (s *Scanner) scanChunk(ctx context.Context, specs []Spec, stores *storeChec
 		return nil, err
 	}
 	if s.Cache != nil {
-		s.lists = r.dirs.lists
+		runs := []*dirRun{r.dirs}
 		if r.outside != nil {
-			s.lists += r.outside.dirs.lists
-			s.Cache.saveDirs(r.dirs, r.outside.dirs)
-		} else {
-			s.Cache.saveDirs(r.dirs)
+			runs = append(runs, r.outside.dirs)
 		}
+		s.lists = 0
+		for _, d := range runs {
+			s.lists += len(d.read)
+		}
+		s.Cache.saveDirs(runs...)
 	}
 	if r.vanished.Load() > 0 {
 		for _, it := range files {

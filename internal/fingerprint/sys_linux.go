@@ -118,6 +118,7 @@ func dirStat(fd int) (st fileStat, mount uint64, ok bool) {
 	const want = unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_INO | unix.STATX_SIZE |
 		unix.STATX_MTIME | unix.STATX_CTIME | unix.STATX_MNT_ID_UNIQUE
 	var sx unix.Statx_t
+	var id [8]byte
 	for {
 		err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, want, &sx)
 		if err == unix.EINTR {
@@ -142,5 +143,5 @@ func dirStat(fd int) (st fileStat, mount uint64, ok bool) {
 		size:  int64(sx.Size),
 		mtime: sx.Mtime.Sec*1e9 + int64(sx.Mtime.Nsec),
 		ctime: sx.Ctime.Sec*1e9 + int64(sx.Ctime.Nsec),
-	}, xxh3.HashSeed(binary.LittleEndian.AppendUint64(make([]byte, 0, 8), sx.Mnt_id), seed), true
+	}, xxh3.HashSeed(binary.LittleEndian.AppendUint64(id[:0], sx.Mnt_id), seed), true
 }
