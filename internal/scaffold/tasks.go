@@ -419,6 +419,7 @@ type recipe struct {
 	params  map[string]string // parameter defaults; "" when none
 	deps    []string
 	body    []string
+	script  bool // a #! recipe: its body is one script, not a command a line
 }
 
 var (
@@ -447,6 +448,10 @@ func parseJustfile(src, goos string) *justfile {
 				continue
 			}
 			body, cont = cont+body, ""
+			if strings.HasPrefix(body, "#!") && len(cur.body) == 0 {
+				cur.script = true
+				continue
+			}
 			if body == "" || strings.HasPrefix(body, "#") {
 				continue
 			}
@@ -520,8 +525,13 @@ func justValue(v string) string {
 			return "$(" + v[1:len(v)-1] + ")"
 		}
 	}
-	if v == "" {
+	switch v {
+	case "":
 		return ""
+	case "justfile_dir()", "justfile_directory()", "source_dir()", "source_directory()":
+		// The justfile's directory, the repository's root, where just
+		// runs a recipe by default.
+		return "."
 	}
 	return "{{?}}"
 }
@@ -548,10 +558,8 @@ func (jf *justfile) expand(name string, seen map[string]bool) []string {
 	for _, d := range r.deps {
 		out = append(out, jf.expand(d, seen)...)
 	}
+	var script []string
 	for _, b := range r.body {
-		if strings.HasPrefix(b, "!") { // the #! of a script recipe was dropped as a comment
-			continue
-		}
 		sh := justInterp().ReplaceAllStringFunc(b, func(m string) string {
 			v := justInterp().FindStringSubmatch(m)[1]
 			if d, ok := r.params[v]; ok && d != "" {
@@ -565,6 +573,10 @@ func (jf *justfile) expand(name string, seen map[string]bool) []string {
 			}
 			return m
 		})
+		if r.script {
+			script = append(script, sh)
+			continue
+		}
 		if called := calledTask(sh, "just"); called != "" {
 			if _, ok := jf.recipes[called]; ok {
 				out = append(out, jf.expand(called, seen)...)
@@ -572,6 +584,9 @@ func (jf *justfile) expand(name string, seen map[string]bool) []string {
 			}
 		}
 		out = append(out, sh)
+	}
+	if len(script) > 0 {
+		out = append(out, strings.Join(script, "\n"))
 	}
 	return out
 }

@@ -241,3 +241,36 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+// TestReadRefreshJustfileDirAndScript: as in rickyelopez/dotfiles'
+// justfile, `dotfiles := justfile_dir()` is the repository (just runs a
+// recipe in the justfile's directory), not an unknown `{{?}}` that init
+// wrote as the step's flake; and a script recipe (#! first) is one
+// script, not each of its lines a command (`if …; then`, `else`, `fi`
+// became steps of their own).
+func TestReadRefreshJustfileDirAndScript(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"justfile": `dotfiles := justfile_dir()
+here := justfile_directory()
+
+[linux]
+switch:
+  #!/usr/bin/env bash
+  if [[ -d /etc/nixos ]]; then
+    sudo nixos-rebuild switch --flake {{dotfiles}}
+  else
+    nix run {{here}} -- switch --flake {{here}}
+  fi
+`,
+	})
+	got, err := ReadRefresh(dir, "linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Refresh{File: "justfile", Task: "switch", Commands: []string{
+		"if [[ -d /etc/nixos ]]; then\nsudo nixos-rebuild switch --flake .\nelse\nnix run . -- switch --flake .\nfi",
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %#v\nwant %#v", got, want)
+	}
+}
