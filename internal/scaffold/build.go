@@ -418,7 +418,10 @@ func (b *builder) systems(after []string) {
 			if ai >= 0 && (isActive || len(confs) == 1) {
 				b.nixFlags(s, act)
 			}
-			if b.keys.Entry && len(c.Entry) > 0 {
+			// The entries are those of this repository's flake.nix: for
+			// another flake they name nothing, and the loader refuses
+			// them for one not on this machine.
+			if b.keys.Entry && len(c.Entry) > 0 && flake == "." {
 				s.set("entry", c.Entry, "where this configuration starts")
 			}
 			if deps := b.afterFor(kind, after); len(deps) > 0 {

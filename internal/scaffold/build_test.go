@@ -1,6 +1,7 @@
 package scaffold
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -237,5 +238,51 @@ func TestBuildComputedPart(t *testing.T) {
 	}
 	if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
 		t.Errorf("does not load: %v\n%s", err, data)
+	}
+}
+
+// TestBuildFlakeInHome: the old command's flake written with ~ or $HOME
+// (`--flake ~/dotfiles#vm`, the shell expands it, nix does not) is this
+// repository when it leads there: flake = ".#vm" with its entry. One
+// that leads elsewhere is carried over expanded, without the entry read
+// from this repository's flake.nix; before, init stopped with "the config
+// init made does not load (a bug in sysinit init)" and wrote nothing.
+func TestBuildFlakeInHome(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	dir := filepath.Join(home, "dotfiles")
+	tree := map[string]string{
+		"flake.nix":            `{ outputs = { nixpkgs, ... }: { nixosConfigurations.vm = nixpkgs.lib.nixosSystem { modules = [ ./hosts/vm ]; }; }; }`,
+		"hosts/vm/default.nix": `{ }`,
+	}
+	src := writeTree(t, tree)
+	if err := os.Rename(src, dir); err != nil {
+		t.Fatal(err)
+	}
+	m := Machine{GOOS: "linux", Host: "vm", User: "sam"}
+	for _, tc := range []struct{ ref, want string }{
+		{"~/dotfiles#vm", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
+		{"\"$HOME/dotfiles#vm\"", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
+		{"${HOME}/dotfiles/#vm", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
+		{"~/elsewhere#vm", "flake = \"" + home + "/elsewhere#vm\"\n"},
+	} {
+		just := "switch:\n  nix flake update --flake " + tc.ref + "\n  sudo nixos-rebuild switch --flake " + tc.ref + "\n"
+		if err := os.WriteFile(filepath.Join(dir, "justfile"), []byte(just), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Read(t.Context(), dir, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := string(Build(r, m, LoaderKeys()).Render())
+		if !strings.Contains(data, tc.want) {
+			t.Errorf("--flake %s: missing %q in\n%s", tc.ref, tc.want, data)
+		}
+		if strings.Contains(data, "flake = \"~") {
+			t.Errorf("--flake %s: a flake-update step keeps the ~:\n%s", tc.ref, data)
+		}
+		if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
+			t.Errorf("--flake %s: does not load: %v\n%s", tc.ref, err, data)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package scaffold
 
 import (
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -249,6 +250,9 @@ func classifyNix(a *action, args []word) {
 				i++
 			case w == "--flake" && i+1 < len(rest):
 				a.flake = rest[i+1].s
+				if p, ok := inHome(a.flake); ok {
+					a.flake = p
+				}
 				i++
 			case strings.HasPrefix(w, "-"):
 				a.dropped = append(a.dropped, w)
@@ -359,6 +363,9 @@ func readNixFlags(a *action, args []word, flakeFlag bool) {
 		switch w.s {
 		case "--flake", "-f":
 			if v, ok := next(); ok && flakeFlag {
+				if p, ok := inHome(v.s); ok {
+					v = word{s: p, static: true}
+				}
 				a.flake = v.s
 				if !v.static {
 					a.flake, a.hostAttr = flakeBase(v.s), true
@@ -412,6 +419,32 @@ func readNixFlags(a *action, args []word, flakeFlag bool) {
 			a.dropped = append(a.dropped, w.s)
 		}
 	}
+}
+
+// inHome expands the home directory a flake reference starts with, as
+// the shell did for the old command and nix would not for the step:
+// ~/dotfiles#vm, "$HOME/dotfiles", ${HOME}/dotfiles. It reports false for
+// any other reference, and for one that expands more than the home.
+func inHome(ref string) (string, bool) {
+	if len(ref) >= 2 && ref[0] == '"' && ref[len(ref)-1] == '"' {
+		ref = ref[1 : len(ref)-1]
+	}
+	var rest string
+	found := false
+	for _, p := range []string{"~", "$HOME", "${HOME}"} {
+		if r, ok := strings.CutPrefix(ref, p); ok && (r == "" || r[0] == '/' || r[0] == '#') {
+			rest, found = r, true
+			break
+		}
+	}
+	if !found || strings.ContainsAny(rest, "$`\"'~") {
+		return "", false
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return "", false
+	}
+	return home + rest, true
 }
 
 // flakeBase is the flake of a reference whose attribute is computed:
