@@ -181,6 +181,10 @@ func (r *flakeReader) configSet(s *source, output string, from, to, depth int) {
 	for start := from; start < to; start = nextTerm(s, start, to) {
 		found := false
 		i := start
+		// let … in { … }: the set after the bindings.
+		for s.at(i).is(tIdent, "let") && i < to {
+			i = skipLet(s, i)
+		}
 		if s.at(i).is(tIdent, "rec") {
 			i++
 		}
@@ -192,6 +196,9 @@ func (r *flakeReader) configSet(s *source, output string, from, to, depth int) {
 		switch {
 		case t.is(tPunct, "{"):
 			end := matching(s.toks, i)
+			if end == i+1 {
+				found = true // {}: no configuration, none computed
+			}
 			for _, b := range bindings(s, i+1, end) {
 				if b.inherit != nil {
 					for _, n := range b.inherit {
@@ -274,6 +281,8 @@ func nextTerm(s *source, i, to int) int {
 		switch {
 		case t.is(tPunct, "{") || t.is(tPunct, "[") || t.is(tPunct, "(") || t.kind == tInterp:
 			i = matching(s.toks, i)
+		case t.is(tIdent, "let"):
+			i = skipLet(s, i) - 1 // a // in its bindings joins no terms
 		case t.is(tOther, "//"):
 			return i + 1
 		}

@@ -83,6 +83,25 @@ func TestReadFlake(t *testing.T) {
 		dynamicText         []string // what Dynamic says, when the test says
 	}{
 		{
+			// As in Misterio77/nix-config: an empty set defines no
+			// configuration, and nothing in it is computed.
+			name:  "an empty set",
+			files: map[string]string{"flake.nix": `{ outputs = { ... }: { nixosConfigurations.a = mk { modules = [ ./a ]; }; homeConfigurations = {}; darwinConfigurations = { }; }; }`, "a/default.nix": "{ }"},
+			nixos: []string{"a"},
+			entry: map[string][]string{"a": {"a"}},
+		},
+		{
+			// As in AVGVSTVS96/nixos-config: a let … in before the set.
+			name: "let in before the set",
+			files: map[string]string{"flake.nix": `{ outputs = { ... }: {
+  nixosConfigurations = let base = a // b; mk = host: system: nixosSystem { modules = [ ./hosts/${host} ]; }; in {
+    "nixos-x86_64" = mk "nixos" "x86_64-linux";
+    vm-x86_64 = mk "vm" "x86_64-linux";
+  };
+}; }`},
+			nixos: []string{"nixos-x86_64", "vm-x86_64"},
+		},
+		{
 			name: "nested sets and dotted paths",
 			files: map[string]string{
 				"flake.nix": `{
