@@ -293,8 +293,11 @@ func (b *builder) flakeUpdate() string {
 		}
 		b.use(i)
 		s.Comment = append([]string{"was: " + a.text + ", on every refresh (" + b.from() + ")"}, s.Comment...)
-		if a.flake != "" && !b.isRepo(a.flake) {
-			s.set("flake", a.flake, "")
+		if f := flakeBase(a.flake); a.flake != "" && !b.isRepo(f) {
+			s.set("flake", f, "")
+		}
+		if a.flakeText != "" {
+			s.Comment = append(s.Comment, unexpanded(a.flakeText))
 		}
 		if len(a.inputs) > 0 {
 			s.set("inputs", a.inputs, "")
@@ -417,6 +420,9 @@ func (b *builder) systems(after []string) {
 			}
 			if ai >= 0 && (isActive || len(confs) == 1) {
 				b.nixFlags(s, act)
+				if act.flakeText != "" {
+					s.Comment = append(s.Comment, unexpanded(act.flakeText))
+				}
 			}
 			// The entries are those of this repository's flake.nix: for
 			// another flake they name nothing, and the loader refuses
@@ -584,6 +590,12 @@ func (b *builder) activeConfig(out string, confs []Configuration, act action, ha
 		}
 	}
 	return ""
+}
+
+// unexpanded is the comment on a step whose old command's flake init
+// could not expand.
+func unexpanded(ref string) string {
+	return "the old command's flake was " + ref + ", which init cannot expand here; this step uses this repository's: set flake if that is another"
 }
 
 // quoteFragment quotes a configuration name that is not a bare Nix

@@ -259,12 +259,24 @@ func TestBuildFlakeInHome(t *testing.T) {
 	if err := os.Rename(src, dir); err != nil {
 		t.Fatal(err)
 	}
+	t.Setenv("DOTFILES", dir)
+	t.Setenv("ELSEWHERE", "/srv/elsewhere")
 	m := Machine{GOOS: "linux", Host: "vm", User: "sam"}
 	for _, tc := range []struct{ ref, want string }{
 		{"~/dotfiles#vm", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
 		{"\"$HOME/dotfiles#vm\"", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
 		{"${HOME}/dotfiles/#vm", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
 		{"~/elsewhere#vm", "flake = \"" + home + "/elsewhere#vm\"\n"},
+		// The task runner's working directory is the repository.
+		{"$(pwd)#vm", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
+		{"\"$PWD#vm\"", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
+		{"\"${PWD}/.#vm\"", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
+		// A variable set where init runs, as in the user's shell.
+		{"\"$DOTFILES#vm\"", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
+		{"$ELSEWHERE#vm", "flake = \"/srv/elsewhere#vm\"\n"},
+		// One init cannot expand: this repository's, and the comment says so.
+		{"\"$UNSET_HERE#vm\"", "the old command's flake was \"$UNSET_HERE#vm\", which init cannot expand"},
+		{"\"$(git rev-parse --show-toplevel)#vm\"", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
 	} {
 		just := "switch:\n  nix flake update --flake " + tc.ref + "\n  sudo nixos-rebuild switch --flake " + tc.ref + "\n"
 		if err := os.WriteFile(filepath.Join(dir, "justfile"), []byte(just), 0o644); err != nil {
@@ -278,7 +290,7 @@ func TestBuildFlakeInHome(t *testing.T) {
 		if !strings.Contains(data, tc.want) {
 			t.Errorf("--flake %s: missing %q in\n%s", tc.ref, tc.want, data)
 		}
-		if strings.Contains(data, "flake = \"~") {
+		if strings.Contains(data, "flake = \"~") || strings.Contains(data, "flake = \"$") || strings.Contains(data, "flake = \"\\\"") {
 			t.Errorf("--flake %s: a flake-update step keeps the ~:\n%s", tc.ref, data)
 		}
 		if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {

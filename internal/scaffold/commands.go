@@ -35,6 +35,7 @@ type action struct {
 
 	// nix system steps
 	flake     string // the flake reference given, "" = none
+	flakeText string // the reference as written, when init could not expand it
 	hostAttr  bool   // its configuration is this machine's ($(hostname), nh's default)
 	impure    bool
 	env       map[string]string
@@ -249,10 +250,7 @@ func classifyNix(a *action, args []word) {
 				updates = true
 				i++
 			case w == "--flake" && i+1 < len(rest):
-				a.flake = rest[i+1].s
-				if p, ok := inHome(a.flake); ok {
-					a.flake = p
-				}
+				a.setFlake(rest[i+1])
 				i++
 			case strings.HasPrefix(w, "-"):
 				a.dropped = append(a.dropped, w)
@@ -363,13 +361,7 @@ func readNixFlags(a *action, args []word, flakeFlag bool) {
 		switch w.s {
 		case "--flake", "-f":
 			if v, ok := next(); ok && flakeFlag {
-				if p, ok := inHome(v.s); ok {
-					v = word{s: p, static: true}
-				}
-				a.flake = v.s
-				if !v.static {
-					a.flake, a.hostAttr = flakeBase(v.s), true
-				}
+				a.setFlake(v)
 			}
 		case "--impure":
 			a.impure = true
@@ -421,30 +413,88 @@ func readNixFlags(a *action, args []word, flakeFlag bool) {
 	}
 }
 
-// inHome expands the home directory a flake reference starts with, as
-// the shell did for the old command and nix would not for the step:
-// ~/dotfiles#vm, "$HOME/dotfiles", ${HOME}/dotfiles. It reports false for
-// any other reference, and for one that expands more than the home.
-func inHome(ref string) (string, bool) {
-	if len(ref) >= 2 && ref[0] == '"' && ref[len(ref)-1] == '"' {
-		ref = ref[1 : len(ref)-1]
-	}
-	var rest string
-	found := false
-	for _, p := range []string{"~", "$HOME", "${HOME}"} {
-		if r, ok := strings.CutPrefix(ref, p); ok && (r == "" || r[0] == '/' || r[0] == '#') {
-			rest, found = r, true
-			break
+// setFlake takes the flake reference the old command gave, expanded as
+// the shell expanded it where init can tell how (expandRef). A fragment
+// the shell computed, .#$(hostname), means this machine's configuration.
+func (a *action) setFlake(v word) {
+	ref, ok := expandRef(v.s, v.static)
+	if !ok {
+		// $DOTFILES unset here, $(git rev-parse …): the step applies
+		// this repository's flake and says what it was.
+		a.flakeText, ref = v.s, "."
+		if _, frag, found := strings.Cut(strings.Trim(v.s, `"`), "#"); found {
+			ref += "#" + frag
 		}
 	}
-	if !found || strings.ContainsAny(rest, "$`\"'~") {
+	a.flake = ref
+	if _, frag, _ := strings.Cut(ref, "#"); strings.ContainsAny(frag, "$`") {
+		a.flake, a.hostAttr = flakeBase(ref), true
+	}
+}
+
+// expandRef expands what the shell expanded in a flake reference's path
+// for the old command, and nix would not for the step: ~ and $HOME; the
+// working directory ($(pwd), $PWD), the task runner's, which is the
+// repository; any other variable set where init runs ($DOTFILES). It
+// reports false for a path computed otherwise, or from a variable not
+// set here. A static word has only its ~ expanded: '$PWD' is literal.
+func expandRef(ref string, static bool) (string, bool) {
+	if !static && len(ref) >= 2 && ref[0] == '"' && ref[len(ref)-1] == '"' {
+		ref = ref[1 : len(ref)-1]
+	}
+	base, frag, hasFrag := strings.Cut(ref, "#")
+	join := func(base string) string {
+		if hasFrag {
+			return base + "#" + frag
+		}
+		return base
+	}
+	home := func() (string, bool) {
+		h, err := os.UserHomeDir()
+		return h, err == nil && h != ""
+	}
+	if r, ok := strings.CutPrefix(base, "~"); ok && (r == "" || r[0] == '/') {
+		h, ok := home()
+		if !ok {
+			return "", false
+		}
+		base = h + r
+		if static {
+			return join(base), true
+		}
+	}
+	if static {
+		return ref, true
+	}
+	for _, pwd := range []string{"$(pwd)", "`pwd`"} {
+		if r, ok := strings.CutPrefix(base, pwd); ok {
+			base = "$PWD" + r
+		}
+	}
+	if strings.ContainsAny(base, "`'\"\\") || strings.Contains(base, "$(") {
 		return "", false
 	}
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" {
+	known := true
+	base = os.Expand(base, func(name string) string {
+		switch name {
+		case "PWD":
+			return "."
+		case "HOME":
+			h, ok := home()
+			known = known && ok
+			return h
+		}
+		v, ok := os.LookupEnv(name)
+		known = known && ok && v != ""
+		return v
+	})
+	if !known {
 		return "", false
 	}
-	return home + rest, true
+	if base != "" {
+		base = path.Clean(base) // ./. is the repository too
+	}
+	return join(base), true
 }
 
 // flakeBase is the flake of a reference whose attribute is computed:
