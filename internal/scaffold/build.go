@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sysinit/sysinit/internal/command"
 )
@@ -179,7 +180,15 @@ func (b *builder) header() {
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 160 {
-		s = s[:157] + "..."
+		// At a space: nix's message cut inside a word reads as garbage.
+		cut := strings.LastIndexByte(s[:157], ' ')
+		if cut < 80 {
+			cut = 157
+			for !utf8.RuneStart(s[cut]) {
+				cut--
+			}
+		}
+		s = s[:cut] + " …"
 	}
 	return s
 }

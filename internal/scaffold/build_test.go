@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sysinit/sysinit/internal/config"
 	"github.com/sysinit/sysinit/internal/kinds"
@@ -296,5 +297,20 @@ func TestBuildFlakeInHome(t *testing.T) {
 		if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
 			t.Errorf("--flake %s: does not load: %v\n%s", tc.ref, err, data)
 		}
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	long := "error: Couldn't resolve host name (" + strings.Repeat("cache.nixos.org ", 12) + ") while fetching"
+	got := oneLine(long + "\n\n  more")
+	if len(got) > 162 || !strings.HasSuffix(got, "org …") {
+		t.Errorf("oneLine cut inside a word or kept too much: %q", got)
+	}
+	wide := strings.Repeat("é", 100) // no space to cut at: a rune boundary
+	if got := oneLine(wide); !utf8.ValidString(got) {
+		t.Errorf("oneLine cut a rune: %q", got)
+	}
+	if got := oneLine("short\n note"); got != "short note" {
+		t.Errorf("oneLine(short) = %q", got)
 	}
 }
