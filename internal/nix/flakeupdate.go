@@ -182,6 +182,13 @@ func (fu *flakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 	if rerr != nil {
 		return step.Outcome{}, rerr
 	}
+	if !rc.Due {
+		// `nix flake lock` takes no names, so nix cannot say that one
+		// matches nothing: flake.lock, which now holds every input, can.
+		if names := unlockedNames(after, fu.k.Inputs); len(names) > 0 {
+			return step.Outcome{}, &unknownInputError{Names: names, Flake: fu.ref.raw, Known: lockedInputs(after), Rewritten: !bytes.Equal(before, after)}
+		}
+	}
 	if bytes.Equal(before, after) {
 		note := "flake.lock unchanged"
 		if !rc.Due {
@@ -347,6 +354,41 @@ func lockedInputs(lock []byte) []string {
 		return nil
 	}
 	return slices.Sorted(maps.Keys(l.Nodes[l.Root].Inputs))
+}
+
+// unlockedNames returns the names (input paths, as `nix flake update`
+// takes them: nixpkgs, home-manager/nixpkgs) that name no input flake.lock
+// locks itself: each part must lead to a node, not to a follows, as nix
+// updates only those. Nil when the lock cannot be read.
+func unlockedNames(lock []byte, names []string) []string {
+	var l struct {
+		Root  string `json:"root"`
+		Nodes map[string]struct {
+			Inputs map[string]json.RawMessage `json:"inputs"`
+		} `json:"nodes"`
+	}
+	if len(names) == 0 || json.Unmarshal(lock, &l) != nil {
+		return nil
+	}
+	if _, ok := l.Nodes[l.Root]; !ok {
+		return nil
+	}
+	var bad []string
+	for _, name := range names {
+		node := l.Root
+		for part := range strings.SplitSeq(name, "/") {
+			var next string
+			if json.Unmarshal(l.Nodes[node].Inputs[part], &next) != nil {
+				node = ""
+				break
+			}
+			node = next
+		}
+		if _, ok := l.Nodes[node]; (!ok || node == "") && !slices.Contains(bad, name) {
+			bad = append(bad, name)
+		}
+	}
+	return bad
 }
 
 func readOptional(path string) ([]byte, error) {

@@ -179,6 +179,33 @@ func TestFlakeUpdateUnknownInput(t *testing.T) {
 		}
 	})
 
+	// Run because flake.nix changed, or on a first run without `every`,
+	// the step only locks (`nix flake lock`, which takes no names): a
+	// misspelled name must fail there too, not read "unchanged" and
+	// record a success that no later run questions.
+	t.Run("misspelled, not due", func(t *testing.T) {
+		lock := readFile(t, filepath.Join(h.repo, "flake.lock"))
+		for _, names := range [][]string{{"lbi"}, {"lib", "lib/nosuch"}} {
+			st := h.newStep(&config.Step{Name: "lock-lib", Kind: KindFlakeUpdate, Own: &flakeUpdateKeys{Flake: ".", Commit: true, Inputs: names}})
+			r := h.runWith(st, step.RunContext{})
+			var ue *unknownInputError
+			if !errors.As(r.err, &ue) {
+				t.Fatalf("inputs %q: err = %v (note %q), want an UnknownInputError\n%s", names, r.err, r.out.Note, r.log)
+			}
+			if !slices.Equal(ue.Names, names[len(names)-1:]) || !slices.Equal(ue.Known, []string{"lib", "other"}) {
+				t.Errorf("inputs %q: error = %+v", names, ue)
+			}
+		}
+		if readFile(t, filepath.Join(h.repo, "flake.lock")) != lock || git(t, h.repo, "rev-parse", "HEAD") != head {
+			t.Error("flake.lock changed or was committed")
+		}
+		// A right name still locks quietly.
+		st := h.newStep(&config.Step{Name: "lock-lib", Kind: KindFlakeUpdate, Own: &flakeUpdateKeys{Flake: ".", Commit: true, Inputs: []string{"lib", "other"}}})
+		if r := h.runWith(st, step.RunContext{}); r.err != nil {
+			t.Errorf("right names, not due: %v\n%s", r.err, r.log)
+		}
+	})
+
 	t.Run("one right, one wrong", func(t *testing.T) {
 		st := h.newStep(&config.Step{Name: "update-two", Kind: KindFlakeUpdate, Own: &flakeUpdateKeys{Flake: ".", Commit: true, Inputs: []string{"lib", "nosuch"}}})
 		r := h.runWith(st, step.RunContext{Due: true})

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -99,6 +100,38 @@ func graphName(kind, name string) string {
 		}
 	}
 	return ""
+}
+
+// ownOutputs are the flake outputs that a step of kind building attribute
+// name may be defined under, for nixgraph to read flake.nix's definitions
+// of them as the step's own (Request.Outputs): a nix-profile step builds
+// any attribute, packages.x86_64-linux.tools say, and nixgraph otherwise
+// follows what flake.nix defines under packages only for a configuration
+// that reads self.packages. nix eval and nix build look an attribute up
+// under packages.SYSTEM. and legacyPackages.SYSTEM. before taking it as
+// written (unless it starts with "."), so `.#tools` is packages'. A
+// configuration's own output is none of these: graphName names it. An
+// attribute path that cannot be read (quoted, computed, none) may be
+// under any output: "*".
+func ownOutputs(kind, name string) []string {
+	if kind != KindProfile || graphName(kind, name) != "" {
+		return nil
+	}
+	if name == "" || strings.ContainsAny(name, "\"${") {
+		return []string{"*"}
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(name, "."), ".")
+	if first == "" {
+		return []string{"*"}
+	}
+	if strings.HasPrefix(name, ".") {
+		return []string{first}
+	}
+	out := []string{"packages", "legacyPackages"}
+	if !slices.Contains(out, first) {
+		out = append(out, first)
+	}
+	return out
 }
 
 // configName is the configuration the step builds, as nixgraph names it:
@@ -510,6 +543,7 @@ func (sy *system) request(v *flakeView) nixgraph.Request {
 	req := nixgraph.Request{
 		Tracked: v.tracked,
 		Config:  nixgraph.Config{Name: sy.configName(), Entries: join(sy.k.Entry)},
+		Outputs: ownOutputs(sy.kind, sy.name),
 		Flake:   path.Join(v.flakeDir, "flake.nix"),
 		Roots:   sy.roots(v.repo.root),
 	}

@@ -35,6 +35,13 @@ type Request struct {
 	// only when a reached file reads that configuration by name. Without
 	// Others, or without Config.Name, flake.nix reaches every host.
 	Others []Config
+	// Outputs are the deferred flake outputs (packages, legacyPackages,
+	// checks …; see deferredOutputs) the configuration itself is defined
+	// under, as a nix-profile step building packages.x86_64-linux.tools
+	// is: what flake.nix defines them with is read as if a reached file
+	// read them. "*" stands for every deferred output, for an attribute
+	// path that cannot be told.
+	Outputs []string
 	// Flake is the path of flake.nix; "" means "flake.nix". flake.lock
 	// beside it is always an input too.
 	Flake string
@@ -270,6 +277,10 @@ func Analyze(src FileSource, req Request, cache *Cache) (*Result, error) {
 	a.code = make([]bool, n)
 	a.maybeCode = make([]bool, n)
 	a.triggered = map[string]string{}
+	for _, o := range req.Outputs {
+		// Followed when flake.nix is read, as any output read before it.
+		a.triggered[o] = "the attribute the step builds"
+	}
 	a.flakeIdx = -1
 	a.res = &Result{tracked: a.tracked, parent: a.parent}
 

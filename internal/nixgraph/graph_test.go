@@ -756,3 +756,36 @@ func TestStopAtWhole(t *testing.T) {
 		}
 	}
 }
+
+// A step that builds an attribute under a deferred output (a nix-profile
+// of packages.x86_64-linux.tool) reads flake.nix's definition of it: the
+// file that definition hands the package is an input.
+func TestAnalyzeOwnOutputs(t *testing.T) {
+	files := map[string]string{
+		"flake.nix":     "{ outputs = { self }: { packages.x86_64-linux.tool = import ./pkgs/tool.nix { extra = ./pkgs/extra.txt; }; checks.x = import ./c.nix; nixosConfigurations.a = mk [ ./hosts/a ]; }; }",
+		"pkgs/tool.nix": "{ extra }: extra", "pkgs/extra.txt": "", "c.nix": "", "hosts/a/d.nix": "",
+	}
+	for _, tt := range []struct {
+		outputs []string
+		want    []string
+	}{
+		{nil, []string{"hosts/a/d.nix", "pkgs/tool.nix"}},
+		{[]string{"packages", "legacyPackages"}, []string{"hosts/a/d.nix", "pkgs/extra.txt", "pkgs/tool.nix"}},
+		{[]string{"*"}, []string{"c.nix", "hosts/a/d.nix", "pkgs/extra.txt", "pkgs/tool.nix"}},
+	} {
+		src := &memSource{files: files}
+		res, err := Analyze(src, Request{Tracked: src.tracked(), Config: Config{Entries: []string{"pkgs/tool.nix"}}, Outputs: tt.outputs}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range res.Files {
+			if f != "flake.nix" && f != "flake.lock" {
+				got = append(got, f)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("outputs %q: reached %q, want %q", tt.outputs, got, tt.want)
+		}
+	}
+}
