@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -28,6 +29,13 @@ func TestMain(m *testing.M) {
 	// runs it as the lifeline of a step's program (its env reset).
 	if os.Getenv("SYSINIT_TEST_MAIN") == "1" || len(os.Args) > 1 && os.Args[1] == command.LifelineArg {
 		os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	if signal.Ignored(syscall.SIGHUP) {
+		// go test run under nohup: its children would start with SIGHUP
+		// ignored, which sysinit keeps ignored, and kill.txtar's hang-up
+		// would do nothing. Catching it here gives them the default, as
+		// a terminal's shell does.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
 	}
 	testscript.Main(m, map[string]func(){
 		"sysinit": func() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
