@@ -48,6 +48,18 @@ func (l *loader) checkInputs(s *Step, kp *posNode) {
 		case path.IsAbs(pat) || filepath.IsAbs(pat):
 			l.checkAbsoluteInput(at, in, pat)
 		case escapes(pat):
+			// conf/../conf/a.conf: a pattern matches the paths of the
+			// repository's files, and none has a "..".
+			if clean, ok := cleanInside(pat); ok {
+				l.fail(at, fmt.Sprintf("write it as %q", bang+clean),
+					"input pattern %q has a \"..\" element, which no file's path in the config directory has", in)
+				break
+			}
+			if !escapes(path.Clean(pat)) {
+				l.fail(at, `write the pattern without it`,
+					"input pattern %q has a \"..\" element, which no file's path in the config directory has", in)
+				break
+			}
 			l.fail(at, `name a file outside it by absolute path ("/etc/x", "~/x"), for a step that reads it`,
 				"input pattern %q leaves the config directory", in)
 		}
@@ -125,6 +137,21 @@ func escapes(pat string) bool {
 		}
 	}
 	return false
+}
+
+// cleanInside is pat without its ".." elements when all of them follow a
+// literal path and it stays inside the config directory: "conf/../a" is
+// "a"; "*/../a", "{a,..}/x" and "a/../../b" are not rewritten.
+func cleanInside(pat string) (string, bool) {
+	last := strings.LastIndex(pat, "..")
+	if strings.ContainsAny(pat[:last+2], `*?[]{}\`) {
+		return "", false
+	}
+	clean := path.Clean(pat[:last+2]) + pat[last+2:]
+	if escapes(clean) || path.IsAbs(clean) {
+		return "", false
+	}
+	return strings.TrimPrefix(clean, "./"), true
 }
 
 // checkSource checks a path a step reads (a file step's source, a
