@@ -1164,6 +1164,7 @@ func unwrap(args []string, words []*syntax.Word) ([]string, []*syntax.Word) {
 		name := path.Base(args[0])
 		args, words = args[1:], words[1:]
 		operands := w.operands
+		repl := "" // xargs -I R: R in a word stands for what xargs reads
 	flags:
 		for len(args) > 0 {
 			a := args[0]
@@ -1173,6 +1174,16 @@ func unwrap(args []string, words []*syntax.Word) ([]string, []*syntax.Word) {
 			case a == "--":
 				args, words = args[1:], words[1:]
 				break flags
+			case name == "xargs" && (a == "-i" || a == "--replace"):
+				repl = "{}"
+			case name == "xargs" && strings.HasPrefix(a, "-I") && len(a) > 2:
+				repl = a[2:]
+			case name == "xargs" && strings.HasPrefix(a, "--replace="):
+				repl = strings.TrimPrefix(a, "--replace=")
+			case name == "xargs" && a == "-I" && len(args) > 1:
+				repl = args[1]
+			}
+			switch {
 			case strings.HasPrefix(a, "-") && len(a) > 1:
 				args, words = args[1:], words[1:]
 				if slices.Contains(w.flags, a) && len(args) > 0 {
@@ -1187,6 +1198,16 @@ func unwrap(args []string, words []*syntax.Word) ([]string, []*syntax.Word) {
 		}
 		for ; operands > 0 && len(args) > 0; operands-- {
 			args, words = args[1:], words[1:]
+		}
+		if repl != "" {
+			// sh scripts/{}.sh names a script per line read: none that
+			// sysinit can name (the caller saw xargs, and says so).
+			args = slices.Clone(args)
+			for i, a := range args {
+				if strings.Contains(a, repl) {
+					args[i] = "\x00"
+				}
+			}
 		}
 	}
 	return args, words

@@ -187,3 +187,28 @@ func TestGitTopLevel(t *testing.T) {
 		t.Errorf("the whole repository is an input though the cd was read: dirs %q", a.Dirs)
 	}
 }
+
+// TestXargsReplaceNamesNoFile: with -I R (-i, --replace) xargs puts what
+// it reads where R is, so scripts/{}.sh is no file's name: it is not
+// listed (plan warned that a pattern the user never wrote selected no
+// file); every script xargs may run is still an input.
+func TestXargsReplaceNamesNoFile(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"list.txt": "a\n", "scripts/a.sh": "true\n", "scripts/%.sh": "true\n"})
+	for _, cmd := range []string{
+		"xargs -a list.txt -I{} sh scripts/{}.sh",
+		"xargs -I {} sh scripts/{}.sh < list.txt",
+		"xargs -i sh scripts/{}.sh < list.txt",
+		"xargs --replace=% bash scripts/%.sh < list.txt",
+	} {
+		a := Analyze(cmd, root, root)
+		for _, f := range a.Files {
+			if strings.ContainsAny(f, "{}%") {
+				t.Errorf("Analyze(%q) lists %q, which xargs fills in", cmd, f)
+			}
+		}
+		if !covers(a, "scripts/a.sh") {
+			t.Errorf("Analyze(%q): scripts/a.sh is no input: files %q dirs %q", cmd, a.Files, a.Dirs)
+		}
+	}
+}
