@@ -30,12 +30,14 @@ func TestMain(m *testing.M) {
 	if os.Getenv("SYSINIT_TEST_MAIN") == "1" || len(os.Args) > 1 && os.Args[1] == command.LifelineArg {
 		os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	if signal.Ignored(syscall.SIGHUP) {
-		// go test run under nohup: its children would start with SIGHUP
-		// ignored, which sysinit keeps ignored, and kill.txtar's hang-up
-		// would do nothing. Catching it here gives them the default, as
-		// a terminal's shell does.
-		signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGHUP} {
+		if signal.Ignored(sig) {
+			// Run under nohup, or as a background job of a script: the
+			// sysinit the scripts start would keep the signal ignored, as
+			// it should, and kill.txtar's SIGINT or SIGHUP would do
+			// nothing. Caught here, it is at its default in them.
+			signal.Notify(make(chan os.Signal, 1), sig)
+		}
 	}
 	testscript.Main(m, map[string]func(){
 		"sysinit": func() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },

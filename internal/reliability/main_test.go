@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -43,6 +44,15 @@ var bin struct {
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "standin") {
 		os.Exit(standin(os.Args[1:]))
+	}
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGHUP} {
+		if signal.Ignored(sig) {
+			// Run under nohup, or as a background job of a script: the
+			// sysinit the trials start would keep the signal ignored, as
+			// it should, and a trial's SIGINT or SIGHUP would never land.
+			// Caught here, it is at its default in them.
+			signal.Notify(make(chan os.Signal, 1), sig)
+		}
 	}
 	flag.Parse()
 	if err := setup(); err != nil {
