@@ -784,7 +784,7 @@ func (p *Planner) finish(ctx context.Context, d *Decision, inputsErr error) {
 		}
 	}
 	if d.Interrupted != "" {
-		rs = append(rs, Reason{Kind: Unfinished, Detail: fmt.Sprintf("its last run (%s) did not finish: it failed or was stopped, and may have changed the machine half way", d.Interrupted)})
+		rs = append(rs, Reason{Kind: Unfinished, Detail: fmt.Sprintf("its last run (%s) ended without a success and may have changed the machine half way", d.Interrupted)})
 	}
 	if len(rs) == 0 {
 		rs = p.probe(ctx, d, rec)

@@ -428,7 +428,7 @@ func TestDecision(t *testing.T) {
 			name:    "last run unfinished, inputs as recorded",
 			change:  func(f *fixture) { f.p.Unfinished = map[string]string{"s": "run-7"} },
 			run:     true,
-			reasons: []reason{{plan.Unfinished, "its last run (run-7) did not finish", nil}},
+			reasons: []reason{{plan.Unfinished, "its last run (run-7) ended without a success", nil}},
 		},
 		{
 			name:    "probe drift",
