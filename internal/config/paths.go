@@ -144,6 +144,9 @@ func escapes(pat string) bool {
 // "a"; "*/../a", "{a,..}/x" and "a/../../b" are not rewritten.
 func cleanInside(pat string) (string, bool) {
 	last := strings.LastIndex(pat, "..")
+	if last < 0 || last > 0 && pat[last-1] != '/' || last+2 < len(pat) && pat[last+2] != '/' {
+		return "", false // ..a, ..{a,b}: a name, not the parent
+	}
 	if strings.ContainsAny(pat[:last+2], `*?[]{}\`) {
 		return "", false
 	}

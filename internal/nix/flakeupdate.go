@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -162,7 +161,7 @@ func (fu *flakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 	after, rerr := readOptional(lock)
 	if names := unmatchedInputs(stderr.String()); len(names) > 0 {
 		// Nix warns and exits 0: the pins the user asked for did not move.
-		e := &unknownInputError{Names: names, Flake: fu.ref.raw, Known: lockedInputs(after), Err: err}
+		e := &unknownInputError{Names: names, Flake: fu.ref.raw, Known: lockedInputs(after), Follows: followingInputs(after), Err: err}
 		e.Rewritten = rerr == nil && !bytes.Equal(before, after)
 		return step.Outcome{}, e
 	}
@@ -186,7 +185,7 @@ func (fu *flakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 		// `nix flake lock` takes no names, so nix cannot say that one
 		// matches nothing: flake.lock, which now holds every input, can.
 		if names := unlockedNames(after, fu.k.Inputs); len(names) > 0 {
-			return step.Outcome{}, &unknownInputError{Names: names, Flake: fu.ref.raw, Known: lockedInputs(after), Rewritten: !bytes.Equal(before, after)}
+			return step.Outcome{}, &unknownInputError{Names: names, Flake: fu.ref.raw, Known: lockedInputs(after), Follows: followingInputs(after), Rewritten: !bytes.Equal(before, after)}
 		}
 	}
 	if bytes.Equal(before, after) {
@@ -291,7 +290,8 @@ func flakeArgv(nix string, ver Version, flake string, inputs []string, due bool)
 type unknownInputError struct {
 	Names     []string // as nix printed them
 	Flake     string   // the step's flake
-	Known     []string // the inputs flake.lock holds, for the message
+	Known     []string // the inputs flake.lock locks, for the message
+	Follows   []string // the inputs that follow another, for the message
 	Rewritten bool     // nix rewrote flake.lock all the same (other inputs moved)
 	Err       error    // nix's failure, if it also failed
 }
@@ -310,6 +310,18 @@ func (e *unknownInputError) Error() string {
 	}
 	if len(e.Known) > 0 {
 		b.WriteString(" (its inputs: " + strings.Join(e.Known, ", ") + ")")
+	}
+	for _, n := range e.Names {
+		if slices.Contains(e.Follows, n) {
+			fmt.Fprintf(&b, "; %q follows another input: name that one", n)
+			break
+		}
+	}
+	for _, n := range e.Names {
+		if nixRefuses(n) {
+			fmt.Fprintf(&b, "; nix names an input for an update by letters, digits, - and _ only, so %q names none", n)
+			break
+		}
 	}
 	b.WriteString("; check `inputs`")
 	if e.Rewritten {
@@ -342,8 +354,15 @@ func unmatchedInputs(stderr string) []string {
 	return names
 }
 
-// lockedInputs names the root inputs flake.lock holds; nil when it cannot.
-func lockedInputs(lock []byte) []string {
+// lockedInputs names the root inputs flake.lock locks; nil when it cannot.
+func lockedInputs(lock []byte) []string { return rootInputs(lock, false) }
+
+// followingInputs names the root inputs that follow another.
+func followingInputs(lock []byte) []string { return rootInputs(lock, true) }
+
+// rootInputs names the root inputs flake.lock locks itself, or, with
+// follows, those that follow another input.
+func rootInputs(lock []byte, follows bool) []string {
 	var l struct {
 		Root  string `json:"root"`
 		Nodes map[string]struct {
@@ -353,7 +372,31 @@ func lockedInputs(lock []byte) []string {
 	if json.Unmarshal(lock, &l) != nil {
 		return nil
 	}
-	return slices.Sorted(maps.Keys(l.Nodes[l.Root].Inputs))
+	var names []string
+	for name, to := range l.Nodes[l.Root].Inputs {
+		// One that follows another (["nixpkgs"]) is no input nix updates.
+		var node string
+		if (json.Unmarshal(to, &node) == nil) != follows {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// inputNameRE is what nix takes for an element of an input path (its
+// flakeIdRegex): `nix flake update dot.ted` refuses the name ("invalid
+// flake input path element" in 2.8, "Invalid flake input" since 2.20).
+var inputNameRE = lazyregexp.New(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
+
+// nixRefuses reports whether nix takes name for no input path.
+func nixRefuses(name string) bool {
+	for part := range strings.SplitSeq(name, "/") {
+		if !inputNameRE().MatchString(part) {
+			return true
+		}
+	}
+	return false
 }
 
 // unlockedNames returns the names (input paths, as `nix flake update`
@@ -375,6 +418,12 @@ func unlockedNames(lock []byte, names []string) []string {
 	}
 	var bad []string
 	for _, name := range names {
+		if nixRefuses(name) {
+			if !slices.Contains(bad, name) {
+				bad = append(bad, name)
+			}
+			continue
+		}
 		node := l.Root
 		for part := range strings.SplitSeq(name, "/") {
 			var next string

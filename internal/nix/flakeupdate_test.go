@@ -312,3 +312,28 @@ func TestFlakeUpdateFlavours(t *testing.T) {
 		})
 	}
 }
+
+// TestUnlockedNamesNixRefuses: a name nix takes for no input path (an
+// element with a dot, as `inputs."dot.ted"` may be called) fails a run
+// that only locks too: `nix flake update dot.ted` refuses it on every
+// version (2.8: "invalid flake input path element"; 2.26, 2.34: "Invalid
+// flake input"), so a not-due run read "flake.lock unchanged" and the
+// due one failed. An input that follows another is not listed among the
+// inputs the message names, as it is none nix updates.
+func TestUnlockedNamesNixRefuses(t *testing.T) {
+	lock := []byte(`{"nodes":{"a":{"locked":{}},"dot.ted":{"locked":{}},"root":{"inputs":{"a":"a","b":["a"],"dot.ted":"dot.ted"}}},"root":"root","version":7}`)
+	if got := unlockedNames(lock, []string{"a", "dot.ted", "b"}); !slices.Equal(got, []string{"dot.ted", "b"}) {
+		t.Errorf("unlockedNames = %q, want [dot.ted b]", got)
+	}
+	if got := lockedInputs(lock); !slices.Equal(got, []string{"a", "dot.ted"}) {
+		t.Errorf("lockedInputs = %q, want [a dot.ted] (b follows a)", got)
+	}
+	e := &unknownInputError{Names: []string{"dot.ted"}, Flake: ".", Known: lockedInputs(lock)}
+	if msg := e.Error(); !strings.Contains(msg, "letters, digits") {
+		t.Errorf("the message does not say why nix refuses dot.ted: %s", msg)
+	}
+	e = &unknownInputError{Names: []string{"b"}, Flake: ".", Known: lockedInputs(lock), Follows: followingInputs(lock)}
+	if msg := e.Error(); !strings.Contains(msg, `"b" follows another input`) {
+		t.Errorf("the message does not say b follows another input: %s", msg)
+	}
+}

@@ -2,6 +2,7 @@ package scaffold
 
 import (
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -251,6 +252,7 @@ func TestBuildComputedPart(t *testing.T) {
 func TestBuildFlakeInHome(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
+	t.Setenv("SUDO_USER", "") // as the user, not under sudo
 	dir := filepath.Join(home, "dotfiles")
 	tree := map[string]string{
 		"flake.nix":            `{ outputs = { nixpkgs, ... }: { nixosConfigurations.vm = nixpkgs.lib.nixosSystem { modules = [ ./hosts/vm ]; }; }; }`,
@@ -312,5 +314,63 @@ func TestOneLine(t *testing.T) {
 	}
 	if got := oneLine("short\n note"); got != "short note" {
 		t.Errorf("oneLine(short) = %q", got)
+	}
+}
+
+// TestBuildFlakeInOtherHome: ~user/dotfiles is user's home, as the shell
+// expands it (it was written as flake = "~user/dotfiles#vm", a path under
+// the repository); one init cannot look up is this repository's, with the
+// comment. Under sudo (HOME=/root), ~ is the home of the user who ran
+// sudo, who ran the old command: `sudo sysinit init` wrote
+// flake = "/root/dotfiles#vm", another flake than the repository.
+func TestBuildFlakeInOtherHome(t *testing.T) {
+	u, err := user.Current()
+	if err != nil {
+		t.Skip(err)
+	}
+	home := t.TempDir()
+	dir := filepath.Join(home, "dotfiles")
+	src := writeTree(t, map[string]string{
+		"flake.nix":            `{ outputs = { nixpkgs, ... }: { nixosConfigurations.vm = nixpkgs.lib.nixosSystem { modules = [ ./hosts/vm ]; }; }; }`,
+		"hosts/vm/default.nix": `{ }`,
+	})
+	if err := os.Rename(src, dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SUDO_USER", "")
+	m := Machine{GOOS: "linux", Host: "vm", User: "sam"}
+	build := func(ref string) string {
+		t.Helper()
+		just := "switch:\n  sudo nixos-rebuild switch --flake " + ref + "\n"
+		if err := os.WriteFile(filepath.Join(dir, "justfile"), []byte(just), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Read(t.Context(), dir, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(Build(r, m, LoaderKeys()).Render())
+	}
+	for ref, want := range map[string]string{
+		"~" + u.Username + "/elsewhere#vm": "flake = \"" + filepath.Join(u.HomeDir, "elsewhere") + "#vm\"",
+		"~nosuchuser21/dotfiles#vm":        "flake was ~nosuchuser21/dotfiles#vm, which init cannot",
+	} {
+		if data := build(ref); !strings.Contains(data, want) || strings.Contains(data, "flake = \"~") {
+			t.Errorf("--flake %s: missing %q in\n%s", ref, want, data)
+		}
+	}
+
+	// Under sudo: HOME is root's, the old command was the user's.
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("SUDO_USER", "sam")
+	sudoHome = func(name string) (string, bool) {
+		if name == "sam" {
+			return home, true
+		}
+		return "", false
+	}
+	t.Cleanup(func() { sudoHome = lookupSudoHome })
+	if data := build("~/dotfiles#vm"); !strings.Contains(data, "flake = \".#vm\"\nentry = [\"hosts/vm\"]") {
+		t.Errorf("under sudo, ~/dotfiles is not the repository:\n%s", data)
 	}
 }

@@ -2,6 +2,7 @@ package scaffold
 
 import (
 	"os"
+	"os/user"
 	"path"
 	"slices"
 	"strconv"
@@ -413,6 +414,34 @@ func readNixFlags(a *action, args []word, flakeFlag bool) {
 	}
 }
 
+// sudoHome is the home directory of user name when init runs as root
+// (under sudo); a variable for tests.
+var sudoHome = lookupSudoHome
+
+func lookupSudoHome(name string) (string, bool) {
+	if os.Geteuid() != 0 {
+		return "", false
+	}
+	u, err := user.Lookup(name)
+	if err != nil || u.HomeDir == "" {
+		return "", false
+	}
+	return u.HomeDir, true
+}
+
+// shellHome is the home directory ~ and $HOME were in the old command:
+// under sudo (HOME is root's) that of the user who ran sudo, whose
+// command it was; else HOME.
+func shellHome() (string, bool) {
+	if name := os.Getenv("SUDO_USER"); name != "" && name != "root" {
+		if h, ok := sudoHome(name); ok {
+			return h, true
+		}
+	}
+	h, err := os.UserHomeDir()
+	return h, err == nil && h != ""
+}
+
 // setFlake takes the flake reference the old command gave, expanded as
 // the shell expanded it where init can tell how (expandRef). A fragment
 // the shell computed, .#$(hostname), means this machine's configuration.
@@ -449,16 +478,25 @@ func expandRef(ref string, static bool) (string, bool) {
 		}
 		return base
 	}
-	home := func() (string, bool) {
-		h, err := os.UserHomeDir()
-		return h, err == nil && h != ""
-	}
-	if r, ok := strings.CutPrefix(base, "~"); ok && (r == "" || r[0] == '/') {
+	home := shellHome
+	if r, ok := strings.CutPrefix(base, "~"); ok {
+		name, rest, _ := strings.Cut(r, "/")
+		if rest != "" || strings.Contains(r, "/") {
+			rest = "/" + rest
+		}
 		h, ok := home()
+		if name != "" {
+			// ~sam/dotfiles: sam's home.
+			u, err := user.Lookup(name)
+			h, ok = "", err == nil && u.HomeDir != ""
+			if ok {
+				h = u.HomeDir
+			}
+		}
 		if !ok {
 			return "", false
 		}
-		base = h + r
+		base = h + rest
 		if static {
 			return join(base), true
 		}

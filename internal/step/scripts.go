@@ -593,7 +593,7 @@ func (e *executed) stmt(src string, st *syntax.Stmt, depth int) {
 			if code, ok := staticWord(r.Word); ok {
 				e.line(code, depth+1)
 			} else if len(r.Word.Parts) == 0 || !fetched(r.Word.Parts[0]) {
-				e.dynamic(r.Word, "the script a here-string feeds a shell")
+				e.dynamicLine(r.Word, "the script a here-string feeds a shell")
 			}
 		}
 	}
@@ -632,7 +632,7 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 	case prog == "eval":
 		for i, a := range rest {
 			if a == "\x00" {
-				e.dynamic(words[i+1], "eval's argument")
+				e.dynamicLine(words[i+1], "eval's argument")
 				return false
 			}
 		}
@@ -674,7 +674,7 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 			case a == "--":
 				continue
 			case a == "\x00":
-				e.dynamic(words[i+1], "the command line trap runs")
+				e.dynamicLine(words[i+1], "the command line trap runs")
 			case !strings.HasPrefix(a, "-") && depth < maxDepth:
 				e.line(a, depth+1)
 			}
@@ -689,7 +689,7 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 		for i, a := range rest {
 			if _, code, ok := strings.Cut(a, "="); ok && !strings.HasPrefix(a, "-") {
 				if strings.Contains(a, "\x00") {
-					e.dynamic(words[i+1], "the command line an alias runs")
+					e.dynamicLine(words[i+1], "the command line an alias runs")
 				} else if depth < maxDepth {
 					e.line(code, depth+1)
 				}
@@ -701,7 +701,7 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 		for i, a := range rest {
 			if (a == "-c" || a == "--command" || base == "script" && strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.HasSuffix(a, "c")) && i+1 < len(rest) {
 				if rest[i+1] == "\x00" {
-					e.dynamic(words[i+2], "the command line "+base+" -c runs")
+					e.dynamicLine(words[i+2], "the command line "+base+" -c runs")
 				} else if depth < maxDepth {
 					e.line(rest[i+1], depth+1)
 				}
@@ -744,7 +744,7 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 			switch {
 			case a == "-c" || strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a[1:], "c"):
 				if i+1 < len(rest) && rest[i+1] == "\x00" {
-					e.dynamic(words[i+2], "the command line "+base+" -c runs")
+					e.dynamicLine(words[i+2], "the command line "+base+" -c runs")
 				} else if i+1 < len(rest) && depth < maxDepth {
 					e.line(rest[i+1], depth+1)
 				}
@@ -913,6 +913,19 @@ func (e *executed) script(p string, w *syntax.Word, h how) {
 // with a variable naming a directory outside the repository ($SYSINIT_OUT,
 // $HOME, ~) names no file of it.
 func (e *executed) dynamic(w *syntax.Word, what string) {
+	e.dynamicWord(w, what, false)
+}
+
+// dynamicLine is dynamic for a command line (sh -c, eval, trap, su -c, a
+// here-string fed to a shell) that expands something: its static start
+// is a path only while it holds no blank or operator. "sh scripts/run.sh
+// $X" runs a command whose words sysinit cannot all read: what it runs may
+// be anywhere in the repository, not under "sh scripts".
+func (e *executed) dynamicLine(w *syntax.Word, what string) {
+	e.dynamicWord(w, what, true)
+}
+
+func (e *executed) dynamicWord(w *syntax.Word, what string, line bool) {
 	// The static start of the word: literals, and what the script's
 	// variables surely hold ("$SCRIPT_DIR/lib/$NAME.sh" starts in lib/).
 	type part struct {
@@ -953,7 +966,7 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 		dir = prefix[:i+1]
 	}
 	bases := e.dirs
-	if known == 0 && len(flat) > 0 || e.lost != nil && !filepath.IsAbs(dir) {
+	if known == 0 && len(flat) > 0 || e.lost != nil && !filepath.IsAbs(dir) || line && strings.ContainsAny(prefix, " \t\n;&|()<>`") {
 		// It starts with what sysinit cannot read, which may be an
 		// absolute path ("$(git rev-parse --show-toplevel)/x"), or counts
 		// from a directory sysinit cannot read: anywhere in the

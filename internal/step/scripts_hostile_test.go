@@ -212,3 +212,37 @@ func TestXargsReplaceNamesNoFile(t *testing.T) {
 		}
 	}
 }
+
+// TestDynamicCommandLineIsNoPath: a command line sh -c (eval, trap, su -c
+// …) runs that expands something is a command line, not a path: with
+// `sh -c "sh scripts/run.sh $X"` the input was "every file under
+// sh scripts" (a directory no file is in), so an edit of scripts/run.sh
+// left the step up to date. What it runs may be anywhere in the
+// repository.
+func TestDynamicCommandLineIsNoPath(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"scripts/run.sh": "true\n"})
+	for _, cmd := range []string{
+		`sh -c "sh scripts/run.sh $X"`,
+		`bash -c "cd scripts && ./run.sh $X"`,
+		`eval "sh scripts/run.sh $X"`,
+		`su -c "sh scripts/run.sh $X" me`,
+		`trap "sh scripts/run.sh $X" EXIT`,
+		`sh <<< "sh scripts/run.sh $X"`,
+	} {
+		a := Analyze(cmd, root, root)
+		if !covers(a, "scripts/run.sh") {
+			t.Errorf("Analyze(%q): scripts/run.sh is no input: files %q dirs %q", cmd, a.Files, a.Dirs)
+		}
+		for _, d := range a.Dirs {
+			if strings.ContainsAny(d, " ;&") {
+				t.Errorf("Analyze(%q): dir %q is a command line, not a path", cmd, d)
+			}
+		}
+	}
+	// A path with a computed part still narrows to its directory.
+	a := Analyze(`sh -c "scripts/$X.sh"`, root, root)
+	if !slices.Equal(a.Dirs, []string{"scripts"}) {
+		t.Errorf(`Analyze("sh -c scripts/$X.sh"): dirs %q, want [scripts]`, a.Dirs)
+	}
+}
