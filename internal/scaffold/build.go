@@ -305,8 +305,8 @@ func (b *builder) flakeUpdate() string {
 		if f := flakeBase(a.flake); a.flake != "" && !b.isRepo(f) {
 			s.set("flake", f, "")
 		}
-		if a.flakeText != "" {
-			s.Comment = append(s.Comment, unexpanded(a.flakeText))
+		if a.flakeNote != "" {
+			s.Comment = append(s.Comment, unknownFlake(a.flakeNote))
 		}
 		if len(a.inputs) > 0 {
 			s.set("inputs", a.inputs, "")
@@ -429,8 +429,8 @@ func (b *builder) systems(after []string) {
 			}
 			if ai >= 0 && (isActive || len(confs) == 1) {
 				b.nixFlags(s, act)
-				if act.flakeText != "" {
-					s.Comment = append(s.Comment, unexpanded(act.flakeText))
+				if act.flakeNote != "" {
+					s.Comment = append(s.Comment, unknownFlake(act.flakeNote))
 				}
 			}
 			// The entries are those of this repository's flake.nix: for
@@ -601,10 +601,10 @@ func (b *builder) activeConfig(out string, confs []Configuration, act action, ha
 	return ""
 }
 
-// unexpanded is the comment on a step whose old command's flake init
-// could not expand.
-func unexpanded(ref string) string {
-	return "the old command's flake was " + ref + ", which init cannot expand here; this step uses this repository's: set flake if that is another"
+// unknownFlake is the comment on a step whose old command's flake init
+// could not tell, and why.
+func unknownFlake(why string) string {
+	return "init cannot tell the old command's flake: " + why + "; this step uses this repository's: set flake if that is another"
 }
 
 // quoteFragment quotes a configuration name that is not a bare Nix

@@ -278,7 +278,7 @@ func TestBuildFlakeInHome(t *testing.T) {
 		{"\"$DOTFILES#vm\"", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
 		{"$ELSEWHERE#vm", "flake = \"/srv/elsewhere#vm\"\n"},
 		// One init cannot expand: this repository's, and the comment says so.
-		{"\"$UNSET_HERE#vm\"", "the old command's flake was \"$UNSET_HERE#vm\", which init cannot expand"},
+		{"\"$UNSET_HERE#vm\"", "init cannot tell the old command's flake: \"$UNSET_HERE#vm\" expands to what"},
 		{"\"$(git rev-parse --show-toplevel)#vm\"", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
 	} {
 		just := "switch:\n  nix flake update --flake " + tc.ref + "\n  sudo nixos-rebuild switch --flake " + tc.ref + "\n"
@@ -353,7 +353,7 @@ func TestBuildFlakeInOtherHome(t *testing.T) {
 	}
 	for ref, want := range map[string]string{
 		"~" + u.Username + "/elsewhere#vm": "flake = \"" + filepath.Join(u.HomeDir, "elsewhere") + "#vm\"",
-		"~nosuchuser21/dotfiles#vm":        "flake was ~nosuchuser21/dotfiles#vm, which init cannot",
+		"~nosuchuser21/dotfiles#vm":        "flake: ~nosuchuser21/dotfiles#vm expands to what",
 	} {
 		if data := build(ref); !strings.Contains(data, want) || strings.Contains(data, "flake = \"~") {
 			t.Errorf("--flake %s: missing %q in\n%s", ref, want, data)
@@ -372,5 +372,52 @@ func TestBuildFlakeInOtherHome(t *testing.T) {
 	t.Cleanup(func() { sudoHome = lookupSudoHome })
 	if data := build("~/dotfiles#vm"); !strings.Contains(data, "flake = \".#vm\"\nentry = [\"hosts/vm\"]") {
 		t.Errorf("under sudo, ~/dotfiles is not the repository:\n%s", data)
+	}
+}
+
+// TestBuildFlakeAfterCd: a cd earlier in the same command line (or #!
+// recipe) moves the flake the old command applied: `cd /srv/x &&
+// nixos-rebuild switch --flake .#vm` applied /srv/x's, not this
+// repository's. A cd init cannot follow leaves this repository's, said.
+func TestBuildFlakeAfterCd(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("SUDO_USER", "")
+	dir := filepath.Join(home, "dotfiles")
+	src := writeTree(t, map[string]string{
+		"flake.nix":            `{ outputs = { nixpkgs, ... }: { nixosConfigurations.vm = nixpkgs.lib.nixosSystem { modules = [ ./hosts/vm ]; }; }; }`,
+		"hosts/vm/default.nix": `{ }`,
+		"nix/flake.nix":        `{ outputs = { ... }: { }; }`,
+	})
+	if err := os.Rename(src, dir); err != nil {
+		t.Fatal(err)
+	}
+	m := Machine{GOOS: "linux", Host: "vm", User: "sam"}
+	for _, tc := range []struct{ recipe, want string }{
+		{"  cd /srv/x && sudo nixos-rebuild switch --flake .#vm\n", "flake = \"/srv/x#vm\"\n"},
+		{"  cd /srv/x; sudo nixos-rebuild switch --flake \"$PWD#vm\"\n", "flake = \"/srv/x#vm\"\n"},
+		{"  cd nix && nix flake update && cd .. && sudo nixos-rebuild switch --flake .#vm\n", "flake = \"./nix\"\n"},
+		{"  cd ~/dotfiles && sudo nixos-rebuild switch --flake .#vm\n", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
+		{"  #!/usr/bin/env bash\n  cd /srv/x\n  sudo nixos-rebuild switch --flake .#vm\n", "flake = \"/srv/x#vm\"\n"},
+		{"  cd \"$(mktemp -d)\" && sudo nixos-rebuild switch --flake .#vm\n", "init cannot tell the old command's flake: it ran in a directory"},
+		// A recipe's lines run in shells of their own: a cd ends with its line.
+		{"  cd /srv/x\n  sudo nixos-rebuild switch --flake .#vm\n", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
+		// A flake that is no path is where it was.
+		{"  cd /srv/x && sudo nixos-rebuild switch --flake github:o/r#vm\n", "flake = \"github:o/r#vm\"\n"},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, "justfile"), []byte("switch:\n"+tc.recipe), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Read(t.Context(), dir, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := string(Build(r, m, LoaderKeys()).Render())
+		if !strings.Contains(data, tc.want) {
+			t.Errorf("%q: missing %q in\n%s", tc.recipe, tc.want, data)
+		}
+		if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
+			t.Errorf("%q: does not load: %v\n%s", tc.recipe, err, data)
+		}
 	}
 }

@@ -36,7 +36,7 @@ type action struct {
 
 	// nix system steps
 	flake     string // the flake reference given, "" = none
-	flakeText string // the reference as written, when init could not expand it
+	flakeNote string // why init cannot tell the flake, for a comment
 	hostAttr  bool   // its configuration is this machine's ($(hostname), nh's default)
 	impure    bool
 	env       map[string]string
@@ -75,6 +75,7 @@ func classify(line string) []action {
 		return []action{{kind: actCommand, text: line}}
 	}
 	var out []action
+	dir := "" // where a cd of the line went: "" the repository, "?" unknown
 	syntax.Walk(f, func(n syntax.Node) bool {
 		c, ok := n.(*syntax.CallExpr)
 		if !ok {
@@ -83,7 +84,13 @@ func classify(line string) []action {
 		if len(c.Args) == 0 {
 			return false
 		}
-		out = append(out, classifyCall(c))
+		a := classifyCall(c)
+		if ws := words(c); ws[0].s == "cd" || ws[0].s == "pushd" {
+			dir = cdTo(dir, ws[1:])
+		} else if dir != "" {
+			a.inDir(dir)
+		}
+		out = append(out, a)
 		// A command substitution inside the arguments ($(hostname)) is
 		// part of this command, not a step of its own.
 		return false
@@ -442,6 +449,70 @@ func shellHome() (string, bool) {
 	return h, err == nil && h != ""
 }
 
+// cdTo is where `cd args` goes from dir (see classify); "?" when init
+// cannot tell.
+func cdTo(dir string, args []word) string {
+	for len(args) > 0 && (args[0].s == "-P" || args[0].s == "-L" || args[0].s == "--") {
+		args = args[1:]
+	}
+	to := word{s: "~", static: true} // cd alone: home
+	switch {
+	case len(args) > 1 || dir == "?":
+		return "?"
+	case len(args) == 1:
+		to = args[0]
+	}
+	if to.s == "-" {
+		return "?"
+	}
+	p, ok := expandRef(to.s, to.static)
+	switch {
+	case !ok || strings.Contains(p, "#") || strings.Contains(p, "{{"):
+		return "?" // {{?}}: a template the task file left unread
+	case path.IsAbs(p):
+		return path.Clean(p)
+	}
+	return path.Join(".", dir, p)
+}
+
+// inDir makes the flake of a command run after a cd to dir (classify)
+// that directory's: `cd /srv/nix && darwin-rebuild switch --flake .#x`
+// applied /srv/nix's flake, and `cd nix && nix flake update` locked
+// nix/flake.lock.
+func (a *action) inDir(dir string) {
+	switch a.kind {
+	case actFlakeUpdate, actDarwin, actNixOS, actHome:
+	default:
+		return
+	}
+	base, frag, hasFrag := strings.Cut(a.flake, "#")
+	scheme, rest, _ := strings.Cut(base, ":")
+	if rest == "" {
+		scheme, rest = "", base
+	} else {
+		scheme += ":"
+	}
+	switch {
+	case a.flake == "" && a.kind != actFlakeUpdate:
+		return // no flake given: the tool's own default, not the directory
+	case a.flake != "" && !strings.HasPrefix(rest, ".") && !(rest == "" && hasFrag):
+		return // absolute, or not a path (github:…, a registry name)
+	case dir == "?":
+		if a.flakeNote == "" {
+			a.flakeNote = "it ran in a directory a cd took it to"
+		}
+		return
+	}
+	rest = path.Join(dir, rest)
+	if !path.IsAbs(rest) && rest != "." && !strings.HasPrefix(rest, "../") && rest != ".." {
+		rest = "./" + rest
+	}
+	a.flake = scheme + rest
+	if hasFrag {
+		a.flake += "#" + frag
+	}
+}
+
 // setFlake takes the flake reference the old command gave, expanded as
 // the shell expanded it where init can tell how (expandRef). A fragment
 // the shell computed, .#$(hostname), means this machine's configuration.
@@ -450,7 +521,7 @@ func (a *action) setFlake(v word) {
 	if !ok {
 		// $DOTFILES unset here, $(git rev-parse …): the step applies
 		// this repository's flake and says what it was.
-		a.flakeText, ref = v.s, "."
+		a.flakeNote, ref = v.s+" expands to what it cannot read here", "."
 		if _, frag, found := strings.Cut(strings.Trim(v.s, `"`), "#"); found {
 			ref += "#" + frag
 		}

@@ -2,6 +2,7 @@ package scaffold
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -143,6 +144,7 @@ type taskfile struct {
 
 type task struct {
 	ns    string // namespace, "" or "nix:"
+	dir   string // dir: where its commands run, "" the Taskfile's
 	cmds  []taskCmd
 	deps  []string // full names
 	vars  map[string]string
@@ -271,6 +273,7 @@ func (tf *taskfile) decodeTask(t *task, n *yaml.Node) {
 	var m struct {
 		Cmds []yaml.Node          `yaml:"cmds"`
 		Cmd  yaml.Node            `yaml:"cmd"`
+		Dir  string               `yaml:"dir"`
 		Deps []yaml.Node          `yaml:"deps"`
 		Vars map[string]yaml.Node `yaml:"vars"`
 	}
@@ -280,6 +283,7 @@ func (tf *taskfile) decodeTask(t *task, n *yaml.Node) {
 	for k, v := range m.Vars {
 		t.vars[k] = varValue(&v)
 	}
+	t.dir = m.Dir
 	for _, d := range m.Deps {
 		switch d.Kind {
 		case yaml.ScalarNode:
@@ -376,9 +380,25 @@ func (tf *taskfile) expand(name string, seen map[string]bool) []string {
 				continue
 			}
 		}
-		out = append(out, sh)
+		out = append(out, inDir(expand(t.dir, vars), sh))
 	}
 	return out
+}
+
+// inDir is sh run in dir, as a task runner runs a command of a task whose
+// directory is set: `cd DIR && sh`, which classify follows. A dir with a
+// template left in it stays one, which classify takes for a directory it
+// cannot tell.
+func inDir(dir, sh string) string {
+	if dir == "" || dir == "." {
+		return sh
+	}
+	return "cd " + shellQuote(dir) + " && " + sh
+}
+
+// shellQuote quotes s for sh, as one word.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 var goTemplate = lazyregexp.New(`\{\{-?\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}`)
@@ -409,6 +429,7 @@ func calledTask(sh, runner string) string {
 // {{name}} interpolation.
 
 type justfile struct {
+	workdir string // set working-directory: where recipes run, "" the justfile's
 	vars    map[string]string
 	recipes map[string]*recipe
 	aliases map[string]string
@@ -419,14 +440,18 @@ type recipe struct {
 	params  map[string]string // parameter defaults; "" when none
 	deps    []string
 	body    []string
-	script  bool // a #! recipe: its body is one script, not a command a line
+	script  bool   // a #! recipe: its body is one script, not a command a line
+	workdir string // [working-directory: …]: where it runs, "" the justfile's
 }
 
 var (
 	justAssign = lazyregexp.New(`^(?:export\s+)?([A-Za-z_][A-Za-z0-9_-]*)\s*:=\s*(.*)$`)
 	justAlias  = lazyregexp.New(`^alias\s+([A-Za-z_][A-Za-z0-9_-]*)\s*:=\s*([A-Za-z_][A-Za-z0-9_-]*)`)
 	justHeader = lazyregexp.New(`^@?([A-Za-z_][A-Za-z0-9_-]*)((?:\s+[^:]*?)?)\s*:([^=].*)?$`)
-	justInterp = lazyregexp.New(`\{\{\s*([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}`)
+	// set working-directory := 'x', [working-directory: 'x'] (and ('x')).
+	justWorkdir     = lazyregexp.New(`^set\s+working-directory\s*:=\s*(.+)$`)
+	justWorkdirAttr = lazyregexp.New(`^working-directory\s*(?::\s*(.+)|\(\s*(.+?)\s*\))$`)
+	justInterp      = lazyregexp.New(`\{\{\s*([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}`)
 )
 
 // justOS are just's OS attributes and the systems they select.
@@ -467,6 +492,8 @@ func parseJustfile(src, goos string) *justfile {
 			for _, a := range strings.Split(strings.Trim(line, "[] "), ",") {
 				attrs = append(attrs, strings.TrimSpace(a))
 			}
+		case justWorkdir().MatchString(line):
+			jf.workdir = justValue(justWorkdir().FindStringSubmatch(line)[1])
 		case strings.HasPrefix(line, "#"), strings.HasPrefix(line, "set "), strings.HasPrefix(line, "import "), strings.HasPrefix(line, "mod "):
 		case justAlias().MatchString(line):
 			m := justAlias().FindStringSubmatch(line)
@@ -479,6 +506,9 @@ func parseJustfile(src, goos string) *justfile {
 			r := &recipe{params: map[string]string{}, osMatch: true}
 			hasOS := false
 			for _, a := range attrs {
+				if m := justWorkdirAttr().FindStringSubmatch(a); m != nil {
+					r.workdir = justValue(m[1] + m[2])
+				}
 				if systems, ok := justOS[a]; ok {
 					if !hasOS {
 						r.osMatch = false
@@ -558,6 +588,7 @@ func (jf *justfile) expand(name string, seen map[string]bool) []string {
 	for _, d := range r.deps {
 		out = append(out, jf.expand(d, seen)...)
 	}
+	dir := cmp.Or(r.workdir, jf.workdir)
 	var script []string
 	for _, b := range r.body {
 		sh := justInterp().ReplaceAllStringFunc(b, func(m string) string {
@@ -583,10 +614,10 @@ func (jf *justfile) expand(name string, seen map[string]bool) []string {
 				continue
 			}
 		}
-		out = append(out, sh)
+		out = append(out, inDir(dir, sh))
 	}
 	if len(script) > 0 {
-		out = append(out, strings.Join(script, "\n"))
+		out = append(out, inDir(dir, strings.Join(script, "\n")))
 	}
 	return out
 }

@@ -274,3 +274,48 @@ switch:
 		t.Errorf("got %#v\nwant %#v", got, want)
 	}
 }
+
+// TestReadRefreshWorkingDirectory: a task's dir (go-task) and just's
+// working-directory run the commands elsewhere: each becomes `cd DIR &&
+// CMD`, which classify follows to the flake the command applied.
+func TestReadRefreshWorkingDirectory(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, src string
+		want            []string
+	}{
+		{"taskfile dir", "Taskfile.yml", "version: '3'\ntasks:\n  switch:\n    dir: nix\n    cmds:\n      - nix flake update\n      - sudo darwin-rebuild switch --flake .#mac\n",
+			[]string{"cd 'nix' && nix flake update", "cd 'nix' && sudo darwin-rebuild switch --flake .#mac"}},
+		{"taskfile dir template", "Taskfile.yml", "version: '3'\ntasks:\n  switch:\n    dir: '{{.NIX_DIR}}'\n    cmds:\n      - sudo darwin-rebuild switch --flake .#mac\n",
+			[]string{"cd '{{.NIX_DIR}}' && sudo darwin-rebuild switch --flake .#mac"}},
+		{"just setting", "justfile", "set working-directory := 'nix'\n\nswitch:\n  sudo darwin-rebuild switch --flake .#mac\n",
+			[]string{"cd 'nix' && sudo darwin-rebuild switch --flake .#mac"}},
+		{"just attribute", "justfile", "[working-directory: \"/srv/it's\"]\nswitch:\n  #!/bin/sh\n  sudo darwin-rebuild switch --flake .#mac\n",
+			[]string{`cd '/srv/it'\''s' && sudo darwin-rebuild switch --flake .#mac`}},
+	} {
+		dir := writeTree(t, map[string]string{tc.file: tc.src})
+		got, err := ReadRefresh(dir, "darwin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == nil || !reflect.DeepEqual(got.Commands, tc.want) {
+			t.Errorf("%s: got %#v\nwant %q", tc.name, got, tc.want)
+		}
+	}
+	for cmd, want := range map[string]string{
+		"cd 'nix' && sudo darwin-rebuild switch --flake .#mac":          "./nix#mac",
+		"cd '{{.NIX_DIR}}' && sudo darwin-rebuild switch --flake .#mac": ".#mac, cannot tell",
+	} {
+		var got []string
+		for _, a := range classify(cmd) {
+			if a.kind == actDarwin {
+				got = append(got, a.flake)
+				if a.flakeNote != "" {
+					got[len(got)-1] += ", cannot tell"
+				}
+			}
+		}
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("classify(%q): flakes %q, want %q", cmd, got, want)
+		}
+	}
+}
