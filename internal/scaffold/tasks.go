@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -547,6 +548,19 @@ func parseJustfile(src, goos string) *justfile {
 // justValue reads a string literal, or a backtick command as $(CMD).
 func justValue(v string) string {
 	v = strings.TrimSpace(v)
+	if parts := strings.Split(v, " / "); len(parts) > 1 {
+		// justfile_dir() / "nix": just's path join.
+		for i, p := range parts {
+			if parts[i] = justValue(p); strings.Contains(parts[i], "{{?}}") || parts[i] == "" {
+				return "{{?}}"
+			}
+		}
+		j := path.Join(parts...)
+		if parts[0] == "." && j != "." && j != ".." && !strings.HasPrefix(j, "../") {
+			j = "./" + j // nix takes a bare name for a registry's flake
+		}
+		return j
+	}
 	if len(v) >= 2 {
 		switch {
 		case v[0] == '"' && v[len(v)-1] == '"', v[0] == '\'' && v[len(v)-1] == '\'':

@@ -287,6 +287,8 @@ func TestReadRefreshWorkingDirectory(t *testing.T) {
 			[]string{"cd 'nix' && nix flake update", "cd 'nix' && sudo darwin-rebuild switch --flake .#mac"}},
 		{"taskfile dir template", "Taskfile.yml", "version: '3'\ntasks:\n  switch:\n    dir: '{{.NIX_DIR}}'\n    cmds:\n      - sudo darwin-rebuild switch --flake .#mac\n",
 			[]string{"cd '{{.NIX_DIR}}' && sudo darwin-rebuild switch --flake .#mac"}},
+		{"just join", "justfile", "d := justfile_dir() / \"nix\"\n\nswitch:\n  sudo darwin-rebuild switch --flake {{d}}#mac\n",
+			[]string{"sudo darwin-rebuild switch --flake ./nix#mac"}},
 		{"just setting", "justfile", "set working-directory := 'nix'\n\nswitch:\n  sudo darwin-rebuild switch --flake .#mac\n",
 			[]string{"cd 'nix' && sudo darwin-rebuild switch --flake .#mac"}},
 		{"just attribute", "justfile", "[working-directory: \"/srv/it's\"]\nswitch:\n  #!/bin/sh\n  sudo darwin-rebuild switch --flake .#mac\n",
