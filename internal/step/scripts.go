@@ -743,10 +743,22 @@ func (e *executed) call(args []string, words []*syntax.Word, depth int) (stdinSh
 			a := rest[i]
 			switch {
 			case a == "-c" || strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a[1:], "c"):
-				if i+1 < len(rest) && rest[i+1] == "\x00" {
-					e.dynamicLine(words[i+2], "the command line "+base+" -c runs")
-				} else if i+1 < len(rest) && depth < maxDepth {
-					e.line(rest[i+1], depth+1)
+				// The command string is the first operand after the
+				// options (sh -c -e CMD, sh -c -- CMD).
+				j := i + 1
+				for ; j < len(rest) && rest[j] != "\x00" && (strings.HasPrefix(rest[j], "-") || strings.HasPrefix(rest[j], "+")) && rest[j] != "-" && rest[j] != "+"; j++ {
+					if rest[j] == "--" {
+						j++
+						break
+					}
+					if rest[j] == "-o" || rest[j] == "+o" {
+						j++
+					}
+				}
+				if j < len(rest) && rest[j] == "\x00" {
+					e.dynamicLine(words[j+1], "the command line "+base+" -c runs")
+				} else if j < len(rest) && depth < maxDepth {
+					e.line(rest[j], depth+1)
 				}
 				return false
 			case a == "-o" || a == "+o":
@@ -918,9 +930,11 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 
 // dynamicLine is dynamic for a command line (sh -c, eval, trap, su -c, a
 // here-string fed to a shell) that expands something: its static start
-// is a path only while it holds no blank or operator. "sh scripts/run.sh
-// $X" runs a command whose words sysinit cannot all read: what it runs may
-// be anywhere in the repository, not under "sh scripts".
+// is a path only while its static text, anywhere, holds no blank or
+// operator. "sh scripts/run.sh $X" runs a command whose words sysinit
+// cannot all read, and "scripts/$X.sh; . ./lib.sh" one more after it:
+// what they run may be anywhere in the repository, not under "sh scripts"
+// or "scripts".
 func (e *executed) dynamicLine(w *syntax.Word, what string) {
 	e.dynamicWord(w, what, true)
 }
@@ -960,13 +974,23 @@ func (e *executed) dynamicWord(w *syntax.Word, what string, line bool) {
 	if strings.HasPrefix(prefix, "~") {
 		return
 	}
+	// A command line's static text past its first expansion is code too:
+	// "scripts/$X.sh; . ./lib.sh" sources lib.sh.
+	static := prefix
+	if line {
+		for _, p := range flat[known:] {
+			if vals := e.in.parts([]syntax.WordPart{p.p}, p.quoted, e); len(vals) == 1 {
+				static += vals[0]
+			}
+		}
+	}
 	text := wordText(w)
 	dir := "."
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		dir = prefix[:i+1]
 	}
 	bases := e.dirs
-	if known == 0 && len(flat) > 0 || e.lost != nil && !filepath.IsAbs(dir) || line && strings.ContainsAny(prefix, " \t\n;&|()<>`") {
+	if known == 0 && len(flat) > 0 || e.lost != nil && !filepath.IsAbs(dir) || line && strings.ContainsAny(static, " \t\n;&|()<>`") {
 		// It starts with what sysinit cannot read, which may be an
 		// absolute path ("$(git rev-parse --show-toplevel)/x"), or counts
 		// from a directory sysinit cannot read: anywhere in the

@@ -246,3 +246,36 @@ func TestDynamicCommandLineIsNoPath(t *testing.T) {
 		t.Errorf(`Analyze("sh -c scripts/$X.sh"): dirs %q, want [scripts]`, a.Dirs)
 	}
 }
+
+// TestDynamicCommandLineTail: what a dynamic command line holds after its
+// first expansion is code too: `sh -c "scripts/$X.sh; . ./lib.sh"` sources
+// lib.sh, yet only scripts/ was the input (the static start held no blank),
+// so an edit of lib.sh left the step up to date. A line whose static text
+// anywhere holds a blank or an operator is no path.
+func TestDynamicCommandLineTail(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"scripts/run.sh": "true\n", "lib.sh": "true\n"})
+	for _, cmd := range []string{
+		`sh -c "scripts/$X.sh; . ./lib.sh"`,
+		`sh -c 'scripts/'"$X"'.sh && . ./lib.sh'`,
+		`sh -c "scripts/$X.sh|sh lib.sh"`,
+		"sh -c \"scripts/$X.sh\n. ./lib.sh\"",
+		`sh -c "scripts/$(echo run).sh;. lib.sh"`,
+		`sh -c scripts/$X.sh\;.\ ./lib.sh`,
+		`eval "scripts/$X.sh; . ./lib.sh"`,
+		`trap "scripts/$X.sh; . ./lib.sh" EXIT`,
+		`su -c "scripts/$X.sh && . ./lib.sh" nobody`,
+		`bash <<< "scripts/$X.sh; . ./lib.sh"`,
+		`bash -c 'sh -c "scripts/$X.sh; . ./lib.sh"'`,
+		`find scripts -exec sh -c "scripts/$X.sh; . ./lib.sh" \;`,
+		`sh -c "scripts/$X.sh<lib.sh"`,
+		// The command string is the first operand after -c and its options.
+		`sh -c -- ". ./lib.sh"`,
+		`sh -c -e ". ./lib.sh"`,
+		`sh -c -- "scripts/$X.sh; . ./lib.sh"`,
+	} {
+		if a := Analyze(cmd, root, root); !covers(a, "lib.sh") {
+			t.Errorf("Analyze(%q): lib.sh is no input: files %q dirs %q", cmd, a.Files, a.Dirs)
+		}
+	}
+}
