@@ -421,3 +421,73 @@ func TestBuildFlakeAfterCd(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifyCdScope: a cd changes the directory of what follows it in
+// the same shell only. A subshell's, a pipeline's, a background job's, a
+// command substitution's cd and an uncalled function's stay where they are
+// (`(cd nix && nix flake update) && nixos-rebuild switch --flake .#vm`
+// applied this repository's flake, which init wrote as ./nix#vm, another,
+// unsaid); popd goes back; `builtin cd` and `command cd` are cd; env
+// --chdir and sudo --chdir move one command; a cd that may or may not
+// have run (in an if, a loop, after ||) is a directory init cannot tell.
+func TestClassifyCdScope(t *testing.T) {
+	const unknown = "?" // the flake kept, with a note saying init could not tell
+	for _, tc := range []struct{ line, want string }{
+		{"(cd nix && nix flake update) && nixos-rebuild switch --flake .#vm", ".#vm"},
+		{"( cd nix; nix flake update ); nixos-rebuild switch --flake .#vm", ".#vm"},
+		{"time (cd nix && nix flake update); nixos-rebuild switch --flake .#vm", ".#vm"},
+		{"(cd nix && nix flake update) && nixos-rebuild switch --flake .#vm", "./nix"},
+		{"pushd nix; nix flake update; popd; nixos-rebuild switch --flake .#vm", ".#vm"},
+		{"pushd nix; pushd /srv; popd; nixos-rebuild switch --flake .#vm", "./nix#vm"},
+		{"builtin cd nix && nix flake update", "./nix"},
+		{"command cd nix && nix flake update", "./nix"},
+		{"f() { cd nix; }; nixos-rebuild switch --flake .#vm", ".#vm"},
+		{"f() { cd nix; }; f; nixos-rebuild switch --flake .#vm", unknown},
+		{"export D=$(cd nix && pwd); nixos-rebuild switch --flake .#vm", ".#vm"},
+		{"for f in $(cd nix; ls); do :; done; nixos-rebuild switch --flake .#vm", ".#vm"},
+		{"[[ -n $(cd nix; pwd) ]] && nixos-rebuild switch --flake .#vm", ".#vm"},
+		{"cd nix & nixos-rebuild switch --flake .#vm", ".#vm"},
+		{"cd nix | cat; nixos-rebuild switch --flake .#vm", ".#vm"},
+		{"if [ -d nix ]; then cd nix; fi; nix flake update", unknown},
+		{"if cd nix; then nix flake update; fi", "./nix"},
+		{"cd nix 2>/dev/null || cd etc/nix; nix flake update", unknown},
+		{"cd nix || exit 1; nix flake update", "./nix"},
+		{"for h in a b; do cd nix; done; nix flake update", unknown},
+		{"for h in a b; do (cd $h && nix flake update); done; nixos-rebuild switch --flake .#vm", ".#vm"},
+		{"case $x in a) cd nix;; esac; nix flake update", unknown},
+		{"{ cd nix; }; nix flake update", "./nix"},
+		{"env --chdir=nix nix flake update", "./nix"},
+		{"env -C /srv/x nixos-rebuild switch --flake .#vm", "/srv/x#vm"},
+		{"sudo -D /srv/x nixos-rebuild switch --flake .#vm", "/srv/x#vm"},
+		{"sudo --chdir=/srv/x nixos-rebuild switch --flake .#vm", "/srv/x#vm"},
+		{"cd /srv && sudo --chdir x nixos-rebuild switch --flake .#vm", "/srv/x#vm"},
+		{"nix flake update --flake git+file://$PWD", "git+file://."},
+		{"cd nix && nix flake update --flake git+file://$PWD", unknown},
+		{"nixos-rebuild switch --flake git+file://$PWD/nix#vm", unknown},
+		{"cd /srv && cd x && nixos-rebuild switch --flake .#vm", "/srv/x#vm"},
+		{"if true; then :; else cd nix; fi; nix flake update", unknown},
+	} {
+		var got []action
+		for _, a := range classify(tc.line) {
+			if a.recognized() {
+				got = append(got, a)
+			}
+		}
+		if len(got) == 0 {
+			t.Errorf("%q: no action", tc.line)
+			continue
+		}
+		// The last action is the one the case is about, but for
+		// the first two subshell cases' flake update (./nix).
+		a := got[len(got)-1]
+		if tc.want == "./nix" && len(got) > 1 {
+			a = got[0]
+		}
+		switch {
+		case tc.want == unknown && a.flakeNote == "":
+			t.Errorf("%q: flake %q with no note, want one saying init cannot tell", tc.line, a.flake)
+		case tc.want != unknown && (a.flake != tc.want || a.flakeNote != ""):
+			t.Errorf("%q: flake %q (note %q), want %q", tc.line, a.flake, a.flakeNote, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package scaffold
 
 import (
+	"maps"
 	"os"
 	"os/user"
 	"path"
@@ -48,6 +49,7 @@ type action struct {
 	dropped   []string // flags left out, for the comment
 	logFlags  []string // flags about output, which sysinit has its own of
 	sudo      bool     // ran under sudo
+	chdir     *word    // the directory env -C or sudo -D ran it in
 
 	// flake-update
 	inputs []string
@@ -68,37 +70,235 @@ func (a action) recognized() bool {
 }
 
 // classify maps one shell command line to the actions its simple commands
-// perform.
+// perform. A relative flake after a cd is that directory's, as the shell
+// ran it: a cd lasts in its own shell only (not past a subshell, a
+// pipeline, a background job, a command substitution or an uncalled
+// function), and one that may or may not have run (in an if, a loop, past
+// ||) leaves a directory init cannot tell.
 func classify(line string) []action {
 	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(line), "")
 	if err != nil {
 		return []action{{kind: actCommand, text: line}}
 	}
-	var out []action
-	dir := "" // where a cd of the line went: "" the repository, "?" unknown
-	syntax.Walk(f, func(n syntax.Node) bool {
-		c, ok := n.(*syntax.CallExpr)
-		if !ok {
-			return true
-		}
-		if len(c.Args) == 0 {
-			return false
-		}
-		a := classifyCall(c)
-		if ws := words(c); ws[0].s == "cd" || ws[0].s == "pushd" {
-			dir = cdTo(dir, ws[1:])
-		} else if dir != "" {
-			a.inDir(dir)
-		}
-		out = append(out, a)
-		// A command substitution inside the arguments ($(hostname)) is
-		// part of this command, not a step of its own.
-		return false
-	})
-	if len(out) == 0 {
+	w := &cdWalk{funcs: map[string]bool{}}
+	w.stmts(f.Stmts, "")
+	if len(w.out) == 0 {
 		return []action{{kind: actIgnore, text: line}}
 	}
-	return out
+	return w.out
+}
+
+// unknownDir is a directory init cannot tell.
+const unknownDir = "?"
+
+// cdWalk follows the working directory through a command line: "" the
+// repository (the task runner's directory), unknownDir one init cannot
+// tell, else a path relative to the repository or absolute.
+type cdWalk struct {
+	out   []action
+	funcs map[string]bool // functions whose body moves the directory
+	stack []string        // pushd's
+	dry   bool            // only where it ends: no action kept
+}
+
+// stmts walks stmts from dir, and reports where they leave the shell.
+func (w *cdWalk) stmts(stmts []*syntax.Stmt, dir string) string {
+	for _, s := range stmts {
+		dir = w.stmt(s, dir)
+	}
+	return dir
+}
+
+func (w *cdWalk) stmt(s *syntax.Stmt, dir string) string {
+	for _, r := range s.Redirs {
+		w.nested(r, dir)
+	}
+	if s.Cmd == nil {
+		return dir
+	}
+	if s.Background || s.Coprocess || s.Disown {
+		w.sub(func() { w.cmd(s.Cmd, dir) })
+		return dir
+	}
+	return w.cmd(s.Cmd, dir)
+}
+
+// sub runs f as a subshell: what it does to the directory stays in it.
+func (w *cdWalk) sub(f func()) {
+	stack, funcs := slices.Clone(w.stack), w.funcs
+	w.funcs = maps.Clone(funcs)
+	f()
+	w.stack, w.funcs = stack, funcs
+}
+
+// ends is where stmts leave the shell from dir, without keeping their
+// actions.
+func (w *cdWalk) ends(dir string, stmts ...[]*syntax.Stmt) string {
+	d := &cdWalk{funcs: maps.Clone(w.funcs), stack: slices.Clone(w.stack), dry: true}
+	for _, ss := range stmts {
+		dir = d.stmts(ss, dir)
+	}
+	return dir
+}
+
+// nested walks the commands substituted inside n (its $(…), <(…)), each
+// in a subshell.
+func (w *cdWalk) nested(n syntax.Node, dir string) {
+	syntax.Walk(n, func(n syntax.Node) bool {
+		switch n := n.(type) {
+		case *syntax.CmdSubst:
+			w.sub(func() { w.stmts(n.Stmts, dir) })
+			return false
+		case *syntax.ProcSubst:
+			w.sub(func() { w.stmts(n.Stmts, dir) })
+			return false
+		}
+		return true
+	})
+}
+
+// merge is the directory after branches that may each have run.
+func merge(dirs ...string) string {
+	for _, d := range dirs[1:] {
+		if d != dirs[0] {
+			return unknownDir
+		}
+	}
+	return dirs[0]
+}
+
+func (w *cdWalk) cmd(c syntax.Command, dir string) string {
+	switch c := c.(type) {
+	case *syntax.CallExpr:
+		return w.call(c, dir)
+	case *syntax.Block:
+		return w.stmts(c.Stmts, dir)
+	case *syntax.Subshell:
+		w.sub(func() { w.stmts(c.Stmts, dir) })
+		return dir
+	case *syntax.TimeClause:
+		if c.Stmt != nil {
+			return w.stmt(c.Stmt, dir)
+		}
+		return dir
+	case *syntax.CoprocClause:
+		w.sub(func() { w.stmt(c.Stmt, dir) })
+		return dir
+	case *syntax.BinaryCmd:
+		switch c.Op {
+		case syntax.AndStmt:
+			return w.stmt(c.Y, w.stmt(c.X, dir))
+		case syntax.OrStmt:
+			// Y runs where X failed, from where X began: `cd x || exit`
+			// goes on in x; `cd x || cd y` in one of two.
+			x := w.stmt(c.X, dir)
+			if y := w.stmt(c.Y, dir); y != dir {
+				return merge(x, y)
+			}
+			return x
+		default:
+			// A pipeline's commands run in subshells (zsh runs the last
+			// in this one: a cd there is one init cannot tell).
+			w.sub(func() { w.stmt(c.X, dir) })
+			var y string
+			w.sub(func() { y = w.stmt(c.Y, dir) })
+			return merge(dir, y)
+		}
+	case *syntax.IfClause:
+		if !c.ThenPos.IsValid() {
+			return w.stmts(c.Then, dir) // else
+		}
+		cond := w.stmts(c.Cond, dir)
+		then := w.stmts(c.Then, cond)
+		if c.Else == nil {
+			return merge(then, cond)
+		}
+		return merge(then, w.cmd(c.Else, cond))
+	case *syntax.WhileClause:
+		// A loop whose round moves the directory runs its rounds in
+		// directories init cannot tell.
+		if w.ends(dir, c.Cond, c.Do) != dir || w.ends(dir, c.Cond) != dir {
+			dir = unknownDir
+		}
+		return w.stmts(c.Do, w.stmts(c.Cond, dir))
+	case *syntax.ForClause:
+		w.nested(c.Loop, dir)
+		if w.ends(dir, c.Do) != dir {
+			dir = unknownDir
+		}
+		return w.stmts(c.Do, dir)
+	case *syntax.CaseClause:
+		w.nested(c.Word, dir)
+		ends := []string{dir}
+		for _, it := range c.Items {
+			ends = append(ends, w.stmts(it.Stmts, dir))
+		}
+		return merge(ends...)
+	case *syntax.FuncDecl:
+		// Its commands are read where it is defined; calling it moves
+		// the directory when its body does.
+		end := dir
+		w.sub(func() { end = w.stmt(c.Body, dir) })
+		if c.Name != nil && end != dir {
+			w.funcs[c.Name.Value] = true
+		}
+		return dir
+	default:
+		// [[ … ]], (( … )), declare, let: only what they substitute.
+		w.nested(c, dir)
+		return dir
+	}
+}
+
+// cdBuiltins are the commands that move the shell's directory.
+var cdBuiltins = []string{"cd", "pushd", "popd"}
+
+func (w *cdWalk) call(c *syntax.CallExpr, dir string) string {
+	if len(c.Args) == 0 {
+		return dir
+	}
+	ws := words(c)
+	for len(ws) > 1 && (ws[0].s == "builtin" || ws[0].s == "command") && slices.Contains(cdBuiltins, ws[1].s) {
+		ws = ws[1:]
+	}
+	switch ws[0].s {
+	case "cd", "pushd":
+		if ws[0].s == "pushd" {
+			if len(ws) == 1 || strings.HasPrefix(ws[1].s, "+") || strings.HasPrefix(ws[1].s, "-") && ws[1].s != "-" {
+				return unknownDir // pushd alone swaps; +N, -N rotate
+			}
+			w.stack = append(w.stack, dir)
+		}
+		if !w.dry {
+			w.out = append(w.out, classifyCall(c))
+		}
+		return cdTo(dir, ws[1:])
+	case "popd":
+		if !w.dry {
+			w.out = append(w.out, classifyCall(c))
+		}
+		if len(ws) > 1 || len(w.stack) == 0 {
+			return unknownDir
+		}
+		to := w.stack[len(w.stack)-1]
+		w.stack = w.stack[:len(w.stack)-1]
+		return to
+	}
+	a := classifyCall(c)
+	at := dir
+	if a.chdir != nil {
+		at = cdTo(dir, []word{*a.chdir})
+	}
+	if at != "" {
+		a.inDir(at)
+	}
+	if !w.dry {
+		w.out = append(w.out, a)
+	}
+	if w.funcs[ws[0].s] {
+		return unknownDir
+	}
+	return dir
 }
 
 // word is one argument: its static value, or its source text when it
@@ -152,8 +352,28 @@ func printed(n syntax.Node) string {
 	return strings.TrimSpace(b.String())
 }
 
-// sudoValueFlags are sudo's options that take a value.
-var sudoValueFlags = []string{"-u", "-g", "-p", "-C", "-D", "-h", "-r", "-t", "-T", "-U"}
+// sudoValueFlags are sudo's options that take a value, and env's.
+var (
+	sudoValueFlags = []string{"-u", "-g", "-p", "-C", "-D", "-h", "-r", "-t", "-T", "-U",
+		"--user", "--group", "--prompt", "--close-from", "--chdir", "--host", "--role", "--type", "--command-timeout", "--other-user"}
+	envValueFlags = []string{"-u", "--unset", "-C", "--chdir"}
+)
+
+// chdirFlag reads a wrapper's option that sets the directory the command
+// runs in (env -C DIR, --chdir=DIR; sudo -D DIR, --chdir DIR): its value,
+// and how many words it took.
+func chdirFlag(ws []word) (*word, int) {
+	f := ws[0]
+	switch {
+	case f.s == "-C" && len(ws) > 1 && f.static, f.s == "-D" && len(ws) > 1 && f.static, f.s == "--chdir" && len(ws) > 1:
+		return &ws[1], 2
+	case strings.HasPrefix(f.s, "--chdir="):
+		return &word{s: strings.TrimPrefix(f.s, "--chdir="), static: f.static}, 1
+	case len(f.s) > 2 && (strings.HasPrefix(f.s, "-C") || strings.HasPrefix(f.s, "-D")) && f.static:
+		return &word{s: f.s[2:], static: true}, 1
+	}
+	return nil, 0
+}
 
 func classifyCall(c *syntax.CallExpr) action {
 	a := action{kind: actCommand, text: printed(c), env: map[string]string{}}
@@ -172,6 +392,14 @@ func classifyCall(c *syntax.CallExpr) action {
 			a.sudo = true
 			ws = ws[1:]
 			for len(ws) > 0 && strings.HasPrefix(ws[0].s, "-") {
+				if ws[0].s == "--" {
+					ws = ws[1:]
+					break
+				}
+				if d, n := chdirFlag(ws); n > 0 && ws[0].s != "-C" {
+					a.chdir, ws = d, ws[n:] // sudo -C is --close-from
+					continue
+				}
 				if slices.Contains(sudoValueFlags, ws[0].s) && len(ws) > 1 {
 					ws = ws[1:]
 				}
@@ -181,8 +409,19 @@ func classifyCall(c *syntax.CallExpr) action {
 		case "env":
 			ws = ws[1:]
 			for len(ws) > 0 && (strings.HasPrefix(ws[0].s, "-") || strings.Contains(ws[0].s, "=")) {
+				if ws[0].s == "--" {
+					ws = ws[1:]
+					break
+				}
+				if d, n := chdirFlag(ws); n > 0 && ws[0].s != "-D" && !strings.HasPrefix(ws[0].s, "-D") {
+					a.chdir, ws = d, ws[n:]
+					continue
+				}
 				if k, v, ok := strings.Cut(ws[0].s, "="); ok && !strings.HasPrefix(k, "-") {
 					a.env[k] = v
+				}
+				if slices.Contains(envValueFlags, ws[0].s) && len(ws) > 1 {
+					ws = ws[1:]
 				}
 				ws = ws[1:]
 			}
@@ -471,6 +710,8 @@ func cdTo(dir string, args []word) string {
 		return "?" // {{?}}: a template the task file left unread
 	case path.IsAbs(p):
 		return path.Clean(p)
+	case path.IsAbs(dir):
+		return path.Join(dir, p)
 	}
 	return path.Join(".", dir, p)
 }
@@ -495,6 +736,13 @@ func (a *action) inDir(dir string) {
 	switch {
 	case a.flake == "" && a.kind != actFlakeUpdate:
 		return // no flake given: the tool's own default, not the directory
+	case strings.HasPrefix(rest, "//."):
+		// git+file://$PWD: a URL of the directory, which a step's flake
+		// cannot name relatively.
+		if a.flakeNote == "" {
+			a.flakeNote = a.flake + " named the directory a cd took it to"
+		}
+		return
 	case a.flake != "" && !strings.HasPrefix(rest, ".") && !(rest == "" && hasFrag):
 		return // absolute, or not a path (github:…, a registry name)
 	case dir == "?":
@@ -599,6 +847,14 @@ func expandRef(ref string, static bool) (string, bool) {
 	})
 	if !known {
 		return "", false
+	}
+	if scheme, rest, ok := strings.Cut(base, "://"); ok && strings.HasPrefix(rest, ".") {
+		// git+file://$PWD is this repository's URL; a path under it has
+		// no relative URL a step could give nix.
+		if path.Clean(rest) != "." {
+			return "", false
+		}
+		return join(scheme + "://."), true
 	}
 	if base != "" {
 		base = path.Clean(base) // ./. is the repository too
