@@ -56,7 +56,7 @@ func ReadRefresh(repo, goos string) (*Refresh, error) {
 	for _, n := range taskfileNames {
 		if _, err := os.Stat(filepath.Join(repo, n)); err == nil {
 			tf := &taskfile{repo: repo, tasks: map[string]*task{}}
-			if err := tf.load(filepath.Join(repo, n), "", nil, nil, 0); err != nil {
+			if err := tf.load(filepath.Join(repo, n), "", "", nil, nil, 0); err != nil {
 				return nil, fmt.Errorf("reading %s: %w", n, err)
 			}
 			return choose(n, tf.flatten), nil
@@ -145,7 +145,7 @@ type taskfile struct {
 
 type task struct {
 	ns    string // namespace, "" or "nix:"
-	dir   string // dir: where its commands run, "" the Taskfile's
+	dir   string // dir: where its commands run (under its include's dir:), "" the repository
 	cmds  []taskCmd
 	deps  []string // full names
 	vars  map[string]string
@@ -163,7 +163,9 @@ type taskfileDoc struct {
 	Tasks    map[string]yaml.Node `yaml:"tasks"`
 }
 
-func (tf *taskfile) load(file, ns string, vars, includeVars map[string]string, depth int) error {
+// load reads file, included under namespace ns; dir is the include's dir:
+// (relative to the repository), where its tasks run, "" the repository.
+func (tf *taskfile) load(file, ns, dir string, vars, includeVars map[string]string, depth int) error {
 	data, err := readFile(file)
 	if err != nil {
 		return err
@@ -187,13 +189,14 @@ func (tf *taskfile) load(file, ns string, vars, includeVars map[string]string, d
 	for name, n := range doc.Tasks {
 		t := &task{ns: ns, vars: map[string]string{}, fvars: fvars}
 		tf.decodeTask(t, &n)
+		t.dir = joinDir(dir, t.dir)
 		tf.tasks[ns+name] = t
 	}
 	if depth >= 3 {
 		return nil
 	}
 	for name, n := range doc.Includes {
-		inc := ""
+		inc, incDir := "", dir
 		sub := ns + name + ":"
 		ivars := map[string]string{}
 		inherited := map[string]string{}
@@ -207,12 +210,26 @@ func (tf *taskfile) load(file, ns string, vars, includeVars map[string]string, d
 			var m struct {
 				Taskfile string               `yaml:"taskfile"`
 				Flatten  bool                 `yaml:"flatten"`
+				Dir      string               `yaml:"dir"`
 				Vars     map[string]yaml.Node `yaml:"vars"`
 			}
 			if err := n.Decode(&m); err != nil {
 				continue
 			}
 			inc = m.Taskfile
+			if m.Dir != "" {
+				// Its tasks run in dir:, relative to the including file.
+				incDir = expand(m.Dir, fvars)
+				if !strings.Contains(incDir, "{{") {
+					abs := filepath.IsAbs(incDir)
+					if !abs {
+						incDir = filepath.Join(filepath.Dir(file), incDir)
+					}
+					if r, err := filepath.Rel(tf.repo, incDir); err == nil && (!abs || r != ".." && !strings.HasPrefix(r, "../")) {
+						incDir = filepath.ToSlash(r)
+					}
+				}
+			}
 			if m.Flatten {
 				sub = ns
 			}
@@ -238,7 +255,7 @@ func (tf *taskfile) load(file, ns string, vars, includeVars map[string]string, d
 		for k, v := range ivars {
 			inherited[k] = v
 		}
-		_ = tf.load(p, sub, inherited, ivars, depth+1)
+		_ = tf.load(p, sub, incDir, inherited, ivars, depth+1)
 	}
 	return nil
 }
@@ -395,6 +412,20 @@ func inDir(dir, sh string) string {
 		return sh
 	}
 	return "cd " + shellQuote(dir) + " && " + sh
+}
+
+// joinDir is dir d (a task's, a template or a path) under the directory
+// base its Taskfile's include gives, "" none.
+func joinDir(base, d string) string {
+	switch {
+	case base == "" || base == ".":
+		return d
+	case d == "":
+		return base
+	case strings.HasPrefix(d, "{{"), path.IsAbs(d), strings.HasPrefix(d, "~"):
+		return d
+	}
+	return path.Join(base, d)
 }
 
 // shellQuote quotes s for sh, as one word.
@@ -643,8 +674,50 @@ type misefile struct {
 }
 
 type miseTask struct {
-	run     []string
+	run     []string // each a command line, or a script of many
 	depends []string
+	dir     string // dir: where it runs, "" the project's directory
+}
+
+// miseDir is a mise task's dir with the templates that name the project's
+// directory read ({{config_root}}, {{cwd}} where sysinit runs); another
+// template is left in, which classify takes for a directory it cannot
+// tell.
+func miseDir(d string) string {
+	for _, t := range []string{"{{config_root}}", "{{ config_root }}", "{{cwd}}", "{{ cwd }}"} {
+		d = strings.ReplaceAll(d, t, ".")
+	}
+	if d == "" || strings.Contains(d, "{{") {
+		return d
+	}
+	return path.Clean(d)
+}
+
+// miseScript splits a run string into what mise runs: the script it is
+// (one shell, so a cd moves the lines after it), apart from a line
+// `mise run TASK`, which runs that task in its own.
+func miseScript(run string) []string {
+	var out, cur []string
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, strings.Join(cur, "\n"))
+			cur = nil
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(run), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "mise" && f[1] == "run" {
+			flush()
+			out = append(out, line)
+			continue
+		}
+		cur = append(cur, line)
+	}
+	flush()
+	return out
 }
 
 func parseMise(data []byte) (*misefile, error) {
@@ -652,6 +725,7 @@ func parseMise(data []byte) (*misefile, error) {
 		Tasks map[string]struct {
 			Run     any      `toml:"run"`
 			Depends []string `toml:"depends"`
+			Dir     string   `toml:"dir"`
 		} `toml:"tasks"`
 	}
 	if err := toml.Unmarshal(data, &doc); err != nil {
@@ -659,10 +733,10 @@ func parseMise(data []byte) (*misefile, error) {
 	}
 	mf := &misefile{tasks: map[string]*miseTask{}}
 	for name, t := range doc.Tasks {
-		mt := &miseTask{depends: t.Depends}
+		mt := &miseTask{depends: t.Depends, dir: miseDir(t.Dir)}
 		switch run := t.Run.(type) {
 		case string:
-			mt.run = strings.Split(strings.TrimSpace(run), "\n")
+			mt.run = miseScript(run)
 		case []any:
 			for _, r := range run {
 				if s, ok := r.(string); ok {
@@ -706,7 +780,7 @@ func (mf *misefile) expand(name string, seen map[string]bool) []string {
 				continue
 			}
 		}
-		out = append(out, line)
+		out = append(out, inDir(t.dir, line))
 	}
 	return out
 }

@@ -321,3 +321,54 @@ func TestReadRefreshWorkingDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRefreshRunnerDirs: where a task runner runs a command is the
+// directory its relative flake counts from. A mise task's dir and an
+// included Taskfile's dir: run its commands there, and a mise run string
+// of many lines is one script, whose cd moves the lines after it (each
+// line read alone, `cd nix` then `nix flake update` locked this
+// repository's flake.lock in the step, nix/'s in the old command: unsaid).
+func TestReadRefreshRunnerDirs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tree map[string]string
+		want string // the flake of the last flake-update or switch
+	}{
+		{"mise dir", map[string]string{"mise.toml": "[tasks.switch]\ndir = \"nix\"\nrun = \"sudo darwin-rebuild switch --flake .#mac\"\n"}, "./nix#mac"},
+		{"mise dir config_root", map[string]string{"mise.toml": "[tasks.switch]\ndir = \"{{config_root}}/nix\"\nrun = \"sudo darwin-rebuild switch --flake .#mac\"\n"}, "./nix#mac"},
+		{"mise script cd", map[string]string{"mise.toml": "[tasks.up]\nrun = \"\"\"\ncd nix\nnix flake update\n\"\"\"\n"}, "./nix"},
+		{"mise script cd, then a task", map[string]string{"mise.toml": "[tasks.sw]\nrun = \"sudo darwin-rebuild switch --flake .#mac\"\n[tasks.up]\nrun = \"\"\"\ncd nix\nnix flake update\nmise run sw\n\"\"\"\n"}, ".#mac"},
+		{"taskfile include dir", map[string]string{
+			"Taskfile.yml":     "version: '3'\nincludes:\n  nix:\n    taskfile: ./nix/Taskfile.yml\n    dir: ./nix\n",
+			"nix/Taskfile.yml": "version: '3'\ntasks:\n  switch:\n    cmds:\n      - sudo darwin-rebuild switch --flake .#mac\n",
+		}, "./nix#mac"},
+		{"taskfile include dir and task dir", map[string]string{
+			"Taskfile.yml":     "version: '3'\nincludes:\n  nix:\n    taskfile: ./nix/Taskfile.yml\n    dir: ./nix\n",
+			"nix/Taskfile.yml": "version: '3'\ntasks:\n  switch:\n    dir: sub\n    cmds:\n      - sudo darwin-rebuild switch --flake .#mac\n",
+		}, "./nix/sub#mac"},
+		{"taskfile include without dir", map[string]string{
+			"Taskfile.yml":     "version: '3'\nincludes:\n  nix: ./nix/Taskfile.yml\n",
+			"nix/Taskfile.yml": "version: '3'\ntasks:\n  switch:\n    cmds:\n      - sudo darwin-rebuild switch --flake .#mac\n",
+		}, ".#mac"},
+	} {
+		dir := writeTree(t, tc.tree)
+		r, err := ReadRefresh(dir, "darwin")
+		if err != nil || r == nil {
+			t.Fatalf("%s: %v, %v", tc.name, r, err)
+		}
+		got := "none"
+		for _, c := range r.Commands {
+			for _, a := range classify(c) {
+				if a.kind == actDarwin || a.kind == actFlakeUpdate {
+					got = a.flake
+					if a.flakeNote != "" {
+						got += ", cannot tell"
+					}
+				}
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%s: flake %q, want %q (commands %q)", tc.name, got, tc.want, r.Commands)
+		}
+	}
+}
