@@ -38,7 +38,7 @@ import (
 // derivationVersion names the rules by which Analyze reads a command line
 // and its scripts. Bump it on any change of what Analyze derives from the
 // same files: a cache written under another version is not used.
-const derivationVersion = 4
+const derivationVersion = 5
 
 // The kinds of look-up an analysis makes.
 const (

@@ -929,12 +929,12 @@ func (e *executed) dynamic(w *syntax.Word, what string) {
 }
 
 // dynamicLine is dynamic for a command line (sh -c, eval, trap, su -c, a
-// here-string fed to a shell) that expands something: its static start
-// is a path only while its static text, anywhere, holds no blank or
-// operator. "sh scripts/run.sh $X" runs a command whose words sysinit
-// cannot all read, and "scripts/$X.sh; . ./lib.sh" one more after it:
-// what they run may be anywhere in the repository, not under "sh scripts"
-// or "scripts".
+// here-string fed to a shell) that expands something: what it runs may be
+// anywhere in the repository. Its static start is no directory to narrow
+// to: "sh scripts/run.sh $X" runs scripts/run.sh, not a file under
+// "sh scripts"; "scripts/$X.sh; . ./lib.sh" sources lib.sh too; and
+// "scripts/$X" runs whatever command $X completes, ../lib.sh; . ./x
+// included.
 func (e *executed) dynamicLine(w *syntax.Word, what string) {
 	e.dynamicWord(w, what, true)
 }
@@ -974,23 +974,13 @@ func (e *executed) dynamicWord(w *syntax.Word, what string, line bool) {
 	if strings.HasPrefix(prefix, "~") {
 		return
 	}
-	// A command line's static text past its first expansion is code too:
-	// "scripts/$X.sh; . ./lib.sh" sources lib.sh.
-	static := prefix
-	if line {
-		for _, p := range flat[known:] {
-			if vals := e.in.parts([]syntax.WordPart{p.p}, p.quoted, e); len(vals) == 1 {
-				static += vals[0]
-			}
-		}
-	}
 	text := wordText(w)
 	dir := "."
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		dir = prefix[:i+1]
 	}
 	bases := e.dirs
-	if known == 0 && len(flat) > 0 || e.lost != nil && !filepath.IsAbs(dir) || line && strings.ContainsAny(static, " \t\n;&|()<>`") {
+	if known == 0 && len(flat) > 0 || e.lost != nil && !filepath.IsAbs(dir) || line {
 		// It starts with what sysinit cannot read, which may be an
 		// absolute path ("$(git rev-parse --show-toplevel)/x"), or counts
 		// from a directory sysinit cannot read: anywhere in the
