@@ -802,7 +802,7 @@ func (b *builder) footer() {
 		}
 	}
 	if len(b.f.Steps) == 0 {
-		b.f.Notes = append(b.f.Notes, "", "Found nothing to refresh here: no flake.nix, Brewfile, nix.custom.conf or refresh task (Taskfile, justfile, mise.toml)",
-			"refresh task. Add steps by hand (`sysinit help config` lists every key).")
+		b.f.Notes = append(b.f.Notes, "", "Found nothing to refresh here: no flake.nix, Brewfile, nix.custom.conf or refresh task (Taskfile, justfile, mise.toml).",
+			"Add steps by hand (`sysinit help config` lists every key).")
 	}
 }
