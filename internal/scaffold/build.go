@@ -413,7 +413,7 @@ func (b *builder) systems(after []string) {
 			case byHost:
 				s.set("flake", flake, "the host name picks the configuration, as the old command did")
 				where = out + " by the host name (" + b.m.Host + ")"
-				s.Comment = append(s.Comment, "init could not read the flake's "+out+"; name yours once you know it: flake = \".#NAME\"")
+				s.Comment = append(s.Comment, "init could not read the flake's "+out+"; name yours once you know it: flake = \""+flake+"#NAME\"")
 			default:
 				s.set("flake", flake+"#"+quoteFragment(c.Name), "")
 			}

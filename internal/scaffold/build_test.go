@@ -552,3 +552,27 @@ func TestBuildNothingFound(t *testing.T) {
 		t.Errorf("does not load: %v\n%s", err, data)
 	}
 }
+
+// TestBuildByHostNameOtherFlakeHint: when the old command applied the flake
+// in nix/ by the host name (harrykantas/dotfiles: cd nix && sudo
+// darwin-rebuild switch --flake .#"$(scutil --get LocalHostName)"), the
+// hint for naming the configuration names that flake: ".#NAME" is this
+// repository's, another flake (here none at all).
+func TestBuildByHostNameOtherFlakeHint(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"nix/flake.nix": `{ outputs = { nix-darwin, ... }: { darwinConfigurations."mac" = nix-darwin.lib.darwinSystem { modules = [ ./hosts/mac.nix ]; }; }; }`,
+		"justfile":      "switch:\n\tcd nix && sudo darwin-rebuild switch --flake .#\"$(scutil --get LocalHostName)\"\n",
+	})
+	m := Machine{GOOS: "darwin", Host: "mac", User: "sam"}
+	r, err := Read(t.Context(), dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := string(Build(r, m, LoaderKeys()).Render())
+	if !strings.Contains(data, "flake = \"./nix\"") {
+		t.Fatalf("not the flake in nix/:\n%s", data)
+	}
+	if strings.Contains(data, `".#NAME"`) || !strings.Contains(data, `"./nix#NAME"`) {
+		t.Errorf("the hint names another flake than the step's:\n%s", data)
+	}
+}
