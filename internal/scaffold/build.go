@@ -413,7 +413,7 @@ func (b *builder) systems(after []string) {
 			case byHost:
 				s.set("flake", flake, "the host name picks the configuration, as the old command did")
 				where = out + " by the host name (" + b.m.Host + ")"
-				s.Comment = append(s.Comment, "init could not read the flake's "+out+"; name yours once you know it: flake = \".#NAME\"")
+				s.Comment = append(s.Comment, "init could not read the flake's "+out+"; name yours once you know it: flake = \""+flake+"#NAME\"")
 			default:
 				s.set("flake", flake+"#"+quoteFragment(c.Name), "")
 			}
@@ -802,7 +802,7 @@ func (b *builder) footer() {
 		}
 	}
 	if len(b.f.Steps) == 0 {
-		b.f.Notes = append(b.f.Notes, "", "Found nothing to refresh here: no flake.nix, Brewfile, nix.custom.conf or refresh task (Taskfile, justfile, mise.toml)",
-			"refresh task. Add steps by hand (`sysinit help config` lists every key).")
+		b.f.Notes = append(b.f.Notes, "", "Found nothing to refresh here: no flake.nix, Brewfile, nix.custom.conf or refresh task (Taskfile, justfile, mise.toml).",
+			"Add steps by hand (`sysinit help config` lists every key).")
 	}
 }

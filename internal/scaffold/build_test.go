@@ -491,3 +491,88 @@ func TestClassifyCdScope(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildTestIsNoStep: a test ([ … ], test …) changes nothing, so it is
+// no command step to carry over. In john-s-lin/infra's justfile the hm
+// recipe's script tests its arguments (if [ "{{impure}}" = "impure" ];
+// then args+=(--impure); fi), and init wrote each test as a commented-out
+// command step: "was: [ \"\" = \"impure\" ]", named "step" and "backup".
+func TestBuildTestIsNoStep(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"flake.nix": `{ outputs = { home-manager, ... }: { homeConfigurations."sam@vm" = home-manager.lib.homeManagerConfiguration { modules = [ ./home.nix ]; }; }; }`,
+		"justfile": `impure := ""
+
+hm host="sam@vm" backup="backup":
+    #!/usr/bin/env bash
+    args=()
+    if [ "{{impure}}" = "impure" ]; then
+        args+=("--impure")
+    fi
+    if test "{{backup}}" = "backup"; then
+        args+=("-b" "bak")
+    fi
+    nix run home-manager -- switch --flake .#{{host}} "${args[@]}"
+`,
+	})
+	m := Machine{GOOS: "linux", Host: "vm", User: "sam"}
+	r, err := Read(t.Context(), dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := string(Build(r, m, LoaderKeys()).Render())
+	if !strings.Contains(data, "[steps.home]\n") {
+		t.Errorf("no home step in\n%s", data)
+	}
+	for _, bad := range []string{`"impure" ]`, `test \"backup\"`, "[steps.step]", "[steps.backup]", "[steps.test]"} {
+		if strings.Contains(data, bad) {
+			t.Errorf("a test became a step (%q) in\n%s", bad, data)
+		}
+	}
+}
+
+// TestBuildNothingFound: the note for a repository init found nothing in
+// says so once; it read "…or refresh task (Taskfile, justfile,
+// mise.toml)" and then "refresh task. Add steps by hand", the words twice
+// (harrykantas/dotfiles, whose refresh is a Makefile's).
+func TestBuildNothingFound(t *testing.T) {
+	dir := writeTree(t, map[string]string{"Makefile": "switch:\n\tsudo darwin-rebuild switch --flake .#mac\n"})
+	m := Machine{GOOS: "darwin", Host: "mac", User: "sam"}
+	r, err := Read(t.Context(), dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := string(Build(r, m, LoaderKeys()).Render())
+	if !strings.Contains(data, "Found nothing to refresh here") {
+		t.Fatalf("no note in\n%s", data)
+	}
+	if n := strings.Count(data, "refresh task"); n != 1 {
+		t.Errorf("%q %d times in\n%s", "refresh task", n, data)
+	}
+	if _, err := config.Parse(filepath.Join(dir, "sysinit.toml"), []byte(data), kinds.Decls()); err != nil {
+		t.Errorf("does not load: %v\n%s", err, data)
+	}
+}
+
+// TestBuildByHostNameOtherFlakeHint: when the old command applied the flake
+// in nix/ by the host name (harrykantas/dotfiles: cd nix && sudo
+// darwin-rebuild switch --flake .#"$(scutil --get LocalHostName)"), the
+// hint for naming the configuration names that flake: ".#NAME" is this
+// repository's, another flake (here none at all).
+func TestBuildByHostNameOtherFlakeHint(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"nix/flake.nix": `{ outputs = { nix-darwin, ... }: { darwinConfigurations."mac" = nix-darwin.lib.darwinSystem { modules = [ ./hosts/mac.nix ]; }; }; }`,
+		"justfile":      "switch:\n\tcd nix && sudo darwin-rebuild switch --flake .#\"$(scutil --get LocalHostName)\"\n",
+	})
+	m := Machine{GOOS: "darwin", Host: "mac", User: "sam"}
+	r, err := Read(t.Context(), dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := string(Build(r, m, LoaderKeys()).Render())
+	if !strings.Contains(data, "flake = \"./nix\"") {
+		t.Fatalf("not the flake in nix/:\n%s", data)
+	}
+	if strings.Contains(data, `".#NAME"`) || !strings.Contains(data, `"./nix#NAME"`) {
+		t.Errorf("the hint names another flake than the step's:\n%s", data)
+	}
+}
