@@ -50,14 +50,14 @@ func (l *loader) checkInputs(s *Step, kp *posNode) {
 		case escapes(pat):
 			// conf/../conf/a.conf: a pattern matches the paths of the
 			// repository's files, and none has a "..".
+			hint := ""
 			if clean, ok := cleanInside(pat); ok {
-				l.fail(at, fmt.Sprintf("write it as %q", bang+clean),
-					"input pattern %q has a \"..\" element, which no file's path in the config directory has", in)
-				break
+				hint = fmt.Sprintf("write it as %q", bang+clean)
+			} else if !escapes(path.Clean(pat)) {
+				hint = "write the pattern without it"
 			}
-			if !escapes(path.Clean(pat)) {
-				l.fail(at, `write the pattern without it`,
-					"input pattern %q has a \"..\" element, which no file's path in the config directory has", in)
+			if hint != "" {
+				l.fail(at, hint, "input pattern %q has a \"..\" element, which no file's path in the config directory has", in)
 				break
 			}
 			l.fail(at, `name a file outside it by absolute path ("/etc/x", "~/x"), for a step that reads it`,

@@ -161,8 +161,8 @@ func (fu *flakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 	after, rerr := readOptional(lock)
 	if names := unmatchedInputs(stderr.String()); len(names) > 0 {
 		// Nix warns and exits 0: the pins the user asked for did not move.
-		e := &unknownInputError{Names: names, Flake: fu.ref.raw, Known: lockedInputs(after), Follows: followingInputs(after), Err: err}
-		e.Rewritten = rerr == nil && !bytes.Equal(before, after)
+		e := fu.unknownInputs(names, after)
+		e.Rewritten, e.Err = rerr == nil && !bytes.Equal(before, after), err
 		return step.Outcome{}, e
 	}
 	if err != nil {
@@ -185,7 +185,9 @@ func (fu *flakeUpdate) Run(ctx context.Context, rc *step.RunContext) (step.Outco
 		// `nix flake lock` takes no names, so nix cannot say that one
 		// matches nothing: flake.lock, which now holds every input, can.
 		if names := unlockedNames(after, fu.k.Inputs); len(names) > 0 {
-			return step.Outcome{}, &unknownInputError{Names: names, Flake: fu.ref.raw, Known: lockedInputs(after), Follows: followingInputs(after), Rewritten: !bytes.Equal(before, after)}
+			e := fu.unknownInputs(names, after)
+			e.Rewritten = !bytes.Equal(before, after)
+			return step.Outcome{}, e
 		}
 	}
 	if bytes.Equal(before, after) {
@@ -354,6 +356,31 @@ func unmatchedInputs(stderr string) []string {
 	return names
 }
 
+// unknownInputs is the error for names that match no input of the
+// flake.lock the run left.
+func (fu *flakeUpdate) unknownInputs(names []string, lock []byte) *unknownInputError {
+	return &unknownInputError{Names: names, Flake: fu.ref.raw, Known: lockedInputs(lock), Follows: followingInputs(lock)}
+}
+
+// flakeLock is what sysinit reads of a flake.lock: its nodes' inputs, each
+// a node's name or, for one that follows another, an input path.
+type flakeLock struct {
+	Root  string `json:"root"`
+	Nodes map[string]struct {
+		Inputs map[string]json.RawMessage `json:"inputs"`
+	} `json:"nodes"`
+}
+
+// parseLock reads lock; false when it is no flake.lock with a root node.
+func parseLock(lock []byte) (*flakeLock, bool) {
+	var l flakeLock
+	if json.Unmarshal(lock, &l) != nil {
+		return nil, false
+	}
+	_, ok := l.Nodes[l.Root]
+	return &l, ok
+}
+
 // lockedInputs names the root inputs flake.lock locks; nil when it cannot.
 func lockedInputs(lock []byte) []string { return rootInputs(lock, false) }
 
@@ -363,13 +390,8 @@ func followingInputs(lock []byte) []string { return rootInputs(lock, true) }
 // rootInputs names the root inputs flake.lock locks itself, or, with
 // follows, those that follow another input.
 func rootInputs(lock []byte, follows bool) []string {
-	var l struct {
-		Root  string `json:"root"`
-		Nodes map[string]struct {
-			Inputs map[string]json.RawMessage `json:"inputs"`
-		} `json:"nodes"`
-	}
-	if json.Unmarshal(lock, &l) != nil {
+	l, ok := parseLock(lock)
+	if !ok {
 		return nil
 	}
 	var names []string
@@ -404,16 +426,8 @@ func nixRefuses(name string) bool {
 // locks itself: each part must lead to a node, not to a follows, as nix
 // updates only those. Nil when the lock cannot be read.
 func unlockedNames(lock []byte, names []string) []string {
-	var l struct {
-		Root  string `json:"root"`
-		Nodes map[string]struct {
-			Inputs map[string]json.RawMessage `json:"inputs"`
-		} `json:"nodes"`
-	}
-	if len(names) == 0 || json.Unmarshal(lock, &l) != nil {
-		return nil
-	}
-	if _, ok := l.Nodes[l.Root]; !ok {
+	l, ok := parseLock(lock)
+	if len(names) == 0 || !ok {
 		return nil
 	}
 	var bad []string

@@ -281,15 +281,7 @@ func TestBuildFlakeInHome(t *testing.T) {
 		{"\"$UNSET_HERE#vm\"", "init cannot tell the old command's flake: \"$UNSET_HERE#vm\" expands to what"},
 		{"\"$(git rev-parse --show-toplevel)#vm\"", "flake = \".#vm\"\nentry = [\"hosts/vm\"]"},
 	} {
-		just := "switch:\n  nix flake update --flake " + tc.ref + "\n  sudo nixos-rebuild switch --flake " + tc.ref + "\n"
-		if err := os.WriteFile(filepath.Join(dir, "justfile"), []byte(just), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		r, err := Read(t.Context(), dir, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data := string(Build(r, m, LoaderKeys()).Render())
+		data := buildJustfile(t, dir, m, "switch:\n  nix flake update --flake "+tc.ref+"\n  sudo nixos-rebuild switch --flake "+tc.ref+"\n")
 		if !strings.Contains(data, tc.want) {
 			t.Errorf("--flake %s: missing %q in\n%s", tc.ref, tc.want, data)
 		}
@@ -341,15 +333,7 @@ func TestBuildFlakeInOtherHome(t *testing.T) {
 	m := Machine{GOOS: "linux", Host: "vm", User: "sam"}
 	build := func(ref string) string {
 		t.Helper()
-		just := "switch:\n  sudo nixos-rebuild switch --flake " + ref + "\n"
-		if err := os.WriteFile(filepath.Join(dir, "justfile"), []byte(just), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		r, err := Read(t.Context(), dir, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(Build(r, m, LoaderKeys()).Render())
+		return buildJustfile(t, dir, m, "switch:\n  sudo nixos-rebuild switch --flake "+ref+"\n")
 	}
 	for ref, want := range map[string]string{
 		"~" + u.Username + "/elsewhere#vm": "flake = \"" + filepath.Join(u.HomeDir, "elsewhere") + "#vm\"",
@@ -405,14 +389,7 @@ func TestBuildFlakeAfterCd(t *testing.T) {
 		// A flake that is no path is where it was.
 		{"  cd /srv/x && sudo nixos-rebuild switch --flake github:o/r#vm\n", "flake = \"github:o/r#vm\"\n"},
 	} {
-		if err := os.WriteFile(filepath.Join(dir, "justfile"), []byte("switch:\n"+tc.recipe), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		r, err := Read(t.Context(), dir, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data := string(Build(r, m, LoaderKeys()).Render())
+		data := buildJustfile(t, dir, m, "switch:\n"+tc.recipe)
 		if !strings.Contains(data, tc.want) {
 			t.Errorf("%q: missing %q in\n%s", tc.recipe, tc.want, data)
 		}
@@ -575,4 +552,18 @@ func TestBuildByHostNameOtherFlakeHint(t *testing.T) {
 	if strings.Contains(data, `".#NAME"`) || !strings.Contains(data, `"./nix#NAME"`) {
 		t.Errorf("the hint names another flake than the step's:\n%s", data)
 	}
+}
+
+// buildJustfile writes just as dir's justfile and returns the sysinit.toml
+// init builds for dir on m.
+func buildJustfile(t *testing.T, dir string, m Machine, just string) string {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "justfile"), []byte(just), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Read(t.Context(), dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(Build(r, m, LoaderKeys()).Render())
 }

@@ -669,6 +669,11 @@ func lookupSudoHome(name string) (string, bool) {
 	if os.Geteuid() != 0 {
 		return "", false
 	}
+	return userHome(name)
+}
+
+// userHome is the home directory of user name (~name).
+func userHome(name string) (string, bool) {
 	u, err := user.Lookup(name)
 	if err != nil || u.HomeDir == "" {
 		return "", false
@@ -689,26 +694,26 @@ func shellHome() (string, bool) {
 	return h, err == nil && h != ""
 }
 
-// cdTo is where `cd args` goes from dir (see classify); "?" when init
-// cannot tell.
+// cdTo is where `cd args` goes from dir (see classify); unknownDir when
+// init cannot tell.
 func cdTo(dir string, args []word) string {
 	for len(args) > 0 && (args[0].s == "-P" || args[0].s == "-L" || args[0].s == "--") {
 		args = args[1:]
 	}
 	to := word{s: "~", static: true} // cd alone: home
 	switch {
-	case len(args) > 1 || dir == "?":
-		return "?"
+	case len(args) > 1 || dir == unknownDir:
+		return unknownDir
 	case len(args) == 1:
 		to = args[0]
 	}
 	if to.s == "-" {
-		return "?"
+		return unknownDir
 	}
 	p, ok := expandRef(to.s, to.static)
 	switch {
 	case !ok || strings.Contains(p, "#") || strings.Contains(p, "{{"):
-		return "?" // {{?}}: a template the task file left unread
+		return unknownDir // {{?}}: a template the task file left unread
 	case path.IsAbs(p):
 		return path.Clean(p)
 	case path.IsAbs(dir):
@@ -746,7 +751,7 @@ func (a *action) inDir(dir string) {
 		return
 	case a.flake != "" && !strings.HasPrefix(rest, ".") && !(rest == "" && hasFrag):
 		return // absolute, or not a path (github:…, a registry name)
-	case dir == "?":
+	case dir == unknownDir:
 		if a.flakeNote == "" {
 			a.flakeNote = "it ran in a directory a cd took it to"
 		}
@@ -798,20 +803,14 @@ func expandRef(ref string, static bool) (string, bool) {
 		}
 		return base
 	}
-	home := shellHome
 	if r, ok := strings.CutPrefix(base, "~"); ok {
 		name, rest, _ := strings.Cut(r, "/")
 		if rest != "" || strings.Contains(r, "/") {
 			rest = "/" + rest
 		}
-		h, ok := home()
+		h, ok := shellHome()
 		if name != "" {
-			// ~sam/dotfiles: sam's home.
-			u, err := user.Lookup(name)
-			h, ok = "", err == nil && u.HomeDir != ""
-			if ok {
-				h = u.HomeDir
-			}
+			h, ok = userHome(name) // ~sam/dotfiles: sam's home
 		}
 		if !ok {
 			return "", false
@@ -838,7 +837,7 @@ func expandRef(ref string, static bool) (string, bool) {
 		case "PWD":
 			return "."
 		case "HOME":
-			h, ok := home()
+			h, ok := shellHome()
 			known = known && ok
 			return h
 		}
